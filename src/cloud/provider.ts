@@ -1,0 +1,29 @@
+import type { Instance } from '../core/types.ts';
+
+/** What to launch: `count` instances of `type` into `pool`. */
+export interface LaunchSpec {
+  readonly type: string;
+  readonly pool: string;
+  readonly count: number;
+  /**
+   * Idempotency key: launching twice with the same token yields the same instances (EC2
+   * ClientToken semantics), so a controller restarted mid-reconcile never double-launches.
+   */
+  readonly clientToken: string;
+}
+
+/**
+ * The whole cloud contract (implementations: aws, local, sim; one contract suite runs
+ * against all). A provider only ever sees and touches instances it owns (tagged with its
+ * cluster); terminate() refuses anything else.
+ *
+ * Errors: MixscaleError with code MIXSCALE_CLOUD_CAPACITY (details.type names the type that
+ * has no capacity or is unsupported) or MIXSCALE_CLOUD_API (anything else; details.retryable).
+ */
+export interface CloudProvider {
+  readonly name: string;
+  /** Owned instances that are not terminated: pending, running or draining. */
+  list(): Promise<Instance[]>;
+  launch(spec: LaunchSpec): Promise<Instance[]>;
+  terminate(ids: readonly string[]): Promise<void>;
+}

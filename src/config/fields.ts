@@ -1,0 +1,37 @@
+import { z } from 'zod';
+import { parseDurationMs } from '../core/units.ts';
+import type { SizeSpec } from '../core/sizes.ts';
+
+/** A duration: ms as a number, or a string with a unit. Parses to ms. */
+export const duration = z.union([z.number(), z.string()]).transform((v, ctx) => {
+  const ms = parseDurationMs(v);
+  if (ms === undefined) {
+    ctx.addIssue({ code: 'custom', message: `expected a duration (ms as a number, or "250ms", "30s", "5m", "2h"), got ${JSON.stringify(v)}` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+/** A byte size: a number of bytes or "512kb", "1mb". Parses to bytes. */
+export const byteSize = z.union([z.number().int().positive(), z.string()]).transform((v, ctx) => {
+  if (typeof v === 'number') return v;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)?\s*$/i.exec(v);
+  if (m === null) {
+    ctx.addIssue({ code: 'custom', message: `expected a size in bytes or with a unit ("512kb", "1mb"), got ${JSON.stringify(v)}` });
+    return z.NEVER;
+  }
+  const mult = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 }[(m[2] ?? 'b').toLowerCase() as 'b'];
+  return Math.round(Number(m[1]) * mult);
+});
+
+export const usdPerHour = z.number().positive({ message: 'must be a positive number of USD per hour' });
+
+export const sizeSpec: z.ZodType<SizeSpec> = z.lazy(() =>
+  z.discriminatedUnion('kind', [
+    z.strictObject({ kind: z.literal('fixed'), size: z.number().positive() }),
+    z.strictObject({ kind: z.literal('uniform'), min: z.number().int().positive(), max: z.number().int().positive() }).refine((s) => s.min <= s.max, { message: 'min must be ≤ max' }),
+    z.strictObject({ kind: z.literal('lognormal'), mu: z.number(), sigma: z.number().positive(), min: z.number().positive().optional(), max: z.number().positive().optional() }),
+    z.strictObject({ kind: z.literal('mixture'), components: z.array(z.strictObject({ weight: z.number().positive(), dist: sizeSpec })).min(1) }),
+    z.strictObject({ kind: z.literal('kairos') }),
+  ]),
+) as z.ZodType<SizeSpec>;

@@ -1,0 +1,153 @@
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
+import type { z } from 'zod';
+import { Catalog } from '../catalog/catalog.ts';
+import { ServiceProfiles } from '../catalog/profiles.ts';
+import { ConfigError, MixscaleError } from '../core/errors.ts';
+import { configSchema, type Config } from './schema.ts';
+
+/** A validated config with what it refers to loaded. */
+export interface LoadedConfig {
+  readonly config: Config;
+  /** File the config came from ('<inline>' for objects). */
+  readonly source: string;
+  readonly catalog: Catalog;
+  readonly profiles: ServiceProfiles;
+  /** Resolves a path written in the config relative to the config file's folder. */
+  resolvePath(p: string): string;
+}
+
+/** Renders a path like `pools[1].type`. */
+export function formatPath(path: ReadonlyArray<PropertyKey>): string {
+  let s = '';
+  for (const p of path) {
+    if (typeof p === 'number') s += `[${p}]`;
+    else s += s === '' ? String(p) : `.${String(p)}`;
+  }
+  return s === '' ? '(top level)' : s;
+}
+
+function valueAt(root: unknown, path: ReadonlyArray<PropertyKey>): unknown {
+  let v: unknown = root;
+  for (const p of path) {
+    if (v === null || typeof v !== 'object') return undefined;
+    v = (v as Record<PropertyKey, unknown>)[p];
+  }
+  return v;
+}
+
+function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
+  const at = formatPath(issue.path);
+  if (issue.code === 'unrecognized_keys') {
+    const where = issue.path.length === 0 ? '' : `${at}: `;
+    return `${where}unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')} (check the spelling; see docs/config.md)`;
+  }
+  const bad = valueAt(input, issue.path);
+  const shown = bad === undefined ? 'missing' : `got ${JSON.stringify(bad)}`;
+  if (issue.code === 'invalid_value' && 'values' in issue) {
+    return `${at}: ${shown}; allowed: ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
+  }
+  if (issue.code === 'invalid_union' && bad !== null && typeof bad === 'object' && 'kind' in bad) {
+    return `${at}.kind: ${JSON.stringify((bad as { kind: unknown }).kind)} is not a known kind`;
+  }
+  return `${at}: ${issue.message} (${shown})`;
+}
+
+/** Validates a plain object against the schema; throws ConfigError naming every bad field. */
+export function parseConfig(input: unknown, source = '<inline>', lineOf: (path: ReadonlyArray<PropertyKey>) => number | undefined = () => undefined): Config {
+  const r = configSchema.safeParse(input);
+  if (r.success) return r.data;
+  const lines = r.error.issues.map((issue) => {
+    const line = lineOf(issue.path);
+    return `${source}${line !== undefined ? `:${line}` : ''}: ${describeIssue(issue, input)}`;
+  });
+  const first = r.error.issues[0]!;
+  throw new ConfigError(lines.join('\n'), { file: source, path: formatPath(first.path), issues: lines.length });
+}
+
+function lineFinder(doc: Document, counter: LineCounter): (path: ReadonlyArray<PropertyKey>) => number | undefined {
+  return (path) => {
+    // Walk up until a node exists (a missing key is reported at its parent).
+    for (let n = path.length; n >= 0; n--) {
+      const node = doc.getIn(path.slice(0, n) as unknown[], true);
+      if (isNode(node) && node.range) return counter.linePos(node.range[0]).line;
+    }
+    return undefined;
+  };
+}
+
+/** Reads, validates and cross-checks a YAML config file. */
+export function loadConfigFile(path: string): LoadedConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`cannot read config ${path}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`, { file: path });
+  }
+  const counter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: counter, prettyErrors: false });
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0]!;
+    const line = counter.linePos(e.pos[0]).line;
+    throw new ConfigError(`${path}:${line}: YAML syntax error: ${e.message.split('\n')[0]}`, { file: path, line });
+  }
+  const input: unknown = doc.toJS() ?? {};
+  const config = parseConfig(input, path, lineFinder(doc, counter));
+  return finishLoad(config, path, dirname(path), lineFinder(doc, counter));
+}
+
+/** Validates a config given as an object (tests, embedded use). Paths resolve against `baseDir`. */
+export function loadConfigObject(input: unknown, baseDir = process.cwd()): LoadedConfig {
+  return finishLoad(parseConfig(input), '<inline>', baseDir, () => undefined);
+}
+
+function finishLoad(config: Config, source: string, baseDir: string, lineOf: (path: ReadonlyArray<PropertyKey>) => number | undefined): LoadedConfig {
+  const resolvePath = (p: string): string => (isAbsolute(p) ? p : resolve(baseDir, p));
+  const fail = (path: ReadonlyArray<PropertyKey>, msg: string): never => {
+    const line = lineOf(path);
+    throw new ConfigError(`${source}${line !== undefined ? `:${line}` : ''}: ${formatPath(path)}: ${msg}`, { file: source, path: formatPath(path) });
+  };
+
+  let catalog = Catalog.load(config.catalog.path !== undefined ? resolvePath(config.catalog.path) : undefined);
+  for (const type of Object.keys(config.catalog.prices)) {
+    if (!catalog.has(type)) wrapUnknown(() => catalog.get(type), ['catalog', 'prices', type], fail);
+  }
+  catalog = catalog.withPrices(config.catalog.prices);
+  const extra = config.profiles.map((p) => ServiceProfiles.load(resolvePath(p)));
+  const base = ServiceProfiles.load();
+  const profiles = extra.length === 0 ? base : mergeProfiles([base, ...extra]);
+
+  const poolNames = new Set<string>();
+  config.pools.forEach((pool, i) => {
+    if (poolNames.has(pool.name)) fail(['pools', i, 'name'], `duplicate pool name "${pool.name}"`);
+    poolNames.add(pool.name);
+    if (!catalog.has(pool.type)) wrapUnknown(() => catalog.get(pool.type), ['pools', i, 'type'], fail);
+    if (pool.minCount > pool.maxCount) fail(['pools', i, 'minCount'], `minCount ${pool.minCount} is above maxCount ${pool.maxCount}`);
+    for (const cls of config.classes) {
+      if (!profiles.has(pool.type, cls.model)) {
+        fail(['pools', i, 'type'], `no service-time profile for model "${cls.model}" (class "${cls.name}") on ${pool.type}; profiled types: ${profiles.types().join(', ')}`);
+      }
+    }
+  });
+  const classNames = new Set<string>();
+  config.classes.forEach((cls, i) => {
+    if (classNames.has(cls.name)) fail(['classes', i, 'name'], `duplicate class name "${cls.name}"`);
+    classNames.add(cls.name);
+  });
+  return { config, source, catalog, profiles, resolvePath };
+}
+
+function wrapUnknown(fn: () => unknown, path: ReadonlyArray<PropertyKey>, fail: (path: ReadonlyArray<PropertyKey>, msg: string) => never): void {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof MixscaleError) fail(path, e.message);
+    throw e;
+  }
+}
+
+function mergeProfiles(sets: ServiceProfiles[]): ServiceProfiles {
+  const tables = sets.flatMap((s) => s.types().flatMap((t) => s.modelsFor(t).map((m) => s.table(t, m))));
+  return new ServiceProfiles(tables);
+}

@@ -1,0 +1,74 @@
+import { z } from 'zod';
+import { duration, usdPerHour } from './fields.ts';
+import { controllerSection } from './sections/controller.ts';
+import { nodeSection } from './sections/node.ts';
+import { routerSection } from './sections/router.ts';
+import { simSection } from './sections/sim.ts';
+
+/**
+ * The one config file every command reads. Every object is strict: an unknown key is an
+ * error, not silently ignored. Defaults live here and only here (docs/config.md lists them).
+ */
+export const configSchema = z.strictObject({
+  catalog: z
+    .strictObject({
+      /** Path to an instance catalog JSON (default: the bundled EC2 us-east-1 catalog). */
+      path: z.string().optional(),
+      /** Price overrides in USD per hour, by instance type. */
+      prices: z.record(z.string(), usdPerHour).default({}),
+    })
+    .default({ prices: {} }),
+  /** Extra service-time profile CSVs (the bundled Kairos profiles are always loaded). */
+  profiles: z.array(z.string()).default([]),
+  budget: z.strictObject({
+    usdPerHour,
+    /** Budgets that follow the clock: from each cron boundary on, this budget applies. */
+    schedule: z.array(z.strictObject({ cron: z.string().min(1), usdPerHour })).default([]),
+  }),
+  classes: z
+    .array(
+      z.strictObject({
+        name: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/i, { message: 'must be letters, digits, - or _' }),
+        model: z.string().min(1),
+        slo: duration,
+        sloQuantile: z.number().gt(0).lt(1).default(0.99),
+        share: z.number().positive().default(1),
+      }),
+    )
+    .min(1),
+  pools: z
+    .array(
+      z.strictObject({
+        name: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/i, { message: 'must be letters, digits, - or _' }),
+        type: z.string().min(1),
+        slots: z.number().int().positive().default(1),
+        /** Launch-to-ready delay (default by family: GPU 120s, others 60s). */
+        bootTime: duration.optional(),
+        minCount: z.number().int().nonnegative().default(0),
+        maxCount: z.number().int().positive().default(1000),
+        /** EC2 launch template (name or id) for this pool. */
+        launchTemplate: z.string().optional(),
+      }),
+    )
+    .min(1),
+  scaling: z
+    .strictObject({
+      policy: z.string().default('fast-frugal'),
+      interval: duration.default(30_000),
+      options: z.record(z.string(), z.unknown()).default({}),
+    })
+    .default({ policy: 'fast-frugal', interval: 30_000, options: {} }),
+  routing: z
+    .strictObject({
+      policy: z.string().default('heterogeneity-aware'),
+      options: z.record(z.string(), z.unknown()).default({}),
+    })
+    .default({ policy: 'heterogeneity-aware', options: {} }),
+  sim: simSection.optional(),
+  router: routerSection.optional(),
+  controller: controllerSection.optional(),
+  node: nodeSection.optional(),
+});
+
+export type Config = z.infer<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;

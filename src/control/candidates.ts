@@ -1,0 +1,29 @@
+import type { LoadedConfig } from '../config/load.ts';
+import type { RequestClass } from '../core/types.ts';
+import type { CandidateType } from './types.ts';
+
+/** Boot delay when a pool does not set one: accelerated instances take longer (driver, model load). */
+export const DEFAULT_BOOT_MS = { accelerated: 120_000, other: 60_000 } as const;
+
+/** The config's pools as planner candidates, priced from the (possibly overridden) catalog. */
+export function candidatesFromConfig(loaded: LoadedConfig, unavailable: ReadonlySet<string> = new Set()): CandidateType[] {
+  return loaded.config.pools.map((p) => {
+    const fast = loaded.catalog.isAccelerated(p.type);
+    return {
+      pool: p.name,
+      type: p.type,
+      usdPerHour: loaded.catalog.price(p.type),
+      fast,
+      slots: p.slots,
+      bootMs: p.bootTime ?? (fast ? DEFAULT_BOOT_MS.accelerated : DEFAULT_BOOT_MS.other),
+      minCount: p.minCount,
+      maxCount: p.maxCount,
+      available: !unavailable.has(p.type),
+      profile: (model: string) => loaded.profiles.table(p.type, model),
+    };
+  });
+}
+
+export function classesFromConfig(loaded: LoadedConfig): RequestClass[] {
+  return loaded.config.classes.map((c) => ({ name: c.name, model: c.model, sloMs: c.slo, sloQuantile: c.sloQuantile, share: c.share }));
+}

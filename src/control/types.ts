@@ -1,0 +1,65 @@
+import type { LatencyHistogram } from '../core/histogram.ts';
+import type { SizePmf } from '../core/sizes.ts';
+import type { Instance, Mix, Ms, Plan, RequestClass } from '../core/types.ts';
+import type { ProfileTable } from '../catalog/profiles.ts';
+
+/** One instance type the scaling policy may use (a "pool" in config). */
+export interface CandidateType {
+  readonly pool: string;
+  readonly type: string;
+  readonly usdPerHour: number;
+  /** GPU or other accelerator: a "fast" node. */
+  readonly fast: boolean;
+  /** Requests it serves at once. */
+  readonly slots: number;
+  readonly bootMs: Ms;
+  readonly minCount: number;
+  readonly maxCount: number;
+  /** False while a capacity error keeps this type in cooldown. */
+  readonly available: boolean;
+  /** Service-time profile per model name. */
+  profile(model: string): ProfileTable;
+}
+
+/** Observed load of one request class over the last window. */
+export interface ClassLoad {
+  readonly name: string;
+  /** Arrivals per second over the window (the estimator smooths and forecasts this). */
+  readonly rps: number;
+  readonly sizes: SizePmf;
+  /** End-to-end latency of requests that finished in the window. */
+  readonly latency?: LatencyHistogram;
+}
+
+export interface LoadObservation {
+  readonly atMs: Ms;
+  readonly windowMs: Ms;
+  readonly classes: readonly ClassLoad[];
+}
+
+/** Everything a scaling policy may look at. Policies are pure functions of this. */
+export interface ScalingState {
+  readonly nowMs: Ms;
+  readonly budgetUsdPerHour: number;
+  /** Billed instances we own: pending, running and draining. */
+  readonly fleet: readonly Instance[];
+  readonly classes: readonly RequestClass[];
+  readonly candidates: readonly CandidateType[];
+  /** Load to plan for (estimated / forecast by the estimator). */
+  readonly load: LoadObservation;
+  /** What was observed (raw), for feedback policies such as target tracking. */
+  readonly observed: LoadObservation;
+  /** Per-type busy fraction over the window (0..1), when the metrics source knows it. */
+  readonly utilization?: Readonly<Record<string, number>>;
+}
+
+export interface ScalingDecision {
+  readonly mix: Mix;
+  readonly reason: string;
+  readonly plan?: Plan;
+}
+
+export interface ScalingPolicy {
+  readonly name: string;
+  decide(state: ScalingState): ScalingDecision;
+}

@@ -1,0 +1,100 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfigFile, loadConfigObject } from '../../src/config/load.ts';
+import { ConfigError } from '../../src/core/errors.ts';
+
+const GOOD = `# the smallest useful config
+budget:
+  usdPerHour: 2.5
+classes:
+  - name: interactive
+    model: rm2
+    slo: 350ms
+pools:
+  - name: fast
+    type: g4dn.xlarge
+    bootTime: 2m
+  - name: frugal
+    type: r5n.large
+`;
+
+function write(text: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'mixscale-config-'));
+  const p = join(dir, 'config.yaml');
+  writeFileSync(p, text);
+  return p;
+}
+
+function fails(text: string, pattern: RegExp): ConfigError {
+  let caught: unknown;
+  try {
+    loadConfigFile(write(text));
+  } catch (e) {
+    caught = e;
+  }
+  assert.ok(caught instanceof ConfigError, `expected a ConfigError, got ${String(caught)}`);
+  assert.equal(caught.code, 'MIXSCALE_CONFIG_INVALID');
+  assert.match(caught.message, pattern);
+  return caught;
+}
+
+describe('config loading', () => {
+  it('accepts a good file and fills in the documented defaults', () => {
+    const { config, catalog, profiles } = loadConfigFile(write(GOOD));
+    assert.equal(config.budget.usdPerHour, 2.5);
+    assert.equal(config.classes[0]!.slo, 350);
+    assert.equal(config.classes[0]!.sloQuantile, 0.99);
+    assert.equal(config.pools[0]!.bootTime, 120_000);
+    assert.equal(config.pools[1]!.slots, 1);
+    assert.equal(config.scaling.policy, 'fast-frugal');
+    assert.equal(config.scaling.interval, 30_000);
+    assert.equal(config.routing.policy, 'heterogeneity-aware');
+    assert.equal(catalog.price('g4dn.xlarge'), 0.526);
+    assert.ok(profiles.has('r5n.large', 'rm2'));
+  });
+
+  it('names a typo’d key, with its line', () => {
+    fails(GOOD.replace('budget:', 'budgett:\n  usdPerHour: 1\nbudget:'), /config\.yaml:2: unknown key "budgett"/);
+    fails(GOOD.replace('    slo: 350ms', '    slo: 350ms\n    sloo: 1'), /classes\[0\]: unknown key "sloo"/);
+  });
+
+  it('names a negative budget and the value it got', () => {
+    const e = fails(GOOD.replace('usdPerHour: 2.5', 'usdPerHour: -3'), /config\.yaml:3: budget\.usdPerHour: .*positive.*got -3/);
+    assert.equal(e.details.path, 'budget.usdPerHour');
+  });
+
+  it('names a bad duration and what is allowed', () => {
+    fails(GOOD.replace('350ms', 'soon'), /classes\[0\]\.slo: expected a duration .*"30s".*got "soon"/);
+  });
+
+  it('names a missing required field', () => {
+    fails(GOOD.replace('    model: rm2\n', ''), /classes\[0\]\.model: .*missing/);
+  });
+
+  it('names an unknown instance type with a suggestion', () => {
+    fails(GOOD.replace('type: r5n.large', 'type: r5n.largee'), /:13: pools\[1\]\.type: unknown instance type "r5n\.largee" \(did you mean "r5n\.large"/);
+  });
+
+  it('refuses a pool type with no profile for a class model', () => {
+    fails(GOOD.replace('type: r5n.large', 'type: m5.large'), /pools\[1\]\.type: no service-time profile for model "rm2"/);
+  });
+
+  it('refuses a value outside an enum, listing the allowed ones', () => {
+    fails(`${GOOD}controller:\n  provider: gcp\n`, /controller\.provider: got "gcp"; allowed: "aws", "local"/);
+  });
+
+  it('refuses duplicate pool names and YAML syntax errors with a line', () => {
+    fails(GOOD.replace('name: frugal', 'name: fast'), /pools\[1\]\.name: duplicate pool name "fast"/);
+    fails('budget: [1,\n', /config\.yaml:\d+: YAML syntax error/);
+  });
+
+  it('says when the file does not exist', () => {
+    assert.throws(() => loadConfigFile(join(tmpdir(), 'nope', 'missing.yaml')), /cannot read config .*no such file/);
+  });
+
+  it('validates objects the same way as files', () => {
+    assert.throws(() => loadConfigObject({ budget: { usdPerHour: 1 }, classes: [], pools: [] }), /classes: /);
+  });
+});

@@ -1,0 +1,59 @@
+import assert from 'node:assert/strict';
+import { Rng } from '../../src/core/rng.ts';
+
+function mean(n: number, draw: () => number): number {
+  let s = 0;
+  for (let i = 0; i < n; i++) s += draw();
+  return s / n;
+}
+
+describe('Rng', () => {
+  it('gives the same stream for the same seed and a different one for another seed', () => {
+    const a = new Rng(42);
+    const b = new Rng(42);
+    const c = new Rng(43);
+    const xs = Array.from({ length: 5 }, () => a.nextU32());
+    assert.deepEqual(xs, Array.from({ length: 5 }, () => b.nextU32()));
+    assert.notDeepEqual(xs, Array.from({ length: 5 }, () => c.nextU32()));
+  });
+
+  it('draws uniforms in [0, 1) with mean 1/2', () => {
+    const r = new Rng(1);
+    let lo = 1;
+    let hi = 0;
+    const m = mean(200_000, () => {
+      const x = r.next();
+      lo = Math.min(lo, x);
+      hi = Math.max(hi, x);
+      return x;
+    });
+    assert.ok(Math.abs(m - 0.5) < 0.005, `mean ${m}`);
+    assert.ok(lo >= 0 && hi < 1);
+  });
+
+  it('draws exponentials with mean 1/rate', () => {
+    const r = new Rng(2);
+    const m = mean(200_000, () => r.exponential(4));
+    assert.ok(Math.abs(m - 0.25) / 0.25 < 0.01, `mean ${m}`);
+  });
+
+  it('draws lognormals with mean exp(mu + sigma²/2)', () => {
+    const r = new Rng(3);
+    const m = mean(200_000, () => r.lognormal(5.1, 0.2));
+    const expected = Math.exp(5.1 + 0.02);
+    assert.ok(Math.abs(m - expected) / expected < 0.01, `mean ${m} vs ${expected}`);
+  });
+
+  it('draws Poisson counts with the given mean, small and large', () => {
+    const r = new Rng(4);
+    assert.ok(Math.abs(mean(100_000, () => r.poisson(3.5)) - 3.5) < 0.05);
+    assert.ok(Math.abs(mean(20_000, () => r.poisson(900)) - 900) < 2);
+  });
+
+  it('samples an empirical distribution uniformly over its samples', () => {
+    const r = new Rng(5);
+    const counts = [0, 0, 0];
+    for (let i = 0; i < 30_000; i++) counts[r.empirical([0, 1, 2])]!++;
+    for (const c of counts) assert.ok(Math.abs(c - 10_000) < 500, `counts ${counts.join(',')}`);
+  });
+});
