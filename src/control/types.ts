@@ -63,3 +63,23 @@ export interface ScalingPolicy {
   readonly name: string;
   decide(state: ScalingState): ScalingDecision;
 }
+
+/** What a control tick observes: windowed load per class (router snapshot, CloudWatch, simulator). */
+export interface Observation {
+  readonly load: LoadObservation;
+  /** Per-type busy fraction over the window (0..1). */
+  readonly utilization?: Readonly<Record<string, number>>;
+}
+
+/** Source of observations. Implementations: router snapshot, CloudWatch, simulator recorder. */
+export interface MetricsSource {
+  observe(nowMs: Ms): Promise<Observation>;
+}
+
+/** Turns raw observations into the load to plan for (smoothing, panic window, forecast). */
+export interface Estimator {
+  estimate(observed: LoadObservation, nowMs: Ms): LoadObservation;
+}
+
+/** Plans for exactly what was observed. */
+export const passThroughEstimator: Estimator = { estimate: (observed) => observed };

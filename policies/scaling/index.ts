@@ -1,0 +1,21 @@
+import { MixscaleError } from '../../src/core/errors.ts';
+import type { ScalingPolicy } from '../../src/control/types.ts';
+
+/** Options a scaling policy is built with: `scaling.options` from config, plus context. */
+export type ScalingPolicyOptions = Readonly<Record<string, unknown>>;
+export type ScalingPolicyFactory = (options: ScalingPolicyOptions) => ScalingPolicy;
+
+/** Every scaling policy by name. One file per policy; add it here. */
+const REGISTRY: Record<string, ScalingPolicyFactory> = {};
+
+export function scalingPolicyNames(): string[] {
+  return Object.keys(REGISTRY).sort();
+}
+
+export function createScalingPolicy(name: string, options: ScalingPolicyOptions = {}): ScalingPolicy {
+  const f = REGISTRY[name];
+  if (f === undefined) {
+    throw new MixscaleError('MIXSCALE_POLICY_UNKNOWN', `unknown scaling policy "${name}"; available: ${scalingPolicyNames().join(', ')}`, { policy: name });
+  }
+  return f(options);
+}
