@@ -83,3 +83,18 @@ export interface Estimator {
 
 /** Plans for exactly what was observed. */
 export const passThroughEstimator: Estimator = { estimate: (observed) => observed };
+
+/**
+ * The router's membership, as the reconciler drives it (implementations: the HTTP router's
+ * admin API client, the simulator's router). Drain before terminate: drain(), wait until
+ * inFlight() is 0, then the provider terminates and deregister() forgets the backend.
+ */
+export interface FleetMembership {
+  /** Adds a running instance as a backend (idempotent). */
+  register(instance: Instance): Promise<void>;
+  /** Stops sending new requests to it; in-flight requests finish. */
+  drain(instanceId: string): Promise<void>;
+  /** Requests still in flight on it (0 once drained and idle; 0 for unknown ids). */
+  inFlight(instanceId: string): Promise<number>;
+  deregister(instanceId: string): Promise<void>;
+}
