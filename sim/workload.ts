@@ -1,0 +1,437 @@
+import { createReadStream } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { TraceError } from '../src/core/errors.ts';
+import { Rng } from '../src/core/rng.ts';
+import { sizeSampler, type SizeSpec } from '../src/core/sizes.ts';
+import type { Ms } from '../src/core/types.ts';
+
+/**
+ * Streaming trace readers. A CSV is recognized by its header:
+ * - one row per request: `t_ms` plus optional size columns (`size`, `batch`, `input_tokens`,
+ *   `output_tokens`), optionally `model`;
+ * - a rate series: `t_s` plus `count` (requests in the bin) or `rps`, optionally `model`; the
+ *   bin width is the step to the next row (the last bin repeats the previous step) and arrivals
+ *   inside a bin are Poisson.
+ * Files are read line by line, never whole: memory stays flat in trace length. `peakRps` needs
+ * one extra streaming pass to find the busiest minute.
+ */
+
+/** Size columns recognized in per-request traces, in the order the default picks them. */
+export const SIZE_COLUMNS = ['size', 'batch', 'input_tokens', 'output_tokens'] as const;
+
+export interface TraceOptions {
+  readonly path: string;
+  /** For files with a `model` column: keep only this model's rows. Required when several appear. */
+  readonly model?: string | undefined;
+  /** Size column of a per-request trace (default: the first of SIZE_COLUMNS present). */
+  readonly sizeColumn?: string | undefined;
+  /** Replay speed-up: 24 replays a day in an hour (rates rise 24×). Default 1. */
+  readonly timeScale?: number | undefined;
+  /** Rescales the request count so the busiest minute (after time scaling) averages this. */
+  readonly peakRps?: number | undefined;
+  /** Window start in trace time (before time scaling); output times count from here. */
+  readonly startMs?: Ms | undefined;
+  /** Window length in trace time (before time scaling). */
+  readonly durationMs?: Ms | undefined;
+  /** Skip (and count in `stats`) bad rows instead of failing on the first. */
+  readonly skipBadRows?: boolean | undefined;
+  /** Multiplies sizes read from the trace (e.g. tokens → profile batch sizes). Default 1. */
+  readonly sizeScale?: number | undefined;
+  /** Sizes for arrivals the trace does not size; without it their size is undefined. */
+  readonly sizes?: SizeSpec | undefined;
+  /** Seeds Poisson expansion, thinning/replication for peakRps, and size draws. Default 1. */
+  readonly seed?: number | undefined;
+  /** Filled in while reading. */
+  readonly stats?: TraceStats | undefined;
+}
+
+export interface TraceStats {
+  /** Data rows read (inside the window, of the selected model). */
+  rows: number;
+  /** Bad rows skipped under skipBadRows. */
+  skippedRows: number;
+  /** First few skipped rows, `file:line: reason`. */
+  skipped: string[];
+  /** Arrivals produced. */
+  arrivals: number;
+  /** Multiplier applied to the request count by peakRps (1 without it). */
+  rateFactor: number;
+  /** Trace shape: one row per request, or a rate series. */
+  kind?: 'requests' | 'rates';
+}
+
+export function newTraceStats(): TraceStats {
+  return { rows: 0, skippedRows: 0, skipped: [], arrivals: 0, rateFactor: 1 };
+}
+
+/** One arrival: time from the window start (scaled), size (undefined when unsized), source line. */
+export interface TraceArrival {
+  readonly tMs: Ms;
+  readonly size: number | undefined;
+  readonly line: number;
+}
+
+/** A batch of arrivals in time order; size is NaN where unsized. Only the first `length` entries count. */
+export interface ArrivalChunk {
+  readonly length: number;
+  readonly tMs: Float64Array;
+  readonly size: Float64Array;
+  readonly line: Float64Array;
+}
+
+const CHUNK = 4096;
+
+/** Arrivals one at a time (convenient; the simulator uses `readTraceChunks`). */
+export async function* readTrace(opts: TraceOptions): AsyncGenerator<TraceArrival> {
+  for await (const c of readTraceChunks(opts)) {
+    for (let i = 0; i < c.length; i++) {
+      const s = c.size[i]!;
+      yield { tMs: c.tMs[i]!, size: Number.isNaN(s) ? undefined : s, line: c.line[i]! };
+    }
+  }
+}
+
+interface Layout {
+  readonly kind: 'requests' | 'rates';
+  readonly tCol: number;
+  /** Size column (requests) or rate/count column (rates); -1 when none. */
+  readonly vCol: number;
+  readonly isCount: boolean;
+  readonly modelCol: number;
+  readonly width: number;
+}
+
+/** One validated data row, in trace ms. `v` is a size (NaN: none) or, for rates, requests per second. */
+interface Row {
+  t: Ms;
+  v: number;
+  line: number;
+}
+
+function parseHeader(file: string, header: string, opts: TraceOptions): Layout {
+  const cols = header.split(',').map((c) => c.trim());
+  const at = (name: string): number => cols.indexOf(name);
+  if (cols.length > 0 && cols[0] !== '' && Number.isFinite(Number(cols[0]))) {
+    throw new TraceError(`${file}:1: missing header: expected a first line naming the columns (t_ms[,size|batch|input_tokens|output_tokens] or t_s,count|rps)`, { file, line: 1 });
+  }
+  const modelCol = at('model');
+  if (at('t_ms') >= 0) {
+    let vCol = -1;
+    if (opts.sizeColumn !== undefined) {
+      vCol = at(opts.sizeColumn);
+      if (vCol < 0) throw new TraceError(`${file}:1: no size column "${opts.sizeColumn}" (columns: ${cols.join(', ')})`, { file, line: 1 });
+    } else {
+      for (const c of SIZE_COLUMNS) if ((vCol = at(c)) >= 0) break;
+    }
+    return { kind: 'requests', tCol: at('t_ms'), vCol, isCount: false, modelCol, width: cols.length };
+  }
+  if (at('t_s') >= 0) {
+    const rps = at('rps');
+    const count = at('count');
+    if (rps < 0 && count < 0) throw new TraceError(`${file}:1: a rate series (t_s) needs a "count" or "rps" column (columns: ${cols.join(', ')})`, { file, line: 1 });
+    return { kind: 'rates', tCol: at('t_s'), vCol: rps >= 0 ? rps : count, isCount: rps < 0, modelCol, width: cols.length };
+  }
+  throw new TraceError(`${file}:1: unrecognized header "${header}": expected a "t_ms" column (one row per request) or "t_s" with "count" or "rps" (a rate series)`, { file, line: 1 });
+}
+
+/**
+ * Reads validated rows inside the window, of the selected model, in file order. A rate row's
+ * `v` is its rate in requests per second (count rows are converted once the bin width is known:
+ * `width` is filled for rates). Yields in batches to keep the per-row cost low.
+ */
+async function* readRows(opts: TraceOptions, stats: TraceStats): AsyncGenerator<{ layout: Layout; rows: Row[]; widths: number[] }> {
+  const file = opts.path;
+  let stream;
+  try {
+    stream = createReadStream(file, { encoding: 'utf8' });
+    await new Promise<void>((resolve, reject) => {
+      stream!.once('open', () => resolve());
+      stream!.once('error', reject);
+    });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new TraceError(`cannot read trace ${file}: ${code === 'ENOENT' ? 'no such file' : (e as Error).message}`, { file });
+  }
+  const lines = createInterface({ input: stream, crlfDelay: Infinity });
+  const startMs = opts.startMs ?? 0;
+  const endMs = opts.durationMs !== undefined ? startMs + opts.durationMs : Infinity;
+  let layout: Layout | undefined;
+  let lineNo = 0;
+  let lastT = -Infinity;
+  let seenModel: string | undefined;
+  let batch: Row[] = [];
+  // Rates: a row's bin ends where the next row starts, so each row waits for its successor.
+  let pending: Row | undefined;
+  let lastStep = NaN;
+  let widths: number[] = [];
+  const bad = (msg: string): void => {
+    const text = `${file}:${lineNo}: ${msg}`;
+    if (!opts.skipBadRows) throw new TraceError(text, { file, line: lineNo });
+    stats.skippedRows++;
+    if (stats.skipped.length < 5) stats.skipped.push(text);
+  };
+  const flushRate = (row: Row, binEnd: Ms): void => {
+    const width = binEnd - row.t;
+    const from = Math.max(row.t, startMs);
+    const to = Math.min(binEnd, endMs);
+    if (to <= from) return;
+    const rate = layout!.isCount ? row.v / (width / 1000) : row.v;
+    batch.push({ t: from, v: rate, line: row.line });
+    widths.push(to - from);
+  };
+  let done = false;
+  try {
+    for await (const raw of lines) {
+      lineNo++;
+      const text = raw.trim();
+      if (layout === undefined) {
+        if (text === '') continue;
+        layout = parseHeader(file, text, opts);
+        stats.kind = layout.kind;
+        continue;
+      }
+      if (text === '') continue;
+      const f = text.split(',');
+      if (f.length !== layout.width) {
+        bad(`expected ${layout.width} fields, got ${f.length}`);
+        continue;
+      }
+      if (layout.modelCol >= 0) {
+        const m = f[layout.modelCol]!.trim();
+        if (opts.model !== undefined) {
+          if (m !== opts.model) continue;
+        } else if (seenModel === undefined) seenModel = m;
+        else if (m !== seenModel) {
+          throw new TraceError(`${file}:${lineNo}: the trace has several models ("${seenModel}", "${m}", ...): choose one with sim.trace.model`, { file, line: lineNo });
+        }
+      }
+      const tRaw = f[layout.tCol]!.trim();
+      const tNum = tRaw === '' ? NaN : Number(tRaw);
+      const tUnit = layout.kind === 'rates' ? 1000 : 1;
+      if (!Number.isFinite(tNum) || tNum < 0) {
+        bad(`${layout.kind === 'rates' ? 't_s' : 't_ms'} "${tRaw}" is not a non-negative number`);
+        continue;
+      }
+      const t = tNum * tUnit;
+      if (layout.kind === 'rates' ? t <= lastT : t < lastT) {
+        bad(`timestamps must ${layout.kind === 'rates' ? 'increase' : 'not decrease'}: ${tRaw} after ${lastT / tUnit}`);
+        continue;
+      }
+      let v = NaN;
+      if (layout.vCol >= 0) {
+        const vRaw = f[layout.vCol]!.trim();
+        if (layout.kind === 'rates') {
+          v = vRaw === '' ? NaN : Number(vRaw);
+          if (!Number.isFinite(v) || v < 0) {
+            bad(`${layout.isCount ? 'count' : 'rps'} "${vRaw}" is not a non-negative number`);
+            continue;
+          }
+        } else if (vRaw !== '') {
+          v = Number(vRaw);
+          if (!Number.isFinite(v) || v <= 0) {
+            bad(`size "${vRaw}" is not a positive number`);
+            continue;
+          }
+          v *= opts.sizeScale ?? 1;
+        }
+      }
+      lastT = t;
+      if (layout.kind === 'requests') {
+        if (t < startMs) continue;
+        if (t >= endMs) {
+          done = true;
+          break;
+        }
+        stats.rows++;
+        batch.push({ t, v, line: lineNo });
+      } else {
+        if (pending !== undefined) {
+          lastStep = t - pending.t;
+          if (pending.t < endMs) {
+            stats.rows++;
+            flushRate(pending, t);
+          } else {
+            pending = undefined;
+            done = true;
+            break;
+          }
+        }
+        pending = { t, v, line: lineNo };
+      }
+      if (batch.length >= 1024) {
+        yield { layout, rows: batch, widths };
+        batch = [];
+        widths = [];
+      }
+    }
+  } finally {
+    if (done) lines.close();
+  }
+  if (layout === undefined) throw new TraceError(`${file}: empty trace: no header and no rows`, { file, line: 0 });
+  if (pending !== undefined && pending.t < endMs) {
+    stats.rows++;
+    // The last bin repeats the previous step; a single-row series is a one-second bin.
+    flushRate(pending, pending.t + (Number.isNaN(lastStep) ? 1000 : lastStep));
+  }
+  if (batch.length > 0) yield { layout, rows: batch, widths };
+}
+
+/** Busiest minute (after time scaling) in requests per second, for peakRps. */
+async function peakMinuteRps(opts: TraceOptions): Promise<number> {
+  const scale = opts.timeScale ?? 1;
+  const startMs = opts.startMs ?? 0;
+  const perMinute = new Map<number, number>();
+  let spanEnd = 0;
+  const add = (minute: number, n: number): void => {
+    perMinute.set(minute, (perMinute.get(minute) ?? 0) + n);
+  };
+  const scratch = newTraceStats();
+  for await (const { layout, rows, widths } of readRows({ ...opts, skipBadRows: true }, scratch)) {
+    for (let i = 0; i < rows.length; i++) {
+      const r = rows[i]!;
+      const t0 = (r.t - startMs) / scale;
+      if (layout.kind === 'requests') {
+        add(Math.floor(t0 / 60_000), 1);
+        spanEnd = Math.max(spanEnd, t0);
+      } else {
+        // Spread the bin's expected count over the minutes it overlaps.
+        const t1 = t0 + widths[i]! / scale;
+        const perMs = (r.v * scale) / 1000;
+        for (let m = Math.floor(t0 / 60_000); m * 60_000 < t1; m++) {
+          const overlap = Math.min(t1, (m + 1) * 60_000) - Math.max(t0, m * 60_000);
+          if (overlap > 0) add(m, perMs * overlap);
+        }
+        spanEnd = Math.max(spanEnd, t1);
+      }
+    }
+  }
+  let max = 0;
+  for (const n of perMinute.values()) max = Math.max(max, n);
+  // A trace shorter than a minute averages over its own span.
+  const seconds = Math.max(Math.min(60, spanEnd / 1000), 1e-3);
+  return max / seconds;
+}
+
+/** Arrivals in time order, in chunks: what the simulator consumes. */
+export async function* readTraceChunks(opts: TraceOptions): AsyncGenerator<ArrivalChunk> {
+  const stats = opts.stats ?? newTraceStats();
+  const scale = opts.timeScale ?? 1;
+  if (!(scale > 0)) throw new TraceError(`trace ${opts.path}: timeScale must be positive`, { file: opts.path });
+  const startMs = opts.startMs ?? 0;
+  let factor = 1;
+  if (opts.peakRps !== undefined) {
+    const peak = await peakMinuteRps(opts);
+    if (peak <= 0) throw new TraceError(`trace ${opts.path}: no arrivals in the chosen window, so peakRps cannot rescale it`, { file: opts.path });
+    factor = opts.peakRps / peak;
+  }
+  stats.rateFactor = factor;
+  const rng = new Rng(opts.seed ?? 1);
+  const sizeRng = rng.fork();
+  const draw = opts.sizes !== undefined ? sizeSampler(opts.sizes) : undefined;
+
+  const w = new ChunkWriter(stats);
+  const emitSize = (s: number): number => (Number.isNaN(s) && draw !== undefined ? draw(sizeRng) : s);
+  const whole = Math.floor(factor);
+  const frac = factor - whole;
+  // Per-request traces: a row's replicas spread up to the next row, so each row waits for it.
+  let held: Row | undefined;
+  const copies: number[] = [];
+
+  for await (const { layout, rows, widths } of readRows(opts, stats)) {
+    for (let i = 0; i < rows.length; i++) {
+      const r = rows[i]!;
+      if (layout.kind === 'requests') {
+        if (held !== undefined) {
+          const k = whole + (rng.next() < frac ? 1 : 0);
+          const a = (held.t - startMs) / scale;
+          const b = (r.t - startMs) / scale;
+          copies.length = 0;
+          for (let c = 0; c < k; c++) copies.push(c === 0 ? a : a + rng.next() * (b - a));
+          if (k > 2) copies.sort((x, y) => x - y);
+          for (const at of copies) {
+            if (w.full()) yield w.take();
+            w.push(at, emitSize(held.v), held.line);
+          }
+        }
+        held = r;
+      } else {
+        // Piecewise-constant Poisson process: exponential gaps at this bin's (scaled) rate.
+        const t0 = (r.t - startMs) / scale;
+        const t1 = t0 + widths[i]! / scale;
+        const ratePerMs = (r.v * scale * factor) / 1000;
+        if (ratePerMs <= 0) continue;
+        let at = t0 + rng.exponential(ratePerMs);
+        while (at < t1) {
+          if (w.full()) yield w.take();
+          w.push(at, draw !== undefined ? draw(sizeRng) : NaN, r.line);
+          at += rng.exponential(ratePerMs);
+        }
+      }
+    }
+  }
+  if (held !== undefined) {
+    const k = whole + (rng.next() < frac ? 1 : 0);
+    const a = (held.t - startMs) / scale;
+    for (let c = 0; c < k; c++) {
+      if (w.full()) yield w.take();
+      w.push(a, emitSize(held.v), held.line);
+    }
+  }
+  if (w.length > 0) yield w.take();
+}
+
+/** Fills chunks of arrivals; the generator yields each one when full. */
+class ChunkWriter {
+  private t = new Float64Array(CHUNK);
+  private size = new Float64Array(CHUNK);
+  private line = new Float64Array(CHUNK);
+  length = 0;
+
+  constructor(private readonly stats: TraceStats) {}
+
+  full(): boolean {
+    return this.length === CHUNK;
+  }
+
+  push(t: Ms, size: number, line: number): void {
+    const i = this.length++;
+    this.t[i] = t;
+    this.size[i] = size;
+    this.line[i] = line;
+  }
+
+  take(): ArrivalChunk {
+    const c: ArrivalChunk = { length: this.length, tMs: this.t, size: this.size, line: this.line };
+    this.stats.arrivals += this.length;
+    this.t = new Float64Array(CHUNK);
+    this.size = new Float64Array(CHUNK);
+    this.line = new Float64Array(CHUNK);
+    this.length = 0;
+    return c;
+  }
+}
+
+export interface PoissonOptions {
+  readonly rps: number;
+  readonly durationMs: Ms;
+  readonly sizes: SizeSpec;
+  readonly seed?: number | undefined;
+  readonly stats?: TraceStats | undefined;
+}
+
+/** A constant-rate Poisson stream with sizes from a spec (what-if runs, model validation). */
+export async function* poissonArrivals(opts: PoissonOptions): AsyncGenerator<ArrivalChunk> {
+  const stats = opts.stats ?? newTraceStats();
+  stats.kind = 'rates';
+  const rng = new Rng(opts.seed ?? 1);
+  const sizeRng = rng.fork();
+  const draw = sizeSampler(opts.sizes);
+  const w = new ChunkWriter(stats);
+  const perMs = opts.rps / 1000;
+  if (!(perMs > 0)) return;
+  for (let at = rng.exponential(perMs); at < opts.durationMs; at += rng.exponential(perMs)) {
+    if (w.full()) yield w.take();
+    w.push(at, draw(sizeRng), 0);
+  }
+  if (w.length > 0) yield w.take();
+}

@@ -1,0 +1,166 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { TraceError } from '../../src/core/errors.ts';
+import { newTraceStats, poissonArrivals, readTrace, readTraceChunks, type TraceArrival, type TraceOptions } from '../../sim/workload.ts';
+
+function traceFile(text: string, name = 'trace.csv'): string {
+  const p = join(mkdtempSync(join(tmpdir(), 'mixscale-trace-')), name);
+  writeFileSync(p, text);
+  return p;
+}
+
+async function all(opts: TraceOptions): Promise<TraceArrival[]> {
+  const out: TraceArrival[] = [];
+  for await (const a of readTrace(opts)) out.push(a);
+  return out;
+}
+
+async function rejects(opts: TraceOptions, pattern: RegExp): Promise<TraceError> {
+  let caught: unknown;
+  try {
+    await all(opts);
+  } catch (e) {
+    caught = e;
+  }
+  assert.ok(caught instanceof TraceError, `expected a TraceError, got ${String(caught)}`);
+  assert.equal(caught.code, 'MIXSCALE_TRACE_INVALID');
+  assert.match(caught.message, pattern);
+  return caught;
+}
+
+describe('trace reader', () => {
+  it('reads a per-request trace with its size column, in order', async () => {
+    const p = traceFile('t_ms,input_tokens,output_tokens\n0,100,5\n10,200,7\n10,300,9\n25,50,1\n');
+    const got = await all({ path: p });
+    assert.deepEqual(got, [
+      { tMs: 0, size: 100, line: 2 },
+      { tMs: 10, size: 200, line: 3 },
+      { tMs: 10, size: 300, line: 4 },
+      { tMs: 25, size: 50, line: 5 },
+    ]);
+  });
+
+  it('uses the size column it is told to, scaled by sizeScale', async () => {
+    const p = traceFile('t_ms,input_tokens,output_tokens\n0,100,5\n10,200,7\n');
+    const got = await all({ path: p, sizeColumn: 'output_tokens', sizeScale: 10 });
+    assert.deepEqual(got.map((a) => a.size), [50, 70]);
+  });
+
+  it('fills missing sizes from the size distribution', async () => {
+    const p = traceFile('t_ms\n0\n5\n9\n');
+    const got = await all({ path: p, sizes: { kind: 'fixed', size: 42 } });
+    assert.deepEqual(got.map((a) => a.size), [42, 42, 42]);
+    const unsized = await all({ path: p });
+    assert.deepEqual(unsized.map((a) => a.size), [undefined, undefined, undefined]);
+  });
+
+  it('fails on an empty file, naming it', async () => {
+    const p = traceFile('');
+    const e = await rejects({ path: p }, /empty trace/);
+    assert.match(e.message, /trace\.csv/);
+  });
+
+  it('fails when the header is missing, naming line 1', async () => {
+    await rejects({ path: traceFile('0,100\n5,200\n') }, /trace\.csv:1: missing header/);
+  });
+
+  it('fails on an unknown header', async () => {
+    await rejects({ path: traceFile('time,size\n0,1\n') }, /unrecognized header/);
+  });
+
+  it('fails on a bad number with the file and line', async () => {
+    await rejects({ path: traceFile('t_ms,size\n0,10\n5,abc\n') }, /trace\.csv:3: size "abc"/);
+    await rejects({ path: traceFile('t_ms,size\n0,10\nx,5\n') }, /trace\.csv:3: t_ms "x"/);
+    await rejects({ path: traceFile('t_ms,size\n0,10\n4\n') }, /trace\.csv:3: expected 2 fields/);
+  });
+
+  it('fails on timestamps that go back, with the file and line', async () => {
+    await rejects({ path: traceFile('t_ms\n0\n50\n40\n') }, /trace\.csv:4: timestamps must not decrease/);
+  });
+
+  it('skips and counts bad rows when asked', async () => {
+    const stats = newTraceStats();
+    const got = await all({ path: traceFile('t_ms,size\n0,10\n5,abc\n7,1\n3,4\n9,8\n'), skipBadRows: true, stats });
+    assert.deepEqual(got.map((a) => a.tMs), [0, 7, 9]);
+    assert.equal(stats.skippedRows, 2);
+    assert.match(stats.skipped[0]!, /:3: size "abc"/);
+  });
+
+  it('reports a missing file as a trace error', async () => {
+    await rejects({ path: join(tmpdir(), 'mixscale-no-such-trace.csv') }, /no such file/);
+  });
+
+  it('cuts a window and scales time', async () => {
+    const p = traceFile('t_ms\n0\n1000\n2000\n3000\n4000\n');
+    const got = await all({ path: p, startMs: 1000, durationMs: 2500, timeScale: 2 });
+    assert.deepEqual(got.map((a) => a.tMs), [0, 500, 1000]);
+  });
+
+  it('expands a rate series into Poisson arrivals at the binned rate', async () => {
+    const p = traceFile('t_s,rps\n0,10\n100,50\n200,0\n');
+    const got = await all({ path: p, seed: 7 });
+    const first = got.filter((a) => a.tMs < 100_000).length;
+    const second = got.filter((a) => a.tMs >= 100_000 && a.tMs < 200_000).length;
+    const third = got.filter((a) => a.tMs >= 200_000).length;
+    // Poisson counts: mean 1000 and 5000, sd about 32 and 71.
+    assert.ok(Math.abs(first - 1000) < 150, `first bin ${first}`);
+    assert.ok(Math.abs(second - 5000) < 350, `second bin ${second}`);
+    assert.equal(third, 0);
+    for (let i = 1; i < got.length; i++) assert.ok(got[i]!.tMs >= got[i - 1]!.tMs);
+  });
+
+  it('reads count columns as requests per bin', async () => {
+    const got = await all({ path: traceFile('t_s,count\n0,600\n60,600\n'), seed: 3 });
+    assert.ok(Math.abs(got.length - 1200) < 150, `${got.length} arrivals`);
+  });
+
+  it('asks which model when a rate series has several, and replays the chosen one', async () => {
+    const text = 't_s,model,rps\n0,a,1\n0,b,100\n10,a,1\n10,b,100\n';
+    await rejects({ path: traceFile(text) }, /several models.*sim\.trace\.model/);
+    const got = await all({ path: traceFile(text), model: 'a', seed: 1 });
+    assert.ok(got.length < 60, `${got.length} arrivals for model a`);
+  });
+
+  it('rescales so the busiest minute averages peakRps', async () => {
+    const p = traceFile('t_s,rps\n0,5\n60,20\n120,10\n');
+    const stats = newTraceStats();
+    const got = await all({ path: p, peakRps: 40, seed: 5, stats });
+    assert.ok(Math.abs(stats.rateFactor - 2) < 1e-9);
+    const busiest = got.filter((a) => a.tMs >= 60_000 && a.tMs < 120_000).length / 60;
+    assert.ok(Math.abs(busiest - 40) < 4, `busiest minute ${busiest} rps`);
+  });
+
+  it('replicates per-request rows for peakRps above the trace, keeping time order', async () => {
+    const rows = Array.from({ length: 120 }, (_, i) => `${i * 1000}`).join('\n');
+    const got = await all({ path: traceFile(`t_ms\n${rows}\n`), peakRps: 3, seed: 2 });
+    assert.ok(Math.abs(got.length - 360) < 10, `${got.length} arrivals`);
+    for (let i = 1; i < got.length; i++) assert.ok(got[i]!.tMs >= got[i - 1]!.tMs);
+  });
+
+  it('gives the same arrivals for the same seed', async () => {
+    const p = traceFile('t_s,rps\n0,30\n30,60\n');
+    const a = await all({ path: p, seed: 11, sizes: { kind: 'kairos' } });
+    const b = await all({ path: p, seed: 11, sizes: { kind: 'kairos' } });
+    assert.deepEqual(a, b);
+  });
+
+  it('streams in chunks without reading the file whole', async () => {
+    const rows = Array.from({ length: 10_000 }, (_, i) => `${i}`).join('\n');
+    let chunks = 0;
+    let n = 0;
+    for await (const c of readTraceChunks({ path: traceFile(`t_ms\n${rows}\n`) })) {
+      chunks++;
+      n += c.length;
+    }
+    assert.equal(n, 10_000);
+    assert.ok(chunks >= 3);
+  });
+
+  it('generates a constant Poisson stream for what-if runs', async () => {
+    let n = 0;
+    for await (const c of poissonArrivals({ rps: 100, durationMs: 60_000, sizes: { kind: 'fixed', size: 10 }, seed: 1 })) n += c.length;
+    assert.ok(Math.abs(n - 6000) < 300, `${n} arrivals`);
+  });
+});
