@@ -1,0 +1,26 @@
+import type { Ms } from '../core/types.ts';
+
+/**
+ * Instance types that recently failed to launch for lack of capacity (or are unsupported
+ * in the zone). A type in cooldown is offered to the scaling policy as unavailable, so it
+ * plans with the rest; after the cooldown it is tried again.
+ */
+export class CapacityCooldowns {
+  private readonly until = new Map<string, Ms>();
+
+  constructor(private readonly cooldownMs: Ms) {}
+
+  mark(type: string, nowMs: Ms): void {
+    this.until.set(type, nowMs + this.cooldownMs);
+  }
+
+  /** Types still cooling down at `nowMs` (expired ones are forgotten). */
+  unavailable(nowMs: Ms): Set<string> {
+    const out = new Set<string>();
+    for (const [t, u] of this.until) {
+      if (u > nowMs) out.add(t);
+      else this.until.delete(t);
+    }
+    return out;
+  }
+}

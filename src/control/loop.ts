@@ -1,0 +1,216 @@
+import type { Clock } from '../core/clock.ts';
+import { isMixscaleError } from '../core/errors.ts';
+import { silentLogger, type Logger } from '../core/log.ts';
+import type { Instance, Mix, Ms, Plan, RequestClass } from '../core/types.ts';
+import { CapacityCooldowns } from './cooldowns.ts';
+import type { ReconcileResult, Reconciler } from './reconciler.ts';
+import { passThroughEstimator, type CandidateType, type Estimator, type LoadObservation, type MetricsSource, type ScalingPolicy } from './types.ts';
+
+export interface ControlLoopOptions {
+  readonly clock: Clock;
+  readonly metrics: MetricsSource;
+  readonly estimator?: Estimator;
+  readonly policy: ScalingPolicy;
+  readonly reconciler: Reconciler;
+  readonly classes: readonly RequestClass[];
+  /** The candidate types, re-read every tick (prices may change at run time). */
+  readonly candidates: () => readonly CandidateType[];
+  /** The budget in force at a time ($/h): a constant, or a budget schedule. */
+  readonly budgetAt: (nowMs: Ms) => number;
+  readonly logger?: Logger;
+  /** Observe and plan for real, change nothing. */
+  readonly dryRun?: boolean;
+  /** How long a type that hit a capacity error is left out of plans (default 10 min). */
+  readonly capacityCooldownMs?: Ms;
+  /** How many tick records to keep for status (default 20). */
+  readonly historySize?: number;
+}
+
+/**
+ * - ok: observed, decided, reconciled;
+ * - held: the metrics source failed, so the fleet was held as it is (never scaled to zero
+ *   on missing data) while drains, registrations and timeouts still progressed;
+ * - failed: something threw; logged, and the next tick proceeds;
+ * - skipped: the previous tick was still running (ticks never overlap).
+ */
+export type TickStatus = 'ok' | 'held' | 'failed' | 'skipped';
+
+export interface TickDecision {
+  readonly mix: Mix;
+  readonly reason: string;
+  readonly policy: string;
+  readonly plan?: Plan;
+}
+
+export interface TickRecord {
+  readonly seq: number;
+  readonly atMs: Ms;
+  readonly durationMs: Ms;
+  readonly status: TickStatus;
+  readonly budgetUsdPerHour: number;
+  readonly observed?: LoadObservation;
+  readonly load?: LoadObservation;
+  readonly decision?: TickDecision;
+  readonly reconcile?: ReconcileResult;
+  /** Types left out of this tick's plan because of a capacity cooldown. */
+  readonly unavailable: readonly string[];
+  readonly error?: { readonly code: string; readonly message: string };
+}
+
+/** Counts of pending + running (not draining) instances per type: the fleet as it stands. */
+export function activeMix(fleet: readonly Instance[]): Mix {
+  const m: Record<string, number> = {};
+  for (const i of fleet) if (i.state === 'pending' || i.state === 'running') m[i.type] = (m[i.type] ?? 0) + 1;
+  return m;
+}
+
+/**
+ * observe → estimate → decide → reconcile, one tick at a time. The loop owns no timer:
+ * a scheduler (node-cron in production, the simulator's clock in simulation) calls tick().
+ */
+export class ControlLoop {
+  private readonly o: ControlLoopOptions;
+  private readonly log: Logger;
+  private readonly estimator: Estimator;
+  readonly cooldowns: CapacityCooldowns;
+  private busy = false;
+  private seq = 0;
+  private readonly records: TickRecord[] = [];
+
+  constructor(options: ControlLoopOptions) {
+    this.o = options;
+    this.log = options.logger ?? silentLogger;
+    this.estimator = options.estimator ?? passThroughEstimator;
+    this.cooldowns = new CapacityCooldowns(options.capacityCooldownMs ?? 600_000);
+  }
+
+  /** The most recent tick records, oldest first. */
+  history(): readonly TickRecord[] {
+    return this.records;
+  }
+
+  get running(): boolean {
+    return this.busy;
+  }
+
+  async tick(): Promise<TickRecord> {
+    const atMs = this.o.clock.now();
+    const seq = ++this.seq;
+    if (this.busy) {
+      const rec: TickRecord = { seq, atMs, durationMs: 0, status: 'skipped', budgetUsdPerHour: this.o.budgetAt(atMs), unavailable: [] };
+      this.log.warn({ tick: seq }, 'previous tick still running; skipping this one');
+      return this.remember(rec);
+    }
+    this.busy = true;
+    try {
+      return this.remember(await this.run(seq, atMs));
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private remember(rec: TickRecord): TickRecord {
+    this.records.push(rec);
+    const max = this.o.historySize ?? 20;
+    if (this.records.length > max) this.records.splice(0, this.records.length - max);
+    return rec;
+  }
+
+  private candidatesNow(nowMs: Ms): { candidates: CandidateType[]; unavailable: string[] } {
+    const off = this.cooldowns.unavailable(nowMs);
+    const candidates = this.o.candidates().map((c) => (off.has(c.type) && c.available ? { ...c, available: false } : c));
+    return { candidates, unavailable: [...off].sort() };
+  }
+
+  private async run(seq: number, atMs: Ms): Promise<TickRecord> {
+    const dryRun = this.o.dryRun ?? false;
+    let budget = NaN;
+    let observed: LoadObservation | undefined;
+    let load: LoadObservation | undefined;
+    let decision: TickDecision | undefined;
+    let unavailable: string[] = [];
+    const done = (status: TickStatus, extra: Partial<TickRecord>): TickRecord => ({
+      seq,
+      atMs,
+      durationMs: this.o.clock.now() - atMs,
+      status,
+      budgetUsdPerHour: budget,
+      ...(observed !== undefined ? { observed } : {}),
+      ...(load !== undefined ? { load } : {}),
+      ...(decision !== undefined ? { decision } : {}),
+      unavailable,
+      ...extra,
+    });
+    try {
+      budget = this.o.budgetAt(atMs);
+      const fleet = await this.o.reconciler.fleet();
+      let utilization: Readonly<Record<string, number>> | undefined;
+      try {
+        const obs = await this.o.metrics.observe(atMs);
+        observed = obs.load;
+        utilization = obs.utilization;
+      } catch (e) {
+        const err = describe(e);
+        this.log.warn({ tick: seq, err: err.message }, 'metrics unavailable; holding the fleet');
+        const held = activeMix(fleet);
+        const reconcile = await this.o.reconciler.reconcile(held, budget, { dryRun, fleet });
+        return done('held', { reconcile, error: err });
+      }
+      load = this.estimator.estimate(observed, atMs);
+
+      let reconcile: ReconcileResult | undefined;
+      let currentFleet = fleet;
+      // A capacity error cools the type down and replans with the rest, once per tick.
+      for (let attempt = 0; attempt < 2; attempt++) {
+        const c = this.candidatesNow(this.o.clock.now());
+        unavailable = c.unavailable;
+        const d = this.o.policy.decide({
+          nowMs: atMs,
+          budgetUsdPerHour: budget,
+          fleet: currentFleet,
+          classes: this.o.classes,
+          candidates: c.candidates,
+          load,
+          observed,
+          ...(utilization !== undefined ? { utilization } : {}),
+        });
+        decision = { mix: d.mix, reason: d.reason, policy: this.o.policy.name, ...(d.plan !== undefined ? { plan: d.plan } : {}) };
+        reconcile = await this.o.reconciler.reconcile(d.mix, budget, { dryRun, fleet: currentFleet });
+        this.logDecision(seq, budget, observed, decision, reconcile);
+        if (dryRun || reconcile.capacityErrors.length === 0) break;
+        for (const t of reconcile.capacityErrors) this.cooldowns.mark(t, this.o.clock.now());
+        this.log.warn({ tick: seq, types: reconcile.capacityErrors }, 'no capacity; cooling these types down and replanning');
+        currentFleet = await this.o.reconciler.fleet();
+      }
+      return done('ok', reconcile !== undefined ? { reconcile } : {});
+    } catch (e) {
+      const err = describe(e);
+      this.log.error({ tick: seq, code: err.code, err: err.message }, 'control tick failed');
+      return done('failed', { error: err });
+    }
+  }
+
+  private logDecision(seq: number, budget: number, observed: LoadObservation, decision: TickDecision, r: ReconcileResult): void {
+    const predicted: Record<string, number> = {};
+    for (const [k, v] of Object.entries(decision.plan?.predicted ?? {})) predicted[k] = v.p99Ms;
+    this.log.info(
+      {
+        tick: seq,
+        observed: observed.classes.map((c) => ({ class: c.name, rps: c.rps })),
+        mix: decision.mix,
+        target: r.target,
+        predictedP99Ms: predicted,
+        costUsdPerHour: decision.plan?.usdPerHour,
+        spendUsdPerHour: r.spendUsdPerHour,
+        budgetUsdPerHour: budget,
+        actions: r.actions.map((a) => `${a.kind}:${a.kind === 'launch' ? `${a.count}×${a.type}` : a.id}`),
+        dryRun: r.dryRun,
+      },
+      `decided: ${decision.reason}`,
+    );
+  }
+}
+
+function describe(e: unknown): { code: string; message: string } {
+  return { code: isMixscaleError(e) ? e.code : 'MIXSCALE_INTERNAL', message: e instanceof Error ? e.message : String(e) };
+}

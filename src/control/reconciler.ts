@@ -1,0 +1,395 @@
+import { createHash } from 'node:crypto';
+import type { CloudProvider } from '../cloud/provider.ts';
+import type { Clock } from '../core/clock.ts';
+import { isMixscaleError } from '../core/errors.ts';
+import { silentLogger, type Logger } from '../core/log.ts';
+import { BILLED_STATES, type Instance, type Mix, type Ms } from '../core/types.ts';
+import type { FleetMembership } from './types.ts';
+
+/** One step the reconciler takes. Plans are lists of these; acting applies them in order. */
+export type ReconcileAction =
+  | { readonly kind: 'launch'; readonly type: string; readonly pool: string; readonly count: number; readonly clientToken: string; readonly reason: string }
+  | { readonly kind: 'drain'; readonly id: string; readonly type: string; readonly reason: string }
+  | { readonly kind: 'terminate'; readonly id: string; readonly type: string; readonly reason: string }
+  | { readonly kind: 'register'; readonly id: string; readonly type: string; readonly instance: Instance; readonly reason: string };
+
+/** Everything planActions looks at: a snapshot, so the plan is a pure function of it. */
+export interface FleetSnapshot {
+  readonly nowMs: Ms;
+  /** Owned billed instances with the reconciler's draining overlay applied. */
+  readonly fleet: readonly Instance[];
+  /** When each draining instance started draining. */
+  readonly drainingSinceMs: ReadonlyMap<string, Ms>;
+  /** Requests in flight on each draining instance (missing = unknown, treated as busy). */
+  readonly inFlight: ReadonlyMap<string, number>;
+  /** Running instances already registered with the membership. */
+  readonly registered: ReadonlySet<string>;
+}
+
+export interface PlanRules {
+  readonly priceOf: (type: string) => number;
+  readonly poolOf: (type: string) => string;
+  readonly launchTimeoutMs: Ms;
+  readonly drainTimeoutMs: Ms;
+  /** Prefix of every clientToken (the cluster name): tokens never collide across clusters. */
+  readonly tokenPrefix: string;
+  /**
+   * What removing one instance of `type` (of `countNow` active) costs in latency per dollar
+   * saved; the lowest goes first. Default: the pool losing the smallest share of its
+   * capacity per dollar saved, i.e. the largest n × price.
+   */
+  readonly scaleDownCost?: (type: string, countNow: number) => number;
+}
+
+export interface ActionPlan {
+  readonly actions: readonly ReconcileAction[];
+  /** The desired mix after trimming it to the budget. */
+  readonly target: Mix;
+  /** Billed spend now, before acting ($/h). */
+  readonly spendUsdPerHour: number;
+  /** Billed spend once the plan's launches and terminations are applied ($/h). */
+  readonly plannedSpendUsdPerHour: number;
+  /** Instances of the target still waited for (budget-blocked or pending). */
+  readonly waiting: number;
+}
+
+const defaultScaleDownCost = (price: number) => (_type: string, countNow: number) => -(countNow * price);
+
+function byNewestFirst(a: Instance, b: Instance): number {
+  return b.launchedAtMs - a.launchedAtMs || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
+}
+
+/**
+ * Trims `desired` until it costs at most `budget`, removing first the instance whose loss
+ * costs the least latency per dollar saved. A policy should already fit the budget; this is
+ * the reconciler's guarantee that it never acts on one that does not.
+ */
+export function fitMixToBudget(desired: Mix, budget: number, rules: Pick<PlanRules, 'priceOf' | 'scaleDownCost'>): Mix {
+  const out: Record<string, number> = {};
+  let cost = 0;
+  for (const [t, n] of Object.entries(desired)) {
+    if (n > 0) {
+      out[t] = n;
+      cost += n * rules.priceOf(t);
+    }
+  }
+  const eps = 1e-9;
+  while (cost > budget + eps) {
+    let pick: string | undefined;
+    let best = Infinity;
+    for (const [t, n] of Object.entries(out)) {
+      if (n <= 0) continue;
+      const c = (rules.scaleDownCost ?? defaultScaleDownCost(rules.priceOf(t)))(t, n);
+      if (c < best || (c === best && pick !== undefined && t < pick)) {
+        best = c;
+        pick = t;
+      }
+    }
+    if (pick === undefined) break;
+    out[pick] = out[pick]! - 1;
+    cost -= rules.priceOf(pick);
+    if (out[pick] === 0) delete out[pick];
+  }
+  return out;
+}
+
+/**
+ * A deterministic EC2-style ClientToken: the same fleet, target and time bucket give the
+ * same token, so a controller restarted mid-launch repeats the same request (and gets the
+ * same instances back) instead of launching again. The bucket and the ids of the type's
+ * current instances change after a launch timeout, so a replan really launches anew.
+ */
+export function launchToken(prefix: string, type: string, pool: string, count: number, currentIds: readonly string[], bucket: number): string {
+  const h = createHash('sha256')
+    .update([prefix, type, pool, String(count), [...currentIds].sort().join(','), String(bucket)].join('|'))
+    .digest('hex')
+    .slice(0, 32);
+  // EC2 allows 64 ASCII characters.
+  return `${prefix.slice(0, 24)}-${h}`;
+}
+
+/**
+ * The pure diff: what to do to move `snapshot.fleet` toward `desired` under `budget`.
+ * Rules, in order:
+ * 1. a launch not running after launchTimeoutMs is terminated (and replanned below);
+ * 2. a draining instance is terminated once idle, or after drainTimeoutMs;
+ * 3. running instances get registered with the membership;
+ * 4. surplus pending instances are terminated (they serve nothing); surplus running ones are
+ *    drained — only once the replacements are running (launch before drain), unless the
+ *    money is needed now (over budget, or a launch that does not fit);
+ * 5. deficits are launched as far as the budget allows, counting pending + running + draining;
+ *    the rest waits for later ticks, when drained instances are gone.
+ */
+export function planActions(desired: Mix, budget: number, snapshot: FleetSnapshot, rules: PlanRules): ActionPlan {
+  const { nowMs } = snapshot;
+  const actions: ReconcileAction[] = [];
+  const target = fitMixToBudget(desired, budget, rules);
+
+  const billed = snapshot.fleet.filter((i) => BILLED_STATES.has(i.state));
+  // Priced at today's rate, not the launch-time one: a price change applies to the whole fleet.
+  let spend = 0;
+  for (const i of billed) spend += rules.priceOf(i.type);
+  const spendBefore = spend;
+
+  const active = new Map<string, Instance[]>(); // pending + running, not draining
+  const terminate = (i: Instance, reason: string): void => {
+    actions.push({ kind: 'terminate', id: i.id, type: i.type, reason });
+    spend -= rules.priceOf(i.type);
+  };
+
+  for (const i of billed) {
+    if (i.state === 'draining') {
+      const since = snapshot.drainingSinceMs.get(i.id) ?? nowMs;
+      const inFlight = snapshot.inFlight.get(i.id);
+      if (inFlight === 0) terminate(i, 'drained');
+      else if (nowMs - since >= rules.drainTimeoutMs) terminate(i, `drain timeout (${inFlight ?? '?'} in flight)`);
+      continue;
+    }
+    if (i.state === 'pending' && nowMs - i.launchedAtMs >= rules.launchTimeoutMs) {
+      terminate(i, 'launch timeout');
+      continue;
+    }
+    let list = active.get(i.type);
+    if (list === undefined) active.set(i.type, (list = []));
+    list.push(i);
+    if (i.state === 'running' && !snapshot.registered.has(i.id)) {
+      actions.push({ kind: 'register', id: i.id, type: i.type, instance: i, reason: 'running' });
+    }
+  }
+
+  const types = [...new Set([...active.keys(), ...Object.keys(target)])].sort();
+  const surplus: Instance[] = [];
+  const deficits: { type: string; count: number }[] = [];
+  let pendingWanted = 0;
+  for (const t of types) {
+    const have = (active.get(t) ?? []).sort(byNewestFirst);
+    const want = target[t] ?? 0;
+    if (have.length > want) {
+      // Pending ones first (no capacity lost), newest first among each state.
+      const pending = have.filter((i) => i.state === 'pending');
+      const running = have.filter((i) => i.state !== 'pending');
+      const extra = [...pending, ...running].slice(0, have.length - want);
+      for (const i of extra) surplus.push(i);
+      pendingWanted += Math.max(0, pending.length - extra.filter((i) => i.state === 'pending').length);
+    } else {
+      pendingWanted += have.filter((i) => i.state === 'pending').length;
+      if (have.length < want) deficits.push({ type: t, count: want - have.length });
+    }
+  }
+
+  // Surplus pending instances go at once: they are billed and serve nothing.
+  for (const i of surplus) if (i.state === 'pending') terminate(i, 'surplus (pending)');
+  const surplusRunning = surplus.filter((i) => i.state !== 'pending');
+
+  const deficitCost = deficits.reduce((s, d) => s + d.count * rules.priceOf(d.type), 0);
+  const eps = 1e-9;
+  const needMoneyNow = spend > budget + eps || spend + deficitCost > budget + eps;
+  // Launch before drain: keep the old capacity until the new is serving, unless budget says no.
+  const replacementsServing = deficits.length === 0 && pendingWanted === 0;
+  if (needMoneyNow || replacementsServing) {
+    const order = rankForRemoval(surplusRunning, rules);
+    for (const i of order) actions.push({ kind: 'drain', id: i.id, type: i.type, reason: needMoneyNow ? 'surplus (budget)' : 'surplus' });
+  }
+
+  let waiting = pendingWanted;
+  const bucketMs = Math.max(1, Math.min(rules.launchTimeoutMs, 300_000));
+  const bucket = Math.floor(nowMs / bucketMs);
+  for (const d of deficits) {
+    const price = rules.priceOf(d.type);
+    const room = price > 0 ? Math.floor((budget - spend + eps) / price) : d.count;
+    const n = Math.max(0, Math.min(d.count, room));
+    waiting += d.count;
+    if (n === 0) continue;
+    const pool = rules.poolOf(d.type);
+    const ids = (active.get(d.type) ?? []).map((i) => i.id);
+    actions.push({
+      kind: 'launch',
+      type: d.type,
+      pool,
+      count: n,
+      clientToken: launchToken(rules.tokenPrefix, d.type, pool, n, ids, bucket),
+      reason: n < d.count ? `deficit ${d.count}, ${n} fit the budget now` : `deficit ${d.count}`,
+    });
+    spend += n * price;
+  }
+  return { actions, target, spendUsdPerHour: spendBefore, plannedSpendUsdPerHour: Math.max(0, spend), waiting };
+}
+
+function rankForRemoval(instances: readonly Instance[], rules: PlanRules): Instance[] {
+  const counts = new Map<string, number>();
+  for (const i of instances) counts.set(i.type, (counts.get(i.type) ?? 0) + 1);
+  const cost = (i: Instance): number => (rules.scaleDownCost ?? defaultScaleDownCost(rules.priceOf(i.type)))(i.type, counts.get(i.type) ?? 1);
+  return [...instances].sort((a, b) => cost(a) - cost(b) || byNewestFirst(a, b));
+}
+
+export interface ReconcilerOptions {
+  readonly provider: CloudProvider;
+  readonly membership: FleetMembership;
+  readonly clock: Clock;
+  readonly logger?: Logger;
+  readonly priceOf: (type: string) => number;
+  readonly poolOf: (type: string) => string;
+  readonly launchTimeoutMs: Ms;
+  /** Longest a drain may take before the instance is terminated anyway (default 2 min). */
+  readonly drainTimeoutMs?: Ms;
+  /** Cluster name; prefixes every clientToken. */
+  readonly cluster?: string;
+  readonly scaleDownCost?: (type: string, countNow: number) => number;
+}
+
+export interface ActionFailure {
+  readonly action: ReconcileAction;
+  readonly code: string;
+  readonly message: string;
+}
+
+export interface ReconcileResult {
+  readonly atMs: Ms;
+  readonly dryRun: boolean;
+  readonly target: Mix;
+  readonly actions: readonly ReconcileAction[];
+  readonly failures: readonly ActionFailure[];
+  /** Types whose launch failed for lack of capacity (the loop cools them down and replans). */
+  readonly capacityErrors: readonly string[];
+  readonly spendUsdPerHour: number;
+  readonly plannedSpendUsdPerHour: number;
+  readonly budgetUsdPerHour: number;
+  /** The fleet as planned from (draining overlay applied). */
+  readonly fleet: readonly Instance[];
+}
+
+/**
+ * Applies plans to the cloud. Clock-driven and I/O-free except through the provider and the
+ * membership, so the simulator runs it unchanged. Keeps only soft state (which instances it
+ * drains and registered); after a restart it rebuilds from provider.list().
+ */
+export class Reconciler {
+  private readonly o: ReconcilerOptions;
+  private readonly log: Logger;
+  private readonly drainingSince = new Map<string, Ms>();
+  private readonly registered = new Set<string>();
+
+  constructor(options: ReconcilerOptions) {
+    this.o = options;
+    this.log = options.logger ?? silentLogger;
+  }
+
+  private rules(): PlanRules {
+    return {
+      priceOf: this.o.priceOf,
+      poolOf: this.o.poolOf,
+      launchTimeoutMs: this.o.launchTimeoutMs,
+      drainTimeoutMs: this.o.drainTimeoutMs ?? 120_000,
+      tokenPrefix: this.o.cluster ?? 'mixscale',
+      ...(this.o.scaleDownCost !== undefined ? { scaleDownCost: this.o.scaleDownCost } : {}),
+    };
+  }
+
+  /** Owned billed instances, with the draining overlay applied. */
+  async fleet(): Promise<Instance[]> {
+    const listed = await this.o.provider.list();
+    const seen = new Set<string>();
+    const out: Instance[] = [];
+    for (const i of listed) {
+      if (!BILLED_STATES.has(i.state)) continue;
+      seen.add(i.id);
+      if (i.state === 'draining' && !this.drainingSince.has(i.id)) this.drainingSince.set(i.id, this.o.clock.now());
+      out.push(this.drainingSince.has(i.id) && i.state !== 'draining' ? { ...i, state: 'draining' } : i);
+    }
+    // Forget what is gone (terminated, died): no state grows without bound.
+    for (const id of this.drainingSince.keys()) if (!seen.has(id)) this.drainingSince.delete(id);
+    for (const id of this.registered) if (!seen.has(id)) this.registered.delete(id);
+    return out;
+  }
+
+  /** Whether this reconciler registered the instance (tests, status). */
+  isRegistered(id: string): boolean {
+    return this.registered.has(id);
+  }
+
+  /**
+   * One reconcile step toward `desired`. Never throws for a failed action: failures are
+   * logged and returned, and the next step retries from the fresh state.
+   */
+  async reconcile(desired: Mix, budgetUsdPerHour: number, opts: { dryRun?: boolean; fleet?: readonly Instance[] } = {}): Promise<ReconcileResult> {
+    const dryRun = opts.dryRun ?? false;
+    const fleet = opts.fleet ?? (await this.fleet());
+    const inFlight = new Map<string, number>();
+    for (const i of fleet) {
+      if (i.state !== 'draining') continue;
+      try {
+        inFlight.set(i.id, await this.o.membership.inFlight(i.id));
+      } catch (e) {
+        this.log.warn({ id: i.id, err: (e as Error).message }, 'in-flight count unavailable; treating as busy');
+      }
+    }
+    const nowMs = this.o.clock.now();
+    const plan = planActions(desired, budgetUsdPerHour, { nowMs, fleet, drainingSinceMs: this.drainingSince, inFlight, registered: this.registered }, this.rules());
+    const failures: ActionFailure[] = [];
+    const capacityErrors: string[] = [];
+    if (!dryRun) await this.act(plan.actions, failures, capacityErrors);
+    for (const a of plan.actions) this.log.info({ action: a, dryRun }, `${dryRun ? 'would ' : ''}${a.kind} ${'id' in a ? a.id : `${a.count}×${a.type}`}: ${a.reason}`);
+    return {
+      atMs: nowMs,
+      dryRun,
+      target: plan.target,
+      actions: plan.actions,
+      failures,
+      capacityErrors,
+      spendUsdPerHour: plan.spendUsdPerHour,
+      plannedSpendUsdPerHour: plan.plannedSpendUsdPerHour,
+      budgetUsdPerHour,
+      fleet,
+    };
+  }
+
+  private async act(actions: readonly ReconcileAction[], failures: ActionFailure[], capacityErrors: string[]): Promise<void> {
+    const fail = (action: ReconcileAction, e: unknown): void => {
+      const code = isMixscaleError(e) ? e.code : 'MIXSCALE_INTERNAL';
+      const message = (e as Error).message;
+      failures.push({ action, code, message });
+      if (code === 'MIXSCALE_CLOUD_CAPACITY' && action.kind === 'launch' && !capacityErrors.includes(action.type)) capacityErrors.push(action.type);
+      this.log.warn({ action, code, err: message }, `${action.kind} failed`);
+    };
+    // Order: terminations and drains free money before launches spend it; registers last.
+    const order = { terminate: 0, drain: 1, launch: 2, register: 3 } as const;
+    const sorted = [...actions].sort((a, b) => order[a.kind] - order[b.kind]);
+    const terminateIds: { action: ReconcileAction; id: string }[] = [];
+    for (const a of sorted) if (a.kind === 'terminate') terminateIds.push({ action: a, id: a.id });
+    if (terminateIds.length > 0) {
+      // Deregister first so the router stops sending; then one batched terminate call.
+      for (const t of terminateIds) {
+        try {
+          await this.o.membership.deregister(t.id);
+        } catch (e) {
+          this.log.warn({ id: t.id, err: (e as Error).message }, 'deregister failed; terminating anyway');
+        }
+      }
+      try {
+        await this.o.provider.terminate(terminateIds.map((t) => t.id));
+        for (const t of terminateIds) {
+          this.drainingSince.delete(t.id);
+          this.registered.delete(t.id);
+        }
+      } catch (e) {
+        for (const t of terminateIds) fail(t.action, e);
+      }
+    }
+    for (const a of sorted) {
+      try {
+        if (a.kind === 'drain') {
+          await this.o.membership.drain(a.id);
+          this.drainingSince.set(a.id, this.o.clock.now());
+          this.registered.delete(a.id);
+        } else if (a.kind === 'launch') {
+          await this.o.provider.launch({ type: a.type, pool: a.pool, count: a.count, clientToken: a.clientToken });
+        } else if (a.kind === 'register') {
+          await this.o.membership.register(a.instance);
+          this.registered.add(a.id);
+        }
+      } catch (e) {
+        fail(a, e);
+      }
+    }
+  }
+}

@@ -1,0 +1,227 @@
+import assert from 'node:assert/strict';
+import { SimClock } from '../../src/core/clock.ts';
+import type { Instance, Mix } from '../../src/core/types.ts';
+import { fitMixToBudget, planActions, Reconciler, type FleetSnapshot, type PlanRules } from '../../src/control/reconciler.ts';
+import { FakeCloud, FakeMembership } from '../support/fake-cloud.ts';
+
+const PRICES: Record<string, number> = { gpu: 0.5, cpu: 0.1 };
+const rules: PlanRules = {
+  priceOf: (t) => PRICES[t]!,
+  poolOf: (t) => `${t}-pool`,
+  launchTimeoutMs: 600_000,
+  drainTimeoutMs: 120_000,
+  tokenPrefix: 'test',
+};
+
+function inst(id: string, type: string, state: Instance['state'], launchedAtMs = 0): Instance {
+  return { id, type, pool: `${type}-pool`, state, launchedAtMs, usdPerHour: PRICES[type]!, ...(state === 'running' ? { readyAtMs: launchedAtMs + 60_000 } : {}) };
+}
+
+function snap(fleet: Instance[], extra: Partial<FleetSnapshot> = {}): FleetSnapshot {
+  return { nowMs: 1_000_000, fleet, drainingSinceMs: new Map(), inFlight: new Map(), registered: new Set(fleet.map((i) => i.id)), ...extra };
+}
+
+const kinds = (p: { actions: readonly { kind: string }[] }) => p.actions.map((a) => a.kind);
+
+describe('planActions', () => {
+  it('launches the deficit of each type in one call per type', () => {
+    const p = planActions({ gpu: 1, cpu: 3 }, 10, snap([]), rules);
+    const launches = p.actions.filter((a) => a.kind === 'launch');
+    assert.deepEqual(launches.map((a) => [a.type, a.count, a.pool]), [['cpu', 3, 'cpu-pool'], ['gpu', 1, 'gpu-pool']]);
+    assert.ok(Math.abs(p.plannedSpendUsdPerHour - 0.8) < 1e-9);
+  });
+
+  it('never plans spend over the budget, trimming the target first', () => {
+    const p = planActions({ gpu: 2, cpu: 10 }, 1.2, snap([]), rules);
+    assert.ok(p.plannedSpendUsdPerHour <= 1.2 + 1e-9);
+    assert.ok(Object.entries(p.target).reduce((s, [t, n]) => s + n * PRICES[t]!, 0) <= 1.2 + 1e-9);
+  });
+
+  it('launches before it drains when the budget holds both, and drains once the replacements run', () => {
+    const fleet = [inst('a', 'gpu', 'running'), inst('b', 'gpu', 'running')];
+    const first = planActions({ gpu: 1, cpu: 4 }, 2, snap(fleet), rules);
+    assert.deepEqual(kinds(first), ['launch']);
+    const withPending = [...fleet, ...['c1', 'c2', 'c3', 'c4'].map((id) => inst(id, 'cpu', 'pending', 999_000))];
+    assert.deepEqual(kinds(planActions({ gpu: 1, cpu: 4 }, 2, snap(withPending), rules)), []);
+    const ready = [...fleet, ...['c1', 'c2', 'c3', 'c4'].map((id) => inst(id, 'cpu', 'running'))];
+    const later = planActions({ gpu: 1, cpu: 4 }, 2, snap(ready), rules);
+    assert.deepEqual(kinds(later), ['drain']);
+    assert.equal(later.actions[0]!.kind === 'drain' && later.actions[0]!.id, 'b');
+  });
+
+  it('drains first and launches only what fits when the budget cannot hold old and new', () => {
+    const fleet = [inst('a', 'gpu', 'running'), inst('b', 'gpu', 'running')];
+    // The draining GPU is still billed: no CPU fits yet, so this tick only drains.
+    const p = planActions({ gpu: 1, cpu: 5 }, 1.0, snap(fleet), rules);
+    assert.deepEqual(kinds(p), ['drain']);
+    assert.ok(p.plannedSpendUsdPerHour <= 1.0 + 1e-9);
+    // Once the drained GPU is idle it is terminated and the CPUs launch in the same step.
+    const draining = [inst('a', 'gpu', 'running'), inst('b', 'gpu', 'draining')];
+    const q = planActions({ gpu: 1, cpu: 5 }, 1.0, snap(draining, { drainingSinceMs: new Map([['b', 999_000]]), inFlight: new Map([['b', 0]]) }), rules);
+    assert.deepEqual(q.actions.map((a) => `${a.kind} ${a.kind === 'launch' ? a.count : a.id}`), ['terminate b', 'launch 5']);
+    assert.ok(q.plannedSpendUsdPerHour <= 1.0 + 1e-9);
+  });
+
+  it('terminates a drained instance once it is idle, and waits while requests are in flight', () => {
+    const fleet = [inst('a', 'gpu', 'draining'), inst('b', 'gpu', 'draining')];
+    const drainingSinceMs = new Map([['a', 990_000], ['b', 990_000]]);
+    const p = planActions({}, 2, snap(fleet, { drainingSinceMs, inFlight: new Map([['a', 0], ['b', 3]]) }), rules);
+    assert.deepEqual(p.actions.map((a) => `${a.kind} ${'id' in a ? a.id : ''}`), ['terminate a']);
+  });
+
+  it('terminates a drain that outlasts the drain timeout', () => {
+    const fleet = [inst('a', 'gpu', 'draining')];
+    const p = planActions({}, 2, snap(fleet, { drainingSinceMs: new Map([['a', 0]]), inFlight: new Map([['a', 7]]) }), rules);
+    assert.deepEqual(kinds(p), ['terminate']);
+  });
+
+  it('terminates a launch that never reaches running and replans it with a fresh token', () => {
+    const before = planActions({ gpu: 1 }, 2, snap([], { nowMs: 0 }), rules);
+    const stuck = [inst('s', 'gpu', 'pending', 0)];
+    const after = planActions({ gpu: 1 }, 2, snap(stuck, { nowMs: 600_000 }), rules);
+    assert.deepEqual(kinds(after), ['terminate', 'launch']);
+    const t0 = before.actions[0]!.kind === 'launch' ? before.actions[0]!.clientToken : '';
+    const t1 = after.actions[1]!.kind === 'launch' ? after.actions[1]!.clientToken : '';
+    assert.notEqual(t0, t1);
+  });
+
+  it('gives the same clientToken for the same fleet and target (a restarted controller repeats, not doubles)', () => {
+    const a = planActions({ cpu: 3 }, 2, snap([inst('x', 'cpu', 'running')]), rules);
+    const b = planActions({ cpu: 3 }, 2, snap([inst('x', 'cpu', 'running')]), rules);
+    assert.deepEqual(a.actions, b.actions);
+    const t = a.actions[0]!.kind === 'launch' ? a.actions[0]!.clientToken : '';
+    assert.ok(t.length <= 64 && /^[\x21-\x7e]+$/.test(t));
+  });
+
+  it('terminates surplus pending instances at once instead of draining them', () => {
+    const fleet = [inst('r', 'cpu', 'running'), inst('p', 'cpu', 'pending', 999_000)];
+    const p = planActions({ cpu: 1 }, 2, snap(fleet), rules);
+    assert.deepEqual(p.actions.map((a) => `${a.kind} ${'id' in a ? a.id : ''}`), ['terminate p']);
+  });
+
+  it('registers running instances the membership does not know yet, and only those', () => {
+    const fleet = [inst('r1', 'cpu', 'running'), inst('r2', 'cpu', 'running'), inst('p', 'cpu', 'pending', 999_000)];
+    const p = planActions({ cpu: 3 }, 2, snap(fleet, { registered: new Set(['r1']) }), rules);
+    assert.deepEqual(p.actions.map((a) => `${a.kind} ${'id' in a ? a.id : ''}`), ['register r2']);
+  });
+
+  it('scales down the cheapest loss of latency first when the budget forces a cut', () => {
+    // One GPU of one, or one CPU of ten: losing a CPU costs a tenth of a pool for $0.1.
+    const trimmed = fitMixToBudget({ gpu: 1, cpu: 10 }, 1.4, rules);
+    assert.deepEqual(trimmed, { gpu: 1, cpu: 9 });
+    const custom = fitMixToBudget({ gpu: 1, cpu: 10 }, 1.4, { ...rules, scaleDownCost: (t) => (t === 'gpu' ? 0 : 1) });
+    assert.deepEqual(custom, { cpu: 10 });
+  });
+});
+
+describe('Reconciler', () => {
+  function setup() {
+    const clock = new SimClock(0);
+    const cloud = new FakeCloud(clock, PRICES, 60_000);
+    const membership = new FakeMembership();
+    const make = () => new Reconciler({ provider: cloud, membership, clock, priceOf: rules.priceOf, poolOf: rules.poolOf, launchTimeoutMs: 300_000, drainTimeoutMs: 60_000, cluster: 'test' });
+    return { clock, cloud, membership, make };
+  }
+
+  it('launches, then registers the instances with the membership once they run', async () => {
+    const { clock, cloud, membership, make } = setup();
+    const r = make();
+    await r.reconcile({ cpu: 2 }, 1);
+    assert.equal(cloud.spend(), 0.2);
+    assert.equal(membership.registered.size, 0);
+    clock.advanceTo(60_000);
+    await r.reconcile({ cpu: 2 }, 1);
+    assert.equal(membership.registered.size, 2);
+  });
+
+  it('drains through the membership before it terminates, and terminates once idle', async () => {
+    const { clock, cloud, membership, make } = setup();
+    const r = make();
+    await r.reconcile({ cpu: 2 }, 1);
+    clock.advanceTo(60_000);
+    await r.reconcile({ cpu: 2 }, 1);
+    const ids = [...membership.registered];
+    for (const id of ids) membership.inFlightById.set(id, 2);
+    await r.reconcile({ cpu: 1 }, 1);
+    assert.equal(membership.drained.size, 1);
+    assert.equal(cloud.calls.terminate.length, 0);
+    const drained = [...membership.drained][0]!;
+    membership.inFlightById.set(drained, 0);
+    clock.advanceTo(90_000);
+    await r.reconcile({ cpu: 1 }, 1);
+    assert.deepEqual(cloud.calls.terminate, [[drained]]);
+    assert.ok(membership.log.indexOf(`drain ${drained}`) < membership.log.indexOf(`deregister ${drained}`));
+  });
+
+  it('does not launch again when restarted mid-reconcile: it adopts what it launched', async () => {
+    const { clock, cloud, membership, make } = setup();
+    await make().reconcile({ cpu: 3 }, 1);
+    clock.advanceTo(10_000);
+    const restarted = make();
+    const res = await restarted.reconcile({ cpu: 3 }, 1);
+    assert.equal(res.actions.filter((a) => a.kind === 'launch').length, 0);
+    assert.equal(cloud.instances.size, 3);
+    clock.advanceTo(60_000);
+    await restarted.reconcile({ cpu: 3 }, 1);
+    assert.equal(membership.registered.size, 3);
+  });
+
+  it('repeating a launch with the same token yields the same instances, not new ones', async () => {
+    const { cloud, make } = setup();
+    const r = make();
+    const plan = await r.reconcile({ cpu: 2 }, 1, { dryRun: true });
+    const launch = plan.actions.find((a) => a.kind === 'launch')!;
+    assert.equal(cloud.instances.size, 0, 'a dry run changes nothing');
+    // Killed after the API call but before the list shows it: the same token comes back.
+    if (launch.kind !== 'launch') throw new Error('expected a launch');
+    await cloud.launch({ type: launch.type, pool: launch.pool, count: launch.count, clientToken: launch.clientToken });
+    const ids = await cloud.launch({ type: launch.type, pool: launch.pool, count: launch.count, clientToken: launch.clientToken });
+    assert.equal(cloud.instances.size, 2);
+    assert.equal(ids.length, 2);
+  });
+
+  it('never touches an instance it does not own', async () => {
+    const { cloud, make } = setup();
+    const r = make();
+    await r.reconcile({}, 1);
+    assert.ok(!(await cloud.list()).some((i) => i.id === cloud.foreign.id));
+    assert.deepEqual(cloud.calls.terminate, []);
+  });
+
+  it('reports a capacity error per type without throwing', async () => {
+    const { cloud, make } = setup();
+    cloud.noCapacity.add('gpu');
+    const res = await make().reconcile({ gpu: 1, cpu: 1 }, 2);
+    assert.deepEqual(res.capacityErrors, ['gpu']);
+    assert.equal(cloud.instances.size, 1);
+  });
+
+  it('replaces an instance that died', async () => {
+    const { clock, cloud, make } = setup();
+    const r = make();
+    await r.reconcile({ cpu: 2 }, 1);
+    clock.advanceTo(60_000);
+    await r.reconcile({ cpu: 2 }, 1);
+    cloud.kill([...cloud.instances.keys()][0]!);
+    const res = await r.reconcile({ cpu: 2 }, 1);
+    assert.deepEqual(res.actions.filter((a) => a.kind === 'launch').map((a) => a.kind === 'launch' && a.count), [1]);
+  });
+
+  it('keeps the billed spend within budget through a mix change, tick after tick', async () => {
+    const { clock, cloud, membership, make } = setup();
+    const r = make();
+    const mixes: Mix[] = [{ gpu: 2 }, { gpu: 1, cpu: 5 }, { cpu: 10 }, { gpu: 2 }];
+    for (const mix of mixes) {
+      for (let k = 0; k < 12; k++) {
+        await r.reconcile(mix, 1.0);
+        assert.ok(cloud.spend() <= 1.0 + 1e-9, `spend ${cloud.spend()} over budget at ${clock.now()}`);
+        clock.advanceTo(clock.now() + 30_000);
+      }
+      const live = (await cloud.list()).filter((i) => i.state === 'running');
+      const counts: Record<string, number> = {};
+      for (const i of live) counts[i.type] = (counts[i.type] ?? 0) + 1;
+      assert.deepEqual(counts, mix);
+    }
+    assert.ok(membership.log.length > 0);
+  });
+});
