@@ -1,12 +1,21 @@
 import { MixscaleError } from '../../src/core/errors.ts';
 import type { ScalingPolicy } from '../../src/control/types.ts';
+import { createHomogeneousCheap } from './homogeneous-cheap.ts';
+import { createHomogeneousFast } from './homogeneous-fast.ts';
+import { createStaticMix } from './static-mix.ts';
+import { createTargetTracking } from './target-tracking.ts';
 
 /** Options a scaling policy is built with: `scaling.options` from config, plus context. */
 export type ScalingPolicyOptions = Readonly<Record<string, unknown>>;
 export type ScalingPolicyFactory = (options: ScalingPolicyOptions) => ScalingPolicy;
 
 /** Every scaling policy by name. One file per policy; add it here. */
-const REGISTRY: Record<string, ScalingPolicyFactory> = {};
+const REGISTRY: Record<string, ScalingPolicyFactory> = {
+  'homogeneous-cheap': createHomogeneousCheap,
+  'homogeneous-fast': createHomogeneousFast,
+  'static-mix': createStaticMix,
+  'target-tracking': createTargetTracking,
+};
 
 export function scalingPolicyNames(): string[] {
   return Object.keys(REGISTRY).sort();

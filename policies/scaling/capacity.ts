@@ -1,0 +1,78 @@
+import { ConfigError } from '../../src/core/errors.ts';
+import type { CandidateType, ScalingState } from '../../src/control/types.ts';
+import type { RequestClass } from '../../src/core/types.ts';
+
+/**
+ * Small measures the baseline scaling policies share: what the budget affords of a type, and
+ * how much serving work the observed load brings to a type (from its measured profile).
+ */
+
+/** Most instances of `c` the budget pays for, within its pool bounds (the budget wins over minCount). */
+export function affordable(c: CandidateType, budgetUsdPerHour: number): number {
+  return Math.max(0, Math.min(c.maxCount, Math.floor(budgetUsdPerHour / c.usdPerHour + 1e-9)));
+}
+
+/**
+ * Busy slots the load needs on type `c`: Σ over classes of rps × mean service time (s) over the
+ * class's observed size distribution. NaN when no class has sizes to go by.
+ */
+export function demandSlots(c: CandidateType, classes: readonly RequestClass[], state: Pick<ScalingState, 'load'>): number {
+  let slots = 0;
+  let known = false;
+  for (const cl of state.load.classes) {
+    const rc = classes.find((x) => x.name === cl.name);
+    if (rc === undefined || cl.sizes.sizes.length === 0) continue;
+    const table = c.profile(rc.model);
+    let meanMs = 0;
+    for (let i = 0; i < cl.sizes.sizes.length; i++) meanMs += cl.sizes.weights[i]! * table.meanMs(Math.min(cl.sizes.sizes[i]!, table.maxSize));
+    slots += (cl.rps * meanMs) / 1000;
+    known = true;
+  }
+  return known ? slots : NaN;
+}
+
+/** Serving capacity per dollar of a type for the observed load (higher is better); NaN when unknown. */
+export function capacityPerDollar(c: CandidateType, classes: readonly RequestClass[], state: Pick<ScalingState, 'load'>): number {
+  // Demand at 1 rps per class share tells the mean service time regardless of the load level.
+  const unit = { load: { ...state.load, classes: state.load.classes.map((cl) => ({ ...cl, rps: 1 })) } };
+  const busyPerRequest = demandSlots(c, classes, unit);
+  return c.slots / (busyPerRequest * c.usdPerHour);
+}
+
+/** Reads an optional string option, or says which option is wrong. */
+export function stringOption(policy: string, options: Readonly<Record<string, unknown>>, key: string): string | undefined {
+  const v = options[key];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string' || v === '') throw new ConfigError(`scaling.options.${key}: ${policy} expects an instance type name, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+/** Reads an optional number option within [min, max], or says which option is wrong. */
+export function numberOption(policy: string, options: Readonly<Record<string, unknown>>, key: string, fallback: number, min: number, max: number): number {
+  const v = options[key];
+  if (v === undefined) return fallback;
+  if (typeof v !== 'number' || !(v >= min && v <= max)) throw new ConfigError(`scaling.options.${key}: ${policy} expects a number in [${min}, ${max}], got ${JSON.stringify(v)}`);
+  return v;
+}
+
+/** The named candidate, or the best by `score` among those `eligible` and available. */
+export function chooseType(
+  candidates: readonly CandidateType[],
+  named: string | undefined,
+  eligible: (c: CandidateType) => boolean,
+  score: (c: CandidateType) => number,
+): CandidateType | undefined {
+  if (named !== undefined) return candidates.find((c) => c.type === named && c.available) ?? undefined;
+  let best: CandidateType | undefined;
+  let bestScore = -Infinity;
+  for (const c of candidates) {
+    if (!c.available || !eligible(c)) continue;
+    const s = score(c);
+    const v = Number.isNaN(s) ? -Infinity : s;
+    if (best === undefined || v > bestScore) {
+      best = c;
+      bestScore = v;
+    }
+  }
+  return best;
+}

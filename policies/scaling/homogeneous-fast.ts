@@ -1,0 +1,24 @@
+import type { ScalingPolicy } from '../../src/control/types.ts';
+import { formatUsd } from '../../src/core/units.ts';
+import { affordable, capacityPerDollar, chooseType, stringOption } from './capacity.ts';
+
+/**
+ * Baseline: the whole budget on one fast (accelerated) type, whatever the load — the
+ * "all GPU" fleet. Option `type` names it; by default the fast type with the most serving
+ * capacity per dollar for the observed sizes (the cheapest when sizes are unknown).
+ */
+export function createHomogeneousFast(options: Readonly<Record<string, unknown>>): ScalingPolicy {
+  const named = stringOption('homogeneous-fast', options, 'type');
+  return {
+    name: 'homogeneous-fast',
+    decide(state) {
+      const c = chooseType(state.candidates, named, (x) => x.fast, (x) => {
+        const v = capacityPerDollar(x, state.classes, state);
+        return Number.isNaN(v) ? -x.usdPerHour : v;
+      });
+      if (c === undefined) return { mix: {}, reason: named !== undefined ? `type ${named} is not an available candidate` : 'no fast type available among the candidates' };
+      const n = affordable(c, state.budgetUsdPerHour);
+      return { mix: { [c.type]: n }, reason: `whole ${formatUsd(state.budgetUsdPerHour)}/h budget on ${c.type}: ${n} × ${formatUsd(c.usdPerHour)}/h` };
+    },
+  };
+}

@@ -1,0 +1,177 @@
+import { LatencyHistogram } from '../src/core/histogram.ts';
+import type { Ms, RequestClass } from '../src/core/types.ts';
+import type { SimMetrics } from './metrics.ts';
+
+/** Why a request did not complete. */
+export const DROP_REASONS = ['no-backend', 'deadline', 'overloaded', 'full', 'terminated', 'unprofiled'] as const;
+export type DropReason = (typeof DROP_REASONS)[number];
+
+/** One report window: load, latency and the fleet over [tMs, tMs + window). */
+export interface WindowRecord {
+  readonly tMs: Ms;
+  readonly offeredRps: number;
+  readonly completed: number;
+  readonly dropped: number;
+  readonly p50: number;
+  readonly p90: number;
+  readonly p99: number;
+  /** Fraction of requests finished (or dropped) in the window that met their class's SLO. */
+  readonly attainment: number;
+  /** Billed instances per type at the window's end (pending + running + draining). */
+  readonly mix: Readonly<Record<string, number>>;
+  readonly usdPerHour: number;
+  readonly budgetUsdPerHour: number;
+}
+
+export interface FleetSample {
+  readonly mix: Readonly<Record<string, number>>;
+  readonly usdPerHour: number;
+  readonly budgetUsdPerHour: number;
+}
+
+class ClassTally {
+  arrivals = 0;
+  completed = 0;
+  dropped = 0;
+  withinSlo = 0;
+  readonly latency = new LatencyHistogram();
+}
+
+/**
+ * One record per finished or dropped request, into HDR histograms per class and per type and
+ * per time window, plus counters. It also keeps the time-integral of requests in the system,
+ * so Little's law (L = λW) can be checked against the recorded latencies.
+ */
+export class Recorder {
+  readonly classes: readonly RequestClass[];
+  readonly types: readonly string[];
+  readonly perClass: ClassTally[];
+  readonly perType: LatencyHistogram[];
+  readonly drops: Record<DropReason, number>;
+  readonly windows: WindowRecord[] = [];
+  readonly windowMs: Ms;
+  private readonly sloMs: Float64Array;
+  private readonly metrics: SimMetrics | undefined;
+  // The current window.
+  private readonly win = new LatencyHistogram();
+  private winArrivals = 0;
+  private winCompleted = 0;
+  private winDropped = 0;
+  private winWithin = 0;
+  private winStart: Ms;
+  // Little's law: area under N(t) and total time in system of departed requests.
+  private inSystem = 0;
+  private areaAtMs: Ms;
+  private area = 0;
+  private dropSojournMs = 0;
+  private departed = 0;
+
+  constructor(opts: { classes: readonly RequestClass[]; types: readonly string[]; windowMs: Ms; startMs: Ms; metrics?: SimMetrics }) {
+    this.classes = opts.classes;
+    this.types = opts.types;
+    this.perClass = opts.classes.map(() => new ClassTally());
+    this.perType = opts.types.map(() => new LatencyHistogram());
+    this.drops = Object.fromEntries(DROP_REASONS.map((r) => [r, 0])) as Record<DropReason, number>;
+    this.windowMs = opts.windowMs;
+    this.sloMs = Float64Array.from(opts.classes, (c) => c.sloMs);
+    this.metrics = opts.metrics;
+    this.winStart = opts.startMs;
+    this.areaAtMs = opts.startMs;
+  }
+
+  arrival(cls: number, size: number, nowMs: Ms): void {
+    this.perClass[cls]!.arrivals++;
+    this.winArrivals++;
+    this.metrics?.arrival(cls, size);
+    this.area += this.inSystem * (nowMs - this.areaAtMs);
+    this.areaAtMs = nowMs;
+    this.inSystem++;
+  }
+
+  completed(cls: number, typeIndex: number, arrivalMs: Ms, nowMs: Ms): void {
+    const latency = nowMs - arrivalMs;
+    const c = this.perClass[cls]!;
+    c.completed++;
+    c.latency.record(latency);
+    this.perType[typeIndex]!.record(latency);
+    this.win.record(latency);
+    this.winCompleted++;
+    if (latency <= this.sloMs[cls]!) {
+      c.withinSlo++;
+      this.winWithin++;
+    }
+    this.metrics?.finished(cls, latency);
+    this.depart(nowMs);
+  }
+
+  dropped(cls: number, reason: DropReason, arrivalMs: Ms, nowMs: Ms): void {
+    this.perClass[cls]!.dropped++;
+    this.drops[reason]++;
+    this.winDropped++;
+    this.dropSojournMs += nowMs - arrivalMs;
+    this.depart(nowMs);
+  }
+
+  private depart(nowMs: Ms): void {
+    this.area += this.inSystem * (nowMs - this.areaAtMs);
+    this.areaAtMs = nowMs;
+    this.inSystem--;
+    this.departed++;
+  }
+
+  /** Closes the current window at `nowMs` with the fleet as it stands. */
+  closeWindow(nowMs: Ms, fleet: FleetSample): void {
+    const span = Math.max(1, nowMs - this.winStart);
+    const finished = this.winCompleted + this.winDropped;
+    this.windows.push({
+      tMs: this.winStart,
+      offeredRps: (this.winArrivals * 1000) / span,
+      completed: this.winCompleted,
+      dropped: this.winDropped,
+      p50: this.win.quantile(0.5),
+      p90: this.win.quantile(0.9),
+      p99: this.win.quantile(0.99),
+      attainment: finished === 0 ? 1 : this.winWithin / finished,
+      mix: fleet.mix,
+      usdPerHour: fleet.usdPerHour,
+      budgetUsdPerHour: fleet.budgetUsdPerHour,
+    });
+    this.win.reset();
+    this.winArrivals = 0;
+    this.winCompleted = 0;
+    this.winDropped = 0;
+    this.winWithin = 0;
+    this.winStart = nowMs;
+  }
+
+  /** Requests that arrived and have not left. */
+  get inFlight(): number {
+    return this.inSystem;
+  }
+
+  /**
+   * Little's law over [startMs, endMs], once everything has left: L is the time-average
+   * number in the system, integrated from arrival and departure instants; λW is the arrival
+   * rate times the mean time in system taken from the recorded latency histograms (and the
+   * drops' time in system). Independent bookkeeping, so a mismatch means a recording bug.
+   */
+  little(startMs: Ms, endMs: Ms): { L: number; lambdaW: number } {
+    const area = this.area + this.inSystem * (endMs - this.areaAtMs);
+    const span = Math.max(1, endMs - startMs);
+    let arrivals = 0;
+    let timeInSystem = this.dropSojournMs;
+    for (const c of this.perClass) {
+      arrivals += c.arrivals;
+      timeInSystem += c.latency.meanMs * c.latency.count;
+    }
+    const w = arrivals === 0 ? 0 : timeInSystem / arrivals;
+    return { L: area / span, lambdaW: (arrivals / span) * w };
+  }
+
+  /** All classes' latencies in one histogram. */
+  overall(): LatencyHistogram {
+    const h = new LatencyHistogram();
+    for (const c of this.perClass) h.merge(c.latency);
+    return h;
+  }
+}

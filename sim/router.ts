@@ -1,0 +1,126 @@
+import type { ProfileTable } from '../src/catalog/profiles.ts';
+import type { FleetMembership } from '../src/control/types.ts';
+import type { Rng } from '../src/core/rng.ts';
+import type { Instance, Ms } from '../src/core/types.ts';
+import { PoolTracker } from '../src/routing/pool.ts';
+import type { BackendState, RejectReason, RoutableRequest, RoutingPolicy } from '../src/routing/types.ts';
+import { ServiceNode } from './service.ts';
+
+export interface SimRouterOptions {
+  readonly policy: RoutingPolicy;
+  readonly rng: Rng;
+  readonly now: () => Ms;
+  /** Profile of a class's model on a type (throws when unprofiled; config loading checks). */
+  readonly profileOf: (type: string, model: string) => ProfileTable;
+  /** Models of the request classes, by class index. */
+  readonly classModels: readonly string[];
+  /** Type names, in the order per-type recording indexes them. */
+  readonly types: readonly string[];
+  /** Per type: fast or not and slots per instance. */
+  readonly typeInfo: (type: string) => { fast: boolean; slots: number };
+  /** Most requests kept outstanding per slot of a backend (queue included). */
+  readonly maxOutstandingPerSlot: number;
+  /** A registered instance joined (the run's per-type capacity accounting listens). */
+  readonly onJoin?: (node: ServiceNode) => void;
+  /** A node stopped counting as capacity (drained or gone). */
+  readonly onLeave?: (node: ServiceNode) => void;
+}
+
+/** Mutable view of one request handed to the routing policy (reused: policies must not keep it). */
+interface RequestView {
+  model: string;
+  classIndex: number;
+  size: number;
+  arrivalMs: Ms;
+  deadlineMs: Ms;
+  critical: boolean;
+}
+
+/**
+ * The simulated router: the same PoolTracker and RoutingPolicy objects the HTTP router uses,
+ * in front of simulated service nodes. It is the fleet membership the reconciler drives:
+ * register on running, drain, wait for in-flight to reach 0, deregister.
+ */
+export class SimRouter implements FleetMembership {
+  readonly tracker: PoolTracker;
+  readonly policy: RoutingPolicy;
+  /** Every node ever registered, by index (indices are never reused). */
+  readonly nodes: ServiceNode[] = [];
+  private readonly byId = new Map<string, ServiceNode>();
+  private readonly byBackend = new Map<BackendState, ServiceNode>();
+  private readonly o: SimRouterOptions;
+  private readonly view: RequestView = { model: '', classIndex: 0, size: 0, arrivalMs: 0, deadlineMs: Infinity, critical: false };
+  /** Why the last route() returned null. */
+  lastReject: RejectReason | 'full' = 'no-backend';
+
+  constructor(o: SimRouterOptions) {
+    this.o = o;
+    this.policy = o.policy;
+    this.tracker = new PoolTracker({ rng: o.rng, now: o.now, profileOf: (type, model) => o.profileOf(type, model) });
+  }
+
+  /** The node a request goes to, with its expected service time counted; null to reject. */
+  route(classIndex: number, size: number, arrivalMs: Ms, deadlineMs: Ms): ServiceNode | null {
+    const v = this.view;
+    v.model = this.o.classModels[classIndex]!;
+    v.classIndex = classIndex;
+    v.size = size;
+    v.arrivalMs = arrivalMs;
+    v.deadlineMs = deadlineMs;
+    const b = this.policy.pick(v as RoutableRequest, this.tracker);
+    if (b === null) {
+      this.lastReject = this.policy.lastRejectReason ?? 'no-backend';
+      return null;
+    }
+    const node = this.byBackend.get(b);
+    if (node === undefined || node.gone || !b.accepting || b.outstanding >= b.maxOutstanding) {
+      this.lastReject = 'full';
+      return null;
+    }
+    return node;
+  }
+
+  async register(instance: Instance): Promise<void> {
+    if (this.byId.has(instance.id)) return;
+    const info = this.o.typeInfo(instance.type);
+    const backend = this.tracker.add({
+      id: instance.id,
+      type: instance.type,
+      pool: instance.pool,
+      fast: info.fast,
+      slots: info.slots,
+      maxOutstanding: info.slots * this.o.maxOutstandingPerSlot,
+    });
+    const tables = this.o.classModels.map((m) => this.o.profileOf(instance.type, m));
+    const node = new ServiceNode(this.nodes.length, instance, backend, this.o.types.indexOf(instance.type), tables);
+    this.nodes.push(node);
+    this.byId.set(instance.id, node);
+    this.byBackend.set(backend, node);
+    this.o.onJoin?.(node);
+  }
+
+  async drain(instanceId: string): Promise<void> {
+    const node = this.byId.get(instanceId);
+    if (node === undefined || !node.backend.accepting) return;
+    this.tracker.drain(instanceId);
+    this.o.onLeave?.(node);
+  }
+
+  async inFlight(instanceId: string): Promise<number> {
+    return this.byId.get(instanceId)?.backend.outstanding ?? 0;
+  }
+
+  async deregister(instanceId: string): Promise<void> {
+    const node = this.byId.get(instanceId);
+    if (node === undefined) return;
+    if (node.backend.accepting) this.o.onLeave?.(node);
+    node.backend.accepting = false;
+    this.tracker.remove(instanceId);
+    this.byId.delete(instanceId);
+  }
+
+  /** The node for an instance id, while registered. */
+  node(instanceId: string): ServiceNode | undefined {
+    return this.byId.get(instanceId);
+  }
+}
