@@ -1,6 +1,34 @@
 import { z } from 'zod';
 
-/** `node:` — serving nodes for local runs (see docs/config.md). Owned by the nodes. */
+/** `node:` — serving nodes for local runs (see docs/config.md and docs/nodes.md). Owned by the nodes. */
 export const nodeSection = z.strictObject({
   host: z.string().default('127.0.0.1'),
+  /** Largest request body a node accepts (express size string). */
+  bodyLimit: z.string().default('4mb'),
+  edge: z
+    .strictObject({
+      /** Exit control: `predictive` (plan with measured stage times) or `reactive` (Dělen: check after each stage). */
+      policy: z.enum(['predictive', 'reactive']).default('predictive'),
+      /** Percentile of a stage's measured time the predictive policy plans with. */
+      percentile: z.number().gt(0).lt(1).default(0.99),
+      /** Stop at an exit whose max probability reaches this, when the accuracy bound allows. */
+      confidence: z.number().gt(0).max(1).default(0.95),
+      /** Most rows one stage runs at once across requests (the warm-up turns batching off where it does not pay). */
+      maxBatch: z.number().int().positive().default(8),
+      /** Warm-up runs per stage at startup (seed the latency histograms). */
+      warmupRuns: z.number().int().positive().default(30),
+      /** onnxruntime intra-op threads per stage session. */
+      threads: z.number().int().positive().default(1),
+    })
+    .default({ policy: 'predictive', percentile: 0.99, confidence: 0.95, maxBatch: 8, warmupRuns: 30, threads: 1 }),
+  emulated: z
+    .strictObject({
+      /** Requests an emulated node serves at once. */
+      slots: z.number().int().positive().default(1),
+      /** Seed of the service-time draws. */
+      seed: z.number().int().nonnegative().default(1),
+    })
+    .default({ slots: 1, seed: 1 }),
 });
+
+export type NodeConfig = z.infer<typeof nodeSection>;

@@ -1,0 +1,80 @@
+import type { Ms } from '../../core/types.ts';
+
+/**
+ * When a multi-exit request stops. Both policies share the accuracy, energy and confidence
+ * rules; they differ in how they treat the latency bound:
+ * - `predictive` starts the next stage only if its measured q-quantile still fits before the
+ *   deadline, and only if the extra time does not push a queued request past a deadline it could
+ *   otherwise meet;
+ * - `reactive` (as Dělen does) checks the bound only after a stage finished: if time is left,
+ *   it runs the next stage, however long that takes, so it can overshoot by one stage.
+ */
+export type ExitPolicyName = 'predictive' | 'reactive';
+export const EXIT_POLICIES: readonly ExitPolicyName[] = ['predictive', 'reactive'];
+
+export type ExitReason = 'confidence' | 'latency' | 'queue' | 'energy' | 'last-exit';
+
+/** What the policy sees of one request that just finished stage `done` (0-based). */
+export interface ExitCandidate {
+  readonly deadlineMs: Ms;
+  readonly minExit: number;
+  readonly maxExit: number;
+  readonly rows: number;
+  /** Lowest max-probability over the request's rows at the exit just reached. */
+  readonly confidence: number;
+}
+
+export interface ExitContext {
+  readonly now: Ms;
+  /** The stage that just finished (0-based); the question is whether to run `done + 1`. */
+  readonly done: number;
+  readonly stageCount: number;
+  readonly confidenceThreshold: number;
+  /** Predicted time (ms, at the configured percentile) of running `stage` on `rows` rows at once. */
+  stageMs(stage: number, rows: number): number;
+  /**
+   * How much extra time the queued requests can absorb before one that can still meet its
+   * deadline no longer would (Infinity when nothing waits). Asked by the predictive policy only.
+   */
+  queueSlackMs(): number;
+}
+
+/** For each candidate: null to run the next stage, or why it stops here. */
+export function decideExits(policy: ExitPolicyName, jobs: readonly ExitCandidate[], ctx: ExitContext): Array<ExitReason | null> {
+  const next = ctx.done + 1;
+  const out: Array<ExitReason | null> = jobs.map((j) => {
+    if (next >= ctx.stageCount) return 'last-exit';
+    if (next > j.maxExit) return 'energy';
+    if (next <= j.minExit) return null; // the accuracy bound needs this stage
+    if (j.confidence >= ctx.confidenceThreshold) return 'confidence';
+    if (policy === 'reactive') return ctx.now < j.deadlineMs ? null : 'latency';
+    return null;
+  });
+  if (policy === 'reactive') return out;
+
+  // Predictive: optional stages must fit their own deadline at the batch they would run in...
+  const mandatory = jobs.reduce((a, j, i) => (out[i] === null && next <= j.minExit ? a + j.rows : a), 0);
+  const optional = (): number[] => jobs.flatMap((j, i) => (out[i] === null && next > j.minExit ? [i] : []));
+  for (let round = 0; round < 4; round++) {
+    const opt = optional();
+    if (opt.length === 0) return out;
+    const rows = mandatory + opt.reduce((a, i) => a + jobs[i]!.rows, 0);
+    const t = ctx.stageMs(next, rows);
+    let dropped = false;
+    for (const i of opt) {
+      if (ctx.now + t > jobs[i]!.deadlineMs) {
+        out[i] = 'latency';
+        dropped = true;
+      }
+    }
+    if (!dropped) break;
+  }
+  // ...and must not cost the queue a deadline it could still meet.
+  const opt = optional();
+  if (opt.length > 0) {
+    const rows = mandatory + opt.reduce((a, i) => a + jobs[i]!.rows, 0);
+    const extra = ctx.stageMs(next, rows) - (mandatory > 0 ? ctx.stageMs(next, mandatory) : 0);
+    if (extra > ctx.queueSlackMs()) for (const i of opt) out[i] = 'queue';
+  }
+  return out;
+}

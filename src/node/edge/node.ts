@@ -1,0 +1,151 @@
+import type { Clock } from '../../core/clock.ts';
+import type { Logger } from '../../core/log.ts';
+import type { Ms } from '../../core/types.ts';
+import type { InferenceNode } from '../http.ts';
+import type { OipInferRequest, OipInferResponse } from '../oip.ts';
+import { badRequest, parseBounds, resolveBounds } from './bounds.ts';
+import type { ExitPolicyName } from './exit-policy.ts';
+import type { MultiExitModel } from './model.ts';
+import { ExitScheduler } from './scheduler.ts';
+import { StageLatency } from './stage-latency.ts';
+import { warmUp, type WarmUpReport } from './warmup.ts';
+
+export interface EdgeOptions {
+  readonly policy: ExitPolicyName;
+  readonly percentile: number;
+  readonly confidenceThreshold: number;
+  /** Most rows one stage runs at once across requests; the warm-up lowers it to 1 when batching does not pay. */
+  readonly maxBatchRows: number;
+  /** Warm-up runs per stage at one row (seeds the latency histograms). */
+  readonly warmupRuns: number;
+}
+
+/** The edge node: a multi-exit model behind OIP v2, exit chosen per request by its bounds. */
+export class EdgeNode implements InferenceNode {
+  readonly requireInputs = true;
+  readonly model: MultiExitModel;
+  readonly latency: StageLatency;
+  readonly warm: WarmUpReport;
+  private readonly scheduler: ExitScheduler;
+  private readonly opts: EdgeOptions;
+
+  private constructor(model: MultiExitModel, latency: StageLatency, warm: WarmUpReport, clock: Clock, opts: EdgeOptions) {
+    this.model = model;
+    this.latency = latency;
+    this.warm = warm;
+    this.opts = opts;
+    this.scheduler = new ExitScheduler(model, latency, clock, {
+      policy: opts.policy,
+      percentile: opts.percentile,
+      confidenceThreshold: opts.confidenceThreshold,
+      maxBatchRows: warm.batchingHelps ? opts.maxBatchRows : 1,
+    });
+  }
+
+  static async start(model: MultiExitModel, clock: Clock, opts: EdgeOptions, logger: Logger): Promise<EdgeNode> {
+    const latency = new StageLatency(model.stageCount);
+    const warm = await warmUp(model, latency, clock, { runs: opts.warmupRuns, probeBatch: opts.maxBatchRows });
+    logger.info({ stages: latency.summary(), batching: warm }, 'edge node warmed up');
+    return new EdgeNode(model, latency, warm, clock, opts);
+  }
+
+  get modelName(): string {
+    return this.model.manifest.name;
+  }
+
+  metadata(): Record<string, unknown> {
+    const m = this.model.manifest;
+    return {
+      inputs: [{ name: m.input.name, datatype: m.input.datatype, shape: [-1, m.input.features] }],
+      outputs: [
+        { name: 'probabilities', datatype: 'FP32', shape: [-1, m.classes] },
+        { name: 'label', datatype: 'INT64', shape: [-1] },
+      ],
+      parameters: {
+        policy: this.opts.policy,
+        percentile: this.opts.percentile,
+        confidence_threshold: this.opts.confidenceThreshold,
+        batch_rows: this.warm.batchingHelps ? this.opts.maxBatchRows : 1,
+        exits: m.exits.map((e, i) => ({ ...e, stage_p50_ms: this.latency.quantile(i, 1, 0.5), stage_p99_ms: this.latency.quantile(i, 1, 0.99) })),
+        energy_unit: m.energy?.unit ?? 'unspecified',
+        queue: this.scheduler.depth,
+      },
+    };
+  }
+
+  async infer(req: OipInferRequest, arrivalMs: Ms): Promise<OipInferResponse> {
+    const m = this.model.manifest;
+    const input = req.inputs.find((t) => t.name === m.input.name) ?? (req.inputs.length === 1 ? req.inputs[0] : undefined);
+    if (input === undefined) throw badRequest('inputs', `no tensor named "${m.input.name}"`);
+    const at = `inputs[${req.inputs.indexOf(input)}]`;
+    if (input.datatype !== 'FP32') throw badRequest(`${at}.datatype`, `expected FP32, got ${input.datatype}`);
+    const f = m.input.features;
+    const shape = input.shape;
+    const rows = shape.length === 1 ? 1 : shape[0]!;
+    if (!((shape.length === 1 && shape[0] === f) || (shape.length === 2 && shape[1] === f && rows > 0))) {
+      throw badRequest(`${at}.shape`, `expected [N,${f}] or [${f}], got [${shape.join(',')}]`);
+    }
+    const data = new Float32Array(input.data.length);
+    for (let i = 0; i < data.length; i++) {
+      const v = input.data[i];
+      if (typeof v !== 'number' || !Number.isFinite(v)) throw badRequest(`${at}.data[${i}]`, `expected a number, got ${JSON.stringify(v)}`);
+      data[i] = v;
+    }
+    const bounds = resolveBounds(parseBounds(req.parameters), m.exits, (k) => this.pathMedianMs(k), m.energy?.unit ?? 'units');
+    const r = await this.scheduler.submit(data, rows, bounds, arrivalMs);
+    const exit = m.exits[r.exit - 1]!;
+    const elapsed = r.endMs - r.arrivalMs;
+    const labels = argmaxRows(r.probs, m.classes);
+    const honoured = {
+      latency_ms: bounds.latencyMs === undefined || elapsed <= bounds.latencyMs,
+      min_accuracy: bounds.minAccuracy === undefined || exit.accuracy >= bounds.minAccuracy,
+      max_energy: bounds.maxEnergy === undefined || exit.energy <= bounds.maxEnergy,
+    };
+    return {
+      model_name: m.name,
+      ...(req.id !== undefined ? { id: req.id } : {}),
+      parameters: {
+        exit: r.exit,
+        exit_reason: r.reason,
+        confidence: r.confidence,
+        elapsed_ms: elapsed,
+        queue_ms: r.startMs - r.arrivalMs,
+        accuracy: exit.accuracy,
+        energy: exit.energy,
+        policy: this.opts.policy,
+        bounds: {
+          ...(bounds.latencyMs !== undefined ? { latency_ms: bounds.latencyMs } : {}),
+          ...(bounds.minAccuracy !== undefined ? { min_accuracy: bounds.minAccuracy } : {}),
+          ...(bounds.maxEnergy !== undefined ? { max_energy: bounds.maxEnergy } : {}),
+        },
+        honoured,
+        bound_honoured: honoured.latency_ms && honoured.min_accuracy && honoured.max_energy,
+      },
+      outputs: [
+        { name: 'probabilities', datatype: 'FP32', shape: [rows, m.classes], data: Array.from(r.probs) },
+        { name: 'label', datatype: 'INT64', shape: [rows], data: labels },
+      ],
+    };
+  }
+
+  /** Median time to reach exit k on an idle node (the floor below which a latency bound is impossible). */
+  private pathMedianMs(k: number): number {
+    let t = 0;
+    for (let s = 0; s <= k; s++) t += this.latency.quantile(s, 1, 0.5);
+    return t;
+  }
+
+  async close(): Promise<void> {
+    await this.model.release();
+  }
+}
+
+function argmaxRows(probs: Float32Array, classes: number): number[] {
+  const out: number[] = [];
+  for (let r = 0; r < probs.length; r += classes) {
+    let best = 0;
+    for (let c = 1; c < classes; c++) if (probs[r + c]! > probs[r + best]!) best = c;
+    out.push(best);
+  }
+  return out;
+}

@@ -1,0 +1,224 @@
+import * as ort from 'onnxruntime-node';
+import type { Clock } from '../../core/clock.ts';
+import type { Ms } from '../../core/types.ts';
+import type { ResolvedBounds } from './bounds.ts';
+import { decideExits, type ExitPolicyName, type ExitReason } from './exit-policy.ts';
+import type { MultiExitModel } from './model.ts';
+import type { StageLatency } from './stage-latency.ts';
+
+export interface ExitResult {
+  /** 1-based exit taken. */
+  readonly exit: number;
+  readonly reason: ExitReason;
+  /** Probabilities at that exit, rows × classes. */
+  readonly probs: Float32Array;
+  readonly confidence: number;
+  readonly arrivalMs: Ms;
+  /** When the first stage started (queueing ends). */
+  readonly startMs: Ms;
+  readonly endMs: Ms;
+}
+
+export interface SchedulerOptions {
+  readonly policy: ExitPolicyName;
+  /** Percentile (0..1) of a stage's measured time the predictive policy plans with. */
+  readonly percentile: number;
+  readonly confidenceThreshold: number;
+  /** Most rows run through one stage at once, across requests (1: no batching). */
+  readonly maxBatchRows: number;
+}
+
+interface Job {
+  readonly data: Float32Array;
+  readonly rows: number;
+  readonly bounds: ResolvedBounds;
+  readonly arrivalMs: Ms;
+  readonly deadlineMs: Ms;
+  startMs: Ms;
+  hidden: ort.Tensor | undefined;
+  probs: Float32Array;
+  confidence: number;
+  readonly resolve: (r: ExitResult) => void;
+  readonly reject: (e: unknown) => void;
+}
+
+/**
+ * Runs requests through the stages on one worker (the CPU is the bottleneck, and one
+ * onnxruntime thread at a time keeps the measured stage times true). Requests that arrive
+ * together form a cohort of up to `maxBatchRows` rows; the cohort runs stage by stage, each
+ * stage batched over the requests still going, and after every stage the exit policy decides
+ * who stops. A cohort runs to the end before the next starts, so a request never waits behind
+ * newcomers between its stages.
+ */
+export class ExitScheduler {
+  private readonly queue: Job[] = [];
+  private running = false;
+  private readonly model: MultiExitModel;
+  private readonly latency: StageLatency;
+  private readonly clock: Clock;
+  private readonly opts: SchedulerOptions;
+
+  constructor(model: MultiExitModel, latency: StageLatency, clock: Clock, opts: SchedulerOptions) {
+    this.model = model;
+    this.latency = latency;
+    this.clock = clock;
+    this.opts = opts;
+  }
+
+  /** Requests waiting to start plus the cohort in progress. */
+  get depth(): number {
+    return this.queue.length + (this.running ? 1 : 0);
+  }
+
+  submit(data: Float32Array, rows: number, bounds: ResolvedBounds, arrivalMs: Ms): Promise<ExitResult> {
+    return new Promise<ExitResult>((resolve, reject) => {
+      this.queue.push({
+        data,
+        rows,
+        bounds,
+        arrivalMs,
+        deadlineMs: bounds.latencyMs === undefined ? Infinity : arrivalMs + bounds.latencyMs,
+        startMs: NaN,
+        hidden: undefined,
+        probs: new Float32Array(0),
+        confidence: 0,
+        resolve,
+        reject,
+      });
+      if (!this.running) void this.drain();
+    });
+  }
+
+  private stageMs(stage: number, rows: number): number {
+    return this.latency.quantile(stage, rows, this.opts.percentile);
+  }
+
+  private async drain(): Promise<void> {
+    this.running = true;
+    try {
+      while (this.queue.length > 0) await this.runCohort(this.takeCohort());
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private takeCohort(): Job[] {
+    const cohort = [this.queue.shift()!];
+    let rows = cohort[0]!.rows;
+    while (this.queue.length > 0 && rows + this.queue[0]!.rows <= this.opts.maxBatchRows) {
+      const j = this.queue.shift()!;
+      rows += j.rows;
+      cohort.push(j);
+    }
+    return cohort;
+  }
+
+  private async runCohort(cohort: Job[]): Promise<void> {
+    const start = this.clock.now();
+    for (const j of cohort) j.startMs = start;
+    let active = cohort;
+    const classes = this.model.classes;
+    for (let stage = 0; active.length > 0; stage++) {
+      const rows = active.reduce((a, j) => a + j.rows, 0);
+      const input = stage === 0 ? this.model.inputTensor(concat(active.map((j) => j.data)), rows) : concatTensors(active.map((j) => j.hidden!));
+      const t0 = this.clock.now();
+      let out;
+      try {
+        out = await this.model.runStage(stage, input);
+      } catch (e) {
+        for (const j of active) j.reject(e);
+        return;
+      }
+      const now = this.clock.now();
+      this.latency.record(stage, rows, now - t0);
+      let offset = 0;
+      for (const j of active) {
+        j.probs = out.probs.slice(offset * classes, (offset + j.rows) * classes);
+        j.hidden = out.hidden === undefined ? undefined : sliceRows(out.hidden, offset, j.rows);
+        j.confidence = minRowMax(j.probs, classes);
+        offset += j.rows;
+      }
+      const decisions = decideExits(
+        this.opts.policy,
+        active.map((j) => ({ deadlineMs: j.deadlineMs, minExit: j.bounds.minExit, maxExit: j.bounds.maxExit, rows: j.rows, confidence: j.confidence })),
+        {
+          now,
+          done: stage,
+          stageCount: this.model.stageCount,
+          confidenceThreshold: this.opts.confidenceThreshold,
+          stageMs: (s, r) => this.stageMs(s, r),
+          queueSlackMs: () => this.queueSlack(now, active, stage + 1),
+        },
+      );
+      const next: Job[] = [];
+      active.forEach((j, i) => {
+        const reason = decisions[i];
+        if (reason === null || reason === undefined) {
+          next.push(j);
+          return;
+        }
+        j.hidden = undefined;
+        j.resolve({ exit: stage + 1, reason, probs: j.probs, confidence: j.confidence, arrivalMs: j.arrivalMs, startMs: j.startMs, endMs: now });
+      });
+      active = next;
+    }
+  }
+
+  /**
+   * The least slack among queued requests that can still make their deadline, after the
+   * cohort's remaining mandatory stages (from `fromStage` on) and the mandatory stages of
+   * every request ahead of them. Requests already past saving do not constrain anyone.
+   */
+  private queueSlack(now: Ms, cohort: readonly Job[], fromStage: number): number {
+    if (this.queue.length === 0) return Infinity;
+    let ahead = 0;
+    for (let s = fromStage; s < this.model.stageCount; s++) {
+      const rows = cohort.reduce((a, j) => (j.bounds.minExit >= s ? a + j.rows : a), 0);
+      if (rows > 0) ahead += this.stageMs(s, rows);
+    }
+    let slack = Infinity;
+    for (const j of this.queue) {
+      let own = 0;
+      for (let s = 0; s <= j.bounds.minExit; s++) own += this.stageMs(s, j.rows);
+      const left = j.deadlineMs - (now + ahead + own);
+      if (left >= 0) slack = Math.min(slack, left);
+      ahead += own;
+    }
+    return slack;
+  }
+}
+
+function concat(parts: readonly Float32Array[]): Float32Array {
+  if (parts.length === 1) return parts[0]!;
+  const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+function concatTensors(parts: readonly ort.Tensor[]): ort.Tensor {
+  if (parts.length === 1) return parts[0]!;
+  const dims = parts[0]!.dims;
+  const rows = parts.reduce((a, p) => a + p.dims[0]!, 0);
+  return new ort.Tensor('float32', concat(parts.map((p) => p.data as Float32Array)), [rows, ...dims.slice(1)]);
+}
+
+function sliceRows(t: ort.Tensor, from: number, rows: number): ort.Tensor {
+  if (from === 0 && rows === t.dims[0]) return t;
+  const per = t.dims.slice(1).reduce((a, d) => a * d, 1);
+  const data = (t.data as Float32Array).subarray(from * per, (from + rows) * per);
+  return new ort.Tensor('float32', data, [rows, ...t.dims.slice(1)]);
+}
+
+function minRowMax(probs: Float32Array, classes: number): number {
+  let min = Infinity;
+  for (let r = 0; r < probs.length; r += classes) {
+    let max = 0;
+    for (let c = 0; c < classes; c++) max = Math.max(max, probs[r + c]!);
+    min = Math.min(min, max);
+  }
+  return min;
+}

@@ -1,0 +1,98 @@
+import { LatencyHistogram } from '../../core/histogram.ts';
+
+/**
+ * What each stage costs on this node, measured: one HDR histogram per (stage, rows in the
+ * run), seeded by the warm-up and updated by every real run. Old measurements age out (the
+ * histogram restarts every `window` records, keeping the previous window) so the prediction
+ * follows the machine when its load changes. Quantiles are cached because the exit policy
+ * asks for them on every decision.
+ */
+export class StageLatency {
+  private readonly stages: Array<Map<number, WindowedHistogram>>;
+  private readonly window: number;
+
+  constructor(stageCount: number, window = 2000) {
+    this.stages = Array.from({ length: stageCount }, () => new Map());
+    this.window = window;
+  }
+
+  record(stage: number, rows: number, ms: number): void {
+    const m = this.stages[stage]!;
+    let h = m.get(rows);
+    if (h === undefined) m.set(rows, (h = new WindowedHistogram(this.window)));
+    h.record(ms);
+  }
+
+  /** Samples recorded for (stage, rows) in the current and previous windows. */
+  count(stage: number, rows: number): number {
+    return this.stages[stage]!.get(rows)?.count ?? 0;
+  }
+
+  /**
+   * The q-quantile of running `stage` on `rows` rows. Without enough measurements at that
+   * row count, it scales the single-row figure linearly (this CPU gains nothing from
+   * batching: see models/digits-cnn/README.md), which errs on the slow side when batching helps.
+   */
+  quantile(stage: number, rows: number, q: number): number {
+    const m = this.stages[stage]!;
+    const exact = m.get(rows);
+    if (exact !== undefined && exact.count >= MIN_SAMPLES) return exact.quantile(q);
+    const one = m.get(1);
+    if (one !== undefined && one.count > 0) return one.quantile(q) * rows;
+    let best = Infinity;
+    for (const [r, h] of m) if (h.count > 0) best = Math.min(best, (h.quantile(q) / r) * rows);
+    return best;
+  }
+
+  /** Per stage at one row: p50 / p99 / count, for /v2/models/{name} and logs. */
+  summary(): Array<{ stage: number; p50Ms: number; p99Ms: number; count: number }> {
+    return this.stages.map((m, i) => {
+      const h = m.get(1);
+      return { stage: i + 1, p50Ms: h?.quantile(0.5) ?? NaN, p99Ms: h?.quantile(0.99) ?? NaN, count: h?.count ?? 0 };
+    });
+  }
+}
+
+const MIN_SAMPLES = 20;
+const REFRESH_EVERY = 16;
+
+class WindowedHistogram {
+  private current = new LatencyHistogram();
+  private previous = new LatencyHistogram();
+  private merged = new LatencyHistogram();
+  private sinceRefresh = Infinity;
+  private readonly cache = new Map<number, number>();
+  private readonly window: number;
+
+  constructor(window: number) {
+    this.window = window;
+  }
+
+  get count(): number {
+    return this.current.count + this.previous.count;
+  }
+
+  record(ms: number): void {
+    if (this.current.count >= this.window) {
+      const old = this.previous;
+      old.reset();
+      this.previous = this.current;
+      this.current = old;
+    }
+    this.current.record(ms);
+    this.sinceRefresh++;
+  }
+
+  quantile(q: number): number {
+    if (this.sinceRefresh >= REFRESH_EVERY || this.merged.count === 0) {
+      this.merged.reset();
+      this.merged.merge(this.previous);
+      this.merged.merge(this.current);
+      this.cache.clear();
+      this.sinceRefresh = 0;
+    }
+    let v = this.cache.get(q);
+    if (v === undefined) this.cache.set(q, (v = this.merged.quantile(q)));
+    return v;
+  }
+}

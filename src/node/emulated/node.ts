@@ -1,0 +1,94 @@
+import type { ProfileTable } from '../../catalog/profiles.ts';
+import type { Clock } from '../../core/clock.ts';
+import { MixscaleError } from '../../core/errors.ts';
+import type { Rng } from '../../core/rng.ts';
+import type { Ms } from '../../core/types.ts';
+import type { InferenceNode } from '../http.ts';
+import { requestSize, type OipInferRequest, type OipInferResponse } from '../oip.ts';
+
+export interface EmulatedOptions {
+  /** Requests served at once (a GPU server batches concurrent requests; a CPU one has a few workers). */
+  readonly slots: number;
+}
+
+/**
+ * Stands in for a remote model server (Triton, KServe, TorchServe) of one instance type:
+ * each request holds one of `slots` slots for a service time drawn from the measured profile
+ * of (type, model, size), waiting FIFO when all are busy. Sleeping on a timer is the point:
+ * the work happens on the emulated machine, not this one, so many nodes fit on one host.
+ */
+export class EmulatedNode implements InferenceNode {
+  readonly requireInputs = false;
+  private readonly table: ProfileTable;
+  private readonly clock: Clock;
+  private readonly rng: Rng;
+  private readonly slots: number;
+  private busy = 0;
+  private readonly queue: Array<() => void> = [];
+  private served = 0;
+
+  constructor(table: ProfileTable, clock: Clock, rng: Rng, opts: EmulatedOptions) {
+    this.table = table;
+    this.clock = clock;
+    this.rng = rng;
+    this.slots = opts.slots;
+  }
+
+  get modelName(): string {
+    return this.table.model;
+  }
+
+  metadata(): Record<string, unknown> {
+    return {
+      inputs: [{ name: 'input', datatype: 'FP32', shape: [-1, -1] }],
+      outputs: [{ name: 'output', datatype: 'FP32', shape: [-1] }],
+      parameters: {
+        emulated: true,
+        instance_type: this.table.type,
+        slots: this.slots,
+        sizes: [this.table.minSize, this.table.maxSize],
+        busy: this.busy,
+        queue: this.queue.length,
+        served: this.served,
+      },
+    };
+  }
+
+  async infer(req: OipInferRequest, arrivalMs: Ms): Promise<OipInferResponse> {
+    const size = requestSize(req);
+    if (!this.table.covers(size)) {
+      const field = req.parameters.size !== undefined ? 'parameters.size' : 'inputs[0].shape';
+      throw new MixscaleError('MIXSCALE_REQUEST_INVALID', `${field}: size ${size} is outside the measured sizes of ${this.table.model} on ${this.table.type} (1..${this.table.maxSize})`, { field });
+    }
+    await this.acquire();
+    const startMs = this.clock.now();
+    const serviceMs = this.table.sample(size, this.rng);
+    try {
+      await this.clock.sleep(serviceMs);
+    } finally {
+      this.release();
+    }
+    this.served++;
+    const endMs = this.clock.now();
+    return {
+      model_name: this.table.model,
+      ...(req.id !== undefined ? { id: req.id } : {}),
+      parameters: { instance_type: this.table.type, size, service_ms: serviceMs, queue_ms: startMs - arrivalMs, elapsed_ms: endMs - arrivalMs },
+      outputs: [{ name: 'output', datatype: 'FP32', shape: [size], data: new Array<number>(size).fill(0) }],
+    };
+  }
+
+  private acquire(): Promise<void> {
+    if (this.busy < this.slots) {
+      this.busy++;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.queue.push(resolve));
+  }
+
+  private release(): void {
+    const next = this.queue.shift();
+    if (next !== undefined) next();
+    else this.busy--;
+  }
+}

@@ -1,0 +1,109 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import type { Clock } from '../core/clock.ts';
+import { isMixscaleError } from '../core/errors.ts';
+import type { Logger } from '../core/log.ts';
+import type { Ms } from '../core/types.ts';
+import { parseInferRequest, type OipInferRequest, type OipInferResponse } from './oip.ts';
+
+/** What a serving node plugs into the shared OIP v2 HTTP front. */
+export interface InferenceNode {
+  readonly modelName: string;
+  /** False for nodes that take a bare size (`parameters.size`) without input tensors. */
+  readonly requireInputs: boolean;
+  infer(req: OipInferRequest, arrivalMs: Ms): Promise<OipInferResponse>;
+  /** Model metadata for `GET /v2/models/{name}`. */
+  metadata(): Record<string, unknown>;
+}
+
+export interface NodeHttpOptions {
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly bodyLimit?: string;
+}
+
+/**
+ * The OIP v2 routes every node serves: health, readiness, metadata and infer. Request
+ * mistakes get 400 `{error}` naming the field; an unknown model 404.
+ */
+export function createNodeApp(node: InferenceNode, opts: NodeHttpOptions): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  const arrival = (_req: Request, res: Response, next: NextFunction): void => {
+    res.locals.arrivalMs = opts.clock.now();
+    next();
+  };
+  app.get('/v2/health/live', (_req, res) => void res.json({ live: true }));
+  app.get('/v2/health/ready', (_req, res) => void res.json({ ready: true }));
+  app.get('/v2', (_req, res) => void res.json({ name: 'mixscale-node', version: '2', extensions: [] }));
+  const known = (req: Request, res: Response): boolean => {
+    if (req.params.name === node.modelName) return true;
+    res.status(404).json({ error: `model "${String(req.params.name)}" is not served here (this node serves "${node.modelName}")` });
+    return false;
+  };
+  app.get('/v2/models/:name/ready', (req, res) => {
+    if (known(req, res)) res.json({ name: node.modelName, ready: true });
+  });
+  app.get('/v2/models/:name', (req, res) => {
+    if (known(req, res)) res.json({ name: node.modelName, platform: 'mixscale', ...node.metadata() });
+  });
+  app.post('/v2/models/:name/infer', arrival, express.json({ limit: opts.bodyLimit ?? '4mb' }), async (req, res) => {
+    if (!known(req, res)) return;
+    try {
+      const parsed = parseInferRequest(req.body, node.requireInputs);
+      res.json(await node.infer(parsed, res.locals.arrivalMs as Ms));
+    } catch (e) {
+      if (isMixscaleError(e) && e.code === 'MIXSCALE_REQUEST_INVALID') {
+        res.status(400).json({ error: e.message });
+        return;
+      }
+      opts.logger.error({ err: e }, 'inference failed');
+      res.status(500).json({ error: `inference failed: ${e instanceof Error ? e.message : String(e)}` });
+    }
+  });
+  app.use((err: unknown, _req: Request, res: Response, next: NextFunction) => {
+    if (res.headersSent) return next(err);
+    const e = err as { type?: string; status?: number; message?: string };
+    if (e.type === 'entity.parse.failed') return void res.status(400).json({ error: `body: not valid JSON (${e.message ?? ''})` });
+    if (e.type === 'entity.too.large') return void res.status(413).json({ error: `body: larger than the ${opts.bodyLimit ?? '4mb'} limit` });
+    opts.logger.error({ err }, 'request failed');
+    res.status(e.status ?? 500).json({ error: e.message ?? 'internal error' });
+  });
+  app.use((_req, res) => void res.status(404).json({ error: 'not found (OIP v2 routes are under /v2)' }));
+  return app;
+}
+
+export interface RunningServer {
+  /** `http://host:port`, with the port the OS chose when asked for 0. */
+  readonly url: string;
+  readonly server: Server;
+  /** Stops accepting, lets in-flight requests finish, then resolves. */
+  close(): Promise<void>;
+}
+
+export function listen(app: express.Express, host: string, port: number): Promise<RunningServer> {
+  return new Promise((resolve, reject) => {
+    const server = app.listen(port, host);
+    server.once('error', reject);
+    server.once('listening', () => {
+      const addr = server.address() as AddressInfo;
+      const shownHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+      let closing: Promise<void> | undefined;
+      resolve({
+        url: `http://${shownHost}:${addr.port}`,
+        server,
+        close: () =>
+          (closing ??= new Promise<void>((done) => {
+            // close() waits for open connections; idle keep-alive ones are closed now and
+            // busy ones as soon as their response is written.
+            server.close(() => done());
+            server.closeIdleConnections();
+            const sweep = setInterval(() => server.closeIdleConnections(), 20);
+            server.once('close', () => clearInterval(sweep));
+          })),
+      });
+    });
+  });
+}

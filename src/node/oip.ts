@@ -1,0 +1,74 @@
+import { MixscaleError } from '../core/errors.ts';
+
+/**
+ * The Open Inference Protocol v2 (KServe, Triton) as our nodes read it. A request is
+ * `{ id?, parameters?, inputs: [{ name, shape, datatype, data, parameters? }], outputs? }`;
+ * errors are `{ "error": "..." }` with a 4xx/5xx status.
+ */
+export interface OipTensor {
+  readonly name: string;
+  readonly shape: readonly number[];
+  readonly datatype: string;
+  readonly data: readonly unknown[];
+}
+
+export interface OipInferRequest {
+  readonly id?: string;
+  readonly parameters: Readonly<Record<string, unknown>>;
+  readonly inputs: readonly OipTensor[];
+}
+
+export interface OipInferResponse {
+  readonly model_name: string;
+  readonly id?: string;
+  readonly parameters?: Readonly<Record<string, unknown>>;
+  readonly outputs: ReadonlyArray<{ name: string; shape: readonly number[]; datatype: string; data: ArrayLike<number> | readonly number[] }>;
+}
+
+function bad(field: string, message: string): MixscaleError {
+  return new MixscaleError('MIXSCALE_REQUEST_INVALID', `${field}: ${message}`, { field });
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/**
+ * Checks the request's shape (not its meaning: each node checks names and sizes it needs).
+ * `requireInputs` is false for nodes that only need the size, so a bare `{parameters:{size}}` works.
+ */
+export function parseInferRequest(body: unknown, requireInputs = true): OipInferRequest {
+  if (!isRecord(body)) throw bad('body', 'expected a JSON object (OIP v2 inference request)');
+  const { id, parameters, inputs } = body;
+  if (id !== undefined && typeof id !== 'string') throw bad('id', `expected a string, got ${JSON.stringify(id)}`);
+  if (parameters !== undefined && !isRecord(parameters)) throw bad('parameters', 'expected an object');
+  if (inputs === undefined && !requireInputs) return { ...(id !== undefined ? { id } : {}), parameters: parameters ?? {}, inputs: [] };
+  if (!Array.isArray(inputs) || inputs.length === 0) throw bad('inputs', inputs === undefined ? 'missing (expected a list of input tensors)' : 'expected a non-empty list of tensors');
+  const tensors = inputs.map((t: unknown, i): OipTensor => {
+    const at = `inputs[${i}]`;
+    if (!isRecord(t)) throw bad(at, 'expected a tensor object');
+    if (typeof t.name !== 'string') throw bad(`${at}.name`, 'missing');
+    if (typeof t.datatype !== 'string') throw bad(`${at}.datatype`, 'missing (e.g. "FP32")');
+    if (!Array.isArray(t.shape) || t.shape.some((d) => !Number.isInteger(d) || (d as number) < 0)) {
+      throw bad(`${at}.shape`, 'expected a list of non-negative integers');
+    }
+    if (!Array.isArray(t.data)) throw bad(`${at}.data`, 'missing (expected the tensor contents as a list)');
+    const data = t.data.flat(8) as unknown[];
+    const want = (t.shape as number[]).reduce((a, d) => a * d, 1);
+    if (data.length !== want) throw bad(`${at}.data`, `has ${data.length} values, shape [${(t.shape as number[]).join(',')}] needs ${want}`);
+    return { name: t.name, shape: t.shape as number[], datatype: t.datatype, data };
+  });
+  return { ...(id !== undefined ? { id } : {}), parameters: parameters ?? {}, inputs: tensors };
+}
+
+/** The request size nodes and the router agree on: `parameters.size`, else the first input's leading dimension. */
+export function requestSize(req: OipInferRequest): number {
+  const s = req.parameters.size;
+  if (s !== undefined) {
+    if (typeof s !== 'number' || !Number.isInteger(s) || s <= 0) throw bad('parameters.size', `expected a positive integer, got ${JSON.stringify(s)}`);
+    return s;
+  }
+  const first = req.inputs[0];
+  if (first === undefined) throw bad('inputs', 'missing: send input tensors or parameters.size');
+  const n = first.shape[0] ?? 1;
+  if (n <= 0) throw bad('inputs[0].shape', 'the leading dimension (the batch) must be > 0');
+  return n;
+}
