@@ -1,0 +1,101 @@
+import { MixscaleError } from '../../src/core/errors.ts';
+import type { BackendState, PoolView, RejectReason, RoutableRequest, RoutingPolicy } from '../../src/routing/types.ts';
+import type { RoutingPolicyOptions } from './index.ts';
+import { expectedFinishMs } from './expected-finish.ts';
+
+export interface HeterogeneityAwareOptions {
+  /**
+   * A request is "large" when its service time on the fastest frugal backend exceeds this
+   * fraction of its latency budget (deadline − arrival): it goes to fast backends. The
+   * performance model assumes the same rule (src/model/predict.ts, largeFraction).
+   */
+  readonly largeFraction: number;
+  /** Reject at once, with reason 'deadline', requests no backend is expected to finish in time. */
+  readonly rejectLate: boolean;
+}
+
+export const DEFAULT_HETEROGENEITY_AWARE: HeterogeneityAwareOptions = { largeFraction: 0.9, rejectLate: true };
+
+/**
+ * The default router. Large or latency-critical requests go to fast backends (the one expected to
+ * finish first); everything else goes to whichever backend, fast or frugal, is expected to finish
+ * it first. A request that no backend can finish before its deadline is turned away early, so it
+ * does not delay requests that still can make theirs.
+ */
+export class HeterogeneityAware implements RoutingPolicy {
+  readonly name = 'heterogeneity-aware';
+  readonly options: HeterogeneityAwareOptions;
+  lastRejectReason?: RejectReason;
+
+  constructor(options: Partial<HeterogeneityAwareOptions> = {}) {
+    this.options = { ...DEFAULT_HETEROGENEITY_AWARE, ...options };
+  }
+
+  pick(req: RoutableRequest, view: PoolView): BackendState | null {
+    let best: BackendState | null = null;
+    let bestMs = Infinity;
+    let bestFast: BackendState | null = null;
+    let bestFastMs = Infinity;
+    let frugalServiceMs = Infinity;
+    let sawFull = false;
+    const bs = view.backends;
+    for (let i = 0; i < bs.length; i++) {
+      const b = bs[i]!;
+      if (!b.accepting) continue;
+      if (b.outstanding >= b.maxOutstanding) {
+        sawFull = true;
+        continue;
+      }
+      const t = expectedFinishMs(b, req, view);
+      if (!(t >= 0)) continue;
+      if (t < bestMs) {
+        bestMs = t;
+        best = b;
+      }
+      if (b.fast) {
+        if (t < bestFastMs) {
+          bestFastMs = t;
+          bestFast = b;
+        }
+      } else {
+        const s = view.expectedServiceMs(b, req);
+        if (s < frugalServiceMs) frugalServiceMs = s;
+      }
+    }
+    if (best === null) {
+      this.lastRejectReason = sawFull ? 'overloaded' : 'no-backend';
+      return null;
+    }
+    const now = view.now();
+    const remainingMs = req.deadlineMs - now;
+    const large = frugalServiceMs > this.options.largeFraction * (req.deadlineMs - req.arrivalMs);
+    let chosen = best;
+    let chosenMs = bestMs;
+    // Fast-only unless the fast backends would miss the deadline while another backend would not.
+    if (bestFast !== null && (req.critical || large) && (bestFastMs <= remainingMs || bestMs > remainingMs)) {
+      chosen = bestFast;
+      chosenMs = bestFastMs;
+    }
+    if (this.options.rejectLate && chosenMs > remainingMs) {
+      this.lastRejectReason = 'deadline';
+      return null;
+    }
+    return chosen;
+  }
+}
+
+export function createHeterogeneityAware(options: RoutingPolicyOptions): RoutingPolicy {
+  const o: { largeFraction?: number; rejectLate?: boolean } = {};
+  for (const [k, v] of Object.entries(options)) {
+    if (k === 'largeFraction') {
+      if (typeof v !== 'number' || !(v > 0)) throw new MixscaleError('MIXSCALE_CONFIG_INVALID', `routing.options.largeFraction: expected a positive number, got ${JSON.stringify(v)}`);
+      o.largeFraction = v;
+    } else if (k === 'rejectLate') {
+      if (typeof v !== 'boolean') throw new MixscaleError('MIXSCALE_CONFIG_INVALID', `routing.options.rejectLate: expected true or false, got ${JSON.stringify(v)}`);
+      o.rejectLate = v;
+    } else {
+      throw new MixscaleError('MIXSCALE_CONFIG_INVALID', `routing.options.${k}: not an option of heterogeneity-aware (allowed: largeFraction, rejectLate)`);
+    }
+  }
+  return new HeterogeneityAware(o);
+}

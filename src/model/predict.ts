@@ -1,0 +1,278 @@
+import type { SizePmf } from '../core/sizes.ts';
+import type { PredictedLatency } from '../core/types.ts';
+import { mgcWait, waitTail, type WaitLaw } from './queueing.ts';
+import type { ServiceColumn } from './service.ts';
+
+/** An instance type as the model sees it: its service times for every class (same order as the classes). */
+export interface ModelType {
+  readonly type: string;
+  readonly fast: boolean;
+  /** Requests one instance serves at once: each slot is a server of the pool. */
+  readonly slots: number;
+  readonly usdPerHour: number;
+  readonly columns: readonly ServiceColumn[];
+}
+
+export interface ModelClass {
+  readonly name: string;
+  readonly sloMs: number;
+  readonly sloQuantile: number;
+  readonly rps: number;
+  readonly sizes: SizePmf;
+}
+
+export interface ModelOptions {
+  /**
+   * A request whose service time on a frugal type exceeds this fraction of its SLO is
+   * routed to fast types only (when the mix has any): the heterogeneity-aware router's rule.
+   */
+  readonly largeFraction: number;
+  /** Fixed-point iterations when balancing the routing split (the router's adaptive behaviour). */
+  readonly splitIterations: number;
+}
+
+export const DEFAULT_MODEL_OPTIONS: ModelOptions = { largeFraction: 0.9, splitIterations: 40 };
+
+export interface PoolPrediction {
+  readonly type: string;
+  readonly count: number;
+  readonly rps: number;
+  /** Busy fraction of the pool's servers (≥ 1: overloaded). */
+  readonly utilization: number;
+  readonly meanWaitMs: number;
+}
+
+export interface MixPrediction {
+  readonly pools: readonly PoolPrediction[];
+  /** Per class, in the order of the model's classes. */
+  readonly classes: readonly PredictedLatency[];
+  /** Per class: fraction of its traffic each type receives. */
+  readonly split: ReadonlyArray<Readonly<Record<string, number>>>;
+  /** Worst ratio over classes of the predicted SLO quantile to the SLO (≤ 1: every SLO met). */
+  readonly score: number;
+  readonly maxUtilization: number;
+}
+
+/**
+ * The performance model: for a mix (counts per type), a load and the routing the
+ * heterogeneity-aware router does, each pool's utilization and each class's percentiles.
+ *
+ * Routing: requests too slow for frugal types (service > largeFraction × SLO) go to fast types;
+ * the rest are split among the types that can serve them so that their mean response times
+ * (wait + service) equalize, the Wardrop equilibrium that shortest-expected-delay routing tends
+ * to. Each pool is then an M/G/c queue (see queueing.ts) fed by its share, and a class's
+ * response time is the mixture over pools and size bins of wait + size-dependent service.
+ */
+export class PerformanceModel {
+  readonly types: readonly ModelType[];
+  readonly classes: readonly ModelClass[];
+  readonly options: ModelOptions;
+  private readonly nBins: number[];
+  /** Per class and bin: arrival rate (per ms). */
+  private readonly binRate: Float64Array[];
+
+  constructor(types: readonly ModelType[], classes: readonly ModelClass[], options: Partial<ModelOptions> = {}) {
+    this.types = types;
+    this.classes = classes;
+    this.options = { ...DEFAULT_MODEL_OPTIONS, ...options };
+    this.nBins = classes.map((c) => c.sizes.sizes.length);
+    this.binRate = classes.map((c) => Float64Array.from(c.sizes.weights, (w) => (w * c.rps) / 1000));
+  }
+
+  /** Predicts a mix given as counts in the order of `types`. */
+  predict(counts: ArrayLike<number>, full = true): MixPrediction {
+    const P = this.types.length;
+    const K = this.classes.length;
+    const lf = this.options.largeFraction;
+    const active: number[] = [];
+    let anyFast = false;
+    for (let p = 0; p < P; p++) {
+      if ((counts[p] ?? 0) > 0) {
+        active.push(p);
+        if (this.types[p]!.fast) anyFast = true;
+      }
+    }
+    // eligible[k][j]: bitmask over active pools (index into `active`).
+    const eligible: Uint32Array[] = [];
+    let unservedRate = 0;
+    for (let k = 0; k < K; k++) {
+      const slo = this.classes[k]!.sloMs;
+      const e = new Uint32Array(this.nBins[k]!);
+      for (let j = 0; j < e.length; j++) {
+        let covering = 0;
+        let preferred = 0;
+        for (let a = 0; a < active.length; a++) {
+          const t = this.types[active[a]!]!;
+          const m = t.columns[k]!.meanMs[j]!;
+          if (!Number.isFinite(m)) continue;
+          covering |= 1 << a;
+          if (t.fast || !anyFast || m <= lf * slo) preferred |= 1 << a;
+        }
+        e[j] = preferred !== 0 ? preferred : covering;
+        if (e[j] === 0) unservedRate += this.binRate[k]![j]!;
+      }
+      eligible.push(e);
+    }
+
+    const A = active.length;
+    const weight = new Float64Array(A);
+    for (let a = 0; a < A; a++) weight[a] = (counts[active[a]!] ?? 0) * this.types[active[a]!]!.slots;
+    const rate = new Float64Array(A);
+    const s1 = new Float64Array(A);
+    const s2 = new Float64Array(A);
+    const flexRate = new Float64Array(A);
+    const flexS = new Float64Array(A);
+    const laws: WaitLaw[] = new Array<WaitLaw>(A);
+
+    const loadPools = (): void => {
+      rate.fill(0);
+      s1.fill(0);
+      s2.fill(0);
+      flexRate.fill(0);
+      flexS.fill(0);
+      for (let k = 0; k < K; k++) {
+        const e = eligible[k]!;
+        const r = this.binRate[k]!;
+        for (let j = 0; j < e.length; j++) {
+          const mask = e[j]!;
+          if (mask === 0) continue;
+          let wsum = 0;
+          for (let a = 0; a < A; a++) if (mask & (1 << a)) wsum += weight[a]!;
+          const flexible = (mask & (mask - 1)) !== 0;
+          for (let a = 0; a < A; a++) {
+            if (!(mask & (1 << a))) continue;
+            const lam = (r[j]! * weight[a]!) / wsum;
+            const col = this.types[active[a]!]!.columns[k]!;
+            rate[a]! += lam;
+            s1[a]! += lam * col.meanMs[j]!;
+            s2[a]! += lam * col.secondMs2[j]!;
+            if (flexible) {
+              flexRate[a]! += lam;
+              flexS[a]! += lam * col.meanMs[j]!;
+            }
+          }
+        }
+      }
+      for (let a = 0; a < A; a++) {
+        const lam = rate[a]!;
+        const servers = (counts[active[a]!] ?? 0) * this.types[active[a]!]!.slots;
+        if (lam === 0) {
+          laws[a] = mgcWait(servers, 0, 0, 0);
+          continue;
+        }
+        const m = s1[a]! / lam;
+        const scv = Math.max(0, s2[a]! / lam / (m * m) - 1);
+        laws[a] = mgcWait(servers, lam, m, scv);
+      }
+    };
+
+    loadPools();
+    // Balance the flexible traffic: shift weight toward pools whose mean response is below average.
+    for (let it = 0; it < this.options.splitIterations && A > 1; it++) {
+      let num = 0;
+      let den = 0;
+      const resp = new Float64Array(A);
+      for (let a = 0; a < A; a++) {
+        if (flexRate[a]! === 0) {
+          resp[a] = NaN;
+          continue;
+        }
+        const r = laws[a]!.meanWaitMs + flexS[a]! / flexRate[a]!;
+        resp[a] = r;
+        if (Number.isFinite(r)) {
+          num += r * flexRate[a]!;
+          den += flexRate[a]!;
+        }
+      }
+      const mean = den > 0 ? num / den : NaN;
+      let worst = 0;
+      for (let a = 0; a < A; a++) {
+        const r = resp[a]!;
+        if (Number.isNaN(r)) continue;
+        if (!Number.isFinite(r) || !Number.isFinite(mean)) {
+          weight[a]! *= 0.5;
+          worst = Infinity;
+          continue;
+        }
+        const gap = (r - mean) / mean;
+        worst = Math.max(worst, Math.abs(gap));
+        weight[a]! *= Math.exp(-Math.max(-2, Math.min(2, 2 * gap)));
+      }
+      if (worst < 0.005) break;
+      loadPools();
+    }
+
+    let maxUtil = 0;
+    const pools: PoolPrediction[] = [];
+    for (let a = 0; a < A; a++) {
+      maxUtil = Math.max(maxUtil, laws[a]!.rho);
+      pools.push({ type: this.types[active[a]!]!.type, count: counts[active[a]!]!, rps: rate[a]! * 1000, utilization: laws[a]!.rho, meanWaitMs: laws[a]!.meanWaitMs });
+    }
+
+    const classes: PredictedLatency[] = [];
+    const split: Array<Record<string, number>> = [];
+    let score = 0;
+    for (let k = 0; k < K; k++) {
+      const c = this.classes[k]!;
+      const e = eligible[k]!;
+      const w = c.sizes.weights;
+      // Flatten the class's response-time mixture: (probability, service ms, pool) triples.
+      const prob: number[] = [];
+      const svc: number[] = [];
+      const pool: number[] = [];
+      let unserved = 0;
+      const byType: Record<string, number> = {};
+      for (let j = 0; j < e.length; j++) {
+        const mask = e[j]!;
+        if (mask === 0) {
+          unserved += w[j]!;
+          continue;
+        }
+        let wsum = 0;
+        for (let a = 0; a < A; a++) if (mask & (1 << a)) wsum += weight[a]!;
+        for (let a = 0; a < A; a++) {
+          if (!(mask & (1 << a))) continue;
+          const pr = (w[j]! * weight[a]!) / wsum;
+          prob.push(pr);
+          svc.push(this.types[active[a]!]!.columns[k]!.meanMs[j]!);
+          pool.push(a);
+          const name = this.types[active[a]!]!.type;
+          byType[name] = (byType[name] ?? 0) + pr;
+        }
+      }
+      const tail = (x: number): number => {
+        let t = unserved;
+        for (let i = 0; i < prob.length; i++) t += prob[i]! * waitTail(laws[pool[i]!]!, x - svc[i]!);
+        return t;
+      };
+      const sloQ = quantileOf(tail, c.sloQuantile);
+      const attainment = 1 - tail(c.sloMs);
+      score = Math.max(score, c.rps > 0 ? sloQ / c.sloMs : 0);
+      classes.push(
+        full
+          ? { p50Ms: quantileOf(tail, 0.5), p99Ms: c.sloQuantile === 0.99 ? sloQ : quantileOf(tail, 0.99), p999Ms: quantileOf(tail, 0.999), attainment }
+          : { p50Ms: NaN, p99Ms: c.sloQuantile === 0.99 ? sloQ : NaN, p999Ms: NaN, attainment },
+      );
+      split.push(byType);
+    }
+    if (unservedRate > 0 && score < Infinity) score = Math.max(score, 1 + unservedRate);
+    return { pools, classes, split, score, maxUtilization: maxUtil };
+  }
+}
+
+/** The q-quantile of a response time given its tail function P(T > x) (Infinity when never reached). */
+export function quantileOf(tail: (x: number) => number, q: number): number {
+  const target = 1 - q;
+  let hi = 64;
+  while (tail(hi) > target) {
+    hi *= 2;
+    if (hi > 1e9) return Infinity;
+  }
+  let lo = 0;
+  for (let i = 0; i < 40 && hi - lo > 0.01; i++) {
+    const mid = (lo + hi) / 2;
+    if (tail(mid) > target) lo = mid;
+    else hi = mid;
+  }
+  return hi;
+}

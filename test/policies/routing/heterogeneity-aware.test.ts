@@ -1,0 +1,34 @@
+import assert from 'node:assert/strict';
+import { createRoutingPolicy } from '../../../policies/routing/index.ts';
+import { backend, fakeView, request } from './fake-view.ts';
+
+describe('heterogeneity-aware routing', () => {
+  it('sends small requests wherever they finish first', () => {
+    const view = fakeView([backend('cpu', 'cpu', false), backend('gpu', 'gpu', true, 1, 100)], { cpu: 1.5, gpu: 1 });
+    assert.equal(createRoutingPolicy('heterogeneity-aware').pick(request(100, 350), view)?.id, 'cpu');
+  });
+
+  it('sends a request too large for frugal types to a fast backend even when a frugal one would finish first', () => {
+    // cpu: 1.5 × 220 = 330 ms > 0.9 × 350, so the request counts as large.
+    const view = fakeView([backend('cpu', 'cpu', false), backend('gpu', 'gpu', true, 1, 120)], { cpu: 1.5, gpu: 1 });
+    assert.equal(createRoutingPolicy('heterogeneity-aware').pick(request(220, 350), view)?.id, 'gpu');
+    assert.equal(createRoutingPolicy('shortest-expected-delay').pick(request(220, 350), view)?.id, 'cpu');
+  });
+
+  it('sends critical requests to fast backends', () => {
+    const view = fakeView([backend('cpu', 'cpu', false), backend('gpu', 'gpu', true, 1, 50)], { cpu: 1.2, gpu: 1 });
+    assert.equal(createRoutingPolicy('heterogeneity-aware').pick(request(100, 1000, true), view)?.id, 'gpu');
+  });
+
+  it('rejects early, with reason deadline, a request no backend can finish in time', () => {
+    const view = fakeView([backend('cpu', 'cpu', false, 2, 400), backend('gpu', 'gpu', true, 2, 300)], { cpu: 1.5, gpu: 1 });
+    const p = createRoutingPolicy('heterogeneity-aware');
+    assert.equal(p.pick(request(100, 350), view), null);
+    assert.equal(p.lastRejectReason, 'deadline');
+    assert.equal(createRoutingPolicy('heterogeneity-aware', { rejectLate: false }).pick(request(100, 350), view)?.id, 'gpu');
+  });
+
+  it('names an unknown option', () => {
+    assert.throws(() => createRoutingPolicy('heterogeneity-aware', { largeFraktion: 0.5 }), /largeFraktion/);
+  });
+});
