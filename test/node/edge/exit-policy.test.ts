@@ -1,0 +1,101 @@
+import assert from 'node:assert/strict';
+import { decideExits, type ExitCandidate, type ExitContext } from '../../../src/node/edge/exit-policy.ts';
+
+/** Stage times like the digits CNN's: 1, 3 and 7 ms per row at the planning percentile. */
+const STAGE_MS = [1, 3, 7];
+
+function ctx(over: Partial<ExitContext> & { done: number; now: number }): ExitContext {
+  return {
+    stageCount: 3,
+    confidenceThreshold: 0.95,
+    stageMs: (s, rows) => STAGE_MS[s]! * rows,
+    queueSlackMs: () => Infinity,
+    ...over,
+  };
+}
+
+function job(over: Partial<ExitCandidate> = {}): ExitCandidate {
+  return { deadlineMs: Infinity, minExit: 0, maxExit: 2, rows: 1, confidence: 0.5, ...over };
+}
+
+describe('exit policy', () => {
+  describe('under a latency bound', () => {
+    it('predictive starts the next stage when its planned time still fits the deadline', () => {
+      assert.deepEqual(decideExits('predictive', [job({ deadlineMs: 10 })], ctx({ done: 0, now: 1 })), [null]);
+    });
+
+    it('predictive stops before a stage that would finish past the deadline', () => {
+      // Finished stage 2 at 4 ms; stage 3 takes 7 ms; deadline 10 ms.
+      assert.deepEqual(decideExits('predictive', [job({ deadlineMs: 10 })], ctx({ done: 1, now: 4 })), ['latency']);
+    });
+
+    it('reactive runs the same stage because time is left, and so overshoots the bound', () => {
+      assert.deepEqual(decideExits('reactive', [job({ deadlineMs: 10 })], ctx({ done: 1, now: 4 })), [null]);
+    });
+
+    it('reactive stops only once the bound has already passed', () => {
+      assert.deepEqual(decideExits('reactive', [job({ deadlineMs: 10 })], ctx({ done: 0, now: 10 })), ['latency']);
+    });
+
+    it('predictive plans with the batch the stage would run: two rows take twice as long', () => {
+      const a = job({ deadlineMs: 10 });
+      const b = job({ deadlineMs: 10 });
+      // One row: 4 + 3 = 7 ≤ 10 fits; two rows: 4 + 6 = 10 fits; three would not.
+      assert.deepEqual(decideExits('predictive', [a, b], ctx({ done: 0, now: 4 })), [null, null]);
+      assert.deepEqual(decideExits('predictive', [a, b, job({ deadlineMs: 10 })], ctx({ done: 0, now: 4 })), ['latency', 'latency', 'latency']);
+    });
+
+    it('predictive drops only the requests whose own deadline the stage would break', () => {
+      const out = decideExits('predictive', [job({ deadlineMs: 6 }), job({ deadlineMs: 50 })], ctx({ done: 0, now: 2 }));
+      assert.deepEqual(out, ['latency', null]);
+    });
+  });
+
+  describe('with a queue', () => {
+    it('predictive gives up an optional stage that would make a queued request miss a deadline it could still meet', () => {
+      const out = decideExits('predictive', [job({ deadlineMs: 100 })], ctx({ done: 1, now: 4, queueSlackMs: () => 5 }));
+      assert.deepEqual(out, ['queue']);
+    });
+
+    it('predictive runs the stage when the queue can absorb it', () => {
+      const out = decideExits('predictive', [job({ deadlineMs: 100 })], ctx({ done: 1, now: 4, queueSlackMs: () => 8 }));
+      assert.deepEqual(out, [null]);
+    });
+
+    it('reactive ignores the queue', () => {
+      const out = decideExits('reactive', [job({ deadlineMs: 100 })], ctx({ done: 1, now: 4, queueSlackMs: () => 0 }));
+      assert.deepEqual(out, [null]);
+    });
+  });
+
+  describe('under an accuracy bound', () => {
+    it('runs every stage up to the first exit accurate enough, even past the latency plan', () => {
+      for (const policy of ['predictive', 'reactive'] as const) {
+        assert.deepEqual(decideExits(policy, [job({ minExit: 2, deadlineMs: 5, confidence: 0.99 })], ctx({ done: 1, now: 4 })), [null], policy);
+      }
+    });
+
+    it('does not take a confident early exit below the exit the accuracy bound needs', () => {
+      assert.deepEqual(decideExits('predictive', [job({ minExit: 1, confidence: 0.999 })], ctx({ done: 0, now: 1 })), [null]);
+    });
+  });
+
+  describe('under an energy bound', () => {
+    it('stops at the last exit within the energy budget', () => {
+      for (const policy of ['predictive', 'reactive'] as const) {
+        assert.deepEqual(decideExits(policy, [job({ maxExit: 1 })], ctx({ done: 1, now: 4 })), ['energy'], policy);
+      }
+    });
+  });
+
+  describe('confidence', () => {
+    it('stops at the first exit whose confidence reaches the threshold', () => {
+      assert.deepEqual(decideExits('predictive', [job({ confidence: 0.96 })], ctx({ done: 0, now: 1 })), ['confidence']);
+      assert.deepEqual(decideExits('predictive', [job({ confidence: 0.94 })], ctx({ done: 0, now: 1 })), [null]);
+    });
+
+    it('always stops after the last stage', () => {
+      assert.deepEqual(decideExits('reactive', [job()], ctx({ done: 2, now: 1 })), ['last-exit']);
+    });
+  });
+});

@@ -1,0 +1,98 @@
+import assert from 'node:assert/strict';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { MixscaleError } from '../../../src/core/errors.ts';
+import { MultiExitModel } from '../../../src/node/edge/model.ts';
+
+const MODEL_DIR = fileURLToPath(new URL('../../../models/digits-cnn', import.meta.url));
+const manifest = (): Record<string, unknown> & { stages: Array<Record<string, unknown>> } => JSON.parse(readFileSync(join(MODEL_DIR, 'manifest.json'), 'utf8'));
+
+/** A copy of the shipped model folder with the manifest changed by `edit`. */
+function modelCopy(edit: (m: ReturnType<typeof manifest>) => void, files = ['stage1.onnx', 'stage2.onnx', 'stage3.onnx']): string {
+  const dir = mkdtempSync(join(tmpdir(), 'mixscale-model-'));
+  for (const f of files) copyFileSync(join(MODEL_DIR, f), join(dir, f));
+  const m = manifest();
+  edit(m);
+  writeFileSync(join(dir, 'manifest.json'), JSON.stringify(m));
+  return dir;
+}
+
+async function loadFails(dir: string, text: RegExp): Promise<void> {
+  try {
+    await assert.rejects(MultiExitModel.load(dir), (e: unknown) => e instanceof MixscaleError && e.code === 'MIXSCALE_MODEL_INVALID' && e.userFault && text.test(e.message));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe('multi-exit model loading', () => {
+  it('loads the shipped digits CNN: three stages, 64 features, 10 classes', async () => {
+    const m = await MultiExitModel.load(MODEL_DIR);
+    try {
+      assert.equal(m.stageCount, 3);
+      assert.equal(m.features, 64);
+      assert.equal(m.classes, 10);
+    } finally {
+      await m.release();
+    }
+  });
+
+  it('names the folder when it does not exist', async () => {
+    await loadFails(join(tmpdir(), 'mixscale-no-such-model'), /mixscale-no-such-model: model folder not found/);
+  });
+
+  it('names the manifest when the folder has none', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mixscale-model-'));
+    await loadFails(dir, /manifest\.json: not found/);
+  });
+
+  it('names the stage whose file is missing', async () => {
+    await loadFails(modelCopy(() => {}, ['stage1.onnx', 'stage2.onnx']), /stages\[2\]\.file: .*stage3\.onnx not found/);
+  });
+
+  it('names the stage, tensor and both shapes when a stage file does not take the input the manifest says', async () => {
+    // stage 2 put in stage 1's place: it reads hidden1 [N,80,32,32], not input [N,64].
+    await loadFails(
+      modelCopy((m) => {
+        m.stages[0]!.file = 'stage2.onnx';
+        m.stages[0]!.input = 'input';
+      }),
+      /stage2\.onnx: stage 1 has no input "input".*hidden1/,
+    );
+  });
+
+  it('reports a declared input shape that differs from the file', async () => {
+    await loadFails(
+      modelCopy((m) => {
+        m.stages[1]!.inputShape = [-1, 64, 32, 32];
+      }),
+      /stage2\.onnx: stage 2 input "hidden1" has shape \[N,80,32,32\], the manifest expects \[N,64,32,32\]/,
+    );
+  });
+
+  it('reports stages that do not chain', async () => {
+    await loadFails(
+      modelCopy((m) => {
+        m.stages[0]!.hidden = 'features';
+      }),
+      /stages\[0\]\.hidden: "features" must be what stages\[1\] reads \("hidden1"\)/,
+    );
+  });
+
+  it('reports a file that is not an ONNX model', async () => {
+    const dir = modelCopy(() => {});
+    writeFileSync(join(dir, 'stage3.onnx'), 'not a model');
+    await loadFails(dir, /stage3\.onnx: onnxruntime cannot load stage 3/);
+  });
+
+  it('reports manifest schema mistakes with the field path', async () => {
+    await loadFails(
+      modelCopy((m) => {
+        (m.exits as Array<Record<string, unknown>>)[1]!.accuracy = 1.2;
+      }),
+      /manifest\.json: exits\[1\]\.accuracy/,
+    );
+  });
+});
