@@ -1,6 +1,15 @@
 import { z } from 'zod';
 import { byteSize, duration } from '../fields.ts';
 
+const backend = z.strictObject({
+  id: z.string().min(1).optional(),
+  url: z.url(),
+  type: z.string().min(1),
+  pool: z.string().min(1).optional(),
+  slots: z.number().int().positive().optional(),
+  maxOutstanding: z.number().int().positive().optional(),
+});
+
 /** `router:` — the HTTP request router (see docs/config.md). Owned by the router. */
 export const routerSection = z.strictObject({
   listen: z.strictObject({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(8080) }).default({ host: '127.0.0.1', port: 8080 }),
@@ -8,7 +17,32 @@ export const routerSection = z.strictObject({
   adminToken: z.string().min(16, { message: 'must be at least 16 characters' }).optional(),
   bodyLimit: byteSize.default(1024 * 1024),
   requestTimeout: duration.default(30_000),
-  backends: z
-    .array(z.strictObject({ id: z.string().min(1).optional(), url: z.url(), type: z.string().min(1), pool: z.string().min(1).optional() }))
-    .default([]),
+  /** Most requests kept in flight to one backend (its queue included) unless the backend sets its own. */
+  maxOutstanding: z.number().int().positive().default(64),
+  /** Keep-alive connections the router opens to one backend. */
+  connectionsPerBackend: z.number().int().positive().default(32),
+  health: z
+    .strictObject({
+      /** How often each backend's /v2/health/ready is probed. */
+      interval: duration.default(5_000),
+      /** Consecutive failed requests or probes that mark a backend unhealthy. */
+      failures: z.number().int().positive().default(3),
+      timeout: duration.default(2_000),
+    })
+    .default({ interval: 5_000, failures: 3, timeout: 2_000 }),
+  /** Span of the windowed load that GET /v1/snapshot reports. */
+  snapshotWindow: duration.default(60_000),
+  /** Seconds a 503 asks the client to wait (retry-after). */
+  retryAfterSeconds: z.number().int().positive().default(1),
+  /** Publish latency and load to CloudWatch (PutMetricData with values/counts), batched. */
+  cloudwatch: z
+    .strictObject({
+      namespace: z.string().min(1).default('mixscale/router'),
+      region: z.string().min(1).optional(),
+      interval: duration.default(60_000),
+    })
+    .optional(),
+  backends: z.array(backend).default([]),
 });
+
+export type RouterSettings = z.infer<typeof routerSection>;

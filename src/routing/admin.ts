@@ -1,0 +1,117 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import type { Clock } from '../core/clock.ts';
+import { MixscaleError } from '../core/errors.ts';
+import type { BackendSet } from './backends.ts';
+
+/**
+ * Compares a presented bearer token with the configured one in constant time: both are hashed
+ * first, so neither the content nor the length of the secret leaks through timing.
+ */
+export function tokenMatches(presented: string, expected: string): boolean {
+  const a = createHash('sha256').update(presented).digest();
+  const b = createHash('sha256').update(expected).digest();
+  return timingSafeEqual(a, b);
+}
+
+function requireToken(token: string | undefined) {
+  return (req: Request, res: Response, next: NextFunction): void => {
+    const auth = req.headers.authorization;
+    const m = typeof auth === 'string' ? /^Bearer\s+(.+)$/i.exec(auth) : null;
+    if (token === undefined || m === null || !tokenMatches(m[1]!.trim(), token)) {
+      res
+        .status(401)
+        .set('www-authenticate', 'Bearer realm="mixscale-admin"')
+        .json({ error: token === undefined ? 'admin API disabled: set router.adminToken or MIXSCALE_ADMIN_TOKEN' : 'missing or wrong bearer token' });
+      return;
+    }
+    next();
+  };
+}
+
+function badRequest(res: Response, message: string): void {
+  res.status(400).json({ error: message });
+}
+
+const OPTIONAL_STRING = ['id', 'pool'] as const;
+const OPTIONAL_INT = ['slots', 'maxOutstanding'] as const;
+const KNOWN_FIELDS = new Set(['id', 'url', 'type', 'pool', 'slots', 'maxOutstanding']);
+
+/** Longest a drain request may wait for in-flight work to finish (?wait=ms). */
+const MAX_DRAIN_WAIT_MS = 600_000;
+
+/**
+ * The admin API: add, list, drain and remove backends. Every route needs the bearer token.
+ * Draining answers at once with the in-flight count, or with `?wait=MS` holds the answer until
+ * in-flight reaches 0 (or the wait ends): `drained: true` means safe to terminate.
+ */
+export function adminRoutes(opts: { backends: BackendSet; token: string | undefined; clock: Clock; isKnownType: (type: string) => boolean }): express.Router {
+  const { backends, clock } = opts;
+  const r = express.Router();
+  r.use(requireToken(opts.token));
+  r.use(express.json({ limit: '64kb' }));
+
+  r.get('/backends', (_req, res) => {
+    res.json({ backends: backends.list().map((b) => backends.info(b)) });
+  });
+
+  r.post('/backends', (req, res) => {
+    const body: unknown = req.body;
+    if (body === null || typeof body !== 'object' || Array.isArray(body)) return badRequest(res, 'body: expected a JSON object {url, type, id?, pool?, slots?, maxOutstanding?}');
+    const b = body as Record<string, unknown>;
+    for (const k of Object.keys(b)) if (!KNOWN_FIELDS.has(k)) return badRequest(res, `${k}: unknown field; allowed: ${[...KNOWN_FIELDS].join(', ')}`);
+    if (typeof b.url !== 'string' || b.url === '') return badRequest(res, 'url: expected a backend URL or host:port');
+    if (typeof b.type !== 'string' || b.type === '') return badRequest(res, 'type: expected an instance type such as "g4dn.xlarge"');
+    if (!opts.isKnownType(b.type)) return badRequest(res, `type: "${b.type}" is not in the instance catalog`);
+    for (const k of OPTIONAL_STRING) if (b[k] !== undefined && (typeof b[k] !== 'string' || b[k] === '')) return badRequest(res, `${k}: expected a non-empty string`);
+    for (const k of OPTIONAL_INT) if (b[k] !== undefined && !(Number.isInteger(b[k]) && (b[k] as number) > 0)) return badRequest(res, `${k}: expected a positive integer`);
+    try {
+      const { backend, created } = backends.add({
+        url: b.url,
+        type: b.type,
+        id: b.id as string | undefined,
+        pool: b.pool as string | undefined,
+        slots: b.slots as number | undefined,
+        maxOutstanding: b.maxOutstanding as number | undefined,
+      });
+      res.status(created ? 201 : 200).json({ backend: backends.info(backend) });
+    } catch (e) {
+      if (e instanceof MixscaleError && e.code === 'MIXSCALE_REQUEST_INVALID') {
+        res.status(e.details.status === 409 ? 409 : 400).json({ error: e.message });
+        return;
+      }
+      throw e;
+    }
+  });
+
+  r.get('/backends/:id', (req, res) => {
+    const b = backends.get(req.params.id);
+    if (b === undefined) return void res.status(404).json({ error: `no backend "${req.params.id}"` });
+    res.json({ backend: backends.info(b) });
+  });
+
+  r.post('/backends/:id/drain', async (req, res) => {
+    const id = req.params.id;
+    const b = backends.drain(id);
+    if (b === undefined) return void res.status(404).json({ error: `no backend "${id}"` });
+    const waitParam = req.query.wait;
+    if (waitParam !== undefined) {
+      const waitMs = Number(waitParam);
+      if (!Number.isFinite(waitMs) || waitMs < 0 || waitMs > MAX_DRAIN_WAIT_MS) return badRequest(res, `wait: expected milliseconds between 0 and ${MAX_DRAIN_WAIT_MS}, got ${JSON.stringify(waitParam)}`);
+      let timer;
+      await Promise.race([backends.whenDrained(id), new Promise<void>((resolve) => (timer = clock.setTimeout(resolve, waitMs)))]);
+      if (timer !== undefined) clock.clearTimeout(timer);
+    }
+    res.json({ backend: backends.info(b) });
+  });
+
+  r.delete('/backends/:id', (req, res) => {
+    const b = backends.get(req.params.id);
+    if (b === undefined) return void res.status(404).json({ error: `no backend "${req.params.id}"` });
+    const info = backends.info(b);
+    backends.remove(req.params.id);
+    res.json({ removed: info });
+  });
+
+  return r;
+}

@@ -1,0 +1,221 @@
+import { Pool } from 'undici';
+import { MixscaleError } from '../core/errors.ts';
+import type { Logger } from '../core/log.ts';
+import type { PoolTracker } from './pool.ts';
+import type { BackendState } from './types.ts';
+
+/** How a backend is described to the router (admin API, config, controller). */
+export interface BackendInput {
+  readonly id?: string | undefined;
+  readonly url: string;
+  readonly type: string;
+  readonly pool?: string | undefined;
+  readonly slots?: number | undefined;
+  readonly maxOutstanding?: number | undefined;
+}
+
+export interface BackendDefaults {
+  /** Pool name and slots for a type, from the config's pools (the type itself when no pool matches). */
+  poolOf(type: string): { pool: string; slots: number };
+  isFast(type: string): boolean;
+  readonly maxOutstanding: number;
+  readonly connections: number;
+  readonly requestTimeoutMs: number;
+  /** Consecutive failures that mark a backend unhealthy. */
+  readonly failuresToEject: number;
+}
+
+/** A backend as the router runs it: the shared routing state plus its connections and health. */
+export interface Backend {
+  readonly state: BackendState;
+  readonly origin: string;
+  readonly dispatcher: Pool;
+  draining: boolean;
+  healthy: boolean;
+  consecutiveFailures: number;
+  /** Called once when a draining backend reaches zero in-flight requests. */
+  drainWaiters: Array<() => void>;
+}
+
+/** The public description of a backend (admin API, logs). */
+export interface BackendInfo {
+  readonly id: string;
+  readonly url: string;
+  readonly type: string;
+  readonly pool: string;
+  readonly fast: boolean;
+  readonly slots: number;
+  readonly maxOutstanding: number;
+  readonly inFlight: number;
+  readonly healthy: boolean;
+  readonly draining: boolean;
+  /** Draining and idle: safe to terminate. */
+  readonly drained: boolean;
+}
+
+export function normalizeOrigin(url: string): string {
+  const withScheme = /^[a-z]+:\/\//i.test(url) ? url : `http://${url}`;
+  let u: URL;
+  try {
+    u = new URL(withScheme);
+  } catch {
+    throw new MixscaleError('MIXSCALE_REQUEST_INVALID', `url: ${JSON.stringify(url)} is not a URL or host:port`, { field: 'url' });
+  }
+  if (u.protocol !== 'http:') throw new MixscaleError('MIXSCALE_REQUEST_INVALID', `url: only http:// backends are supported, got ${u.protocol}`, { field: 'url' });
+  return u.origin;
+}
+
+/**
+ * The router's backends: membership (add, drain, remove), one bounded keep-alive undici pool
+ * per backend, and health. Routing state lives in the shared PoolTracker; `accepting` there is
+ * kept equal to "not draining and healthy" so every policy skips both the same way.
+ */
+export class BackendSet {
+  private readonly byId = new Map<string, Backend>();
+  private readonly byState = new Map<BackendState, Backend>();
+
+  constructor(
+    readonly tracker: PoolTracker,
+    private readonly defaults: BackendDefaults,
+    private readonly log: Logger,
+    private readonly onRemove?: (state: BackendState) => void,
+  ) {}
+
+  list(): Backend[] {
+    return [...this.byId.values()];
+  }
+
+  get(id: string): Backend | undefined {
+    return this.byId.get(id);
+  }
+
+  of(state: BackendState): Backend | undefined {
+    return this.byState.get(state);
+  }
+
+  /** Adds a backend; adding an id that exists with the same url is a no-op (idempotent). */
+  add(input: BackendInput): { backend: Backend; created: boolean } {
+    const origin = normalizeOrigin(input.url);
+    const id = input.id ?? origin.replace(/^http:\/\//, '');
+    const existing = this.byId.get(id);
+    if (existing !== undefined) {
+      if (existing.origin !== origin) {
+        throw new MixscaleError('MIXSCALE_REQUEST_INVALID', `id: backend "${id}" already exists at ${existing.origin}; remove it first`, { field: 'id', status: 409 });
+      }
+      return { backend: existing, created: false };
+    }
+    const { pool, slots } = this.defaults.poolOf(input.type);
+    const state = this.tracker.add({
+      id,
+      type: input.type,
+      pool: input.pool ?? pool,
+      fast: this.defaults.isFast(input.type),
+      slots: input.slots ?? slots,
+      maxOutstanding: input.maxOutstanding ?? this.defaults.maxOutstanding,
+    });
+    const dispatcher = new Pool(origin, {
+      connections: this.defaults.connections,
+      pipelining: 1,
+      keepAliveTimeout: 30_000,
+      headersTimeout: this.defaults.requestTimeoutMs,
+      bodyTimeout: this.defaults.requestTimeoutMs,
+    });
+    const backend: Backend = { state, origin, dispatcher, draining: false, healthy: true, consecutiveFailures: 0, drainWaiters: [] };
+    this.byId.set(id, backend);
+    this.byState.set(state, backend);
+    this.log.info({ backend: id, url: origin, type: state.type, pool: state.pool }, 'backend added');
+    return { backend, created: true };
+  }
+
+  /** Stops new requests to a backend; resolves the returned promise when its in-flight count is 0. */
+  drain(id: string): Backend | undefined {
+    const b = this.byId.get(id);
+    if (b === undefined) return undefined;
+    if (!b.draining) {
+      b.draining = true;
+      this.refresh(b);
+      this.log.info({ backend: id, inFlight: b.state.outstanding }, 'backend draining');
+      this.maybeDrained(b);
+    }
+    return b;
+  }
+
+  /** Resolves once the backend is draining and idle (or gone). */
+  whenDrained(id: string): Promise<void> {
+    const b = this.byId.get(id);
+    if (b === undefined || (b.draining && b.state.outstanding === 0)) return Promise.resolve();
+    return new Promise((resolve) => b.drainWaiters.push(resolve));
+  }
+
+  /** Forgets a backend. In-flight requests on it still finish; its connections close after them. */
+  remove(id: string): boolean {
+    const b = this.byId.get(id);
+    if (b === undefined) return false;
+    this.byId.delete(id);
+    this.byState.delete(b.state);
+    this.tracker.remove(id);
+    b.state.accepting = false;
+    for (const w of b.drainWaiters.splice(0)) w();
+    this.onRemove?.(b.state);
+    this.log.info({ backend: id, inFlight: b.state.outstanding }, 'backend removed');
+    // close() waits for requests already sent; the caller need not.
+    void b.dispatcher.close().catch(() => undefined);
+    return true;
+  }
+
+  /** A request to `b` ended; a draining backend that is now idle is reported drained. */
+  afterFinish(b: Backend): void {
+    if (b.draining) this.maybeDrained(b);
+  }
+
+  /** A request or probe to `b` succeeded. */
+  markSuccess(b: Backend): void {
+    b.consecutiveFailures = 0;
+    if (!b.healthy) {
+      b.healthy = true;
+      this.refresh(b);
+      this.log.info({ backend: b.state.id }, 'backend healthy again');
+    }
+  }
+
+  /** A request or probe to `b` failed (connection error, timeout, 5xx). */
+  markFailure(b: Backend, why: string): void {
+    b.consecutiveFailures++;
+    if (b.healthy && b.consecutiveFailures >= this.defaults.failuresToEject) {
+      b.healthy = false;
+      this.refresh(b);
+      this.log.warn({ backend: b.state.id, why, failures: b.consecutiveFailures }, 'backend unhealthy: no new requests until a health check passes');
+    }
+  }
+
+  info(b: Backend): BackendInfo {
+    const s = b.state;
+    return {
+      id: s.id,
+      url: b.origin,
+      type: s.type,
+      pool: s.pool,
+      fast: s.fast,
+      slots: s.slots,
+      maxOutstanding: s.maxOutstanding,
+      inFlight: s.outstanding,
+      healthy: b.healthy,
+      draining: b.draining,
+      drained: b.draining && s.outstanding === 0,
+    };
+  }
+
+  async closeAll(): Promise<void> {
+    await Promise.all(this.list().map((b) => b.dispatcher.close().catch(() => undefined)));
+  }
+
+  private refresh(b: Backend): void {
+    b.state.accepting = !b.draining && b.healthy;
+  }
+
+  private maybeDrained(b: Backend): void {
+    if (b.state.outstanding !== 0) return;
+    if (b.drainWaiters.length > 0 || b.draining) this.log.info({ backend: b.state.id }, 'backend drained: no requests in flight');
+    for (const w of b.drainWaiters.splice(0)) w();
+  }
+}

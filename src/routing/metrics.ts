@@ -1,0 +1,368 @@
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { LatencyHistogram } from '../core/histogram.ts';
+import type { RequestClass } from '../core/types.ts';
+import type { ClassSnapshot, PoolSnapshot, RouterSnapshot } from './snapshot.ts';
+import type { BackendState, RejectReason } from './types.ts';
+
+/** Why the router itself answered instead of a backend. */
+export type RouterRejectReason = RejectReason | 'unhealthy' | 'shutting-down';
+
+/** Cumulative numbers of one (class, backend) pair, for /metrics. */
+interface Cell {
+  readonly classIndex: number;
+  readonly backend: string;
+  readonly pool: string;
+  readonly type: string;
+  readonly latency: LatencyHistogram;
+  /** Responses by HTTP status. */
+  readonly statuses: Map<number, number>;
+}
+
+interface ClassSlot {
+  arrivals: number;
+  completed: number;
+  rejected: number;
+  readonly latency: LatencyHistogram;
+  readonly sizes: Map<number, number>;
+}
+
+interface PoolSlot {
+  completed: number;
+  busyMs: number;
+  readonly latency: LatencyHistogram;
+}
+
+/** One sub-window of the snapshot window. Slots are reused in a ring, never reallocated. */
+interface Slot {
+  startMs: number;
+  readonly classes: ClassSlot[];
+  readonly pools: Map<string, PoolSlot>;
+}
+
+/** Sub-windows per snapshot window: the reported window slides in steps of window/SLOTS. */
+const SLOTS = 6;
+const QUANTILES = [0.5, 0.9, 0.99, 0.999] as const;
+
+/**
+ * Request metrics: HDR latency histograms per (class → model, pool, backend), counts, sizes
+ * and rejections; a Prometheus registry that renders them at scrape time (nothing per request
+ * but a histogram record and a few increments); and a sliding window for /v1/snapshot.
+ */
+export class RouterMetrics {
+  readonly registry = new Registry();
+  private readonly cells = new Map<BackendState, Cell[]>();
+  /** Cells of backends that were removed: their history stays in the cumulative numbers. */
+  private readonly retired: Cell[] = [];
+  private readonly rejections: Array<Map<RouterRejectReason, number>>;
+  private readonly sizeSums: number[];
+  private readonly slots: Slot[] = [];
+  private readonly slotMs: number;
+  /** Per backend: when its busy time was last integrated. */
+  private readonly busySince = new WeakMap<BackendState, number>();
+
+  constructor(
+    readonly classes: readonly RequestClass[],
+    readonly windowMs: number,
+    private readonly now: () => number,
+    private readonly backends: () => readonly BackendState[],
+    private readonly healthOf: (b: BackendState) => boolean,
+  ) {
+    this.rejections = classes.map(() => new Map());
+    this.sizeSums = classes.map(() => 0);
+    this.slotMs = windowMs / SLOTS;
+    const start = this.slotStart(now());
+    for (let i = 0; i <= SLOTS; i++) this.slots.push(this.newSlot(start - (SLOTS - i) * this.slotMs));
+    this.registerPrometheus();
+  }
+
+  /** A request arrived (before routing). */
+  arrived(classIndex: number, size: number): void {
+    const c = this.current().classes[classIndex]!;
+    c.arrivals++;
+    const s = Math.round(size);
+    c.sizes.set(s, (c.sizes.get(s) ?? 0) + 1);
+    this.sizeSums[classIndex]! += size;
+  }
+
+  /** The router answered a request itself (no backend, deadline, overload...). */
+  rejected(classIndex: number, reason: RouterRejectReason): void {
+    this.current().classes[classIndex]!.rejected++;
+    const m = this.rejections[classIndex]!;
+    m.set(reason, (m.get(reason) ?? 0) + 1);
+  }
+
+  /** Call before a backend's outstanding count changes, so its busy time is integrated. */
+  beforeLoadChange(b: BackendState): void {
+    const t = this.now();
+    const since = this.busySince.get(b) ?? t;
+    this.busySince.set(b, t);
+    if (t <= since || b.outstanding === 0) return;
+    const busy = (Math.min(b.outstanding, b.slots) / b.slots) * (t - since);
+    this.poolSlot(this.current(), b.pool).busyMs += busy;
+  }
+
+  /** A backend answered (any status): latency from arrival to the end of the response. */
+  completed(classIndex: number, b: BackendState, status: number, latencyMs: number): void {
+    const cell = this.cell(b, classIndex);
+    cell.latency.record(latencyMs);
+    cell.statuses.set(status, (cell.statuses.get(status) ?? 0) + 1);
+    const slot = this.current();
+    const c = slot.classes[classIndex]!;
+    c.completed++;
+    c.latency.record(latencyMs);
+    const p = this.poolSlot(slot, b.pool);
+    p.completed++;
+    p.latency.record(latencyMs);
+  }
+
+  /** Keeps a removed backend's history in the cumulative numbers. */
+  retire(b: BackendState): void {
+    const cells = this.cells.get(b);
+    if (cells !== undefined) for (const c of cells) if (c !== undefined) this.retired.push(c);
+    this.cells.delete(b);
+  }
+
+  /** The last full window plus the current partial slot, merged. */
+  snapshot(): RouterSnapshot {
+    const now = this.now();
+    this.current();
+    const from = now - this.windowMs;
+    const live = this.slots.filter((s) => s.startMs + this.slotMs > from);
+    const spanMs = Math.max(1, now - Math.max(from, Math.min(...live.map((s) => s.startMs))));
+    const classes: ClassSnapshot[] = this.classes.map((cls, i) => {
+      const latency = new LatencyHistogram();
+      const sizes = new Map<number, number>();
+      let arrivals = 0;
+      let completed = 0;
+      let rejected = 0;
+      for (const s of live) {
+        const c = s.classes[i]!;
+        arrivals += c.arrivals;
+        completed += c.completed;
+        rejected += c.rejected;
+        latency.merge(c.latency);
+        for (const [size, n] of c.sizes) sizes.set(size, (sizes.get(size) ?? 0) + n);
+      }
+      return {
+        name: cls.name,
+        model: cls.model,
+        arrivals,
+        rps: (arrivals * 1000) / spanMs,
+        completed,
+        rejected,
+        sizes: [...sizes.entries()].sort((a, b) => a[0] - b[0]),
+        latency: latency.encode(),
+      };
+    });
+    for (const b of this.backends()) this.beforeLoadChange(b);
+    // Busy time is integrated as a fraction of each backend's slots, so a backend's capacity is 1 per ms.
+    const byPool = new Map<string, { type: string; backends: number }>();
+    for (const b of this.backends()) {
+      const e = byPool.get(b.pool) ?? { type: b.type, backends: 0 };
+      e.backends++;
+      byPool.set(b.pool, e);
+    }
+    const poolNames = new Set<string>([...byPool.keys()]);
+    for (const s of live) for (const p of s.pools.keys()) poolNames.add(p);
+    const pools: PoolSnapshot[] = [...poolNames].sort().map((pool) => {
+      const latency = new LatencyHistogram();
+      let completed = 0;
+      let busyMs = 0;
+      for (const s of live) {
+        const p = s.pools.get(pool);
+        if (p === undefined) continue;
+        completed += p.completed;
+        busyMs += p.busyMs;
+        latency.merge(p.latency);
+      }
+      const e = byPool.get(pool);
+      const capacityMs = (e?.backends ?? 0) * spanMs;
+      return {
+        pool,
+        type: e?.type ?? this.typeOfRetiredPool(pool),
+        backends: e?.backends ?? 0,
+        completed,
+        utilization: capacityMs > 0 ? Math.min(1, busyMs / capacityMs) : 0,
+        latency: latency.encode(),
+      };
+    });
+    return { atMs: now, windowMs: spanMs, classes, pools };
+  }
+
+  private typeOfRetiredPool(pool: string): string {
+    return this.retired.find((c) => c.pool === pool)?.type ?? 'unknown';
+  }
+
+  private cell(b: BackendState, classIndex: number): Cell {
+    let cells = this.cells.get(b);
+    if (cells === undefined) {
+      cells = [];
+      this.cells.set(b, cells);
+    }
+    let c = cells[classIndex];
+    if (c === undefined) {
+      c = { classIndex, backend: b.id, pool: b.pool, type: b.type, latency: new LatencyHistogram(), statuses: new Map() };
+      cells[classIndex] = c;
+    }
+    return c;
+  }
+
+  private slotStart(t: number): number {
+    return Math.floor(t / this.slotMs) * this.slotMs;
+  }
+
+  private newSlot(startMs: number): Slot {
+    return {
+      startMs,
+      classes: this.classes.map(() => ({ arrivals: 0, completed: 0, rejected: 0, latency: new LatencyHistogram(), sizes: new Map() })),
+      pools: new Map(),
+    };
+  }
+
+  private poolSlot(slot: Slot, pool: string): PoolSlot {
+    let p = slot.pools.get(pool);
+    if (p === undefined) {
+      p = { completed: 0, busyMs: 0, latency: new LatencyHistogram() };
+      slot.pools.set(pool, p);
+    }
+    return p;
+  }
+
+  /** The slot for now, rotating the ring (reusing the oldest slot) when time moved on. */
+  private current(): Slot {
+    const start = this.slotStart(this.now());
+    const last = this.slots[this.slots.length - 1]!;
+    if (last.startMs >= start) return last;
+    const steps = Math.min(this.slots.length, Math.round((start - last.startMs) / this.slotMs));
+    for (let k = steps - 1; k >= 0; k--) {
+      const s = this.slots.shift()!;
+      s.startMs = start - k * this.slotMs;
+      for (const c of s.classes) {
+        c.arrivals = 0;
+        c.completed = 0;
+        c.rejected = 0;
+        c.latency.reset();
+        c.sizes.clear();
+      }
+      for (const p of s.pools.values()) {
+        p.completed = 0;
+        p.busyMs = 0;
+        p.latency.reset();
+      }
+      this.slots.push(s);
+    }
+    return this.slots[this.slots.length - 1]!;
+  }
+
+  private allCells(): Cell[] {
+    const out: Cell[] = [...this.retired];
+    for (const cells of this.cells.values()) for (const c of cells) if (c !== undefined) out.push(c);
+    return out;
+  }
+
+  private registerPrometheus(): void {
+    const metrics = this;
+    const reg = this.registry;
+    collectDefaultMetrics({ register: reg, prefix: 'mixscale_router_' });
+    const classLabels = (i: number): { model: string; class: string } => ({ model: metrics.classes[i]!.model, class: metrics.classes[i]!.name });
+    new Counter({
+      name: 'mixscale_router_requests_total',
+      help: 'Requests answered by a backend, by model, class, pool, backend and HTTP status.',
+      labelNames: ['model', 'class', 'pool', 'backend', 'code'],
+      registers: [reg],
+      collect() {
+        this.reset();
+        for (const c of metrics.allCells()) {
+          for (const [code, n] of c.statuses) this.inc({ ...classLabels(c.classIndex), pool: c.pool, backend: c.backend, code: String(code) }, n);
+        }
+      },
+    });
+    new Counter({
+      name: 'mixscale_router_rejections_total',
+      help: 'Requests the router answered itself (503 / 504), by model, class and reason.',
+      labelNames: ['model', 'class', 'reason'],
+      registers: [reg],
+      collect() {
+        this.reset();
+        metrics.rejections.forEach((m, i) => {
+          for (const [reason, n] of m) this.inc({ ...classLabels(i), reason }, n);
+        });
+      },
+    });
+    new Counter({
+      name: 'mixscale_router_request_size_total',
+      help: 'Sum of request sizes (batch, the unit of the service-time profiles), by model and class.',
+      labelNames: ['model', 'class'],
+      registers: [reg],
+      collect() {
+        this.reset();
+        metrics.sizeSums.forEach((s, i) => this.inc(classLabels(i), s));
+      },
+    });
+    const quantileGauge = (name: string, help: string, labelNames: string[], groups: () => Array<{ labels: Record<string, string>; h: LatencyHistogram }>): void => {
+      new Gauge({
+        name,
+        help,
+        labelNames: [...labelNames, 'quantile'],
+        registers: [reg],
+        collect() {
+          this.reset();
+          for (const { labels, h } of groups()) {
+            if (h.count === 0) continue;
+            for (const q of QUANTILES) this.set({ ...labels, quantile: String(q) }, h.quantile(q) / 1000);
+          }
+        },
+      });
+    };
+    const merged = (key: (c: Cell) => string, labels: (c: Cell) => Record<string, string>): Array<{ labels: Record<string, string>; h: LatencyHistogram }> => {
+      const groups = new Map<string, { labels: Record<string, string>; h: LatencyHistogram }>();
+      for (const c of metrics.allCells()) {
+        const k = key(c);
+        let g = groups.get(k);
+        if (g === undefined) {
+          g = { labels: labels(c), h: new LatencyHistogram() };
+          groups.set(k, g);
+        }
+        g.h.merge(c.latency);
+      }
+      return [...groups.values()];
+    };
+    quantileGauge('mixscale_router_backend_latency_seconds', 'End-to-end latency since start (HDR), by model, class, pool and backend.', ['model', 'class', 'pool', 'backend'], () =>
+      merged((c) => `${c.classIndex}\0${c.backend}`, (c) => ({ ...classLabels(c.classIndex), pool: c.pool, backend: c.backend })),
+    );
+    quantileGauge('mixscale_router_class_latency_seconds', 'End-to-end latency since start (HDR), by model and class.', ['model', 'class'], () =>
+      merged((c) => String(c.classIndex), (c) => classLabels(c.classIndex)),
+    );
+    quantileGauge('mixscale_router_pool_latency_seconds', 'End-to-end latency since start (HDR), by pool.', ['pool'], () => merged((c) => c.pool, (c) => ({ pool: c.pool })));
+    new Gauge({
+      name: 'mixscale_router_backend_in_flight',
+      help: 'Requests in flight to each backend.',
+      labelNames: ['backend', 'pool', 'type'],
+      registers: [reg],
+      collect() {
+        this.reset();
+        for (const b of metrics.backends()) this.set({ backend: b.id, pool: b.pool, type: b.type }, b.outstanding);
+      },
+    });
+    new Gauge({
+      name: 'mixscale_router_backend_up',
+      help: '1 while a backend passes health checks, else 0.',
+      labelNames: ['backend', 'pool', 'type'],
+      registers: [reg],
+      collect() {
+        this.reset();
+        for (const b of metrics.backends()) this.set({ backend: b.id, pool: b.pool, type: b.type }, metrics.healthOf(b) ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'mixscale_router_backend_accepting',
+      help: '1 while a backend takes new requests (healthy and not draining), else 0.',
+      labelNames: ['backend', 'pool', 'type'],
+      registers: [reg],
+      collect() {
+        this.reset();
+        for (const b of metrics.backends()) this.set({ backend: b.id, pool: b.pool, type: b.type }, b.accepting ? 1 : 0);
+      },
+    });
+  }
+}

@@ -1,0 +1,254 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Clock } from '../core/clock.ts';
+import { MixscaleError } from '../core/errors.ts';
+import type { Logger } from '../core/log.ts';
+import type { Backend, BackendSet } from './backends.ts';
+import type { RouterMetrics, RouterRejectReason } from './metrics.ts';
+import type { PoolTracker } from './pool.ts';
+import { classifyError, forward, isRetryableStatus, RETURNED } from './proxy.ts';
+import { parseInfer, type ClassTable, type ParsedInfer } from './request.ts';
+import type { BackendState, RoutingPolicy } from './types.ts';
+
+export interface InferRouterOptions {
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly backends: BackendSet;
+  readonly tracker: PoolTracker;
+  readonly policy: RoutingPolicy;
+  readonly classes: ClassTable;
+  readonly metrics: RouterMetrics;
+  readonly bodyLimit: number;
+  readonly retryAfterSeconds: number;
+}
+
+/** Writes an answer in OIP's error shape: `{"error": "..."}`. */
+export function sendError(res: ServerResponse, status: number, message: string, extra: Record<string, string> = {}): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const body = JSON.stringify({ error: message });
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...extra });
+  res.end(body);
+}
+
+class BodyTooLarge extends Error {}
+
+/** Reads a request body into one Buffer, refusing more than `limit` bytes. */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length']);
+    if (declared > limit) {
+      reject(new BodyTooLarge());
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let length = 0;
+    req.on('data', (c: Buffer) => {
+      length += c.length;
+      if (length > limit) {
+        req.removeAllListeners('data');
+        req.resume();
+        reject(new BodyTooLarge());
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, length)));
+    req.on('error', reject);
+  });
+}
+
+/**
+ * The inference hot path on plain node request/response objects (mounted in express, or
+ * called directly by the lean listener): read and classify the request, ask the routing
+ * policy for a backend over the shared PoolTracker, forward it, stream the answer back, retry
+ * once elsewhere when the failure was safe, and account for it in the tracker and metrics.
+ */
+export class InferRouter {
+  private inFlight = 0;
+  private idleWaiters: Array<() => void> = [];
+  private closing = false;
+
+  constructor(private readonly o: InferRouterOptions) {}
+
+  get requestsInFlight(): number {
+    return this.inFlight;
+  }
+
+  /** Refuse new requests from now on (503), letting in-flight ones finish. */
+  stopAccepting(): void {
+    this.closing = true;
+  }
+
+  get accepting(): boolean {
+    return !this.closing;
+  }
+
+  whenIdle(): Promise<void> {
+    if (this.inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  async handle(req: IncomingMessage, res: ServerResponse, model: string): Promise<void> {
+    const arrival = this.o.clock.now();
+    this.inFlight++;
+    try {
+      await this.serve(req, res, model, arrival);
+    } catch (e) {
+      this.o.log.error({ err: e, model }, 'inference request failed inside the router');
+      sendError(res, 500, 'internal router error');
+    } finally {
+      if (--this.inFlight === 0) for (const w of this.idleWaiters.splice(0)) w();
+    }
+  }
+
+  private async serve(req: IncomingMessage, res: ServerResponse, model: string, arrival: number): Promise<void> {
+    if (!this.o.classes.hasModel(model)) {
+      req.resume();
+      sendError(res, 404, `unknown model "${model}"; models: ${this.o.classes.models().join(', ')}`);
+      return;
+    }
+    let body: Buffer;
+    try {
+      body = await readBody(req, this.o.bodyLimit);
+    } catch (e) {
+      if (e instanceof BodyTooLarge) sendError(res, 413, `request body is over the ${this.o.bodyLimit}-byte limit (router.bodyLimit)`, { connection: 'close' });
+      else res.destroy();
+      return;
+    }
+    let parsed: ParsedInfer;
+    try {
+      parsed = parseInfer(model, body, req.headers, this.o.classes, arrival);
+    } catch (e) {
+      if (e instanceof MixscaleError && e.code === 'MIXSCALE_REQUEST_INVALID') {
+        sendError(res, 400, e.message);
+        return;
+      }
+      throw e;
+    }
+    const ci = parsed.req.classIndex;
+    this.o.metrics.arrived(ci, parsed.req.size);
+    if (this.closing) {
+      this.reject(res, ci, 'shutting-down', 'router is shutting down', { connection: 'close' });
+      return;
+    }
+    // Abort the backend request when the client goes away before its answer.
+    const abort = new AbortController();
+    const onClose = (): void => {
+      if (!res.writableFinished) abort.abort();
+    };
+    res.on('close', onClose);
+    try {
+      await this.attempt(req, res, parsed, body, abort.signal, undefined);
+    } finally {
+      res.off('close', onClose);
+    }
+  }
+
+  private reject(res: ServerResponse, classIndex: number, reason: RouterRejectReason, message: string, extra: Record<string, string> = {}): void {
+    this.o.metrics.rejected(classIndex, reason);
+    if (reason === 'deadline') sendError(res, 504, message, { 'x-mixscale-reject': reason, ...extra });
+    else sendError(res, 503, message, { 'retry-after': String(this.o.retryAfterSeconds), 'x-mixscale-reject': reason, ...extra });
+  }
+
+  /** Asks the policy for a backend, with `exclude` (a backend that just failed) hidden from it. */
+  private pick(p: ParsedInfer, exclude: BackendState | undefined): BackendState | null {
+    const { policy, tracker } = this.o;
+    if (exclude === undefined || !exclude.accepting) return policy.pick(p.req, tracker);
+    exclude.accepting = false;
+    try {
+      return policy.pick(p.req, tracker);
+    } finally {
+      exclude.accepting = true;
+    }
+  }
+
+  private async attempt(req: IncomingMessage, res: ServerResponse, p: ParsedInfer, body: Buffer, signal: AbortSignal, failed: Backend | undefined): Promise<void> {
+    const { tracker, metrics, backends } = this.o;
+    const ci = p.req.classIndex;
+    const state = this.pick(p, failed?.state);
+    if (state === null) {
+      const reason = this.o.policy.lastRejectReason ?? 'no-backend';
+      const why =
+        reason === 'deadline'
+          ? `no backend can finish this request within its deadline (${Math.round(p.req.deadlineMs - p.req.arrivalMs)} ms)`
+          : reason === 'overloaded'
+            ? 'every backend is at its outstanding limit'
+            : 'no backend can take this request';
+      this.reject(res, ci, reason, why);
+      return;
+    }
+    const backend = backends.of(state);
+    if (backend === undefined || !state.accepting || state.outstanding >= state.maxOutstanding) {
+      this.reject(res, ci, 'overloaded', 'no backend has room for this request');
+      return;
+    }
+    const expectedMs = tracker.expectedServiceMs(state, p.req);
+    if (p.clientDeadline && Number.isFinite(expectedMs)) {
+      const now = this.o.clock.now();
+      const waitMs = state.outstanding >= state.slots ? state.pendingWorkMs / state.slots : 0;
+      if (now + waitMs + expectedMs > p.req.deadlineMs) {
+        this.reject(res, ci, 'deadline', `cannot finish within the ${Math.round(p.req.deadlineMs - p.req.arrivalMs)} ms deadline: expected ${Math.round(waitMs + expectedMs)} ms on the best backend (${state.id})`);
+        return;
+      }
+    }
+
+    metrics.beforeLoadChange(state);
+    tracker.dispatched(state, expectedMs);
+    let done = false;
+    const finish = (): void => {
+      if (done) return;
+      done = true;
+      metrics.beforeLoadChange(state);
+      tracker.finished(state, expectedMs);
+      backends.afterFinish(backend);
+    };
+
+    let upstream;
+    try {
+      upstream = await forward(backend, req.url ?? '/', req.headers, body, signal);
+    } catch (e) {
+      finish();
+      if (signal.aborted) return;
+      const kind = classifyError(e);
+      backends.markFailure(backend, (e as Error).message);
+      if (kind === 'safe' && failed === undefined) {
+        this.o.log.debug({ backend: state.id, err: (e as Error).message }, 'retrying on another backend');
+        await this.attempt(req, res, p, body, signal, backend);
+        return;
+      }
+      metrics.completed(ci, state, kind === 'timeout' ? 504 : 502, this.o.clock.now() - p.req.arrivalMs);
+      if (kind === 'timeout') sendError(res, 504, `backend ${state.id} did not answer in time`, { 'x-mixscale-backend': state.id });
+      else sendError(res, 502, `backend ${state.id} failed: ${(e as Error).message}`, { 'x-mixscale-backend': state.id });
+      return;
+    }
+
+    const status = upstream.statusCode;
+    if (isRetryableStatus(status) && failed === undefined) {
+      await upstream.body.dump().catch(() => undefined);
+      finish();
+      backends.markFailure(backend, `answered ${status}`);
+      await this.attempt(req, res, p, body, signal, backend);
+      return;
+    }
+    const headers: Record<string, string> = { 'x-mixscale-backend': state.id };
+    for (const h of RETURNED) {
+      const v = upstream.headers[h];
+      if (typeof v === 'string') headers[h] = v;
+    }
+    res.writeHead(status, headers);
+    try {
+      for await (const chunk of upstream.body) res.write(chunk as Buffer);
+      res.end();
+      finish();
+      if (status >= 500) backends.markFailure(backend, `answered ${status}`);
+      else backends.markSuccess(backend);
+      metrics.completed(ci, state, status, this.o.clock.now() - p.req.arrivalMs);
+    } catch (e) {
+      finish();
+      if (!signal.aborted) backends.markFailure(backend, (e as Error).message);
+      res.destroy();
+    }
+  }
+}

@@ -1,0 +1,205 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import { createRoutingPolicy } from '../../policies/routing/index.ts';
+import { classesFromConfig } from '../control/candidates.ts';
+import type { LoadedConfig } from '../config/load.ts';
+import { routerSection, type RouterSettings } from '../config/sections/router.ts';
+import { RealClock, type Clock } from '../core/clock.ts';
+import { silentLogger, type Logger } from '../core/log.ts';
+import { Rng } from '../core/rng.ts';
+import { adminRoutes } from './admin.ts';
+import { BackendSet } from './backends.ts';
+import { HealthChecker } from './health.ts';
+import { RouterMetrics } from './metrics.ts';
+import { PoolTracker } from './pool.ts';
+import { ClassTable } from './request.ts';
+import { InferRouter, sendError } from './router.ts';
+import type { RoutingPolicy } from './types.ts';
+
+/**
+ * How inference requests reach the hot path: `lean` checks the URL in the node listener and
+ * calls the handler directly, everything else goes through express; `express` routes every
+ * request through express. Chosen by benchmark (bench/README.md): lean is the default.
+ */
+export type HotPath = 'lean' | 'express';
+
+export interface RouterServerOptions {
+  readonly clock?: Clock;
+  readonly rng?: Rng;
+  readonly log?: Logger;
+  /** The routing policy object (default: config.routing.policy from the registry). */
+  readonly policy?: RoutingPolicy;
+  /** Admin token (default: router.adminToken, else env MIXSCALE_ADMIN_TOKEN). */
+  readonly adminToken?: string;
+  readonly hotPath?: HotPath;
+  /** Start active health checks (default true). */
+  readonly healthChecks?: boolean;
+}
+
+const INFER_PATH = /^\/v2\/models\/([^/?]+)(?:\/versions\/[^/?]+)?\/infer(?:\?|$)/;
+
+/** The running router: one HTTP server with the OIP endpoints, admin API, /metrics and /v1/snapshot. */
+export class RouterServer {
+  readonly app: express.Express;
+  readonly server: Server;
+  readonly tracker: PoolTracker;
+  readonly backends: BackendSet;
+  readonly metrics: RouterMetrics;
+  readonly infer: InferRouter;
+  readonly policy: RoutingPolicy;
+  readonly settings: RouterSettings;
+  private readonly health: HealthChecker;
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private readonly healthChecks: boolean;
+  private closing: Promise<void> | undefined;
+
+  constructor(loaded: LoadedConfig, opts: RouterServerOptions = {}) {
+    const { config, catalog, profiles } = loaded;
+    const settings = config.router ?? routerSection.parse({});
+    this.settings = settings;
+    const clock = opts.clock ?? new RealClock();
+    this.clock = clock;
+    const log = opts.log ?? silentLogger;
+    this.log = log;
+    this.healthChecks = opts.healthChecks ?? true;
+    this.policy = opts.policy ?? createRoutingPolicy(config.routing.policy, config.routing.options);
+    const classes = new ClassTable(classesFromConfig(loaded));
+
+    this.tracker = new PoolTracker({
+      rng: opts.rng ?? new Rng(1),
+      now: () => clock.now(),
+      profileOf: (type, model) => (profiles.has(type, model) ? profiles.table(type, model) : undefined),
+    });
+    const poolByType = new Map(config.pools.map((p) => [p.type, p]));
+    this.backends = new BackendSet(
+      this.tracker,
+      {
+        poolOf: (type) => {
+          const p = poolByType.get(type);
+          return { pool: p?.name ?? type, slots: p?.slots ?? 1 };
+        },
+        isFast: (type) => catalog.has(type) && catalog.isAccelerated(type),
+        maxOutstanding: settings.maxOutstanding,
+        connections: settings.connectionsPerBackend,
+        requestTimeoutMs: settings.requestTimeout,
+        failuresToEject: settings.health.failures,
+      },
+      log,
+      (state) => this.metrics.retire(state),
+    );
+    this.metrics = new RouterMetrics(
+      classes.classes,
+      settings.snapshotWindow,
+      () => clock.now(),
+      () => this.tracker.backends,
+      (s) => this.backends.of(s)?.healthy ?? false,
+    );
+    this.health = new HealthChecker(this.backends, clock, settings.health.interval, settings.health.timeout);
+    this.infer = new InferRouter({
+      clock,
+      log,
+      backends: this.backends,
+      tracker: this.tracker,
+      policy: this.policy,
+      classes,
+      metrics: this.metrics,
+      bodyLimit: settings.bodyLimit,
+      retryAfterSeconds: settings.retryAfterSeconds,
+    });
+    for (const b of settings.backends) this.backends.add(b);
+
+    const token = opts.adminToken ?? settings.adminToken ?? process.env.MIXSCALE_ADMIN_TOKEN;
+    if (token === undefined) log.warn('no admin token (router.adminToken or MIXSCALE_ADMIN_TOKEN): the admin API answers 401 to everyone');
+    const app = express();
+    app.disable('x-powered-by');
+    app.disable('etag');
+    this.app = app;
+
+    const anyAccepting = (): boolean => this.infer.accepting && this.tracker.backends.some((b) => b.accepting);
+    app.post(['/v2/models/:name/infer', '/v2/models/:name/versions/:version/infer'], (req, res) => {
+      void this.infer.handle(req, res, String(req.params.name));
+    });
+    app.get('/v2/health/live', (_req, res) => {
+      res.json({ live: true });
+    });
+    app.get('/v2/health/ready', (_req, res) => {
+      const ready = anyAccepting();
+      res.status(ready ? 200 : 503).json({ ready });
+    });
+    app.get('/v2', (_req, res) => {
+      res.json({ name: 'mixscale-router', version: '2', extensions: [] });
+    });
+    app.get(['/v2/models/:name', '/v2/models/:name/versions/:version'], (req, res) => {
+      const name = String(req.params.name);
+      if (!classes.hasModel(name)) return void sendError(res, 404, `unknown model "${name}"; models: ${classes.models().join(', ')}`);
+      res.json({ name, versions: [], platform: 'mixscale-router', classes: classes.classes.filter((c) => c.model === name).map((c) => c.name) });
+    });
+    app.get(['/v2/models/:name/ready', '/v2/models/:name/versions/:version/ready'], (req, res) => {
+      const name = String(req.params.name);
+      if (!classes.hasModel(name)) return void sendError(res, 404, `unknown model "${name}"; models: ${classes.models().join(', ')}`);
+      const ready = anyAccepting();
+      res.status(ready ? 200 : 503).json({ name, ready });
+    });
+    app.get('/metrics', async (_req, res) => {
+      res.set('content-type', this.metrics.registry.contentType).send(await this.metrics.registry.metrics());
+    });
+    app.get('/v1/snapshot', (_req, res) => {
+      res.json(this.metrics.snapshot());
+    });
+    app.use('/v1', adminRoutes({ backends: this.backends, token, clock, isKnownType: (t) => catalog.has(t) }));
+    app.use((_req, res) => sendError(res, 404, 'no such endpoint; see docs/router.md'));
+    app.use((err: unknown, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
+      const status = (err as { status?: unknown }).status;
+      if (status === 413) return void sendError(res, 413, 'request body too large');
+      if (status === 400) return void sendError(res, 400, `body: malformed JSON (${(err as Error).message})`);
+      log.error({ err }, 'router request failed');
+      sendError(res, 500, 'internal router error');
+    });
+
+    const hotPath = opts.hotPath ?? 'lean';
+    const listener =
+      hotPath === 'lean'
+        ? (req: IncomingMessage, res: ServerResponse): void => {
+            const m = req.method === 'POST' && req.url !== undefined ? INFER_PATH.exec(req.url) : null;
+            if (m !== null) void this.infer.handle(req, res, decodeURIComponent(m[1]!));
+            else app(req, res);
+          }
+        : app;
+    this.server = createServer({ keepAliveTimeout: 65_000 }, listener);
+  }
+
+  /** Listens (port 0 picks a free one) and starts health checks; resolves to the base URL. */
+  async listen(port = this.settings.listen.port, host = this.settings.listen.host): Promise<string> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    if (this.healthChecks) this.health.start();
+    const a = this.server.address() as AddressInfo;
+    const h = a.family === 'IPv6' ? `[${a.address}]` : a.address;
+    return `http://${h}:${a.port}`;
+  }
+
+  /**
+   * Graceful stop: refuse new connections and requests, let in-flight requests finish, then
+   * close every connection and backend pool.
+   */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.infer.stopAccepting();
+      this.health.stop();
+      const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+      this.server.closeIdleConnections();
+      await this.infer.whenIdle();
+      this.server.closeAllConnections();
+      await closed;
+      await this.backends.closeAll();
+    })();
+    return this.closing;
+  }
+}

@@ -1,0 +1,135 @@
+import assert from 'node:assert/strict';
+import request from 'supertest';
+import { tokenMatches } from '../../src/routing/admin.ts';
+import type { RouterServer } from '../../src/routing/server.ts';
+import { FakeBackend, inferBody } from './fake-backend.ts';
+import { ADMIN_TOKEN, FirstAvailable, startRouter } from './harness.ts';
+
+const AUTH = `Bearer ${ADMIN_TOKEN}`;
+
+describe('router admin API', () => {
+  let router: RouterServer;
+  let url: string;
+  let a: FakeBackend;
+
+  beforeEach(async () => {
+    a = await new FakeBackend('a').start();
+    ({ server: router, url } = await startRouter({}, { policy: new FirstAvailable() }));
+  });
+
+  afterEach(async () => {
+    await router.close();
+    await a.stop();
+  });
+
+  it('refuses every admin route without the bearer token, with 401', async () => {
+    for (const [method, path] of [
+      ['get', '/v1/backends'],
+      ['post', '/v1/backends'],
+      ['get', '/v1/backends/x'],
+      ['post', '/v1/backends/x/drain'],
+      ['delete', '/v1/backends/x'],
+    ] as const) {
+      const res = await request(url)[method](path);
+      assert.equal(res.status, 401, `${method} ${path}`);
+      assert.match(res.headers['www-authenticate'] ?? '', /^Bearer/);
+    }
+    const wrong = await request(url).get('/v1/backends').set('authorization', 'Bearer not-the-token-at-all');
+    assert.equal(wrong.status, 401);
+  });
+
+  it('refuses everyone when no token is configured', async () => {
+    await router.close();
+    const saved = process.env.MIXSCALE_ADMIN_TOKEN;
+    delete process.env.MIXSCALE_ADMIN_TOKEN;
+    try {
+      ({ server: router, url } = await startRouter({ adminToken: undefined }, { policy: new FirstAvailable() }));
+      const res = await request(url).get('/v1/backends').set('authorization', 'Bearer anything-at-all-here');
+      assert.equal(res.status, 401);
+      assert.match(res.body.error, /admin API disabled/);
+    } finally {
+      if (saved !== undefined) process.env.MIXSCALE_ADMIN_TOKEN = saved;
+    }
+  });
+
+  it('takes the token from MIXSCALE_ADMIN_TOKEN when the config has none', async () => {
+    await router.close();
+    const saved = process.env.MIXSCALE_ADMIN_TOKEN;
+    process.env.MIXSCALE_ADMIN_TOKEN = 'from-the-environment-1234';
+    try {
+      ({ server: router, url } = await startRouter({ adminToken: undefined }, { policy: new FirstAvailable() }));
+      const res = await request(url).get('/v1/backends').set('authorization', 'Bearer from-the-environment-1234');
+      assert.equal(res.status, 200);
+    } finally {
+      if (saved === undefined) delete process.env.MIXSCALE_ADMIN_TOKEN;
+      else process.env.MIXSCALE_ADMIN_TOKEN = saved;
+    }
+  });
+
+  it('compares tokens by content, whatever their lengths', () => {
+    assert.equal(tokenMatches('abc', 'abc'), true);
+    assert.equal(tokenMatches('abc', 'abcd'), false);
+    assert.equal(tokenMatches('', 'abc'), false);
+  });
+
+  it('adds a backend with its type and pool, idempotently, and routes to it', async () => {
+    const add = await request(url).post('/v1/backends').set('authorization', AUTH).send({ id: 'i-1', url: a.url, type: 'g4dn.xlarge' });
+    assert.equal(add.status, 201);
+    assert.equal(add.body.backend.pool, 'gpu');
+    assert.equal(add.body.backend.fast, true);
+    const again = await request(url).post('/v1/backends').set('authorization', AUTH).send({ id: 'i-1', url: a.url, type: 'g4dn.xlarge' });
+    assert.equal(again.status, 200);
+    const list = await request(url).get('/v1/backends').set('authorization', AUTH);
+    assert.deepEqual(list.body.backends.map((b: { id: string }) => b.id), ['i-1']);
+    const res = await request(url).post('/v2/models/rm2/infer').send(inferBody(1));
+    assert.equal(res.headers['x-mixscale-backend'], 'i-1');
+  });
+
+  it('answers 409 when an id is re-added at another address', async () => {
+    await request(url).post('/v1/backends').set('authorization', AUTH).send({ id: 'i-1', url: a.url, type: 'g4dn.xlarge' });
+    const clash = await request(url).post('/v1/backends').set('authorization', AUTH).send({ id: 'i-1', url: 'http://127.0.0.1:1', type: 'g4dn.xlarge' });
+    assert.equal(clash.status, 409);
+  });
+
+  it('answers 400 naming the field for a bad backend', async () => {
+    const cases: Array<[Record<string, unknown>, RegExp]> = [
+      [{ type: 'g4dn.xlarge' }, /^url:/],
+      [{ url: a.url }, /^type:/],
+      [{ url: a.url, type: 'g9.huge' }, /^type: "g9.huge" is not in the instance catalog/],
+      [{ url: a.url, type: 'r5n.large', slots: 0 }, /^slots:/],
+      [{ url: a.url, type: 'r5n.large', colour: 'red' }, /^colour: unknown field/],
+      [{ url: 'ftp://x', type: 'r5n.large' }, /^url: only http/],
+    ];
+    for (const [body, message] of cases) {
+      const res = await request(url).post('/v1/backends').set('authorization', AUTH).send(body);
+      assert.equal(res.status, 400, JSON.stringify(body));
+      assert.match(res.body.error, message);
+    }
+  });
+
+  it('drains: no new requests, in-flight ones finish, and reports drained when in-flight reaches 0', async () => {
+    await request(url).post('/v1/backends').set('authorization', AUTH).send({ id: 'i-1', url: a.url, type: 'g4dn.xlarge' });
+    a.behaviour.delayMs = 200;
+    const inflight = request(url).post('/v2/models/rm2/infer').send(inferBody(1)).then((r) => r);
+    while (a.inFlight === 0) await new Promise((r) => setTimeout(r, 5));
+    const drain = await request(url).post('/v1/backends/i-1/drain').set('authorization', AUTH);
+    assert.equal(drain.status, 200);
+    assert.deepEqual([drain.body.backend.draining, drain.body.backend.inFlight, drain.body.backend.drained], [true, 1, false]);
+    const refused = await request(url).post('/v2/models/rm2/infer').send(inferBody(1));
+    assert.equal(refused.status, 503);
+    const waited = await request(url).post('/v1/backends/i-1/drain?wait=5000').set('authorization', AUTH);
+    assert.deepEqual([waited.body.backend.inFlight, waited.body.backend.drained], [0, true]);
+    assert.equal((await inflight).status, 200);
+    assert.equal(a.received.length, 1);
+  });
+
+  it('removes a backend, and answers 404 for one it does not know', async () => {
+    await request(url).post('/v1/backends').set('authorization', AUTH).send({ id: 'i-1', url: a.url, type: 'g4dn.xlarge' });
+    const del = await request(url).delete('/v1/backends/i-1').set('authorization', AUTH);
+    assert.equal(del.status, 200);
+    assert.equal(del.body.removed.id, 'i-1');
+    assert.equal((await request(url).get('/v1/backends/i-1').set('authorization', AUTH)).status, 404);
+    assert.equal((await request(url).delete('/v1/backends/i-1').set('authorization', AUTH)).status, 404);
+    assert.equal((await request(url).post('/v1/backends/i-1/drain').set('authorization', AUTH)).status, 404);
+  });
+});

@@ -1,0 +1,110 @@
+import assert from 'node:assert/strict';
+import request from 'supertest';
+import { MixscaleError } from '../../src/core/errors.ts';
+import { LatencyHistogram } from '../../src/core/histogram.ts';
+import type { Instance } from '../../src/core/types.ts';
+import { RouterAdminClient } from '../../src/routing/admin-client.ts';
+import type { RouterServer } from '../../src/routing/server.ts';
+import { pmfFromCounts, RouterSnapshotSource } from '../../src/routing/snapshot-client.ts';
+import type { RouterSnapshot } from '../../src/routing/snapshot.ts';
+import { FakeBackend, inferBody } from './fake-backend.ts';
+import { ADMIN_TOKEN, FirstAvailable, startRouter } from './harness.ts';
+
+function instance(id: string, address: string | undefined): Instance {
+  return { id, type: 'r5n.large', pool: 'cpu', state: 'running', launchedAtMs: 0, usdPerHour: 0.149, ...(address !== undefined ? { address } : {}) };
+}
+
+describe('router clients for the controller', () => {
+  let router: RouterServer;
+  let url: string;
+  let a: FakeBackend;
+
+  beforeEach(async () => {
+    a = await new FakeBackend('a').start();
+    ({ server: router, url } = await startRouter({}, { policy: new FirstAvailable() }));
+  });
+
+  afterEach(async () => {
+    await router.close();
+    await a.stop();
+  });
+
+  describe('RouterAdminClient (FleetMembership)', () => {
+    it('registers an instance by its address, drains it and deregisters it', async () => {
+      const fleet = new RouterAdminClient({ routerUrl: url, token: ADMIN_TOKEN });
+      await fleet.register(instance('i-1', a.url.replace('http://', '')));
+      await fleet.register(instance('i-1', a.url.replace('http://', '')));
+      const [b] = await fleet.list();
+      assert.deepEqual([b?.id, b?.type, b?.pool, b?.url], ['i-1', 'r5n.large', 'cpu', a.url]);
+      a.behaviour.delayMs = 150;
+      const pending = request(url).post('/v2/models/rm2/infer').send(inferBody(1)).then((r) => r);
+      while (a.inFlight === 0) await new Promise((r) => setTimeout(r, 5));
+      await fleet.drain('i-1');
+      assert.equal(await fleet.inFlight('i-1'), 1);
+      assert.equal((await pending).status, 200);
+      assert.equal(await fleet.inFlight('i-1'), 0);
+      await fleet.deregister('i-1');
+      assert.deepEqual(await fleet.list(), []);
+    });
+
+    it('treats unknown ids as already gone: in-flight 0, drain and deregister succeed', async () => {
+      const fleet = new RouterAdminClient({ routerUrl: url, token: ADMIN_TOKEN });
+      assert.equal(await fleet.inFlight('nope'), 0);
+      await fleet.drain('nope');
+      await fleet.deregister('nope');
+    });
+
+    it('fails with a clear error on a wrong token or an instance without an address', async () => {
+      const wrong = new RouterAdminClient({ routerUrl: url, token: 'wrong-token-wrong-token' });
+      await assert.rejects(wrong.list(), (e: unknown) => e instanceof MixscaleError && /answered 401/.test(e.message));
+      const fleet = new RouterAdminClient({ routerUrl: url, token: ADMIN_TOKEN });
+      await assert.rejects(fleet.register(instance('i-2', undefined)), /no address/);
+    });
+  });
+
+  describe('RouterSnapshotSource (MetricsSource)', () => {
+    it('round-trips windowed load: rates, sizes and HDR latency histograms', async () => {
+      router.backends.add({ id: 'a', url: a.url, type: 'g4dn.xlarge' });
+      a.behaviour.delayMs = 20;
+      for (const size of [10, 10, 200]) await request(url).post('/v2/models/rm2/infer').send(inferBody(1, { size }));
+      await request(url).post('/v2/models/rm2/infer').send(inferBody(1, { class: 'batch', size: 500 }));
+
+      const raw = (await request(url).get('/v1/snapshot')).body as RouterSnapshot;
+      const interactive = raw.classes.find((c) => c.name === 'interactive')!;
+      assert.deepEqual(interactive.sizes, [
+        [10, 2],
+        [200, 1],
+      ]);
+      assert.equal(interactive.arrivals, 3);
+      assert.equal(interactive.completed, 3);
+      const decoded = LatencyHistogram.decode(interactive.latency);
+      assert.equal(decoded.count, 3);
+      assert.ok(decoded.minMs >= 20, `min latency ${decoded.minMs}`);
+
+      const obs = await new RouterSnapshotSource({ routerUrl: url }).observe(0);
+      const [i, b] = obs.load.classes;
+      assert.equal(i!.name, 'interactive');
+      assert.deepEqual([...i!.sizes.sizes], [10, 200]);
+      assert.deepEqual([...i!.sizes.weights].map((w) => Math.round(w * 3)), [2, 1]);
+      assert.equal(i!.latency!.count, 3);
+      assert.ok(i!.rps > 0);
+      assert.equal(b!.name, 'batch');
+      assert.equal(b!.latency!.count, 1);
+      assert.ok(obs.load.windowMs > 0 && obs.load.windowMs <= 60_000);
+      assert.ok(obs.utilization !== undefined && 'g4dn.xlarge' in obs.utilization);
+    });
+
+    it('fails with a clear error when the router cannot be reached', async () => {
+      await assert.rejects(new RouterSnapshotSource({ routerUrl: 'http://127.0.0.1:1' }).observe(0), (e: unknown) => e instanceof MixscaleError && e.code === 'MIXSCALE_BACKEND_UNAVAILABLE');
+    });
+  });
+
+  it('bins many distinct sizes into at most 64 equal-mass points that keep the mean', () => {
+    const points = Array.from({ length: 500 }, (_, k) => [k + 1, 1] as const);
+    const pmf = pmfFromCounts(points);
+    assert.ok(pmf.sizes.length <= 64);
+    const mean = pmf.sizes.reduce((acc, s, k) => acc + s * pmf.weights[k]!, 0);
+    assert.ok(Math.abs(mean - 250.5) < 1e-9, `mean ${mean}`);
+    assert.ok(Math.abs(pmf.weights.reduce((x, y) => x + y, 0) - 1) < 1e-12);
+  });
+});

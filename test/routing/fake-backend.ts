@@ -1,0 +1,65 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/** What a fake backend does with one inference request. */
+export interface FakeBehaviour {
+  status: number;
+  delayMs: number;
+  ready: boolean;
+}
+
+/**
+ * A tiny OIP v2 backend on 127.0.0.1 for router tests: answers infer with a fixed body
+ * naming itself, after a delay, with a chosen status; counts what it received.
+ */
+export class FakeBackend {
+  readonly behaviour: FakeBehaviour = { status: 200, delayMs: 0, ready: true };
+  readonly received: Array<{ url: string; headers: IncomingMessage['headers']; body: string }> = [];
+  inFlight = 0;
+  private server: Server | undefined;
+  url = '';
+
+  constructor(readonly name: string) {}
+
+  async start(): Promise<this> {
+    this.server = createServer((req, res) => this.handle(req, res));
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    const s = this.server;
+    if (s === undefined) return;
+    this.server = undefined;
+    s.closeAllConnections();
+    await new Promise<void>((resolve) => s.close(() => resolve()));
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    if (req.url === '/v2/health/ready') {
+      res.writeHead(this.behaviour.ready ? 200 : 503).end();
+      return;
+    }
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      this.received.push({ url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
+      this.inFlight++;
+      const { status, delayMs } = this.behaviour;
+      setTimeout(() => {
+        this.inFlight--;
+        const body = JSON.stringify({ model_name: 'rm2', id: this.name, outputs: [{ name: 'y', shape: [1], datatype: 'FP32', data: [1] }] });
+        res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }).end(body);
+      }, delayMs);
+    });
+  }
+}
+
+/** An OIP v2 inference body with one FP32 input of batch `batch`. */
+export function inferBody(batch: number, parameters?: Record<string, unknown>): string {
+  return JSON.stringify({
+    inputs: [{ name: 'x', shape: [batch, 2], datatype: 'FP32', data: Array.from({ length: batch * 2 }, () => 0.5) }],
+    ...(parameters !== undefined ? { parameters } : {}),
+  });
+}

@@ -1,0 +1,43 @@
+import { loadConfigObject } from '../../src/config/load.ts';
+import type { RouterServer as RouterServerType, RouterServerOptions } from '../../src/routing/server.ts';
+import { RouterServer } from '../../src/routing/server.ts';
+import type { BackendState, PoolView, RejectReason, RoutableRequest, RoutingPolicy } from '../../src/routing/types.ts';
+
+export const ADMIN_TOKEN = 'test-admin-token-0123456789';
+
+/** A config with two rm2 classes and a fast and a frugal pool; `router` overrides the router section. */
+export function testConfig(router: Record<string, unknown> = {}) {
+  return loadConfigObject({
+    budget: { usdPerHour: 10 },
+    classes: [
+      { name: 'interactive', model: 'rm2', slo: '300ms' },
+      { name: 'batch', model: 'rm2', slo: '5s' },
+    ],
+    pools: [
+      { name: 'gpu', type: 'g4dn.xlarge' },
+      { name: 'cpu', type: 'r5n.large' },
+    ],
+    routing: { policy: 'least-outstanding' },
+    router: { adminToken: ADMIN_TOKEN, ...router },
+  });
+}
+
+/** Picks the first accepting backend with room, in list order: predictable for tests. */
+export class FirstAvailable implements RoutingPolicy {
+  readonly name = 'first-available';
+  lastRejectReason?: RejectReason;
+  readonly seen: RoutableRequest[] = [];
+
+  pick(req: RoutableRequest, view: PoolView): BackendState | null {
+    this.seen.push({ ...req });
+    const b = view.backends.find((x) => x.accepting && x.outstanding < x.maxOutstanding) ?? null;
+    if (b === null) this.lastRejectReason = view.backends.some((x) => x.accepting) ? 'overloaded' : 'no-backend';
+    return b;
+  }
+}
+
+export async function startRouter(router: Record<string, unknown> = {}, opts: RouterServerOptions = {}): Promise<{ server: RouterServerType; url: string }> {
+  const server = new RouterServer(testConfig(router), { healthChecks: false, ...opts });
+  const url = await server.listen(0, '127.0.0.1');
+  return { server, url };
+}

@@ -1,0 +1,122 @@
+import assert from 'node:assert/strict';
+import request from 'supertest';
+import { HealthChecker } from '../../src/routing/health.ts';
+import { RealClock } from '../../src/core/clock.ts';
+import type { RouterServer } from '../../src/routing/server.ts';
+import { FakeBackend, inferBody } from './fake-backend.ts';
+import { FirstAvailable, startRouter } from './harness.ts';
+
+describe('router backend health and retries', () => {
+  let router: RouterServer;
+  let url: string;
+  let a: FakeBackend;
+  let b: FakeBackend;
+
+  beforeEach(async () => {
+    a = await new FakeBackend('a').start();
+    b = await new FakeBackend('b').start();
+    ({ server: router, url } = await startRouter(
+      {
+        health: { failures: 2 },
+        backends: [
+          { id: 'a', url: a.url, type: 'g4dn.xlarge', maxOutstanding: 2 },
+          { id: 'b', url: b.url, type: 'r5n.large' },
+        ],
+      },
+      { policy: new FirstAvailable() },
+    ));
+  });
+
+  afterEach(async () => {
+    await router.close();
+    await a.stop();
+    await b.stop();
+  });
+
+  it('retries once on another backend when the first refuses the connection', async () => {
+    await a.stop();
+    const res = await request(url).post('/v2/models/rm2/infer').send(inferBody(1));
+    assert.equal(res.status, 200);
+    assert.equal(res.headers['x-mixscale-backend'], 'b');
+    assert.equal(b.received.length, 1);
+  });
+
+  it('retries once on another backend when the first answers 503', async () => {
+    a.behaviour.status = 503;
+    const res = await request(url).post('/v2/models/rm2/infer').send(inferBody(1));
+    assert.equal(res.status, 200);
+    assert.equal(res.headers['x-mixscale-backend'], 'b');
+    assert.equal(a.received.length, 1);
+  });
+
+  it('retries only once: two failing backends give a clear 5xx', async () => {
+    a.behaviour.status = 503;
+    b.behaviour.status = 503;
+    const res = await request(url).post('/v2/models/rm2/infer').send(inferBody(1));
+    assert.equal(res.status, 503);
+    assert.equal(a.received.length + b.received.length, 2);
+  });
+
+  it('answers 503 with retry-after when the only backend is down and nothing is left to retry on', async () => {
+    router.backends.remove('b');
+    await a.stop();
+    const res = await request(url).post('/v2/models/rm2/infer').send(inferBody(1));
+    assert.equal(res.status, 503);
+    assert.equal(res.headers['retry-after'], '1');
+    assert.match(res.body.error, /no backend/);
+  });
+
+  it('answers 504 naming the backend when it does not answer within the request timeout', async () => {
+    await router.close();
+    ({ server: router, url } = await startRouter({ requestTimeout: '1s', backends: [{ id: 'a', url: a.url, type: 'g4dn.xlarge' }] }, { policy: new FirstAvailable() }));
+    a.behaviour.delayMs = 2500; // undici checks timeouts at about 1 s resolution
+    const res = await request(url).post('/v2/models/rm2/infer').send(inferBody(1));
+    assert.equal(res.status, 504);
+    assert.match(res.body.error, /backend a did not answer in time/);
+  });
+
+  it('stops sending to a backend after consecutive failures (passive check)', async () => {
+    a.behaviour.status = 500;
+    await request(url).post('/v2/models/rm2/infer').send(inferBody(1));
+    await request(url).post('/v2/models/rm2/infer').send(inferBody(1));
+    assert.equal(router.backends.get('a')!.healthy, false);
+    const res = await request(url).post('/v2/models/rm2/infer').send(inferBody(1));
+    assert.equal(res.headers['x-mixscale-backend'], 'b');
+  });
+
+  it('brings a backend back when its /v2/health/ready passes again (active check)', async () => {
+    a.behaviour.status = 500;
+    a.behaviour.ready = false;
+    await request(url).post('/v2/models/rm2/infer').send(inferBody(1));
+    await request(url).post('/v2/models/rm2/infer').send(inferBody(1));
+    const checker = new HealthChecker(router.backends, new RealClock(), 60_000, 1000);
+    await checker.checkAll();
+    assert.equal(router.backends.get('a')!.healthy, false);
+    a.behaviour.ready = true;
+    a.behaviour.status = 200;
+    await checker.checkAll();
+    assert.equal(router.backends.get('a')!.healthy, true);
+    const res = await request(url).post('/v2/models/rm2/infer').send(inferBody(1));
+    assert.equal(res.headers['x-mixscale-backend'], 'a');
+  });
+
+  it('keeps each backend within its outstanding limit', async () => {
+    a.behaviour.delayMs = 100;
+    b.behaviour.delayMs = 100;
+    const answers = await Promise.all(Array.from({ length: 5 }, () => request(url).post('/v2/models/rm2/infer').send(inferBody(1))));
+    const onA = answers.filter((r) => r.headers['x-mixscale-backend'] === 'a').length;
+    assert.equal(onA, 2);
+    assert.ok(answers.every((r) => r.status === 200));
+  });
+
+  it('answers 503 overloaded with retry-after when every backend is at its limit', async () => {
+    router.backends.remove('b');
+    a.behaviour.delayMs = 150;
+    const answers = await Promise.all(Array.from({ length: 3 }, () => request(url).post('/v2/models/rm2/infer').send(inferBody(1))));
+    const statuses = answers.map((r) => r.status).sort();
+    assert.deepEqual(statuses, [200, 200, 503]);
+    const rejected = answers.find((r) => r.status === 503)!;
+    assert.equal(rejected.headers['x-mixscale-reject'], 'overloaded');
+    assert.equal(rejected.headers['retry-after'], '1');
+  });
+});

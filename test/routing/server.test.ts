@@ -1,0 +1,147 @@
+import assert from 'node:assert/strict';
+import request from 'supertest';
+import type { RouterServer } from '../../src/routing/server.ts';
+import { FakeBackend, inferBody } from './fake-backend.ts';
+import { FirstAvailable, startRouter } from './harness.ts';
+
+describe('router server (OIP v2)', () => {
+  let router: RouterServer;
+  let url: string;
+  let a: FakeBackend;
+  let b: FakeBackend;
+  let policy: FirstAvailable;
+
+  beforeEach(async () => {
+    a = await new FakeBackend('a').start();
+    b = await new FakeBackend('b').start();
+    policy = new FirstAvailable();
+    ({ server: router, url } = await startRouter(
+      {
+        bodyLimit: 2048,
+        backends: [
+          { id: 'a', url: a.url, type: 'g4dn.xlarge' },
+          { id: 'b', url: b.url, type: 'r5n.large' },
+        ],
+      },
+      { policy },
+    ));
+  });
+
+  afterEach(async () => {
+    await router.close();
+    await a.stop();
+    await b.stop();
+  });
+
+  it('proxies an inference request to the backend the policy picked and streams its answer back', async () => {
+    const res = await request(url).post('/v2/models/rm2/infer').set('content-type', 'application/json').send(inferBody(3));
+    assert.equal(res.status, 200);
+    assert.equal(res.headers['x-mixscale-backend'], 'a');
+    assert.equal(res.body.id, 'a');
+    assert.equal(a.received.length, 1);
+    assert.equal(a.received[0]!.url, '/v2/models/rm2/infer');
+    assert.deepEqual(JSON.parse(a.received[0]!.body), JSON.parse(inferBody(3)));
+  });
+
+  it('takes the size from the batch dimension, or from the size parameter when given', async () => {
+    await request(url).post('/v2/models/rm2/infer').send(inferBody(7));
+    await request(url).post('/v2/models/rm2/infer').send(inferBody(1, { size: 420 }));
+    assert.deepEqual(policy.seen.map((r) => r.size), [7, 420]);
+  });
+
+  it('classes a request by priority, deadline header and explicit class', async () => {
+    await request(url).post('/v2/models/rm2/infer').send(inferBody(1));
+    await request(url).post('/v2/models/rm2/infer').send(inferBody(1, { priority: 'high' }));
+    await request(url).post('/v2/models/rm2/infer').set('x-mixscale-deadline-ms', '10000').send(inferBody(1));
+    await request(url).post('/v2/models/rm2/infer').send(inferBody(1, { class: 'batch' }));
+    assert.deepEqual(policy.seen.map((r) => [r.classIndex, r.critical]), [
+      [0, false],
+      [0, true],
+      [1, false],
+      [1, false],
+    ]);
+    const withDeadline = policy.seen[2]!;
+    assert.equal(withDeadline.deadlineMs - withDeadline.arrivalMs, 10_000);
+  });
+
+  it('answers 404 in OIP error shape for an unknown model', async () => {
+    const res = await request(url).post('/v2/models/bert/infer').send(inferBody(1));
+    assert.equal(res.status, 404);
+    assert.match(res.body.error, /unknown model "bert"/);
+    const ready = await request(url).get('/v2/models/bert/ready');
+    assert.equal(ready.status, 404);
+    assert.match(ready.body.error, /unknown model/);
+  });
+
+  it('answers 400 naming the field for malformed JSON and malformed tensors', async () => {
+    const cases: Array<[string, RegExp]> = [
+      ['{not json', /^body: malformed JSON/],
+      [JSON.stringify({ inputs: [] }), /^inputs:/],
+      [JSON.stringify({ inputs: [{ name: 'x', shape: [2, -1], datatype: 'FP32' }] }), /^inputs\[0\]\.shape\[1\]/],
+      [JSON.stringify({ inputs: [{ name: 'x', shape: [2], datatype: 'FLOAT' }] }), /^inputs\[0\]\.datatype/],
+      [JSON.stringify({ inputs: [{ name: 'x', shape: [2], datatype: 'FP32', data: [1, 2, 3] }] }), /^inputs\[0\]\.data: has 3 elements/],
+      [inferBody(1, { size: 'big' }), /^parameters\.size/],
+      [inferBody(1, { class: 'nightly' }), /^class: "nightly" is not a class/],
+    ];
+    for (const [body, message] of cases) {
+      const res = await request(url).post('/v2/models/rm2/infer').set('content-type', 'application/json').send(body);
+      assert.equal(res.status, 400, body);
+      assert.match(res.body.error, message);
+    }
+    assert.equal(a.received.length + b.received.length, 0);
+  });
+
+  it('answers 400 for a deadline header that is not a positive number', async () => {
+    const res = await request(url).post('/v2/models/rm2/infer').set('x-mixscale-deadline-ms', 'soon').send(inferBody(1));
+    assert.equal(res.status, 400);
+    assert.match(res.body.error, /^x-mixscale-deadline-ms/);
+  });
+
+  it('answers 413 for a body over the configured limit', async () => {
+    const res = await request(url).post('/v2/models/rm2/infer').set('content-type', 'application/json').send(inferBody(400));
+    assert.equal(res.status, 413);
+    assert.match(res.body.error, /2048-byte limit/);
+    assert.equal(a.received.length, 0);
+  });
+
+  it('reports live, ready and model ready', async () => {
+    assert.equal((await request(url).get('/v2/health/live')).status, 200);
+    assert.deepEqual((await request(url).get('/v2/health/ready')).body, { ready: true });
+    assert.deepEqual((await request(url).get('/v2/models/rm2/ready')).body, { name: 'rm2', ready: true });
+    router.backends.drain('a');
+    router.backends.drain('b');
+    assert.equal((await request(url).get('/v2/health/ready')).status, 503);
+    assert.equal((await request(url).get('/v2/models/rm2/ready')).status, 503);
+  });
+
+  it('answers 503 with retry-after when no backend can take the request', async () => {
+    router.backends.drain('a');
+    router.backends.drain('b');
+    const res = await request(url).post('/v2/models/rm2/infer').send(inferBody(1));
+    assert.equal(res.status, 503);
+    assert.equal(res.headers['retry-after'], '1');
+    assert.equal(res.headers['x-mixscale-reject'], 'no-backend');
+  });
+
+  it('rejects early, with 504, a request whose own deadline it cannot meet', async () => {
+    // rm2 at size 1000 takes about 260 ms on g4dn.xlarge: a 50 ms deadline cannot be met.
+    const res = await request(url).post('/v2/models/rm2/infer').set('x-mixscale-deadline-ms', '50').send(inferBody(1, { size: 1000 }));
+    assert.equal(res.status, 504);
+    assert.equal(res.headers['x-mixscale-reject'], 'deadline');
+    assert.match(res.body.error, /50 ms deadline/);
+    assert.equal(a.received.length, 0);
+  });
+
+  it('passes through a backend error status that is not safe to retry', async () => {
+    a.behaviour.status = 500;
+    const res = await request(url).post('/v2/models/rm2/infer').send(inferBody(1));
+    assert.equal(res.status, 500);
+    assert.equal(b.received.length, 0);
+  });
+
+  it('serves the versioned infer path too', async () => {
+    const res = await request(url).post('/v2/models/rm2/versions/1/infer').send(inferBody(1));
+    assert.equal(res.status, 200);
+    assert.equal(a.received[0]!.url, '/v2/models/rm2/versions/1/infer');
+  });
+});
