@@ -50,8 +50,12 @@ export class SimRouter implements FleetMembership {
   private readonly byBackend = new Map<BackendState, ServiceNode>();
   private readonly o: SimRouterOptions;
   private readonly view: RequestView = { model: '', classIndex: 0, size: 0, arrivalMs: 0, deadlineMs: Infinity, critical: false };
+  /** Every node ever registered, by instance id (kept after deregister: in-flight work finishes). */
+  private readonly everById = new Map<string, ServiceNode>();
   /** Why the last route() returned null. */
   lastReject: RejectReason | 'full' = 'no-backend';
+  /** Expected service time of the last routed request (what PoolTracker was told). */
+  lastExpectedMs = 0;
 
   constructor(o: SimRouterOptions) {
     this.o = o;
@@ -77,6 +81,7 @@ export class SimRouter implements FleetMembership {
       this.lastReject = 'full';
       return null;
     }
+    this.lastExpectedMs = this.tracker.expectedServiceMs(b, v as RoutableRequest);
     return node;
   }
 
@@ -96,6 +101,8 @@ export class SimRouter implements FleetMembership {
     this.nodes.push(node);
     this.byId.set(instance.id, node);
     this.byBackend.set(backend, node);
+    this.everById.set(instance.id, node);
+    node.counted = true;
     this.o.onJoin?.(node);
   }
 
@@ -103,7 +110,7 @@ export class SimRouter implements FleetMembership {
     const node = this.byId.get(instanceId);
     if (node === undefined || !node.backend.accepting) return;
     this.tracker.drain(instanceId);
-    this.o.onLeave?.(node);
+    this.leave(node);
   }
 
   async inFlight(instanceId: string): Promise<number> {
@@ -113,14 +120,30 @@ export class SimRouter implements FleetMembership {
   async deregister(instanceId: string): Promise<void> {
     const node = this.byId.get(instanceId);
     if (node === undefined) return;
-    if (node.backend.accepting) this.o.onLeave?.(node);
+    this.leave(node);
     node.backend.accepting = false;
     this.tracker.remove(instanceId);
     this.byId.delete(instanceId);
   }
 
-  /** The node for an instance id, while registered. */
-  node(instanceId: string): ServiceNode | undefined {
-    return this.byId.get(instanceId);
+  /**
+   * The instance is gone (terminated): it takes nothing more, and the node is returned so the
+   * simulation can fail what it still holds. Undefined when it never registered.
+   */
+  gone(instanceId: string): ServiceNode | undefined {
+    const node = this.everById.get(instanceId);
+    if (node === undefined) return undefined;
+    this.leave(node);
+    node.gone = true;
+    node.backend.accepting = false;
+    this.tracker.remove(instanceId);
+    this.byId.delete(instanceId);
+    return node;
+  }
+
+  private leave(node: ServiceNode): void {
+    if (!node.counted) return;
+    node.counted = false;
+    this.o.onLeave?.(node);
   }
 }

@@ -86,6 +86,8 @@ export class ServiceNode {
   busy = 0;
   /** Terminated: whatever it still holds is lost. */
   gone = false;
+  /** Counted as serving capacity (registered, not yet drained or gone). */
+  counted = false;
   private queue = new Int32Array(16);
   private head = 0;
   queued = 0;

@@ -18,6 +18,10 @@ export const simSection = z.strictObject({
       sizeScale: z.number().positive().default(1),
     })
     .optional(),
+  /** Without a trace: a constant-rate Poisson load of this many requests per second... */
+  rps: z.number().positive().optional(),
+  /** ...for this long (required with rps). */
+  duration: duration.optional(),
   /** Sizes for requests the trace does not size. */
   sizes: sizeSpec.default({ kind: 'kairos' }),
   seed: z.number().int().nonnegative().default(1),
@@ -27,4 +31,12 @@ export const simSection = z.strictObject({
   capacityErrorRate: z.number().min(0).max(1).default(0),
   /** Length of one report window (percentiles over time, fleet samples). */
   window: duration.default(60_000),
-});
+  /**
+   * Start with the fleet the policy wants for the load at the trace's start already running
+   * (control ticks and boots happen before t = 0), instead of an empty fleet at t = 0.
+   */
+  warmStart: z.boolean().default(true),
+  /** Most requests a backend holds (in service + queued) per slot; beyond, the router rejects. */
+  maxOutstandingPerSlot: z.number().int().positive().default(100),
+}).refine((s) => s.trace === undefined || s.rps === undefined, { message: 'set either sim.trace or sim.rps, not both', path: ['rps'] })
+  .refine((s) => s.rps === undefined || s.duration !== undefined, { message: 'sim.rps needs sim.duration', path: ['duration'] });

@@ -1,0 +1,417 @@
+import type { LoadedConfig } from '../src/config/load.ts';
+import { simSection } from '../src/config/sections/sim.ts';
+import { BudgetSchedule } from '../src/control/budget-schedule.ts';
+import { candidatesFromConfig, classesFromConfig } from '../src/control/candidates.ts';
+import { ControlLoop } from '../src/control/loop.ts';
+import { Reconciler } from '../src/control/reconciler.ts';
+import type { Estimator, LoadObservation } from '../src/control/types.ts';
+import { SimClock } from '../src/core/clock.ts';
+import { MixscaleError } from '../src/core/errors.ts';
+import { silentLogger, type Logger } from '../src/core/log.ts';
+import { Rng } from '../src/core/rng.ts';
+import { pmfFromSamples, type SizeSpec } from '../src/core/sizes.ts';
+import type { Ms } from '../src/core/types.ts';
+import { createRoutingPolicy } from '../policies/routing/index.ts';
+import { createScalingPolicy } from '../policies/scaling/index.ts';
+import { SimCloud } from './cloud.ts';
+import { EventHeap } from './engine.ts';
+import { SimMetrics } from './metrics.ts';
+import { Recorder, type DropReason } from './recorder.ts';
+import type { DecisionPoint, LatencySummary, SimRun } from './result.ts';
+import { SimRouter } from './router.ts';
+import { RequestTable, type ServiceNode } from './service.ts';
+import { newTraceStats, poissonArrivals, readTraceChunks, type ArrivalChunk, type TraceStats } from './workload.ts';
+
+export type SimSettings = ReturnType<typeof simSection.parse>;
+
+/** Where arrivals come from when not from the config. */
+export type ArrivalSource =
+  | {
+      readonly kind: 'trace';
+      readonly path: string;
+      readonly model?: string;
+      readonly sizeColumn?: string;
+      readonly timeScale?: number;
+      readonly peakRps?: number;
+      readonly startMs?: Ms;
+      readonly durationMs?: Ms;
+      readonly skipBadRows?: boolean;
+      readonly sizeScale?: number;
+    }
+  | { readonly kind: 'poisson'; readonly rps: number; readonly durationMs: Ms; readonly sizes?: SizeSpec };
+
+export interface SimOverrides {
+  /** Scaling policy name (default: scaling.policy). */
+  readonly scalingPolicy?: string;
+  /** Routing policy name (default: routing.policy). */
+  readonly routingPolicy?: string;
+  readonly seed?: number;
+  /** Replaces the config's trace / rps load. */
+  readonly arrivals?: ArrivalSource;
+  /** Smoothing / forecasting of observed load (default: plan for what was observed). */
+  readonly estimator?: Estimator;
+  readonly logger?: Logger;
+  /** Called now and then with simulated time (ms since the trace start). */
+  readonly onProgress?: (simulatedMs: Ms) => void;
+}
+
+const EV_COMPLETE = 1;
+const EV_WINDOW = 2;
+const MAX_DECISIONS = 500;
+
+/** The sim settings of a config, with defaults when it has no `sim:` section. */
+export function simSettings(loaded: LoadedConfig): SimSettings {
+  return loaded.config.sim ?? simSection.parse({});
+}
+
+/** The arrival source a config describes (trace or constant rate), or a usage error. */
+export function configuredArrivals(loaded: LoadedConfig): ArrivalSource {
+  const s = simSettings(loaded);
+  if (s.trace !== undefined) {
+    const t = s.trace;
+    return {
+      kind: 'trace',
+      path: loaded.resolvePath(t.path),
+      ...(t.model !== undefined ? { model: t.model } : {}),
+      ...(t.sizeColumn !== undefined ? { sizeColumn: t.sizeColumn } : {}),
+      timeScale: t.timeScale,
+      ...(t.peakRps !== undefined ? { peakRps: t.peakRps } : {}),
+      ...(t.start !== undefined ? { startMs: t.start } : {}),
+      ...(t.duration !== undefined ? { durationMs: t.duration } : {}),
+      skipBadRows: t.skipBadRows,
+      sizeScale: t.sizeScale,
+    };
+  }
+  if (s.rps !== undefined && s.duration !== undefined) return { kind: 'poisson', rps: s.rps, durationMs: s.duration };
+  throw new MixscaleError('MIXSCALE_USAGE', `${loaded.source}: nothing to replay: set sim.trace.path or sim.rps + sim.duration (or pass --trace FILE)`);
+}
+
+function arrivalStream(src: ArrivalSource, sizes: SizeSpec, seed: number, stats: TraceStats): AsyncGenerator<ArrivalChunk> {
+  if (src.kind === 'poisson') return poissonArrivals({ rps: src.rps, durationMs: src.durationMs, sizes: src.sizes ?? sizes, seed, stats });
+  return readTraceChunks({ ...src, sizes, seed, stats });
+}
+
+function summary(h: { quantile(q: number): number; maxMs: number; meanMs: number }): LatencySummary {
+  return { p50: h.quantile(0.5), p90: h.quantile(0.9), p99: h.quantile(0.99), p999: h.quantile(0.999), max: h.maxMs, mean: h.meanMs };
+}
+
+function sameMix(a: Readonly<Record<string, number>>, b: Readonly<Record<string, number>>): boolean {
+  const ka = Object.keys(a).filter((k) => a[k]! > 0);
+  const kb = Object.keys(b).filter((k) => b[k]! > 0);
+  return ka.length === kb.length && ka.every((k) => a[k] === b[k]);
+}
+
+/**
+ * Runs one simulation: the real scaling policy, ControlLoop and Reconciler drive a simulated
+ * cloud on a simulated clock; the real routing policy, through the same PoolTracker as the HTTP
+ * router, sends each arrival to a simulated instance whose service time is drawn from the
+ * measured profile. Returns the run's JSON object. The same config, overrides and seed give
+ * the same result (wallClockMs and simulatedRequestsPerSecond aside).
+ */
+export async function runSimulation(loaded: LoadedConfig, overrides: SimOverrides = {}): Promise<SimRun> {
+  const wallStart = performance.now();
+  const cfg = loaded.config;
+  const sim = simSettings(loaded);
+  const seed = overrides.seed ?? sim.seed;
+  const logger = overrides.logger ?? silentLogger;
+  const scalingName = overrides.scalingPolicy ?? cfg.scaling.policy;
+  const routingName = overrides.routingPolicy ?? cfg.routing.policy;
+  const source = overrides.arrivals ?? configuredArrivals(loaded);
+
+  const classes = classesFromConfig(loaded);
+  const candidates = candidatesFromConfig(loaded);
+  const types = [...new Set(candidates.map((c) => c.type))];
+  const poolOfType = new Map(cfg.pools.map((p) => [p.type, p.name]));
+  const budget = new BudgetSchedule(cfg.budget.usdPerHour, cfg.budget.schedule, { utc: true });
+  const budgetAt = (t: Ms): number => budget.at(t);
+
+  // Independent streams, so the arrival sequence and class labels are the same whatever the
+  // policies do with the others.
+  const root = new Rng(seed);
+  const arrivalSeed = root.nextU32();
+  const classRng = root.fork();
+  const serviceRng = root.fork();
+  const routingRng = root.fork();
+  const metricsRng = root.fork();
+  const cloudRng = root.fork();
+
+  const scaling = createScalingPolicy(scalingName, cfg.scaling.options);
+  const routing = createRoutingPolicy(routingName, cfg.routing.options);
+
+  const interval = cfg.scaling.interval;
+  const maxBoot = Math.max(...candidates.map((c) => c.bootMs), 0);
+  const warmupMs = sim.warmStart ? Math.ceil(maxBoot / interval) * interval + interval : 0;
+  const clock = new SimClock(-warmupMs);
+
+  // Arrivals: the first chunk also gives the warm-up its picture of the starting load.
+  const stats = newTraceStats();
+  const arrivals = arrivalStream(source, sim.sizes, arrivalSeed, stats);
+  let chunk: ArrivalChunk | undefined = (await arrivals.next()).value ?? undefined;
+  let idx = 0;
+  const shares = classes.map((c) => c.share);
+  const shareTotal = shares.reduce((a, b) => a + b, 0);
+  const cumShare = Float64Array.from(shares, (_, i) => shares.slice(0, i + 1).reduce((a, b) => a + b, 0) / shareTotal);
+  const prior = warmupMs > 0 && chunk !== undefined ? startingLoad(chunk, classes.map((c) => c.name), cumShare, sim.window) : undefined;
+
+  const metrics = new SimMetrics({ classes, types, rng: metricsRng, startMs: -warmupMs, ...(prior !== undefined ? { prior } : {}) });
+  const recorder = new Recorder({ classes, types, windowMs: sim.window, startMs: 0, metrics });
+  const reqs = new RequestTable();
+  const heap = new EventHeap();
+
+  let router: SimRouter;
+  const cloud = new SimCloud({
+    clock,
+    catalog: loaded.catalog,
+    bootMs: Object.fromEntries(candidates.map((c) => [c.type, c.bootMs])),
+    capacityErrorRate: sim.capacityErrorRate,
+    rng: cloudRng,
+    budgetAt,
+    onTerminated: (instance) => {
+      const node = router.gone(instance.id);
+      if (node !== undefined) failQueued(node, clock.now());
+    },
+  });
+  const typeInfo = new Map(candidates.map((c) => [c.type, { fast: c.fast, slots: c.slots }]));
+  router = new SimRouter({
+    policy: routing,
+    rng: routingRng,
+    now: () => clock.now(),
+    profileOf: (type, model) => loaded.profiles.table(type, model),
+    classModels: classes.map((c) => c.model),
+    types,
+    typeInfo: (type) => typeInfo.get(type) ?? { fast: loaded.catalog.isAccelerated(type), slots: 1 },
+    maxOutstandingPerSlot: sim.maxOutstandingPerSlot,
+    onJoin: (node) => metrics.slots(node.typeIndex, node.slots, clock.now()),
+    onLeave: (node) => metrics.slots(node.typeIndex, -node.slots, clock.now()),
+  });
+
+  const reconciler = new Reconciler({
+    provider: cloud,
+    membership: router,
+    clock,
+    logger,
+    priceOf: (t) => loaded.catalog.price(t),
+    poolOf: (t) => poolOfType.get(t) ?? t,
+    launchTimeoutMs: cfg.controller?.launchTimeout ?? 600_000,
+    cluster: 'sim',
+  });
+  const loop = new ControlLoop({
+    clock,
+    metrics,
+    ...(overrides.estimator !== undefined ? { estimator: overrides.estimator } : {}),
+    policy: scaling,
+    reconciler,
+    classes,
+    candidates: () => candidates,
+    budgetAt,
+    logger,
+  });
+
+  // Sizes beyond what a class's model is measured at on every type cannot be served anywhere.
+  const classMaxSize = Float64Array.from(classes, (c) => Math.max(...types.map((t) => loaded.profiles.table(t, c.model).maxSize)));
+  const sloMs = Float64Array.from(classes, (c) => c.sloMs);
+
+  let arrivalsDone = chunk === undefined;
+  let tickFailure: unknown;
+  let ticks = 0;
+  let failedTicks = 0;
+  const decisions: DecisionPoint[] = [];
+  let lastDecided: Readonly<Record<string, number>> | undefined;
+  const tick = (): void => {
+    if (arrivalsDone) return;
+    loop
+      .tick()
+      .then((rec) => {
+        ticks++;
+        if (rec.status === 'failed') failedTicks++;
+        if (rec.decision !== undefined && (lastDecided === undefined || !sameMix(lastDecided, rec.decision.mix)) && decisions.length < MAX_DECISIONS) {
+          decisions.push({ tMs: rec.atMs, mix: rec.decision.mix, reason: rec.decision.reason });
+          lastDecided = rec.decision.mix;
+        }
+      })
+      .catch((e: unknown) => (tickFailure = e));
+    clock.setTimeout(tick, interval);
+  };
+  clock.setTimeout(tick, 0);
+  let costAtStart = 0;
+  clock.setTimeout(() => (costAtStart = cloud.totalUsd(0)), warmupMs);
+
+  function failQueued(node: ServiceNode, now: Ms): void {
+    while (node.queued > 0) {
+      const id = node.dequeue();
+      router.tracker.finished(node.backend, reqs.expected[id]!);
+      recorder.dropped(reqs.cls[id]!, 'terminated', reqs.arrival[id]!, now);
+      reqs.release(id);
+    }
+  }
+
+  const start = (id: number, node: ServiceNode, now: Ms): void => {
+    const svc = node.serviceMs(reqs.cls[id]!, reqs.size[id]!, serviceRng.next());
+    node.busy++;
+    metrics.busy(node.typeIndex, svc);
+    heap.push(now + svc, EV_COMPLETE, id);
+  };
+
+  heap.push(sim.window, EV_WINDOW, 0);
+  let nextTimer = clock.nextTimerAt();
+  let lastT = 0;
+  let progressAt = 0;
+  const fleetSample = (now: Ms) => {
+    const mix: Record<string, number> = {};
+    for (const i of cloud.instances()) mix[i.type] = (mix[i.type] ?? 0) + 1;
+    return { mix, usdPerHour: cloud.usdPerHour(), budgetUsdPerHour: budgetAt(now) };
+  };
+
+  for (;;) {
+    if (tickFailure !== undefined) throw tickFailure;
+    const tA = chunk !== undefined ? chunk.tMs[idx]! : Infinity;
+    const tH = heap.peekTime();
+    // Control instants: let the async tick finish at its simulated time before going on.
+    if (!arrivalsDone && nextTimer <= tA && nextTimer <= tH) {
+      await clock.advanceToSettled(nextTimer);
+      nextTimer = clock.nextTimerAt();
+      continue;
+    }
+    if (tA === Infinity && tH === Infinity) break;
+    if (tA < tH) {
+      // An arrival.
+      const t = tA;
+      clock.advanceTo(t);
+      const size = chunk!.size[idx]!;
+      let cls = 0;
+      if (cumShare.length > 1) {
+        const u = classRng.next();
+        while (cls < cumShare.length - 1 && u >= cumShare[cls]!) cls++;
+      }
+      recorder.arrival(cls, size, t);
+      if (!(size <= classMaxSize[cls]!)) {
+        recorder.dropped(cls, 'unprofiled', t, t);
+      } else {
+        const node = router.route(cls, size, t, t + sloMs[cls]!);
+        if (node === null) {
+          recorder.dropped(cls, router.lastReject as DropReason, t, t);
+        } else {
+          const id = reqs.alloc();
+          reqs.arrival[id] = t;
+          reqs.size[id] = size;
+          reqs.cls[id] = cls;
+          reqs.expected[id] = router.lastExpectedMs;
+          reqs.node[id] = node.index;
+          router.tracker.dispatched(node.backend, router.lastExpectedMs);
+          if (node.busy < node.slots) start(id, node, t);
+          else node.enqueue(id);
+        }
+      }
+      lastT = t;
+      if (++idx === chunk!.length) {
+        idx = 0;
+        const next = await arrivals.next();
+        chunk = next.done === true ? undefined : next.value;
+        if (chunk === undefined) arrivalsDone = true;
+        if (overrides.onProgress !== undefined && t - progressAt >= sim.window) {
+          progressAt = t;
+          overrides.onProgress(t);
+        }
+      }
+      continue;
+    }
+    heap.pop();
+    const t = heap.poppedTime;
+    clock.advanceTo(t);
+    if (heap.poppedKind === EV_COMPLETE) {
+      const id = heap.poppedArg;
+      const node = router.nodes[reqs.node[id]!]!;
+      node.busy--;
+      router.tracker.finished(node.backend, reqs.expected[id]!);
+      if (node.gone) recorder.dropped(reqs.cls[id]!, 'terminated', reqs.arrival[id]!, t);
+      else recorder.completed(reqs.cls[id]!, node.typeIndex, reqs.arrival[id]!, t);
+      reqs.release(id);
+      if (node.queued > 0 && !node.gone) start(node.dequeue(), node, t);
+      lastT = t;
+    } else {
+      recorder.closeWindow(t, fleetSample(t));
+      if (!arrivalsDone) heap.push(t + sim.window, EV_WINDOW, 0);
+    }
+  }
+  const endMs = Math.max(lastT, 0);
+  if (recorder.windows.length === 0 || recorder.windows[recorder.windows.length - 1]!.tMs < endMs) recorder.closeWindow(endMs, fleetSample(endMs));
+
+  const overall = recorder.overall();
+  let total = 0;
+  let completed = 0;
+  let dropped = 0;
+  let within = 0;
+  const perClass: Record<string, SimRun['perClass'][string]> = {};
+  classes.forEach((c, i) => {
+    const t = recorder.perClass[i]!;
+    total += t.arrivals;
+    completed += t.completed;
+    dropped += t.dropped;
+    within += t.withinSlo;
+    const attainment = t.arrivals === 0 ? 1 : t.withinSlo / t.arrivals;
+    perClass[c.name] = {
+      model: c.model,
+      requests: { total: t.arrivals, completed: t.completed, dropped: t.dropped, inFlight: t.arrivals - t.completed - t.dropped },
+      latencyMs: summary(t.latency),
+      slo: { targetMs: c.sloMs, quantile: c.sloQuantile, attainment, met: attainment >= c.sloQuantile },
+    };
+  });
+  const perType: Record<string, SimRun['perType'][string]> = {};
+  types.forEach((t, i) => (perType[t] = { completed: recorder.perType[i]!.count, latencyMs: summary(recorder.perType[i]!) }));
+  const little = recorder.little(0, endMs);
+  const totalUsd = cloud.totalUsd(endMs) - costAtStart;
+  const wallClockMs = performance.now() - wallStart;
+  return {
+    policy: scaling.name,
+    router: routing.name,
+    seed,
+    requests: { total, completed, dropped, inFlight: recorder.inFlight, dropReasons: { ...recorder.drops } },
+    latencyMs: summary(overall),
+    perClass,
+    perType,
+    slo: { targetMs: classes[0]!.sloMs, attainment: total === 0 ? 1 : within / total },
+    cost: {
+      totalUsd,
+      budgetUsdPerHour: cfg.budget.usdPerHour,
+      maxUsdPerHour: cloud.maxUsdPerHour(),
+      meanUsdPerHour: endMs > 0 ? (totalUsd * 3_600_000) / endMs : 0,
+      overBudgetSeconds: cloud.overBudgetSeconds(endMs),
+    },
+    fleet: recorder.windows.map((w) => ({ tMs: w.tMs, mix: w.mix, usdPerHour: w.usdPerHour, budgetUsdPerHour: w.budgetUsdPerHour })),
+    timeline: recorder.windows,
+    cdf: overall.cdf(100),
+    decisions,
+    ticks: { total: ticks, failed: failedTicks },
+    checks: {
+      littleL: little.L,
+      littleLambdaW: little.lambdaW,
+      littleRelativeError: little.L === 0 ? 0 : Math.abs(little.L - little.lambdaW) / little.L,
+      conservation: total === completed + dropped + recorder.inFlight,
+    },
+    trace: { rows: stats.rows, skippedRows: stats.skippedRows, arrivals: stats.arrivals, rateFactor: stats.rateFactor },
+    simulatedMs: endMs,
+    wallClockMs,
+    simulatedRequestsPerSecond: wallClockMs > 0 ? (total * 1000) / wallClockMs : 0,
+  };
+}
+
+/**
+ * The load of the trace's first window, from its first chunk of arrivals: what a service that
+ * had been running before the trace started would have observed.
+ */
+function startingLoad(chunk: ArrivalChunk, names: readonly string[], cumShare: Float64Array, windowMs: Ms): LoadObservation {
+  let n = 0;
+  while (n < chunk.length && chunk.tMs[n]! < windowMs) n++;
+  const span = n < chunk.length ? windowMs : Math.max(1, chunk.tMs[chunk.length - 1]!);
+  const sizes = pmfFromSamples(chunk.size.subarray(0, Math.max(1, Math.min(n, chunk.length))).filter((s) => !Number.isNaN(s)), 32);
+  let prev = 0;
+  return {
+    atMs: 0,
+    windowMs: span,
+    classes: names.map((name, i) => {
+      const share = cumShare[i]! - prev;
+      prev = cumShare[i]!;
+      return { name, rps: ((n * 1000) / span) * share, sizes };
+    }),
+  };
+}
