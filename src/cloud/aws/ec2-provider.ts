@@ -1,0 +1,167 @@
+import {
+  DescribeInstancesCommand,
+  paginateDescribeInstances,
+  RunInstancesCommand,
+  TerminateInstancesCommand,
+  type EC2Client,
+  type Filter,
+  type Instance as Ec2Instance,
+  type _InstanceType,
+} from '@aws-sdk/client-ec2';
+import { MixscaleError } from '../../core/errors.ts';
+import { silentLogger, type Logger } from '../../core/log.ts';
+import type { Instance, InstanceState } from '../../core/types.ts';
+import type { CloudProvider, LaunchSpec } from '../provider.ts';
+import { fromAwsError } from './errors.ts';
+import { MANAGED_BY, TAG_CLUSTER, TAG_MANAGED_BY, TAG_POOL } from './tags.ts';
+
+export interface Ec2ProviderOptions {
+  readonly client: EC2Client;
+  /** Value of the cluster tag: everything this provider sees and touches carries it. */
+  readonly cluster: string;
+  /** Launch template (name, or id `lt-…`) of each pool. */
+  readonly launchTemplateOf: (pool: string) => string | undefined;
+  readonly priceOf: (type: string) => number;
+  /** Port the node serves on inside the instance (the router reaches http://IP:PORT). */
+  readonly backendPort?: number;
+  readonly logger?: Logger;
+}
+
+/** EC2 states we bill and manage. shutting-down/terminated are gone; stopped ones are not ours to restart. */
+const STATE: Readonly<Record<string, InstanceState>> = { pending: 'pending', running: 'running' };
+
+function tag(i: Ec2Instance, key: string): string | undefined {
+  return i.Tags?.find((t) => t.Key === key)?.Value;
+}
+
+/**
+ * EC2 as a CloudProvider: RunInstances from the pool's launch template with the instance
+ * type overridden, tagged at creation; DescribeInstances filtered by the cluster tag (which
+ * is how a restarted controller adopts its fleet); TerminateInstances only of instances that
+ * carry our cluster tag (checked here, and enforced again by the IAM policy).
+ */
+export class Ec2Provider implements CloudProvider {
+  readonly name = 'aws';
+  private readonly o: Ec2ProviderOptions;
+  private readonly log: Logger;
+
+  constructor(options: Ec2ProviderOptions) {
+    this.o = options;
+    this.log = options.logger ?? silentLogger;
+  }
+
+  private clusterFilter(): Filter[] {
+    return [
+      { Name: `tag:${TAG_CLUSTER}`, Values: [this.o.cluster] },
+      { Name: 'instance-state-name', Values: ['pending', 'running'] },
+    ];
+  }
+
+  private toInstance(i: Ec2Instance): Instance | undefined {
+    const state = STATE[i.State?.Name ?? ''];
+    if (i.InstanceId === undefined || i.InstanceType === undefined || state === undefined) return undefined;
+    const ip = i.PrivateIpAddress;
+    let usdPerHour: number;
+    try {
+      usdPerHour = this.o.priceOf(i.InstanceType);
+    } catch {
+      usdPerHour = 0;
+      this.log.warn({ id: i.InstanceId, type: i.InstanceType }, 'owned instance of a type the catalog lacks; priced at 0');
+    }
+    return {
+      id: i.InstanceId,
+      type: i.InstanceType,
+      pool: tag(i, TAG_POOL) ?? 'unknown',
+      state,
+      launchedAtMs: i.LaunchTime?.getTime() ?? 0,
+      ...(ip !== undefined ? { address: `http://${ip}:${this.o.backendPort ?? 8000}` } : {}),
+      usdPerHour,
+    };
+  }
+
+  async list(): Promise<Instance[]> {
+    const out: Instance[] = [];
+    try {
+      for await (const page of paginateDescribeInstances({ client: this.o.client }, { Filters: this.clusterFilter() })) {
+        for (const r of page.Reservations ?? []) {
+          for (const i of r.Instances ?? []) {
+            // Belt and braces: never report an instance without our tag, whatever the endpoint returns.
+            if (tag(i, TAG_CLUSTER) !== this.o.cluster) continue;
+            const inst = this.toInstance(i);
+            if (inst !== undefined) out.push(inst);
+          }
+        }
+      }
+    } catch (e) {
+      throw fromAwsError(e, 'DescribeInstances');
+    }
+    return out;
+  }
+
+  async launch(spec: LaunchSpec): Promise<Instance[]> {
+    if (spec.count === 0) return [];
+    const template = this.o.launchTemplateOf(spec.pool);
+    if (template === undefined) {
+      throw new MixscaleError('MIXSCALE_CONFIG_INVALID', `pools: pool "${spec.pool}" has no launchTemplate; the aws provider launches from one per pool`, { pool: spec.pool });
+    }
+    const tags = [
+      { Key: TAG_CLUSTER, Value: this.o.cluster },
+      { Key: TAG_POOL, Value: spec.pool },
+      { Key: TAG_MANAGED_BY, Value: MANAGED_BY },
+      { Key: 'Name', Value: `${this.o.cluster}-${spec.pool}` },
+    ];
+    try {
+      const r = await this.o.client.send(
+        new RunInstancesCommand({
+          LaunchTemplate: template.startsWith('lt-') ? { LaunchTemplateId: template, Version: '$Default' } : { LaunchTemplateName: template, Version: '$Default' },
+          // The SDK's union lags new types; EC2 validates the name, and the catalog already did.
+          InstanceType: spec.type as _InstanceType,
+          // Partial capacity is still capacity: take what EC2 has, the next tick asks for the rest.
+          MinCount: 1,
+          MaxCount: spec.count,
+          ClientToken: spec.clientToken,
+          TagSpecifications: [
+            { ResourceType: 'instance', Tags: tags },
+            { ResourceType: 'volume', Tags: tags },
+          ],
+        }),
+      );
+      const out: Instance[] = [];
+      for (const i of r.Instances ?? []) {
+        const withTags = i.Tags !== undefined && i.Tags.length > 0 ? i : { ...i, Tags: tags };
+        const inst = this.toInstance({ ...withTags, State: i.State ?? { Name: 'pending' } });
+        if (inst !== undefined) out.push(inst);
+      }
+      this.log.info({ type: spec.type, pool: spec.pool, asked: spec.count, got: out.length, ids: out.map((i) => i.id) }, 'RunInstances');
+      return out;
+    } catch (e) {
+      throw fromAwsError(e, 'RunInstances', spec.type);
+    }
+  }
+
+  async terminate(ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return;
+    let ownedIds: Set<string>;
+    try {
+      const r = await this.o.client.send(new DescribeInstancesCommand({ InstanceIds: [...ids], Filters: [{ Name: `tag:${TAG_CLUSTER}`, Values: [this.o.cluster] }] }));
+      ownedIds = new Set((r.Reservations ?? []).flatMap((res) => (res.Instances ?? []).filter((i) => tag(i, TAG_CLUSTER) === this.o.cluster).map((i) => i.InstanceId ?? '')));
+    } catch (e) {
+      const mapped = fromAwsError(e, 'DescribeInstances');
+      // An id EC2 does not know at all is certainly not ours.
+      if (mapped.details.awsCode === 'InvalidInstanceID.NotFound' || mapped.details.awsCode === 'InvalidInstanceID.Malformed') {
+        throw new MixscaleError('MIXSCALE_CLOUD_API', `terminate: not owned by this cluster: ${ids.join(', ')}`, { ids: [...ids], retryable: false });
+      }
+      throw mapped;
+    }
+    const foreign = ids.filter((id) => !ownedIds.has(id));
+    if (foreign.length > 0) {
+      throw new MixscaleError('MIXSCALE_CLOUD_API', `terminate: not owned by this cluster: ${foreign.join(', ')}`, { ids: foreign, retryable: false });
+    }
+    try {
+      await this.o.client.send(new TerminateInstancesCommand({ InstanceIds: [...ids] }));
+      this.log.info({ ids }, 'TerminateInstances');
+    } catch (e) {
+      throw fromAwsError(e, 'TerminateInstances');
+    }
+  }
+}

@@ -1,0 +1,206 @@
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Clock } from '../../core/clock.ts';
+import { MixscaleError } from '../../core/errors.ts';
+import { silentLogger, type Logger } from '../../core/log.ts';
+import type { Instance, Ms } from '../../core/types.ts';
+import type { CloudProvider, LaunchSpec } from '../provider.ts';
+import { readState, writeState, type LocalRecord, type LocalState } from './state-file.ts';
+
+const BIN = fileURLToPath(new URL('../../../bin/mixscale.js', import.meta.url));
+
+/** `mixscale node emulated` for the type, port chosen by the OS. Placeholders: {type} {model} {pool} {id}. */
+export const DEFAULT_LOCAL_COMMAND: readonly string[] = [process.execPath, BIN, 'node', 'emulated', '--type', '{type}', '--model', '{model}', '--port', '0'];
+
+const TOKENS_KEPT = 200;
+
+export interface LocalProviderOptions {
+  readonly cluster: string;
+  /** Where the provider remembers its processes (a restarted controller adopts them). */
+  readonly stateFile: string;
+  readonly clock: Clock;
+  readonly priceOf: (type: string) => number;
+  /** Model the nodes serve (`{model}` in the command). */
+  readonly model: string;
+  /** Extra delay from launch before an instance counts as running (emulates boot). */
+  readonly bootDelayMs?: Ms;
+  /** argv of a node; the first stdout line must be `{"listening":"http://HOST:PORT"}`. */
+  readonly command?: readonly string[];
+  readonly logger?: Logger;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** The URL from a node's first stdout line, once it is there. */
+function listeningUrl(stdoutPath: string): string | undefined {
+  let text: string;
+  try {
+    text = readFileSync(stdoutPath, 'utf8');
+  } catch {
+    return undefined;
+  }
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('{')) continue;
+    try {
+      const v = JSON.parse(line) as { listening?: unknown };
+      if (typeof v.listening === 'string') return v.listening;
+    } catch {
+      // A partial line: the node is still writing it.
+    }
+  }
+  return undefined;
+}
+
+/**
+ * A real cloud on one machine: each instance is a `mixscale node` process on 127.0.0.1,
+ * billed at its catalog type's price. Processes are detached and their output goes to files,
+ * so they outlive a controller restart; the state file lets the next controller adopt them.
+ */
+export class LocalProvider implements CloudProvider {
+  readonly name = 'local';
+  private readonly o: LocalProviderOptions;
+  private readonly log: Logger;
+  private readonly logDir: string;
+
+  constructor(options: LocalProviderOptions) {
+    this.o = options;
+    this.log = options.logger ?? silentLogger;
+    this.logDir = join(dirname(options.stateFile), `${options.cluster}-nodes`);
+  }
+
+  private load(): LocalState {
+    return readState(this.o.stateFile, this.o.cluster);
+  }
+
+  private toInstance(r: LocalRecord, now: Ms): Instance {
+    const booted = now - r.launchedAtMs >= (this.o.bootDelayMs ?? 0);
+    const running = booted && r.address !== undefined;
+    return {
+      id: r.id,
+      type: r.type,
+      pool: r.pool,
+      state: running ? 'running' : 'pending',
+      launchedAtMs: r.launchedAtMs,
+      ...(running ? { readyAtMs: Math.max(r.launchedAtMs + (this.o.bootDelayMs ?? 0), r.launchedAtMs) } : {}),
+      ...(r.address !== undefined ? { address: r.address } : {}),
+      usdPerHour: this.o.priceOf(r.type),
+    };
+  }
+
+  async list(): Promise<Instance[]> {
+    const state = this.load();
+    const now = this.o.clock.now();
+    let changed = false;
+    const live: LocalRecord[] = [];
+    for (const r of state.instances) {
+      if (!alive(r.pid)) {
+        this.log.warn({ id: r.id, pid: r.pid }, 'local instance died');
+        changed = true;
+        continue;
+      }
+      if (r.address === undefined) {
+        const url = listeningUrl(r.stdoutPath);
+        if (url !== undefined) {
+          r.address = url;
+          changed = true;
+        }
+      }
+      live.push(r);
+    }
+    if (changed) {
+      state.instances = live;
+      writeState(this.o.stateFile, state);
+    }
+    return live.map((r) => this.toInstance(r, now));
+  }
+
+  async launch(spec: LaunchSpec): Promise<Instance[]> {
+    if (!Number.isInteger(spec.count) || spec.count < 0) {
+      throw new MixscaleError('MIXSCALE_CLOUD_API', `launch: count must be a non-negative integer, got ${spec.count}`, { retryable: false, type: spec.type });
+    }
+    const state = this.load();
+    const now = this.o.clock.now();
+    const prior = state.tokens.find((t) => t.token === spec.clientToken);
+    if (prior !== undefined) {
+      const byId = new Map(state.instances.map((r) => [r.id, r]));
+      return prior.ids.flatMap((id) => {
+        const r = byId.get(id);
+        return r === undefined ? [] : [this.toInstance(r, now)];
+      });
+    }
+    try {
+      this.o.priceOf(spec.type);
+    } catch {
+      throw new MixscaleError('MIXSCALE_CLOUD_CAPACITY', `launch: instance type "${spec.type}" is not in the catalog`, { type: spec.type, retryable: false });
+    }
+    mkdirSync(this.logDir, { recursive: true });
+    const tokenHash = createHash('sha256').update(spec.clientToken).digest('hex').slice(0, 8);
+    const launched: LocalRecord[] = [];
+    // Record the token before spawning: a controller killed mid-launch finds the ids it started.
+    for (let k = 0; k < spec.count; k++) {
+      const id = `local-${String(state.nextSeq++).padStart(4, '0')}-${tokenHash}`;
+      const stdoutPath = join(this.logDir, `${id}.out`);
+      const pid = this.spawnNode(id, spec, stdoutPath);
+      const r: LocalRecord = { id, type: spec.type, pool: spec.pool, pid, launchedAtMs: now, stdoutPath };
+      state.instances.push(r);
+      launched.push(r);
+      this.log.info({ id, pid, type: spec.type }, 'launched local node');
+    }
+    state.tokens.push({ token: spec.clientToken, ids: launched.map((r) => r.id) });
+    if (state.tokens.length > TOKENS_KEPT) state.tokens.splice(0, state.tokens.length - TOKENS_KEPT);
+    writeState(this.o.stateFile, state);
+    return launched.map((r) => this.toInstance(r, now));
+  }
+
+  private spawnNode(id: string, spec: LaunchSpec, stdoutPath: string): number {
+    const argv = (this.o.command ?? DEFAULT_LOCAL_COMMAND).map((a) =>
+      a.replaceAll('{type}', spec.type).replaceAll('{model}', this.o.model).replaceAll('{pool}', spec.pool).replaceAll('{id}', id),
+    );
+    const [cmd, ...args] = argv;
+    if (cmd === undefined) throw new MixscaleError('MIXSCALE_CONFIG_INVALID', 'controller.local.command: empty command');
+    const out = openSync(stdoutPath, 'w');
+    const err = openSync(stdoutPath.replace(/\.out$/, '.err'), 'w');
+    try {
+      const child = spawn(cmd, args, { detached: true, stdio: ['ignore', out, err] });
+      if (child.pid === undefined) throw new MixscaleError('MIXSCALE_CLOUD_API', `cannot start ${cmd}`, { retryable: false });
+      child.on('error', (e) => this.log.error({ id, err: e.message }, 'local node failed to start'));
+      child.unref();
+      return child.pid;
+    } finally {
+      closeSync(out);
+      closeSync(err);
+    }
+  }
+
+  async terminate(ids: readonly string[]): Promise<void> {
+    const state = this.load();
+    const owned = new Map(state.instances.map((r) => [r.id, r]));
+    const foreign = ids.filter((id) => !owned.has(id));
+    if (foreign.length > 0) {
+      throw new MixscaleError('MIXSCALE_CLOUD_API', `terminate: not owned by this cluster: ${foreign.join(', ')}`, { ids: foreign, retryable: false });
+    }
+    const gone = new Set(ids);
+    for (const id of ids) {
+      const r = owned.get(id)!;
+      try {
+        // The node finishes in-flight requests on SIGTERM, then exits.
+        process.kill(r.pid, 'SIGTERM');
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ESRCH') throw new MixscaleError('MIXSCALE_CLOUD_API', `terminate ${id}: ${(e as Error).message}`, { retryable: true });
+      }
+      this.log.info({ id, pid: r.pid }, 'terminated local node');
+    }
+    state.instances = state.instances.filter((r) => !gone.has(r.id));
+    writeState(this.o.stateFile, state);
+  }
+}
