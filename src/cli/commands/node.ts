@@ -131,7 +131,7 @@ On start a node prints one JSON line on stdout: {"listening":"http://127.0.0.1:P
       const logger = loggerFor(cmd);
       const profiles = opts.profiles !== undefined ? ServiceProfiles.load(resolve(opts.profiles)) : ServiceProfiles.load();
       const table = profiles.table(opts.type, opts.model);
-      const emulated = new EmulatedNode(table, new RealClock(), new Rng(opts.seed ?? cfg.emulated.seed), { slots: opts.slots ?? cfg.emulated.slots });
+      const emulated = new EmulatedNode(table, new RealClock(), new Rng(opts.seed ?? cfg.emulated.seed), { slots: opts.slots ?? cfg.emulated.slots, timerSlackMs: 2 });
       await serve(emulated, opts.host ?? cfg.host, opts.port, cfg.bodyLimit, logger, async () => {});
     });
 }
