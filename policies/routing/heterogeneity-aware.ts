@@ -14,7 +14,7 @@ export interface HeterogeneityAwareOptions {
   readonly rejectLate: boolean;
 }
 
-export const DEFAULT_HETEROGENEITY_AWARE: HeterogeneityAwareOptions = { largeFraction: 0.9, rejectLate: true };
+export const DEFAULT_HETEROGENEITY_AWARE: HeterogeneityAwareOptions = { largeFraction: 1, rejectLate: true };
 
 /**
  * The default router. Large or latency-critical requests go to fast backends (the one expected to

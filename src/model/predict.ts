@@ -31,7 +31,7 @@ export interface ModelOptions {
   readonly splitIterations: number;
 }
 
-export const DEFAULT_MODEL_OPTIONS: ModelOptions = { largeFraction: 0.9, splitIterations: 40 };
+export const DEFAULT_MODEL_OPTIONS: ModelOptions = { largeFraction: 1, splitIterations: 60 };
 
 export interface PoolPrediction {
   readonly type: string;
@@ -50,6 +50,8 @@ export interface MixPrediction {
   readonly split: ReadonlyArray<Readonly<Record<string, number>>>;
   /** Worst ratio over classes of the predicted SLO quantile to the SLO (≤ 1: every SLO met). */
   readonly score: number;
+  /** Worst ratio over classes of the predicted mean latency to the SLO: breaks ties between equal tails. */
+  readonly meanScore: number;
   readonly maxUtilization: number;
 }
 
@@ -189,14 +191,17 @@ export class PerformanceModel {
       for (let a = 0; a < A; a++) {
         const r = resp[a]!;
         if (Number.isNaN(r)) continue;
+        // Method of successive averages: shrinking steps, so the split settles instead of
+        // oscillating near saturation where response time is steep in the load.
+        const step = 1.5 / (it + 2);
         if (!Number.isFinite(r) || !Number.isFinite(mean)) {
-          weight[a]! *= 0.5;
+          weight[a]! *= Math.exp(-step);
           worst = Infinity;
           continue;
         }
         const gap = (r - mean) / mean;
         worst = Math.max(worst, Math.abs(gap));
-        weight[a]! *= Math.exp(-Math.max(-2, Math.min(2, 2 * gap)));
+        weight[a]! *= Math.exp(-step * Math.max(-1, Math.min(1, gap)));
       }
       if (worst < 0.005) break;
       loadPools();
@@ -212,6 +217,7 @@ export class PerformanceModel {
     const classes: PredictedLatency[] = [];
     const split: Array<Record<string, number>> = [];
     let score = 0;
+    let meanScore = 0;
     for (let k = 0; k < K; k++) {
       const c = this.classes[k]!;
       const e = eligible[k]!;
@@ -246,6 +252,9 @@ export class PerformanceModel {
         return t;
       };
       const sloQ = quantileOf(tail, c.sloQuantile);
+      let mean = 0;
+      for (let i = 0; i < prob.length; i++) mean += prob[i]! * (svc[i]! + laws[pool[i]!]!.meanWaitMs);
+      if (c.rps > 0) meanScore = Math.max(meanScore, unserved > 0 ? Infinity : mean / c.sloMs);
       const attainment = 1 - tail(c.sloMs);
       score = Math.max(score, c.rps > 0 ? sloQ / c.sloMs : 0);
       classes.push(
@@ -256,7 +265,7 @@ export class PerformanceModel {
       split.push(byType);
     }
     if (unservedRate > 0 && score < Infinity) score = Math.max(score, 1 + unservedRate);
-    return { pools, classes, split, score, maxUtilization: maxUtil };
+    return { pools, classes, split, score, meanScore, maxUtilization: maxUtil };
   }
 }
 

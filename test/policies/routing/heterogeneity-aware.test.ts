@@ -9,10 +9,10 @@ describe('heterogeneity-aware routing', () => {
   });
 
   it('sends a request too large for frugal types to a fast backend even when a frugal one would finish first', () => {
-    // cpu: 1.5 × 220 = 330 ms > 0.9 × 350, so the request counts as large.
-    const view = fakeView([backend('cpu', 'cpu', false), backend('gpu', 'gpu', true, 1, 120)], { cpu: 1.5, gpu: 1 });
-    assert.equal(createRoutingPolicy('heterogeneity-aware').pick(request(220, 350), view)?.id, 'gpu');
-    assert.equal(createRoutingPolicy('shortest-expected-delay').pick(request(220, 350), view)?.id, 'cpu');
+    // cpu: 1.5 × 240 = 360 ms > 350 ms, so the request counts as large; the gpu would finish at 370 ms.
+    const view = fakeView([backend('cpu', 'cpu', false), backend('gpu', 'gpu', true, 1, 130)], { cpu: 1.5, gpu: 1 });
+    assert.equal(createRoutingPolicy('heterogeneity-aware', { rejectLate: false }).pick(request(240, 350), view)?.id, 'gpu');
+    assert.equal(createRoutingPolicy('shortest-expected-delay').pick(request(240, 350), view)?.id, 'cpu');
   });
 
   it('sends critical requests to fast backends', () => {

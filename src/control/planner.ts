@@ -1,0 +1,387 @@
+import { MixscaleError } from '../core/errors.ts';
+import { BILLED_STATES, formatMix, type Instance, type Mix, type Plan, type PredictedLatency, type RequestClass } from '../core/types.ts';
+import { buildModel } from '../model/build.ts';
+import type { MixPrediction, ModelOptions, PerformanceModel } from '../model/predict.ts';
+import type { CandidateType, LoadObservation } from './types.ts';
+
+export interface PlannerOptions {
+  /** Keep the current fleet unless the best mix's predicted tail is better by at least this fraction. */
+  readonly minGain: number;
+  /** One-off cost (USD) of launching or terminating an instance (API calls, cache warm-up, risk). */
+  readonly changeCostUsd: number;
+  /** Over how many hours a change's cost (boot time billed while not serving + changeCostUsd) is weighed. */
+  readonly amortizeHours: number;
+  /** Enumerate every maximal mix when there are at most this many; otherwise bounded search. */
+  readonly exactLimit: number;
+  /** Runners-up kept in the result. */
+  readonly runnersUp: number;
+  readonly model: Partial<ModelOptions>;
+}
+
+export const DEFAULT_PLANNER_OPTIONS: PlannerOptions = { minGain: 0.05, changeCostUsd: 0.01, amortizeHours: 1, exactLimit: 4000, runnersUp: 3, model: {} };
+
+export interface PlanInput {
+  readonly budgetUsdPerHour: number;
+  readonly classes: readonly RequestClass[];
+  readonly candidates: readonly CandidateType[];
+  readonly load: LoadObservation;
+  /** Billed instances we own (pending, running, draining); empty for a what-if. */
+  readonly fleet?: readonly Instance[];
+  readonly options?: Partial<PlannerOptions>;
+}
+
+export interface RankedMix {
+  readonly mix: Mix;
+  readonly usdPerHour: number;
+  readonly score: number;
+  readonly maxUtilization: number;
+  readonly predicted: Readonly<Record<string, PredictedLatency>>;
+}
+
+export interface PlanResult extends Plan {
+  /** Predicted utilization per type of the chosen mix. */
+  readonly utilization: Readonly<Record<string, number>>;
+  /** Worst predicted (SLO quantile / SLO) over classes: ≤ 1 means every SLO is predicted met. */
+  readonly score: number;
+  readonly runnersUp: readonly RankedMix[];
+  /** Mixes the model evaluated. */
+  readonly evaluated: number;
+  /** True when the plan differs from the current fleet. */
+  readonly changes: boolean;
+}
+
+/**
+ * Orders predictions: by tail score, then (a small weight) by mean latency, so that among mixes
+ * whose tail is set by the same slowest request the one that serves everyone faster wins;
+ * overloaded mixes come last, least utilized first.
+ */
+function rankKey(p: MixPrediction): number {
+  if (!Number.isFinite(p.score)) return 1e6 * (1 + Math.min(p.maxUtilization, 1e6));
+  return p.score + (Number.isFinite(p.meanScore) ? 0.02 * p.meanScore : 0.02);
+}
+
+/**
+ * Chooses the mix (counts per candidate type) and routing split with the lowest predicted tail
+ * latency under a hard $/h cap. Cost is counted over everything billed: draining instances
+ * still cost money, so their price is taken off the budget; pending ones are part of the mix.
+ *
+ * Search: every maximal mix (one where no further instance fits the budget: adding capacity
+ * never raises predicted latency) when there are few enough ("exact"); otherwise the best one-
+ * and two-type mixes over the types no other type dominates, refined by local search
+ * ("bounded"). Hysteresis: the current fleet is kept unless the best mix is predicted better by
+ * minGain plus the change's cost (instances billed while booting, per-change cost) relative to
+ * the budget over amortizeHours.
+ */
+export function planMix(input: PlanInput): PlanResult {
+  const opts: PlannerOptions = { ...DEFAULT_PLANNER_OPTIONS, ...input.options };
+  if (!(input.budgetUsdPerHour > 0)) throw new MixscaleError('MIXSCALE_BUDGET_INFEASIBLE', `budget must be a positive $/h, got ${input.budgetUsdPerHour}`);
+  const cands = input.candidates;
+  const model = buildModel(cands, input.classes, input.load, opts.model);
+  const fleet = input.fleet ?? [];
+  const poolIndex = new Map(cands.map((c, i) => [c.pool, i]));
+  const current = new Array<number>(cands.length).fill(0);
+  let drainingUsd = 0;
+  for (const inst of fleet) {
+    if (!BILLED_STATES.has(inst.state)) continue;
+    if (inst.state === 'draining') {
+      drainingUsd += inst.usdPerHour;
+      continue;
+    }
+    const i = poolIndex.get(inst.pool) ?? cands.findIndex((c) => c.type === inst.type);
+    if (i >= 0) current[i]!++;
+  }
+  const budget = input.budgetUsdPerHour - drainingUsd;
+  // Unavailable types (capacity cooldown) cannot grow; they may keep what they have.
+  const lo = cands.map((c) => c.minCount);
+  const hi = cands.map((c, i) => (c.available ? c.maxCount : Math.min(c.maxCount, current[i]!)));
+  const minUsd = cands.reduce((a, c, i) => a + lo[i]! * c.usdPerHour, 0);
+  if (minUsd > budget + 1e-9) {
+    throw new MixscaleError('MIXSCALE_BUDGET_INFEASIBLE', `budget $${input.budgetUsdPerHour.toFixed(2)}/h cannot pay for the pools' minCount ($${minUsd.toFixed(2)}/h${drainingUsd > 0 ? ` plus $${drainingUsd.toFixed(2)}/h still draining` : ''})`, { budget: input.budgetUsdPerHour });
+  }
+
+  const search = new MixSearch(model, cands.map((c) => c.usdPerHour), lo, hi, budget, opts.runnersUp + 1);
+  const exact = search.countMaximal(opts.exactLimit) <= opts.exactLimit;
+  if (exact) search.enumerate();
+  else search.bounded(cands.map((c) => c.fast));
+  const best = search.top[0];
+  if (best === undefined) throw new MixscaleError('MIXSCALE_BUDGET_INFEASIBLE', `no mix of the candidate types fits $${budget.toFixed(2)}/h`, { budget });
+
+  let chosen = best;
+  let reasonPrefix = '';
+  const curUsd = current.reduce((a, n, i) => a + n * cands[i]!.usdPerHour, 0);
+  const curValid = current.some((n) => n > 0) && curUsd <= budget + 1e-9 && current.every((n, i) => n >= lo[i]! && n <= hi[i]!);
+  if (curValid && !sameCounts(current, best.counts)) {
+    const cur = search.evaluate(current);
+    let churnUsd = 0;
+    current.forEach((n, i) => {
+      const d = best.counts[i]! - n;
+      const c = cands[i]!;
+      if (d > 0) churnUsd += d * (c.usdPerHour * (c.bootMs / 3_600_000) + opts.changeCostUsd);
+      else churnUsd += -d * opts.changeCostUsd;
+    });
+    const threshold = opts.minGain + churnUsd / (input.budgetUsdPerHour * opts.amortizeHours);
+    const curKey = rankKey(cur.prediction);
+    const gain = (curKey - rankKey(best.prediction)) / curKey;
+    if (cur.prediction.score <= 1 && gain < threshold) {
+      chosen = cur;
+      reasonPrefix = `hold ${formatMix(toMix(current, cands))}: best alternative ${formatMix(toMix(best.counts, cands))} is predicted only ${(gain * 100).toFixed(1)}% better (threshold ${(threshold * 100).toFixed(1)}%); `;
+    }
+  }
+
+  const pred = model.predict(chosen.counts, true);
+  const predicted: Record<string, PredictedLatency> = {};
+  const split: Record<string, Record<string, number>> = {};
+  input.classes.forEach((c, k) => {
+    predicted[c.name] = pred.classes[k]!;
+    split[c.name] = { ...pred.split[k]! };
+  });
+  const utilization: Record<string, number> = {};
+  for (const p of pred.pools) utilization[p.type] = p.utilization;
+  const mix = toMix(chosen.counts, cands);
+  const usd = chosen.counts.reduce((a, n, i) => a + n * cands[i]!.usdPerHour, 0);
+  const runnersUp = search.top
+    .filter((r) => !sameCounts(r.counts, chosen.counts))
+    .slice(0, opts.runnersUp)
+    .map((r) => ranked(model, r.counts, cands, input.classes));
+  return {
+    mix,
+    usdPerHour: usd,
+    predicted,
+    split,
+    reason: reasonPrefix + explain(model, pred, usd, input.budgetUsdPerHour, drainingUsd),
+    search: exact ? 'exact' : 'bounded',
+    utilization,
+    score: pred.score,
+    runnersUp,
+    evaluated: search.evaluated,
+    changes: !sameCounts(current, chosen.counts),
+  };
+}
+
+function ranked(model: PerformanceModel, counts: readonly number[], cands: readonly CandidateType[], classes: readonly RequestClass[]): RankedMix {
+  const p = model.predict(counts, true);
+  const predicted: Record<string, PredictedLatency> = {};
+  classes.forEach((c, k) => (predicted[c.name] = p.classes[k]!));
+  return { mix: toMix(counts, cands), usdPerHour: counts.reduce((a, n, i) => a + n * cands[i]!.usdPerHour, 0), score: p.score, maxUtilization: p.maxUtilization, predicted };
+}
+
+function explain(model: PerformanceModel, p: MixPrediction, usd: number, budget: number, drainingUsd: number): string {
+  const spend = `$${usd.toFixed(2)} of $${budget.toFixed(2)}/h${drainingUsd > 0 ? ` ($${drainingUsd.toFixed(2)}/h still draining)` : ''}`;
+  const busiest = p.pools.reduce<{ type: string; utilization: number } | null>((a, x) => (a === null || x.utilization > a.utilization ? x : a), null);
+  const util = busiest === null ? '' : `; busiest pool ${busiest.type} at ${(Math.min(busiest.utilization, 9.99) * 100).toFixed(0)}%`;
+  if (!Number.isFinite(p.score)) return `overloaded: the load exceeds what ${spend} can serve${util}`;
+  let worst = 0;
+  p.classes.forEach((c, k) => {
+    const cl = model.classes[k]!;
+    const r = cl.rps > 0 ? sloQuantileOf(c, cl.sloQuantile) / cl.sloMs : 0;
+    if (r >= p.score - 1e-12) worst = k;
+  });
+  const wc = model.classes[worst]!;
+  const q = `p${+(wc.sloQuantile * 100).toFixed(1)}`;
+  const lat = sloQuantileOf(p.classes[worst]!, wc.sloQuantile);
+  if (p.score > 1) return `SLO not attainable within ${spend}: ${wc.name} ${q} predicted ${lat.toFixed(0)} ms > ${wc.sloMs} ms${util}`;
+  return `lowest predicted tail within ${spend}: ${wc.name} ${q} ${lat.toFixed(0)} ms (SLO ${wc.sloMs} ms)${util}; binding: budget`;
+}
+
+function sloQuantileOf(p: PredictedLatency, q: number): number {
+  return q === 0.99 ? p.p99Ms : q === 0.999 ? p.p999Ms : q === 0.5 ? p.p50Ms : p.p99Ms;
+}
+
+function toMix(counts: readonly number[], cands: readonly CandidateType[]): Mix {
+  const m: Record<string, number> = {};
+  counts.forEach((n, i) => {
+    if (n > 0) m[cands[i]!.type] = (m[cands[i]!.type] ?? 0) + n;
+  });
+  return m;
+}
+
+function sameCounts(a: readonly number[], b: readonly number[]): boolean {
+  return a.every((x, i) => x === b[i]);
+}
+
+interface Scored {
+  readonly counts: number[];
+  readonly prediction: MixPrediction;
+  readonly key: number;
+}
+
+/** Mix enumeration and bounded search over counts, keeping the best few by predicted tail. */
+class MixSearch {
+  evaluated = 0;
+  readonly top: Scored[] = [];
+  private readonly seen = new Set<string>();
+
+  constructor(
+    private readonly model: PerformanceModel,
+    private readonly price: readonly number[],
+    private readonly lo: readonly number[],
+    private readonly hi: readonly number[],
+    private readonly budget: number,
+    private readonly keep: number,
+  ) {}
+
+  evaluate(counts: readonly number[]): Scored {
+    this.evaluated++;
+    const prediction = this.model.predict(counts, false);
+    return { counts: [...counts], prediction, key: rankKey(prediction) };
+  }
+
+  private consider(counts: readonly number[]): Scored | undefined {
+    const id = counts.join(',');
+    if (this.seen.has(id)) return undefined;
+    this.seen.add(id);
+    if (counts.every((n) => n === 0)) return undefined;
+    const s = this.evaluate(counts);
+    const usd = this.cost(s.counts);
+    let i = this.top.length;
+    // Ties (same predicted tail): the cheaper mix first.
+    while (i > 0 && (this.top[i - 1]!.key > s.key + 1e-9 || (Math.abs(this.top[i - 1]!.key - s.key) <= 1e-9 && this.cost(this.top[i - 1]!.counts) > usd))) i--;
+    if (i < this.keep) {
+      this.top.splice(i, 0, s);
+      if (this.top.length > this.keep) this.top.pop();
+    }
+    return s;
+  }
+
+  private cost(counts: readonly number[]): number {
+    let u = 0;
+    for (let i = 0; i < counts.length; i++) u += counts[i]! * this.price[i]!;
+    return u;
+  }
+
+  /** Whether one more instance of some type still fits. */
+  private maximal(counts: readonly number[], usd: number): boolean {
+    for (let i = 0; i < counts.length; i++) if (counts[i]! < this.hi[i]! && usd + this.price[i]! <= this.budget + 1e-9) return false;
+    return true;
+  }
+
+  /** Counts maximal mixes, stopping past `limit`. */
+  countMaximal(limit: number): number {
+    let n = 0;
+    this.walk(0, [...this.lo], this.cost(this.lo), () => {
+      n++;
+      return n <= limit;
+    });
+    return n;
+  }
+
+  enumerate(): void {
+    this.walk(0, [...this.lo], this.cost(this.lo), (c) => {
+      this.consider(c);
+      return true;
+    });
+  }
+
+  private walk(i: number, counts: number[], usd: number, visit: (c: readonly number[]) => boolean): boolean {
+    if (i === counts.length) return this.maximal(counts, usd) ? visit(counts) : true;
+    const base = counts[i]!;
+    for (let n = base; n <= this.hi[i]!; n++) {
+      const extra = (n - base) * this.price[i]!;
+      if (usd + extra > this.budget + 1e-9) break;
+      counts[i] = n;
+      if (!this.walk(i + 1, counts, usd + extra, visit)) {
+        counts[i] = base;
+        return false;
+      }
+    }
+    counts[i] = base;
+    return true;
+  }
+
+  /** Fills the remaining budget with type j (as many as fit). */
+  private fill(counts: number[], j: number): void {
+    const room = Math.floor((this.budget - this.cost(counts) + 1e-9) / this.price[j]!);
+    counts[j] = Math.min(this.hi[j]!, counts[j]! + Math.max(0, room));
+  }
+
+  bounded(fast: readonly boolean[]): void {
+    const P = this.price.length;
+    const keepTypes = this.undominated(fast);
+    // One- and two-type mixes: count of a from its range (coarse, then refined), rest filled with b.
+    for (const a of keepTypes) {
+      for (const b of keepTypes) {
+        if (b < a) continue;
+        const maxA = Math.min(this.hi[a]!, Math.floor((this.budget - this.cost(this.lo)) / this.price[a]!) + this.lo[a]!);
+        const at = (na: number): Scored | undefined => {
+          const c = [...this.lo];
+          c[a] = Math.max(this.lo[a]!, na);
+          if (this.cost(c) > this.budget + 1e-9) return undefined;
+          if (b !== a) this.fill(c, b);
+          for (let j = 0; j < P; j++) this.fill(c, j);
+          return this.consider(c);
+        };
+        if (a === b) {
+          at(maxA);
+          continue;
+        }
+        const step = Math.max(1, Math.ceil((maxA - this.lo[a]! + 1) / 8));
+        let bestN = this.lo[a]!;
+        let bestKey = Infinity;
+        for (let na = this.lo[a]!; na <= maxA; na += step) {
+          const s = at(na);
+          if (s !== undefined && s.key < bestKey) {
+            bestKey = s.key;
+            bestN = na;
+          }
+        }
+        for (let na = Math.max(this.lo[a]!, bestN - step + 1); na <= Math.min(maxA, bestN + step - 1); na++) at(na);
+      }
+    }
+    // Local search from the best: move one instance's worth of budget between types.
+    for (let round = 0; round < 20 && this.top.length > 0; round++) {
+      const start = this.top[0]!;
+      let improved = false;
+      for (const i of keepTypes) {
+        for (const j of keepTypes) {
+          if (i === j || start.counts[i]! <= this.lo[i]!) continue;
+          const c = [...start.counts];
+          c[i]!--;
+          this.fill(c, j);
+          for (const t of keepTypes) this.fill(c, t);
+          const s = this.consider(c);
+          if (s !== undefined && s.key < start.key - 1e-9) improved = true;
+        }
+      }
+      if (!improved) break;
+    }
+  }
+
+  /**
+   * Types worth searching: a type is dropped when another of the same kind (fast or frugal) is no
+   * slower for every class and size and no dearer per request served.
+   */
+  private undominated(fast: readonly boolean[]): number[] {
+    const P = this.price.length;
+    const stats = this.model.types.map((t, i) => {
+      return t.columns.map((col, k) => {
+        const w = this.model.classes[k]!.sizes.weights;
+        let m = 0;
+        let covered = true;
+        for (let j = 0; j < w.length; j++) {
+          if (!Number.isFinite(col.meanMs[j]!)) covered = false;
+          else m += w[j]! * col.meanMs[j]!;
+        }
+        return { meanMs: m, covered, usdPerReq: (this.price[i]! * m) / t.slots };
+      });
+    });
+    const out: number[] = [];
+    for (let b = 0; b < P; b++) {
+      if (this.hi[b]! === 0) continue;
+      let dominated = false;
+      for (let a = 0; a < P && !dominated; a++) {
+        if (a === b || this.hi[a]! === 0 || fast[a] !== fast[b]) continue;
+        let allNoWorse = true;
+        let someBetter = false;
+        for (let k = 0; k < stats[a]!.length; k++) {
+          const x = stats[a]![k]!;
+          const y = stats[b]![k]!;
+          if ((y.covered && !x.covered) || x.meanMs > y.meanMs || x.usdPerReq > y.usdPerReq) allNoWorse = false;
+          if (x.meanMs < y.meanMs || x.usdPerReq < y.usdPerReq) someBetter = true;
+        }
+        dominated = allNoWorse && (someBetter || a < b);
+      }
+      if (!dominated) out.push(b);
+    }
+    return out;
+  }
+}

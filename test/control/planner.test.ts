@@ -1,0 +1,83 @@
+import assert from 'node:assert/strict';
+import { planMix } from '../../src/control/planner.ts';
+import { mixCost, type Instance } from '../../src/core/types.ts';
+import { kairosCandidate, kairosCandidates, rm2Class, rm2Load } from './kairos-setup.ts';
+
+const price = (t: string) => kairosCandidates.find((c) => c.type === t)!.usdPerHour;
+const plan = (rps: number, extra: Partial<Parameters<typeof planMix>[0]> = {}) =>
+  planMix({ budgetUsdPerHour: 2.5, classes: rm2Class, candidates: kairosCandidates, load: rm2Load(rps), ...extra });
+
+function instance(id: string, type: string, state: Instance['state']): Instance {
+  return { id, type, pool: type, state, launchedAtMs: 0, usdPerHour: price(type) };
+}
+
+describe('planMix (Kairos rm2, $2.5/h)', () => {
+  it('never exceeds the budget', () => {
+    for (const rps of [5, 40, 80, 120]) {
+      const p = plan(rps);
+      assert.ok(mixCost(p.mix, price) <= 2.5 + 1e-9, `${rps} rps: $${p.usdPerHour}`);
+      assert.ok(Math.abs(p.usdPerHour - mixCost(p.mix, price)) < 1e-9);
+    }
+  });
+
+  it('picks mostly fast nodes at low load and mostly frugal nodes at high load', () => {
+    const low = plan(10);
+    const high = plan(100);
+    const fastShare = (m: Record<string, number>) => (m['g4dn.xlarge'] ?? 0) / Object.values(m).reduce((a, b) => a + b, 0);
+    assert.ok(fastShare(low.mix) > 0.5, JSON.stringify(low.mix));
+    assert.ok(fastShare(high.mix) < 0.25, JSON.stringify(high.mix));
+    assert.ok((high.mix['r5n.large'] ?? 0) >= 8, JSON.stringify(high.mix));
+  });
+
+  it('searches exactly on a small catalog and says so, with runners-up ranked behind the choice', () => {
+    const p = plan(60);
+    assert.equal(p.search, 'exact');
+    assert.ok(p.runnersUp.length > 0);
+    for (const r of p.runnersUp) assert.ok(r.score >= p.score - 1e-9);
+    assert.match(p.reason, /rm2 p99 \d+ ms/);
+  });
+
+  it('uses a bounded search on a large one and still respects the budget', () => {
+    const p = plan(60, { options: { exactLimit: 10 } });
+    assert.equal(p.search, 'bounded');
+    assert.ok(p.usdPerHour <= 2.5 + 1e-9);
+    assert.ok(p.score <= plan(60).score * 1.1, 'bounded search lands near the exact optimum');
+  });
+
+  it('counts draining instances against the budget', () => {
+    const fleet = [instance('d1', 'g4dn.xlarge', 'draining'), instance('d2', 'g4dn.xlarge', 'draining')];
+    const p = plan(60, { fleet });
+    assert.ok(p.usdPerHour <= 2.5 - 2 * 0.526 + 1e-9, `$${p.usdPerHour}`);
+    assert.match(p.reason, /still draining/);
+  });
+
+  it('keeps the current fleet when the predicted gain is under the threshold', () => {
+    const best = plan(60);
+    const near = { 'g4dn.xlarge': 3, 'r5n.large': 6 };
+    assert.notDeepEqual(near, best.mix);
+    const fleet = Object.entries(near).flatMap(([t, n]) => Array.from({ length: n }, (_, i) => instance(`${t}-${i}`, t, i === 0 ? 'pending' : 'running')));
+    const held = plan(60, { fleet, options: { minGain: 0.5 } });
+    assert.deepEqual(held.mix, near);
+    assert.equal(held.changes, false);
+    assert.match(held.reason, /^hold /);
+  });
+
+  it('moves off a fleet that is predicted to miss its SLO, whatever the threshold', () => {
+    const fleet = Array.from({ length: 4 }, (_, i) => instance(`g-${i}`, 'g4dn.xlarge', 'running'));
+    const moved = plan(60, { fleet, options: { minGain: 0.9 } });
+    assert.deepEqual(moved.mix, plan(60).mix);
+    assert.equal(moved.changes, true);
+  });
+
+  it('does not launch more of a type in capacity cooldown', () => {
+    const cands = kairosCandidates.map((c) => (c.type === 'r5n.large' ? kairosCandidate('r5n.large', 0.149, 17, { available: false }) : c));
+    const p = planMix({ budgetUsdPerHour: 2.5, classes: rm2Class, candidates: cands, load: rm2Load(100) });
+    assert.equal(p.mix['r5n.large'] ?? 0, 0);
+  });
+
+  it('explains an overload and an unreachable budget', () => {
+    assert.match(plan(400).reason, /^overloaded/);
+    const minCand = kairosCandidates.map((c) => (c.type === 'g4dn.xlarge' ? kairosCandidate('g4dn.xlarge', 0.526, 5, { minCount: 5 }) : c));
+    assert.throws(() => planMix({ budgetUsdPerHour: 2.5, classes: rm2Class, candidates: minCand, load: rm2Load(10) }), /minCount/);
+  });
+});
