@@ -1,4 +1,4 @@
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, type Metric } from 'prom-client';
 import { LatencyHistogram } from '../core/histogram.ts';
 import type { RequestClass } from '../core/types.ts';
 import type { ClassSnapshot, PoolSnapshot, RouterSnapshot } from './snapshot.ts';
@@ -59,6 +59,7 @@ export class RouterMetrics {
   private readonly slotMs: number;
   /** Per backend: when its busy time was last integrated. */
   private readonly busySince = new WeakMap<BackendState, number>();
+  private readonly startedAtMs: number;
 
   constructor(
     readonly classes: readonly RequestClass[],
@@ -70,6 +71,7 @@ export class RouterMetrics {
     this.rejections = classes.map(() => new Map());
     this.sizeSums = classes.map(() => 0);
     this.slotMs = windowMs / SLOTS;
+    this.startedAtMs = now();
     const start = this.slotStart(now());
     for (let i = 0; i <= SLOTS; i++) this.slots.push(this.newSlot(start - (SLOTS - i) * this.slotMs));
     this.registerPrometheus();
@@ -126,9 +128,11 @@ export class RouterMetrics {
   snapshot(): RouterSnapshot {
     const now = this.now();
     this.current();
+    // Whole slots that start inside the window: the span covered is from the oldest of them
+    // (or from when the router started) to now.
     const from = now - this.windowMs;
-    const live = this.slots.filter((s) => s.startMs + this.slotMs > from);
-    const spanMs = Math.max(1, now - Math.max(from, Math.min(...live.map((s) => s.startMs))));
+    const live = this.slots.filter((s) => s.startMs >= from);
+    const spanMs = Math.max(1, now - Math.max(this.startedAtMs, Math.min(...live.map((s) => s.startMs))));
     const classes: ClassSnapshot[] = this.classes.map((cls, i) => {
       const latency = new LatencyHistogram();
       const sizes = new Map<number, number>();
@@ -263,7 +267,8 @@ export class RouterMetrics {
   private registerPrometheus(): void {
     const metrics = this;
     const reg = this.registry;
-    collectDefaultMetrics({ register: reg, prefix: 'mixscale_router_' });
+    // No collectDefaultMetrics: three of prom-client's process gauges end in _total, which
+    // Prometheus' own linter rejects; process metrics belong to the node exporter anyway.
     const classLabels = (i: number): { model: string; class: string } => ({ model: metrics.classes[i]!.model, class: metrics.classes[i]!.name });
     new Counter({
       name: 'mixscale_router_requests_total',
@@ -299,20 +304,9 @@ export class RouterMetrics {
         metrics.sizeSums.forEach((s, i) => this.inc(classLabels(i), s));
       },
     });
-    const quantileGauge = (name: string, help: string, labelNames: string[], groups: () => Array<{ labels: Record<string, string>; h: LatencyHistogram }>): void => {
-      new Gauge({
-        name,
-        help,
-        labelNames: [...labelNames, 'quantile'],
-        registers: [reg],
-        collect() {
-          this.reset();
-          for (const { labels, h } of groups()) {
-            if (h.count === 0) continue;
-            for (const q of QUANTILES) this.set({ ...labels, quantile: String(q) }, h.quantile(q) / 1000);
-          }
-        },
-      });
+    // Registered as a plain metric object: prom-client's Metric union only names its own classes.
+    const hdrSummary = (name: string, help: string, groups: () => Array<{ labels: Record<string, string>; h: LatencyHistogram }>): void => {
+      reg.registerMetric(new HdrSummary(name, help, groups) as unknown as Metric);
     };
     const merged = (key: (c: Cell) => string, labels: (c: Cell) => Record<string, string>): Array<{ labels: Record<string, string>; h: LatencyHistogram }> => {
       const groups = new Map<string, { labels: Record<string, string>; h: LatencyHistogram }>();
@@ -327,13 +321,13 @@ export class RouterMetrics {
       }
       return [...groups.values()];
     };
-    quantileGauge('mixscale_router_backend_latency_seconds', 'End-to-end latency since start (HDR), by model, class, pool and backend.', ['model', 'class', 'pool', 'backend'], () =>
+    hdrSummary('mixscale_router_backend_latency_seconds', 'End-to-end latency since start (HDR), by model, class, pool and backend.', () =>
       merged((c) => `${c.classIndex}\0${c.backend}`, (c) => ({ ...classLabels(c.classIndex), pool: c.pool, backend: c.backend })),
     );
-    quantileGauge('mixscale_router_class_latency_seconds', 'End-to-end latency since start (HDR), by model and class.', ['model', 'class'], () =>
+    hdrSummary('mixscale_router_class_latency_seconds', 'End-to-end latency since start (HDR), by model and class.', () =>
       merged((c) => String(c.classIndex), (c) => classLabels(c.classIndex)),
     );
-    quantileGauge('mixscale_router_pool_latency_seconds', 'End-to-end latency since start (HDR), by pool.', ['pool'], () => merged((c) => c.pool, (c) => ({ pool: c.pool })));
+    hdrSummary('mixscale_router_pool_latency_seconds', 'End-to-end latency since start (HDR), by pool.', () => merged((c) => c.pool, (c) => ({ pool: c.pool })));
     new Gauge({
       name: 'mixscale_router_backend_in_flight',
       help: 'Requests in flight to each backend.',
@@ -365,4 +359,39 @@ export class RouterMetrics {
       },
     });
   }
+}
+
+/** One line of a summary as prom-client's registry renders it. */
+interface SummaryValue {
+  readonly labels: Record<string, string | number>;
+  readonly value: number;
+  readonly metricName?: string;
+}
+
+/**
+ * A Prometheus summary whose quantiles come from HDR histograms at scrape time. prom-client's
+ * own Summary keeps its own sample store; this lets the router record each request once.
+ */
+class HdrSummary {
+  readonly type = 'summary';
+  readonly aggregator = 'omit';
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly groups: () => Array<{ labels: Record<string, string>; h: LatencyHistogram }>,
+  ) {}
+
+  get(): Promise<{ name: string; help: string; type: 'summary'; aggregator: 'omit'; values: SummaryValue[] }> {
+    const values: SummaryValue[] = [];
+    for (const { labels, h } of this.groups()) {
+      if (h.count === 0) continue;
+      for (const q of QUANTILES) values.push({ labels: { ...labels, quantile: q }, value: h.quantile(q) / 1000 });
+      values.push({ metricName: `${this.name}_sum`, labels, value: (h.meanMs * h.count) / 1000 });
+      values.push({ metricName: `${this.name}_count`, labels, value: h.count });
+    }
+    return Promise.resolve({ name: this.name, help: this.help, type: 'summary', aggregator: 'omit', values });
+  }
+
+  reset(): void {}
 }
