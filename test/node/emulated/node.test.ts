@@ -44,7 +44,7 @@ describe('emulated node', () => {
     const service = (await Promise.resolve(clock.nextTimerAt())) - clock.now();
     assert.ok(service >= table.quantileMs(200, 0) && service <= table.quantileMs(200, 1), `service ${service}`);
     await clock.advanceToSettled(service - 0.001);
-    assert.equal(done.reply, undefined, 'answered before its service time');
+    assert.ok(done.reply === undefined, 'answered before its service time');
     await clock.advanceToSettled(service);
     await settle();
     assert.equal(done.reply?.parameters?.service_ms, service);
