@@ -38,16 +38,17 @@ describe('emulated node', () => {
     const table = profiles.table('g4dn.xlarge', 'rm2');
     const clock = new SimClock();
     const node = new EmulatedNode(table, clock, new Rng(7), { slots: 1 });
-    const done: { reply?: OipInferResponse } = {};
-    void node.infer(sized(200), clock.now()).then((r) => (done.reply = r));
+    let done: OipInferResponse | undefined;
+    const answered = (): OipInferResponse | undefined => done;
+    void node.infer(sized(200), clock.now()).then((r) => (done = r));
     await settle();
     const service = (await Promise.resolve(clock.nextTimerAt())) - clock.now();
     assert.ok(service >= table.quantileMs(200, 0) && service <= table.quantileMs(200, 1), `service ${service}`);
     await clock.advanceToSettled(service - 0.001);
-    assert.ok(done.reply === undefined, 'answered before its service time');
+    assert.equal(answered(), undefined, 'answered before its service time');
     await clock.advanceToSettled(service);
     await settle();
-    assert.equal(done.reply?.parameters?.service_ms, service);
+    assert.equal(answered()?.parameters?.service_ms, service);
   });
 
   it('serves `slots` requests at once and queues the rest in arrival order', async () => {
