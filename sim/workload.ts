@@ -435,3 +435,16 @@ export async function* poissonArrivals(opts: PoissonOptions): AsyncGenerator<Arr
   }
   if (w.length > 0) yield w.take();
 }
+
+/** Length of the replayed span (after windowing and time scaling), by one streaming pass: for progress. */
+export async function traceSpanMs(opts: TraceOptions): Promise<Ms> {
+  const scale = opts.timeScale ?? 1;
+  const startMs = opts.startMs ?? 0;
+  let end = 0;
+  for await (const { layout, rows, widths } of readRows({ ...opts, skipBadRows: true }, newTraceStats())) {
+    const i = rows.length - 1;
+    const last = rows[i]!;
+    end = Math.max(end, (last.t - startMs + (layout.kind === 'rates' ? widths[i]! : 0)) / scale);
+  }
+  return end;
+}

@@ -1,10 +1,176 @@
+import { writeFileSync } from 'node:fs';
+import { basename, extname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
-import { notYetAvailable } from '../context.ts';
+import { MixscaleError } from '../../core/errors.ts';
+import { parseDurationMs } from '../../core/units.ts';
+import { loadConfigFile } from '../../config/load.ts';
+import { configuredArrivals, runSimulation, simSettings, type ArrivalSource } from '../../../sim/runner.ts';
+import type { SimRun } from '../../../sim/result.ts';
+import { renderHtml } from '../../../sim/report/html.ts';
+import { buildReport, reportJson } from '../../../sim/report/json.ts';
+import { renderSummary } from '../../../sim/report/summary.ts';
+import { traceSpanMs } from '../../../sim/workload.ts';
+import { globalOptions, loggerFor } from '../context.ts';
+
+/** The bundled scenario `mixscale sim` (and `npm start`) runs without --config. */
+export const DEFAULT_SCENARIO = fileURLToPath(new URL('../../../sim/scenarios/default.yaml', import.meta.url));
+
+interface SimCliOptions {
+  compare?: string;
+  routing?: string;
+  html?: string;
+  quiet?: boolean;
+  seed?: string;
+  trace?: string;
+  traceModel?: string;
+  sizeColumn?: string;
+  timeScale?: string;
+  peakRps?: string;
+  start?: string;
+  duration?: string;
+  skipBadRows?: boolean;
+}
+
+function positive(flag: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!(n > 0) || !Number.isFinite(n)) throw new MixscaleError('MIXSCALE_USAGE', `${flag}: expected a positive number, got "${v}"`);
+  return n;
+}
+
+function durationFlag(flag: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const ms = parseDurationMs(/^\d+(\.\d+)?$/.test(v) ? `${v}s` : v);
+  if (ms === undefined) throw new MixscaleError('MIXSCALE_USAGE', `${flag}: expected a duration like 90s, 30m, 2h (plain numbers are seconds), got "${v}"`);
+  return ms;
+}
+
+/** The config's load with the command line's trace options applied on top. */
+function arrivalsFrom(opts: SimCliOptions, fromConfig: () => ArrivalSource): ArrivalSource {
+  const traceFlags = [opts.traceModel, opts.sizeColumn, opts.timeScale, opts.peakRps, opts.start, opts.duration].some((v) => v !== undefined) || opts.skipBadRows === true;
+  let base: ArrivalSource;
+  if (opts.trace !== undefined) base = { kind: 'trace', path: opts.trace };
+  else {
+    base = fromConfig();
+    if (base.kind !== 'trace') {
+      if (traceFlags) throw new MixscaleError('MIXSCALE_USAGE', 'trace options (--time-scale, --peak-rps, ...) need a trace: pass --trace FILE or set sim.trace in the config');
+      return base;
+    }
+  }
+  const timeScale = positive('--time-scale', opts.timeScale);
+  const peakRps = positive('--peak-rps', opts.peakRps);
+  const startMs = durationFlag('--start', opts.start);
+  const durationMs = durationFlag('--duration', opts.duration);
+  return {
+    ...base,
+    ...(opts.traceModel !== undefined ? { model: opts.traceModel } : {}),
+    ...(opts.sizeColumn !== undefined ? { sizeColumn: opts.sizeColumn } : {}),
+    ...(timeScale !== undefined ? { timeScale } : {}),
+    ...(peakRps !== undefined ? { peakRps } : {}),
+    ...(startMs !== undefined ? { startMs } : {}),
+    ...(durationMs !== undefined ? { durationMs } : {}),
+    ...(opts.skipBadRows === true ? { skipBadRows: true } : {}),
+  };
+}
+
+function describeLoad(a: ArrivalSource): string {
+  if (a.kind === 'poisson') return `constant ${a.rps} rps (Poisson) for ${Math.round(a.durationMs / 60_000)} min`;
+  const parts = [basename(a.path)];
+  if (a.model !== undefined) parts.push(`model ${a.model}`);
+  if (a.timeScale !== undefined && a.timeScale !== 1) parts.push(`${a.timeScale}× speed`);
+  if (a.peakRps !== undefined) parts.push(`peak ${a.peakRps} rps`);
+  if (a.startMs !== undefined) parts.push(`from ${a.startMs / 1000}s`);
+  if (a.durationMs !== undefined) parts.push(`for ${a.durationMs / 1000}s`);
+  return parts.join(', ');
+}
 
 export function registerSim(program: Command): void {
   program
     .command('sim')
-    .description('run the offline budget simulation (default: the bundled scenario)')
-    .allowUnknownOption()
-    .action(() => notYetAvailable('mixscale sim'));
+    .description('run the offline budget simulation (default: the bundled scenario, policies side by side)')
+    .option('--compare <policies>', 'scaling policies to run side by side on the same arrivals, comma-separated')
+    .option('--routing <policy>', 'routing policy (default: routing.policy from the config)')
+    .option('--html <file>', 'write the HTML report here (default without --config: report.html)')
+    .option('--quiet', 'no progress and no summary (errors still go to stderr)')
+    .option('--seed <n>', 'random seed (same seed, same report)')
+    .option('--trace <file>', 'replay this trace CSV instead of the config\'s load')
+    .option('--trace-model <name>', 'for multi-model rate series: which model')
+    .option('--size-column <name>', 'size column of a per-request trace')
+    .option('--time-scale <x>', 'replay speed-up (24 = a day in an hour)')
+    .option('--peak-rps <n>', 'rescale so the busiest minute averages this')
+    .option('--start <duration>', 'start of the window to replay, in trace time (e.g. 20h)')
+    .option('--duration <duration>', 'length of the window to replay, in trace time')
+    .option('--skip-bad-rows', 'skip and count malformed trace rows instead of failing')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  mixscale sim                                    # bundled scenario → summary + report.html
+  mixscale sim --config sim/scenarios/bursty-code.yaml --html bursty.html
+  mixscale sim --compare homogeneous-fast,target-tracking --seed 7 --json runs.json
+  mixscale sim --trace my-trace.csv --time-scale 24 --peak-rps 120 --start 18h --duration 6h`,
+    )
+    .action(async (opts: SimCliOptions, cmd: Command) => {
+      const g = globalOptions(cmd);
+      const usingDefault = g.config === undefined;
+      const loaded = loadConfigFile(g.config ?? DEFAULT_SCENARIO);
+      // Every simulated control tick logs its decision at info: thousands of lines per run.
+      // The sim keeps them for --log-level debug/trace and shows warnings and errors otherwise.
+      const cliLogger = loggerFor(cmd);
+      const logger = cliLogger.isLevelEnabled('debug') ? cliLogger : cliLogger.child({}, { level: cliLogger.isLevelEnabled('warn') ? 'warn' : cliLogger.level });
+      const settings = simSettings(loaded);
+      const policies = opts.compare !== undefined ? opts.compare.split(',').map((p) => p.trim()).filter((p) => p !== '') : (settings.compare ?? [loaded.config.scaling.policy]);
+      if (policies.length === 0) throw new MixscaleError('MIXSCALE_USAGE', '--compare: name at least one scaling policy');
+      let seed: number | undefined;
+      if (opts.seed !== undefined) {
+        seed = Number(opts.seed);
+        if (!Number.isInteger(seed) || seed < 0) throw new MixscaleError('MIXSCALE_USAGE', `--seed: expected a non-negative integer, got "${opts.seed}"`);
+      }
+      const arrivals = arrivalsFrom(opts, () => configuredArrivals(loaded));
+      const jsonTarget = g.json;
+      const jsonToStdout = jsonTarget === true;
+      const quiet = opts.quiet === true;
+      const htmlPath = opts.html ?? (usingDefault ? 'report.html' : undefined);
+
+      // A progress bar for runs long enough to wonder about, only on a terminal.
+      let bar: cliProgress.SingleBar | undefined;
+      let spanMs = 0;
+      const wallStart = performance.now();
+      if (!quiet && process.stderr.isTTY) spanMs = arrivals.kind === 'poisson' ? arrivals.durationMs : await traceSpanMs(arrivals);
+      const runs: SimRun[] = [];
+      for (const [i, policy] of policies.entries()) {
+        const run = await runSimulation(loaded, {
+          scalingPolicy: policy,
+          ...(opts.routing !== undefined ? { routingPolicy: opts.routing } : {}),
+          ...(seed !== undefined ? { seed } : {}),
+          arrivals,
+          logger,
+          onProgress: (t) => {
+            if (spanMs <= 0) return;
+            if (bar === undefined && performance.now() - wallStart > 2000) {
+              bar = new cliProgress.SingleBar({ stream: process.stderr, format: 'simulating {policy} |{bar}| {percentage}% ({value}/{total} simulated min)', hideCursor: true, clearOnComplete: true }, cliProgress.Presets.shades_classic);
+              bar.start(Math.round((spanMs * policies.length) / 60_000), 0, { policy });
+            }
+            bar?.update(Math.round((spanMs * i + t) / 60_000), { policy });
+          },
+        });
+        runs.push(run);
+      }
+      bar?.stop();
+      const name = basename(loaded.source, extname(loaded.source));
+      const report = buildReport(loaded, runs, { name, trace: describeLoad(arrivals), seed: seed ?? settings.seed });
+      if (jsonTarget !== undefined && jsonTarget !== false) {
+        const text = reportJson(report);
+        if (jsonToStdout) process.stdout.write(text);
+        else writeFileSync(jsonTarget as string, text);
+      }
+      if (htmlPath !== undefined) writeFileSync(htmlPath, await renderHtml(report));
+      if (!quiet && !jsonToStdout) {
+        process.stdout.write(`${renderSummary(report)}\n`);
+        const wrote = [htmlPath, typeof jsonTarget === 'string' ? jsonTarget : undefined].filter((p) => p !== undefined);
+        if (wrote.length > 0) process.stdout.write(`\nwrote ${wrote.join(', ')}\n`);
+      }
+    });
 }

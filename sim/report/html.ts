@@ -1,0 +1,210 @@
+import * as vega from 'vega';
+import { compile, type TopLevelSpec } from 'vega-lite';
+import { formatUsd } from '../../src/core/units.ts';
+import type { SimReport, SimRun } from '../result.ts';
+
+/**
+ * The HTML report: one self-contained page (inline CSS and SVG, no scripts, no network) with
+ * the comparison table and vega-lite plots rendered to SVG at build time: offered load, p99 per
+ * window against the SLO, SLO attainment per window, spend by instance type stacked under the
+ * budget line, and the latency CDF of each policy.
+ */
+
+const PALETTE = ['#4c78a8', '#f58518', '#54a24b', '#e45756', '#72b7b2', '#b279a2', '#eeca3b', '#9d755d'];
+const TYPE_PALETTE = ['#1f4e79', '#6baed6', '#fd8d3c', '#a1d99b', '#9e9ac8', '#fdd0a2', '#969696', '#e7ba52'];
+
+function esc(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}
+
+async function svg(spec: TopLevelSpec): Promise<string> {
+  const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });
+  const out = await view.toSVG();
+  view.finalize();
+  return out;
+}
+
+const CONFIG = {
+  font: 'system-ui, -apple-system, Segoe UI, Roboto, sans-serif',
+  axis: { labelFontSize: 11, titleFontSize: 12, titleFontWeight: 500, gridColor: '#eceff3' },
+  legend: { labelFontSize: 11, titleFontSize: 12, orient: 'bottom', labelLimit: 480, columns: 2 },
+  view: { stroke: null },
+} as const;
+
+function label(r: SimRun): string {
+  return `${r.policy} / ${r.router}`;
+}
+
+export async function renderHtml(report: SimReport): Promise<string> {
+  const runs = report.runs;
+  const labels = runs.map(label);
+  const policyScale = { domain: labels, range: labels.map((_, i) => PALETTE[i % PALETTE.length]!) };
+  const slo = report.scenario.classes[0]?.sloMs ?? 0;
+  const price = new Map(report.scenario.pools.map((p) => [p.type, p.usdPerHour]));
+  const types = report.scenario.pools.map((p) => p.type);
+  const minutes = (t: number): number => Math.round((t / 60_000) * 1000) / 1000;
+
+  const perWindow = runs.flatMap((r) =>
+    r.timeline.map((w) => ({ policy: label(r), minute: minutes(w.tMs), offered: w.offeredRps, p99: Math.max(w.p99, 0.1), attainment: w.attainment })),
+  );
+  const spend = runs.flatMap((r) =>
+    r.fleet.flatMap((f) =>
+      types.map((type) => ({ policy: label(r), minute: minutes(f.tMs), type, usd: (f.mix[type] ?? 0) * (price.get(type) ?? 0), n: f.mix[type] ?? 0, budget: f.budgetUsdPerHour })),
+    ),
+  );
+  const cdf = runs.flatMap((r) => r.cdf.map((p) => ({ policy: label(r), ms: Math.max(p.ms, 0.1), fraction: p.fraction })));
+  const width = 900;
+  const x = { field: 'minute', type: 'quantitative', title: 'time since trace start (min)' } as const;
+
+  const offered = await svg({
+    config: CONFIG,
+    width,
+    height: 140,
+    title: { text: 'Offered load', anchor: 'start', fontSize: 14 },
+    data: { values: runs[0]?.timeline.map((w) => ({ minute: minutes(w.tMs), offered: w.offeredRps })) ?? [] },
+    mark: { type: 'area', line: { color: '#4c78a8' }, color: '#c6dbef', interpolate: 'step-after' },
+    encoding: { x, y: { field: 'offered', type: 'quantitative', title: 'requests / s' } },
+  });
+  const p99 = await svg({
+    config: CONFIG,
+    width,
+    height: 220,
+    title: { text: `p99 latency per window (SLO ${slo} ms dashed)`, anchor: 'start', fontSize: 14 },
+    layer: [
+      {
+        data: { values: perWindow },
+        mark: { type: 'line', interpolate: 'step-after', strokeWidth: 1.6 },
+        encoding: { x, y: { field: 'p99', type: 'quantitative', title: 'p99 (ms, log)', scale: { type: 'log' } }, color: { field: 'policy', type: 'nominal', title: 'scaling / routing', scale: policyScale } },
+      },
+      { data: { values: [{ slo }] }, mark: { type: 'rule', color: '#d62728', strokeDash: [6, 4], strokeWidth: 1.5 }, encoding: { y: { field: 'slo', type: 'quantitative' } } },
+    ],
+  });
+  const minAttain = Math.min(0.9, ...perWindow.map((w) => w.attainment));
+  const attainment = await svg({
+    config: CONFIG,
+    width,
+    height: 180,
+    title: { text: 'Requests within SLO per window', anchor: 'start', fontSize: 14 },
+    data: { values: perWindow },
+    mark: { type: 'line', interpolate: 'step-after', strokeWidth: 1.6 },
+    encoding: {
+      x,
+      y: { field: 'attainment', type: 'quantitative', title: 'within SLO', axis: { format: '.0%' }, scale: { domain: [Math.floor(minAttain * 20) / 20, 1] } },
+      color: { field: 'policy', type: 'nominal', title: 'scaling / routing', scale: policyScale },
+    },
+  });
+  const typeScale = { domain: types, range: types.map((_, i) => TYPE_PALETTE[i % TYPE_PALETTE.length]!) };
+  const fleets: string[] = [];
+  for (const r of runs) {
+    const values = spend.filter((s) => s.policy === label(r));
+    fleets.push(
+      await svg({
+        config: CONFIG,
+        width: 440,
+        height: 150,
+        title: { text: label(r), anchor: 'start', fontSize: 13 },
+        data: { values },
+        layer: [
+          {
+            mark: { type: 'area', interpolate: 'step-after' },
+            encoding: {
+              x: { ...x, title: 'min' },
+              y: { field: 'usd', type: 'quantitative', aggregate: 'sum', stack: 'zero', title: '$/h billed' },
+              color: { field: 'type', type: 'nominal', title: 'instance type', scale: typeScale },
+              order: { field: 'type' },
+            },
+          },
+          { mark: { type: 'line', color: '#d62728', strokeDash: [6, 4], interpolate: 'step-after' }, encoding: { x: { ...x, title: 'min' }, y: { field: 'budget', type: 'quantitative', aggregate: 'max' } } },
+        ],
+      }),
+    );
+  }
+  const cdfSvg = await svg({
+    config: CONFIG,
+    width,
+    height: 220,
+    title: { text: 'Latency CDF (completed requests)', anchor: 'start', fontSize: 14 },
+    layer: [
+      {
+        data: { values: cdf },
+        mark: { type: 'line', strokeWidth: 1.6 },
+        encoding: {
+          x: { field: 'ms', type: 'quantitative', title: 'latency (ms, log)', scale: { type: 'log' } },
+          y: { field: 'fraction', type: 'quantitative', title: 'fraction ≤ latency', axis: { format: '.0%' } },
+          color: { field: 'policy', type: 'nominal', title: 'scaling / routing', scale: policyScale },
+        },
+      },
+      { data: { values: [{ slo }] }, mark: { type: 'rule', color: '#d62728', strokeDash: [6, 4] }, encoding: { x: { field: 'slo', type: 'quantitative' } } },
+    ],
+  });
+
+  const s = report.scenario;
+  const best = [...runs].sort((a, b) => b.slo.attainment - a.slo.attainment || a.latencyMs.p99 - b.latencyMs.p99)[0];
+  const fmtMs = (v: number): string => (v >= 10_000 ? `${(v / 1000).toFixed(1)} s` : `${v.toFixed(v >= 100 ? 0 : 1)} ms`);
+  const rows = runs
+    .map((r, i) => {
+      const ok = r.slo.attainment >= (s.classes[0]?.sloQuantile ?? 0.99);
+      return `<tr${r === best ? ' class="best"' : ''}><td><span class="dot" style="background:${PALETTE[i % PALETTE.length]}"></span>${esc(r.policy)}</td><td>${esc(r.router)}</td>
+<td>${r.requests.total.toLocaleString('en-US')}</td><td>${fmtMs(r.latencyMs.p50)}</td><td class="${r.latencyMs.p99 <= slo ? 'good' : 'bad'}">${fmtMs(r.latencyMs.p99)}</td><td>${fmtMs(r.latencyMs.p999)}</td>
+<td class="${ok ? 'good' : 'bad'}">${(r.slo.attainment * 100).toFixed(2)}%</td><td>${r.requests.dropped.toLocaleString('en-US')}</td>
+<td>${formatUsd(r.cost.totalUsd)}</td><td>${formatUsd(r.cost.meanUsdPerHour)}</td><td>${formatUsd(r.cost.maxUsdPerHour)}</td><td class="${r.cost.overBudgetSeconds === 0 ? 'good' : 'bad'}">${r.cost.overBudgetSeconds}</td></tr>`;
+    })
+    .join('\n');
+  const decisions = runs
+    .map(
+      (r) => `<details><summary>${esc(label(r))}: ${r.decisions.length} mix change${r.decisions.length === 1 ? '' : 's'}, ${r.ticks.total} control ticks${r.ticks.failed > 0 ? ` (${r.ticks.failed} failed)` : ''}</summary><table class="log"><tr><th>t (min)</th><th>desired mix</th><th>why</th></tr>
+${r.decisions
+  .slice(0, 200)
+  .map((d) => `<tr><td>${minutes(d.tMs).toFixed(1)}</td><td>${esc(Object.entries(d.mix).filter(([, n]) => n > 0).map(([t, n]) => `${n}×${t}`).join(' + ') || '(empty)')}</td><td>${esc(d.reason)}</td></tr>`)
+  .join('\n')}</table></details>`,
+    )
+    .join('\n');
+  const checks = runs
+    .map((r) => `<li>${esc(label(r))}: Little's law L = ${r.checks.littleL.toFixed(3)} vs λW = ${r.checks.littleLambdaW.toFixed(3)} (${(r.checks.littleRelativeError * 100).toFixed(3)}% apart); requests in = completed + dropped + in flight: ${r.checks.conservation ? 'holds' : '<b>VIOLATED</b>'}</li>`)
+    .join('\n');
+
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>mixscale sim — ${esc(s.name)}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1d2733;margin:0;background:#f6f8fa}
+main{max-width:1040px;margin:0 auto;padding:28px 32px 48px;background:#fff;min-height:100vh;box-shadow:0 0 0 1px #e4e8ee}
+h1{font-size:22px;margin:0 0 4px}h2{font-size:16px;margin:28px 0 10px;border-bottom:1px solid #e4e8ee;padding-bottom:4px}
+.sub{color:#5b6776;margin:0 0 16px}.facts{display:flex;flex-wrap:wrap;gap:8px 18px;color:#39444f;margin:8px 0 4px;padding:0;list-style:none}
+.facts b{font-weight:600}
+table{border-collapse:collapse;width:100%;font-variant-numeric:tabular-nums}
+th,td{padding:6px 6px;font-size:13px;border-bottom:1px solid #eef1f4;text-align:right;white-space:nowrap}th{font-weight:600;color:#5b6776;font-size:12px}
+td:first-child,th:first-child,td:nth-child(2),th:nth-child(2){text-align:left}
+tr.best td{background:#f3f9f1}.good{color:#23803a}.bad{color:#c0392b;font-weight:600}
+.dot{display:inline-block;width:10px;height:10px;border-radius:50%;margin-right:6px;vertical-align:-1px}
+.grid{display:grid;grid-template-columns:1fr 1fr;gap:8px}
+figure{margin:8px 0}svg{max-width:100%;height:auto}
+details{margin:6px 0}summary{cursor:pointer;color:#39444f}table.log td{text-align:left;white-space:normal;font-size:12px}
+.note{color:#5b6776;font-size:12px}
+</style></head><body><main>
+<h1>Budget simulation: ${esc(s.name)}</h1>
+<p class="sub">${runs.length} scaling polic${runs.length === 1 ? 'y' : 'ies'} on the identical arrival sequence (seed ${s.seed}). Best: <b>${esc(best?.policy ?? '-')}</b>.</p>
+<ul class="facts"><li><b>Budget</b> ${formatUsd(s.budgetUsdPerHour)}/h (hard cap, pending instances included)</li>
+<li><b>SLO</b> ${s.classes.map((c) => `${esc(c.name)} (${esc(c.model)}) p${Math.round(c.sloQuantile * 1000) / 10} ≤ ${c.sloMs} ms`).join('; ')}</li>
+<li><b>Types</b> ${s.pools.map((p) => `${esc(p.type)} ${formatUsd(p.usdPerHour)}/h${p.fast ? ' (GPU)' : ''}`).join(', ')}</li>
+<li><b>Load</b> ${esc(s.trace)}</li></ul>
+<h2>Comparison</h2>
+<table><tr><th>scaling</th><th>routing</th><th>requests</th><th>p50</th><th>p99</th><th>p99.9</th><th>within SLO</th><th>dropped</th><th>cost</th><th>mean $/h</th><th>max $/h</th><th>over budget (s)</th></tr>
+${rows}</table>
+<p class="note">Within SLO counts every request (dropped ones miss). Cost is billed per second with EC2's one-minute minimum; max $/h and over-budget time count pending, running and draining instances.</p>
+<h2>Load and latency over time</h2>
+<figure>${offered}</figure>
+<figure>${p99}</figure>
+<figure>${attainment}</figure>
+<h2>Fleet: spend by instance type under the budget (dashed)</h2>
+<div class="grid">${fleets.map((f) => `<figure>${f}</figure>`).join('\n')}</div>
+<h2>Latency distribution</h2>
+<figure>${cdfSvg}</figure>
+<h2>Scaling decisions</h2>
+${decisions}
+<h2>Self-checks</h2>
+<ul>${checks}</ul>
+<p class="note">Generated by mixscale sim from ${esc(s.source)}.</p>
+</main></body></html>
+`;
+}

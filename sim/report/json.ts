@@ -1,0 +1,37 @@
+import type { LoadedConfig } from '../../src/config/load.ts';
+import { candidatesFromConfig, classesFromConfig } from '../../src/control/candidates.ts';
+import type { SimReport, SimRun } from '../result.ts';
+
+/** Wraps runs with the scenario they ran on: the `--json` document. */
+export function buildReport(loaded: LoadedConfig, runs: readonly SimRun[], opts: { name: string; trace: string; seed: number }): SimReport {
+  return {
+    scenario: {
+      name: opts.name,
+      source: loaded.source,
+      budgetUsdPerHour: loaded.config.budget.usdPerHour,
+      classes: classesFromConfig(loaded).map((c) => ({ name: c.name, model: c.model, sloMs: c.sloMs, sloQuantile: c.sloQuantile })),
+      pools: candidatesFromConfig(loaded).map((c) => ({ name: c.pool, type: c.type, usdPerHour: c.usdPerHour, fast: c.fast, slots: c.slots })),
+      trace: opts.trace,
+      seed: opts.seed,
+    },
+    runs,
+  };
+}
+
+/**
+ * Serializes a report. Numbers are rounded to 6 significant digits so the bytes do not hinge on
+ * floating-point noise; with `timing: false` the two wall-clock fields are written as 0, which
+ * makes the bytes a pure function of config and seed.
+ */
+export function reportJson(report: SimReport, opts: { timing?: boolean } = {}): string {
+  const timing = opts.timing ?? true;
+  return `${JSON.stringify(
+    report,
+    (key, value: unknown) => {
+      if (!timing && (key === 'wallClockMs' || key === 'simulatedRequestsPerSecond')) return 0;
+      if (typeof value === 'number' && Number.isFinite(value) && !Number.isInteger(value)) return Number(value.toPrecision(6));
+      return value;
+    },
+    2,
+  )}\n`;
+}

@@ -1,0 +1,41 @@
+import { renderTable } from '../../src/cli/table.ts';
+import { formatUsd } from '../../src/core/units.ts';
+import type { SimReport } from '../result.ts';
+
+function ms(v: number): string {
+  return v >= 10_000 ? `${(v / 1000).toFixed(1)}s` : `${v.toFixed(v >= 100 ? 0 : 1)}ms`;
+}
+
+function pct(v: number): string {
+  return `${(v * 100).toFixed(v >= 0.999 && v < 1 ? 2 : 1)}%`;
+}
+
+/** The human summary: the scenario in a line, then one row per policy. */
+export function renderSummary(report: SimReport): string {
+  const s = report.scenario;
+  const cls = s.classes.map((c) => `${c.name} (${c.model}) p${Math.round(c.sloQuantile * 1000) / 10} ≤ ${c.sloMs}ms`).join(', ');
+  const head = [
+    `scenario ${s.name}: budget ${formatUsd(s.budgetUsdPerHour)}/h, ${cls}`,
+    `types: ${s.pools.map((p) => `${p.type} ${formatUsd(p.usdPerHour)}/h${p.fast ? ' (fast)' : ''}`).join(', ')}`,
+    `load: ${s.trace}, seed ${s.seed}`,
+    '',
+  ];
+  const rows = report.runs.map((r) => [
+    r.policy,
+    r.router,
+    String(r.requests.total),
+    ms(r.latencyMs.p50),
+    ms(r.latencyMs.p99),
+    ms(r.latencyMs.p999),
+    pct(r.slo.attainment),
+    String(r.requests.dropped),
+    formatUsd(r.cost.totalUsd),
+    formatUsd(r.cost.meanUsdPerHour),
+    formatUsd(r.cost.maxUsdPerHour),
+    `${r.cost.overBudgetSeconds}`,
+  ]);
+  const table = renderTable(['scaling', 'routing', 'requests', 'p50', 'p99', 'p99.9', 'within SLO', 'dropped', 'cost', 'mean $/h', 'max $/h', 'over budget s'], rows);
+  const best = [...report.runs].sort((a, b) => b.slo.attainment - a.slo.attainment || a.latencyMs.p99 - b.latencyMs.p99)[0];
+  const tail = best !== undefined && report.runs.length > 1 ? [``, `best: ${best.policy} (${pct(best.slo.attainment)} within SLO, p99 ${ms(best.latencyMs.p99)})`] : [];
+  return [...head, table, ...tail].join('\n');
+}
