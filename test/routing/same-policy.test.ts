@@ -22,11 +22,10 @@ class Recording implements RoutingPolicy {
   get name(): string {
     return this.inner.name;
   }
-  get lastRejectReason(): RejectReason | undefined {
-    return this.inner.lastRejectReason;
-  }
+  lastRejectReason?: RejectReason;
   pick(req: RoutableRequest, view: PoolView): BackendState | null {
     const b = this.inner.pick(req, view);
+    if (this.inner.lastRejectReason !== undefined) this.lastRejectReason = this.inner.lastRejectReason;
     this.calls.push({
       req: { model: req.model, classIndex: req.classIndex, size: req.size, critical: req.critical, budgetMs: req.deadlineMs - req.arrivalMs },
       view: JSON.stringify(view.backends.map((x) => [x.id, x.type, x.pool, x.fast, x.slots, x.maxOutstanding, x.outstanding, x.pendingWorkMs, x.accepting])),
