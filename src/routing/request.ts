@@ -118,8 +118,8 @@ function parseDeadline(v: unknown, field: string): number | undefined {
 
 /**
  * Reads an OIP v2 inference request far enough to route it: validates the input tensors
- * (400 naming the field), takes the size from the `size` parameter or else the batch
- * dimension (the first of each input's shape, the unit the Kairos profiles use), and the
+ * (400 naming the field), takes the size from the `size` parameter or else the first input's
+ * batch dimension (the unit the Kairos profiles use), and the
  * class from `class` / `priority` / deadline hints in the parameters or x-mixscale-* headers.
  * The body itself is forwarded untouched, so nothing here re-serializes it.
  */
@@ -143,12 +143,21 @@ export function parseInfer(model: string, body: Buffer, headers: InferHeaders, c
   const params = doc.parameters;
   if (params !== undefined && !isRecord(params)) throw invalid('parameters', 'expected an object');
   const inputs = doc.inputs;
-  if (!Array.isArray(inputs) || inputs.length === 0) throw invalid('inputs', 'expected a non-empty array of tensors');
+  const sizeParam = params?.size;
+  if (sizeParam !== undefined && !(typeof sizeParam === 'number' && Number.isInteger(sizeParam) && sizeParam > 0)) {
+    throw invalid('parameters.size', `expected a positive integer, got ${JSON.stringify(sizeParam)}`);
+  }
+  // A bare {parameters: {size}} is enough to route (the emulated nodes accept it too).
+  if (inputs === undefined && sizeParam !== undefined) {
+    // nothing to check
+  } else if (!Array.isArray(inputs) || inputs.length === 0) {
+    throw invalid('inputs', 'expected a non-empty array of tensors (or parameters.size alone)');
+  }
+  const tensors: unknown[] = Array.isArray(inputs) ? inputs : [];
 
-  let batch = 0;
   let tensorBytes = 0;
-  for (let i = 0; i < inputs.length; i++) {
-    const t: unknown = inputs[i];
+  for (let i = 0; i < tensors.length; i++) {
+    const t: unknown = tensors[i];
     const at = `inputs[${i}]`;
     if (!isRecord(t)) throw invalid(at, 'expected a tensor object with name, shape, datatype');
     if (typeof t.name !== 'string' || t.name === '') throw invalid(`${at}.name`, 'expected a non-empty string');
@@ -168,16 +177,17 @@ export function parseInfer(model: string, body: Buffer, headers: InferHeaders, c
       throw invalid(`${at}.data`, `has ${data.length} elements but shape ${JSON.stringify(shape)} needs ${elements}`);
     }
     tensorBytes += elements * DATATYPE_BYTES[t.datatype]!;
-    batch = Math.max(batch, shape.length > 0 ? (shape[0] as number) : 1);
   }
 
-  let size = batch;
-  if (params?.size !== undefined) {
-    const s = params.size;
-    if (typeof s !== 'number' || !Number.isFinite(s) || s <= 0) throw invalid('parameters.size', `expected a positive number, got ${JSON.stringify(s)}`);
-    size = s;
+  // The size the nodes agree on (src/node/oip.ts): parameters.size, else the first input's
+  // leading (batch) dimension.
+  let size: number;
+  if (sizeParam !== undefined) size = sizeParam;
+  else {
+    const lead = (tensors[0] as { shape: number[] }).shape[0] ?? 1;
+    if (!(lead > 0)) throw invalid('inputs[0].shape', 'the leading dimension (the batch) must be > 0');
+    size = lead;
   }
-  if (!(size > 0)) throw invalid('inputs', 'every tensor has an empty batch dimension; nothing to infer');
 
   const critical = parsePriority(params?.priority, 'parameters.priority') || parsePriority(header(headers, 'x-mixscale-priority'), 'x-mixscale-priority');
   const fromHeader = parseDeadline(header(headers, 'x-mixscale-deadline-ms'), 'x-mixscale-deadline-ms');

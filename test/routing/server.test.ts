@@ -46,7 +46,9 @@ describe('router server (OIP v2)', () => {
   it('takes the size from the batch dimension, or from the size parameter when given', async () => {
     await request(url).post('/v2/models/rm2/infer').send(inferBody(7));
     await request(url).post('/v2/models/rm2/infer').send(inferBody(1, { size: 420 }));
-    assert.deepEqual(policy.seen.map((r) => r.size), [7, 420]);
+    const bare = await request(url).post('/v2/models/rm2/infer').send({ parameters: { size: 90 } });
+    assert.equal(bare.status, 200);
+    assert.deepEqual(policy.seen.map((r) => r.size), [7, 420, 90]);
   });
 
   it('classes a request by priority, deadline header and explicit class', async () => {
@@ -81,6 +83,8 @@ describe('router server (OIP v2)', () => {
       [JSON.stringify({ inputs: [{ name: 'x', shape: [2], datatype: 'FLOAT' }] }), /^inputs\[0\]\.datatype/],
       [JSON.stringify({ inputs: [{ name: 'x', shape: [2], datatype: 'FP32', data: [1, 2, 3] }] }), /^inputs\[0\]\.data: has 3 elements/],
       [inferBody(1, { size: 'big' }), /^parameters\.size/],
+      [inferBody(1, { size: 2.5 }), /^parameters\.size: expected a positive integer/],
+      [JSON.stringify({ inputs: [{ name: 'x', shape: [0, 4], datatype: 'FP32' }] }), /^inputs\[0\]\.shape: the leading dimension/],
       [inferBody(1, { class: 'nightly' }), /^class: "nightly" is not a class/],
     ];
     for (const [body, message] of cases) {
