@@ -1,0 +1,125 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfigObject, type LoadedConfig } from '../../src/config/load.ts';
+import { TraceError } from '../../src/core/errors.ts';
+import { buildReport, reportJson } from '../../sim/report/json.ts';
+import { runSimulation } from '../../sim/runner.ts';
+
+/** Kairos' four types under $2.5/h, rm2 at 350 ms p99, and a load that steps 20 → 90 → 30 rps. */
+function scenario(sim: Record<string, unknown> = {}, scaling: Record<string, unknown> = {}): LoadedConfig {
+  const dir = mkdtempSync(join(tmpdir(), 'mixscale-sim-'));
+  writeFileSync(join(dir, 'step.csv'), 't_s,rps\n0,20\n300,90\n600,30\n');
+  return loadConfigObject(
+    {
+      budget: { usdPerHour: 2.5 },
+      classes: [{ name: 'rm2', model: 'rm2', slo: '350ms' }],
+      pools: [
+        { name: 'gpu', type: 'g4dn.xlarge' },
+        { name: 'c5n', type: 'c5n.2xlarge' },
+        { name: 'r5n', type: 'r5n.large' },
+        { name: 't3', type: 't3.xlarge' },
+      ],
+      scaling: { policy: 'target-tracking', interval: '30s', ...scaling },
+      routing: { policy: 'least-outstanding' },
+      sim: { trace: { path: 'step.csv' }, window: '1m', ...sim },
+    },
+    dir,
+  );
+}
+
+describe('simulation runner', () => {
+  it('gives identical JSON bytes for the same seed, and a different run for another seed', async () => {
+    const loaded = scenario();
+    const json = async (seed: number): Promise<string> => {
+      const run = await runSimulation(loaded, { seed });
+      return reportJson(buildReport(loaded, [run], { name: 'step', trace: 'step.csv', seed }), { timing: false });
+    };
+    const a = await json(5);
+    const b = await json(5);
+    assert.equal(a, b);
+    assert.notEqual(await json(6), a);
+  });
+
+  it('accounts for every request: in = completed + dropped + in flight', async () => {
+    for (const policy of ['homogeneous-fast', 'target-tracking']) {
+      const run = await runSimulation(scenario(), { scalingPolicy: policy, seed: 2 });
+      const r = run.requests;
+      assert.equal(r.total, r.completed + r.dropped + r.inFlight, policy);
+      assert.equal(r.dropped, Object.values(r.dropReasons).reduce((a, b) => a + b, 0));
+      assert.ok(run.checks.conservation);
+      assert.ok(r.total > 40_000, `${r.total} requests`);
+    }
+  });
+
+  it("satisfies Little's law within 2%, also when overloaded and dropping", async () => {
+    // homogeneous-fast (4 GPUs) is overloaded at 90 rps: long queues and drops.
+    for (const policy of ['homogeneous-fast', 'target-tracking', 'homogeneous-cheap']) {
+      const run = await runSimulation(scenario(), { scalingPolicy: policy, seed: 3 });
+      assert.ok(run.checks.littleRelativeError < 0.02, `${policy}: L ${run.checks.littleL} vs λW ${run.checks.littleLambdaW}`);
+      assert.ok(run.checks.littleL > 0);
+    }
+  });
+
+  it('keeps every baseline within budget, pending instances included, even with capacity errors', async () => {
+    const policies: Array<[string, Record<string, unknown>]> = [
+      ['homogeneous-fast', {}],
+      ['homogeneous-cheap', {}],
+      ['static-mix', { mix: { 'g4dn.xlarge': 2, 'r5n.large': 12, 't3.xlarge': 3 } }],
+      ['target-tracking', {}],
+      ['target-tracking', { type: 'g4dn.xlarge', targetUtilization: 0.3 }],
+    ];
+    let spent = 0;
+    for (const [policy, options] of policies) {
+      const run = await runSimulation(scenario({ capacityErrorRate: 0.3 }, { options }), { scalingPolicy: policy, seed: 4 });
+      assert.equal(run.cost.overBudgetSeconds, 0, policy);
+      assert.ok(run.cost.maxUsdPerHour <= 2.5 + 1e-9, `${policy}: max ${run.cost.maxUsdPerHour} $/h`);
+      spent += run.cost.totalUsd;
+    }
+    assert.ok(spent > 1, 'the fleets did run');
+  });
+
+  it('replays the identical arrival sequence for every compared policy', async () => {
+    const loaded = scenario();
+    const runs = await Promise.all(['homogeneous-fast', 'homogeneous-cheap'].map((p) => runSimulation(loaded, { scalingPolicy: p, seed: 8 })));
+    assert.equal(runs[0]!.requests.total, runs[1]!.requests.total);
+    assert.deepEqual(runs[0]!.timeline.map((w) => w.offeredRps), runs[1]!.timeline.map((w) => w.offeredRps));
+    assert.notDeepEqual(runs[0]!.latencyMs, runs[1]!.latencyMs);
+  });
+
+  it('starts warm by default, and from an empty fleet when asked', async () => {
+    const warm = await runSimulation(scenario(), { scalingPolicy: 'homogeneous-cheap', seed: 1 });
+    assert.equal(warm.requests.dropReasons['no-backend'], 0);
+    const cold = await runSimulation(scenario({ warmStart: false }), { scalingPolicy: 'homogeneous-cheap', seed: 1 });
+    // Nothing runs until the first launch boots (60 s for r5n.large) and a tick registers it.
+    assert.ok(cold.requests.dropReasons['no-backend'] > 500, `${cold.requests.dropReasons['no-backend']} dropped`);
+  });
+
+  it('bills the fleet: a static 16 × r5n.large for 15 minutes costs 16 × $0.149 / 4', async () => {
+    const run = await runSimulation(scenario({}, { options: { mix: { 'r5n.large': 16 } } }), { scalingPolicy: 'static-mix', seed: 1 });
+    const expected = (16 * 0.149 * run.simulatedMs) / 3_600_000;
+    assert.ok(Math.abs(run.cost.totalUsd - expected) / expected < 0.01, `${run.cost.totalUsd} vs ${expected}`);
+    assert.ok(run.fleet.every((f) => f.mix['r5n.large'] === 16));
+  });
+
+  it('runs a constant Poisson load given instead of a trace', async () => {
+    const run = await runSimulation(scenario(), { scalingPolicy: 'homogeneous-cheap', arrivals: { kind: 'poisson', rps: 40, durationMs: 300_000, sizes: { kind: 'fixed', size: 100 } } });
+    assert.ok(Math.abs(run.requests.total - 12_000) < 500, `${run.requests.total}`);
+    assert.equal(run.requests.dropped, 0);
+    // Size 100 on r5n.large takes about 43 ms, well inside the SLO at this load.
+    assert.ok(run.latencyMs.p50 > 40 && run.latencyMs.p50 < 60, `p50 ${run.latencyMs.p50}`);
+  });
+
+  it('fails with the trace file and line on a bad trace', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mixscale-sim-bad-'));
+    const bad = join(dir, 'bad.csv');
+    writeFileSync(bad, 't_ms\n0\n10\nabc\n');
+    await assert.rejects(runSimulation(scenario(), { arrivals: { kind: 'trace', path: bad } }), (e: unknown) => e instanceof TraceError && /bad\.csv:4/.test(e.message));
+  });
+
+  it('drops sizes no profile covers, counting them', async () => {
+    const run = await runSimulation(scenario(), { scalingPolicy: 'homogeneous-cheap', arrivals: { kind: 'poisson', rps: 5, durationMs: 60_000, sizes: { kind: 'fixed', size: 5000 } } });
+    assert.equal(run.requests.dropReasons.unprofiled, run.requests.total);
+  });
+});
