@@ -1,10 +1,219 @@
+import { createServer, type Server } from 'node:http';
+import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { notYetAvailable } from '../context.ts';
+import { createCloudWatchClient } from '../../cloud/aws/clients.ts';
+import { CloudWatchMetricsSource } from '../../cloud/aws/cloudwatch-metrics.ts';
+import type { LoadedConfig } from '../../config/load.ts';
+import type { ControllerSettings } from '../../config/sections/controller.ts';
+import { RealClock } from '../../core/clock.ts';
+import { MixscaleError } from '../../core/errors.ts';
+import type { Logger } from '../../core/log.ts';
+import { sizePmf } from '../../core/sizes.ts';
+import { Rng } from '../../core/rng.ts';
+import { formatMix, type Instance } from '../../core/types.ts';
+import { BudgetSchedule } from '../../control/budget-schedule.ts';
+import { classesFromConfig } from '../../control/candidates.ts';
+import { controllerSettings, createController, createProvider, statusPath } from '../../control/controller.ts';
+import type { TickRecord } from '../../control/loop.ts';
+import { scheduleTicks } from '../../control/scheduler.ts';
+import { readStatus, summarizeTick, type TickSummary } from '../../control/status.ts';
+import type { FleetMembership, MetricsSource } from '../../control/types.ts';
+import { RouterAdminClient } from '../../routing/admin-client.ts';
+import { RouterSnapshotSource } from '../../routing/snapshot-client.ts';
+import { globalOptions, jsonRequested, loggerFor, requireConfig } from '../context.ts';
+import { renderTable } from '../table.ts';
+
+interface ControllerOptions {
+  dryRun?: boolean;
+  once?: boolean;
+  endpointUrl?: string;
+}
+
+const usd = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? '-' : `$${x.toFixed(2)}`);
+
+function routerUrlOf(s: ControllerSettings, source: string): string {
+  if (s.routerUrl === undefined) {
+    throw new MixscaleError('MIXSCALE_CONFIG_INVALID', `${source}: controller.routerUrl is required: the controller registers and drains instances through the router's admin API`);
+  }
+  return s.routerUrl;
+}
+
+/** In a dry run nothing is registered or drained, so no admin token is needed. */
+const readOnlyMembership: FleetMembership = {
+  register: async () => undefined,
+  drain: async () => undefined,
+  inFlight: async () => 0,
+  deregister: async () => undefined,
+};
+
+function membershipFor(loaded: LoadedConfig, s: ControllerSettings, dryRun: boolean): FleetMembership {
+  const routerUrl = routerUrlOf(s, loaded.source);
+  const token = loaded.config.router?.adminToken ?? (process.env.MIXSCALE_ADMIN_TOKEN || undefined);
+  if (token === undefined) {
+    if (dryRun) return readOnlyMembership;
+    throw new MixscaleError('MIXSCALE_CONFIG_INVALID', `${loaded.source}: the router's admin token is needed: set router.adminToken or the MIXSCALE_ADMIN_TOKEN environment variable`);
+  }
+  return new RouterAdminClient({ routerUrl, token });
+}
+
+function metricsFor(loaded: LoadedConfig, s: ControllerSettings, endpointUrl: string | undefined): MetricsSource {
+  if (s.observe === 'router') return new RouterSnapshotSource({ routerUrl: routerUrlOf(s, loaded.source) });
+  const url = endpointUrl ?? s.aws.endpointUrl;
+  return new CloudWatchMetricsSource({
+    client: createCloudWatchClient({ ...(s.aws.region !== undefined ? { region: s.aws.region } : {}), ...(url !== undefined ? { endpointUrl: url } : {}) }),
+    namespace: s.aws.namespace,
+    classes: classesFromConfig(loaded),
+    windowMs: loaded.config.scaling.interval,
+    sizes: sizePmf(loaded.config.sim?.sizes ?? { kind: 'kairos' }, new Rng(1)),
+  });
+}
+
+function tickLine(r: TickRecord): string {
+  const rec = r.reconcile;
+  const parts = [`tick ${r.seq} ${r.status}`, `budget ${usd(r.budgetUsdPerHour)}/h`];
+  if (rec !== undefined) parts.push(`spend ${usd(rec.spendUsdPerHour)}/h → ${usd(rec.plannedSpendUsdPerHour)}/h`);
+  if (r.decision !== undefined) parts.push(`mix ${formatMix(r.decision.mix)}`);
+  if (rec !== undefined && rec.actions.length > 0) {
+    const acts = rec.actions.map((a) => (a.kind === 'launch' ? `launch ${a.count}×${a.type}` : `${a.kind} ${a.id}`));
+    parts.push(`${rec.dryRun ? 'would ' : ''}${acts.join(', ')}`);
+  }
+  if (r.error !== undefined) parts.push(r.error.message);
+  return parts.join('  ');
+}
+
+function writeOutput(cmd: Command, text: string, json: unknown): void {
+  if (!jsonRequested(cmd)) {
+    process.stdout.write(`${text}\n`);
+    return;
+  }
+  const target = globalOptions(cmd).json;
+  if (typeof target === 'string') writeFileSync(target, `${JSON.stringify(json, null, 2)}\n`);
+  else process.stdout.write(`${JSON.stringify(json)}\n`);
+}
+
+function serveMetrics(render: () => Promise<string>, contentType: string, host: string, port: number, logger: Logger): Promise<Server> {
+  const server = createServer((req, res) => {
+    if (req.url !== '/metrics') {
+      res.writeHead(404).end();
+      return;
+    }
+    render().then(
+      (body) => res.writeHead(200, { 'content-type': contentType }).end(body),
+      (e: unknown) => res.writeHead(500).end(String(e)),
+    );
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', (e) => reject(new MixscaleError('MIXSCALE_USAGE', `controller.metrics: cannot listen on ${host}:${port}: ${e.message}`)));
+    server.listen(port, host, () => {
+      const a = server.address();
+      logger.info({ url: `http://${host}:${typeof a === 'object' && a !== null ? a.port : port}/metrics` }, 'controller metrics listening');
+      resolve(server);
+    });
+  });
+}
+
+async function runController(cmd: Command, opts: ControllerOptions): Promise<void> {
+  const loaded = requireConfig(cmd);
+  const logger = loggerFor(cmd);
+  const s = controllerSettings(loaded);
+  const dryRun = opts.dryRun ?? false;
+  const controller = createController({
+    loaded,
+    logger,
+    clock: new RealClock(),
+    membership: membershipFor(loaded, s, dryRun),
+    metrics: metricsFor(loaded, s, opts.endpointUrl),
+    dryRun,
+    ...(opts.endpointUrl !== undefined ? { endpointUrl: opts.endpointUrl } : {}),
+  });
+  const report = (r: TickRecord) => {
+    if (jsonRequested(cmd) && typeof globalOptions(cmd).json !== 'string') process.stdout.write(`${JSON.stringify(summarizeTick(r))}\n`);
+    else if (!jsonRequested(cmd)) process.stdout.write(`${tickLine(r)}\n`);
+  };
+
+  if (opts.once ?? false) {
+    const r = await controller.tick();
+    if (typeof globalOptions(cmd).json === 'string') writeOutput(cmd, '', summarizeTick(r));
+    else report(r);
+    if (r.status === 'failed') throw new MixscaleError(r.error?.code === 'MIXSCALE_CONFIG_INVALID' ? 'MIXSCALE_CONFIG_INVALID' : 'MIXSCALE_INTERNAL', `tick failed: ${r.error?.message ?? 'unknown error'}`);
+    return;
+  }
+
+  const server = s.metrics !== undefined ? await serveMetrics(() => controller.prometheus.registry.metrics(), controller.prometheus.registry.contentType, s.metrics.host, s.metrics.port, logger) : undefined;
+  const tick = async () => report(await controller.tick());
+  const schedule = scheduleTicks({ schedule: s.schedule, budgetBoundaries: loaded.config.budget.schedule.map((e) => e.cron), tick, logger });
+  process.stderr.write(`controller ${s.cluster} (${controller.provider.name}${dryRun ? ', dry run' : ''}): ticks on "${s.schedule}"; SIGTERM or Ctrl-C stops\n`);
+  await tick();
+  const signal = await new Promise<NodeJS.Signals>((done) => {
+    process.once('SIGTERM', () => done('SIGTERM'));
+    process.once('SIGINT', () => done('SIGINT'));
+  });
+  logger.info({ signal }, 'stopping: finishing the tick in progress');
+  await schedule.stop();
+  while (controller.loop.running) await new Promise((r) => setTimeout(r, 50));
+  if (server !== undefined) await new Promise<void>((r) => server.close(() => r()));
+}
+
+async function showStatus(cmd: Command): Promise<void> {
+  const loaded = requireConfig(cmd);
+  const logger = loggerFor(cmd);
+  const s = controllerSettings(loaded);
+  const clock = new RealClock();
+  const status = readStatus(statusPath(loaded, s));
+  const budget = new BudgetSchedule(loaded.config.budget.usdPerHour, loaded.config.budget.schedule).at(clock.now());
+  let fleet: Instance[] | undefined;
+  let fleetError: string | undefined;
+  try {
+    fleet = await createProvider(loaded, s, { clock, logger }).list();
+  } catch (e) {
+    fleetError = (e as Error).message;
+  }
+  const spend = fleet?.reduce((a, i) => a + loaded.catalog.price(i.type), 0);
+  const ticks: readonly TickSummary[] = status?.ticks ?? [];
+  const json = { cluster: s.cluster, provider: s.provider, budgetUsdPerHour: budget, spendUsdPerHour: spend ?? null, fleet: fleet ?? null, fleetError: fleetError ?? null, lastTicks: ticks.slice(-10), statusUpdatedAtMs: status?.updatedAtMs ?? null };
+
+  const lines: string[] = [`cluster ${s.cluster} on ${s.provider}`];
+  if (fleet === undefined) lines.push(`fleet: cannot list (${fleetError ?? 'unknown error'})`);
+  else {
+    const byType = new Map<string, Record<string, number>>();
+    for (const i of fleet) {
+      const row = byType.get(i.type) ?? {};
+      row[i.state] = (row[i.state] ?? 0) + 1;
+      byType.set(i.type, row);
+    }
+    const rows = [...byType.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([t, r]) => [t, String(r.pending ?? 0), String(r.running ?? 0), usd(((r.pending ?? 0) + (r.running ?? 0)) * loaded.catalog.price(t))]);
+    lines.push('', rows.length === 0 ? 'fleet: (none)' : renderTable(['type', 'pending', 'running', '$/h'], rows));
+    lines.push('', `spend ${usd(spend)}/h of budget ${usd(budget)}/h (${budget > 0 && spend !== undefined ? ((100 * spend) / budget).toFixed(0) : '-'}%)`);
+  }
+  if (status === undefined) lines.push('', 'no decisions recorded yet (is the controller running with this config?)');
+  else {
+    lines.push('', `last decisions (updated ${new Date(status.updatedAtMs).toISOString()}, controller pid ${status.pid}):`);
+    for (const t of ticks.slice(-5)) {
+      lines.push(`  ${new Date(t.atMs).toISOString()}  #${t.seq} ${t.status}  ${t.mix !== undefined ? formatMix(t.mix) : ''}${t.reason !== undefined ? `  (${t.reason})` : ''}${t.error !== undefined ? `  ${t.error}` : ''}`);
+      for (const a of t.actions) lines.push(`      ${a}`);
+    }
+  }
+  writeOutput(cmd, lines.join('\n'), json);
+}
 
 export function registerController(program: Command): void {
-  program
+  const controller = program
     .command('controller')
     .description('run the control loop: observe → forecast → plan → reconcile (EC2 or local)')
-    .allowUnknownOption()
-    .action(() => notYetAvailable('mixscale controller'));
+    .option('--dry-run', 'observe and plan for real, print the actions it would take, change nothing')
+    .option('--once', 'run a single tick and exit (for cron jobs and scripts)')
+    .option('--endpoint-url <url>', 'AWS endpoint for EC2 and CloudWatch (compatible services)')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  mixscale controller --config examples/local.yaml
+  mixscale controller --config infra/examples/aws.yaml --dry-run --once
+  mixscale controller status --config examples/local.yaml`,
+    )
+    .action(async (opts: ControllerOptions, cmd: Command) => runController(cmd, opts));
+  controller
+    .command('status')
+    .description('print the fleet, spend rate vs budget, and the last decisions')
+    .action(async (_opts: unknown, cmd: Command) => showStatus(cmd));
 }

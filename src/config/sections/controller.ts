@@ -1,11 +1,55 @@
+import cron from 'node-cron';
 import { z } from 'zod';
 import { duration } from '../fields.ts';
+
+const cronExpr = z.string().refine((s) => cron.validate(s), { message: 'not a node-cron expression (six fields, seconds first, e.g. "*/30 * * * * *")' });
 
 /** `controller:` — the control loop and its cloud (see docs/config.md). Owned by the controller. */
 export const controllerSection = z.strictObject({
   provider: z.enum(['aws', 'local']).default('local'),
+  /** Value of the mixscale:cluster tag: the controller sees and touches only instances carrying it. */
+  cluster: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9-]{0,39}$/, { message: 'must be 1-40 lowercase letters, digits or -' })
+    .default('mixscale'),
   /** node-cron expression (six fields: seconds first) for control ticks. */
-  schedule: z.string().default('*/30 * * * * *'),
+  schedule: cronExpr.default('*/30 * * * * *'),
   routerUrl: z.url().optional(),
+  /** Where observations come from: the router's /v1/snapshot, or CloudWatch metrics the router publishes. */
+  observe: z.enum(['router', 'cloudwatch']).default('router'),
   launchTimeout: duration.default(600_000),
+  /** Longest a drain may take before the instance is terminated anyway. */
+  drainTimeout: duration.default(120_000),
+  /** How long a type that hit a capacity error is left out of plans. */
+  capacityCooldown: duration.default(600_000),
+  /** Folder (relative to the config file) for the status file and the local provider's state. */
+  stateDir: z.string().default('.mixscale'),
+  /** Prometheus /metrics of the controller; port 0 picks one, omit the section to serve none. */
+  metrics: z
+    .strictObject({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(9464) })
+    .optional(),
+  aws: z
+    .strictObject({
+      /** Default: the SDK chain (AWS_REGION, profile). */
+      region: z.string().min(1).optional(),
+      /** A compatible endpoint; `--endpoint-url` overrides it. */
+      endpointUrl: z.url().optional(),
+      /** Port the node serves on inside each instance. */
+      backendPort: z.number().int().min(1).max(65535).default(8000),
+      /** CloudWatch namespace read when `observe: cloudwatch`. */
+      namespace: z.string().min(1).default('mixscale/router'),
+    })
+    .default({ backendPort: 8000, namespace: 'mixscale/router' }),
+  local: z
+    .strictObject({
+      /** argv of one node; {type} {model} {pool} {id} are filled in. Default: `mixscale node emulated --type {type} --model {model} --port 0`. */
+      command: z.array(z.string().min(1)).min(1).optional(),
+      /** Model the nodes serve (default: the first class's model). */
+      model: z.string().min(1).optional(),
+      /** Extra delay before a started node counts as running (emulates boot). */
+      bootDelay: duration.default(0),
+    })
+    .default({ bootDelay: 0 }),
 });
+
+export type ControllerSettings = z.infer<typeof controllerSection>;

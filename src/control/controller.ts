@@ -1,0 +1,154 @@
+import { join } from 'node:path';
+import type { EC2Client } from '@aws-sdk/client-ec2';
+import { createEc2Client } from '../cloud/aws/clients.ts';
+import { Ec2Provider } from '../cloud/aws/ec2-provider.ts';
+import { LocalProvider } from '../cloud/local/local-provider.ts';
+import type { CloudProvider } from '../cloud/provider.ts';
+import type { LoadedConfig } from '../config/load.ts';
+import { controllerSection, type ControllerSettings } from '../config/sections/controller.ts';
+import { RealClock, type Clock } from '../core/clock.ts';
+import type { Logger } from '../core/log.ts';
+import { createScalingPolicy } from '../../policies/scaling/index.ts';
+import { BudgetSchedule } from './budget-schedule.ts';
+import { candidatesFromConfig, classesFromConfig } from './candidates.ts';
+import { ControlLoop, type TickRecord } from './loop.ts';
+import { ControllerMetrics } from './prometheus.ts';
+import { Reconciler } from './reconciler.ts';
+import { readStatus, summarizeTick, writeStatus, type TickSummary } from './status.ts';
+import type { Estimator, FleetMembership, MetricsSource } from './types.ts';
+
+/** The `controller:` section, with defaults when the config has none. */
+export function controllerSettings(loaded: LoadedConfig): ControllerSettings {
+  return loaded.config.controller ?? controllerSection.parse({});
+}
+
+export function statusPath(loaded: LoadedConfig, s: ControllerSettings): string {
+  return join(loaded.resolvePath(s.stateDir), `controller-${s.cluster}.json`);
+}
+
+export function localStatePath(loaded: LoadedConfig, s: ControllerSettings): string {
+  return join(loaded.resolvePath(s.stateDir), `local-${s.cluster}.json`);
+}
+
+export interface ProviderDeps {
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** `--endpoint-url`: overrides controller.aws.endpointUrl. */
+  readonly endpointUrl?: string;
+  /** An EC2 client to use instead of one from the SDK chain (tests). */
+  readonly ec2Client?: EC2Client;
+}
+
+/** The cloud the config names, owning only instances tagged with the cluster. */
+export function createProvider(loaded: LoadedConfig, s: ControllerSettings, deps: ProviderDeps): CloudProvider {
+  const priceOf = (t: string) => loaded.catalog.price(t);
+  if (s.provider === 'aws') {
+    const endpointUrl = deps.endpointUrl ?? s.aws.endpointUrl;
+    const client = deps.ec2Client ?? createEc2Client({ ...(s.aws.region !== undefined ? { region: s.aws.region } : {}), ...(endpointUrl !== undefined ? { endpointUrl } : {}) });
+    const templates = new Map(loaded.config.pools.map((p) => [p.name, p.launchTemplate]));
+    return new Ec2Provider({ client, cluster: s.cluster, launchTemplateOf: (pool) => templates.get(pool), priceOf, backendPort: s.aws.backendPort, logger: deps.logger });
+  }
+  const model = s.local.model ?? loaded.config.classes[0]!.model;
+  return new LocalProvider({
+    cluster: s.cluster,
+    stateFile: localStatePath(loaded, s),
+    clock: deps.clock,
+    priceOf,
+    model,
+    bootDelayMs: s.local.bootDelay,
+    ...(s.local.command !== undefined ? { command: s.local.command } : {}),
+    logger: deps.logger,
+  });
+}
+
+export interface ControllerDeps extends ProviderDeps {
+  readonly loaded: LoadedConfig;
+  /** The router's membership (its admin API in production). */
+  readonly membership: FleetMembership;
+  /** Where load is observed (router snapshot or CloudWatch). */
+  readonly metrics: MetricsSource;
+  readonly estimator?: Estimator;
+  readonly provider?: CloudProvider;
+  readonly dryRun?: boolean;
+}
+
+export interface Controller {
+  readonly settings: ControllerSettings;
+  readonly provider: CloudProvider;
+  readonly reconciler: Reconciler;
+  readonly loop: ControlLoop;
+  readonly budget: BudgetSchedule;
+  readonly prometheus: ControllerMetrics;
+  readonly statusFile: string;
+  /** One tick; records metrics and the status file. */
+  tick(): Promise<TickRecord>;
+}
+
+/** Wires config, cloud, router and policy into a control loop (the `controller` command's core). */
+export function createController(deps: ControllerDeps): Controller {
+  const { loaded, logger } = deps;
+  const clock = deps.clock ?? new RealClock();
+  const settings = controllerSettings(loaded);
+  const provider = deps.provider ?? createProvider(loaded, settings, { ...deps, clock });
+  const poolOfType = new Map<string, string>();
+  for (const p of loaded.config.pools) if (!poolOfType.has(p.type)) poolOfType.set(p.type, p.name);
+  const reconciler = new Reconciler({
+    provider,
+    membership: deps.membership,
+    clock,
+    logger,
+    priceOf: (t) => loaded.catalog.price(t),
+    poolOf: (t) => poolOfType.get(t) ?? t,
+    launchTimeoutMs: settings.launchTimeout,
+    drainTimeoutMs: settings.drainTimeout,
+    cluster: settings.cluster,
+  });
+  const budget = new BudgetSchedule(loaded.config.budget.usdPerHour, loaded.config.budget.schedule);
+  const loop = new ControlLoop({
+    clock,
+    metrics: deps.metrics,
+    ...(deps.estimator !== undefined ? { estimator: deps.estimator } : {}),
+    policy: createScalingPolicy(loaded.config.scaling.policy, loaded.config.scaling.options),
+    reconciler,
+    classes: classesFromConfig(loaded),
+    candidates: () => candidatesFromConfig(loaded),
+    budgetAt: (now) => budget.at(now),
+    logger,
+    dryRun: deps.dryRun ?? false,
+    capacityCooldownMs: settings.capacityCooldown,
+  });
+  const prometheus = new ControllerMetrics();
+  const statusFile = statusPath(loaded, settings);
+  // Keep the history of earlier runs (--once from cron appends to it).
+  const kept: TickSummary[] = [];
+  try {
+    const prior = readStatus(statusFile);
+    if (prior !== undefined && prior.cluster === settings.cluster) kept.push(...prior.ticks.slice(-20));
+  } catch (e) {
+    logger.warn({ err: (e as Error).message, file: statusFile }, 'ignoring an unreadable status file');
+  }
+  return {
+    settings,
+    provider,
+    reconciler,
+    loop,
+    budget,
+    prometheus,
+    statusFile,
+    async tick() {
+      const rec = await loop.tick();
+      prometheus.record(rec);
+      // A dry run leaves no trace: it must not look like a running controller's decisions.
+      if (!(deps.dryRun ?? false) && rec.status !== 'skipped') {
+        kept.push(summarizeTick(rec));
+        if (kept.length > 20) kept.splice(0, kept.length - 20);
+        try {
+          writeStatus(statusFile, { cluster: settings.cluster, provider: provider.name, pid: process.pid, updatedAtMs: clock.now(), ticks: kept });
+        } catch (e) {
+          logger.warn({ err: (e as Error).message, file: statusFile }, 'cannot write the status file');
+        }
+      }
+      return rec;
+    },
+  };
+}

@@ -1,0 +1,74 @@
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { MixscaleError } from '../core/errors.ts';
+import type { Mix, Ms } from '../core/types.ts';
+import type { TickRecord } from './loop.ts';
+
+/** One tick, as `mixscale controller status` shows it. */
+export interface TickSummary {
+  readonly seq: number;
+  readonly atMs: Ms;
+  readonly status: TickRecord['status'];
+  readonly budgetUsdPerHour: number;
+  readonly spendUsdPerHour?: number;
+  readonly plannedSpendUsdPerHour?: number;
+  readonly mix?: Mix;
+  readonly target?: Mix;
+  readonly reason?: string;
+  readonly predictedP99Ms?: Readonly<Record<string, number>>;
+  readonly actions: readonly string[];
+  readonly failures: readonly string[];
+  readonly error?: string;
+  readonly dryRun: boolean;
+}
+
+/** What a running controller leaves for `controller status`: written after every tick. */
+export interface ControllerStatus {
+  readonly cluster: string;
+  readonly provider: string;
+  readonly pid: number;
+  readonly updatedAtMs: Ms;
+  readonly ticks: readonly TickSummary[];
+}
+
+export function summarizeTick(r: TickRecord): TickSummary {
+  const rec = r.reconcile;
+  const predicted: Record<string, number> = {};
+  for (const [k, v] of Object.entries(r.decision?.plan?.predicted ?? {})) predicted[k] = v.p99Ms;
+  return {
+    seq: r.seq,
+    atMs: r.atMs,
+    status: r.status,
+    budgetUsdPerHour: r.budgetUsdPerHour,
+    ...(rec !== undefined ? { spendUsdPerHour: rec.spendUsdPerHour, plannedSpendUsdPerHour: rec.plannedSpendUsdPerHour, target: rec.target } : {}),
+    ...(r.decision !== undefined ? { mix: r.decision.mix, reason: r.decision.reason } : {}),
+    ...(Object.keys(predicted).length > 0 ? { predictedP99Ms: predicted } : {}),
+    actions: (rec?.actions ?? []).map((a) => `${a.kind} ${a.kind === 'launch' ? `${a.count}×${a.type}` : `${a.id} (${a.type})`}: ${a.reason}`),
+    failures: (rec?.failures ?? []).map((f) => `${f.action.kind}: ${f.code}: ${f.message}`),
+    ...(r.error !== undefined ? { error: `${r.error.code}: ${r.error.message}` } : {}),
+    dryRun: rec?.dryRun ?? false,
+  };
+}
+
+/** Written to a temp file and renamed, so a reader never sees half of it. */
+export function writeStatus(path: string, status: ControllerStatus): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify(status, null, 2)}\n`);
+  renameSync(tmp, path);
+}
+
+export function readStatus(path: string): ControllerStatus | undefined {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new MixscaleError('MIXSCALE_USAGE', `cannot read controller status ${path}: ${(e as Error).message}`, { file: path });
+  }
+  try {
+    return JSON.parse(text) as ControllerStatus;
+  } catch (e) {
+    throw new MixscaleError('MIXSCALE_USAGE', `controller status ${path} is not JSON: ${(e as Error).message}`, { file: path });
+  }
+}

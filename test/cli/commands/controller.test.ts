@@ -1,0 +1,135 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { LatencyHistogram } from '../../../src/core/histogram.ts';
+import { REPO_ROOT } from '../../support/cli.ts';
+
+const BIN = join(REPO_ROOT, 'bin', 'mixscale.js');
+const TINY_NODE = fileURLToPath(new URL('../../cloud/support/tiny-node.ts', import.meta.url));
+const TOKEN = 'controller-test-token-0123456789';
+
+/** Runs the CLI without blocking the event loop, so the in-process fake router can answer. */
+function cli(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: REPO_ROOT, env: { ...process.env, MIXSCALE_ADMIN_TOKEN: '', ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+/** The router at the network edge: a snapshot of 30 rps, and an admin API that records calls. */
+function fakeRouter(): Promise<{ server: Server; url: string; calls: string[] }> {
+  const calls: string[] = [];
+  const latency = new LatencyHistogram();
+  latency.recordMany(120, 100);
+  const snapshot = {
+    atMs: Date.now(),
+    windowMs: 30_000,
+    classes: [{ name: 'rm2', model: 'rm2', arrivals: 900, rps: 30, completed: 900, rejected: 0, sizes: [[200, 900]], latency: latency.encode() }],
+    pools: [],
+  };
+  const server = createServer((req, res) => {
+    calls.push(`${req.method} ${req.url}`);
+    if (req.url === '/v1/snapshot') return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(snapshot));
+    if (req.headers.authorization !== `Bearer ${TOKEN}`) return void res.writeHead(401).end();
+    req.resume();
+    req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end('{}'));
+  });
+  return new Promise((resolve) => {
+    server.listen(0, '127.0.0.1', () => {
+      const a = server.address();
+      resolve({ server, url: `http://127.0.0.1:${typeof a === 'object' && a !== null ? a.port : 0}`, calls });
+    });
+  });
+}
+
+function writeConfig(dir: string, routerUrl: string | undefined): string {
+  const path = join(dir, 'config.yaml');
+  writeFileSync(
+    path,
+    [
+      'budget: { usdPerHour: 1.0 }',
+      'classes: [{ name: rm2, model: rm2, slo: 350ms }]',
+      'pools: [{ name: r5n, type: r5n.large, minCount: 2 }]',
+      'scaling: { policy: static-mix, options: { mix: { r5n.large: 3 } } }',
+      'controller:',
+      '  provider: local',
+      '  cluster: clitest',
+      ...(routerUrl !== undefined ? [`  routerUrl: ${routerUrl}`] : []),
+      `  local: { command: [${JSON.stringify(process.execPath)}, --import, tsx, ${JSON.stringify(TINY_NODE)}] }`,
+    ].join('\n'),
+  );
+  return path;
+}
+
+describe('mixscale controller', function () {
+  this.timeout(60_000);
+  let dir: string;
+  let router: Awaited<ReturnType<typeof fakeRouter>>;
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'mixscale-ctl-'));
+    router = await fakeRouter();
+  });
+  afterEach(async () => {
+    await new Promise((r) => router.server.close(r));
+    const state = join(dir, '.mixscale', 'local-clitest.json');
+    if (existsSync(state)) {
+      for (const i of (JSON.parse(readFileSync(state, 'utf8')) as { instances: { pid: number }[] }).instances) {
+        try {
+          process.kill(i.pid, 'SIGTERM');
+        } catch {
+          // Already gone.
+        }
+      }
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('--dry-run --once observes and plans for real, prints what it would do, and changes nothing', async () => {
+    const config = writeConfig(dir, router.url);
+    const r = await cli(['--config', config, '--log-level', 'silent', 'controller', '--dry-run', '--once']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /tick 1 ok .*would launch 3×r5n\.large/);
+    assert.ok(router.calls.includes('GET /v1/snapshot'));
+    assert.ok(!existsSync(join(dir, '.mixscale', 'local-clitest.json')), 'no process was started');
+    assert.ok(!existsSync(join(dir, '.mixscale', 'controller-clitest.json')), 'a dry run leaves no status');
+  });
+
+  it('--once launches, and status shows the fleet, spend against budget and the decision', async () => {
+    const config = writeConfig(dir, router.url);
+    const r = await cli(['--config', config, '--log-level', 'silent', 'controller', '--once'], { MIXSCALE_ADMIN_TOKEN: TOKEN });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /launch 3×r5n\.large/);
+    const s = await cli(['--config', config, '--log-level', 'silent', 'controller', 'status']);
+    assert.equal(s.code, 0, s.stderr);
+    assert.match(s.stdout, /r5n\.large/);
+    assert.match(s.stdout, /spend \$0\.\d\d\/h of budget \$1\.00\/h/);
+    assert.match(s.stdout, /launch 3×r5n\.large/);
+    const j = await cli(['--config', config, '--log-level', 'silent', 'controller', 'status', '--json']);
+    const parsed = JSON.parse(j.stdout) as { fleet: unknown[]; budgetUsdPerHour: number };
+    assert.equal(parsed.fleet.length, 3);
+    assert.equal(parsed.budgetUsdPerHour, 1);
+  });
+
+  it('says in one line that a router URL is needed', async () => {
+    const config = writeConfig(dir, undefined);
+    const r = await cli(['--config', config, 'controller', '--once'], { MIXSCALE_ADMIN_TOKEN: TOKEN });
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /controller\.routerUrl is required/);
+    assert.equal(r.stderr.trim().split('\n').length, 1);
+  });
+
+  it('says in one line that the admin token is needed outside a dry run', async () => {
+    const config = writeConfig(dir, router.url);
+    const r = await cli(['--config', config, '--log-level', 'silent', 'controller', '--once']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /MIXSCALE_ADMIN_TOKEN/);
+  });
+});
