@@ -1,10 +1,144 @@
-import type { Command } from 'commander';
-import { notYetAvailable } from '../context.ts';
+import { writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { Command, Option } from 'commander';
+import { SingleBar } from 'cli-progress';
+import { readTraceChunks } from '../../../sim/workload.ts';
+import { RealClock } from '../../core/clock.ts';
+import { MixscaleError } from '../../core/errors.ts';
+import type { SizeSpec } from '../../core/sizes.ts';
+import { parseDurationMs } from '../../core/units.ts';
+import { parseClassMix } from '../../load/classes.ts';
+import { PAYLOAD_KINDS, PayloadBuilder, parseParam, type PayloadKind } from '../../load/payload.ts';
+import { replayTrace, type ReplayOptions, type ReplayReport } from '../../load/replay.ts';
+import { globalOptions } from '../context.ts';
+import { renderTable } from '../table.ts';
+
+interface LoadOpts {
+  trace: string;
+  target: string;
+  model: string;
+  timeScale?: number;
+  peakRps?: number;
+  start?: number;
+  duration?: number;
+  traceModel?: string;
+  sizeColumn?: string;
+  sizeScale?: number;
+  sizes?: SizeSpec;
+  classes?: string;
+  payload: PayloadKind;
+  param: Array<[string, number | string | boolean]>;
+  connections: number;
+  timeout: number;
+  seed: number;
+  progress: boolean;
+}
+
+const positive = (flag: string) => (v: string): number => {
+  const n = Number(v);
+  if (!(n > 0) || !Number.isFinite(n)) throw new MixscaleError('MIXSCALE_USAGE', `${flag}: "${v}" must be a positive number`);
+  return n;
+};
+
+const durationArg = (flag: string) => (v: string): number => {
+  const ms = parseDurationMs(/^\d+(\.\d+)?$/.test(v) ? `${v}s` : v);
+  if (ms === undefined || !(ms >= 0)) throw new MixscaleError('MIXSCALE_USAGE', `${flag}: "${v}" is not a duration (e.g. 90s, 5m; a bare number is seconds)`);
+  return ms;
+};
+
+function sizesArg(v: string): SizeSpec {
+  if (v === 'kairos') return { kind: 'kairos' };
+  const m = /^fixed:(\d+)$/.exec(v);
+  if (m !== null && Number(m[1]) > 0) return { kind: 'fixed', size: Number(m[1]) };
+  throw new MixscaleError('MIXSCALE_USAGE', `--sizes: "${v}" is not a size spec; allowed: kairos, fixed:N`);
+}
 
 export function registerLoad(program: Command): void {
   program
     .command('load')
-    .description('replay a trace over HTTP as open-loop load and report latency')
-    .allowUnknownOption()
-    .action(() => notYetAvailable('mixscale load'));
+    .description('replay a trace over HTTP as open-loop load and report latency per class')
+    .requiredOption('--trace <file>', 'trace CSV (per request t_ms[,size...] or a rate series t_s,count|rps)')
+    .requiredOption('--target <url>', 'router or node base URL, or a full /v2/models/NAME/infer URL')
+    .option('--model <name>', 'model in the infer path when --target is a base URL', 'rm2')
+    .option('--time-scale <x>', 'replay speed-up: 60 replays an hour in a minute', positive('--time-scale'))
+    .option('--peak-rps <rps>', 'rescale so the busiest minute averages this rate', positive('--peak-rps'))
+    .option('--start <duration>', 'start this far into the trace (trace time)', durationArg('--start'))
+    .option('--duration <duration>', 'replay this much of the trace (trace time, before --time-scale)', durationArg('--duration'))
+    .option('--trace-model <name>', 'for a rate series with a model column: which model')
+    .option('--size-column <name>', 'size column of a per-request trace (default: size, batch, input_tokens, output_tokens)')
+    .option('--size-scale <x>', 'multiply trace sizes (e.g. tokens to batch sizes)', positive('--size-scale'))
+    .option('--sizes <spec>', 'sizes for arrivals the trace does not size: kairos or fixed:N', sizesArg, { kind: 'kairos' } as SizeSpec)
+    .option('--classes <mix>', 'label requests with classes by share, e.g. interactive:0.3,batch:0.7 (sent as parameters.class)')
+    .addOption(new Option('--payload <kind>', 'what a request carries: size (a tensor of SIZE rows) or digits (real test digits, for the edge node)').choices([...PAYLOAD_KINDS]).default('size'))
+    .option('--param <key=value>', 'extra OIP parameter on every request (repeatable), e.g. latency_ms=20', (v: string, acc: Array<[string, number | string | boolean]>) => [...acc, parseParam(v)], [])
+    .option('--connections <n>', 'most open connections to the target', positive('--connections'), 256)
+    .option('--timeout <duration>', 'per-request timeout', durationArg('--timeout'), 30_000)
+    .option('--seed <n>', 'seed for Poisson expansion, sizes and classes', (v: string) => Number(v), 1)
+    .option('--no-progress', 'no progress bar on stderr')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  mixscale load --trace sim/scenarios/traces/servegen-deepseek-r1-day.csv --target http://127.0.0.1:8080 --time-scale 1440 --peak-rps 40
+  mixscale load --trace trace.csv --target http://127.0.0.1:8001 --model digits-cnn --payload digits --param latency_ms=8 --json out.json
+
+Latency counts from each request's intended send time (open loop, no coordinated omission).`,
+    )
+    .action(async (opts: LoadOpts, cmd: Command) => {
+      const g = globalOptions(cmd);
+      const trace: ReplayOptions['trace'] = {
+        path: resolve(opts.trace),
+        model: opts.traceModel,
+        sizeColumn: opts.sizeColumn,
+        timeScale: opts.timeScale,
+        peakRps: opts.peakRps,
+        startMs: opts.start,
+        durationMs: opts.duration,
+        sizeScale: opts.sizeScale,
+        sizes: opts.sizes,
+        seed: opts.seed,
+      };
+      // A first streaming pass counts the arrivals, for the progress bar.
+      let total = 0;
+      for await (const c of readTraceChunks(trace)) total += c.length;
+      const bar = opts.progress ? new SingleBar({ stream: process.stderr, format: 'load [{bar}] {value}/{total} sent | {ok} ok | {failed} failed', hideCursor: true }) : undefined;
+      bar?.start(total, 0, { ok: 0, failed: 0 });
+      let report: ReplayReport;
+      try {
+        report = await replayTrace(
+          {
+            trace,
+            target: opts.target,
+            model: opts.model,
+            payload: new PayloadBuilder({ kind: opts.payload, parameters: Object.fromEntries(opts.param) }),
+            classes: opts.classes === undefined ? undefined : parseClassMix(opts.classes),
+            connections: opts.connections,
+            timeoutMs: opts.timeout,
+            seed: opts.seed,
+            onProgress: (p) => bar?.update(p.sent, { ok: p.ok, failed: p.failed }),
+          },
+          new RealClock(),
+        );
+      } finally {
+        bar?.stop();
+      }
+      if (g.json !== undefined && g.json !== false) {
+        const text = `${JSON.stringify(report, null, 2)}\n`;
+        if (typeof g.json === 'string') writeFileSync(g.json, text);
+        else process.stdout.write(text);
+        if (typeof g.json !== 'string') return;
+      }
+      process.stdout.write(`${summarize(report)}\n`);
+    });
+}
+
+function summarize(r: ReplayReport): string {
+  const ms = (v: number): string => v.toFixed(1);
+  const rows = Object.entries(r.classes).map(([name, c]) => [name, String(c.sent), String(c.ok), String(c.failed), ms(c.latencyMs.p50), ms(c.latencyMs.p90), ms(c.latencyMs.p99), ms(c.latencyMs.p999), ms(c.latencyMs.max)]);
+  const failures = Object.entries(r.failures).map(([k, v]) => `${k}: ${v}`).join(', ');
+  return [
+    `${r.target}: ${r.sent} requests in ${(r.durationMs / 1000).toFixed(1)} s (offered ${r.offeredRps.toFixed(1)} rps), ${r.ok} ok, ${r.failed} failed${failures === '' ? '' : ` (${failures})`}`,
+    renderTable(['class', 'sent', 'ok', 'failed', 'p50 ms', 'p90 ms', 'p99 ms', 'p99.9 ms', 'max ms'], rows),
+    `latency from the intended send time; generator send lag p99 ${ms(r.sendLagMs.p99)} ms, max ${ms(r.sendLagMs.max)} ms`,
+  ].join('\n');
 }

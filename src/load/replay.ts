@@ -1,0 +1,144 @@
+import { Pool } from 'undici';
+import { readTrace, newTraceStats, type TraceOptions, type TraceStats } from '../../sim/workload.ts';
+import type { Clock } from '../core/clock.ts';
+import { MixscaleError } from '../core/errors.ts';
+import { Rng } from '../core/rng.ts';
+import type { Ms } from '../core/types.ts';
+import { pickClass, type ClassMix } from './classes.ts';
+import type { PayloadBuilder } from './payload.ts';
+import { LoadRecorder, type ClassReport } from './recorder.ts';
+
+export interface ReplayOptions {
+  readonly trace: Omit<TraceOptions, 'stats'>;
+  /** Base URL of the router or node (`http://127.0.0.1:8080`), or a full `.../v2/models/NAME/infer` URL. */
+  readonly target: string;
+  /** Model name for the infer path when `target` is a base URL. */
+  readonly model: string;
+  readonly payload: PayloadBuilder;
+  readonly classes?: ClassMix | undefined;
+  /** Most open connections to the target; requests beyond them wait in the client, and their wait counts as latency. */
+  readonly connections?: number;
+  readonly timeoutMs?: Ms;
+  readonly seed?: number;
+  /** Called after every send and every answer. */
+  readonly onProgress?: (p: ReplayProgress) => void;
+  /** Called with every answer (for scripts that read response parameters). */
+  readonly onResponse?: (r: { cls: string; size: number; intendedMs: Ms; latencyMs: Ms; status: number; body: unknown }) => void;
+}
+
+export interface ReplayProgress {
+  readonly sent: number;
+  readonly ok: number;
+  readonly failed: number;
+  readonly traceMs: Ms;
+}
+
+export interface ReplayReport {
+  readonly target: string;
+  readonly sent: number;
+  readonly ok: number;
+  readonly failed: number;
+  readonly failures: Record<string, number>;
+  /** Wall time from the first intended send to the last answer. */
+  readonly durationMs: Ms;
+  /** Arrivals per second the trace asked for over its span. */
+  readonly offeredRps: number;
+  readonly classes: Record<string, ClassReport>;
+  /** How late the generator itself sent (p99 / max ms): large values mean this machine could not keep up. */
+  readonly sendLagMs: { p99: number; max: number };
+  readonly trace: TraceStats;
+}
+
+export function inferUrl(target: string, model: string): URL {
+  let url: URL;
+  try {
+    url = new URL(target);
+  } catch {
+    throw new MixscaleError('MIXSCALE_USAGE', `--target: "${target}" is not a URL (e.g. http://127.0.0.1:8080)`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new MixscaleError('MIXSCALE_USAGE', `--target: "${target}" must be http(s)`);
+  if (!/\/v2\/models\/[^/]+\/infer$/.test(url.pathname)) url = new URL(`/v2/models/${encodeURIComponent(model)}/infer`, url);
+  return url;
+}
+
+/**
+ * Open-loop replay: each trace arrival is sent at its own time however the earlier ones are
+ * doing, and its latency is measured from that intended time.
+ */
+export async function replayTrace(opts: ReplayOptions, clock: Clock): Promise<ReplayReport> {
+  const url = inferUrl(opts.target, opts.model);
+  const pool = new Pool(url.origin, { connections: opts.connections ?? 256, pipelining: 1, keepAliveTimeout: 30_000 });
+  const rec = new LoadRecorder();
+  const rng = new Rng(opts.seed ?? 1);
+  const stats = newTraceStats();
+  const inflight = new Set<Promise<void>>();
+  const timeoutMs = opts.timeoutMs ?? 30_000;
+  const progress = (traceMs: Ms): void => opts.onProgress?.({ ...rec.totals, traceMs });
+  let lastT = 0;
+  const start = clock.now();
+  try {
+    for await (const a of readTrace({ ...opts.trace, stats })) {
+      const intended = start + a.tMs;
+      lastT = a.tMs;
+      const wait = intended - clock.now();
+      if (wait > 0.5) await clock.sleep(wait);
+      const size = Math.max(1, Math.round(a.size ?? 1));
+      const cls = opts.classes === undefined ? 'all' : pickClass(opts.classes, rng);
+      const body = opts.payload.body(size, opts.classes === undefined ? undefined : cls);
+      rec.sent(cls, Math.max(0, clock.now() - intended));
+      const p = send(pool, url, body, timeoutMs)
+        .then(({ status, payload }) => {
+          const latency = clock.now() - intended;
+          if (status === 200) rec.ok(cls, latency);
+          else rec.failed(cls, `http ${status}`);
+          opts.onResponse?.({ cls, size, intendedMs: intended - start, latencyMs: latency, status, body: payload });
+        })
+        .catch((e: unknown) => rec.failed(cls, errorReason(e)))
+        .finally(() => {
+          inflight.delete(p);
+          progress(lastT);
+        });
+      inflight.add(p);
+      progress(a.tMs);
+    }
+    await Promise.all(inflight);
+  } finally {
+    await pool.close();
+  }
+  const t = rec.totals;
+  const spanS = Math.max(lastT, 1) / 1000;
+  return {
+    target: url.href,
+    ...t,
+    failures: Object.fromEntries(rec.failures),
+    durationMs: clock.now() - start,
+    offeredRps: t.sent / spanS,
+    classes: rec.classes(),
+    sendLagMs: { p99: rec.sendLag.quantile(0.99), max: rec.sendLag.maxMs },
+    trace: stats,
+  };
+}
+
+async function send(pool: Pool, url: URL, body: string, timeoutMs: Ms): Promise<{ status: number; payload: unknown }> {
+  const r = await pool.request({
+    path: url.pathname + url.search,
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body,
+    headersTimeout: timeoutMs,
+    bodyTimeout: timeoutMs,
+  });
+  const text = await r.body.text();
+  let payload: unknown = text;
+  try {
+    payload = JSON.parse(text);
+  } catch {
+    // a non-JSON answer (a proxy's error page): keep the text
+  }
+  return { status: r.statusCode, payload };
+}
+
+function errorReason(e: unknown): string {
+  const code = (e as { code?: unknown }).code;
+  return typeof code === 'string' ? code : e instanceof Error ? e.name : 'error';
+}

@@ -1,0 +1,187 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { RealClock } from '../../src/core/clock.ts';
+import { parseClassMix } from '../../src/load/classes.ts';
+import { PayloadBuilder } from '../../src/load/payload.ts';
+import { inferUrl, replayTrace } from '../../src/load/replay.ts';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const BIN = fileURLToPath(new URL('../../bin/mixscale.js', import.meta.url));
+
+/** Runs the CLI without blocking this process (the stub server lives here). */
+function runCliAsync(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    execFile(process.execPath, [BIN, ...args], { timeout: 30_000 }, (err, stdout, stderr) => {
+      done({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : -1, stdout, stderr });
+    });
+  });
+}
+
+interface Seen {
+  readonly atMs: number;
+  readonly path: string;
+  readonly body: { parameters: { size: number; class?: string }; inputs: Array<{ shape: number[] }> };
+}
+
+/** A stub backend: records when each request arrived and answers after `delayFor(i)` ms. */
+async function stub(delayFor: (i: number) => number): Promise<{ url: string; seen: Seen[]; server: Server }> {
+  const seen: Seen[] = [];
+  const clock = new RealClock();
+  const server = createServer((req: IncomingMessage, res) => {
+    const at = clock.now();
+    let data = '';
+    req.on('data', (c: Buffer) => (data += c.toString()));
+    req.on('end', () => {
+      const i = seen.length;
+      seen.push({ atMs: at, path: req.url ?? '', body: JSON.parse(data) as Seen['body'] });
+      setTimeout(() => {
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify({ model_name: 'm', outputs: [] }));
+      }, delayFor(i));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen, server };
+}
+
+describe('load generator (trace replay)', function () {
+  this.timeout(30_000);
+  let dir: string;
+  let trace: string;
+  const times = [0, 100, 200, 300, 400, 500, 600, 700];
+  const sizes = [10, 20, 30, 40, 50, 60, 70, 80];
+
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'mixscale-load-'));
+    trace = join(dir, 'trace.csv');
+    writeFileSync(trace, `t_ms,size\n${times.map((t, i) => `${t},${sizes[i]}`).join('\n')}\n`);
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  const payload = new PayloadBuilder({ kind: 'size', parameters: {} });
+
+  it('sends each arrival at its trace time (never early), with the size from the trace, to the infer path', async () => {
+    const s = await stub(() => 5);
+    try {
+      const clock = new RealClock();
+      const t0 = clock.now();
+      const report = await replayTrace({ trace: { path: trace }, target: s.url, model: 'rm2', payload }, clock);
+      assert.equal(report.sent, 8);
+      assert.equal(report.ok, 8);
+      assert.deepEqual(s.seen.map((x) => x.body.parameters.size), sizes);
+      assert.deepEqual(s.seen.map((x) => x.body.inputs[0]!.shape), sizes.map((n) => [n, 1]));
+      assert.ok(s.seen.every((x) => x.path === '/v2/models/rm2/infer'));
+      s.seen.forEach((x, i) => assert.ok(x.atMs - t0 >= times[i]! - 1, `request ${i} arrived ${x.atMs - t0} ms in, planned ${times[i]}`));
+      // Every latency includes the stub's 5 ms.
+      assert.ok(report.classes.all!.latencyMs.p50 >= 5);
+    } finally {
+      s.server.close();
+    }
+  });
+
+  it('measures latency from the intended send time: a stalled server shows up as latency (no coordinated omission)', async () => {
+    // One connection; the first answer takes 450 ms, the rest 1 ms. A closed-loop client would
+    // send request 2 late and report ~1 ms for it; the intended time says it waited ~350 ms.
+    const s = await stub((i) => (i === 0 ? 450 : 1));
+    try {
+      const latencies: number[] = [];
+      await replayTrace(
+        { trace: { path: trace }, target: s.url, model: 'rm2', payload, connections: 1, onResponse: (r) => (latencies[r.intendedMs / 100] = r.latencyMs) },
+        new RealClock(),
+      );
+      assert.ok(latencies[0]! >= 450);
+      assert.ok(latencies[1]! >= 340, `request 2 latency ${latencies[1]}`);
+      assert.ok(latencies[3]! >= 140, `request 4 latency ${latencies[3]}`);
+    } finally {
+      s.server.close();
+    }
+  });
+
+  it('replays faster under a time scale', async () => {
+    const s = await stub(() => 1);
+    try {
+      const clock = new RealClock();
+      const t = clock.now();
+      await replayTrace({ trace: { path: trace, timeScale: 4 }, target: s.url, model: 'rm2', payload }, clock);
+      const gaps = s.seen.map((x) => x.atMs - t);
+      // Sends are paced by timers: early by at most the ~1 ms timer granularity.
+      gaps.forEach((g, i) => assert.ok(g >= times[i]! / 4 - 1, `request ${i} at ${g} ms`));
+      assert.ok(clock.now() - t >= 700 / 4);
+    } finally {
+      s.server.close();
+    }
+  });
+
+  it('labels requests with classes by share and reports percentiles per class', async () => {
+    const s = await stub(() => 1);
+    try {
+      const report = await replayTrace({ trace: { path: trace }, target: s.url, model: 'rm2', payload, classes: parseClassMix('a:1,b:1'), seed: 3 }, new RealClock());
+      const labels = s.seen.map((x) => x.body.parameters.class);
+      assert.ok(labels.every((l) => l === 'a' || l === 'b'));
+      assert.equal(report.classes.a!.sent, labels.filter((l) => l === 'a').length);
+      assert.equal(report.classes.b!.sent, labels.filter((l) => l === 'b').length);
+      assert.equal(report.classes.all!.sent, 8);
+      assert.ok(report.classes.a!.latencyMs.p99 >= 1);
+    } finally {
+      s.server.close();
+    }
+  });
+
+  it('counts failures by reason instead of recording their latency', async () => {
+    const report = await replayTrace({ trace: { path: trace, durationMs: 250 }, target: 'http://127.0.0.1:1', model: 'rm2', payload }, new RealClock());
+    assert.equal(report.sent, 3);
+    assert.equal(report.ok, 0);
+    assert.deepEqual(report.failures, { ECONNREFUSED: 3 });
+  });
+
+  it('accepts a base URL or a full infer URL as the target', () => {
+    assert.equal(inferUrl('http://127.0.0.1:8080', 'rm2').href, 'http://127.0.0.1:8080/v2/models/rm2/infer');
+    assert.equal(inferUrl('http://127.0.0.1:8080/v2/models/x/infer', 'rm2').href, 'http://127.0.0.1:8080/v2/models/x/infer');
+    assert.throws(() => inferUrl('localhost:8080', 'rm2'), /--target: "localhost:8080" must be http\(s\)|is not a URL/);
+  });
+
+  it('mixscale load prints per-class percentiles, and --json the report', async () => {
+    // (two CLI runs: the human summary, then --json)
+    const s = await stub(() => 2);
+    try {
+      const human = await runCliAsync(['load', '--trace', trace, '--target', s.url, '--no-progress', '--classes', 'interactive:1,batch:1']);
+      assert.equal(human.code, 0, human.stderr);
+      assert.match(human.stdout, /8 requests in [\d.]+ s .*8 ok, 0 failed/);
+      assert.match(human.stdout, /^interactive\s+\d+\s+\d+\s+0\s+[\d.]+/m);
+      assert.match(human.stdout, /p99 ms/);
+      const json = await runCliAsync(['load', '--trace', trace, '--target', s.url, '--no-progress', '--json']);
+      assert.equal(json.code, 0, json.stderr);
+      const report = JSON.parse(json.stdout) as { sent: number; ok: number; classes: Record<string, { latencyMs: { p99: number } }> };
+      assert.equal(report.sent, 8);
+      assert.equal(report.ok, 8);
+      assert.ok(report.classes.all!.latencyMs.p99 >= 2);
+    } finally {
+      s.server.close();
+    }
+  });
+});
+
+describe('mixscale load (usage)', () => {
+  it('names a missing trace file in one line and exits 2', async () => {
+    const r = await runCliAsync(['load', '--trace', join(tmpdir(), 'mixscale-no-such-trace.csv'), '--target', 'http://127.0.0.1:1', '--no-progress']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /mixscale-no-such-trace\.csv/);
+  });
+
+  it('rejects a target that is not a URL', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mixscale-load-'));
+    try {
+      writeFileSync(join(dir, 't.csv'), 't_ms,size\n0,10\n');
+      const r = await runCliAsync(['load', '--trace', join(dir, 't.csv'), '--target', 'nope', '--no-progress']);
+      assert.equal(r.code, 2);
+      assert.match(r.stderr, /--target: "nope"/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
