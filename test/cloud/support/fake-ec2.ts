@@ -43,6 +43,10 @@ export class FakeEc2 {
   stuck = new Set<string>();
   /** Calls to fail with RequestLimitExceeded before answering again. */
   throttleNext = 0;
+  /** EC2 is eventually consistent: DescribeInstances misses launches younger than this. */
+  describeLagMs = 0;
+  /** RunInstances answers lost on the way back (the launch happened; the caller sees an error). */
+  loseRunAnswers = 0;
 
   constructor(
     private readonly clock: Clock,
@@ -50,7 +54,14 @@ export class FakeEc2 {
   ) {
     // Someone else's instance in the same account: must never be listed or terminated.
     this.instances.set('i-0foreign0000000', { id: 'i-0foreign0000000', type: 'm5.large', state: 'running', launchedAtMs: 0, tags: [{ Key: 'team', Value: 'other' }], ip: '10.9.9.9' });
-    this.mock.on(RunInstancesCommand).callsFake((input: RunInstancesCommandInput) => this.run(input));
+    this.mock.on(RunInstancesCommand).callsFake((input: RunInstancesCommandInput) => {
+      const answer = this.run(input);
+      if (this.loseRunAnswers > 0) {
+        this.loseRunAnswers--;
+        throw awsError('RequestTimeout', 'socket hang up', 500);
+      }
+      return answer;
+    });
     this.mock.on(DescribeInstancesCommand).callsFake((input: DescribeInstancesCommandInput) => this.describe(input));
     this.mock.on(TerminateInstancesCommand).callsFake((input: { InstanceIds?: string[] }) => this.terminate(input.InstanceIds ?? []));
   }
@@ -98,7 +109,8 @@ export class FakeEc2 {
   private describe(input: DescribeInstancesCommandInput) {
     this.throttle();
     this.refresh();
-    let list = [...this.instances.values()];
+    const now = this.clock.now();
+    let list = [...this.instances.values()].filter((i) => now - i.launchedAtMs >= this.describeLagMs);
     if (input.InstanceIds !== undefined && input.InstanceIds.length > 0) {
       const missing = input.InstanceIds.filter((id) => !this.instances.has(id));
       if (missing.length > 0) throw awsError('InvalidInstanceID.NotFound', `The instance IDs '${missing.join(', ')}' do not exist`);
