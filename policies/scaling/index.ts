@@ -1,7 +1,10 @@
 import { MixscaleError } from '../../src/core/errors.ts';
 import type { ScalingPolicy } from '../../src/control/types.ts';
+import { createFastFrugal } from './fast-frugal.ts';
 import { createHomogeneousCheap } from './homogeneous-cheap.ts';
 import { createHomogeneousFast } from './homogeneous-fast.ts';
+import { createKairos } from './kairos.ts';
+import { createOracleStatic } from './oracle-static.ts';
 import { createStaticMix } from './static-mix.ts';
 import { createTargetTracking } from './target-tracking.ts';
 
@@ -11,6 +14,9 @@ export type ScalingPolicyFactory = (options: ScalingPolicyOptions) => ScalingPol
 
 /** Every scaling policy by name. One file per policy; add it here. */
 const REGISTRY: Record<string, ScalingPolicyFactory> = {
+  'fast-frugal': createFastFrugal,
+  kairos: createKairos,
+  'oracle-static': createOracleStatic,
   'homogeneous-cheap': createHomogeneousCheap,
   'homogeneous-fast': createHomogeneousFast,
   'static-mix': createStaticMix,

@@ -15,10 +15,16 @@ export interface PlannerOptions {
   readonly exactLimit: number;
   /** Runners-up kept in the result. */
   readonly runnersUp: number;
+  /**
+   * A change that terminates instances leaves, until its launches boot, only what both mixes
+   * share; a mix whose transition fleet would run above this utilization ranks behind every
+   * mix whose transition is safe.
+   */
+  readonly transitionMaxUtilization: number;
   readonly model: Partial<ModelOptions>;
 }
 
-export const DEFAULT_PLANNER_OPTIONS: PlannerOptions = { minGain: 0.05, changeCostUsd: 0.01, amortizeHours: 1, exactLimit: 4000, runnersUp: 3, model: {} };
+export const DEFAULT_PLANNER_OPTIONS: PlannerOptions = { minGain: 0.05, changeCostUsd: 0.01, amortizeHours: 1, exactLimit: 4000, runnersUp: 3, transitionMaxUtilization: 0.9, model: {} };
 
 export interface PlanInput {
   readonly budgetUsdPerHour: number;
@@ -92,14 +98,18 @@ export function planMix(input: PlanInput): PlanResult {
   }
   const budget = input.budgetUsdPerHour - drainingUsd;
   // Unavailable types (capacity cooldown) cannot grow; they may keep what they have.
-  const lo = cands.map((c) => c.minCount);
-  const hi = cands.map((c, i) => (c.available ? c.maxCount : Math.min(c.maxCount, current[i]!)));
+  // While instances drain, a transition is under way: keep what is running (the budget it
+  // frees arrives only when the drains finish), so one change cannot cascade into a gap.
+  const hold = cands.map((c, i) => Math.max(c.minCount, current[i]!));
+  const holdUsd = hold.reduce((a, n, i) => a + n * cands[i]!.usdPerHour, 0);
+  const lo = drainingUsd > 0 && holdUsd <= budget + 1e-9 ? hold : cands.map((c) => c.minCount);
+  const hi = cands.map((c, i) => Math.max(lo[i]!, c.available ? c.maxCount : Math.min(c.maxCount, current[i]!)));
   const minUsd = cands.reduce((a, c, i) => a + lo[i]! * c.usdPerHour, 0);
   if (minUsd > budget + 1e-9) {
     throw new MixscaleError('MIXSCALE_BUDGET_INFEASIBLE', `budget $${input.budgetUsdPerHour.toFixed(2)}/h cannot pay for the pools' minCount ($${minUsd.toFixed(2)}/h${drainingUsd > 0 ? ` plus $${drainingUsd.toFixed(2)}/h still draining` : ''})`, { budget: input.budgetUsdPerHour });
   }
 
-  const search = new MixSearch(model, cands.map((c) => c.usdPerHour), lo, hi, budget, opts.runnersUp + 1);
+  const search = new MixSearch(model, cands.map((c) => c.usdPerHour), lo, hi, budget, opts.runnersUp + 1, current, opts.transitionMaxUtilization);
   const exact = search.countMaximal(opts.exactLimit) <= opts.exactLimit;
   if (exact) search.enumerate();
   else search.bounded(cands.map((c) => c.fast));
@@ -218,12 +228,30 @@ class MixSearch {
     private readonly hi: readonly number[],
     private readonly budget: number,
     private readonly keep: number,
+    private readonly current: readonly number[],
+    private readonly transitionMaxUtilization: number,
   ) {}
 
   evaluate(counts: readonly number[]): Scored {
     this.evaluated++;
     const prediction = this.model.predict(counts, false);
-    return { counts: [...counts], prediction, key: rankKey(prediction) };
+    return { counts: [...counts], prediction, key: rankKey(prediction) + this.transitionPenalty(counts) };
+  }
+
+  /** 1000 when moving from the current fleet to `counts` would leave too little capacity while launches boot. */
+  private transitionPenalty(counts: readonly number[]): number {
+    let terminates = false;
+    let launches = false;
+    let any = false;
+    const shared = this.current.map((n, i) => {
+      if (n > 0) any = true;
+      if (counts[i]! < n) terminates = true;
+      if (counts[i]! > n) launches = true;
+      return Math.min(n, counts[i]!);
+    });
+    if (!any || !terminates || !launches) return 0;
+    this.evaluated++;
+    return this.model.predict(shared, false).maxUtilization >= this.transitionMaxUtilization ? 1000 : 0;
   }
 
   private consider(counts: readonly number[]): Scored | undefined {

@@ -1,0 +1,97 @@
+import { LatencyFeedback } from '../../src/control/latency-feedback.ts';
+import { planMix, type PlannerOptions } from '../../src/control/planner.ts';
+import type { LoadObservation, ScalingDecision, ScalingPolicy, ScalingState } from '../../src/control/types.ts';
+import { ConfigError } from '../../src/core/errors.ts';
+import type { RequestClass } from '../../src/core/types.ts';
+import { buildModel } from '../../src/model/build.ts';
+import type { ScalingPolicyOptions } from './index.ts';
+
+export interface FastFrugalOptions {
+  readonly planner: Partial<PlannerOptions>;
+  /** Plan for this much more load than estimated: covers noise in a window and the boot lag. */
+  readonly headroom: number;
+  /** Correct the model from observed p99 (see src/control/latency-feedback.ts). */
+  readonly feedback: boolean;
+  /**
+   * Plan for the highest load estimated over this long (Kubernetes HPA's scale-down
+   * stabilization window): scale up at once, down only when the load has stayed down, so a
+   * dip does not trade away capacity that a mix change takes a boot time to get back.
+   */
+  readonly scaleDownDelayMs: number;
+}
+
+/**
+ * The default scaling policy: at every tick, the mix and routing split with the lowest
+ * predicted tail latency for the estimated load under the budget in force (src/control/planner.ts),
+ * with hysteresis against churn. More fast nodes at low load (each request finishes sooner),
+ * more frugal nodes at peak (more requests served per dollar): the swing comes from the
+ * measured profiles and the queueing model, not from a rule.
+ */
+export class FastFrugal implements ScalingPolicy {
+  readonly name = 'fast-frugal';
+  readonly options: FastFrugalOptions;
+  private readonly feedback = new LatencyFeedback();
+  private readonly recent: Array<{ atMs: number; rps: Map<string, number> }> = [];
+
+  constructor(options: Partial<FastFrugalOptions> = {}) {
+    this.options = { planner: {}, headroom: 0.1, feedback: true, scaleDownDelayMs: 300_000, ...options };
+  }
+
+  decide(state: ScalingState): ScalingDecision {
+    if (this.options.feedback) this.learn(state);
+    const classes: RequestClass[] = state.classes.map((c) => ({ ...c, sloMs: c.sloMs / this.feedback.factor(c.name) }));
+    const peak = this.stabilized(state);
+    const load: LoadObservation = { ...state.load, classes: state.load.classes.map((c) => ({ ...c, rps: (peak.get(c.name) ?? c.rps) * (1 + this.options.headroom) })) };
+    const plan = planMix({ budgetUsdPerHour: state.budgetUsdPerHour, classes, candidates: state.candidates, load, fleet: state.fleet, options: this.options.planner });
+    const corrected = state.classes.filter((c) => Math.abs(this.feedback.factor(c.name) - 1) > 0.02).map((c) => `${c.name} ×${this.feedback.factor(c.name).toFixed(2)}`);
+    return { mix: plan.mix, reason: corrected.length > 0 ? `${plan.reason}; latency feedback ${corrected.join(', ')}` : plan.reason, plan };
+  }
+
+  /** Per class, the highest rate estimated within the scale-down delay (this tick's included). */
+  private stabilized(state: ScalingState): Map<string, number> {
+    this.recent.push({ atMs: state.nowMs, rps: new Map(state.load.classes.map((c) => [c.name, c.rps])) });
+    while (this.recent.length > 1 && this.recent[0]!.atMs < state.nowMs - this.options.scaleDownDelayMs) this.recent.shift();
+    const peak = new Map<string, number>();
+    for (const r of this.recent) for (const [k, v] of r.rps) peak.set(k, Math.max(peak.get(k) ?? 0, v));
+    return peak;
+  }
+
+  /** Compares the observed tail with the model's prediction for the fleet that was running. */
+  private learn(state: ScalingState): void {
+    const withLatency = state.observed.classes.filter((c) => c.latency !== undefined);
+    if (withLatency.length === 0) return;
+    const counts = state.candidates.map((cand) => state.fleet.filter((i) => i.state === 'running' && (i.pool === cand.pool || i.type === cand.type)).length);
+    if (counts.every((n) => n === 0)) return;
+    const model = buildModel(state.candidates, state.classes, state.observed);
+    const pred = model.predict(counts, true);
+    state.classes.forEach((c, k) => {
+      const obs = state.observed.classes.find((x) => x.name === c.name)?.latency;
+      if (obs === undefined) return;
+      const p = pred.classes[k]!;
+      const predicted = c.sloQuantile >= 0.999 ? p.p999Ms : c.sloQuantile <= 0.5 ? p.p50Ms : p.p99Ms;
+      this.feedback.observe(c.name, obs.quantile(c.sloQuantile), predicted, obs.count);
+    });
+  }
+}
+
+export function createFastFrugal(options: ScalingPolicyOptions): ScalingPolicy {
+  const o: { planner?: Partial<PlannerOptions>; headroom?: number; feedback?: boolean; scaleDownDelayMs?: number } = {};
+  const planner: Record<string, number> = {};
+  for (const [k, v] of Object.entries(options)) {
+    if (k === 'feedback') {
+      if (typeof v !== 'boolean') throw new ConfigError(`scaling.options.feedback: expected true or false, got ${JSON.stringify(v)}`);
+      o.feedback = v;
+    } else if (k === 'scaleDownDelay') {
+      if (typeof v !== 'number' || !(v >= 0)) throw new ConfigError(`scaling.options.scaleDownDelay: expected milliseconds ≥ 0, got ${JSON.stringify(v)}`);
+      o.scaleDownDelayMs = v;
+    } else if (k === 'headroom' || k === 'minGain' || k === 'changeCostUsd' || k === 'amortizeHours' || k === 'exactLimit') {
+      if (typeof v !== 'number' || !(v >= 0)) throw new ConfigError(`scaling.options.${k}: expected a number ≥ 0, got ${JSON.stringify(v)}`);
+      if (k === 'headroom') o.headroom = v;
+      else planner[k] = v;
+    } else {
+      throw new ConfigError(`scaling.options.${k}: not an option of fast-frugal (allowed: headroom, scaleDownDelay, minGain, changeCostUsd, amortizeHours, exactLimit, feedback)`);
+    }
+  }
+  o.planner = planner as Partial<PlannerOptions>;
+  return new FastFrugal(o);
+}
