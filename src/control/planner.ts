@@ -250,6 +250,7 @@ class MixSearch {
       return Math.min(n, counts[i]!);
     });
     if (!any || !terminates || !launches) return 0;
+    if (shared.every((n) => n === 0)) return 1000;
     this.evaluated++;
     return this.model.predict(shared, false).maxUtilization >= this.transitionMaxUtilization ? 1000 : 0;
   }

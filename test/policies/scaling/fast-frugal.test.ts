@@ -1,0 +1,48 @@
+import assert from 'node:assert/strict';
+import { createScalingPolicy } from '../../../policies/scaling/index.ts';
+import { LatencyHistogram } from '../../../src/core/histogram.ts';
+import { mixCost, type Instance } from '../../../src/core/types.ts';
+import { kairosCandidates, kairosSizes } from '../../control/kairos-setup.ts';
+import { kairosState } from './state.ts';
+
+const price = (t: string) => kairosCandidates.find((c) => c.type === t)!.usdPerHour;
+const fleetOf = (mix: Record<string, number>): Instance[] =>
+  Object.entries(mix).flatMap(([type, n]) => Array.from({ length: n }, (_, i) => ({ id: `${type}-${i}`, type, pool: type, state: 'running' as const, launchedAtMs: 0, usdPerHour: price(type) })));
+
+describe('fast-frugal scaling policy', () => {
+  it('is the planner as a policy: a mix within budget, with its plan and reason', () => {
+    const d = createScalingPolicy('fast-frugal').decide(kairosState(60));
+    assert.ok(mixCost(d.mix, price) <= 2.5 + 1e-9);
+    assert.deepEqual(d.mix, d.plan?.mix);
+    assert.match(d.reason, /rm2 p99/);
+  });
+
+  it('swings toward fast nodes at low load and toward frugal nodes at peak', () => {
+    const low = createScalingPolicy('fast-frugal').decide(kairosState(10)).mix;
+    const peak = createScalingPolicy('fast-frugal').decide(kairosState(100)).mix;
+    assert.ok((low['g4dn.xlarge'] ?? 0) > (peak['g4dn.xlarge'] ?? 0), `${JSON.stringify(low)} vs ${JSON.stringify(peak)}`);
+    assert.ok((peak['r5n.large'] ?? 0) > (low['r5n.large'] ?? 0));
+  });
+
+  it('plans for the recent peak until the scale-down delay has passed', () => {
+    const p = createScalingPolicy('fast-frugal', { scaleDownDelay: 300_000 });
+    const peak = p.decide(kairosState(100, 0)).mix;
+    assert.deepEqual(p.decide(kairosState(10, 60_000)).mix, peak, 'a minute after the peak');
+    const later = p.decide(kairosState(10, 400_000)).mix;
+    assert.notDeepEqual(later, peak, 'after the delay');
+  });
+
+  it('tightens its plan when observed p99 runs above the model', () => {
+    const mix = { 'g4dn.xlarge': 1, 'r5n.large': 13 };
+    const slow = new LatencyHistogram();
+    slow.recordMany(900, 1000);
+    const state = kairosState(60, 0, fleetOf(mix));
+    const observed = { ...state.observed, classes: [{ name: 'rm2', rps: 60, sizes: kairosSizes, latency: slow }] };
+    const d = createScalingPolicy('fast-frugal').decide({ ...state, observed });
+    assert.match(d.reason, /latency feedback rm2 ×1\.\d\d/);
+  });
+
+  it('names an unknown option', () => {
+    assert.throws(() => createScalingPolicy('fast-frugal', { headrom: 0.2 }), /scaling\.options\.headrom/);
+  });
+});
