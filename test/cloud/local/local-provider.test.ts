@@ -1,0 +1,108 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { request } from 'undici';
+import { Catalog } from '../../../src/catalog/catalog.ts';
+import { LocalProvider, type LocalProviderOptions } from '../../../src/cloud/local/local-provider.ts';
+import { RealClock } from '../../../src/core/clock.ts';
+import { isMixscaleError } from '../../../src/core/errors.ts';
+
+const catalog = Catalog.load();
+const TINY_NODE = fileURLToPath(new URL('../support/tiny-node.ts', import.meta.url));
+
+async function until<T>(f: () => Promise<T>, ok: (v: T) => boolean, ms = 20_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await f();
+    if (ok(v) || Date.now() > deadline) return v;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('LocalProvider', function () {
+  this.timeout(60_000);
+  let dir: string;
+  let providers: LocalProvider[];
+  const make = (extra: Partial<LocalProviderOptions> = {}) => {
+    const p = new LocalProvider({
+      cluster: 'test',
+      stateFile: join(dir, 'state.json'),
+      clock: new RealClock(),
+      priceOf: (t) => catalog.price(t),
+      model: 'rm2',
+      command: [process.execPath, '--import', 'tsx', TINY_NODE],
+      ...extra,
+    });
+    providers.push(p);
+    return p;
+  };
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'mixscale-local-'));
+    providers = [];
+  });
+  afterEach(async () => {
+    const p = providers[0];
+    if (p !== undefined) {
+      const left = await p.list().catch(() => []);
+      if (left.length > 0) await p.terminate(left.map((i) => i.id));
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('runs each instance as a process serving on 127.0.0.1', async () => {
+    const p = make();
+    await p.launch({ type: 'r5n.large', pool: 'r5n', count: 1, clientToken: 't1' });
+    const [i] = await until(() => p.list(), (l) => l[0]?.state === 'running');
+    assert.match(i!.address ?? '', /^http:\/\/127\.0\.0\.1:\d+$/);
+    const res = await request(`${i!.address}/v2/health/ready`);
+    assert.equal(res.statusCode, 200);
+    await res.body.dump();
+  });
+
+  it('keeps an instance pending for the boot delay', async () => {
+    const p = make({ bootDelayMs: 60_000 });
+    await p.launch({ type: 'r5n.large', pool: 'r5n', count: 1, clientToken: 't2' });
+    await until(() => p.list(), (l) => l[0]?.address !== undefined);
+    assert.equal((await p.list())[0]?.state, 'pending');
+  });
+
+  it('lets a restarted controller adopt the running processes from the state file', async () => {
+    const first = make();
+    const launched = await first.launch({ type: 'r5n.large', pool: 'r5n', count: 2, clientToken: 't3' });
+    await until(() => first.list(), (l) => l.every((i) => i.state === 'running'));
+    const second = make();
+    const adopted = await second.list();
+    assert.deepEqual(adopted.map((i) => i.id).sort(), launched.map((i) => i.id).sort());
+    assert.ok(adopted.every((i) => i.state === 'running'));
+    const again = await second.launch({ type: 'r5n.large', pool: 'r5n', count: 2, clientToken: 't3' });
+    assert.deepEqual(again.map((i) => i.id).sort(), launched.map((i) => i.id).sort(), 'the same token launches nothing new');
+  });
+
+  it('forgets an instance whose process died', async () => {
+    const p = make();
+    await p.launch({ type: 'r5n.large', pool: 'r5n', count: 2, clientToken: 't4' });
+    await until(() => p.list(), (l) => l.every((i) => i.state === 'running'));
+    const state = (await import('../../../src/cloud/local/state-file.ts')).readState(join(dir, 'state.json'), 'test');
+    process.kill(state.instances[0]!.pid, 'SIGKILL');
+    const left = await until(() => p.list(), (l) => l.length === 1);
+    assert.deepEqual(left.map((i) => i.id), [state.instances[1]!.id]);
+  });
+
+  it('refuses a state file that belongs to another cluster', async () => {
+    writeFileSync(join(dir, 'state.json'), JSON.stringify({ cluster: 'other', instances: [], tokens: [], nextSeq: 1 }));
+    await assert.rejects(make().list(), (e: unknown) => isMixscaleError(e) && /belongs to cluster "other"/.test(e.message));
+  });
+
+  it('runs the real `mixscale node emulated` by default', async () => {
+    const real = new LocalProvider({ cluster: 'test', stateFile: join(dir, 'state.json'), clock: new RealClock(), priceOf: (t) => catalog.price(t), model: 'rm2' });
+    providers.push(real);
+    await real.launch({ type: 'r5n.large', pool: 'r5n', count: 1, clientToken: 't5' });
+    const [i] = await until(() => real.list(), (l) => l[0]?.state === 'running' || l.length === 0, 40_000);
+    assert.equal(i?.state, 'running', 'the emulated node started and printed where it listens');
+    const res = await request(`${i.address}/v2/health/ready`);
+    assert.equal(res.statusCode, 200);
+    await res.body.dump();
+  });
+});
