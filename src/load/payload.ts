@@ -20,11 +20,22 @@ export interface PayloadOptions {
 export class PayloadBuilder {
   private readonly opts: PayloadOptions;
   private readonly digits: readonly number[][];
+  private readonly labels: readonly number[];
   private next = 0;
 
   constructor(opts: PayloadOptions) {
     this.opts = opts;
-    this.digits = opts.kind === 'digits' ? readDigits() : [];
+    const d = opts.kind === 'digits' ? readDigits() : { pixels: [], labels: [] };
+    this.digits = d.pixels;
+    this.labels = d.labels;
+  }
+
+  /** True labels of a digits request, by the `id` it was sent with (`d<first row>x<rows>`). */
+  truth(id: string): number[] {
+    const m = /^d(\d+)x(\d+)$/.exec(id);
+    if (m === null) return [];
+    const first = Number(m[1]);
+    return Array.from({ length: Number(m[2]) }, (_, i) => this.labels[(first + i) % this.labels.length]!);
   }
 
   body(size: number, cls: string | undefined): string {
@@ -34,25 +45,27 @@ export class PayloadBuilder {
       return JSON.stringify({ inputs: [{ name: 'input', shape: [size, 1], datatype: 'FP32', data: new Array<number>(size).fill(0) }], parameters });
     }
     const data: number[] = [];
+    const id = `d${this.next}x${size}`;
     for (let i = 0; i < size; i++) {
       data.push(...this.digits[this.next]!);
       this.next = (this.next + 1) % this.digits.length;
     }
     delete parameters.size;
-    return JSON.stringify({ inputs: [{ name: 'input', shape: [size, 64], datatype: 'FP32', data }], parameters });
+    return JSON.stringify({ id, inputs: [{ name: 'input', shape: [size, 64], datatype: 'FP32', data }], parameters });
   }
 }
 
 const DIGITS_CSV = fileURLToPath(new URL('../../models/digits-cnn/digits-test.csv', import.meta.url));
 
-function readDigits(): number[][] {
+function readDigits(): { pixels: number[][]; labels: number[] } {
   let text: string;
   try {
     text = readFileSync(DIGITS_CSV, 'utf8');
   } catch (e) {
     throw new MixscaleError('MIXSCALE_USAGE', `--payload digits needs ${DIGITS_CSV}: ${(e as Error).message}`);
   }
-  return text.trim().split('\n').slice(1).map((l) => l.split(',').slice(1).map(Number));
+  const rows = text.trim().split('\n').slice(1).map((l) => l.split(',').map(Number));
+  return { pixels: rows.map((r) => r.slice(1)), labels: rows.map((r) => r[0]!) };
 }
 
 /** Parses `key=value` (numbers and booleans typed) for --param. */

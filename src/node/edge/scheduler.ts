@@ -93,6 +93,14 @@ export class ExitScheduler {
     return this.latency.quantile(stage, rows, this.opts.percentile);
   }
 
+  /**
+   * Expected work for the queue estimate: the median, because a sum over many queued stages
+   * concentrates near its mean, and summing tail quantiles would see congestion that is not there.
+   */
+  private typicalMs(stage: number, rows: number): number {
+    return this.latency.quantile(stage, rows, 0.5);
+  }
+
   private async drain(): Promise<void> {
     this.running = true;
     try {
@@ -174,12 +182,12 @@ export class ExitScheduler {
     let ahead = 0;
     for (let s = fromStage; s < this.model.stageCount; s++) {
       const rows = cohort.reduce((a, j) => (j.bounds.minExit >= s ? a + j.rows : a), 0);
-      if (rows > 0) ahead += this.stageMs(s, rows);
+      if (rows > 0) ahead += this.typicalMs(s, rows);
     }
     let slack = Infinity;
     for (const j of this.queue) {
       let own = 0;
-      for (let s = 0; s <= j.bounds.minExit; s++) own += this.stageMs(s, j.rows);
+      for (let s = 0; s <= j.bounds.minExit; s++) own += this.typicalMs(s, j.rows);
       const left = j.deadlineMs - (now + ahead + own);
       if (left >= 0) slack = Math.min(slack, left);
       ahead += own;
