@@ -1,10 +1,164 @@
 import type { Command } from 'commander';
-import { notYetAvailable } from '../context.ts';
+import { candidatesFromConfig, classesFromConfig } from '../../control/candidates.ts';
+import { maxRpsWithinSlo } from '../../control/max-load.ts';
+import { planMix, type PlanInput, type PlanResult } from '../../control/planner.ts';
+import type { LoadObservation } from '../../control/types.ts';
+import { MixscaleError } from '../../core/errors.ts';
+import { Rng } from '../../core/rng.ts';
+import { sizePmf, type SizeSpec } from '../../core/sizes.ts';
+import { formatMix, type PredictedLatency } from '../../core/types.ts';
+import { requireConfig, jsonRequested, globalOptions } from '../context.ts';
+import { renderTable } from '../table.ts';
+import { writeFileSync } from 'node:fs';
+
+interface PlanOptions {
+  rps?: string;
+  sizeDist?: string;
+  budget?: string;
+  budgetSweep?: string;
+}
+
+/** `kairos`, `fixed:N`, `uniform:MIN:MAX`, `lognormal:MU:SIGMA`, or a JSON size spec. */
+export function parseSizeDist(text: string): SizeSpec {
+  const t = text.trim();
+  if (t.startsWith('{')) {
+    try {
+      return JSON.parse(t) as SizeSpec;
+    } catch {
+      throw new MixscaleError('MIXSCALE_USAGE', `--size-dist: not valid JSON: ${t}`);
+    }
+  }
+  const [kind, ...args] = t.split(':');
+  const nums = args.map(Number);
+  const bad = (): never => {
+    throw new MixscaleError('MIXSCALE_USAGE', `--size-dist: "${t}" is not a size distribution; use kairos, fixed:N, uniform:MIN:MAX, lognormal:MU:SIGMA or a JSON spec`);
+  };
+  if (nums.some((n) => !Number.isFinite(n))) bad();
+  if (kind === 'kairos' && nums.length === 0) return { kind: 'kairos' };
+  if (kind === 'fixed' && nums.length === 1 && nums[0]! > 0) return { kind: 'fixed', size: nums[0]! };
+  if (kind === 'uniform' && nums.length === 2 && nums[0]! > 0 && nums[0]! <= nums[1]!) return { kind: 'uniform', min: nums[0]!, max: nums[1]! };
+  if (kind === 'lognormal' && nums.length === 2 && nums[1]! > 0) return { kind: 'lognormal', mu: nums[0]!, sigma: nums[1]! };
+  return bad();
+}
+
+function positive(flag: string, text: string): number {
+  const n = Number(text);
+  if (!Number.isFinite(n) || !(n > 0)) throw new MixscaleError('MIXSCALE_USAGE', `${flag}: expected a positive number, got "${text}"`);
+  return n;
+}
+
+/** `LO:HI:STEP` → the budgets LO, LO+STEP, ..., ≤ HI. */
+export function parseSweep(text: string): number[] {
+  const parts = text.split(':').map(Number);
+  if (parts.length !== 3 || parts.some((x) => !Number.isFinite(x)) || !(parts[0]! > 0) || !(parts[2]! > 0) || parts[1]! < parts[0]!) {
+    throw new MixscaleError('MIXSCALE_USAGE', `--budget-sweep: expected LO:HI:STEP in $/h with 0 < LO ≤ HI and STEP > 0, got "${text}"`);
+  }
+  const [lo, hi, step] = parts as [number, number, number];
+  const n = Math.floor((hi - lo) / step + 1e-9) + 1;
+  if (n > 200) throw new MixscaleError('MIXSCALE_USAGE', `--budget-sweep: ${n} budgets is too many (at most 200); use a larger STEP`);
+  return Array.from({ length: n }, (_, i) => +(lo + i * step).toFixed(6));
+}
+
+/** JSON without Infinity/NaN (they become null). */
+function toJson(x: unknown): string {
+  return JSON.stringify(x, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2) + '\n';
+}
+
+const ms = (x: number): string => (Number.isFinite(x) ? `${x.toFixed(0)}ms` : '∞');
+const pct = (x: number): string => `${(x * 100).toFixed(2)}%`;
+
+function planJson(p: PlanResult): Record<string, unknown> {
+  return { mix: p.mix, usdPerHour: p.usdPerHour, predicted: p.predicted, split: p.split, utilization: p.utilization, reason: p.reason, search: p.search, evaluated: p.evaluated };
+}
 
 export function registerPlan(program: Command): void {
   program
     .command('plan')
     .description('one-shot what-if: budget + load + SLO → best mix and predicted percentiles')
-    .allowUnknownOption()
-    .action(() => notYetAvailable('mixscale plan'));
+    .option('--rps <n>', 'total request rate, split over the classes by their share')
+    .option('--size-dist <spec>', 'request sizes: kairos, fixed:N, uniform:MIN:MAX, lognormal:MU:SIGMA or JSON (default: sim.sizes of the config, else kairos)')
+    .option('--budget <usd>', 'budget in $/h (default: budget.usdPerHour of the config)')
+    .option('--budget-sweep <lo:hi:step>', 'print budget → best p99 and max rps within SLO for each budget')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  mixscale plan --config sim/scenarios/default.yaml --rps 80
+  mixscale plan --config sim/scenarios/default.yaml --rps 80 --budget 4 --json
+  mixscale plan --config sim/scenarios/default.yaml --rps 60 --budget-sweep 1:10:0.5`,
+    )
+    .action((opts: PlanOptions, cmd: Command) => {
+      const loaded = requireConfig(cmd);
+      if (opts.rps === undefined) throw new MixscaleError('MIXSCALE_USAGE', 'plan: --rps N is required (the load to plan for)');
+      const rps = positive('--rps', opts.rps);
+      const spec = opts.sizeDist !== undefined ? parseSizeDist(opts.sizeDist) : (loaded.config.sim?.sizes ?? { kind: 'kairos' });
+      const sizes = sizePmf(spec, new Rng(1));
+      const classes = classesFromConfig(loaded);
+      const shares = classes.reduce((a, c) => a + c.share, 0);
+      const load: LoadObservation = { atMs: 0, windowMs: 60_000, classes: classes.map((c) => ({ name: c.name, rps: (rps * c.share) / shares, sizes })) };
+      const candidates = candidatesFromConfig(loaded);
+      for (const c of candidates) for (const k of classes) c.profile(k.model); // fails early, naming the gap
+      const input = (budget: number): PlanInput => ({ budgetUsdPerHour: budget, classes, candidates, load });
+      const out = (text: string): void => {
+        const j = globalOptions(cmd).json;
+        if (typeof j === 'string') writeFileSync(j, text);
+        else process.stdout.write(text);
+      };
+
+      if (opts.budgetSweep !== undefined) {
+        const rows = parseSweep(opts.budgetSweep).map((b, i, all) => {
+          process.stderr.write(`plan: budget $${b.toFixed(2)}/h (${i + 1}/${all.length})\n`);
+          const p = planMix(input(b));
+          const max = maxRpsWithinSlo(input(b));
+          return { budgetUsdPerHour: b, mix: p.mix, usdPerHour: p.usdPerHour, predicted: p.predicted, maxRpsWithinSlo: max.rps, maxRpsMix: max.plan?.mix ?? null };
+        });
+        if (jsonRequested(cmd)) {
+          out(toJson({ rps, sizes: spec, sweep: rows }));
+          return;
+        }
+        const first = classes[0]!;
+        process.stdout.write(
+          `What each budget buys at ${rps} rps (sizes: ${spec.kind}); p99 of ${first.name} (SLO ${first.sloMs} ms at p${first.sloQuantile * 100}):\n` +
+            renderTable(
+              ['$/h budget', 'best mix', '$/h used', `p99 ${first.name}`, 'attainment', 'max rps within SLO'],
+              rows.map((r) => [r.budgetUsdPerHour.toFixed(2), formatMix(r.mix), r.usdPerHour.toFixed(2), ms(r.predicted[first.name]!.p99Ms), pct(r.predicted[first.name]!.attainment), r.maxRpsWithinSlo.toFixed(1)]),
+            ) +
+            '\n',
+        );
+        return;
+      }
+
+      const budget = opts.budget !== undefined ? positive('--budget', opts.budget) : loaded.config.budget.usdPerHour;
+      const p = planMix(input(budget));
+      const max = maxRpsWithinSlo(input(budget));
+      if (jsonRequested(cmd)) {
+        out(toJson({
+          budgetUsdPerHour: budget,
+          rps,
+          sizes: spec,
+          plan: planJson(p),
+          maxRpsWithinSlo: max.rps,
+          maxRpsMix: max.plan?.mix ?? null,
+          runnersUp: p.runnersUp,
+        }));
+        return;
+      }
+      const row = (name: string, sloMs: number, q: PredictedLatency): string[] => [name, `${sloMs}ms`, ms(q.p50Ms), ms(q.p99Ms), ms(q.p999Ms), pct(q.attainment)];
+      const lines = [
+        `Budget $${budget.toFixed(2)}/h, ${rps} rps, sizes ${spec.kind}`,
+        `Best mix: ${formatMix(p.mix)}  ($${p.usdPerHour.toFixed(2)}/h; ${p.search} search over ${p.evaluated} mixes)`,
+        '',
+        renderTable(['class', 'SLO', 'p50', 'p99', 'p99.9', 'within SLO'], classes.map((c) => row(c.name, c.sloMs, p.predicted[c.name]!))),
+        '',
+        `Traffic split: ${classes.map((c) => `${c.name}: ${Object.entries(p.split?.[c.name] ?? {}).map(([t, f]) => `${t} ${(f * 100).toFixed(0)}%`).join(', ')}`).join('; ')}`,
+        `Utilization: ${Object.entries(p.utilization).map(([t, u]) => `${t} ${(u * 100).toFixed(0)}%`).join(', ')}`,
+        `Why: ${p.reason}`,
+        `Highest load this budget holds within SLO: ${max.rps.toFixed(1)} rps${max.plan !== null ? ` (with ${formatMix(max.plan.mix)})` : ''}`,
+      ];
+      if (p.runnersUp.length > 0) {
+        const first = classes[0]!;
+        lines.push('', 'Runners-up:', renderTable(['mix', '$/h', `p99 ${first.name}`, 'within SLO'], p.runnersUp.map((r) => [formatMix(r.mix), r.usdPerHour.toFixed(2), ms(r.predicted[first.name]!.p99Ms), pct(r.predicted[first.name]!.attainment)])));
+      }
+      process.stdout.write(lines.join('\n') + '\n');
+    });
 }
