@@ -1,0 +1,64 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfigFile } from '../../src/config/load.ts';
+import { SimClock } from '../../src/core/clock.ts';
+import { silentLogger } from '../../src/core/log.ts';
+import { createController } from '../../src/control/controller.ts';
+import { readStatus } from '../../src/control/status.ts';
+import type { MetricsSource } from '../../src/control/types.ts';
+import { FakeEc2 } from '../cloud/support/fake-ec2.ts';
+import { FakeMembership } from '../support/fake-cloud.ts';
+import { REPO_ROOT } from '../support/cli.ts';
+
+const load: MetricsSource = {
+  observe: async (nowMs) => ({
+    load: { atMs: nowMs, windowMs: 30_000, classes: [{ name: 'rm2', rps: 40, sizes: { sizes: Float64Array.of(200), weights: Float64Array.of(1) } }] },
+    utilization: {},
+  }),
+};
+
+describe('createController (the controller command’s wiring) on the AWS example config', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'mixscale-controller-'));
+    const text = readFileSync(join(REPO_ROOT, 'infra', 'examples', 'aws.yaml'), 'utf8').replace(/stateDir: .*/, 'stateDir: state');
+    writeFileSync(join(dir, 'aws.yaml'), text);
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  function build(dryRun: boolean) {
+    const clock = new SimClock(Date.parse('2026-01-07T12:00:00Z'));
+    const ec2 = new FakeEc2(clock);
+    const membership = new FakeMembership();
+    const loaded = loadConfigFile(join(dir, 'aws.yaml'));
+    const c = createController({ loaded, logger: silentLogger, clock, membership, metrics: load, ec2Client: ec2.client, dryRun });
+    return { c, ec2, clock, loaded };
+  }
+
+  it('a dry run observes and plans for real and calls nothing that changes EC2', async () => {
+    const { c, ec2 } = build(true);
+    const rec = await c.tick();
+    assert.equal(rec.status, 'ok');
+    assert.ok(rec.reconcile!.actions.some((a) => a.kind === 'launch'));
+    assert.equal(ec2.runInputs.length, 0);
+    assert.ok(!existsSync(c.statusFile));
+  });
+
+  it('launches from each pool’s launch template, records status and exports Prometheus metrics', async () => {
+    const { c, ec2, loaded } = build(false);
+    const rec = await c.tick();
+    assert.equal(rec.status, 'ok');
+    assert.ok(ec2.runInputs.length > 0);
+    const templates = new Map(loaded.config.pools.map((p) => [p.type, p.launchTemplate]));
+    for (const r of ec2.runInputs) assert.equal(r.LaunchTemplate?.LaunchTemplateName, templates.get(r.InstanceType!));
+    const status = readStatus(c.statusFile)!;
+    assert.equal(status.cluster, 'mixscale');
+    assert.equal(status.ticks.at(-1)?.status, 'ok');
+    const text = await c.prometheus.registry.metrics();
+    assert.match(text, new RegExp(`mixscale_controller_budget_usd_per_hour ${rec.budgetUsdPerHour}`));
+    assert.match(text, /mixscale_controller_ticks_total\{status="ok"\} 1/);
+    assert.match(text, /mixscale_controller_actions_total\{kind="launch",outcome="ok"\}/);
+  });
+});
