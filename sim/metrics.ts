@@ -1,5 +1,5 @@
 import type { ClassLoad, LoadObservation, MetricsSource, Observation } from '../src/control/types.ts';
-import { LatencyHistogram } from '../src/core/histogram.ts';
+import { LatencyCounts } from './latency-counts.ts';
 import type { Rng } from '../src/core/rng.ts';
 import { pmfFromSamples, type SizePmf } from '../src/core/sizes.ts';
 import type { Ms, RequestClass } from '../src/core/types.ts';
@@ -9,7 +9,7 @@ const RESERVOIR = 1024;
 /** What one class saw since the last observation. */
 class ClassWindow {
   arrivals = 0;
-  readonly latency = new LatencyHistogram();
+  readonly latency = new LatencyCounts();
   readonly sizes = new Float64Array(RESERVOIR);
   seen = 0;
 }
@@ -86,8 +86,7 @@ export class SimMetrics implements MetricsSource {
     } else {
       const classes: ClassLoad[] = this.classes.map((c, i) => {
         const w = this.windows[i]!;
-        const latency = new LatencyHistogram();
-        latency.merge(w.latency);
+        const latency = w.latency.take();
         return { name: c.name, rps: (w.arrivals * 1000) / windowMs, sizes: this.sizePmf(w), latency };
       });
       load = { atMs: nowMs, windowMs, classes };
@@ -100,7 +99,7 @@ export class SimMetrics implements MetricsSource {
     for (const w of this.windows) {
       w.arrivals = 0;
       w.seen = 0;
-      w.latency.reset();
+      if (w.latency.count > 0) w.latency.take();
     }
     this.busyMs.fill(0);
     this.slotMs.fill(0);

@@ -1,5 +1,6 @@
 import { LatencyHistogram } from '../src/core/histogram.ts';
 import type { Ms, RequestClass } from '../src/core/types.ts';
+import { LatencyCounts } from './latency-counts.ts';
 import type { SimMetrics } from './metrics.ts';
 
 /** Why a request did not complete. */
@@ -34,7 +35,9 @@ class ClassTally {
   completed = 0;
   dropped = 0;
   withinSlo = 0;
+  /** Complete once finish() has drained `counts` into it. */
   readonly latency = new LatencyHistogram();
+  readonly counts = new LatencyCounts();
 }
 
 /**
@@ -47,6 +50,7 @@ export class Recorder {
   readonly types: readonly string[];
   readonly perClass: ClassTally[];
   readonly perType: LatencyHistogram[];
+  private readonly typeCounts: LatencyCounts[];
   readonly drops: Record<DropReason, number>;
   readonly windows: WindowRecord[] = [];
   readonly windowMs: Ms;
@@ -54,6 +58,7 @@ export class Recorder {
   private readonly metrics: SimMetrics | undefined;
   // The current window.
   private readonly win = new LatencyHistogram();
+  private readonly winCounts = new LatencyCounts();
   private winArrivals = 0;
   private winCompleted = 0;
   private winDropped = 0;
@@ -71,6 +76,7 @@ export class Recorder {
     this.types = opts.types;
     this.perClass = opts.classes.map(() => new ClassTally());
     this.perType = opts.types.map(() => new LatencyHistogram());
+    this.typeCounts = opts.types.map(() => new LatencyCounts());
     this.drops = Object.fromEntries(DROP_REASONS.map((r) => [r, 0])) as Record<DropReason, number>;
     this.windowMs = opts.windowMs;
     this.sloMs = Float64Array.from(opts.classes, (c) => c.sloMs);
@@ -92,9 +98,9 @@ export class Recorder {
     const latency = nowMs - arrivalMs;
     const c = this.perClass[cls]!;
     c.completed++;
-    c.latency.record(latency);
-    this.perType[typeIndex]!.record(latency);
-    this.win.record(latency);
+    c.counts.record(latency);
+    this.typeCounts[typeIndex]!.record(latency);
+    this.winCounts.record(latency);
     this.winCompleted++;
     if (latency <= this.sloMs[cls]!) {
       c.withinSlo++;
@@ -122,6 +128,7 @@ export class Recorder {
   /** Closes the current window at `nowMs` with the fleet as it stands. */
   closeWindow(nowMs: Ms, fleet: FleetSample): void {
     const span = Math.max(1, nowMs - this.winStart);
+    this.winCounts.drainInto(this.win);
     const finished = this.winCompleted + this.winDropped;
     this.windows.push({
       tMs: this.winStart,
@@ -144,6 +151,12 @@ export class Recorder {
     this.winStart = nowMs;
   }
 
+  /** Moves what the hot path counted into the per-class and per-type histograms (at the end of a run). */
+  finish(): void {
+    for (const c of this.perClass) c.counts.drainInto(c.latency);
+    this.typeCounts.forEach((counts, i) => counts.drainInto(this.perType[i]!));
+  }
+
   /** Requests that arrived and have not left. */
   get inFlight(): number {
     return this.inSystem;
@@ -156,6 +169,7 @@ export class Recorder {
    * drops' time in system). Independent bookkeeping, so a mismatch means a recording bug.
    */
   little(startMs: Ms, endMs: Ms): { L: number; lambdaW: number } {
+    this.finish();
     const area = this.area + this.inSystem * (endMs - this.areaAtMs);
     const span = Math.max(1, endMs - startMs);
     let arrivals = 0;
@@ -170,6 +184,7 @@ export class Recorder {
 
   /** All classes' latencies in one histogram. */
   overall(): LatencyHistogram {
+    this.finish();
     const h = new LatencyHistogram();
     for (const c of this.perClass) h.merge(c.latency);
     return h;

@@ -81,7 +81,8 @@ export class SimRouter implements FleetMembership {
       this.lastReject = 'full';
       return null;
     }
-    this.lastExpectedMs = this.tracker.expectedServiceMs(b, v as RoutableRequest);
+    // What PoolTracker.expectedServiceMs answers (the same table's mean), without its lookups.
+    this.lastExpectedMs = node.tables[classIndex]!.meanMs(size);
     return node;
   }
 

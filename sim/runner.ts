@@ -175,7 +175,8 @@ export async function runSimulation(loaded: LoadedConfig, overrides: SimOverride
   router = new SimRouter({
     policy: routing,
     rng: routingRng,
-    now: () => clock.now(),
+    // Event time of the hot loop: the clock itself only moves at control instants.
+    now: () => now,
     profileOf: (type, model) => loaded.profiles.table(type, model),
     classModels: classes.map((c) => c.model),
     types,
@@ -253,6 +254,7 @@ export async function runSimulation(loaded: LoadedConfig, overrides: SimOverride
   };
 
   heap.push(sim.window, EV_WINDOW, 0);
+  let now: Ms = -warmupMs;
   let nextTimer = clock.nextTimerAt();
   let lastT = 0;
   let progressAt = 0;
@@ -268,6 +270,7 @@ export async function runSimulation(loaded: LoadedConfig, overrides: SimOverride
     const tH = heap.peekTime();
     // Control instants: let the async tick finish at its simulated time before going on.
     if (!arrivalsDone && nextTimer <= tA && nextTimer <= tH) {
+      now = nextTimer;
       await clock.advanceToSettled(nextTimer);
       nextTimer = clock.nextTimerAt();
       continue;
@@ -276,7 +279,7 @@ export async function runSimulation(loaded: LoadedConfig, overrides: SimOverride
     if (tA < tH) {
       // An arrival.
       const t = tA;
-      clock.advanceTo(t);
+      now = t;
       const size = chunk!.size[idx]!;
       let cls = 0;
       if (cumShare.length > 1) {
@@ -317,7 +320,7 @@ export async function runSimulation(loaded: LoadedConfig, overrides: SimOverride
     }
     heap.pop();
     const t = heap.poppedTime;
-    clock.advanceTo(t);
+    now = t;
     if (heap.poppedKind === EV_COMPLETE) {
       const id = heap.poppedArg;
       const node = router.nodes[reqs.node[id]!]!;
@@ -334,6 +337,7 @@ export async function runSimulation(loaded: LoadedConfig, overrides: SimOverride
     }
   }
   const endMs = Math.max(lastT, 0);
+  clock.advanceTo(endMs);
   if (recorder.windows.length === 0 || recorder.windows[recorder.windows.length - 1]!.tMs < endMs) recorder.closeWindow(endMs, fleetSample(endMs));
 
   const overall = recorder.overall();

@@ -1,0 +1,80 @@
+/**
+ * Simulated requests per wall-clock second: the bundled default scenario (real control loop,
+ * routing policy through PoolTracker, HDR histograms per class, type, window and control
+ * window) beside a bare event-heap loop (arrival → completion through the same EventHeap,
+ * nothing else) in the same process, so the ratio survives a noisy machine. Also checks that
+ * peak heap does not grow with trace length.
+ *
+ *   npx tsx bench/sim-throughput.ts [--day]
+ *
+ * --day adds a simulated day at a constant 1,000 rps (86.4 M requests).
+ */
+import { fileURLToPath } from 'node:url';
+import { loadConfigFile } from '../src/config/load.ts';
+import { Rng } from '../src/core/rng.ts';
+import { EventHeap } from '../sim/engine.ts';
+import { runSimulation, type SimOverrides } from '../sim/runner.ts';
+
+const scenario = fileURLToPath(new URL('../sim/scenarios/default.yaml', import.meta.url));
+
+/** The bare loop: Poisson arrivals, each schedules its completion; only heap and rng work. */
+function bareLoop(requests: number): number {
+  const heap = new EventHeap();
+  const rng = new Rng(1);
+  const start = performance.now();
+  let t = 0;
+  let arrived = 0;
+  let done = 0;
+  heap.push(rng.exponential(0.1), 0, 0);
+  while (heap.pop()) {
+    t = heap.poppedTime;
+    if (heap.poppedKind === 0) {
+      arrived++;
+      heap.push(t + rng.exponential(0.01), 1, arrived);
+      if (arrived < requests) heap.push(t + rng.exponential(0.1), 0, 0);
+    } else done++;
+  }
+  if (done !== requests) throw new Error('bare loop lost requests');
+  return (requests * 1000) / (performance.now() - start);
+}
+
+async function full(overrides: SimOverrides = {}): Promise<{ rps: number; requests: number; peakHeapMiB: number }> {
+  const loaded = loadConfigFile(scenario);
+  let peak = process.memoryUsage().heapUsed;
+  const run = await runSimulation(loaded, { ...overrides, onProgress: () => (peak = Math.max(peak, process.memoryUsage().heapUsed)) });
+  return { rps: run.simulatedRequestsPerSecond, requests: run.requests.total, peakHeapMiB: peak / 2 ** 20 };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+// Warm the JIT on both paths first.
+bareLoop(500_000);
+await full();
+const bare: number[] = [];
+const sim: number[] = [];
+let requests = 0;
+for (let i = 0; i < 3; i++) {
+  bare.push(bareLoop(2_000_000));
+  const r = await full();
+  sim.push(r.rps);
+  requests = r.requests;
+}
+const fmt = (n: number): string => `${(n / 1e6).toFixed(2)} M/s`;
+console.log(`bare event-heap loop:             ${fmt(median(bare))} (median of 3, 2 M requests each)`);
+console.log(`default scenario (full sim):      ${fmt(median(sim))} (median of 3, ${requests.toLocaleString('en-US')} requests each)`);
+console.log(`full / bare:                      ${(median(sim) / median(bare)).toFixed(2)}`);
+
+// Memory flat in trace length: the same scenario at 1×, 4× and 16× the requests (slower replay).
+for (const scale of [6, 1.5, 0.375]) {
+  global.gc?.();
+  const r = await full({ arrivals: { kind: 'trace', path: fileURLToPath(new URL('../sim/scenarios/traces/servegen-deepseek-r1-day.csv', import.meta.url)), timeScale: scale, peakRps: 100 } });
+  console.log(`timeScale ${String(scale).padEnd(5)} ${r.requests.toLocaleString('en-US').padStart(11)} requests: peak heap ${r.peakHeapMiB.toFixed(0)} MiB, ${fmt(r.rps)}`);
+}
+
+if (process.argv.includes('--day')) {
+  const r = await full({ arrivals: { kind: 'poisson', rps: 1000, durationMs: 86_400_000 }, scalingPolicy: 'homogeneous-cheap' });
+  console.log(`simulated day at 1,000 rps: ${r.requests.toLocaleString('en-US')} requests in ${((r.requests / r.rps)).toFixed(1)} s wall, peak heap ${r.peakHeapMiB.toFixed(0)} MiB`);
+}

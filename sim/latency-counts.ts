@@ -1,0 +1,65 @@
+import { LatencyHistogram } from '../src/core/histogram.ts';
+
+const SUB_BUCKET_BITS = 10;
+/** Latencies at or above this (µs, about 35 minutes) take the slow path. */
+const FAST_LIMIT = 0x7fffffff;
+
+/**
+ * The hot-path front of a LatencyHistogram: counts per HDR bucket (the same buckets as
+ * LatencyHistogram: microseconds, 3 significant digits), indexed with integer ops instead of
+ * the library's log2/pow. Each finished request is counted into several of these; they are
+ * drained into real HDR histograms at window boundaries, so percentiles, encoding and merging
+ * stay HdrHistogram's own.
+ */
+export class LatencyCounts {
+  private counts = new Float64Array(4096);
+  private highest = -1;
+  private lowest = Infinity;
+  private overflow: number[] = [];
+  count = 0;
+
+  record(ms: number): void {
+    const v = ms > 0 ? Math.round(ms * 1000) : 0;
+    this.count++;
+    if (v > FAST_LIMIT) {
+      this.overflow.push(ms);
+      return;
+    }
+    // HDR's bucket: floor(log2 v) - 10 (0 below 2048), and the sub-bucket v >> bucket.
+    const b = v < 2048 ? 0 : 21 - Math.clz32(v);
+    const i = (b << SUB_BUCKET_BITS) + (v >>> b);
+    if (i >= this.counts.length) {
+      const grown = new Float64Array(Math.max(i + 1, this.counts.length * 2));
+      grown.set(this.counts);
+      this.counts = grown;
+    }
+    this.counts[i]!++;
+    if (i > this.highest) this.highest = i;
+    if (i < this.lowest) this.lowest = i;
+  }
+
+  /** Adds everything counted into `h` and starts over. */
+  drainInto(h: LatencyHistogram): void {
+    const c = this.counts;
+    for (let i = this.lowest; i <= this.highest; i++) {
+      const n = c[i]!;
+      if (n === 0) continue;
+      const b = i < 2048 ? 0 : (i >> SUB_BUCKET_BITS) - 1;
+      const sub = i - (b << SUB_BUCKET_BITS);
+      h.recordMany((sub * 2 ** b) / 1000, n);
+      c[i] = 0;
+    }
+    for (const ms of this.overflow) h.record(ms);
+    this.overflow = [];
+    this.highest = -1;
+    this.lowest = Infinity;
+    this.count = 0;
+  }
+
+  /** A new histogram holding what was counted (and this starts over). */
+  take(): LatencyHistogram {
+    const h = new LatencyHistogram();
+    this.drainInto(h);
+    return h;
+  }
+}
