@@ -1,0 +1,105 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { SimReport } from '../../../sim/result.ts';
+import { runCli } from '../../support/cli.ts';
+
+const SMALL = `budget:
+  usdPerHour: 2.5
+classes:
+  - { name: rm2, model: rm2, slo: 350ms }
+pools:
+  - { name: gpu, type: g4dn.xlarge }
+  - { name: r5n, type: r5n.large }
+scaling:
+  policy: homogeneous-cheap
+routing:
+  policy: least-outstanding
+sim:
+  rps: 20
+  duration: 5m
+  compare: [homogeneous-fast, homogeneous-cheap, target-tracking]
+`;
+
+function dir(): string {
+  return mkdtempSync(join(tmpdir(), 'mixscale-sim-cli-'));
+}
+
+function config(text = SMALL): string {
+  const p = join(dir(), 'scenario.yaml');
+  writeFileSync(p, text);
+  return p;
+}
+
+describe('mixscale sim', () => {
+  it('compares the configured policies and writes the JSON and HTML reports', () => {
+    const out = dir();
+    const json = join(out, 'runs.json');
+    const html = join(out, 'report.html');
+    const r = runCli(['--config', config(), 'sim', '--json', json, '--html', html, '--seed', '3']);
+    assert.equal(r.code, 0, r.stderr);
+    for (const p of ['homogeneous-fast', 'homogeneous-cheap', 'target-tracking']) assert.match(r.stdout, new RegExp(`\\n${p}\\s+least-outstanding\\s+\\d+`));
+    const report = JSON.parse(readFileSync(json, 'utf8')) as SimReport;
+    assert.equal(report.runs.length, 3);
+    assert.equal(report.scenario.seed, 3);
+    const run = report.runs[0]!;
+    for (const k of ['p50', 'p90', 'p99', 'p999', 'max']) assert.equal(typeof (run.latencyMs as unknown as Record<string, number>)[k], 'number');
+    assert.equal(run.requests.total, run.requests.completed + run.requests.dropped + run.requests.inFlight);
+    assert.ok(run.perClass.rm2 !== undefined);
+    assert.equal(run.cost.budgetUsdPerHour, 2.5);
+    const page = readFileSync(html, 'utf8');
+    assert.ok((page.match(/<svg/g) ?? []).length >= 5, 'the plots are inline SVG');
+    assert.doesNotMatch(page, /<script|https?:\/\/(?!www\.w3\.org)/, 'self-contained: no scripts, nothing fetched');
+  });
+
+  it('writes the JSON document to stdout with --json and no file', () => {
+    const r = runCli(['--config', config(), 'sim', '--json', '--compare', 'homogeneous-cheap']);
+    assert.equal(r.code, 0, r.stderr);
+    const report = JSON.parse(r.stdout) as SimReport;
+    assert.deepEqual(report.runs.map((x) => x.policy), ['homogeneous-cheap']);
+  });
+
+  it('runs the bundled scenario without --config and writes report.html in the working directory', function () {
+    this.timeout(120_000);
+    const cwd = dir();
+    // A one-hour window of the day keeps the test short; the scenario is otherwise untouched.
+    const shown = runCli(['sim', '--duration', '1h'], { cwd, timeoutMs: 110_000 });
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.ok(existsSync(join(cwd, 'report.html')));
+    assert.match(shown.stdout, /wrote report\.html/);
+    const rows = shown.stdout.split('\n').filter((l) => /\s(least-outstanding|heterogeneity-aware|round-robin|p2c|shortest-expected-delay|size-split)\s/.test(l));
+    assert.ok(rows.length >= 3, `at least three policies compared:\n${shown.stdout}`);
+  });
+
+  it('names an unknown policy in one line and exits 2', () => {
+    const r = runCli(['--config', config(), 'sim', '--compare', 'homogenous-fast']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /unknown scaling policy "homogenous-fast"; available: .*homogeneous-fast/);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+  });
+
+  it('names the trace file and line of a bad row and exits 2', () => {
+    const trace = join(dir(), 'bad.csv');
+    writeFileSync(trace, 't_ms\n0\n5\nsoon\n');
+    const r = runCli(['--config', config(), 'sim', '--trace', trace, '--quiet']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /bad\.csv:4: t_ms "soon"/);
+  });
+
+  it('skips bad rows when asked', () => {
+    const trace = join(dir(), 'bad.csv');
+    writeFileSync(trace, `t_ms\n${Array.from({ length: 200 }, (_, i) => String(i * 100)).join('\n')}\nsoon\n`);
+    const r = runCli(['--config', config(), 'sim', '--json', '--trace', trace, '--skip-bad-rows', '--compare', 'homogeneous-cheap']);
+    assert.equal(r.code, 0, r.stderr);
+    const report = JSON.parse(r.stdout) as SimReport;
+    assert.equal(report.runs[0]!.trace.skippedRows, 1);
+    assert.equal(report.runs[0]!.requests.total, 200);
+  });
+
+  it('refuses trace options without a trace', () => {
+    const r = runCli(['--config', config(), 'sim', '--time-scale', '24']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /need a trace/);
+  });
+});
