@@ -1,3 +1,4 @@
+import { isAbsolute, relative } from 'node:path';
 import type { LoadedConfig } from '../../src/config/load.ts';
 import { candidatesFromConfig, classesFromConfig } from '../../src/control/candidates.ts';
 import type { SimReport, SimRun } from '../result.ts';
@@ -7,7 +8,8 @@ export function buildReport(loaded: LoadedConfig, runs: readonly SimRun[], opts:
   return {
     scenario: {
       name: opts.name,
-      source: loaded.source,
+      // Relative to the working directory: reports do not carry machine-local paths.
+      source: isAbsolute(loaded.source) ? relative(process.cwd(), loaded.source) : loaded.source,
       budgetUsdPerHour: loaded.config.budget.usdPerHour,
       classes: classesFromConfig(loaded).map((c) => ({ name: c.name, model: c.model, sloMs: c.sloMs, sloQuantile: c.sloQuantile })),
       pools: candidatesFromConfig(loaded).map((c) => ({ name: c.pool, type: c.type, usdPerHour: c.usdPerHour, fast: c.fast, slots: c.slots })),
