@@ -166,7 +166,28 @@ describe('load generator (trace replay)', function () {
   });
 });
 
-describe('mixscale load (usage)', () => {
+describe('mixscale load (usage)', function () {
+  this.timeout(30_000);
+
+  it('targets the router of --config when no --target is given', async () => {
+    const s = await stub(() => 1);
+    const dir = mkdtempSync(join(tmpdir(), 'mixscale-load-'));
+    try {
+      const port = new URL(s.url).port;
+      writeFileSync(join(dir, 't.csv'), 't_ms,size\n0,10\n20,20\n');
+      writeFileSync(
+        join(dir, 'c.yaml'),
+        `budget: { usdPerHour: 1 }\nclasses: [{ name: rm2, model: rm2, slo: 350ms }]\npools: [{ name: r5n, type: r5n.large }]\nrouter: { listen: { host: 127.0.0.1, port: ${port} } }\n`,
+      );
+      const r = await runCliAsync(['load', '--config', join(dir, 'c.yaml'), '--trace', join(dir, 't.csv'), '--no-progress']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(s.seen.length, 2);
+    } finally {
+      s.server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('names a missing trace file in one line and exits 2', async () => {
     const r = await runCliAsync(['load', '--trace', join(tmpdir(), 'mixscale-no-such-trace.csv'), '--target', 'http://127.0.0.1:1', '--no-progress']);
     assert.equal(r.code, 2);

@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { readTraceChunks } from '../../../sim/workload.ts';
+import { loadConfigFile } from '../../config/load.ts';
 import { RealClock } from '../../core/clock.ts';
 import { MixscaleError } from '../../core/errors.ts';
 import type { SizeSpec } from '../../core/sizes.ts';
@@ -15,7 +16,7 @@ import { renderTable } from '../table.ts';
 
 interface LoadOpts {
   trace: string;
-  target: string;
+  target?: string;
   model: string;
   timeScale?: number;
   peakRps?: number;
@@ -58,7 +59,7 @@ export function registerLoad(program: Command): void {
     .command('load')
     .description('replay a trace over HTTP as open-loop load and report latency per class')
     .requiredOption('--trace <file>', 'trace CSV (per request t_ms[,size...] or a rate series t_s,count|rps)')
-    .requiredOption('--target <url>', 'router or node base URL, or a full /v2/models/NAME/infer URL')
+    .option('--target <url>', 'router or node base URL, or a full /v2/models/NAME/infer URL (default with --config: the router\'s listen address)')
     .option('--model <name>', 'model in the infer path when --target is a base URL', 'rm2')
     .option('--time-scale <x>', 'replay speed-up: 60 replays an hour in a minute', positive('--time-scale'))
     .option('--peak-rps <rps>', 'rescale so the busiest minute averages this rate', positive('--peak-rps'))
@@ -86,6 +87,7 @@ Latency counts from each request's intended send time (open loop, no coordinated
     )
     .action(async (opts: LoadOpts, cmd: Command) => {
       const g = globalOptions(cmd);
+      const target = opts.target ?? routerTarget(g.config);
       const trace: ReplayOptions['trace'] = {
         path: resolve(opts.trace),
         model: opts.traceModel,
@@ -108,7 +110,7 @@ Latency counts from each request's intended send time (open loop, no coordinated
         report = await replayTrace(
           {
             trace,
-            target: opts.target,
+            target,
             model: opts.model,
             payload: new PayloadBuilder({ kind: opts.payload, parameters: Object.fromEntries(opts.param) }),
             classes: opts.classes === undefined ? undefined : parseClassMix(opts.classes),
@@ -130,6 +132,14 @@ Latency counts from each request's intended send time (open loop, no coordinated
       }
       process.stdout.write(`${summarize(report)}\n`);
     });
+}
+
+/** The router a config describes, as the default target. */
+function routerTarget(config: string | undefined): string {
+  if (config === undefined) throw new MixscaleError('MIXSCALE_USAGE', 'load: --target URL is required (or --config FILE with a router section)');
+  const listen = loadConfigFile(config).config.router?.listen;
+  if (listen === undefined) throw new MixscaleError('MIXSCALE_USAGE', `load: ${config} has no router section; pass --target URL`);
+  return `http://${listen.host}:${listen.port}`;
 }
 
 function summarize(r: ReplayReport): string {
