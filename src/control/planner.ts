@@ -110,7 +110,10 @@ export function planMix(input: PlanInput): PlanResult {
   }
 
   const search = new MixSearch(model, cands.map((c) => c.usdPerHour), lo, hi, budget, opts.runnersUp + 1, current, opts.transitionMaxUtilization);
-  const exact = search.countMaximal(opts.exactLimit) <= opts.exactLimit;
+  // The box of counts bounds the number of mixes; count the maximal ones only when it is small.
+  let box = 1;
+  for (let i = 0; i < cands.length && box <= 1e6; i++) box *= Math.min(hi[i]!, lo[i]! + Math.floor(budget / cands[i]!.usdPerHour)) - lo[i]! + 1;
+  const exact = box <= 1e6 && search.countMaximal(opts.exactLimit) <= opts.exactLimit;
   if (exact) search.enumerate();
   else search.bounded(cands.map((c) => c.fast));
   const best = search.top[0];
@@ -353,7 +356,18 @@ class MixSearch {
             bestN = na;
           }
         }
-        for (let na = Math.max(this.lo[a]!, bestN - step + 1); na <= Math.min(maxA, bestN + step - 1); na++) at(na);
+        // Refine around the best coarse point by halving steps (the tail is close to unimodal in na).
+        for (let h = step; h > 1; ) {
+          h = Math.ceil(h / 2);
+          for (const na of [bestN - h, bestN + h]) {
+            if (na < this.lo[a]! || na > maxA) continue;
+            const s = at(na);
+            if (s !== undefined && s.key < bestKey) {
+              bestKey = s.key;
+              bestN = na;
+            }
+          }
+        }
       }
     }
     // Local search from the best: move one instance's worth of budget between types.

@@ -1,7 +1,8 @@
 import type { SizePmf } from '../core/sizes.ts';
 import type { PredictedLatency } from '../core/types.ts';
-import { mgcWait, waitTail, type WaitLaw } from './queueing.ts';
+import { mgcWait, type WaitLaw } from './queueing.ts';
 import type { ServiceColumn } from './service.ts';
+import { ResponseTail } from './tail.ts';
 
 /** An instance type as the model sees it: its service times for every class (same order as the classes). */
 export interface ModelType {
@@ -31,7 +32,7 @@ export interface ModelOptions {
   readonly splitIterations: number;
 }
 
-export const DEFAULT_MODEL_OPTIONS: ModelOptions = { largeFraction: 1, splitIterations: 60 };
+export const DEFAULT_MODEL_OPTIONS: ModelOptions = { largeFraction: 1, splitIterations: 30 };
 
 export interface PoolPrediction {
   readonly type: string;
@@ -81,7 +82,10 @@ export class PerformanceModel {
     this.binRate = classes.map((c) => Float64Array.from(c.sizes.weights, (w) => (w * c.rps) / 1000));
   }
 
-  /** Predicts a mix given as counts in the order of `types`. */
+  /**
+   * Predicts a mix given as counts in the order of `types`. `full` = false (the planner's search)
+   * computes only each class's SLO quantile and attainment, with a coarser split balance.
+   */
   predict(counts: ArrayLike<number>, full = true): MixPrediction {
     const P = this.types.length;
     const K = this.classes.length;
@@ -170,7 +174,9 @@ export class PerformanceModel {
 
     loadPools();
     // Balance the flexible traffic: shift weight toward pools whose mean response is below average.
-    for (let it = 0; it < this.options.splitIterations && A > 1; it++) {
+    // A quick prediction (the planner's search) balances the split more coarsely.
+    const iterations = full ? this.options.splitIterations : Math.min(this.options.splitIterations, 12);
+    for (let it = 0; it < iterations && A > 1; it++) {
       let num = 0;
       let den = 0;
       const resp = new Float64Array(A);
@@ -203,7 +209,7 @@ export class PerformanceModel {
         worst = Math.max(worst, Math.abs(gap));
         weight[a]! *= Math.exp(-step * Math.max(-1, Math.min(1, gap)));
       }
-      if (worst < 0.005) break;
+      if (worst < 0.01) break;
       loadPools();
     }
 
@@ -222,12 +228,12 @@ export class PerformanceModel {
       const c = this.classes[k]!;
       const e = eligible[k]!;
       const w = c.sizes.weights;
-      // Flatten the class's response-time mixture: (probability, service ms, pool) triples.
-      const prob: number[] = [];
-      const svc: number[] = [];
-      const pool: number[] = [];
+      // The class's response-time mixture: per pool, the (service ms, probability) points routed there.
+      const svcOf: number[][] = Array.from({ length: A }, () => []);
+      const probOf: number[][] = Array.from({ length: A }, () => []);
       let unserved = 0;
       const byType: Record<string, number> = {};
+      let mean = 0;
       for (let j = 0; j < e.length; j++) {
         const mask = e[j]!;
         if (mask === 0) {
@@ -239,21 +245,18 @@ export class PerformanceModel {
         for (let a = 0; a < A; a++) {
           if (!(mask & (1 << a))) continue;
           const pr = (w[j]! * weight[a]!) / wsum;
-          prob.push(pr);
-          svc.push(this.types[active[a]!]!.columns[k]!.meanMs[j]!);
-          pool.push(a);
+          const sv = this.types[active[a]!]!.columns[k]!.meanMs[j]!;
+          svcOf[a]!.push(sv);
+          probOf[a]!.push(pr);
+          mean += pr * (sv + laws[a]!.meanWaitMs);
           const name = this.types[active[a]!]!.type;
           byType[name] = (byType[name] ?? 0) + pr;
         }
       }
-      const tail = (x: number): number => {
-        let t = unserved;
-        for (let i = 0; i < prob.length; i++) t += prob[i]! * waitTail(laws[pool[i]!]!, x - svc[i]!);
-        return t;
-      };
+      const rt = new ResponseTail(unserved);
+      for (let a = 0; a < A; a++) if (svcOf[a]!.length > 0) rt.addPool(laws[a]!, svcOf[a]!, probOf[a]!);
+      const tail = (x: number): number => rt.tail(x);
       const sloQ = quantileOf(tail, c.sloQuantile);
-      let mean = 0;
-      for (let i = 0; i < prob.length; i++) mean += prob[i]! * (svc[i]! + laws[pool[i]!]!.meanWaitMs);
       if (c.rps > 0) meanScore = Math.max(meanScore, unserved > 0 ? Infinity : mean / c.sloMs);
       const attainment = 1 - tail(c.sloMs);
       score = Math.max(score, c.rps > 0 ? sloQ / c.sloMs : 0);
@@ -278,7 +281,8 @@ export function quantileOf(tail: (x: number) => number, q: number): number {
     if (hi > 1e9) return Infinity;
   }
   let lo = 0;
-  for (let i = 0; i < 40 && hi - lo > 0.01; i++) {
+  // 0.1% is far below the model's own error and cuts the evaluations the planner pays for.
+  for (let i = 0; i < 40 && hi - lo > 0.001 * hi; i++) {
     const mid = (lo + hi) / 2;
     if (tail(mid) > target) lo = mid;
     else hi = mid;
