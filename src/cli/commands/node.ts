@@ -124,14 +124,14 @@ On start a node prints one JSON line on stdout: {"listening":"http://127.0.0.1:P
     .option('--host <host>', 'address to listen on (default: node.host, 127.0.0.1)')
     .option('--port <port>', 'port (0: the OS chooses)', port, 0)
     .option('--slots <n>', 'requests served at once (default: node.emulated.slots, 1)', positiveInt('--slots'))
-    .option('--seed <n>', 'seed of the service-time draws (default: node.emulated.seed, 1)', positiveInt('--seed'))
+    .option('--seed <n>', 'seed of the service-time draws (default: node.emulated.seed, else one per process)', positiveInt('--seed'))
     .option('--profiles <csv>', 'a service-time profile CSV instead of the bundled Kairos profiles')
     .action(async (opts: { type: string; model: string; host?: string; port: number; slots?: number; seed?: number; profiles?: string }, cmd: Command) => {
       const cfg = nodeConfig(cmd);
       const logger = loggerFor(cmd);
       const profiles = opts.profiles !== undefined ? ServiceProfiles.load(resolve(opts.profiles)) : ServiceProfiles.load();
       const table = profiles.table(opts.type, opts.model);
-      const emulated = new EmulatedNode(table, new RealClock(), new Rng(opts.seed ?? cfg.emulated.seed), { slots: opts.slots ?? cfg.emulated.slots, timerSlackMs: 2 });
+      const emulated = new EmulatedNode(table, new RealClock(), new Rng(opts.seed ?? cfg.emulated.seed ?? process.pid), { slots: opts.slots ?? cfg.emulated.slots, timerSlackMs: 2 });
       await serve(emulated, opts.host ?? cfg.host, opts.port, cfg.bodyLimit, logger, async () => {});
     });
 }

@@ -25,10 +25,10 @@ export const nodeSection = z.strictObject({
     .strictObject({
       /** Requests an emulated node serves at once. */
       slots: z.number().int().positive().default(1),
-      /** Seed of the service-time draws. */
-      seed: z.number().int().nonnegative().default(1),
+      /** Seed of the service-time draws; unset, each process draws its own (nodes of one type must not share a sequence). */
+      seed: z.number().int().nonnegative().optional(),
     })
-    .default({ slots: 1, seed: 1 }),
+    .default({ slots: 1 }),
 });
 
 export type NodeConfig = z.infer<typeof nodeSection>;
