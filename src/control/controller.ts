@@ -14,7 +14,7 @@ import { candidatesFromConfig, classesFromConfig } from './candidates.ts';
 import { ControlLoop, type TickRecord } from './loop.ts';
 import { ControllerMetrics } from './prometheus.ts';
 import { Reconciler } from './reconciler.ts';
-import { readStatus, summarizeTick, writeStatus, type TickSummary } from './status.ts';
+import { readStatus, summarizeTick, writeStatus, type ControllerStatus, type TickSummary } from './status.ts';
 import type { Estimator, FleetMembership, MetricsSource } from './types.ts';
 
 /** The `controller:` section, with defaults when the config has none. */
@@ -90,6 +90,17 @@ export function createController(deps: ControllerDeps): Controller {
   const clock = deps.clock ?? new RealClock();
   const settings = controllerSettings(loaded);
   const provider = deps.provider ?? createProvider(loaded, settings, { ...deps, clock });
+  const statusFile = statusPath(loaded, settings);
+  // Keep the history of earlier runs (--once from cron appends to it), and their drains.
+  const kept: TickSummary[] = [];
+  let prior: ControllerStatus | undefined;
+  try {
+    prior = readStatus(statusFile);
+    if (prior !== undefined && prior.cluster === settings.cluster) kept.push(...prior.ticks.slice(-20));
+    else prior = undefined;
+  } catch (e) {
+    logger.warn({ err: (e as Error).message, file: statusFile }, 'ignoring an unreadable status file');
+  }
   const poolOfType = new Map<string, string>();
   for (const p of loaded.config.pools) if (!poolOfType.has(p.type)) poolOfType.set(p.type, p.name);
   const reconciler = new Reconciler({
@@ -102,6 +113,7 @@ export function createController(deps: ControllerDeps): Controller {
     launchTimeoutMs: settings.launchTimeout,
     drainTimeoutMs: settings.drainTimeout,
     cluster: settings.cluster,
+    draining: new Map(Object.entries(prior?.draining ?? {})),
   });
   const budget = new BudgetSchedule(loaded.config.budget.usdPerHour, loaded.config.budget.schedule);
   const loop = new ControlLoop({
@@ -118,15 +130,6 @@ export function createController(deps: ControllerDeps): Controller {
     capacityCooldownMs: settings.capacityCooldown,
   });
   const prometheus = new ControllerMetrics();
-  const statusFile = statusPath(loaded, settings);
-  // Keep the history of earlier runs (--once from cron appends to it).
-  const kept: TickSummary[] = [];
-  try {
-    const prior = readStatus(statusFile);
-    if (prior !== undefined && prior.cluster === settings.cluster) kept.push(...prior.ticks.slice(-20));
-  } catch (e) {
-    logger.warn({ err: (e as Error).message, file: statusFile }, 'ignoring an unreadable status file');
-  }
   return {
     settings,
     provider,
@@ -143,7 +146,14 @@ export function createController(deps: ControllerDeps): Controller {
         kept.push(summarizeTick(rec));
         if (kept.length > 20) kept.splice(0, kept.length - 20);
         try {
-          writeStatus(statusFile, { cluster: settings.cluster, provider: provider.name, pid: process.pid, updatedAtMs: clock.now(), ticks: kept });
+          writeStatus(statusFile, {
+            cluster: settings.cluster,
+            provider: provider.name,
+            pid: process.pid,
+            updatedAtMs: clock.now(),
+            ticks: kept,
+            draining: Object.fromEntries(reconciler.draining()),
+          });
         } catch (e) {
           logger.warn({ err: (e as Error).message, file: statusFile }, 'cannot write the status file');
         }

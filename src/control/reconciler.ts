@@ -235,6 +235,11 @@ export interface ReconcilerOptions {
   /** Cluster name; prefixes every clientToken. */
   readonly cluster?: string;
   readonly scaleDownCost?: (type: string, countNow: number) => number;
+  /**
+   * Drains in progress when a previous controller stopped (id → drain start), so a restarted
+   * controller finishes them instead of counting the drained instances as serving.
+   */
+  readonly draining?: ReadonlyMap<string, Ms>;
 }
 
 export interface ActionFailure {
@@ -272,6 +277,12 @@ export class Reconciler {
   constructor(options: ReconcilerOptions) {
     this.o = options;
     this.log = options.logger ?? silentLogger;
+    for (const [id, since] of options.draining ?? []) this.drainingSince.set(id, since);
+  }
+
+  /** Drains in progress (id → drain start), to hand to a successor after a restart. */
+  draining(): ReadonlyMap<string, Ms> {
+    return this.drainingSince;
   }
 
   private rules(): PlanRules {

@@ -29,6 +29,8 @@ export interface ControllerStatus {
   readonly pid: number;
   readonly updatedAtMs: Ms;
   readonly ticks: readonly TickSummary[];
+  /** Drains in progress (instance id → drain start ms): a restarted controller finishes them. */
+  readonly draining?: Readonly<Record<string, Ms>>;
 }
 
 export function summarizeTick(r: TickRecord): TickSummary {

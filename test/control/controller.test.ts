@@ -61,4 +61,24 @@ describe('createController (the controller command’s wiring) on the AWS exampl
     assert.match(text, /mixscale_controller_ticks_total\{status="ok"\} 1/);
     assert.match(text, /mixscale_controller_actions_total\{kind="launch",outcome="ok"\}/);
   });
+
+  it('keeps drains in progress in the status file and hands them to the next controller', async () => {
+    const { c, loaded, clock, ec2 } = build(false);
+    await c.tick();
+    const writeWith = (draining: Record<string, number>) => {
+      const s = readStatus(c.statusFile)!;
+      writeFileSync(c.statusFile, JSON.stringify({ ...s, draining }));
+    };
+    const id = [...ec2.instances.values()].find((i) => i.tags.length > 1)!.id;
+    writeWith({ [id]: clock.now() });
+    const membership = new FakeMembership();
+    membership.inFlightById.set(id, 5);
+    const next = createController({ loaded, logger: silentLogger, clock, membership, metrics: load, ec2Client: ec2.client });
+    assert.deepEqual([...next.reconciler.draining().keys()], [id]);
+    await next.tick();
+    assert.ok(id in (readStatus(c.statusFile)!.draining ?? {}), 'still draining after the next tick');
+    membership.inFlightById.set(id, 0);
+    const done = await next.tick();
+    assert.ok(done.reconcile!.actions.some((a) => a.kind === 'terminate' && a.id === id), 'the drain finished with a terminate');
+  });
 });
