@@ -191,6 +191,8 @@ export class ControlLoop {
   }
 
   private logDecision(seq: number, budget: number, observed: LoadObservation, decision: TickDecision, r: ReconcileResult): void {
+    // The simulator runs thousands of ticks with logging off: build nothing then.
+    if (!this.log.isLevelEnabled('info')) return;
     const predicted: Record<string, number> = {};
     for (const [k, v] of Object.entries(decision.plan?.predicted ?? {})) predicted[k] = v.p99Ms;
     this.log.info(

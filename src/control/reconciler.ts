@@ -258,6 +258,8 @@ export interface ReconcileResult {
   readonly capacityErrors: readonly string[];
   readonly spendUsdPerHour: number;
   readonly plannedSpendUsdPerHour: number;
+  /** Target instances not serving yet: pending, or waiting for budget to free up. */
+  readonly waiting: number;
   readonly budgetUsdPerHour: number;
   /** The fleet as planned from (draining overlay applied). */
   readonly fleet: readonly Instance[];
@@ -339,7 +341,9 @@ export class Reconciler {
     const failures: ActionFailure[] = [];
     const capacityErrors: string[] = [];
     if (!dryRun) await this.act(plan.actions, failures, capacityErrors);
-    for (const a of plan.actions) this.log.info({ action: a, dryRun }, `${dryRun ? 'would ' : ''}${a.kind} ${'id' in a ? a.id : `${a.count}×${a.type}`}: ${a.reason}`);
+    if (this.log.isLevelEnabled('info')) {
+      for (const a of plan.actions) this.log.info({ action: a.kind === 'register' ? { ...a, instance: undefined } : a, dryRun }, `${dryRun ? 'would ' : ''}${a.kind} ${'id' in a ? a.id : `${a.count}×${a.type}`}: ${a.reason}`);
+    }
     return {
       atMs: nowMs,
       dryRun,
@@ -349,6 +353,7 @@ export class Reconciler {
       capacityErrors,
       spendUsdPerHour: plan.spendUsdPerHour,
       plannedSpendUsdPerHour: plan.plannedSpendUsdPerHour,
+      waiting: plan.waiting,
       budgetUsdPerHour,
       fleet,
     };

@@ -73,6 +73,7 @@ function tickLine(r: TickRecord): string {
   const parts = [`tick ${r.seq} ${r.status}`, `budget ${usd(r.budgetUsdPerHour)}/h`];
   if (rec !== undefined) parts.push(`spend ${usd(rec.spendUsdPerHour)}/h → ${usd(rec.plannedSpendUsdPerHour)}/h`);
   if (r.decision !== undefined) parts.push(`mix ${formatMix(r.decision.mix)}`);
+  if (rec !== undefined && rec.waiting > 0) parts.push(`${rec.waiting} not serving yet`);
   if (rec !== undefined && rec.actions.length > 0) {
     const acts = rec.actions.map((a) => (a.kind === 'launch' ? `launch ${a.count}×${a.type}` : `${a.kind} ${a.id}`));
     parts.push(`${rec.dryRun ? 'would ' : ''}${acts.join(', ')}`);
