@@ -1,4 +1,4 @@
-import type { IncomingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import type { Backend } from './backends.ts';
 
@@ -6,7 +6,7 @@ import type { Backend } from './backends.ts';
 const FORWARDED = ['content-type', 'inference-header-content-length', 'accept', 'traceparent', 'tracestate', 'x-request-id'] as const;
 
 /** Response headers passed back to the client. */
-export const RETURNED = ['content-type', 'content-length', 'inference-header-content-length'] as const;
+const RETURNED = ['content-type', 'inference-header-content-length'] as const;
 
 /**
  * Connection-level failures where the backend cannot have started the work: refused, reset or
@@ -43,15 +43,127 @@ export function isRetryableStatus(status: number): boolean {
   return status === 502 || status === 503;
 }
 
+/** How one forwarded request ended. */
+export type ProxyOutcome =
+  /** The backend's answer was relayed to the client. */
+  | { readonly kind: 'relayed'; readonly status: number }
+  /** The backend answered 502/503 and `mayRetry` was set: nothing was sent to the client. */
+  | { readonly kind: 'refused'; readonly status: number }
+  /** No answer: `responded` tells whether part of it had already reached the client. */
+  | { readonly kind: 'failed'; readonly error: Error; readonly responded: boolean }
+  /** The client went away first. */
+  | { readonly kind: 'aborted' };
+
+class ClientGone extends Error {
+  constructor() {
+    super('client closed the connection');
+  }
+}
+
 /**
- * Sends one buffered inference request to a backend over its keep-alive pool. The response
- * body comes back as a stream for the caller to pipe, not buffered here.
+ * Relays one backend response to the client with undici's dispatch API: no intermediate
+ * stream, and a small answer leaves in one write (status line, headers and body together),
+ * which is what most of the hot path's time goes to. Larger answers stream chunk by chunk with
+ * backpressure.
  */
-export function forward(backend: Backend, path: string, headers: IncomingHttpHeaders, body: Buffer, signal: AbortSignal): Promise<Dispatcher.ResponseData> {
+class RelayHandler implements Dispatcher.DispatchHandler {
+  private controller: Dispatcher.DispatchController | undefined;
+  private status = 0;
+  private discard = false;
+  private started = false;
+  private pending: Buffer | undefined;
+  private headers: Record<string, string> = {};
+  private settled = false;
+  private readonly onClientClose = (): void => {
+    if (!this.res.writableFinished) this.controller?.abort(new ClientGone());
+  };
+
+  constructor(
+    private readonly res: ServerResponse,
+    private readonly backendId: string,
+    private readonly mayRetry: boolean,
+    private readonly done: (o: ProxyOutcome) => void,
+  ) {
+    res.on('close', this.onClientClose);
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.res.destroyed) controller.abort(new ClientGone());
+  }
+
+  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
+    this.status = statusCode;
+    if (this.mayRetry && isRetryableStatus(statusCode)) {
+      this.discard = true;
+      return;
+    }
+    const out: Record<string, string> = { 'x-mixscale-backend': this.backendId };
+    for (const h of RETURNED) {
+      const v = headers[h];
+      if (typeof v === 'string') out[h] = v;
+    }
+    this.headers = out;
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.discard) return;
+    if (this.pending === undefined && !this.started) {
+      this.pending = chunk;
+      return;
+    }
+    this.startStreaming();
+    if (!this.res.write(chunk)) {
+      controller.pause();
+      this.res.once('drain', () => controller.resume());
+    }
+  }
+
+  onResponseEnd(): void {
+    if (this.discard) return this.settle({ kind: 'refused', status: this.status });
+    if (this.started) this.res.end();
+    else {
+      const body = this.pending;
+      this.res.writeHead(this.status, { ...this.headers, 'content-length': String(body?.length ?? 0) });
+      this.res.end(body);
+    }
+    this.settle({ kind: 'relayed', status: this.status });
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    if (error instanceof ClientGone || this.res.destroyed) return this.settle({ kind: 'aborted' });
+    this.settle({ kind: 'failed', error, responded: this.started });
+  }
+
+  /** A second chunk arrived: the answer is not small, so send headers and stream the rest. */
+  private startStreaming(): void {
+    if (this.started) return;
+    this.started = true;
+    this.res.writeHead(this.status, this.headers);
+    if (this.pending !== undefined) this.res.write(this.pending);
+    this.pending = undefined;
+  }
+
+  private settle(o: ProxyOutcome): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.res.off('close', this.onClientClose);
+    this.done(o);
+  }
+}
+
+/**
+ * Sends one buffered inference request to a backend over its keep-alive pool and relays the
+ * answer to `res`. With `mayRetry`, a 502/503 answer is swallowed (outcome `refused`) so the
+ * caller can try another backend.
+ */
+export function forward(backend: Backend, path: string, headers: IncomingHttpHeaders, body: Buffer, res: ServerResponse, mayRetry: boolean): Promise<ProxyOutcome> {
   const out: Record<string, string> = { 'content-length': String(body.length) };
   for (const h of FORWARDED) {
     const v = headers[h];
     if (typeof v === 'string') out[h] = v;
   }
-  return backend.dispatcher.request({ path, method: 'POST', headers: out, body, signal });
+  return new Promise((resolve) => {
+    backend.dispatcher.dispatch({ origin: backend.origin, path, method: 'POST', headers: out, body }, new RelayHandler(res, backend.state.id, mayRetry, resolve));
+  });
 }

@@ -5,7 +5,7 @@ import type { Logger } from '../core/log.ts';
 import type { Backend, BackendSet } from './backends.ts';
 import type { RouterMetrics, RouterRejectReason } from './metrics.ts';
 import type { PoolTracker } from './pool.ts';
-import { classifyError, forward, isRetryableStatus, RETURNED } from './proxy.ts';
+import { classifyError, forward } from './proxy.ts';
 import { parseInfer, type ClassTable, type ParsedInfer } from './request.ts';
 import type { BackendState, RoutingPolicy } from './types.ts';
 
@@ -133,17 +133,7 @@ export class InferRouter {
       this.reject(res, ci, 'shutting-down', 'router is shutting down', { connection: 'close' });
       return;
     }
-    // Abort the backend request when the client goes away before its answer.
-    const abort = new AbortController();
-    const onClose = (): void => {
-      if (!res.writableFinished) abort.abort();
-    };
-    res.on('close', onClose);
-    try {
-      await this.attempt(req, res, parsed, body, abort.signal, undefined);
-    } finally {
-      res.off('close', onClose);
-    }
+    await this.attempt(req, res, parsed, body, undefined);
   }
 
   private reject(res: ServerResponse, classIndex: number, reason: RouterRejectReason, message: string, extra: Record<string, string> = {}): void {
@@ -164,7 +154,7 @@ export class InferRouter {
     }
   }
 
-  private async attempt(req: IncomingMessage, res: ServerResponse, p: ParsedInfer, body: Buffer, signal: AbortSignal, failed: Backend | undefined): Promise<void> {
+  private async attempt(req: IncomingMessage, res: ServerResponse, p: ParsedInfer, body: Buffer, failed: Backend | undefined): Promise<void> {
     const { tracker, metrics, backends } = this.o;
     const ci = p.req.classIndex;
     const state = this.pick(p, failed?.state);
@@ -196,59 +186,40 @@ export class InferRouter {
 
     metrics.beforeLoadChange(state);
     tracker.dispatched(state, expectedMs);
-    let done = false;
-    const finish = (): void => {
-      if (done) return;
-      done = true;
-      metrics.beforeLoadChange(state);
-      tracker.finished(state, expectedMs);
-      backends.afterFinish(backend);
-    };
+    const outcome = await forward(backend, req.url ?? '/', req.headers, body, res, failed === undefined);
+    metrics.beforeLoadChange(state);
+    tracker.finished(state, expectedMs);
+    backends.afterFinish(backend);
 
-    let upstream;
-    try {
-      upstream = await forward(backend, req.url ?? '/', req.headers, body, signal);
-    } catch (e) {
-      finish();
-      if (signal.aborted) return;
-      const kind = classifyError(e);
-      backends.markFailure(backend, (e as Error).message);
-      if (kind === 'safe' && failed === undefined) {
-        this.o.log.debug({ backend: state.id, err: (e as Error).message }, 'retrying on another backend');
-        await this.attempt(req, res, p, body, signal, backend);
+    switch (outcome.kind) {
+      case 'relayed':
+        if (outcome.status >= 500) backends.markFailure(backend, `answered ${outcome.status}`);
+        else backends.markSuccess(backend);
+        metrics.completed(ci, state, outcome.status, this.o.clock.now() - p.req.arrivalMs);
         return;
+      case 'refused':
+        backends.markFailure(backend, `answered ${outcome.status}`);
+        await this.attempt(req, res, p, body, backend);
+        return;
+      case 'aborted':
+        return;
+      case 'failed': {
+        const kind = classifyError(outcome.error);
+        backends.markFailure(backend, outcome.error.message);
+        if (outcome.responded) {
+          res.destroy();
+          return;
+        }
+        if (kind === 'safe' && failed === undefined) {
+          this.o.log.debug({ backend: state.id, err: outcome.error.message }, 'retrying on another backend');
+          await this.attempt(req, res, p, body, backend);
+          return;
+        }
+        const status = kind === 'timeout' ? 504 : 502;
+        metrics.completed(ci, state, status, this.o.clock.now() - p.req.arrivalMs);
+        if (kind === 'timeout') sendError(res, 504, `backend ${state.id} did not answer in time`, { 'x-mixscale-backend': state.id });
+        else sendError(res, 502, `backend ${state.id} failed: ${outcome.error.message}`, { 'x-mixscale-backend': state.id });
       }
-      metrics.completed(ci, state, kind === 'timeout' ? 504 : 502, this.o.clock.now() - p.req.arrivalMs);
-      if (kind === 'timeout') sendError(res, 504, `backend ${state.id} did not answer in time`, { 'x-mixscale-backend': state.id });
-      else sendError(res, 502, `backend ${state.id} failed: ${(e as Error).message}`, { 'x-mixscale-backend': state.id });
-      return;
-    }
-
-    const status = upstream.statusCode;
-    if (isRetryableStatus(status) && failed === undefined) {
-      await upstream.body.dump().catch(() => undefined);
-      finish();
-      backends.markFailure(backend, `answered ${status}`);
-      await this.attempt(req, res, p, body, signal, backend);
-      return;
-    }
-    const headers: Record<string, string> = { 'x-mixscale-backend': state.id };
-    for (const h of RETURNED) {
-      const v = upstream.headers[h];
-      if (typeof v === 'string') headers[h] = v;
-    }
-    res.writeHead(status, headers);
-    try {
-      for await (const chunk of upstream.body) res.write(chunk as Buffer);
-      res.end();
-      finish();
-      if (status >= 500) backends.markFailure(backend, `answered ${status}`);
-      else backends.markSuccess(backend);
-      metrics.completed(ci, state, status, this.o.clock.now() - p.req.arrivalMs);
-    } catch (e) {
-      finish();
-      if (!signal.aborted) backends.markFailure(backend, (e as Error).message);
-      res.destroy();
     }
   }
 }

@@ -6,6 +6,8 @@ export interface FakeBehaviour {
   status: number;
   delayMs: number;
   ready: boolean;
+  /** When set, the answer is this many KiB sent in 1 KiB chunks (chunked encoding). */
+  streamKiB?: number;
 }
 
 /**
@@ -46,9 +48,15 @@ export class FakeBackend {
     req.on('end', () => {
       this.received.push({ url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
       this.inFlight++;
-      const { status, delayMs } = this.behaviour;
+      const { status, delayMs, streamKiB } = this.behaviour;
       setTimeout(() => {
         this.inFlight--;
+        if (streamKiB !== undefined) {
+          res.writeHead(status, { 'content-type': 'application/octet-stream' });
+          for (let k = 0; k < streamKiB; k++) res.write(Buffer.alloc(1024, k % 256));
+          res.end();
+          return;
+        }
         const body = JSON.stringify({ model_name: 'rm2', id: this.name, outputs: [{ name: 'y', shape: [1], datatype: 'FP32', data: [1] }] });
         res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }).end(body);
       }, delayMs);

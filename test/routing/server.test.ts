@@ -143,6 +143,19 @@ describe('router server (OIP v2)', () => {
     assert.equal(b.received.length, 0);
   });
 
+  it('streams a large answer through in full', async () => {
+    a.behaviour.streamKiB = 512;
+    const res = await request(url).post('/v2/models/rm2/infer').send(inferBody(1)).buffer(true).parse((r, done) => {
+      const chunks: Buffer[] = [];
+      r.on('data', (c: Buffer) => chunks.push(c));
+      r.on('end', () => done(null, Buffer.concat(chunks)));
+    });
+    assert.equal(res.status, 200);
+    const body = res.body as Buffer;
+    assert.equal(body.length, 512 * 1024);
+    assert.equal(body[511 * 1024], 511 % 256);
+  });
+
   it('serves the versioned infer path too', async () => {
     const res = await request(url).post('/v2/models/rm2/versions/1/infer').send(inferBody(1));
     assert.equal(res.status, 200);

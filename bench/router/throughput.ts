@@ -1,0 +1,88 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startMixscale, startNginx, startScript, stopAll, tool, wrk, type WrkResult } from './procs.ts';
+
+/**
+ * Proxy overhead: wrk drives tiny OIP inference requests at (1) an echo backend directly,
+ * (2) nginx least_conn with keep-alive upstreams, (3) mixscale router with the lean hot path,
+ * (4) mixscale router with every request through express. Throughput at 32 connections;
+ * median latency at 1 connection (no queueing), compared with direct.
+ *
+ *   npx tsx bench/router/throughput.ts [--seconds 8]
+ */
+const secondsArg = process.argv.indexOf('--seconds');
+const SECONDS = secondsArg > 0 ? Number(process.argv[secondsArg + 1]) : 8;
+const CONNECTIONS = 32;
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+for (const t of ['wrk', 'nginx']) {
+  if (!tool(t)) {
+    process.stderr.write(`bench/router: ${t} is not installed (apt-get install -y wrk nginx)\n`);
+    process.exit(2);
+  }
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'mixscale-bench-'));
+try {
+  const backends = JSON.parse(await startScript(fileURLToPath(new URL('./echo-backend.ts', import.meta.url)), ['2'])) as string[];
+  const lua = join(dir, 'post.lua');
+  const body = JSON.stringify({ inputs: [{ name: 'x', shape: [1, 4], datatype: 'FP32', data: [0.1, 0.2, 0.3, 0.4] }], parameters: { size: 10 } });
+  writeFileSync(lua, `wrk.method = "POST"\nwrk.path = "/v2/models/rm2/infer"\nwrk.body = '${body}'\nwrk.headers["Content-Type"] = "application/json"\n`);
+  const config = join(dir, 'router.yaml');
+  writeFileSync(
+    config,
+    `budget: { usdPerHour: 5 }
+classes: [{ name: interactive, model: rm2, slo: 300ms }]
+pools: [{ name: cpu, type: r5n.large }]
+routing: { policy: least-outstanding }
+router:
+  adminToken: bench-admin-token-0123456789
+  maxOutstanding: 1024
+  backends:
+${backends.map((u, i) => `    - { id: echo${i}, url: "${u}", type: r5n.large }`).join('\n')}
+`,
+  );
+  const lean = await startMixscale(['--config', config, 'router', '--port', '0', '--hot-path', 'lean']);
+  const viaExpress = await startMixscale(['--config', config, 'router', '--port', '0', '--hot-path', 'express']);
+  const nginx = await startNginx(dir, await freePort(), backends);
+
+  const targets: Array<[string, string]> = [
+    ['direct', backends[0]!],
+    ['nginx least_conn', nginx],
+    ['router (lean)', lean],
+    ['router (express)', viaExpress],
+  ];
+  const rows: Array<{ target: string; rps: number; p50Ms1: number; p99Ms: number; bad: number }> = [];
+  for (const [name, url] of targets) {
+    wrk(url, lua, CONNECTIONS, 2); // warm-up (JIT, connection pools)
+    const tput: WrkResult = wrk(url, lua, CONNECTIONS, SECONDS);
+    const lat: WrkResult = wrk(url, lua, 1, SECONDS);
+    rows.push({ target: name, rps: tput.rps, p50Ms1: lat.p50Ms, p99Ms: tput.p99Ms, bad: tput.non2xx + tput.errors + lat.non2xx + lat.errors });
+    process.stderr.write(`${name}: ${tput.rps.toFixed(0)} req/s, median ${lat.p50Ms.toFixed(3)} ms at 1 connection\n`);
+  }
+  const get = (n: string) => rows.find((r) => r.target === n)!;
+  const direct = get('direct');
+  const nginxRow = get('nginx least_conn');
+  const summary = {
+    connections: CONNECTIONS,
+    seconds: SECONDS,
+    rows,
+    throughputVsNginx: { lean: get('router (lean)').rps / nginxRow.rps, express: get('router (express)').rps / nginxRow.rps },
+    addedMedianMs: { nginx: nginxRow.p50Ms1 - direct.p50Ms1, lean: get('router (lean)').p50Ms1 - direct.p50Ms1, express: get('router (express)').p50Ms1 - direct.p50Ms1 },
+  };
+  process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+} finally {
+  stopAll();
+  rmSync(dir, { recursive: true, force: true });
+}
