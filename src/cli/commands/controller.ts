@@ -144,11 +144,13 @@ async function runController(cmd: Command, opts: ControllerOptions): Promise<voi
   const tick = async () => report(await controller.tick());
   const schedule = scheduleTicks({ schedule: s.schedule, budgetBoundaries: loaded.config.budget.schedule.map((e) => e.cron), tick, logger });
   process.stderr.write(`controller ${s.cluster} (${controller.provider.name}${dryRun ? ', dry run' : ''}): ticks on "${s.schedule}"; SIGTERM or Ctrl-C stops\n`);
-  await tick();
-  const signal = await new Promise<NodeJS.Signals>((done) => {
+  // Listen before the first tick, so a SIGTERM during it still stops cleanly.
+  const stopped = new Promise<NodeJS.Signals>((done) => {
     process.once('SIGTERM', () => done('SIGTERM'));
     process.once('SIGINT', () => done('SIGINT'));
   });
+  await tick();
+  const signal = await stopped;
   logger.info({ signal }, 'stopping: finishing the tick in progress');
   await schedule.stop();
   while (controller.loop.running) await new Promise((r) => setTimeout(r, 50));

@@ -50,7 +50,7 @@ function fakeRouter(): Promise<{ server: Server; url: string; calls: string[] }>
   });
 }
 
-function writeConfig(dir: string, routerUrl: string | undefined): string {
+function writeConfig(dir: string, routerUrl: string | undefined, extra: readonly string[] = []): string {
   const path = join(dir, 'config.yaml');
   writeFileSync(
     path,
@@ -64,6 +64,7 @@ function writeConfig(dir: string, routerUrl: string | undefined): string {
       '  cluster: clitest',
       ...(routerUrl !== undefined ? [`  routerUrl: ${routerUrl}`] : []),
       `  local: { command: [${JSON.stringify(process.execPath)}, --import, tsx, ${JSON.stringify(TINY_NODE)}] }`,
+      ...extra,
     ].join('\n'),
   );
   return path;
@@ -116,6 +117,22 @@ describe('mixscale controller', function () {
     const parsed = JSON.parse(j.stdout) as { fleet: unknown[]; budgetUsdPerHour: number };
     assert.equal(parsed.fleet.length, 3);
     assert.equal(parsed.budgetUsdPerHour, 1);
+  });
+
+  it('ticks on its schedule until SIGTERM, then stops cleanly', async () => {
+    const config = writeConfig(dir, router.url, ["  schedule: '* * * * * *'"]);
+    const child = spawn(process.execPath, [BIN, '--config', config, '--log-level', 'silent', 'controller', '--dry-run'], { cwd: REPO_ROOT, env: { ...process.env, MIXSCALE_ADMIN_TOKEN: '' } });
+    let stdout = '';
+    const exited = new Promise<number | null>((r) => child.on('close', r));
+    await new Promise<void>((resolve) => {
+      child.stdout.on('data', (d: Buffer) => {
+        stdout += d.toString();
+        if ((stdout.match(/^tick \d+ ok/gm) ?? []).length >= 2) resolve();
+      });
+    });
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0);
+    assert.ok(router.calls.filter((c) => c === 'GET /v1/snapshot').length >= 2);
   });
 
   it('says in one line that a router URL is needed', async () => {
