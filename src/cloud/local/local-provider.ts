@@ -32,13 +32,26 @@ export interface LocalProviderOptions {
   readonly logger?: Logger;
 }
 
-function alive(pid: number): boolean {
+/** Names the process as ours: a pid reused after a reboot must never be taken for a node. */
+const INSTANCE_ENV = 'MIXSCALE_INSTANCE_ID';
+
+/**
+ * Whether our node `id` still runs as `pid`. Where /proc is readable (Linux) the process must
+ * carry our instance id in its environment; elsewhere a live pid is taken at its word.
+ */
+function alive(pid: number, id: string): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
+    if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
+  let environ: string;
+  try {
+    environ = readFileSync(`/proc/${pid}/environ`, 'latin1');
+  } catch {
+    return true;
+  }
+  return environ.split('\0').includes(`${INSTANCE_ENV}=${id}`);
 }
 
 /** The URL from a node's first stdout line, once it is there. */
@@ -103,7 +116,7 @@ export class LocalProvider implements CloudProvider {
     let changed = false;
     const live: LocalRecord[] = [];
     for (const r of state.instances) {
-      if (!alive(r.pid)) {
+      if (!alive(r.pid, r.id)) {
         this.log.warn({ id: r.id, pid: r.pid }, 'local instance died');
         changed = true;
         continue;
@@ -171,7 +184,7 @@ export class LocalProvider implements CloudProvider {
     const out = openSync(stdoutPath, 'w');
     const err = openSync(stdoutPath.replace(/\.out$/, '.err'), 'w');
     try {
-      const child = spawn(cmd, args, { detached: true, stdio: ['ignore', out, err] });
+      const child = spawn(cmd, args, { detached: true, stdio: ['ignore', out, err], env: { ...process.env, [INSTANCE_ENV]: id } });
       if (child.pid === undefined) throw new MixscaleError('MIXSCALE_CLOUD_API', `cannot start ${cmd}`, { retryable: false });
       child.on('error', (e) => this.log.error({ id, err: e.message }, 'local node failed to start'));
       child.unref();
@@ -192,6 +205,7 @@ export class LocalProvider implements CloudProvider {
     const gone = new Set(ids);
     for (const id of ids) {
       const r = owned.get(id)!;
+      if (!alive(r.pid, r.id)) continue;
       try {
         // The node finishes in-flight requests on SIGTERM, then exits.
         process.kill(r.pid, 'SIGTERM');

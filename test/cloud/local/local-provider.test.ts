@@ -90,6 +90,16 @@ describe('LocalProvider', function () {
     assert.deepEqual(left.map((i) => i.id), [state.instances[1]!.id]);
   });
 
+  it('never takes a reused pid for one of its nodes, nor signals it', async function () {
+    if (process.platform !== 'linux') this.skip();
+    // A state file whose pid now belongs to another process (here: this test runner).
+    const record = { id: 'local-0001-00000000', type: 'r5n.large', pool: 'r5n', pid: process.pid, launchedAtMs: 0, stdoutPath: join(dir, 'x.out') };
+    writeFileSync(join(dir, 'state.json'), JSON.stringify({ cluster: 'test', instances: [record], tokens: [], nextSeq: 2 }));
+    await make().terminate([record.id]);
+    writeFileSync(join(dir, 'state.json'), JSON.stringify({ cluster: 'test', instances: [record], tokens: [], nextSeq: 2 }));
+    assert.deepEqual(await make().list(), []);
+  });
+
   it('refuses a state file that belongs to another cluster', async () => {
     writeFileSync(join(dir, 'state.json'), JSON.stringify({ cluster: 'other', instances: [], tokens: [], nextSeq: 1 }));
     await assert.rejects(make().list(), (e: unknown) => isMixscaleError(e) && /belongs to cluster "other"/.test(e.message));
