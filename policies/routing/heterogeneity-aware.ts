@@ -12,9 +12,15 @@ export interface HeterogeneityAwareOptions {
   readonly largeFraction: number;
   /** Reject at once, with reason 'deadline', requests no backend is expected to finish in time. */
   readonly rejectLate: boolean;
+  /**
+   * Keep fast backends for the requests that need them: a request that is neither large nor
+   * critical goes to the frugal backend expected to finish it first whenever that finish is
+   * within this fraction of its latency budget (0 turns this off: plain expected-finish routing).
+   */
+  readonly frugalFirst: number;
 }
 
-export const DEFAULT_HETEROGENEITY_AWARE: HeterogeneityAwareOptions = { largeFraction: 1, rejectLate: true };
+export const DEFAULT_HETEROGENEITY_AWARE: HeterogeneityAwareOptions = { largeFraction: 1, rejectLate: true, frugalFirst: 0 };
 
 /**
  * The default router. Large or latency-critical requests go to fast backends (the one expected to
@@ -37,6 +43,8 @@ export class HeterogeneityAware implements RoutingPolicy {
     let bestFast: BackendState | null = null;
     let bestFastMs = Infinity;
     let frugalServiceMs = Infinity;
+    let bestFrugal: BackendState | null = null;
+    let bestFrugalMs = Infinity;
     let sawFull = false;
     const bs = view.backends;
     for (let i = 0; i < bs.length; i++) {
@@ -60,6 +68,10 @@ export class HeterogeneityAware implements RoutingPolicy {
       } else {
         const s = view.expectedServiceMs(b, req);
         if (s < frugalServiceMs) frugalServiceMs = s;
+        if (t < bestFrugalMs) {
+          bestFrugalMs = t;
+          bestFrugal = b;
+        }
       }
     }
     if (best === null) {
@@ -75,6 +87,9 @@ export class HeterogeneityAware implements RoutingPolicy {
     if (bestFast !== null && (req.critical || large) && (bestFastMs <= remainingMs || bestMs > remainingMs)) {
       chosen = bestFast;
       chosenMs = bestFastMs;
+    } else if (bestFrugal !== null && !req.critical && !large && bestFrugalMs <= this.options.frugalFirst * (req.deadlineMs - req.arrivalMs)) {
+      chosen = bestFrugal;
+      chosenMs = bestFrugalMs;
     }
     if (this.options.rejectLate && chosenMs > remainingMs) {
       this.lastRejectReason = 'deadline';
@@ -85,16 +100,19 @@ export class HeterogeneityAware implements RoutingPolicy {
 }
 
 export function createHeterogeneityAware(options: RoutingPolicyOptions): RoutingPolicy {
-  const o: { largeFraction?: number; rejectLate?: boolean } = {};
+  const o: { largeFraction?: number; rejectLate?: boolean; frugalFirst?: number } = {};
   for (const [k, v] of Object.entries(options)) {
     if (k === 'largeFraction') {
       if (typeof v !== 'number' || !(v > 0)) throw new MixscaleError('MIXSCALE_CONFIG_INVALID', `routing.options.largeFraction: expected a positive number, got ${JSON.stringify(v)}`);
       o.largeFraction = v;
+    } else if (k === 'frugalFirst') {
+      if (typeof v !== 'number' || !(v >= 0)) throw new MixscaleError('MIXSCALE_CONFIG_INVALID', `routing.options.frugalFirst: expected a number ≥ 0, got ${JSON.stringify(v)}`);
+      o.frugalFirst = v;
     } else if (k === 'rejectLate') {
       if (typeof v !== 'boolean') throw new MixscaleError('MIXSCALE_CONFIG_INVALID', `routing.options.rejectLate: expected true or false, got ${JSON.stringify(v)}`);
       o.rejectLate = v;
     } else {
-      throw new MixscaleError('MIXSCALE_CONFIG_INVALID', `routing.options.${k}: not an option of heterogeneity-aware (allowed: largeFraction, rejectLate)`);
+      throw new MixscaleError('MIXSCALE_CONFIG_INVALID', `routing.options.${k}: not an option of heterogeneity-aware (allowed: largeFraction, rejectLate, frugalFirst)`);
     }
   }
   return new HeterogeneityAware(o);

@@ -1,0 +1,34 @@
+/**
+ * Fast-frugal against the baselines at a fixed budget on the bundled diurnal scenarios: p99,
+ * SLO attainment, cost and seconds over budget per scaling policy (routing: the scenario's
+ * heterogeneity-aware router for every policy, so only the scaling differs).
+ * Run: npx tsx bench/diurnal.ts [scenario ...]   (default: default)
+ *      ROUTING='{"frugalFirst":0.7}' POLICIES=fast-frugal,kairos npx tsx bench/diurnal.ts default
+ */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parse } from 'yaml';
+import { loadConfigObject } from '../src/config/load.ts';
+import { runSimulation } from '../sim/runner.ts';
+
+const SCENARIOS = fileURLToPath(new URL('../sim/scenarios/', import.meta.url));
+const scenarios = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ['default'];
+const policies = (process.env['POLICIES'] ?? 'fast-frugal,homogeneous-fast,homogeneous-cheap,kairos,target-tracking').split(',');
+const routingOptions = JSON.parse(process.env['ROUTING'] ?? '{}') as Record<string, unknown>;
+const scalingOptions = JSON.parse(process.env['SCALING'] ?? '{}') as Record<string, unknown>;
+
+process.stdout.write('| scenario | scaling | p50 ms | p99 ms | within SLO | dropped | cost $ | over-budget s | mix changes |\n|---|---|---|---|---|---|---|---|---|\n');
+for (const scenario of scenarios) {
+  const raw = parse(readFileSync(`${SCENARIOS}${scenario}.yaml`, 'utf8')) as Record<string, unknown>;
+  for (const policy of policies) {
+    const cfg = {
+      ...raw,
+      routing: { policy: 'heterogeneity-aware', options: routingOptions },
+      scaling: { ...(raw['scaling'] as object), policy, options: policy.startsWith('fast-frugal') ? scalingOptions : policy === 'oracle-static' ? { mix: JSON.parse(process.env['ORACLE_MIX'] ?? '{}') as unknown } : {} },
+    };
+    const r = await runSimulation(loadConfigObject(cfg, SCENARIOS));
+    process.stdout.write(
+      `| ${scenario} | ${policy} | ${r.latencyMs.p50.toFixed(0)} | ${r.latencyMs.p99.toFixed(0)} | ${(r.slo.attainment * 100).toFixed(2)}% | ${r.requests.dropped} | ${r.cost.totalUsd.toFixed(2)} | ${r.cost.overBudgetSeconds} | ${r.decisions.length} |\n`,
+    );
+  }
+}
