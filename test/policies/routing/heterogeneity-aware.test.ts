@@ -28,6 +28,13 @@ describe('heterogeneity-aware routing', () => {
     assert.equal(createRoutingPolicy('heterogeneity-aware', { rejectLate: false }).pick(request(100, 350), view)?.id, 'gpu');
   });
 
+  it('keeps an idle fast backend free when frugalFirst lets a frugal one finish within that share of the budget', () => {
+    const view = fakeView([backend('cpu', 'cpu', false), backend('gpu', 'gpu', true)], { cpu: 1.5, gpu: 1 });
+    assert.equal(createRoutingPolicy('heterogeneity-aware').pick(request(100, 350), view)?.id, 'gpu');
+    assert.equal(createRoutingPolicy('heterogeneity-aware', { frugalFirst: 0.7 }).pick(request(100, 350), view)?.id, 'cpu', '150 ms ≤ 0.7 × 350 ms');
+    assert.equal(createRoutingPolicy('heterogeneity-aware', { frugalFirst: 0.7 }).pick(request(200, 350), view)?.id, 'gpu', '300 ms > 0.7 × 350 ms');
+  });
+
   it('names an unknown option', () => {
     assert.throws(() => createRoutingPolicy('heterogeneity-aware', { largeFraktion: 0.5 }), /largeFraktion/);
   });
