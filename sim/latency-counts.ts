@@ -56,6 +56,15 @@ export class LatencyCounts {
     this.count = 0;
   }
 
+  /** Forgets what was counted. */
+  clear(): void {
+    if (this.highest >= 0) this.counts.fill(0, this.lowest, this.highest + 1);
+    this.overflow = [];
+    this.highest = -1;
+    this.lowest = Infinity;
+    this.count = 0;
+  }
+
   /** A new histogram holding what was counted (and this starts over). */
   take(): LatencyHistogram {
     const h = new LatencyHistogram();

@@ -1,4 +1,5 @@
 import type { ClassLoad, LoadObservation, MetricsSource, Observation } from '../src/control/types.ts';
+import type { LatencyHistogram } from '../src/core/histogram.ts';
 import { LatencyCounts } from './latency-counts.ts';
 import type { Rng } from '../src/core/rng.ts';
 import { pmfFromSamples, type SizePmf } from '../src/core/sizes.ts';
@@ -9,7 +10,11 @@ const RESERVOIR = 1024;
 /** What one class saw since the last observation. */
 class ClassWindow {
   arrivals = 0;
-  readonly latency = new LatencyCounts();
+  latency = new LatencyCounts();
+  /** Last window's counts, reused for the next window once its observation has expired. */
+  spare = new LatencyCounts();
+  /** Ends the previous observation's claim on `spare`. */
+  expire: () => void = () => {};
   readonly sizes = new Float64Array(RESERVOIR);
   seen = 0;
 }
@@ -86,8 +91,27 @@ export class SimMetrics implements MetricsSource {
     } else {
       const classes: ClassLoad[] = this.classes.map((c, i) => {
         const w = this.windows[i]!;
-        const latency = w.latency.take();
-        return { name: c.name, rps: (w.arrivals * 1000) / windowMs, sizes: this.sizePmf(w), latency };
+        // Built on first read: policies that never look at latency cost nothing for it.
+        // The previous observation gives up its counts: read later, it reads as empty.
+        w.expire();
+        const counts = w.latency;
+        w.latency = w.spare;
+        w.latency.clear();
+        w.spare = counts;
+        let latency: LatencyHistogram | undefined;
+        let expired = false;
+        w.expire = () => {
+          expired = true;
+        };
+        return {
+          name: c.name,
+          rps: (w.arrivals * 1000) / windowMs,
+          sizes: this.sizePmf(w),
+          get latency(): LatencyHistogram {
+            if (latency === undefined) latency = expired ? new LatencyCounts().take() : counts.take();
+            return latency;
+          },
+        };
       });
       load = { atMs: nowMs, windowMs, classes };
     }
@@ -99,7 +123,7 @@ export class SimMetrics implements MetricsSource {
     for (const w of this.windows) {
       w.arrivals = 0;
       w.seen = 0;
-      if (w.latency.count > 0) w.latency.take();
+      if (w.latency.count > 0) w.latency.clear();
     }
     this.busyMs.fill(0);
     this.slotMs.fill(0);

@@ -4,7 +4,7 @@ import type { Rng } from '../src/core/rng.ts';
 import type { Instance, Ms } from '../src/core/types.ts';
 import { PoolTracker } from '../src/routing/pool.ts';
 import type { BackendState, RejectReason, RoutableRequest, RoutingPolicy } from '../src/routing/types.ts';
-import { ServiceNode } from './service.ts';
+import { MeanServiceCache, ServiceNode } from './service.ts';
 
 export interface SimRouterOptions {
   readonly policy: RoutingPolicy;
@@ -24,6 +24,14 @@ export interface SimRouterOptions {
   readonly onJoin?: (node: ServiceNode) => void;
   /** A node stopped counting as capacity (drained or gone). */
   readonly onLeave?: (node: ServiceNode) => void;
+}
+
+/**
+ * A backend as the simulated router tags it: the service node rides on the routing state
+ * object itself, so finding the node of a picked backend is a property load, not a map lookup.
+ */
+interface TaggedBackend extends BackendState {
+  simNode?: ServiceNode;
 }
 
 /** Mutable view of one request handed to the routing policy (reused: policies must not keep it). */
@@ -47,11 +55,11 @@ export class SimRouter implements FleetMembership {
   /** Every node ever registered, by index (indices are never reused). */
   readonly nodes: ServiceNode[] = [];
   private readonly byId = new Map<string, ServiceNode>();
-  private readonly byBackend = new Map<BackendState, ServiceNode>();
   private readonly o: SimRouterOptions;
   private readonly view: RequestView = { model: '', classIndex: 0, size: 0, arrivalMs: 0, deadlineMs: Infinity, critical: false };
   /** Every node ever registered, by instance id (kept after deregister: in-flight work finishes). */
   private readonly everById = new Map<string, ServiceNode>();
+  private readonly meansByType = new Map<string, MeanServiceCache[]>();
   /** Why the last route() returned null. */
   lastReject: RejectReason | 'full' = 'no-backend';
   /** Expected service time of the last routed request (what PoolTracker was told). */
@@ -76,13 +84,13 @@ export class SimRouter implements FleetMembership {
       this.lastReject = this.policy.lastRejectReason ?? 'no-backend';
       return null;
     }
-    const node = this.byBackend.get(b);
+    const node = (b as TaggedBackend).simNode;
     if (node === undefined || node.gone || !b.accepting || b.outstanding >= b.maxOutstanding) {
       this.lastReject = 'full';
       return null;
     }
     // What PoolTracker.expectedServiceMs answers (the same table's mean), without its lookups.
-    this.lastExpectedMs = node.tables[classIndex]!.meanMs(size);
+    this.lastExpectedMs = node.means[classIndex]!.meanMs(size);
     return node;
   }
 
@@ -97,11 +105,15 @@ export class SimRouter implements FleetMembership {
       slots: info.slots,
       maxOutstanding: info.slots * this.o.maxOutstandingPerSlot,
     });
-    const tables = this.o.classModels.map((m) => this.o.profileOf(instance.type, m));
-    const node = new ServiceNode(this.nodes.length, instance, backend, this.o.types.indexOf(instance.type), tables);
+    let means = this.meansByType.get(instance.type);
+    if (means === undefined) {
+      means = this.o.classModels.map((m) => new MeanServiceCache(this.o.profileOf(instance.type, m)));
+      this.meansByType.set(instance.type, means);
+    }
+    const node = new ServiceNode(this.nodes.length, instance, backend, this.o.types.indexOf(instance.type), means);
     this.nodes.push(node);
     this.byId.set(instance.id, node);
-    this.byBackend.set(backend, node);
+    (backend as TaggedBackend).simNode = node;
     this.everById.set(instance.id, node);
     node.counted = true;
     this.o.onJoin?.(node);

@@ -70,6 +70,29 @@ export class RequestTable {
 }
 
 /**
+ * Mean service times of one (type, model) by integer size, filled on first use: routing asks
+ * for the mean of every request, and sizes repeat (Kairos' are multiples of 10).
+ */
+export class MeanServiceCache {
+  readonly table: ProfileTable;
+  private readonly bySize: Float64Array;
+
+  constructor(table: ProfileTable) {
+    this.table = table;
+    this.bySize = new Float64Array(Math.floor(table.maxSize) + 1).fill(NaN);
+  }
+
+  meanMs(size: number): Ms {
+    if (Number.isInteger(size) && size < this.bySize.length) {
+      const cached = this.bySize[size]!;
+      if (!Number.isNaN(cached)) return cached;
+      return (this.bySize[size] = this.table.meanMs(size));
+    }
+    return this.table.meanMs(size);
+  }
+}
+
+/**
  * One simulated instance serving requests: `slots` at a time, the rest wait in FIFO order.
  * Service times are drawn by the caller from the measured profile for (type, model, size).
  */
@@ -82,6 +105,8 @@ export class ServiceNode {
   readonly typeIndex: number;
   /** Profile per request class (the class's model on this type). */
   readonly tables: readonly ProfileTable[];
+  /** Mean service time per request class, cached by size (shared by the type's nodes). */
+  readonly means: readonly MeanServiceCache[];
   readonly slots: number;
   busy = 0;
   /** Terminated: whatever it still holds is lost. */
@@ -92,12 +117,13 @@ export class ServiceNode {
   private head = 0;
   queued = 0;
 
-  constructor(index: number, instance: Instance, backend: BackendState, typeIndex: number, tables: readonly ProfileTable[]) {
+  constructor(index: number, instance: Instance, backend: BackendState, typeIndex: number, means: readonly MeanServiceCache[]) {
     this.index = index;
     this.instance = instance;
     this.backend = backend;
     this.typeIndex = typeIndex;
-    this.tables = tables;
+    this.means = means;
+    this.tables = means.map((m) => m.table);
     this.slots = backend.slots;
   }
 
