@@ -56,6 +56,38 @@ export class LatencyCounts {
     this.count = 0;
   }
 
+  /**
+   * The q-quantile in ms with HdrHistogram's semantics (the highest value equivalent to the
+   * bucket where the cumulative count first reaches round(q × count)), without building one.
+   */
+  quantileMs(q: number): number {
+    if (this.count === 0) return 0;
+    if (this.overflow.length > 0) {
+      const h = new LatencyHistogram();
+      const copy = new LatencyCounts();
+      copy.counts = this.counts.slice();
+      copy.highest = this.highest;
+      copy.lowest = this.lowest;
+      copy.overflow = [...this.overflow];
+      copy.count = this.count;
+      copy.drainInto(h);
+      return h.quantile(q);
+    }
+    const p = Math.min(Math.max(q, 0), 1);
+    const target = Math.max(1, Math.floor(p * this.count + 0.5));
+    let seen = 0;
+    const c = this.counts;
+    for (let i = this.lowest; i <= this.highest; i++) {
+      seen += c[i]!;
+      if (seen >= target) {
+        const b = i < 2048 ? 0 : (i >> SUB_BUCKET_BITS) - 1;
+        const lowest = (i - (b << SUB_BUCKET_BITS)) * 2 ** b;
+        return (p === 0 ? lowest : lowest + 2 ** b - 1) / 1000;
+      }
+    }
+    return 0;
+  }
+
   /** Forgets what was counted. */
   clear(): void {
     if (this.highest >= 0) this.counts.fill(0, this.lowest, this.highest + 1);

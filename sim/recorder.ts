@@ -56,8 +56,7 @@ export class Recorder {
   readonly windowMs: Ms;
   private readonly sloMs: Float64Array;
   private readonly metrics: SimMetrics | undefined;
-  // The current window.
-  private readonly win = new LatencyHistogram();
+  // The current window (its percentiles are read straight from the bucket counts).
   private readonly winCounts = new LatencyCounts();
   private winArrivals = 0;
   private winCompleted = 0;
@@ -128,22 +127,21 @@ export class Recorder {
   /** Closes the current window at `nowMs` with the fleet as it stands. */
   closeWindow(nowMs: Ms, fleet: FleetSample): void {
     const span = Math.max(1, nowMs - this.winStart);
-    this.winCounts.drainInto(this.win);
     const finished = this.winCompleted + this.winDropped;
     this.windows.push({
       tMs: this.winStart,
       offeredRps: (this.winArrivals * 1000) / span,
       completed: this.winCompleted,
       dropped: this.winDropped,
-      p50: this.win.quantile(0.5),
-      p90: this.win.quantile(0.9),
-      p99: this.win.quantile(0.99),
+      p50: this.winCounts.quantileMs(0.5),
+      p90: this.winCounts.quantileMs(0.9),
+      p99: this.winCounts.quantileMs(0.99),
       attainment: finished === 0 ? 1 : this.winWithin / finished,
       mix: fleet.mix,
       usdPerHour: fleet.usdPerHour,
       budgetUsdPerHour: fleet.budgetUsdPerHour,
     });
-    this.win.reset();
+    this.winCounts.clear();
     this.winArrivals = 0;
     this.winCompleted = 0;
     this.winDropped = 0;

@@ -21,6 +21,22 @@ describe('latency counts (the hot-path front of an HDR histogram)', () => {
     assert.equal(drained.maxMs, direct.maxMs);
   });
 
+  it('answers quantiles exactly as the HDR histogram would, without building one', () => {
+    const rng = new Rng(8);
+    const direct = new LatencyHistogram();
+    const counts = new LatencyCounts();
+    for (let i = 0; i < 20_000; i++) {
+      const v = rng.lognormal(3, 1.2);
+      direct.record(v);
+      counts.record(v);
+    }
+    for (const q of [0, 0.001, 0.25, 0.5, 0.9, 0.99, 0.999, 1]) assert.equal(counts.quantileMs(q), direct.quantile(q), `q=${q}`);
+    counts.record(5_000_000);
+    direct.record(5_000_000);
+    assert.equal(counts.quantileMs(1), direct.quantile(1));
+    assert.equal(new LatencyCounts().quantileMs(0.5), 0);
+  });
+
   it('starts over after a drain', () => {
     const counts = new LatencyCounts();
     counts.record(5);
