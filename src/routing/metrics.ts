@@ -60,6 +60,8 @@ export class RouterMetrics {
   /** Per backend: when its busy time was last integrated. */
   private readonly busySince = new WeakMap<BackendState, number>();
   private readonly startedAtMs: number;
+  /** Per class, since the last takeInterval(): only kept once a publisher asked for it. */
+  private interval: Array<{ arrivals: number; completed: number; rejected: number; latency: LatencyHistogram }> | undefined;
 
   constructor(
     readonly classes: readonly RequestClass[],
@@ -84,11 +86,13 @@ export class RouterMetrics {
     const s = Math.round(size);
     c.sizes.set(s, (c.sizes.get(s) ?? 0) + 1);
     this.sizeSums[classIndex]! += size;
+    if (this.interval !== undefined) this.interval[classIndex]!.arrivals++;
   }
 
   /** The router answered a request itself (no backend, deadline, overload...). */
   rejected(classIndex: number, reason: RouterRejectReason): void {
     this.current().classes[classIndex]!.rejected++;
+    if (this.interval !== undefined) this.interval[classIndex]!.rejected++;
     const m = this.rejections[classIndex]!;
     m.set(reason, (m.get(reason) ?? 0) + 1);
   }
@@ -115,6 +119,21 @@ export class RouterMetrics {
     const p = this.poolSlot(slot, b.pool);
     p.completed++;
     p.latency.record(latencyMs);
+    if (this.interval !== undefined) {
+      const i = this.interval[classIndex]!;
+      i.completed++;
+      i.latency.record(latencyMs);
+    }
+  }
+
+  /**
+   * Per class: what happened since the previous call (the first call starts counting and
+   * returns zeros). For publishers that push deltas, such as CloudWatch.
+   */
+  takeInterval(): Array<{ readonly cls: RequestClass; readonly arrivals: number; readonly completed: number; readonly rejected: number; readonly latency: LatencyHistogram }> {
+    const prev = this.interval;
+    this.interval = this.classes.map(() => ({ arrivals: 0, completed: 0, rejected: 0, latency: new LatencyHistogram() }));
+    return this.classes.map((cls, i) => ({ cls, ...(prev?.[i] ?? { arrivals: 0, completed: 0, rejected: 0, latency: new LatencyHistogram() }) }));
   }
 
   /** Keeps a removed backend's history in the cumulative numbers. */

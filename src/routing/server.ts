@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import express from 'express';
 import { createRoutingPolicy } from '../../policies/routing/index.ts';
 import { classesFromConfig } from '../control/candidates.ts';
@@ -10,6 +11,7 @@ import { silentLogger, type Logger } from '../core/log.ts';
 import { Rng } from '../core/rng.ts';
 import { adminRoutes } from './admin.ts';
 import { BackendSet } from './backends.ts';
+import { CloudWatchPublisher } from './cloudwatch.ts';
 import { HealthChecker } from './health.ts';
 import { RouterMetrics } from './metrics.ts';
 import { PoolTracker } from './pool.ts';
@@ -35,6 +37,8 @@ export interface RouterServerOptions {
   readonly hotPath?: HotPath;
   /** Start active health checks (default true). */
   readonly healthChecks?: boolean;
+  /** CloudWatch client for router.cloudwatch (default: one for its region). */
+  readonly cloudwatchClient?: CloudWatchClient;
 }
 
 const INFER_PATH = /^\/v2\/models\/([^/?]+)(?:\/versions\/[^/?]+)?\/infer(?:\?|$)/;
@@ -50,6 +54,7 @@ export class RouterServer {
   readonly policy: RoutingPolicy;
   readonly settings: RouterSettings;
   private readonly health: HealthChecker;
+  private readonly cloudwatch: CloudWatchPublisher | undefined;
   private readonly clock: Clock;
   private readonly log: Logger;
   private readonly healthChecks: boolean;
@@ -109,6 +114,18 @@ export class RouterServer {
       retryAfterSeconds: settings.retryAfterSeconds,
     });
     for (const b of settings.backends) this.backends.add(b);
+    const cw = settings.cloudwatch;
+    this.cloudwatch =
+      cw === undefined
+        ? undefined
+        : new CloudWatchPublisher({
+            client: opts.cloudwatchClient ?? new CloudWatchClient(cw.region !== undefined ? { region: cw.region } : {}),
+            namespace: cw.namespace,
+            intervalMs: cw.interval,
+            metrics: this.metrics,
+            clock,
+            log,
+          });
 
     const token = opts.adminToken ?? settings.adminToken ?? process.env.MIXSCALE_ADMIN_TOKEN;
     if (token === undefined) log.warn('no admin token (router.adminToken or MIXSCALE_ADMIN_TOKEN): the admin API answers 401 to everyone');
@@ -180,6 +197,7 @@ export class RouterServer {
       });
     });
     if (this.healthChecks) this.health.start();
+    this.cloudwatch?.start();
     const a = this.server.address() as AddressInfo;
     const h = a.family === 'IPv6' ? `[${a.address}]` : a.address;
     return `http://${h}:${a.port}`;
@@ -199,6 +217,7 @@ export class RouterServer {
       this.server.closeAllConnections();
       await closed;
       await this.backends.closeAll();
+      await this.cloudwatch?.stop();
     })();
     return this.closing;
   }

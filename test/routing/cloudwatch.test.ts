@@ -1,0 +1,53 @@
+import assert from 'node:assert/strict';
+import { CloudWatchClient, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
+import { mockClient } from 'aws-sdk-client-mock';
+import request from 'supertest';
+import { LatencyHistogram } from '../../src/core/histogram.ts';
+import { valuesAndCounts } from '../../src/routing/cloudwatch.ts';
+import { FakeBackend, inferBody } from './fake-backend.ts';
+import { FirstAvailable, startRouter } from './harness.ts';
+
+describe('router CloudWatch publishing', () => {
+  it('turns a histogram into at most 150 values whose counts add up to its count', () => {
+    const h = new LatencyHistogram();
+    for (let i = 1; i <= 10_000; i++) h.record(i / 10);
+    const { values, counts } = valuesAndCounts(h);
+    assert.ok(values.length <= 150 && values.length > 50, `${values.length} values`);
+    assert.equal(counts.reduce((a, b) => a + b, 0), 10_000);
+    assert.deepEqual([...values].sort((a, b) => a - b), values);
+    // The 99th percentile rebuilt from values/counts is within a value step of the true one.
+    let acc = 0;
+    const p99 = values.find((_, i) => (acc += counts[i]!) >= 9_900)!;
+    assert.ok(Math.abs(p99 - 990) < 2, `p99 ${p99}`);
+  });
+
+  it('publishes per-class requests, rejections and latency values/counts, batched, on close', async () => {
+    const cw = mockClient(CloudWatchClient);
+    cw.on(PutMetricDataCommand).resolves({});
+    const a = await new FakeBackend('a').start();
+    const { server, url } = await startRouter(
+      { cloudwatch: { namespace: 'test/router', interval: '1h' }, backends: [{ id: 'a', url: a.url, type: 'g4dn.xlarge' }] },
+      { policy: new FirstAvailable(), cloudwatchClient: new CloudWatchClient({ region: 'us-east-1' }) },
+    );
+    try {
+      for (let i = 0; i < 5; i++) await request(url).post('/v2/models/rm2/infer').send(inferBody(1));
+      server.backends.drain('a');
+      await request(url).post('/v2/models/rm2/infer').send(inferBody(1));
+    } finally {
+      await server.close();
+      await a.stop();
+    }
+    const calls = cw.commandCalls(PutMetricDataCommand);
+    assert.equal(calls.length, 1);
+    const input = calls[0]!.args[0].input;
+    assert.equal(input.Namespace, 'test/router');
+    const find = (metric: string, cls: string) => input.MetricData!.find((d) => d.MetricName === metric && d.Dimensions!.some((x) => x.Name === 'Class' && x.Value === cls));
+    assert.equal(find('Requests', 'interactive')!.Value, 6);
+    assert.equal(find('Rejected', 'interactive')!.Value, 1);
+    const latency = find('Latency', 'interactive')!;
+    assert.equal(latency.Unit, 'Milliseconds');
+    assert.equal(latency.Counts!.reduce((x, y) => x + y, 0), 5);
+    assert.equal(find('Latency', 'batch'), undefined);
+    cw.restore();
+  });
+});
