@@ -39,6 +39,8 @@ interface Row {
   answered: number;
   withinBound: number;
   accuracy: number;
+  /** Correct and within the bound, over all answered: a late answer counts as a miss. */
+  timelyAccuracy: number;
   exits: [number, number, number];
   p50: number;
   p99: number;
@@ -53,6 +55,7 @@ async function run(policy: string, rps: number, dir: string): Promise<Row> {
   const payload = new PayloadBuilder({ kind: 'digits', parameters: { latency_ms: bound } });
   let within = 0;
   let correct = 0;
+  let timely = 0;
   let answered = 0;
   const exits: [number, number, number] = [0, 0, 0];
   const elapsed: number[] = [];
@@ -74,7 +77,10 @@ async function run(policy: string, rps: number, dir: string): Promise<Row> {
           exits[b.parameters.exit - 1]!++;
           elapsed.push(b.parameters.elapsed_ms);
           const label = b.outputs.find((o) => o.name === 'label')!.data[0];
-          if (label === payload.truth(b.id)[0]) correct++;
+          if (label === payload.truth(b.id)[0]) {
+            correct++;
+            if (b.parameters.honoured.latency_ms) timely++;
+          }
         },
       },
       new RealClock(),
@@ -86,6 +92,7 @@ async function run(policy: string, rps: number, dir: string): Promise<Row> {
       answered,
       withinBound: within / answered,
       accuracy: correct / answered,
+      timelyAccuracy: timely / answered,
       exits,
       p50: elapsed[Math.floor(elapsed.length * 0.5)]!,
       p99: elapsed[Math.min(elapsed.length - 1, Math.floor(elapsed.length * 0.99))]!,
@@ -105,13 +112,13 @@ try {
     for (const policy of ['predictive', 'reactive']) {
       const r = await run(policy, rps, dir);
       rows.push(r);
-      process.stderr.write(`${policy} @ ${rps} rps: ${(r.withinBound * 100).toFixed(2)}% within ${bound} ms, accuracy ${(r.accuracy * 100).toFixed(2)}%, exits ${r.exits.join('/')}, elapsed p50 ${r.p50.toFixed(2)} p99 ${r.p99.toFixed(2)} ms, exit reasons ${JSON.stringify(r.reasons)}\n`);
+      process.stderr.write(`${policy} @ ${rps} rps: ${(r.withinBound * 100).toFixed(2)}% within ${bound} ms, accuracy ${(r.accuracy * 100).toFixed(2)}% (timely ${(r.timelyAccuracy * 100).toFixed(2)}%), exits ${r.exits.join('/')}, elapsed p50 ${r.p50.toFixed(2)} p99 ${r.p99.toFixed(2)} ms, exit reasons ${JSON.stringify(r.reasons)}\n`);
     }
   }
-  console.log(`| rate (rps) | policy | answered | within ${bound} ms | accuracy | exits 1 / 2 / 3 | elapsed p50 | elapsed p99 | exit reasons |`);
-  console.log('|---:|---|---:|---:|---:|---|---:|---:|---|');
+  console.log(`| rate (rps) | policy | answered | within ${bound} ms | accuracy | correct and in time | exits 1 / 2 / 3 | elapsed p50 | elapsed p99 | exit reasons |`);
+  console.log('|---:|---|---:|---:|---:|---:|---|---:|---:|---|');
   for (const r of rows) {
-    console.log(`| ${r.rps} | ${r.policy} | ${r.answered}${r.failed > 0 ? ` (+${r.failed} failed)` : ''} | ${(r.withinBound * 100).toFixed(2)}% | ${(r.accuracy * 100).toFixed(2)}% | ${r.exits.join(' / ')} | ${r.p50.toFixed(2)} ms | ${r.p99.toFixed(2)} ms | ${Object.entries(r.reasons).map(([k, v]) => `${k} ${v}`).join(', ')} |`);
+    console.log(`| ${r.rps} | ${r.policy} | ${r.answered}${r.failed > 0 ? ` (+${r.failed} failed)` : ''} | ${(r.withinBound * 100).toFixed(2)}% | ${(r.accuracy * 100).toFixed(2)}% | ${(r.timelyAccuracy * 100).toFixed(2)}% | ${r.exits.join(' / ')} | ${r.p50.toFixed(2)} ms | ${r.p99.toFixed(2)} ms | ${Object.entries(r.reasons).map(([k, v]) => `${k} ${v}`).join(', ')} |`);
   }
 } finally {
   rmSync(dir, { recursive: true, force: true });
