@@ -11,6 +11,7 @@ import type { Logger } from '../core/log.ts';
 import { createScalingPolicy } from '../../policies/scaling/index.ts';
 import { BudgetSchedule } from './budget-schedule.ts';
 import { candidatesFromConfig, classesFromConfig } from './candidates.ts';
+import { LoadEstimator } from './estimator.ts';
 import { ControlLoop, type TickRecord } from './loop.ts';
 import { ControllerMetrics } from './prometheus.ts';
 import { Reconciler } from './reconciler.ts';
@@ -116,10 +117,16 @@ export function createController(deps: ControllerDeps): Controller {
     draining: new Map(Object.entries(prior?.draining ?? {})),
   });
   const budget = new BudgetSchedule(loaded.config.budget.usdPerHour, loaded.config.budget.schedule);
+  const e = settings.estimator;
+  const estimator =
+    deps.estimator ??
+    (e === undefined
+      ? undefined
+      : new LoadEstimator({ stableWindowMs: e.stableWindow, panicWindowMs: e.panicWindow, panicThreshold: e.panicThreshold, forecast: e.forecast, horizonMs: e.horizon, seasonMs: e.season }));
   const loop = new ControlLoop({
     clock,
     metrics: deps.metrics,
-    ...(deps.estimator !== undefined ? { estimator: deps.estimator } : {}),
+    ...(estimator !== undefined ? { estimator } : {}),
     policy: createScalingPolicy(loaded.config.scaling.policy, loaded.config.scaling.options),
     reconciler,
     classes: classesFromConfig(loaded),

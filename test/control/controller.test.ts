@@ -81,4 +81,22 @@ describe('createController (the controller command’s wiring) on the AWS exampl
     const done = await next.tick();
     assert.ok(done.reconcile!.actions.some((a) => a.kind === 'terminate' && a.id === id), 'the drain finished with a terminate');
   });
+
+  it('smooths the observed load with the estimator when controller.estimator is set', async () => {
+    const text = readFileSync(join(dir, 'aws.yaml'), 'utf8').replace('\ncontroller:\n', '\ncontroller:\n  estimator: { stableWindow: 60s }\n');
+    writeFileSync(join(dir, 'aws.yaml'), text);
+    let rps = 40;
+    const stepping: MetricsSource = {
+      observe: async (nowMs) => ({ load: { atMs: nowMs, windowMs: 30_000, classes: [{ name: 'rm2', rps, sizes: { sizes: Float64Array.of(200), weights: Float64Array.of(1) } }] } }),
+    };
+    const clock = new SimClock(Date.parse('2026-01-07T12:00:00Z'));
+    const ec2 = new FakeEc2(clock);
+    const c = createController({ loaded: loadConfigFile(join(dir, 'aws.yaml')), logger: silentLogger, clock, membership: new FakeMembership(), metrics: stepping, ec2Client: ec2.client, dryRun: true });
+    await c.tick();
+    clock.advanceTo(clock.now() + 30_000);
+    rps = 10;
+    const rec = await c.tick();
+    assert.equal(rec.observed?.classes[0]?.rps, 10);
+    assert.equal(rec.load?.classes[0]?.rps, 25, 'the 60 s stable window averages 40 and 10');
+  });
 });

@@ -28,6 +28,20 @@ export const controllerSection = z.strictObject({
   metrics: z
     .strictObject({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(9464) })
     .optional(),
+  /**
+   * Smoothing and forecasting of the observed load (Knative-style stable/panic windows, optional
+   * forecast; src/control/estimator.ts). Omitted: plan for exactly what was observed.
+   */
+  estimator: z
+    .strictObject({
+      stableWindow: duration.default(60_000),
+      panicWindow: duration.default(6_000),
+      panicThreshold: z.number().gt(1).default(2),
+      forecast: z.enum(['none', 'seasonal-naive', 'holt']).default('none'),
+      horizon: duration.default(120_000),
+      season: duration.default(86_400_000),
+    })
+    .optional(),
   aws: z
     .strictObject({
       /** Default: the SDK chain (AWS_REGION, profile). */
