@@ -56,6 +56,10 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     });
     req.on('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, length)));
     req.on('error', reject);
+    // A client that disconnects mid-body must not leave the request counted as in flight.
+    req.on('close', () => {
+      if (!req.complete) reject(new Error('client closed the connection before sending the whole body'));
+    });
   });
 }
 

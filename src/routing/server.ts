@@ -180,8 +180,14 @@ export class RouterServer {
       hotPath === 'lean'
         ? (req: IncomingMessage, res: ServerResponse): void => {
             const m = req.method === 'POST' && req.url !== undefined ? INFER_PATH.exec(req.url) : null;
-            if (m !== null) void this.infer.handle(req, res, decodeURIComponent(m[1]!));
-            else app(req, res);
+            if (m === null) return void app(req, res);
+            let model: string;
+            try {
+              model = decodeURIComponent(m[1]!);
+            } catch {
+              return void sendError(res, 400, 'model: the name in the path is not valid percent-encoding');
+            }
+            void this.infer.handle(req, res, model);
           }
         : app;
     this.server = createServer({ keepAliveTimeout: 65_000 }, listener);

@@ -18,6 +18,8 @@ export class FakeBackend {
   readonly behaviour: FakeBehaviour = { status: 200, delayMs: 0, ready: true };
   readonly received: Array<{ url: string; headers: IncomingMessage['headers']; body: string }> = [];
   inFlight = 0;
+  /** Requests whose connection closed before this backend answered them. */
+  cancelled = 0;
   private server: Server | undefined;
   url = '';
 
@@ -48,6 +50,9 @@ export class FakeBackend {
     req.on('end', () => {
       this.received.push({ url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
       this.inFlight++;
+      res.on('close', () => {
+        if (!res.writableFinished) this.cancelled++;
+      });
       const { status, delayMs, streamKiB } = this.behaviour;
       setTimeout(() => {
         this.inFlight--;

@@ -162,3 +162,40 @@ describe('router server (OIP v2)', () => {
     assert.equal(a.received[0]!.url, '/v2/models/rm2/versions/1/infer');
   });
 });
+
+describe('router server when clients go away', () => {
+  it('cancels the backend request of a client that disconnects, and counts it out of flight', async () => {
+    const a = await new FakeBackend('a').start();
+    const { server, url } = await startRouter({ backends: [{ id: 'a', url: a.url, type: 'g4dn.xlarge' }] }, { policy: new FirstAvailable() });
+    try {
+      a.behaviour.delayMs = 300;
+      const { request: send } = await import('undici');
+      const ac = new AbortController();
+      const pending = send(`${url}/v2/models/rm2/infer`, { method: 'POST', body: inferBody(1), signal: ac.signal }).catch((e: unknown) => e);
+      while (a.inFlight === 0) await new Promise((r) => setTimeout(r, 5));
+      assert.equal(server.tracker.get('a')!.outstanding, 1);
+      ac.abort();
+      await pending;
+      while (a.cancelled === 0) await new Promise((r) => setTimeout(r, 5));
+      while (server.infer.requestsInFlight > 0) await new Promise((r) => setTimeout(r, 5));
+      assert.equal(server.tracker.get('a')!.outstanding, 0);
+      assert.equal(server.backends.get('a')!.consecutiveFailures, 0);
+      const next = await request(url).post('/v2/models/rm2/infer').send(inferBody(1));
+      assert.equal(next.status, 200);
+    } finally {
+      await server.close();
+      await a.stop();
+    }
+  });
+
+  it('answers 400 for a model name that is not valid percent-encoding', async () => {
+    const { server, url } = await startRouter({}, { policy: new FirstAvailable() });
+    try {
+      const res = await request(url).post('/v2/models/%E0%A4%A/infer').send(inferBody(1));
+      assert.equal(res.status, 400);
+      assert.match(res.body.error, /^model:/);
+    } finally {
+      await server.close();
+    }
+  });
+});
