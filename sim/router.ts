@@ -61,7 +61,7 @@ export class SimRouter implements FleetMembership {
   private readonly everById = new Map<string, ServiceNode>();
   private readonly meansByType = new Map<string, MeanServiceCache[]>();
   /** Why the last route() returned null. */
-  lastReject: RejectReason | 'full' = 'no-backend';
+  lastReject: RejectReason | 'full' | 'unprofiled' = 'no-backend';
   /** Expected service time of the last routed request (what PoolTracker was told). */
   lastExpectedMs = 0;
 
@@ -87,6 +87,11 @@ export class SimRouter implements FleetMembership {
     const node = (b as TaggedBackend).simNode;
     if (node === undefined || node.gone || !b.accepting || b.outstanding >= b.maxOutstanding) {
       this.lastReject = 'full';
+      return null;
+    }
+    // A policy may pick a type whose profile stops short of this size: no data, no service.
+    if (!(size <= node.tables[classIndex]!.maxSize)) {
+      this.lastReject = 'unprofiled';
       return null;
     }
     // What PoolTracker.expectedServiceMs answers (the same table's mean), without its lookups.
