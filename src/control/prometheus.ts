@@ -14,6 +14,8 @@ export class ControllerMetrics {
   private readonly actions = new Counter({ name: 'mixscale_controller_actions_total', help: 'Reconcile actions by kind (and whether they failed)', labelNames: ['kind', 'outcome'] as const, registers: [this.registry] });
   private readonly capacity = new Counter({ name: 'mixscale_controller_capacity_errors_total', help: 'Launches refused for lack of capacity, by type', labelNames: ['type'] as const, registers: [this.registry] });
   private readonly predicted = new Gauge({ name: 'mixscale_controller_predicted_p99_ms', help: 'p99 latency the plan predicts, by class', labelNames: ['class'] as const, registers: [this.registry] });
+  private readonly observedRps = new Gauge({ name: 'mixscale_controller_observed_rps', help: 'Arrival rate observed over the last window, by class', labelNames: ['class'] as const, registers: [this.registry] });
+  private readonly plannedRps = new Gauge({ name: 'mixscale_controller_planned_rps', help: 'Arrival rate planned for (after the estimator), by class', labelNames: ['class'] as const, registers: [this.registry] });
   private readonly duration = new Histogram({ name: 'mixscale_controller_tick_duration_seconds', help: 'Time one control tick took', buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60], registers: [this.registry] });
 
   record(rec: TickRecord): void {
@@ -30,6 +32,8 @@ export class ControllerMetrics {
       for (const a of r.actions) this.actions.inc({ kind: a.kind, outcome: r.dryRun ? 'dry-run' : failed.has(a) ? 'failed' : 'ok' });
       for (const t of r.capacityErrors) this.capacity.inc({ type: t });
     }
+    for (const c of rec.observed?.classes ?? []) this.observedRps.set({ class: c.name }, c.rps);
+    for (const c of rec.load?.classes ?? []) this.plannedRps.set({ class: c.name }, c.rps);
     if (rec.decision !== undefined) {
       this.desired.reset();
       for (const [t, n] of Object.entries(rec.decision.mix)) this.desired.set({ type: t }, n);

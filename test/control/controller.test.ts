@@ -60,6 +60,7 @@ describe('createController (the controller command’s wiring) on the AWS exampl
     assert.match(text, new RegExp(`mixscale_controller_budget_usd_per_hour ${rec.budgetUsdPerHour}`));
     assert.match(text, /mixscale_controller_ticks_total\{status="ok"\} 1/);
     assert.match(text, /mixscale_controller_actions_total\{kind="launch",outcome="ok"\}/);
+    assert.match(text, /mixscale_controller_observed_rps\{class="rm2"\} 40/);
   });
 
   it('keeps drains in progress in the status file and hands them to the next controller', async () => {

@@ -199,6 +199,35 @@ async function showStatus(cmd: Command): Promise<void> {
   writeOutput(cmd, lines.join('\n'), json);
 }
 
+/**
+ * Tears the cluster down: every owned instance is deregistered from the router (when it can be
+ * reached) and terminated. For local runs, where the nodes outlive the controller on purpose.
+ */
+async function tearDown(cmd: Command, opts: { dryRun?: boolean }): Promise<void> {
+  const loaded = requireConfig(cmd);
+  const logger = loggerFor(cmd);
+  const s = controllerSettings(loaded);
+  const provider = createProvider(loaded, s, { clock: new RealClock(), logger });
+  const fleet = await provider.list();
+  const ids = fleet.map((i) => i.id);
+  if (!(opts.dryRun ?? false) && ids.length > 0) {
+    const token = loaded.config.router?.adminToken ?? (process.env.MIXSCALE_ADMIN_TOKEN || undefined);
+    if (s.routerUrl !== undefined && token !== undefined) {
+      const router = new RouterAdminClient({ routerUrl: s.routerUrl, token, timeoutMs: 2_000 });
+      for (const id of ids) {
+        try {
+          await router.deregister(id);
+        } catch (e) {
+          logger.warn({ id, err: (e as Error).message }, 'router unreachable; terminating anyway');
+        }
+      }
+    }
+    await provider.terminate(ids);
+  }
+  const verb = (opts.dryRun ?? false) ? 'would terminate' : 'terminated';
+  writeOutput(cmd, ids.length === 0 ? `cluster ${s.cluster}: nothing to terminate` : `cluster ${s.cluster}: ${verb} ${ids.length}: ${ids.join(', ')}`, { cluster: s.cluster, dryRun: opts.dryRun ?? false, terminated: ids });
+}
+
 export function registerController(program: Command): void {
   const controller = program
     .command('controller')
@@ -212,11 +241,17 @@ export function registerController(program: Command): void {
 Examples:
   mixscale controller --config examples/local.yaml
   mixscale controller --config infra/examples/aws.yaml --dry-run --once
-  mixscale controller status --config examples/local.yaml`,
+  mixscale controller status --config examples/local.yaml
+  mixscale controller down --config examples/local.yaml     # stop the local nodes`,
     )
     .action(async (opts: ControllerOptions, cmd: Command) => runController(cmd, opts));
   controller
     .command('status')
     .description('print the fleet, spend rate vs budget, and the last decisions')
     .action(async (_opts: unknown, cmd: Command) => showStatus(cmd));
+  controller
+    .command('down')
+    .description('terminate every instance of the cluster (deregistering it from the router first)')
+    .option('--dry-run', 'list what would be terminated')
+    .action(async (opts: { dryRun?: boolean }, cmd: Command) => tearDown(cmd, opts));
 }

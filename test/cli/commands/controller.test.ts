@@ -103,7 +103,7 @@ describe('mixscale controller', function () {
     assert.ok(!existsSync(join(dir, '.mixscale', 'controller-clitest.json')), 'a dry run leaves no status');
   });
 
-  it('--once launches, and status shows the fleet, spend against budget and the decision', async () => {
+  it('--once launches, status shows the fleet, spend against budget and the decision, and down tears it down', async () => {
     const config = writeConfig(dir, router.url);
     const r = await cli(['--config', config, '--log-level', 'silent', 'controller', '--once'], { MIXSCALE_ADMIN_TOKEN: TOKEN });
     assert.equal(r.code, 0, r.stderr);
@@ -117,6 +117,12 @@ describe('mixscale controller', function () {
     const parsed = JSON.parse(j.stdout) as { fleet: unknown[]; budgetUsdPerHour: number };
     assert.equal(parsed.fleet.length, 3);
     assert.equal(parsed.budgetUsdPerHour, 1);
+    const down = await cli(['--config', config, '--log-level', 'silent', 'controller', 'down'], { MIXSCALE_ADMIN_TOKEN: TOKEN });
+    assert.equal(down.code, 0, down.stderr);
+    assert.match(down.stdout, /terminated 3/);
+    assert.equal(router.calls.filter((c) => c.startsWith('DELETE /v1/backends/')).length, 3, 'deregistered from the router first');
+    const state = JSON.parse(readFileSync(join(dir, '.mixscale', 'local-clitest.json'), 'utf8')) as { instances: unknown[] };
+    assert.deepEqual(state.instances, []);
   });
 
   it('ticks on its schedule until SIGTERM, then stops cleanly', async () => {
