@@ -91,12 +91,21 @@ export class HeterogeneityAware implements RoutingPolicy {
       chosen = bestFrugal;
       chosenMs = bestFrugalMs;
     }
-    if (this.options.rejectLate && chosenMs > remainingMs) {
+    // Reject only if even an optimistic finish misses: pendingWorkMs counts the whole service
+    // time of requests already in service, so the plain estimate would turn away requests that
+    // can still make it.
+    if (this.options.rejectLate && chosenMs > remainingMs && optimisticFinishMs(chosen, req, view) > remainingMs) {
       this.lastRejectReason = 'deadline';
       return null;
     }
     return chosen;
   }
+}
+
+/** Expected finish counting only the queued share of the outstanding work (in-service work taken as done). */
+function optimisticFinishMs(b: BackendState, req: RoutableRequest, view: PoolView): number {
+  const queued = b.outstanding > b.slots ? (b.pendingWorkMs * (b.outstanding - b.slots)) / b.outstanding / b.slots : 0;
+  return queued + view.expectedServiceMs(b, req);
 }
 
 export function createHeterogeneityAware(options: RoutingPolicyOptions): RoutingPolicy {

@@ -21,11 +21,17 @@ describe('heterogeneity-aware routing', () => {
   });
 
   it('rejects early, with reason deadline, a request no backend can finish in time', () => {
-    const view = fakeView([backend('cpu', 'cpu', false, 2, 400), backend('gpu', 'gpu', true, 2, 300)], { cpu: 1.5, gpu: 1 });
+    const view = fakeView([backend('cpu', 'cpu', false, 4, 1000), backend('gpu', 'gpu', true, 4, 800)], { cpu: 1.5, gpu: 1 });
     const p = createRoutingPolicy('heterogeneity-aware');
     assert.equal(p.pick(request(100, 350), view), null);
     assert.equal(p.lastRejectReason, 'deadline');
     assert.equal(createRoutingPolicy('heterogeneity-aware', { rejectLate: false }).pick(request(100, 350), view)?.id, 'gpu');
+  });
+
+  it('does not reject a request that only looks late because the work in service is counted whole', () => {
+    // gpu: 300 ms in service + 100 ms = 400 ms > 350 ms by the plain estimate, but the in-service request may be nearly done.
+    const view = fakeView([backend('gpu', 'gpu', true, 1, 300)], { gpu: 1 });
+    assert.equal(createRoutingPolicy('heterogeneity-aware').pick(request(100, 350), view)?.id, 'gpu');
   });
 
   it('keeps an idle fast backend free when frugalFirst lets a frugal one finish within that share of the budget', () => {
