@@ -12,7 +12,10 @@ export class LeastOutstanding implements RoutingPolicy {
     let best: BackendState | null = null;
     let bestLoad = Infinity;
     let sawAccepting = false;
-    for (const b of view.backends) {
+    const bs = view.backends;
+    // Indexed loop: this runs for every request, and an iterator here is measurable.
+    for (let i = 0; i < bs.length; i++) {
+      const b = bs[i]!;
       if (!b.accepting) continue;
       sawAccepting = true;
       if (b.outstanding >= b.maxOutstanding) continue;
