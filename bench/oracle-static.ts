@@ -6,6 +6,7 @@
  * Run: npx tsx bench/oracle-static.ts [--config sim/scenarios/default.yaml]
  * Prints the mix as JSON on the last line, for `scaling.options.mix` or ORACLE_MIX of bench/diurnal.ts.
  */
+import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { findOracleStatic, oracleCandidateMixes } from '../policies/scaling/oracle-static.ts';
 import { loadConfigFile, loadConfigObject } from '../src/config/load.ts';
@@ -33,4 +34,4 @@ const simulate = async (mix: Mix) => {
   return { p99Ms: r.latencyMs.p99, attainment: r.slo.attainment };
 };
 const best = await findOracleStatic(mixes, simulate, classes[0]!.sloQuantile);
-process.stdout.write(`oracle-static for ${path}: ${formatMix(best.mix)} (p99 ${best.outcome.p99Ms.toFixed(0)} ms, ${(best.outcome.attainment * 100).toFixed(2)}% within SLO; ${best.tried} mixes simulated)\n${JSON.stringify(best.mix)}\n`);
+process.stdout.write(`oracle-static for ${relative(process.cwd(), path)}: ${formatMix(best.mix)} (p99 ${best.outcome.p99Ms.toFixed(0)} ms, ${(best.outcome.attainment * 100).toFixed(2)}% within SLO; ${best.tried} mixes simulated)\n${JSON.stringify(best.mix)}\n`);
