@@ -2,7 +2,7 @@
  * Kairos' capacity question: at $2.5/h on Kairos' four types (rm2, 350 ms QoS at p99, Kairos'
  * query-size mixture), the highest constant Poisson load at which each policy keeps ≥ 99% of
  * queries within the QoS in simulation (dropped or rejected queries count as misses).
- * Run: npx tsx bench/kairos-capacity.ts [minutes per run, default 20]
+ * Run: npx tsx bench/kairos-capacity.ts [minutes per run, default 20]   (ONLY=kairos,fast-frugal to filter)
  */
 import { fileURLToPath } from 'node:url';
 import { loadConfigFile, loadConfigObject } from '../src/config/load.ts';
@@ -33,7 +33,8 @@ async function attainment(scaling: string, routing: string, options: Record<stri
 }
 
 process.stdout.write(`| scaling | routing | highest rps with ≥99% within 350 ms | attainment there |\n|---|---|---|---|\n`);
-for (const [scaling, routing, options] of RUNS) {
+const only = process.env['ONLY']?.split(',');
+for (const [scaling, routing, options] of RUNS.filter(([s]) => only === undefined || only.includes(s))) {
   const label = options === undefined ? routing : `${routing} ${JSON.stringify(options)}`;
   let lo = 0;
   let loAtt = NaN;

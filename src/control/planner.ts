@@ -109,7 +109,11 @@ export function planMix(input: PlanInput): PlanResult {
     throw new MixscaleError('MIXSCALE_BUDGET_INFEASIBLE', `budget $${input.budgetUsdPerHour.toFixed(2)}/h cannot pay for the pools' minCount ($${minUsd.toFixed(2)}/h${drainingUsd > 0 ? ` plus $${drainingUsd.toFixed(2)}/h still draining` : ''})`, { budget: input.budgetUsdPerHour });
   }
 
-  const search = new MixSearch(model, cands.map((c) => c.usdPerHour), lo, hi, budget, opts.runnersUp + 1, current, opts.transitionMaxUtilization);
+  // A fleet already predicted to miss its SLO may go through a tighter transition (anything
+  // short of overload): a short dip while launches boot beats missing the SLO for good.
+  const curFeasible = current.some((n) => n > 0) && model.predict(current, false).score <= 1;
+  const transitionLimit = curFeasible ? opts.transitionMaxUtilization : Math.max(1, opts.transitionMaxUtilization);
+  const search = new MixSearch(model, cands.map((c) => c.usdPerHour), lo, hi, budget, opts.runnersUp + 1, current, transitionLimit);
   // The box of counts bounds the number of mixes; count the maximal ones only when it is small.
   let box = 1;
   for (let i = 0; i < cands.length && box <= 1e6; i++) box *= Math.min(hi[i]!, lo[i]! + Math.floor(budget / cands[i]!.usdPerHour)) - lo[i]! + 1;
