@@ -38,6 +38,8 @@ export interface ProviderDeps {
   readonly endpointUrl?: string;
   /** An EC2 client to use instead of one from the SDK chain (tests). */
   readonly ec2Client?: EC2Client;
+  /** Only look (status): the local provider leaves its state file to the running controller. */
+  readonly readOnly?: boolean;
 }
 
 /** The cloud the config names, owning only instances tagged with the cluster. */
@@ -57,6 +59,7 @@ export function createProvider(loaded: LoadedConfig, s: ControllerSettings, deps
     priceOf,
     model,
     bootDelayMs: s.local.bootDelay,
+    readOnly: deps.readOnly ?? false,
     ...(s.local.command !== undefined ? { command: s.local.command } : {}),
     logger: deps.logger,
   });

@@ -167,7 +167,7 @@ async function showStatus(cmd: Command): Promise<void> {
   let fleet: Instance[] | undefined;
   let fleetError: string | undefined;
   try {
-    fleet = await createProvider(loaded, s, { clock, logger }).list();
+    fleet = await createProvider(loaded, s, { clock, logger, readOnly: true }).list();
   } catch (e) {
     fleetError = (e as Error).message;
   }

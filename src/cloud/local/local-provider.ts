@@ -30,6 +30,8 @@ export interface LocalProviderOptions {
   /** argv of a node; the first stdout line must be `{"listening":"http://HOST:PORT"}`. */
   readonly command?: readonly string[];
   readonly logger?: Logger;
+  /** Look, never write the state file (`controller status` beside a running controller). */
+  readonly readOnly?: boolean;
 }
 
 /** Names the process as ours: a pid reused after a reboot must never be taken for a node. */
@@ -117,7 +119,7 @@ export class LocalProvider implements CloudProvider {
     const live: LocalRecord[] = [];
     for (const r of state.instances) {
       if (!alive(r.pid, r.id)) {
-        this.log.warn({ id: r.id, pid: r.pid }, 'local instance died');
+        if (!(this.o.readOnly ?? false)) this.log.warn({ id: r.id, pid: r.pid }, 'local instance died');
         changed = true;
         continue;
       }
@@ -130,7 +132,7 @@ export class LocalProvider implements CloudProvider {
       }
       live.push(r);
     }
-    if (changed) {
+    if (changed && !(this.o.readOnly ?? false)) {
       state.instances = live;
       writeState(this.o.stateFile, state);
     }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -98,6 +98,16 @@ describe('LocalProvider', function () {
     await make().terminate([record.id]);
     writeFileSync(join(dir, 'state.json'), JSON.stringify({ cluster: 'test', instances: [record], tokens: [], nextSeq: 2 }));
     assert.deepEqual(await make().list(), []);
+  });
+
+  it('only looks when read-only: the state file stays the running controller’s', async () => {
+    const p = make();
+    await p.launch({ type: 'r5n.large', pool: 'r5n', count: 1, clientToken: 't6' });
+    const before = readFileSync(join(dir, 'state.json'), 'utf8');
+    const looker = make({ readOnly: true });
+    const [i] = await until(() => looker.list(), (l) => l[0]?.state === 'running');
+    assert.equal(i?.state, 'running');
+    assert.equal(readFileSync(join(dir, 'state.json'), 'utf8'), before);
   });
 
   it('refuses a state file that belongs to another cluster', async () => {
