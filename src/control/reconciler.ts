@@ -24,6 +24,12 @@ export interface FleetSnapshot {
   readonly inFlight: ReadonlyMap<string, number>;
   /** Running instances already registered with the membership. */
   readonly registered: ReadonlySet<string>;
+  /**
+   * Tokens whose launch this controller saw succeed. Reusing one would get the old (perhaps
+   * terminated) instances back, so a new launch gets a fresh variant; a token whose launch
+   * failed is reused as is, so a lost answer is retried idempotently.
+   */
+  readonly spentTokens?: ReadonlySet<string>;
 }
 
 export interface PlanRules {
@@ -99,7 +105,7 @@ export function fitMixToBudget(desired: Mix, budget: number, rules: Pick<PlanRul
  * same instances back) instead of launching again. The bucket and the ids of the type's
  * current instances change after a launch timeout, so a replan really launches anew.
  */
-export function launchToken(prefix: string, type: string, pool: string, count: number, currentIds: readonly string[], bucket: number): string {
+export function launchToken(prefix: string, type: string, pool: string, count: number, currentIds: readonly string[], bucket: string): string {
   const h = createHash('sha256')
     .update([prefix, type, pool, String(count), [...currentIds].sort().join(','), String(bucket)].join('|'))
     .digest('hex')
@@ -202,12 +208,14 @@ export function planActions(desired: Mix, budget: number, snapshot: FleetSnapsho
     if (n === 0) continue;
     const pool = rules.poolOf(d.type);
     const ids = (active.get(d.type) ?? []).map((i) => i.id);
+    let clientToken = launchToken(rules.tokenPrefix, d.type, pool, n, ids, String(bucket));
+    for (let g = 1; snapshot.spentTokens?.has(clientToken) === true; g++) clientToken = launchToken(rules.tokenPrefix, d.type, pool, n, ids, `${bucket}.${g}`);
     actions.push({
       kind: 'launch',
       type: d.type,
       pool,
       count: n,
-      clientToken: launchToken(rules.tokenPrefix, d.type, pool, n, ids, bucket),
+      clientToken,
       reason: n < d.count ? `deficit ${d.count}, ${n} fit the budget now` : `deficit ${d.count}`,
     });
     spend += n * price;
@@ -275,6 +283,8 @@ export class Reconciler {
   private readonly log: Logger;
   private readonly drainingSince = new Map<string, Ms>();
   private readonly registered = new Set<string>();
+  /** Tokens of launches that succeeded, oldest first (bounded: old buckets never recur). */
+  private readonly spentTokens = new Set<string>();
 
   constructor(options: ReconcilerOptions) {
     this.o = options;
@@ -337,7 +347,7 @@ export class Reconciler {
       }
     }
     const nowMs = this.o.clock.now();
-    const plan = planActions(desired, budgetUsdPerHour, { nowMs, fleet, drainingSinceMs: this.drainingSince, inFlight, registered: this.registered }, this.rules());
+    const plan = planActions(desired, budgetUsdPerHour, { nowMs, fleet, drainingSinceMs: this.drainingSince, inFlight, registered: this.registered, spentTokens: this.spentTokens }, this.rules());
     const failures: ActionFailure[] = [];
     const capacityErrors: string[] = [];
     if (!dryRun) await this.act(plan.actions, failures, capacityErrors);
@@ -399,6 +409,8 @@ export class Reconciler {
           this.registered.delete(a.id);
         } else if (a.kind === 'launch') {
           await this.o.provider.launch({ type: a.type, pool: a.pool, count: a.count, clientToken: a.clientToken });
+          this.spentTokens.add(a.clientToken);
+          if (this.spentTokens.size > 1000) this.spentTokens.delete(this.spentTokens.values().next().value!);
         } else if (a.kind === 'register') {
           await this.o.membership.register(a.instance);
           this.registered.add(a.id);

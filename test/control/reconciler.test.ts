@@ -207,6 +207,19 @@ describe('Reconciler', () => {
     assert.deepEqual(cloud.calls.terminate, []);
   });
 
+  it('relaunches a type it scaled away moments ago, instead of getting the old instance back', async () => {
+    const { clock, cloud, make } = setup();
+    const r = make();
+    await r.reconcile({ cpu: 1 }, 1);
+    clock.advanceTo(10_000);
+    await r.reconcile({}, 1); // pending surplus: terminated at once
+    assert.equal((await cloud.list()).length, 0);
+    clock.advanceTo(20_000);
+    await r.reconcile({ cpu: 1 }, 1);
+    assert.equal((await cloud.list()).length, 1, 'a new instance, in the same token time bucket');
+    assert.equal(new Set(cloud.calls.launch.map((l) => l.clientToken)).size, 2);
+  });
+
   it('reports a capacity error per type without throwing', async () => {
     const { cloud, make } = setup();
     cloud.noCapacity.add('gpu');
