@@ -7,6 +7,7 @@ import type { CloudProvider } from '../cloud/provider.ts';
 import type { LoadedConfig } from '../config/load.ts';
 import { controllerSection, type ControllerSettings } from '../config/sections/controller.ts';
 import { RealClock, type Clock } from '../core/clock.ts';
+import { ConfigError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import { createScalingPolicy } from '../../policies/scaling/index.ts';
 import { BudgetSchedule } from './budget-schedule.ts';
@@ -46,6 +47,11 @@ export interface ProviderDeps {
 export function createProvider(loaded: LoadedConfig, s: ControllerSettings, deps: ProviderDeps): CloudProvider {
   const priceOf = (t: string) => loaded.catalog.price(t);
   if (s.provider === 'aws') {
+    loaded.config.pools.forEach((p, i) => {
+      if (p.launchTemplate === undefined) {
+        throw new ConfigError(`${loaded.source}: pools[${i}].launchTemplate: pool "${p.name}" needs a launch template with controller.provider aws (see infra/cloudformation)`, { path: `pools[${i}].launchTemplate` });
+      }
+    });
     const endpointUrl = deps.endpointUrl ?? s.aws.endpointUrl;
     const client = deps.ec2Client ?? createEc2Client({ ...(s.aws.region !== undefined ? { region: s.aws.region } : {}), ...(endpointUrl !== undefined ? { endpointUrl } : {}) });
     const templates = new Map(loaded.config.pools.map((p) => [p.name, p.launchTemplate]));

@@ -100,4 +100,14 @@ describe('createController (the controller command’s wiring) on the AWS exampl
     assert.equal(rec.observed?.classes[0]?.rps, 10);
     assert.equal(rec.load?.classes[0]?.rps, 25, 'the 60 s stable window averages 40 and 10');
   });
+
+  it('names a pool without a launch template when the provider is aws', () => {
+    const text = readFileSync(join(dir, 'aws.yaml'), 'utf8').replace('    launchTemplate: mixscale-frugal\n    maxCount: 10\n', '    maxCount: 10\n');
+    writeFileSync(join(dir, 'aws.yaml'), text);
+    const clock = new SimClock(0);
+    assert.throws(
+      () => createController({ loaded: loadConfigFile(join(dir, 'aws.yaml')), logger: silentLogger, clock, membership: new FakeMembership(), metrics: load, ec2Client: new FakeEc2(clock).client }),
+      /pools\[1\]\.launchTemplate: pool "c5n"/,
+    );
+  });
 });
