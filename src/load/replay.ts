@@ -5,6 +5,7 @@ import { MixscaleError } from '../core/errors.ts';
 import { Rng } from '../core/rng.ts';
 import type { Ms } from '../core/types.ts';
 import { pickClass, type ClassMix } from './classes.ts';
+import { FleetWatch, type FleetSample } from './fleet-watch.ts';
 import type { PayloadBuilder } from './payload.ts';
 import { LoadRecorder, type ClassReport } from './recorder.ts';
 
@@ -47,6 +48,8 @@ export interface ReplayReport {
   /** How late the generator itself sent (p99 / max ms): large values mean this machine could not keep up. */
   readonly sendLagMs: { p99: number; max: number };
   readonly trace: TraceStats;
+  /** Backends per type behind the target over time (from a router's /v1/snapshot), one entry per change. */
+  readonly fleet: FleetSample[];
 }
 
 export function inferUrl(target: string, model: string): URL {
@@ -76,6 +79,8 @@ export async function replayTrace(opts: ReplayOptions, clock: Clock): Promise<Re
   const progress = (traceMs: Ms): void => opts.onProgress?.({ ...rec.totals, traceMs });
   let lastT = 0;
   const start = clock.now();
+  const fleet = new FleetWatch(url.origin, clock);
+  fleet.start(start);
   try {
     for await (const a of readTrace({ ...opts.trace, stats })) {
       const intended = start + a.tMs;
@@ -103,6 +108,7 @@ export async function replayTrace(opts: ReplayOptions, clock: Clock): Promise<Re
     }
     await Promise.all(inflight);
   } finally {
+    await fleet.stop();
     await pool.close();
   }
   const t = rec.totals;
@@ -116,6 +122,7 @@ export async function replayTrace(opts: ReplayOptions, clock: Clock): Promise<Re
     classes: rec.classes(),
     sendLagMs: { p99: rec.sendLag.quantile(0.99), max: rec.sendLag.maxMs },
     trace: stats,
+    fleet: fleet.samples,
   };
 }
 

@@ -85,6 +85,9 @@ controller:
     assert.ok(changes >= 2, `fleet mix over time: ${mixes.join(' → ')}`);
     const sizes = ticks.map((t) => Object.values(t.mix).reduce((a, b) => a + b, 0));
     assert.ok(Math.max(...sizes) > Math.min(...sizes), `fleet size over time: ${sizes.join(', ')}`);
+    // The load report shows the fleet behind the router following the load.
+    const fleetSizes = report.fleet.map((f) => Object.values(f.mix).reduce((a, b) => a + b, 0));
+    assert.ok(fleetSizes.length >= 3 && Math.max(...fleetSizes) > fleetSizes[0]!, `fleet seen by the load report: ${JSON.stringify(report.fleet)}`);
     const catalog = Catalog.load();
     for (const t of ticks) {
       const planned = mixCost(t.mix, (type) => catalog.price(type));

@@ -33,6 +33,12 @@ async function stub(delayFor: (i: number) => number): Promise<{ url: string; see
   const seen: Seen[] = [];
   const clock = new RealClock();
   const server = createServer((req: IncomingMessage, res) => {
+    if (req.method !== 'POST') {
+      // Not a router: no /v1/snapshot, so the replay watches no fleet.
+      res.statusCode = 404;
+      res.end();
+      return;
+    }
     const at = clock.now();
     let data = '';
     req.on('data', (c: Buffer) => (data += c.toString()));
@@ -79,6 +85,7 @@ describe('load generator (trace replay)', function () {
       s.seen.forEach((x, i) => assert.ok(x.atMs - t0 >= times[i]! - 1, `request ${i} arrived ${x.atMs - t0} ms in, planned ${times[i]}`));
       // Every latency includes the stub's 5 ms.
       assert.ok(report.classes.all!.latencyMs.p50 >= 5);
+      assert.deepEqual(report.fleet, []);
     } finally {
       s.server.close();
     }

@@ -7,6 +7,7 @@ import { loadConfigFile } from '../../config/load.ts';
 import { RealClock } from '../../core/clock.ts';
 import { MixscaleError } from '../../core/errors.ts';
 import type { SizeSpec } from '../../core/sizes.ts';
+import { formatMix } from '../../core/types.ts';
 import { parseDurationMs } from '../../core/units.ts';
 import { parseClassMix } from '../../load/classes.ts';
 import { PAYLOAD_KINDS, PayloadBuilder, parseParam, type PayloadKind } from '../../load/payload.ts';
@@ -150,5 +151,6 @@ function summarize(r: ReplayReport): string {
     `${r.target}: ${r.sent} requests in ${(r.durationMs / 1000).toFixed(1)} s (offered ${r.offeredRps.toFixed(1)} rps), ${r.ok} ok, ${r.failed} failed${failures === '' ? '' : ` (${failures})`}`,
     renderTable(['class', 'sent', 'ok', 'failed', 'p50 ms', 'p90 ms', 'p99 ms', 'p99.9 ms', 'max ms'], rows),
     `latency from the intended send time; generator send lag p99 ${ms(r.sendLagMs.p99)} ms, max ${ms(r.sendLagMs.max)} ms`,
+    ...(r.fleet.length > 0 ? [`fleet over time: ${r.fleet.map((f) => `${(f.tMs / 1000).toFixed(0)}s ${formatMix(f.mix)}`).join(' → ')}`] : []),
   ].join('\n');
 }

@@ -1,0 +1,67 @@
+import { request } from 'undici';
+import type { Clock } from '../core/clock.ts';
+import type { Mix, Ms } from '../core/types.ts';
+
+/** The fleet behind a router at one moment, as its snapshot counts backends per type. */
+export interface FleetSample {
+  /** Since the start of the replay. */
+  readonly tMs: Ms;
+  readonly mix: Mix;
+}
+
+/**
+ * Watches the fleet while a replay runs: polls the router's `GET /v1/snapshot` and keeps a
+ * sample whenever the mix of backends per type changes, so the load report shows how the
+ * fleet followed the load. A target without a snapshot (a node, or another proxy) yields none.
+ */
+export class FleetWatch {
+  readonly samples: FleetSample[] = [];
+  private stopped = false;
+  private loop: Promise<void> | undefined;
+  private readonly url: string;
+  private readonly clock: Clock;
+  private readonly everyMs: Ms;
+
+  constructor(origin: string, clock: Clock, everyMs: Ms = 1000) {
+    this.url = new URL('/v1/snapshot', origin).href;
+    this.clock = clock;
+    this.everyMs = everyMs;
+  }
+
+  start(startMs: Ms): void {
+    this.loop = (async () => {
+      while (!this.stopped) {
+        const mix = await this.poll();
+        if (mix === undefined) return;
+        const last = this.samples[this.samples.length - 1];
+        if (last === undefined || JSON.stringify(last.mix) !== JSON.stringify(mix)) this.samples.push({ tMs: this.clock.now() - startMs, mix });
+        await this.clock.sleep(this.everyMs);
+      }
+    })();
+  }
+
+  async stop(): Promise<FleetSample[]> {
+    this.stopped = true;
+    await this.loop;
+    return this.samples;
+  }
+
+  private async poll(): Promise<Mix | undefined> {
+    try {
+      const r = await request(this.url, { headersTimeout: 2000, bodyTimeout: 2000 });
+      if (r.statusCode !== 200) {
+        await r.body.dump();
+        return undefined;
+      }
+      const snap = (await r.body.json()) as { pools?: Array<{ type?: unknown; backends?: unknown }> };
+      if (!Array.isArray(snap.pools)) return undefined;
+      const mix: Record<string, number> = {};
+      for (const p of snap.pools) {
+        if (typeof p.type === 'string' && typeof p.backends === 'number' && p.backends > 0) mix[p.type] = (mix[p.type] ?? 0) + p.backends;
+      }
+      return Object.fromEntries(Object.entries(mix).sort(([a], [b]) => (a < b ? -1 : 1)));
+    } catch {
+      return undefined;
+    }
+  }
+}
