@@ -125,17 +125,25 @@ describe('mixscale controller', function () {
     assert.deepEqual(state.instances, []);
   });
 
-  it('ticks on its schedule until SIGTERM, then stops cleanly', async () => {
-    const config = writeConfig(dir, router.url, ["  schedule: '* * * * * *'"]);
-    const child = spawn(process.execPath, [BIN, '--config', config, '--log-level', 'silent', 'controller', '--dry-run'], { cwd: REPO_ROOT, env: { ...process.env, MIXSCALE_ADMIN_TOKEN: '' } });
+  it('ticks on its schedule, serves Prometheus metrics, and stops cleanly on SIGTERM', async () => {
+    const config = writeConfig(dir, router.url, ["  schedule: '* * * * * *'", '  metrics: { port: 0 }']);
+    const child = spawn(process.execPath, [BIN, '--config', config, '--log-level', 'info', 'controller', '--dry-run'], { cwd: REPO_ROOT, env: { ...process.env, MIXSCALE_ADMIN_TOKEN: '' } });
     let stdout = '';
+    let stderr = '';
     const exited = new Promise<number | null>((r) => child.on('close', r));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     await new Promise<void>((resolve) => {
       child.stdout.on('data', (d: Buffer) => {
         stdout += d.toString();
         if ((stdout.match(/^tick \d+ ok/gm) ?? []).length >= 2) resolve();
       });
     });
+    const url = /"url":"(http:\/\/127\.0\.0\.1:\d+\/metrics)"/.exec(stderr)?.[1];
+    assert.ok(url !== undefined, 'the metrics URL is logged');
+    const res = await fetch(url);
+    const text = await res.text();
+    assert.match(text, /mixscale_controller_ticks_total\{status="ok"\} [1-9]/);
+    assert.match(text, /mixscale_controller_observed_rps\{class="rm2"\} 30/);
     child.kill('SIGTERM');
     assert.equal(await exited, 0);
     assert.ok(router.calls.filter((c) => c === 'GET /v1/snapshot').length >= 2);
