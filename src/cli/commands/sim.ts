@@ -1,11 +1,14 @@
 import { writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { basename, extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
-import { MixscaleError } from '../../core/errors.ts';
+import { isMixscaleError, MixscaleError } from '../../core/errors.ts';
+import type { LogLevel } from '../../core/log.ts';
 import { parseDurationMs } from '../../core/units.ts';
 import { loadConfigFile } from '../../config/load.ts';
+import { runInParallel } from '../../../sim/parallel.ts';
 import { configuredArrivals, runSimulation, simSettings, type ArrivalSource } from '../../../sim/runner.ts';
 import type { SimRun } from '../../../sim/result.ts';
 import { renderHtml } from '../../../sim/report/html.ts';
@@ -31,6 +34,7 @@ interface SimCliOptions {
   start?: string;
   duration?: string;
   skipBadRows?: boolean;
+  jobs?: string;
 }
 
 function positive(flag: string, v: string | undefined): number | undefined {
@@ -103,6 +107,7 @@ export function registerSim(program: Command): void {
     .option('--start <duration>', 'start of the window to replay, in trace time (e.g. 20h)')
     .option('--duration <duration>', 'length of the window to replay, in trace time')
     .option('--skip-bad-rows', 'skip and count malformed trace rows instead of failing')
+    .option('--jobs <n>', 'compared policies simulated at once on worker threads (default: one per core); 1 runs them in turn')
     .addHelpText(
       'after',
       `
@@ -119,7 +124,8 @@ Examples:
       // Every simulated control tick logs its decision at info: thousands of lines per run.
       // The sim keeps them for --log-level debug/trace and shows warnings and errors otherwise.
       const cliLogger = loggerFor(cmd);
-      const logger = cliLogger.isLevelEnabled('debug') ? cliLogger : cliLogger.child({}, { level: cliLogger.isLevelEnabled('warn') ? 'warn' : cliLogger.level });
+      const simLevel = (cliLogger.isLevelEnabled('debug') || !cliLogger.isLevelEnabled('warn') ? cliLogger.level : 'warn') as LogLevel;
+      const logger = simLevel === cliLogger.level ? cliLogger : cliLogger.child({}, { level: simLevel });
       const settings = simSettings(loaded);
       const policies = opts.compare !== undefined ? opts.compare.split(',').map((p) => p.trim()).filter((p) => p !== '') : (settings.compare ?? [loaded.config.scaling.policy]);
       if (policies.length === 0) throw new MixscaleError('MIXSCALE_USAGE', '--compare: name at least one scaling policy');
@@ -139,24 +145,41 @@ Examples:
       let spanMs = 0;
       const wallStart = performance.now();
       if (!quiet && process.stderr.isTTY) spanMs = arrivals.kind === 'poisson' ? arrivals.durationMs : await traceSpanMs(arrivals);
-      const runs: SimRun[] = [];
-      for (const [i, policy] of policies.entries()) {
-        const run = await runSimulation(loaded, {
-          scalingPolicy: policy,
-          ...(opts.routing !== undefined ? { routingPolicy: opts.routing } : {}),
-          ...(seed !== undefined ? { seed } : {}),
-          arrivals,
-          logger,
-          onProgress: (t) => {
-            if (spanMs <= 0) return;
-            if (bar === undefined && performance.now() - wallStart > 2000) {
-              bar = new cliProgress.SingleBar({ stream: process.stderr, format: 'simulating {policy} |{bar}| {percentage}% ({value}/{total} simulated min)', hideCursor: true, clearOnComplete: true }, cliProgress.Presets.shades_classic);
-              bar.start(Math.round((spanMs * policies.length) / 60_000), 0, { policy });
-            }
-            bar?.update(Math.round((spanMs * i + t) / 60_000), { policy });
-          },
-        });
-        runs.push(run);
+      let threads = Math.min(policies.length, availableParallelism());
+      if (opts.jobs !== undefined) {
+        threads = Number(opts.jobs);
+        if (!Number.isInteger(threads) || threads < 1) throw new MixscaleError('MIXSCALE_USAGE', `--jobs: expected a positive integer, got "${opts.jobs}"`);
+      }
+      const done = new Array<number>(policies.length).fill(0);
+      const progress = (i: number, t: number): void => {
+        if (spanMs <= 0) return;
+        done[i] = t;
+        const policy = policies[i]!;
+        if (bar === undefined && performance.now() - wallStart > 2000) {
+          bar = new cliProgress.SingleBar({ stream: process.stderr, format: 'simulating {policy} |{bar}| {percentage}% ({value}/{total} simulated min)', hideCursor: true, clearOnComplete: true }, cliProgress.Presets.shades_classic);
+          bar.start(Math.round((spanMs * policies.length) / 60_000), 0, { policy });
+        }
+        bar?.update(Math.round(done.reduce((a, b) => a + b, 0) / 60_000), { policy });
+      };
+      const jobs = policies.map((policy) => ({
+        scalingPolicy: policy,
+        ...(opts.routing !== undefined ? { routingPolicy: opts.routing } : {}),
+        ...(seed !== undefined ? { seed } : {}),
+        arrivals,
+      }));
+      let runs: SimRun[] | undefined;
+      if (threads > 1 && jobs.length > 1) {
+        try {
+          runs = await runInParallel(loaded.source, jobs, { threads, logLevel: simLevel, onProgress: progress });
+        } catch (e) {
+          // A failed run is reported as is; a worker that could not start falls back to one thread.
+          if (isMixscaleError(e)) throw e;
+          cliLogger.warn({ err: (e as Error).message }, 'worker threads unavailable; simulating in turn');
+        }
+      }
+      if (runs === undefined) {
+        runs = [];
+        for (const [i, job] of jobs.entries()) runs.push(await runSimulation(loaded, { ...job, logger, onProgress: (t) => progress(i, t) }));
       }
       bar?.stop();
       const name = basename(loaded.source, extname(loaded.source));

@@ -72,6 +72,16 @@ describe('mixscale sim', () => {
     assert.ok(rows.length >= 3, `at least three policies compared:\n${shown.stdout}`);
   });
 
+  it('gives the same runs on worker threads as one after another', () => {
+    const cfg = config();
+    const runs = (jobs: string): string => {
+      const r = runCli(['--config', cfg, 'sim', '--json', '--jobs', jobs, '--seed', '4']);
+      assert.equal(r.code, 0, r.stderr);
+      return JSON.stringify(JSON.parse(r.stdout), (k, v: unknown) => (k === 'wallClockMs' || k === 'simulatedRequestsPerSecond' ? 0 : v));
+    };
+    assert.equal(runs('3'), runs('1'));
+  });
+
   it('names an unknown policy in one line and exits 2', () => {
     const r = runCli(['--config', config(), 'sim', '--compare', 'homogenous-fast']);
     assert.equal(r.code, 2);
