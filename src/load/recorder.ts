@@ -61,10 +61,6 @@ export class LoadRecorder {
     return out;
   }
 
-  histogram(cls: string): LatencyHistogram | undefined {
-    return this.hist.get(cls);
-  }
-
   private count(cls: string): { sent: number; ok: number; failed: number } {
     let c = this.counts.get(cls);
     if (c === undefined) this.counts.set(cls, (c = { sent: 0, ok: 0, failed: 0 }));

@@ -31,7 +31,6 @@ export interface ReplayProgress {
   readonly sent: number;
   readonly ok: number;
   readonly failed: number;
-  readonly traceMs: Ms;
 }
 
 export interface ReplayReport {
@@ -76,7 +75,7 @@ export async function replayTrace(opts: ReplayOptions, clock: Clock): Promise<Re
   const stats = newTraceStats();
   const inflight = new Set<Promise<void>>();
   const timeoutMs = opts.timeoutMs ?? 30_000;
-  const progress = (traceMs: Ms): void => opts.onProgress?.({ ...rec.totals, traceMs });
+  const progress = (): void => opts.onProgress?.(rec.totals);
   let lastT = 0;
   const start = clock.now();
   const fleet = new FleetWatch(url.origin, clock);
@@ -101,10 +100,10 @@ export async function replayTrace(opts: ReplayOptions, clock: Clock): Promise<Re
         .catch((e: unknown) => rec.failed(cls, errorReason(e)))
         .finally(() => {
           inflight.delete(p);
-          progress(lastT);
+          progress();
         });
       inflight.add(p);
-      progress(a.tMs);
+      progress();
     }
     await Promise.all(inflight);
   } finally {

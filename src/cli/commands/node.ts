@@ -89,7 +89,7 @@ On start a node prints one JSON line on stdout: {"listening":"http://127.0.0.1:P
   node
     .command('edge')
     .description('serve a staged multi-exit ONNX model over OIP v2, choosing the exit per request')
-    .option('--model <dir>', 'model folder (manifest.json + one ONNX file per stage)', DEFAULT_EDGE_MODEL)
+    .option('--model <dir>', 'model folder: manifest.json + one ONNX file per stage (default: the shipped models/digits-cnn)')
     .option('--host <host>', 'address to listen on (default: node.host, 127.0.0.1)')
     .option('--port <port>', 'port (0: the OS chooses)', port, 0)
     .addOption(new Option('--policy <name>', 'exit control (default: node.edge.policy, predictive)').choices([...EXIT_POLICIES]))
@@ -97,10 +97,10 @@ On start a node prints one JSON line on stdout: {"listening":"http://127.0.0.1:P
     .option('--confidence <p>', 'confidence threshold for an early exit (default 0.95)', fraction('--confidence'))
     .option('--max-batch <rows>', 'most rows per stage run across requests (default 8)', positiveInt('--max-batch'))
     .option('--warmup-runs <n>', 'warm-up runs per stage (default 30)', positiveInt('--warmup-runs'))
-    .action(async (opts: { model: string; host?: string; port: number; policy?: ExitPolicyName; percentile?: number; confidence?: number; maxBatch?: number; warmupRuns?: number }, cmd: Command) => {
+    .action(async (opts: { model?: string; host?: string; port: number; policy?: ExitPolicyName; percentile?: number; confidence?: number; maxBatch?: number; warmupRuns?: number }, cmd: Command) => {
       const cfg = nodeConfig(cmd);
       const logger = loggerFor(cmd);
-      const model = await MultiExitModel.load(resolve(opts.model), { threads: cfg.edge.threads });
+      const model = await MultiExitModel.load(opts.model === undefined ? DEFAULT_EDGE_MODEL : resolve(opts.model), { threads: cfg.edge.threads });
       const edge = await EdgeNode.start(
         model,
         new RealClock(),
