@@ -12,6 +12,9 @@
  *
  * --day adds a simulated day at a constant 1,000 rps (86.4 M requests).
  */
+import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfigFile } from '../src/config/load.ts';
 import { Rng } from '../src/core/rng.ts';
@@ -78,6 +81,29 @@ for (const scale of [6, 1.5, 0.375]) {
   const r = await full({ ...cheap, arrivals: { kind: 'trace', path: fileURLToPath(new URL('../sim/scenarios/traces/servegen-deepseek-r1-day.csv', import.meta.url)), timeScale: scale, peakRps: 100 } });
   console.log(`timeScale ${String(scale).padEnd(5)} ${r.requests.toLocaleString('en-US').padStart(11)} requests: peak heap ${r.peakHeapMiB.toFixed(0)} MiB, ${fmt(r.rps)}`);
 }
+
+// The per-request reader path: the same arrival rate from files of 0.2 M and 3.2 M rows.
+const dir = mkdtempSync(join(tmpdir(), 'mixscale-bench-'));
+async function requestTrace(rows: number): Promise<string> {
+  const path = join(dir, `trace-${rows}.csv`);
+  const out = createWriteStream(path);
+  out.write('t_ms,batch\n');
+  const rng = new Rng(rows);
+  let t = 0;
+  for (let i = 0; i < rows; i++) {
+    t += rng.exponential(0.05); // 50 rps
+    if (!out.write(`${Math.round(t)},${10 * (1 + rng.int(50))}\n`)) await new Promise<void>((r) => out.once('drain', () => r()));
+  }
+  await new Promise<void>((r) => out.end(() => r()));
+  return path;
+}
+for (const rows of [200_000, 3_200_000]) {
+  global.gc?.();
+  const path = await requestTrace(rows);
+  const r = await full({ ...cheap, arrivals: { kind: 'trace', path } });
+  console.log(`per-request trace ${rows.toLocaleString('en-US').padStart(9)} rows: peak heap ${r.peakHeapMiB.toFixed(0)} MiB, ${fmt(r.rps)}`);
+}
+rmSync(dir, { recursive: true, force: true });
 
 if (process.argv.includes('--day')) {
   const r = await full({ ...cheap, arrivals: { kind: 'poisson', rps: 1000, durationMs: 86_400_000 }, scalingPolicy: 'homogeneous-cheap' });
