@@ -246,8 +246,24 @@ export async function runSimulation(loaded: LoadedConfig, overrides: SimOverride
     }
   }
 
+  const batchMax = sim.batchMaxSize;
   const start = (id: number, node: ServiceNode, now: Ms): void => {
-    const svc = node.serviceMs(reqs.cls[id]!, reqs.size[id]!, serviceRng.next());
+    const cls = reqs.cls[id]!;
+    let size = reqs.size[id]!;
+    if (batchMax > 0 && node.backend.fast && node.queued > 0) {
+      // Queued requests of the same class ride along as one query of the summed size.
+      const limit = Math.min(batchMax, node.tables[cls]!.maxSize);
+      let last = id;
+      while (node.queued > 0) {
+        const head = node.peek();
+        if (reqs.cls[head] !== cls || size + reqs.size[head]! > limit) break;
+        node.dequeue();
+        size += reqs.size[head]!;
+        reqs.nextInBatch[last] = head;
+        last = head;
+      }
+    }
+    const svc = node.serviceMs(cls, size, serviceRng.next());
     node.busy++;
     metrics.busy(node.typeIndex, svc);
     heap.push(now + svc, EV_COMPLETE, id);
@@ -322,13 +338,19 @@ export async function runSimulation(loaded: LoadedConfig, overrides: SimOverride
     const t = heap.poppedTime;
     now = t;
     if (heap.poppedKind === EV_COMPLETE) {
-      const id = heap.poppedArg;
+      let id = heap.poppedArg;
       const node = router.nodes[reqs.node[id]!]!;
       node.busy--;
-      router.tracker.finished(node.backend, reqs.expected[id]!);
-      if (node.gone) recorder.dropped(reqs.cls[id]!, 'terminated', reqs.arrival[id]!, t);
-      else recorder.completed(reqs.cls[id]!, node.typeIndex, reqs.arrival[id]!, t);
-      reqs.release(id);
+      // One request, or every request of a batch, finishes now.
+      while (id >= 0) {
+        const next = reqs.nextInBatch[id]!;
+        reqs.nextInBatch[id] = -1;
+        router.tracker.finished(node.backend, reqs.expected[id]!);
+        if (node.gone) recorder.dropped(reqs.cls[id]!, 'terminated', reqs.arrival[id]!, t);
+        else recorder.completed(reqs.cls[id]!, node.typeIndex, reqs.arrival[id]!, t);
+        reqs.release(id);
+        id = next;
+      }
       if (node.queued > 0 && !node.gone) start(node.dequeue(), node, t);
       lastT = t;
     } else {

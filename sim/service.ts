@@ -15,6 +15,8 @@ export class RequestTable {
   expected: Float64Array;
   /** Service node index. */
   node: Int32Array;
+  /** Next request served in the same batch (-1: last). */
+  nextInBatch: Int32Array;
   private free: Int32Array;
   private freeCount: number;
   private capacity: number;
@@ -28,6 +30,7 @@ export class RequestTable {
     this.cls = new Int32Array(capacity);
     this.expected = new Float64Array(capacity);
     this.node = new Int32Array(capacity);
+    this.nextInBatch = new Int32Array(capacity).fill(-1);
     this.free = new Int32Array(capacity);
     for (let i = 0; i < capacity; i++) this.free[i] = capacity - 1 - i;
     this.freeCount = capacity;
@@ -62,6 +65,9 @@ export class RequestTable {
     this.expected = f64(this.expected);
     this.cls = i32(this.cls);
     this.node = i32(this.node);
+    const next = new Int32Array(cap).fill(-1);
+    next.set(this.nextInBatch);
+    this.nextInBatch = next;
     this.free = new Int32Array(cap);
     for (let i = 0; i < cap - old; i++) this.free[i] = cap - 1 - i;
     this.freeCount = cap - old;
@@ -136,6 +142,11 @@ export class ServiceNode {
     }
     this.queue[(this.head + this.queued) % this.queue.length] = req;
     this.queued++;
+  }
+
+  /** The request at the head of the queue (only when queued > 0). */
+  peek(): number {
+    return this.queue[this.head]!;
   }
 
   dequeue(): number {

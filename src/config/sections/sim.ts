@@ -38,5 +38,10 @@ export const simSection = z.strictObject({
   warmStart: z.boolean().default(true),
   /** Most requests a backend holds (in service + queued) per slot; beyond, the router rejects. */
   maxOutstandingPerSlot: z.number().int().positive().default(100),
+  /**
+   * Batching on fast (GPU) instances: when a slot frees, queued requests of the same class join
+   * the head request as one query of their summed size, up to this size (0: no batching).
+   */
+  batchMaxSize: z.number().int().nonnegative().default(0),
 }).refine((s) => s.trace === undefined || s.rps === undefined, { message: 'set either sim.trace or sim.rps, not both', path: ['rps'] })
   .refine((s) => s.rps === undefined || s.duration !== undefined, { message: 'sim.rps needs sim.duration', path: ['duration'] });
