@@ -84,12 +84,12 @@ export function createFastFrugal(options: ScalingPolicyOptions): ScalingPolicy {
     } else if (k === 'scaleDownDelay') {
       if (typeof v !== 'number' || !(v >= 0)) throw new ConfigError(`scaling.options.scaleDownDelay: expected milliseconds ≥ 0, got ${JSON.stringify(v)}`);
       o.scaleDownDelayMs = v;
-    } else if (k === 'headroom' || k === 'minGain' || k === 'changeCostUsd' || k === 'amortizeHours' || k === 'exactLimit') {
+    } else if (k === 'headroom' || k === 'minGain' || k === 'changeCostUsd' || k === 'amortizeHours' || k === 'exactLimit' || k === 'surgeFactor') {
       if (typeof v !== 'number' || !(v >= 0)) throw new ConfigError(`scaling.options.${k}: expected a number ≥ 0, got ${JSON.stringify(v)}`);
       if (k === 'headroom') o.headroom = v;
       else planner[k] = v;
     } else {
-      throw new ConfigError(`scaling.options.${k}: not an option of fast-frugal (allowed: headroom, scaleDownDelay, minGain, changeCostUsd, amortizeHours, exactLimit, feedback)`);
+      throw new ConfigError(`scaling.options.${k}: not an option of fast-frugal (allowed: headroom, scaleDownDelay, surgeFactor, minGain, changeCostUsd, amortizeHours, exactLimit, feedback)`);
     }
   }
   o.planner = planner as Partial<PlannerOptions>;

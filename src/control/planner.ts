@@ -22,9 +22,15 @@ export interface PlannerOptions {
    */
   readonly transitionMaxUtilization: number;
   readonly model: Partial<ModelOptions>;
+  /**
+   * Surge reserve: a mix that would be overloaded at this multiple of the load ranks behind
+   * every mix that would not (1 = off). Changing mix under a hard budget means draining before
+   * launching, so a fleet that cannot absorb a surge pays for it with a capacity hole.
+   */
+  readonly surgeFactor: number;
 }
 
-export const DEFAULT_PLANNER_OPTIONS: PlannerOptions = { minGain: 0.05, changeCostUsd: 0.01, amortizeHours: 1, exactLimit: 4000, runnersUp: 3, transitionMaxUtilization: 0.9, model: {} };
+export const DEFAULT_PLANNER_OPTIONS: PlannerOptions = { minGain: 0.05, changeCostUsd: 0.01, amortizeHours: 1, exactLimit: 4000, runnersUp: 3, transitionMaxUtilization: 0.9, model: {}, surgeFactor: 1 };
 
 export interface PlanInput {
   readonly budgetUsdPerHour: number;
@@ -83,6 +89,7 @@ export function planMix(input: PlanInput): PlanResult {
   if (!(input.budgetUsdPerHour > 0)) throw new MixscaleError('MIXSCALE_BUDGET_INFEASIBLE', `budget must be a positive $/h, got ${input.budgetUsdPerHour}`);
   const cands = input.candidates;
   const model = buildModel(cands, input.classes, input.load, opts.model);
+  const surgeModel = opts.surgeFactor > 1 ? buildModel(cands, input.classes, scaleRates(input.load, opts.surgeFactor), opts.model) : null;
   const fleet = input.fleet ?? [];
   const poolIndex = new Map(cands.map((c, i) => [c.pool, i]));
   const current = new Array<number>(cands.length).fill(0);
@@ -110,10 +117,12 @@ export function planMix(input: PlanInput): PlanResult {
   }
 
   // A fleet already predicted to miss its SLO may go through a tighter transition (anything
-  // short of overload): a short dip while launches boot beats missing the SLO for good.
-  const curFeasible = current.some((n) => n > 0) && model.predict(current, false).score <= 1;
-  const transitionLimit = curFeasible ? opts.transitionMaxUtilization : Math.max(1, opts.transitionMaxUtilization);
-  const search = new MixSearch(model, cands.map((c) => c.usdPerHour), lo, hi, budget, opts.runnersUp + 1, current, transitionLimit);
+  // short of overload): a short dip while launches boot beats missing the SLO for good. One
+  // that is already overloaded has nothing to protect: any transition is allowed.
+  const curPred = current.some((n) => n > 0) ? model.predict(current, false) : null;
+  const transitionLimit =
+    curPred === null || curPred.score <= 1 ? opts.transitionMaxUtilization : curPred.maxUtilization >= 1 ? Infinity : Math.max(1, opts.transitionMaxUtilization);
+  const search = new MixSearch(model, cands.map((c) => c.usdPerHour), lo, hi, budget, opts.runnersUp + 1, current, transitionLimit, surgeModel);
   // The box of counts bounds the number of mixes; count the maximal ones only when it is small.
   let box = 1;
   for (let i = 0; i < cands.length && box <= 1e6; i++) box *= Math.min(hi[i]!, lo[i]! + Math.floor(budget / cands[i]!.usdPerHour)) - lo[i]! + 1;
@@ -139,7 +148,10 @@ export function planMix(input: PlanInput): PlanResult {
     const threshold = opts.minGain + churnUsd / (input.budgetUsdPerHour * opts.amortizeHours);
     const curKey = rankKey(cur.prediction);
     const gain = (curKey - rankKey(best.prediction)) / curKey;
-    if (cur.prediction.score <= 1 && gain < threshold) {
+    // Hold unless the gain is worth a change; a fleet that is overloaded always moves (it is
+    // dropping work), one that merely misses its SLO moves only for a real gain, so two
+    // near-equal mixes cannot make it flip back and forth through capacity holes.
+    if (cur.prediction.maxUtilization < 1 && gain < threshold) {
       chosen = cur;
       reasonPrefix = `hold ${formatMix(toMix(current, cands))}: best alternative ${formatMix(toMix(best.counts, cands))} is predicted only ${(gain * 100).toFixed(1)}% better (threshold ${(threshold * 100).toFixed(1)}%); `;
     }
@@ -173,6 +185,10 @@ export function planMix(input: PlanInput): PlanResult {
     evaluated: search.evaluated,
     changes: !sameCounts(current, chosen.counts),
   };
+}
+
+function scaleRates(load: LoadObservation, factor: number): LoadObservation {
+  return { ...load, classes: load.classes.map((c) => ({ ...c, rps: c.rps * factor })) };
 }
 
 function ranked(model: PerformanceModel, counts: readonly number[], cands: readonly CandidateType[], classes: readonly RequestClass[]): RankedMix {
@@ -237,12 +253,20 @@ class MixSearch {
     private readonly keep: number,
     private readonly current: readonly number[],
     private readonly transitionMaxUtilization: number,
+    private readonly surgeModel: PerformanceModel | null,
   ) {}
 
   evaluate(counts: readonly number[]): Scored {
     this.evaluated++;
     const prediction = this.model.predict(counts, false);
-    return { counts: [...counts], prediction, key: rankKey(prediction) + this.transitionPenalty(counts) };
+    return { counts: [...counts], prediction, key: rankKey(prediction) + this.transitionPenalty(counts) + this.surgePenalty(counts) };
+  }
+
+  /** 100 when the mix would be overloaded at the surge load. */
+  private surgePenalty(counts: readonly number[]): number {
+    if (this.surgeModel === null) return 0;
+    this.evaluated++;
+    return this.surgeModel.predict(counts, false).maxUtilization >= 1 ? 100 : 0;
   }
 
   /** 1000 when moving from the current fleet to `counts` would leave too little capacity while launches boot. */
