@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { planMix } from '../../src/control/planner.ts';
 import { mixCost, type Instance } from '../../src/core/types.ts';
+import { buildModel } from '../../src/model/build.ts';
 import { kairosCandidate, kairosCandidates, rm2Class, rm2Load } from './kairos-setup.ts';
 
 const price = (t: string) => kairosCandidates.find((c) => c.type === t)!.usdPerHour;
@@ -75,6 +76,15 @@ describe('planMix (Kairos rm2, $2.5/h)', () => {
     assert.equal(safe.mix['g4dn.xlarge'], 4, 'no g4dn terminated while 4 are barely enough');
     const reckless = plan(56, { fleet, options: { minGain: 0, transitionMaxUtilization: Infinity } });
     assert.ok((reckless.mix['g4dn.xlarge'] ?? 0) < 4, JSON.stringify(reckless.mix));
+  });
+
+  it('keeps a surge reserve when asked: the mix could still serve surgeFactor × the load', () => {
+    const overloadedAt = (mix: Record<string, number>, rps: number) =>
+      buildModel(kairosCandidates, rm2Class, rm2Load(rps)).predict(kairosCandidates.map((c) => mix[c.type] ?? 0)).maxUtilization >= 1;
+    const calm = plan(20);
+    const reserved = plan(20, { options: { surgeFactor: 3.5 } });
+    assert.ok(overloadedAt(calm.mix, 70), JSON.stringify(calm.mix));
+    assert.ok(!overloadedAt(reserved.mix, 70), JSON.stringify(reserved.mix));
   });
 
   it('does not launch more of a type in capacity cooldown', () => {
