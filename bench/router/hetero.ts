@@ -17,6 +17,9 @@ import { startMixscale, startNginx, stopAll, tool } from './procs.ts';
  * Rounds alternate the order (nginx first, then the router first) so drift in the load of a
  * shared machine does not favour one side; each round gives its own ratio.
  *
+ * A policy may carry options as `name:{json}`, e.g. `heterogeneity-aware:{"largeFraction":0.6}`
+ * (heterogeneity-aware runs with rejectLate false unless told: a dropped request counts as lost).
+ *
  *   npx tsx bench/router/hetero.ts [--seconds 30] [--rounds 2] [--load 0.6] [--policies heterogeneity-aware,least-outstanding]
  */
 function arg(name: string, fallback: string): string {
@@ -26,7 +29,14 @@ function arg(name: string, fallback: string): string {
 const SECONDS = Number(arg('seconds', '30'));
 const ROUNDS = Number(arg('rounds', '2'));
 const LOAD = Number(arg('load', '0.6'));
-const POLICIES = arg('policies', 'heterogeneity-aware').split(',');
+const POLICIES = arg('policies', 'heterogeneity-aware')
+  .split(/,(?![^{]*})/)
+  .map((spec) => {
+    const i = spec.indexOf(':');
+    const name = i < 0 ? spec : spec.slice(0, i);
+    const options = i < 0 ? {} : (JSON.parse(spec.slice(i + 1)) as Record<string, unknown>);
+    return { name, options: name === 'heterogeneity-aware' ? { rejectLate: false, ...options } : options, label: spec };
+  });
 const SEED = 2026;
 const FLEET = [...Array<string>(3).fill('g4dn.xlarge'), ...Array<string>(6).fill('r5n.large')];
 
@@ -74,14 +84,14 @@ try {
   };
   const nginxUrl = await startNginx(dir, await freePort(), nodes);
   const routers: Array<[string, string]> = [];
-  for (const policy of POLICIES) {
-    const config = join(dir, `router-${policy}.yaml`);
+  for (const [k, policy] of POLICIES.entries()) {
+    const config = join(dir, `router-${k}.yaml`);
     writeFileSync(
       config,
       `budget: { usdPerHour: 5 }
 classes: [{ name: interactive, model: rm2, slo: 350ms }]
 pools: [{ name: gpu, type: g4dn.xlarge }, { name: cpu, type: r5n.large }]
-routing: { policy: ${policy}, options: ${policy === 'heterogeneity-aware' ? '{ rejectLate: false }' : '{}'} }
+routing: { policy: ${policy.name}, options: ${JSON.stringify(policy.options)} }
 router:
   adminToken: bench-admin-token-0123456789
   maxOutstanding: 1000
@@ -89,7 +99,7 @@ router:
 ${nodes.map((u, i) => `    - { id: n${i}, url: "${u}", type: ${FLEET[i]} }`).join('\n')}
 `,
     );
-    routers.push([`router ${policy}`, await startMixscale(['--config', config, 'router', '--port', '0'])]);
+    routers.push([`router ${policy.label}`, await startMixscale(['--config', config, 'router', '--port', '0'])]);
   }
   const rounds = [];
   for (let r = 0; r < ROUNDS; r++) {

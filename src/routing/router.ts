@@ -74,7 +74,12 @@ export class InferRouter {
   private idleWaiters: Array<() => void> = [];
   private closing = false;
 
-  constructor(private readonly o: InferRouterOptions) {}
+  /** Per-request log lines only at debug level (checked once: the hot path skips them otherwise). */
+  private readonly debug: boolean;
+
+  constructor(private readonly o: InferRouterOptions) {
+    this.debug = o.log.isLevelEnabled('debug');
+  }
 
   get requestsInFlight(): number {
     return this.inFlight;
@@ -200,6 +205,7 @@ export class InferRouter {
         if (outcome.status >= 500) backends.markFailure(backend, `answered ${outcome.status}`);
         else backends.markSuccess(backend);
         metrics.completed(ci, state, outcome.status, this.o.clock.now() - p.req.arrivalMs);
+        if (this.debug) this.o.log.debug({ backend: state.id, class: p.className, size: p.req.size, status: outcome.status, ms: this.o.clock.now() - p.req.arrivalMs }, 'request');
         return;
       case 'refused':
         backends.markFailure(backend, `answered ${outcome.status}`);
