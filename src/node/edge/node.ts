@@ -18,6 +18,8 @@ export interface EdgeOptions {
   readonly maxBatchRows: number;
   /** Warm-up runs per stage at one row (seeds the latency histograms). */
   readonly warmupRuns: number;
+  /** While idle, re-measure stages not run for this long (ms; default 1000, 0: never). */
+  readonly probeEveryMs?: number;
 }
 
 /** The edge node: a multi-exit model behind OIP v2, exit chosen per request by its bounds. */
@@ -39,6 +41,7 @@ export class EdgeNode implements InferenceNode {
       percentile: opts.percentile,
       confidenceThreshold: opts.confidenceThreshold,
       maxBatchRows: warm.batchingHelps ? opts.maxBatchRows : 1,
+      probeEveryMs: opts.probeEveryMs ?? 1000,
     });
   }
 
@@ -136,6 +139,7 @@ export class EdgeNode implements InferenceNode {
   }
 
   async close(): Promise<void> {
+    this.scheduler.stop();
     await this.model.release();
   }
 }

@@ -1,5 +1,5 @@
 import * as ort from 'onnxruntime-node';
-import type { Clock } from '../../core/clock.ts';
+import type { Clock, TimerHandle } from '../../core/clock.ts';
 import type { Ms } from '../../core/types.ts';
 import type { ResolvedBounds } from './bounds.ts';
 import { decideExits, type ExitPolicyName, type ExitReason } from './exit-policy.ts';
@@ -26,6 +26,12 @@ export interface SchedulerOptions {
   readonly confidenceThreshold: number;
   /** Most rows run through one stage at once, across requests (1: no batching). */
   readonly maxBatchRows: number;
+  /**
+   * While idle, re-measure every stage not run for this long (ms; 0: never). Without it a
+   * stage the predictive policy stopped starting, because a burst of contention inflated its
+   * tail, would never be measured again and never be started again.
+   */
+  readonly probeEveryMs?: number;
 }
 
 interface Job {
@@ -57,12 +63,54 @@ export class ExitScheduler {
   private readonly latency: StageLatency;
   private readonly clock: Clock;
   private readonly opts: SchedulerOptions;
+  /** One row of input for each stage, kept from real traffic, for probes. */
+  private readonly probeInputs: Array<ort.Tensor | undefined>;
+  private probeTimer: TimerHandle | undefined;
 
   constructor(model: MultiExitModel, latency: StageLatency, clock: Clock, opts: SchedulerOptions) {
     this.model = model;
     this.latency = latency;
     this.clock = clock;
     this.opts = opts;
+    this.probeInputs = new Array<ort.Tensor | undefined>(model.stageCount).fill(undefined);
+    this.scheduleProbe();
+  }
+
+  /** Stops probing (lets the process exit). */
+  stop(): void {
+    if (this.probeTimer !== undefined) this.clock.clearTimeout(this.probeTimer);
+    this.probeTimer = undefined;
+  }
+
+  private scheduleProbe(): void {
+    const every = this.opts.probeEveryMs ?? 0;
+    if (every <= 0) return;
+    this.probeTimer = this.clock.setTimeout(() => {
+      void this.probe(every).finally(() => {
+        if (this.probeTimer !== undefined) this.scheduleProbe();
+      });
+    }, every);
+  }
+
+  /** Runs each stale stage once on a kept row, when nothing else is running. */
+  private async probe(staleMs: number): Promise<void> {
+    if (this.running || this.queue.length > 0) return;
+    this.running = true;
+    try {
+      for (let s = 0; s < this.model.stageCount; s++) {
+        const input = this.probeInputs[s];
+        if (input === undefined || this.clock.now() - this.latency.lastRunAt(s) < staleMs || this.queue.length > 0) continue;
+        const t0 = this.clock.now();
+        await this.model.runStage(s, input);
+        const now = this.clock.now();
+        this.latency.record(s, 1, now - t0, now);
+      }
+    } catch {
+      // A failed probe only means no fresh measurement; requests report their own failures.
+    } finally {
+      this.running = false;
+      if (this.queue.length > 0) void this.drain();
+    }
   }
 
   /** Requests waiting to start plus the cohort in progress. */
@@ -138,7 +186,9 @@ export class ExitScheduler {
         return;
       }
       const now = this.clock.now();
-      this.latency.record(stage, rows, now - t0);
+      this.latency.record(stage, rows, now - t0, now);
+      this.probeInputs[stage] ??= sliceRows(input, 0, 1);
+      if (out.hidden !== undefined && stage + 1 < this.model.stageCount) this.probeInputs[stage + 1] = sliceRows(out.hidden, 0, 1);
       let offset = 0;
       for (const j of active) {
         j.probs = out.probs.slice(offset * classes, (offset + j.rows) * classes);

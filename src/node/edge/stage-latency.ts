@@ -2,25 +2,35 @@ import { LatencyHistogram } from '../../core/histogram.ts';
 
 /**
  * What each stage costs on this node, measured: one HDR histogram per (stage, rows in the
- * run), seeded by the warm-up and updated by every real run. Old measurements age out (the
- * histogram restarts every `window` records, keeping the previous window) so the prediction
- * follows the machine when its load changes. Quantiles are cached because the exit policy
- * asks for them on every decision.
+ * run), seeded by the warm-up and updated by every real run. Old measurements age out: a
+ * histogram covers the current and the previous `windowMs` of runs, so the prediction follows
+ * the machine when its load changes (a window with no runs is kept rather than emptied; the
+ * scheduler probes idle stages so that every stage keeps being measured). Quantiles are cached
+ * because the exit policy asks for them on every decision.
  */
 export class StageLatency {
   private readonly stages: Array<Map<number, WindowedHistogram>>;
-  private readonly window: number;
+  private readonly lastAt: number[];
+  private readonly windowMs: number;
 
-  constructor(stageCount: number, window = 2000) {
+  constructor(stageCount: number, windowMs = 10_000) {
     this.stages = Array.from({ length: stageCount }, () => new Map());
-    this.window = window;
+    this.lastAt = new Array<number>(stageCount).fill(-Infinity);
+    this.windowMs = windowMs;
   }
 
-  record(stage: number, rows: number, ms: number): void {
+  /** One run of `stage` on `rows` rows that took `ms`, finished at `atMs`. */
+  record(stage: number, rows: number, ms: number, atMs: number): void {
     const m = this.stages[stage]!;
     let h = m.get(rows);
-    if (h === undefined) m.set(rows, (h = new WindowedHistogram(this.window)));
-    h.record(ms);
+    if (h === undefined) m.set(rows, (h = new WindowedHistogram(this.windowMs)));
+    h.record(ms, atMs);
+    this.lastAt[stage] = Math.max(this.lastAt[stage]!, atMs);
+  }
+
+  /** When `stage` last ran (-Infinity: never). */
+  lastRunAt(stage: number): number {
+    return this.lastAt[stage]!;
   }
 
   /** Samples recorded for (stage, rows) in the current and previous windows. */
@@ -60,24 +70,29 @@ class WindowedHistogram {
   private current = new LatencyHistogram();
   private previous = new LatencyHistogram();
   private merged = new LatencyHistogram();
+  private currentStart = -Infinity;
   private sinceRefresh = Infinity;
   private readonly cache = new Map<number, number>();
-  private readonly window: number;
+  private readonly windowMs: number;
 
-  constructor(window: number) {
-    this.window = window;
+  constructor(windowMs: number) {
+    this.windowMs = windowMs;
   }
 
   get count(): number {
     return this.current.count + this.previous.count;
   }
 
-  record(ms: number): void {
-    if (this.current.count >= this.window) {
-      const old = this.previous;
-      old.reset();
-      this.previous = this.current;
-      this.current = old;
+  record(ms: number, atMs: number): void {
+    if (atMs - this.currentStart >= this.windowMs) {
+      if (this.current.count > 0) {
+        const old = this.previous;
+        old.reset();
+        this.previous = this.current;
+        this.current = old;
+      }
+      this.currentStart = atMs;
+      this.sinceRefresh = Infinity;
     }
     this.current.record(ms);
     this.sinceRefresh++;

@@ -36,7 +36,7 @@ async function timeChain(model: MultiExitModel, clock: Clock, rows: number, runs
       const out = await model.runStage(s, t);
       const ms = clock.now() - t0;
       total += ms;
-      latency?.record(s, rows, ms);
+      latency?.record(s, rows, ms, clock.now());
       if (out.hidden !== undefined) t = out.hidden;
     }
   }

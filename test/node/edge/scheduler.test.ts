@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { RealClock } from '../../../src/core/clock.ts';
+import { RealClock, SimClock, settle } from '../../../src/core/clock.ts';
 import { MultiExitModel } from '../../../src/node/edge/model.ts';
 import { ExitScheduler, type ExitResult } from '../../../src/node/edge/scheduler.ts';
 import { StageLatency } from '../../../src/node/edge/stage-latency.ts';
@@ -20,8 +20,8 @@ describe('exit scheduler', function () {
   after(async () => model.release());
 
   function scheduler(maxBatchRows: number, latency = new StageLatency(3)): ExitScheduler {
-    for (let s = 0; s < 3; s++) latency.record(s, 1, [1, 3, 7][s]!);
-    return new ExitScheduler(model, latency, new RealClock(), { policy: 'predictive', percentile: 0.99, confidenceThreshold: 0.95, maxBatchRows });
+    for (let s = 0; s < 3; s++) latency.record(s, 1, [1, 3, 7][s]!, 0);
+    return new ExitScheduler(model, latency, new RealClock(), { policy: 'predictive', percentile: 0.99, confidenceThreshold: 0.95, maxBatchRows, probeEveryMs: 0 });
   }
 
   it('batches requests that wait together through every stage and gives each the same answer as alone', async () => {
@@ -41,6 +41,25 @@ describe('exit scheduler', function () {
     assert.ok(latency.count(0, 4) >= 1 && latency.count(0, 3) >= 1, 'no batched stage runs recorded');
   });
 
+  it('while idle, re-measures a stage the exit policy has stopped starting', async () => {
+    const clock = new SimClock();
+    const latency = new StageLatency(3);
+    for (let s = 0; s < 3; s++) latency.record(s, 1, [1, 30, 70][s]!, 0); // stage 2 looks far too slow
+    const s = new ExitScheduler(model, latency, clock, { policy: 'predictive', percentile: 0.99, confidenceThreshold: 0.999, maxBatchRows: 1, probeEveryMs: 1000 });
+    try {
+      const r = await s.submit(digits[0]!, 1, { latencyMs: 10, minExit: 0, maxExit: 2 }, clock.now());
+      assert.equal(r.exit, 1);
+      assert.equal(r.reason, 'latency');
+      assert.equal(latency.count(1, 1), 1);
+      await settle(); // the worker finishes its loop
+      await clock.advanceToSettled(1000);
+      for (let i = 0; i < 50 && latency.count(1, 1) < 2; i++) await new Promise((res) => setTimeout(res, 5));
+      assert.equal(latency.count(1, 1), 2, 'stage 2 was probed');
+    } finally {
+      s.stop();
+    }
+  });
+
   it('answers a multi-row request row by row with the exit all its rows take', async () => {
     const s = scheduler(1);
     const both = new Float32Array(128);
@@ -49,5 +68,18 @@ describe('exit scheduler', function () {
     const r = await s.submit(both, 2, ALL_STAGES, new RealClock().now());
     assert.equal(r.probs.length, 20);
     assert.equal(r.exit, 3);
+  });
+});
+
+describe('stage latency', () => {
+  it('forgets runs older than two windows, so a burst of slow runs stops weighing on the plan', async () => {
+    const { StageLatency } = await import('../../../src/node/edge/stage-latency.ts');
+    const l = new StageLatency(1, 1000);
+    for (let i = 0; i < 50; i++) l.record(0, 1, 40, i); // a contended burst
+    assert.ok(l.quantile(0, 1, 0.99) >= 39);
+    for (let i = 0; i < 50; i++) l.record(0, 1, 2, 1500 + i); // next window: fast again
+    assert.ok(l.quantile(0, 1, 0.99) >= 39, 'the previous window still counts');
+    for (let i = 0; i < 50; i++) l.record(0, 1, 2, 2600 + i);
+    assert.ok(l.quantile(0, 1, 0.99) < 2.1, `p99 ${l.quantile(0, 1, 0.99)}`);
   });
 });
