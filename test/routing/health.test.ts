@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import request from 'supertest';
 import { HealthChecker } from '../../src/routing/health.ts';
-import { RealClock } from '../../src/core/clock.ts';
+import { RealClock, SimClock } from '../../src/core/clock.ts';
 import type { RouterServer } from '../../src/routing/server.ts';
 import { FakeBackend, inferBody } from './fake-backend.ts';
 import { FirstAvailable, startRouter } from './harness.ts';
@@ -98,6 +98,25 @@ describe('router backend health and retries', () => {
     assert.equal(router.backends.get('a')!.healthy, true);
     const res = await request(url).post('/v2/models/rm2/infer').send(inferBody(1));
     assert.equal(res.headers['x-mixscale-backend'], 'a');
+  });
+
+  it('probes on the clock it is given, every interval, until stopped', async () => {
+    a.behaviour.ready = false;
+    const clock = new SimClock(0);
+    const checker = new HealthChecker(router.backends, clock, 5_000, 1000);
+    checker.start();
+    clock.advanceTo(4_999);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(router.backends.get('a')!.consecutiveFailures, 0);
+    clock.advanceTo(5_000);
+    while (router.backends.get('a')!.consecutiveFailures < 1) await new Promise((r) => setTimeout(r, 5));
+    clock.advanceTo(10_000);
+    while (router.backends.get('a')!.consecutiveFailures < 2) await new Promise((r) => setTimeout(r, 5));
+    assert.equal(router.backends.get('a')!.healthy, false);
+    checker.stop();
+    clock.advanceTo(60_000);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(router.backends.get('a')!.consecutiveFailures, 2);
   });
 
   it('keeps each backend within its outstanding limit', async () => {
