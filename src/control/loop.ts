@@ -4,7 +4,7 @@ import { silentLogger, type Logger } from '../core/log.ts';
 import type { Instance, Mix, Ms, Plan, RequestClass } from '../core/types.ts';
 import { CapacityCooldowns } from './cooldowns.ts';
 import type { ReconcileResult, Reconciler } from './reconciler.ts';
-import { passThroughEstimator, type CandidateType, type Estimator, type LoadObservation, type MetricsSource, type ScalingPolicy } from './types.ts';
+import { passThroughEstimator, type CandidateType, type Estimator, type LoadObservation, type MetricsSource, type ScalingDecision, type ScalingPolicy } from './types.ts';
 
 export interface ControlLoopOptions {
   readonly clock: Clock;
@@ -76,6 +76,8 @@ export class ControlLoop {
   private busy = false;
   private seq = 0;
   private readonly records: TickRecord[] = [];
+  /** The last mix a policy decided; held when a later decision fails. */
+  private lastTarget: Mix | undefined;
 
   constructor(options: ControlLoopOptions) {
     this.o = options;
@@ -164,16 +166,29 @@ export class ControlLoop {
       for (let attempt = 0; attempt < 2; attempt++) {
         const c = this.candidatesNow(this.o.clock.now());
         unavailable = c.unavailable;
-        const d = this.o.policy.decide({
-          nowMs: atMs,
-          budgetUsdPerHour: budget,
-          fleet: currentFleet,
-          classes: this.o.classes,
-          candidates: c.candidates,
-          load,
-          observed,
-          ...(utilization !== undefined ? { utilization } : {}),
-        });
+        let d: ScalingDecision;
+        try {
+          d = this.o.policy.decide({
+            nowMs: atMs,
+            budgetUsdPerHour: budget,
+            fleet: currentFleet,
+            classes: this.o.classes,
+            candidates: c.candidates,
+            load,
+            observed,
+            ...(utilization !== undefined ? { utilization } : {}),
+          });
+        } catch (e) {
+          // A policy that cannot decide (e.g. no mix fits while old instances still drain)
+          // must not freeze the fleet: keep reconciling toward the last target so drains
+          // finish, terminations free budget, and the next tick can decide again.
+          const err = describe(e);
+          const target = this.lastTarget ?? activeMix(currentFleet);
+          this.log.warn({ tick: seq, code: err.code, err: err.message, target }, 'policy could not decide; continuing toward the last target');
+          const held = await this.o.reconciler.reconcile(target, budget, { dryRun, fleet: currentFleet });
+          return done('failed', { reconcile: held, error: err });
+        }
+        this.lastTarget = d.mix;
         decision = { mix: d.mix, reason: d.reason, policy: this.o.policy.name, ...(d.plan !== undefined ? { plan: d.plan } : {}) };
         reconcile = await this.o.reconciler.reconcile(d.mix, budget, { dryRun, fleet: currentFleet });
         this.logDecision(seq, budget, observed, decision, reconcile);

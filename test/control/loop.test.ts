@@ -140,6 +140,31 @@ describe('ControlLoop', () => {
     assert.deepEqual(loop.history().map((r) => r.status), ['failed', 'ok']);
   });
 
+  it('keeps reconciling toward the last target when the policy cannot decide, so drains finish', async () => {
+    // First all-GPU, then all-CPU: the GPUs drain; while they drain the policy finds no mix that
+    // fits (as the planner does when draining instances eat the budget) and throws.
+    let phase: 'gpu' | 'cpu' | 'stuck' = 'gpu';
+    const switching: ScalingPolicy = {
+      name: 'switching',
+      decide: () => {
+        if (phase === 'stuck') throw new MixscaleError('MIXSCALE_BUDGET_INFEASIBLE', 'no mix fits while instances drain');
+        return { mix: phase === 'gpu' ? { gpu: 3 } : { cpu: 15 }, reason: phase };
+      },
+    };
+    const { cloud, membership, step } = setup({ policy: switching });
+    for (let i = 0; i < 4; i++) await step();
+    assert.deepEqual(await runningMix(cloud), { gpu: 3 });
+    phase = 'cpu';
+    await step();
+    phase = 'stuck';
+    const records = [];
+    for (let i = 0; i < 10; i++) records.push(await step());
+    assert.deepEqual(records.map((r) => [r.status, r.reconcile !== undefined]), records.map(() => ['failed', true]));
+    assert.deepEqual(await runningMix(cloud), { cpu: 15 });
+    assert.ok((await cloud.list()).every((i) => i.type === 'cpu'), 'the drained GPUs were terminated');
+    assert.equal(membership.log.filter((l) => l.startsWith('drain ')).length, 3, 'drained through the router before terminating');
+  });
+
   it('cools a type down after a capacity error and replans with the rest in the same tick', async () => {
     const { cloud, step } = setup();
     cloud.noCapacity.add('gpu');
