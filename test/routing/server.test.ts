@@ -108,6 +108,16 @@ describe('router server (OIP v2)', () => {
     assert.equal(a.received.length, 0);
   });
 
+  it('answers 413 for a chunked body that grows over the limit while it streams in', async () => {
+    const { request: send } = await import('undici');
+    const { Readable } = await import('node:stream');
+    const chunks = Array.from({ length: 8 }, () => Buffer.alloc(512, 0x20));
+    const res = await send(`${url}/v2/models/rm2/infer`, { method: 'POST', body: Readable.from(chunks), headers: { 'content-type': 'application/json' } });
+    assert.equal(res.statusCode, 413);
+    assert.match(((await res.body.json()) as { error: string }).error, /2048-byte limit/);
+    assert.equal(a.received.length, 0);
+  });
+
   it('reports live, ready and model ready', async () => {
     assert.equal((await request(url).get('/v2/health/live')).status, 200);
     assert.deepEqual((await request(url).get('/v2/health/ready')).body, { ready: true });
