@@ -77,6 +77,14 @@ export class RouterSnapshotSource implements MetricsSource {
     } catch (e) {
       throw new MixscaleError('MIXSCALE_BACKEND_UNAVAILABLE', `router snapshot ${this.url} failed: ${(e as Error).message}`, { url: this.url }, { cause: e });
     }
-    return observationFromSnapshot(body as RouterSnapshot);
+    const s = body as Partial<RouterSnapshot> | null;
+    if (s === null || typeof s !== 'object' || !Array.isArray(s.classes) || !Array.isArray(s.pools) || typeof s.windowMs !== 'number') {
+      throw new MixscaleError('MIXSCALE_BACKEND_UNAVAILABLE', `router snapshot ${this.url} is not a mixscale snapshot (expected atMs, windowMs, classes, pools)`, { url: this.url });
+    }
+    try {
+      return observationFromSnapshot(s as RouterSnapshot);
+    } catch (e) {
+      throw new MixscaleError('MIXSCALE_BACKEND_UNAVAILABLE', `router snapshot ${this.url} could not be read: ${(e as Error).message}`, { url: this.url }, { cause: e });
+    }
   }
 }

@@ -94,6 +94,17 @@ describe('router clients for the controller', () => {
       assert.ok(obs.utilization !== undefined && 'g4dn.xlarge' in obs.utilization);
     });
 
+    it('fails with a clear error when the answer is not a snapshot', async () => {
+      const other = new FakeBackend('not-a-router');
+      await other.start();
+      try {
+        // The fake backend answers every path with an inference response.
+        await assert.rejects(new RouterSnapshotSource({ routerUrl: other.url }).observe(0), /is not a mixscale snapshot/);
+      } finally {
+        await other.stop();
+      }
+    });
+
     it('fails with a clear error when the router cannot be reached', async () => {
       await assert.rejects(new RouterSnapshotSource({ routerUrl: 'http://127.0.0.1:1' }).observe(0), (e: unknown) => e instanceof MixscaleError && e.code === 'MIXSCALE_BACKEND_UNAVAILABLE');
     });
