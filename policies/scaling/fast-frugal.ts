@@ -8,7 +8,10 @@ import type { ScalingPolicyOptions } from './index.ts';
 
 export interface FastFrugalOptions {
   readonly planner: Partial<PlannerOptions>;
-  /** Plan for this much more load than estimated: covers noise in a window and the boot lag. */
+  /**
+   * Plan for this much more load than estimated (default 0: the model is already pessimistic by
+   * ~6% on average, and on the default day 0 beat 0.05, 0.1 and 0.25; see bench/README.md).
+   */
   readonly headroom: number;
   /** Correct the model from observed p99 (see src/control/latency-feedback.ts). */
   readonly feedback: boolean;
@@ -34,7 +37,7 @@ export class FastFrugal implements ScalingPolicy {
   private readonly recent: Array<{ atMs: number; rps: Map<string, number> }> = [];
 
   constructor(options: Partial<FastFrugalOptions> = {}) {
-    this.options = { planner: {}, headroom: 0.1, feedback: true, scaleDownDelayMs: 300_000, ...options };
+    this.options = { planner: {}, headroom: 0, feedback: true, scaleDownDelayMs: 300_000, ...options };
   }
 
   decide(state: ScalingState): ScalingDecision {
