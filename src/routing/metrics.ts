@@ -51,8 +51,11 @@ const QUANTILES = [0.5, 0.9, 0.99, 0.999] as const;
 export class RouterMetrics {
   readonly registry = new Registry();
   private readonly cells = new Map<BackendState, Cell[]>();
-  /** Cells of backends that were removed: their history stays in the cumulative numbers. */
-  private readonly retired: Cell[] = [];
+  /**
+   * Removed backends' history, merged per (class, pool) under backend "removed": cumulative
+   * numbers keep it, and memory stays bounded however many backends come and go.
+   */
+  private readonly retired = new Map<string, Cell>();
   private readonly rejections: Array<Map<RouterRejectReason, number>>;
   private readonly sizeSums: number[];
   private readonly slots: Slot[] = [];
@@ -139,7 +142,19 @@ export class RouterMetrics {
   /** Keeps a removed backend's history in the cumulative numbers. */
   retire(b: BackendState): void {
     const cells = this.cells.get(b);
-    if (cells !== undefined) for (const c of cells) if (c !== undefined) this.retired.push(c);
+    if (cells !== undefined) {
+      for (const c of cells) {
+        if (c === undefined) continue;
+        const key = `${c.classIndex}\0${c.pool}`;
+        let r = this.retired.get(key);
+        if (r === undefined) {
+          r = { classIndex: c.classIndex, backend: 'removed', pool: c.pool, type: c.type, latency: new LatencyHistogram(), statuses: new Map() };
+          this.retired.set(key, r);
+        }
+        r.latency.merge(c.latency);
+        for (const [code, n] of c.statuses) r.statuses.set(code, (r.statuses.get(code) ?? 0) + n);
+      }
+    }
     this.cells.delete(b);
   }
 
@@ -213,7 +228,8 @@ export class RouterMetrics {
   }
 
   private typeOfRetiredPool(pool: string): string {
-    return this.retired.find((c) => c.pool === pool)?.type ?? 'unknown';
+    for (const c of this.retired.values()) if (c.pool === pool) return c.type;
+    return 'unknown';
   }
 
   private cell(b: BackendState, classIndex: number): Cell {
@@ -278,7 +294,7 @@ export class RouterMetrics {
   }
 
   private allCells(): Cell[] {
-    const out: Cell[] = [...this.retired];
+    const out: Cell[] = [...this.retired.values()];
     for (const cells of this.cells.values()) for (const c of cells) if (c !== undefined) out.push(c);
     return out;
   }

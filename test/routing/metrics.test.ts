@@ -44,6 +44,13 @@ describe('router metrics', () => {
       assert.match(text, /mixscale_router_backend_accepting\{backend="a",pool="gpu",type="g4dn.xlarge"\} 0/);
     });
 
+    it('keeps a removed backend’s history under backend "removed", merged per pool', async () => {
+      router.backends.remove('a');
+      const text = (await request(url).get('/metrics')).text;
+      assert.match(text, /mixscale_router_requests_total\{model="rm2",class="interactive",pool="gpu",backend="removed",code="200"\} 1/);
+      assert.doesNotMatch(text, /backend="a"/);
+    });
+
     it('passes promtool check metrics', async function () {
       if (!promtoolAvailable()) this.skip(); // promtool comes with Debian's "prometheus" package
       const text = (await request(url).get('/metrics')).text;
