@@ -69,7 +69,7 @@ export function registerLoad(program: Command): void {
     .option('--trace-model <name>', 'for a rate series with a model column: which model')
     .option('--size-column <name>', 'size column of a per-request trace (default: size, batch, input_tokens, output_tokens)')
     .option('--size-scale <x>', 'multiply trace sizes (e.g. tokens to batch sizes)', positive('--size-scale'))
-    .option('--sizes <spec>', 'sizes for arrivals the trace does not size: kairos or fixed:N', sizesArg, { kind: 'kairos' } as SizeSpec)
+    .option('--sizes <spec>', 'sizes for arrivals the trace does not size: kairos or fixed:N (default: kairos; fixed:1 with --payload digits)', sizesArg)
     .option('--classes <mix>', 'label requests with classes by share, e.g. interactive:0.3,batch:0.7 (sent as parameters.class)')
     .addOption(new Option('--payload <kind>', 'what a request carries: size (a tensor of SIZE rows) or digits (real test digits, for the edge node)').choices([...PAYLOAD_KINDS]).default('size'))
     .option('--param <key=value>', 'extra OIP parameter on every request (repeatable), e.g. latency_ms=20', (v: string, acc: Array<[string, number | string | boolean]>) => [...acc, parseParam(v)], [])
@@ -98,7 +98,8 @@ Latency counts from each request's intended send time (open loop, no coordinated
         startMs: opts.start,
         durationMs: opts.duration,
         sizeScale: opts.sizeScale,
-        sizes: opts.sizes,
+        // One digit per request unless asked: a Kairos-sized batch of digits is hundreds of rows.
+        sizes: opts.sizes ?? (opts.payload === 'digits' ? { kind: 'fixed', size: 1 } : { kind: 'kairos' }),
         seed: opts.seed,
       };
       // A first streaming pass counts the arrivals, for the progress bar.
