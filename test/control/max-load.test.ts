@@ -1,0 +1,26 @@
+import assert from 'node:assert/strict';
+import { maxRpsWithinSlo, scaleLoad } from '../../src/control/max-load.ts';
+import { planMix } from '../../src/control/planner.ts';
+import { kairosCandidates, rm2Class, rm2Load } from './kairos-setup.ts';
+
+const input = (budgetUsdPerHour: number) => ({ budgetUsdPerHour, classes: rm2Class, candidates: kairosCandidates, load: rm2Load(50) });
+
+describe('maxRpsWithinSlo', () => {
+  it('finds the load where the best mix stops meeting the SLO, to about 1%', () => {
+    const { rps, plan } = maxRpsWithinSlo(input(2.5));
+    assert.ok(plan !== null && plan.score <= 1);
+    const beyond = planMix({ ...input(2.5), load: scaleLoad(rm2Load(50), (rps * 1.03) / 50) });
+    assert.ok(beyond.score > 1, `at ${rps * 1.03} rps the score is ${beyond.score}`);
+  });
+
+  it('holds more load with more budget', () => {
+    assert.ok(maxRpsWithinSlo(input(4)).rps > maxRpsWithinSlo(input(2)).rps * 1.5);
+  });
+
+  it('scales every class by the same factor and keeps its sizes', () => {
+    const base = rm2Load(10);
+    const l = scaleLoad(base, 3);
+    assert.equal(l.classes[0]!.rps, 30);
+    assert.equal(l.classes[0]!.sizes, base.classes[0]!.sizes);
+  });
+});
