@@ -8,7 +8,8 @@ import { startMixscale, startNginx, startScript, stopAll, tool, wrk, type WrkRes
 /**
  * Proxy overhead: wrk drives tiny OIP inference requests at (1) an echo backend directly,
  * (2) nginx least_conn with keep-alive upstreams, (3) mixscale router with the lean hot path,
- * (4) mixscale router with every request through express. Throughput at 32 connections;
+ * (4) mixscale router with every request through express, (5) a bare node proxy (the floor for
+ * any node proxy: bare-proxy.ts). Throughput at 32 connections;
  * median latency at 1 connection (no queueing), compared with direct.
  *
  * The machine is shared, so each target is measured in several interleaved rounds and the best
@@ -63,12 +64,14 @@ ${backends.map((u, i) => `    - { id: echo${i}, url: "${u}", type: r5n.large }`)
   const lean = await startMixscale(['--config', config, 'router', '--port', '0', '--hot-path', 'lean']);
   const viaExpress = await startMixscale(['--config', config, 'router', '--port', '0', '--hot-path', 'express']);
   const nginx = await startNginx(dir, await freePort(), backends);
+  const bare = await startScript(fileURLToPath(new URL('./bare-proxy.ts', import.meta.url)), [backends[0]!]);
 
   const targets: Array<[string, string]> = [
     ['direct', backends[0]!],
     ['nginx least_conn', nginx],
     ['router (lean)', lean],
     ['router (express)', viaExpress],
+    ['bare node proxy', bare],
   ];
   const rows = targets.map(([target]) => ({ target, rps: 0, p50Ms1: Infinity, p99Ms: Infinity, bad: 0, rounds: [] as number[] }));
   for (const [, url] of targets) wrk(url, lua, CONNECTIONS, 2); // warm-up (JIT, connection pools)
@@ -93,8 +96,8 @@ ${backends.map((u, i) => `    - { id: echo${i}, url: "${u}", type: r5n.large }`)
     seconds: SECONDS,
     rounds: ROUNDS,
     rows,
-    throughputVsNginx: { lean: get('router (lean)').rps / nginxRow.rps, express: get('router (express)').rps / nginxRow.rps },
-    addedMedianMs: { nginx: nginxRow.p50Ms1 - direct.p50Ms1, lean: get('router (lean)').p50Ms1 - direct.p50Ms1, express: get('router (express)').p50Ms1 - direct.p50Ms1 },
+    throughputVsNginx: { lean: get('router (lean)').rps / nginxRow.rps, express: get('router (express)').rps / nginxRow.rps, bareNode: get('bare node proxy').rps / nginxRow.rps },
+    addedMedianMs: { bareNode: get('bare node proxy').p50Ms1 - direct.p50Ms1, nginx: nginxRow.p50Ms1 - direct.p50Ms1, lean: get('router (lean)').p50Ms1 - direct.p50Ms1, express: get('router (express)').p50Ms1 - direct.p50Ms1 },
   };
   process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
 } finally {
