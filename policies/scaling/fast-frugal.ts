@@ -3,7 +3,9 @@ import { planMix, type PlannerOptions } from '../../src/control/planner.ts';
 import type { LoadObservation, ScalingDecision, ScalingPolicy, ScalingState } from '../../src/control/types.ts';
 import { ConfigError } from '../../src/core/errors.ts';
 import type { RequestClass } from '../../src/core/types.ts';
+import type { SizePmf } from '../../src/core/sizes.ts';
 import { buildModel } from '../../src/model/build.ts';
+import { mixPmfs } from '../../src/model/pmf-mix.ts';
 import type { ScalingPolicyOptions } from './index.ts';
 
 export interface FastFrugalOptions {
@@ -34,7 +36,7 @@ export class FastFrugal implements ScalingPolicy {
   readonly name = 'fast-frugal';
   readonly options: FastFrugalOptions;
   private readonly feedback = new LatencyFeedback();
-  private readonly recent: Array<{ atMs: number; rps: Map<string, number> }> = [];
+  private readonly recent: Array<{ atMs: number; rps: Map<string, number>; sizes: Map<string, SizePmf> }> = [];
 
   constructor(options: Partial<FastFrugalOptions> = {}) {
     this.options = { planner: {}, headroom: 0, feedback: true, scaleDownDelayMs: 300_000, ...options };
@@ -43,20 +45,39 @@ export class FastFrugal implements ScalingPolicy {
   decide(state: ScalingState): ScalingDecision {
     if (this.options.feedback) this.learn(state);
     const classes: RequestClass[] = state.classes.map((c) => ({ ...c, sloMs: c.sloMs / this.feedback.factor(c.name) }));
-    const peak = this.stabilized(state);
-    const load: LoadObservation = { ...state.load, classes: state.load.classes.map((c) => ({ ...c, rps: (peak.get(c.name) ?? c.rps) * (1 + this.options.headroom) })) };
+    const { peak, sizes } = this.stabilized(state);
+    const load: LoadObservation = {
+      ...state.load,
+      classes: state.load.classes.map((c) => ({ ...c, rps: (peak.get(c.name) ?? c.rps) * (1 + this.options.headroom), sizes: sizes.get(c.name) ?? c.sizes })),
+    };
     const plan = planMix({ budgetUsdPerHour: state.budgetUsdPerHour, classes, candidates: state.candidates, load, fleet: state.fleet, options: this.options.planner });
     const corrected = state.classes.filter((c) => Math.abs(this.feedback.factor(c.name) - 1) > 0.02).map((c) => `${c.name} ×${this.feedback.factor(c.name).toFixed(2)}`);
     return { mix: plan.mix, reason: corrected.length > 0 ? `${plan.reason}; latency feedback ${corrected.join(', ')}` : plan.reason, plan };
   }
 
-  /** Per class, the highest rate estimated within the scale-down delay (this tick's included). */
-  private stabilized(state: ScalingState): Map<string, number> {
-    this.recent.push({ atMs: state.nowMs, rps: new Map(state.load.classes.map((c) => [c.name, c.rps])) });
+  /**
+   * Per class, over the scale-down delay (this tick included): the highest estimated rate, and
+   * the size distribution of all those windows together (weighted by rate), so that a quiet
+   * window without large requests does not make the planner forget them.
+   */
+  private stabilized(state: ScalingState): { peak: Map<string, number>; sizes: Map<string, SizePmf> } {
+    this.recent.push({
+      atMs: state.nowMs,
+      rps: new Map(state.load.classes.map((c) => [c.name, c.rps])),
+      sizes: new Map(state.load.classes.filter((c) => c.sizes.sizes.length > 0).map((c) => [c.name, c.sizes])),
+    });
     while (this.recent.length > 1 && this.recent[0]!.atMs < state.nowMs - this.options.scaleDownDelayMs) this.recent.shift();
     const peak = new Map<string, number>();
     for (const r of this.recent) for (const [k, v] of r.rps) peak.set(k, Math.max(peak.get(k) ?? 0, v));
-    return peak;
+    const sizes = new Map<string, SizePmf>();
+    for (const c of state.load.classes) {
+      const parts = this.recent.flatMap((r) => {
+        const pmf = r.sizes.get(c.name);
+        return pmf === undefined ? [] : [{ pmf, weight: Math.max(r.rps.get(c.name) ?? 0, 1e-6) }];
+      });
+      if (parts.length > 0) sizes.set(c.name, mixPmfs(parts));
+    }
+    return { peak, sizes };
   }
 
   /** Compares the observed tail with the model's prediction for the fleet that was running. */

@@ -47,16 +47,21 @@ export function buildModel(
 }
 
 /**
- * Merges adjacent points of a pmf into at most `bins` equal-mass groups (each at its mean size),
- * keeping the extreme points so the largest sizes, which set the tail, stay represented.
+ * Merges adjacent points of a pmf (sorted by size) into at most about `bins` groups, each at its
+ * mean size: equal mass over the lower 90%, a quarter of the groups over the largest 10% (the
+ * sizes that set the tail), and the two largest points kept as they are.
  */
 export function coarsen(pmf: SizePmf, bins: number): SizePmf {
   const n = pmf.sizes.length;
   if (n <= bins) return pmf;
-  const sizes: number[] = [];
-  const weights: number[] = [];
   let total = 0;
   for (let i = 0; i < n; i++) total += pmf.weights[i]!;
+  const tailBins = Math.max(1, Math.floor(bins / 4));
+  const bodyBins = bins - tailBins;
+  // Upper cumulative-mass edge of group g (as a fraction of the total).
+  const edge = (g: number): number => (g <= bodyBins ? (0.9 * g) / bodyBins : 0.9 + (0.1 * (g - bodyBins)) / tailBins);
+  const sizes: number[] = [];
+  const weights: number[] = [];
   let acc = 0;
   let w = 0;
   let ws = 0;
@@ -66,13 +71,12 @@ export function coarsen(pmf: SizePmf, bins: number): SizePmf {
     w += wi;
     ws += wi * pmf.sizes[i]!;
     acc += wi;
-    const last = i === n - 1;
-    if (last || acc >= (group * total) / bins - 1e-12 || i >= n - 2) {
+    if (i === n - 1 || i >= n - 3 || acc >= edge(group) * total - 1e-12) {
       sizes.push(ws / w);
       weights.push(w / total);
       w = 0;
       ws = 0;
-      group++;
+      while (group < bins && acc >= edge(group) * total - 1e-12) group++;
     }
   }
   return { sizes: Float64Array.from(sizes), weights: Float64Array.from(weights) };

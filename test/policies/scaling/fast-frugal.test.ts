@@ -32,6 +32,21 @@ describe('fast-frugal scaling policy', () => {
     assert.notDeepEqual(later, peak, 'after the delay');
   });
 
+  it('keeps large sizes from recent windows in view when a quiet window has none', () => {
+    const smallOnly = { sizes: Float64Array.of(50), weights: Float64Array.of(1) };
+    const quiet = (nowMs: number) => {
+      const s = kairosState(60, nowMs);
+      const load = { ...s.load, classes: [{ name: 'rm2', rps: 60, sizes: smallOnly }] };
+      return { ...s, load, observed: load };
+    };
+    const remembering = createScalingPolicy('fast-frugal');
+    remembering.decide(kairosState(60, 0));
+    const afterKairos = remembering.decide(quiet(30_000)).mix;
+    const forgetful = createScalingPolicy('fast-frugal').decide(quiet(30_000)).mix;
+    assert.notDeepEqual(afterKairos, forgetful, 'only small sizes: the planner would pick a CPU-only fleet');
+    assert.ok((afterKairos['g4dn.xlarge'] ?? 0) > 0, JSON.stringify(afterKairos));
+  });
+
   it('tightens its plan when observed p99 runs above the model', () => {
     const mix = { 'g4dn.xlarge': 1, 'r5n.large': 13 };
     const slow = new LatencyHistogram();
