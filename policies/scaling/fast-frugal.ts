@@ -12,7 +12,7 @@ export interface FastFrugalOptions {
   readonly planner: Partial<PlannerOptions>;
   /**
    * Plan for this much more load than estimated (default 0: the model is already pessimistic by
-   * ~6% on average, and on the default day 0 beat 0.05, 0.1 and 0.25; see bench/README.md).
+   * ~7% on average, and on the default day 0 beat 0.1 and 0.25; see bench/README.md).
    */
   readonly headroom: number;
   /** Correct the model from observed p99 (see src/control/latency-feedback.ts). */
