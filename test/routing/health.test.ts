@@ -138,4 +138,32 @@ describe('router backend health and retries', () => {
     assert.equal(rejected.headers['x-mixscale-reject'], 'overloaded');
     assert.equal(rejected.headers['retry-after'], '1');
   });
+
+  it('answers every request, and counts nothing as still in flight, while backends fail and leave under load', async () => {
+    a.behaviour.delayMs = 20;
+    b.behaviour.delayMs = 20;
+    const c = await new FakeBackend('c').start();
+    router.backends.add({ id: 'c', url: c.url, type: 'r5n.large' });
+    try {
+      const answers = Promise.all(
+        Array.from({ length: 120 }, (_, i) =>
+          new Promise((r) => setTimeout(r, i)).then(() => request(url).post('/v2/models/rm2/infer').send(inferBody(1))),
+        ),
+      );
+      await new Promise((r) => setTimeout(r, 30));
+      await a.stop(); // dies with requests in flight
+      await new Promise((r) => setTimeout(r, 30));
+      router.backends.drain('b');
+      await new Promise((r) => setTimeout(r, 30));
+      router.backends.remove('c'); // removed with requests in flight
+      const statuses = (await answers).map((r) => r.status);
+      assert.equal(statuses.length, 120);
+      for (const s of statuses) assert.ok([200, 502, 503].includes(s), `status ${s}`);
+      assert.ok(statuses.filter((s) => s === 200).length > 0);
+      assert.equal(router.infer.requestsInFlight, 0);
+      assert.ok(router.tracker.backends.every((x) => x.outstanding === 0));
+    } finally {
+      await c.stop();
+    }
+  });
 });
