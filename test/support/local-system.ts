@@ -44,7 +44,10 @@ export function freePort(): Promise<number> {
  * `mixscale controller` (local provider, cluster `cluster`) from the config that
  * `config(routerUrl, port)` returns, and waits until a node answers through the router.
  */
-export async function startLocalSystem(config: (routerUrl: string, port: number) => string, opts: { cluster: string; readyProbe: string; readyTimeoutMs?: number }): Promise<LocalSystem> {
+export async function startLocalSystem(
+  config: (routerUrl: string, port: number) => string,
+  opts: { cluster: string; readyProbe: string; readyBody?: unknown; readyTimeoutMs?: number },
+): Promise<LocalSystem> {
   const dir = mkdtempSync(join(tmpdir(), 'mixscale-local-'));
   const port = await freePort();
   const routerUrl = `http://127.0.0.1:${port}`;
@@ -91,7 +94,7 @@ export async function startLocalSystem(config: (routerUrl: string, port: number)
     });
     const until = Date.now() + (opts.readyTimeoutMs ?? 60_000);
     for (;;) {
-      const r = await fetch(`${routerUrl}${opts.readyProbe}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ inputs: [{ name: 'input', shape: [10, 1], datatype: 'FP32', data: new Array(10).fill(0) }] }) }).catch(() => undefined);
+      const r = await fetch(`${routerUrl}${opts.readyProbe}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(opts.readyBody ?? { inputs: [{ name: 'input', shape: [10, 1], datatype: 'FP32', data: new Array(10).fill(0) }] }) }).catch(() => undefined);
       if (r?.status === 200) break;
       assert.ok(Date.now() < until, 'no node answered through the router in time');
       await new Promise((res) => setTimeout(res, 250));
