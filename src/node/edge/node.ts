@@ -18,7 +18,7 @@ export interface EdgeOptions {
   readonly maxBatchRows: number;
   /** Warm-up runs per stage at one row (seeds the latency histograms). */
   readonly warmupRuns: number;
-  /** While idle, re-measure stages not run for this long (ms; default 1000, 0: never). */
+  /** While idle, re-measure stages not run for this long (ms; default 5000, 0: never): rare, because a request that arrives during a probe waits for it. */
   readonly probeEveryMs?: number;
 }
 
@@ -41,7 +41,7 @@ export class EdgeNode implements InferenceNode {
       percentile: opts.percentile,
       confidenceThreshold: opts.confidenceThreshold,
       maxBatchRows: warm.batchingHelps ? opts.maxBatchRows : 1,
-      probeEveryMs: opts.probeEveryMs ?? 1000,
+      probeEveryMs: opts.probeEveryMs ?? 5000,
     });
   }
 
