@@ -3,6 +3,7 @@ import type { Clock, TimerHandle } from '../core/clock.ts';
 import type { LatencyHistogram } from '../core/histogram.ts';
 import type { Logger } from '../core/log.ts';
 import type { RouterMetrics } from './metrics.ts';
+import { CW_CLASS_DIMENSION, CW_LATENCY, CW_REQUESTS } from '../cloud/aws/cloudwatch-metrics.ts';
 
 /** CloudWatch takes at most 150 distinct values per datum and 1000 datums per call. */
 const MAX_VALUES = 150;
@@ -68,14 +69,13 @@ export class CloudWatchPublisher {
     const at = new Date(this.o.clock.now());
     const data: MetricDatum[] = [];
     for (const c of this.o.metrics.takeInterval()) {
-      const dims = [
-        { Name: 'Model', Value: c.cls.model },
-        { Name: 'Class', Value: c.cls.name },
-      ];
-      data.push({ MetricName: 'Requests', Dimensions: dims, Timestamp: at, Unit: 'Count', Value: c.arrivals });
+      // Exactly the names and dimensions CloudWatchMetricsSource queries: a CloudWatch metric is
+      // identified by all its dimensions, so an extra one here would make the controller read nothing.
+      const dims = [{ Name: CW_CLASS_DIMENSION, Value: c.cls.name }];
+      data.push({ MetricName: CW_REQUESTS, Dimensions: dims, Timestamp: at, Unit: 'Count', Value: c.arrivals });
       data.push({ MetricName: 'Rejected', Dimensions: dims, Timestamp: at, Unit: 'Count', Value: c.rejected });
       const { values, counts } = valuesAndCounts(c.latency);
-      if (values.length > 0) data.push({ MetricName: 'Latency', Dimensions: dims, Timestamp: at, Unit: 'Milliseconds', Values: values, Counts: counts });
+      if (values.length > 0) data.push({ MetricName: CW_LATENCY, Dimensions: dims, Timestamp: at, Unit: 'Milliseconds', Values: values, Counts: counts });
     }
     let sent = 0;
     for (let i = 0; i < data.length; i += MAX_DATUMS) {

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
-import { CloudWatchClient, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
+import { CloudWatchClient, GetMetricDataCommand, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { mockClient } from 'aws-sdk-client-mock';
 import request from 'supertest';
+import { CloudWatchMetricsSource } from '../../src/cloud/aws/cloudwatch-metrics.ts';
 import { LatencyHistogram } from '../../src/core/histogram.ts';
 import { valuesAndCounts } from '../../src/routing/cloudwatch.ts';
 import { FakeBackend, inferBody } from './fake-backend.ts';
@@ -44,10 +45,42 @@ describe('router CloudWatch publishing', () => {
     const find = (metric: string, cls: string) => input.MetricData!.find((d) => d.MetricName === metric && d.Dimensions!.some((x) => x.Name === 'Class' && x.Value === cls));
     assert.equal(find('Requests', 'interactive')!.Value, 6);
     assert.equal(find('Rejected', 'interactive')!.Value, 1);
-    const latency = find('Latency', 'interactive')!;
+    const latency = find('LatencyMs', 'interactive')!;
     assert.equal(latency.Unit, 'Milliseconds');
     assert.equal(latency.Counts!.reduce((x, y) => x + y, 0), 5);
-    assert.equal(find('Latency', 'batch'), undefined);
+    assert.equal(find('LatencyMs', 'batch'), undefined);
+    cw.restore();
+  });
+
+  it('publishes under the names and dimensions the controller reads back (CloudWatchMetricsSource)', async () => {
+    const cw = mockClient(CloudWatchClient);
+    cw.on(PutMetricDataCommand).resolves({});
+    cw.on(GetMetricDataCommand).resolves({ MetricDataResults: [] });
+    const a = await new FakeBackend('a').start();
+    const { server, url } = await startRouter(
+      { cloudwatch: { namespace: 'test/router', interval: '1h' }, backends: [{ id: 'a', url: a.url, type: 'g4dn.xlarge' }] },
+      { policy: new FirstAvailable(), cloudwatchClient: new CloudWatchClient({ region: 'us-east-1' }) },
+    );
+    try {
+      await request(url).post('/v2/models/rm2/infer').send(inferBody(1));
+    } finally {
+      await server.close();
+      await a.stop();
+    }
+    const key = (m: { MetricName?: string | undefined; Dimensions?: Array<{ Name?: string | undefined; Value?: string | undefined }> | undefined }): string =>
+      `${m.MetricName}|${JSON.stringify(m.Dimensions)}`;
+    const published = new Set(cw.commandCalls(PutMetricDataCommand)[0]!.args[0].input.MetricData!.map(key));
+    const source = new CloudWatchMetricsSource({
+      client: new CloudWatchClient({ region: 'us-east-1' }),
+      namespace: 'test/router',
+      classes: [{ name: 'interactive', model: 'rm2', sloMs: 350, sloQuantile: 0.99, share: 1 }],
+      windowMs: 60_000,
+      sizes: { sizes: Float64Array.of(100), weights: Float64Array.of(1) },
+    });
+    await source.observe(3_600_000);
+    const queried = cw.commandCalls(GetMetricDataCommand)[0]!.args[0].input.MetricDataQueries!.map((q) => key(q.MetricStat!.Metric!));
+    assert.ok(queried.length > 0);
+    for (const q of queried) assert.ok(published.has(q), `the controller queries ${q}, which the router never publishes`);
     cw.restore();
   });
 });
