@@ -92,14 +92,7 @@ export class SimClock implements Clock {
 
   /** Moves time forward to `t`, firing every timer due at or before it. Time never goes back. */
   advanceTo(t: Ms): void {
-    for (;;) {
-      this.dropCancelledTop();
-      const top = this.heap[0];
-      if (top === undefined || top.at > t) break;
-      this.pop();
-      this.t = Math.max(this.t, top.at);
-      top.fn();
-    }
+    for (let timer = this.takeDue(t); timer !== undefined; timer = this.takeDue(t)) timer.fn();
     this.t = Math.max(this.t, t);
   }
 
@@ -109,16 +102,21 @@ export class SimClock implements Clock {
    * instant it started, as long as it awaits only simulated I/O.
    */
   async advanceToSettled(t: Ms): Promise<void> {
-    for (;;) {
-      this.dropCancelledTop();
-      const top = this.heap[0];
-      if (top === undefined || top.at > t) break;
-      this.pop();
-      this.t = Math.max(this.t, top.at);
-      top.fn();
+    for (let timer = this.takeDue(t); timer !== undefined; timer = this.takeDue(t)) {
+      timer.fn();
       await settle();
     }
     this.t = Math.max(this.t, t);
+  }
+
+  /** Removes the earliest timer due at or before `t` and moves time to it; undefined when none is due. */
+  private takeDue(t: Ms): SimTimer | undefined {
+    this.dropCancelledTop();
+    const top = this.heap[0];
+    if (top === undefined || top.at > t) return undefined;
+    this.pop();
+    this.t = Math.max(this.t, top.at);
+    return top;
   }
 
   private dropCancelledTop(): void {

@@ -1,16 +1,9 @@
 import type { ProfileTable } from '../catalog/profiles.ts';
 import type { Rng } from '../core/rng.ts';
 import type { Ms } from '../core/types.ts';
-import type { BackendState, PoolView, RoutableRequest } from './types.ts';
+import type { BackendSpec, BackendState, PoolView, RoutableRequest } from './types.ts';
 
-export interface BackendSpec {
-  readonly id: string;
-  readonly type: string;
-  readonly pool: string;
-  readonly fast: boolean;
-  readonly slots: number;
-  readonly maxOutstanding: number;
-}
+export type { BackendSpec };
 
 /**
  * The routing state both the HTTP router and the simulator keep: which backends exist, which

@@ -18,7 +18,17 @@ export interface RoutableRequest {
  * A backend as the router and the simulator track it. The same PoolTracker updates these
  * fields in both, so policies see identical state.
  */
-export interface BackendState {
+export interface BackendState extends BackendSpec {
+  /** Requests dispatched and not yet finished. */
+  outstanding: number;
+  /** Sum of the expected service times (ms) of the outstanding requests. */
+  pendingWorkMs: number;
+  /** False while draining or unhealthy: takes no new requests. */
+  accepting: boolean;
+}
+
+/** What a backend is: fixed for its lifetime. */
+export interface BackendSpec {
   readonly id: string;
   readonly type: string;
   readonly pool: string;
@@ -28,12 +38,6 @@ export interface BackendState {
   readonly slots: number;
   /** Most requests the router keeps in flight to it (queue included). */
   readonly maxOutstanding: number;
-  /** Requests dispatched and not yet finished. */
-  outstanding: number;
-  /** Sum of the expected service times (ms) of the outstanding requests. */
-  pendingWorkMs: number;
-  /** False while draining or unhealthy: takes no new requests. */
-  accepting: boolean;
 }
 
 export interface PoolView {
