@@ -64,6 +64,7 @@ export function createProvider(loaded: LoadedConfig, s: ControllerSettings, deps
     clock: deps.clock,
     priceOf,
     model,
+    slotsOf: (pool) => loaded.config.pools.find((p) => p.name === pool)?.slots ?? 1,
     bootDelayMs: s.local.bootDelay,
     readOnly: deps.readOnly ?? false,
     ...(s.local.command !== undefined ? { command: s.local.command } : {}),

@@ -12,8 +12,8 @@ import { readState, writeState, type LocalRecord, type LocalState } from './stat
 
 const BIN = fileURLToPath(new URL('../../../bin/mixscale.js', import.meta.url));
 
-/** `mixscale node emulated` for the type, port chosen by the OS. Placeholders: {type} {model} {pool} {id}. */
-export const DEFAULT_LOCAL_COMMAND: readonly string[] = [process.execPath, BIN, 'node', 'emulated', '--type', '{type}', '--model', '{model}', '--port', '0'];
+/** `mixscale node emulated` for the type, port chosen by the OS. Placeholders: {type} {model} {pool} {id} {slots}. */
+export const DEFAULT_LOCAL_COMMAND: readonly string[] = [process.execPath, BIN, 'node', 'emulated', '--type', '{type}', '--model', '{model}', '--slots', '{slots}', '--port', '0'];
 
 const TOKENS_KEPT = 200;
 
@@ -25,6 +25,8 @@ export interface LocalProviderOptions {
   readonly priceOf: (type: string) => number;
   /** Model the nodes serve (`{model}` in the command). */
   readonly model: string;
+  /** Requests a node of this pool serves at once (`{slots}` in the command; default 1). */
+  readonly slotsOf?: (pool: string) => number;
   /** Extra delay from launch before an instance counts as running (emulates boot). */
   readonly bootDelayMs?: Ms;
   /** argv of a node; the first stdout line must be `{"listening":"http://HOST:PORT"}`. */
@@ -179,7 +181,12 @@ export class LocalProvider implements CloudProvider {
 
   private spawnNode(id: string, spec: LaunchSpec, stdoutPath: string): number {
     const argv = (this.o.command ?? DEFAULT_LOCAL_COMMAND).map((a) =>
-      a.replaceAll('{type}', spec.type).replaceAll('{model}', this.o.model).replaceAll('{pool}', spec.pool).replaceAll('{id}', id),
+      a
+        .replaceAll('{type}', spec.type)
+        .replaceAll('{model}', this.o.model)
+        .replaceAll('{pool}', spec.pool)
+        .replaceAll('{id}', id)
+        .replaceAll('{slots}', String(this.o.slotsOf?.(spec.pool) ?? 1)),
     );
     const [cmd, ...args] = argv;
     if (cmd === undefined) throw new MixscaleError('MIXSCALE_CONFIG_INVALID', 'controller.local.command: empty command');

@@ -115,8 +115,8 @@ describe('LocalProvider', function () {
     await assert.rejects(make().list(), (e: unknown) => isMixscaleError(e) && /belongs to cluster "other"/.test(e.message));
   });
 
-  it('runs the real `mixscale node emulated` by default', async () => {
-    const real = new LocalProvider({ cluster: 'test', stateFile: join(dir, 'state.json'), clock: new RealClock(), priceOf: (t) => catalog.price(t), model: 'rm2' });
+  it('runs the real `mixscale node emulated` by default, with its pool’s slots', async () => {
+    const real = new LocalProvider({ cluster: 'test', stateFile: join(dir, 'state.json'), clock: new RealClock(), priceOf: (t) => catalog.price(t), model: 'rm2', slotsOf: (pool) => (pool === 'r5n' ? 3 : 1) });
     providers.push(real);
     await real.launch({ type: 'r5n.large', pool: 'r5n', count: 1, clientToken: 't5' });
     const [i] = await until(() => real.list(), (l) => l[0]?.state === 'running' || l.length === 0, 40_000);
@@ -124,5 +124,8 @@ describe('LocalProvider', function () {
     const res = await request(`${i.address}/v2/health/ready`);
     assert.equal(res.statusCode, 200);
     await res.body.dump();
+    const meta = (await (await request(`${i.address}/v2/models/rm2`)).body.json()) as { parameters: { slots: number; instance_type: string } };
+    assert.equal(meta.parameters.instance_type, 'r5n.large');
+    assert.equal(meta.parameters.slots, 3);
   });
 });
