@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from '../core/log.ts';
 import { MixscaleError } from '../core/errors.ts';
+import { parseDurationMs } from '../core/units.ts';
 import { loadConfigFile, type LoadedConfig } from '../config/load.ts';
 
 /** Options every command accepts (declared on the root program). */
@@ -38,3 +39,29 @@ export function jsonRequested(cmd: Command): boolean {
 export function notYetAvailable(what: string): never {
   throw new MixscaleError('MIXSCALE_NOT_AVAILABLE', `${what} is not yet available in this version`);
 }
+
+/** A positive number given for `flag`, or a usage error naming the flag and the value. */
+export function positiveNumber(flag: string, text: string): number {
+  const n = Number(text);
+  if (!Number.isFinite(n) || !(n > 0)) throw new MixscaleError('MIXSCALE_USAGE', `${flag}: expected a positive number, got "${text}"`);
+  return n;
+}
+
+/** A positive integer given for `flag`, or a usage error naming the flag and the value. */
+export function positiveInteger(flag: string, text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n <= 0) throw new MixscaleError('MIXSCALE_USAGE', `${flag}: expected a positive integer, got "${text}"`);
+  return n;
+}
+
+/** A duration given for `flag`: `90s`, `30m`, `2h`, `250ms`; a plain number is seconds. */
+export function durationArg(flag: string, text: string): number {
+  const ms = parseDurationMs(/^\d+(\.\d+)?$/.test(text) ? `${text}s` : text);
+  if (ms === undefined) throw new MixscaleError('MIXSCALE_USAGE', `${flag}: expected a duration like 90s, 30m, 2h (plain numbers are seconds), got "${text}"`);
+  return ms;
+}
+
+/** commander option parsers for the three above. */
+export const positiveNumberOption = (flag: string) => (text: string): number => positiveNumber(flag, text);
+export const positiveIntegerOption = (flag: string) => (text: string): number => positiveInteger(flag, text);
+export const durationOption = (flag: string) => (text: string): number => durationArg(flag, text);

@@ -8,11 +8,10 @@ import { RealClock } from '../../core/clock.ts';
 import { MixscaleError } from '../../core/errors.ts';
 import type { SizeSpec } from '../../core/sizes.ts';
 import { formatMix } from '../../core/types.ts';
-import { parseDurationMs } from '../../core/units.ts';
 import { parseClassMix } from '../../load/classes.ts';
 import { PAYLOAD_KINDS, PayloadBuilder, parseParam, type PayloadKind } from '../../load/payload.ts';
 import { replayTrace, type ReplayOptions, type ReplayReport } from '../../load/replay.ts';
-import { globalOptions } from '../context.ts';
+import { durationOption, globalOptions, positiveNumberOption } from '../context.ts';
 import { renderTable } from '../table.ts';
 
 interface LoadOpts {
@@ -36,17 +35,6 @@ interface LoadOpts {
   progress: boolean;
 }
 
-const positive = (flag: string) => (v: string): number => {
-  const n = Number(v);
-  if (!(n > 0) || !Number.isFinite(n)) throw new MixscaleError('MIXSCALE_USAGE', `${flag}: "${v}" must be a positive number`);
-  return n;
-};
-
-const durationArg = (flag: string) => (v: string): number => {
-  const ms = parseDurationMs(/^\d+(\.\d+)?$/.test(v) ? `${v}s` : v);
-  if (ms === undefined || !(ms >= 0)) throw new MixscaleError('MIXSCALE_USAGE', `${flag}: "${v}" is not a duration (e.g. 90s, 5m; a bare number is seconds)`);
-  return ms;
-};
 
 function sizesArg(v: string): SizeSpec {
   if (v === 'kairos') return { kind: 'kairos' };
@@ -62,19 +50,19 @@ export function registerLoad(program: Command): void {
     .requiredOption('--trace <file>', 'trace CSV (per request t_ms[,size...] or a rate series t_s,count|rps)')
     .option('--target <url>', 'router or node base URL, or a full /v2/models/NAME/infer URL (default with --config: the router\'s listen address)')
     .option('--model <name>', 'model in the infer path when --target is a base URL', 'rm2')
-    .option('--time-scale <x>', 'replay speed-up: 60 replays an hour in a minute', positive('--time-scale'))
-    .option('--peak-rps <rps>', 'rescale so the busiest minute averages this rate', positive('--peak-rps'))
-    .option('--start <duration>', 'start this far into the trace (trace time)', durationArg('--start'))
-    .option('--duration <duration>', 'replay this much of the trace (trace time, before --time-scale)', durationArg('--duration'))
+    .option('--time-scale <x>', 'replay speed-up: 60 replays an hour in a minute', positiveNumberOption('--time-scale'))
+    .option('--peak-rps <rps>', 'rescale so the busiest minute averages this rate', positiveNumberOption('--peak-rps'))
+    .option('--start <duration>', 'start this far into the trace (trace time)', durationOption('--start'))
+    .option('--duration <duration>', 'replay this much of the trace (trace time, before --time-scale)', durationOption('--duration'))
     .option('--trace-model <name>', 'for a rate series with a model column: which model')
     .option('--size-column <name>', 'size column of a per-request trace (default: size, batch, input_tokens, output_tokens)')
-    .option('--size-scale <x>', 'multiply trace sizes (e.g. tokens to batch sizes)', positive('--size-scale'))
+    .option('--size-scale <x>', 'multiply trace sizes (e.g. tokens to batch sizes)', positiveNumberOption('--size-scale'))
     .option('--sizes <spec>', 'sizes for arrivals the trace does not size: kairos or fixed:N (default: kairos; fixed:1 with --payload digits)', sizesArg)
     .option('--classes <mix>', 'label requests with classes by share, e.g. interactive:0.3,batch:0.7 (sent as parameters.class)')
     .addOption(new Option('--payload <kind>', 'what a request carries: size (a tensor of SIZE rows) or digits (real test digits, for the edge node)').choices([...PAYLOAD_KINDS]).default('size'))
     .option('--param <key=value>', 'extra OIP parameter on every request (repeatable), e.g. latency_ms=20', (v: string, acc: Array<[string, number | string | boolean]>) => [...acc, parseParam(v)], [])
-    .option('--connections <n>', 'most open connections to the target', positive('--connections'), 256)
-    .option('--timeout <duration>', 'per-request timeout', durationArg('--timeout'), 30_000)
+    .option('--connections <n>', 'most open connections to the target', positiveNumberOption('--connections'), 256)
+    .option('--timeout <duration>', 'per-request timeout', durationOption('--timeout'), 30_000)
     .option('--seed <n>', 'seed for Poisson expansion, sizes and classes', (v: string) => Number(v), 1)
     .option('--no-progress', 'no progress bar on stderr')
     .addHelpText(

@@ -13,7 +13,7 @@ import { EdgeNode } from '../../node/edge/node.ts';
 import { EXIT_POLICIES, type ExitPolicyName } from '../../node/edge/exit-policy.ts';
 import { MultiExitModel } from '../../node/edge/model.ts';
 import { createNodeApp, listen, type InferenceNode } from '../../node/http.ts';
-import { globalOptions, loggerFor } from '../context.ts';
+import { globalOptions, loggerFor, positiveIntegerOption } from '../context.ts';
 
 /** The model the edge node serves by default: the staged CNN shipped in the repo. */
 const DEFAULT_EDGE_MODEL = fileURLToPath(new URL('../../../models/digits-cnn', import.meta.url));
@@ -37,13 +37,6 @@ function fraction(flag: string) {
   };
 }
 
-function positiveInt(flag: string) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n <= 0) throw new MixscaleError('MIXSCALE_USAGE', `${flag}: "${v}" must be a positive integer`);
-    return n;
-  };
-}
 
 /**
  * Serves a node until SIGTERM/SIGINT, then finishes in-flight requests and returns (exit 0).
@@ -95,8 +88,8 @@ On start a node prints one JSON line on stdout: {"listening":"http://127.0.0.1:P
     .addOption(new Option('--policy <name>', 'exit control (default: node.edge.policy, predictive)').choices([...EXIT_POLICIES]))
     .option('--percentile <q>', 'stage-time percentile the predictive policy plans with (default 0.99)', fraction('--percentile'))
     .option('--confidence <p>', 'confidence threshold for an early exit (default 0.95)', fraction('--confidence'))
-    .option('--max-batch <rows>', 'most rows per stage run across requests (default 8)', positiveInt('--max-batch'))
-    .option('--warmup-runs <n>', 'warm-up runs per stage (default 30)', positiveInt('--warmup-runs'))
+    .option('--max-batch <rows>', 'most rows per stage run across requests (default 8)', positiveIntegerOption('--max-batch'))
+    .option('--warmup-runs <n>', 'warm-up runs per stage (default 30)', positiveIntegerOption('--warmup-runs'))
     .action(async (opts: { model?: string; host?: string; port: number; policy?: ExitPolicyName; percentile?: number; confidence?: number; maxBatch?: number; warmupRuns?: number }, cmd: Command) => {
       const cfg = nodeConfig(cmd);
       const logger = loggerFor(cmd);
@@ -123,8 +116,8 @@ On start a node prints one JSON line on stdout: {"listening":"http://127.0.0.1:P
     .requiredOption('--model <model>', 'profiled model, e.g. rm2')
     .option('--host <host>', 'address to listen on (default: node.host, 127.0.0.1)')
     .option('--port <port>', 'port (0: the OS chooses)', port, 0)
-    .option('--slots <n>', 'requests served at once (default: node.emulated.slots, 1)', positiveInt('--slots'))
-    .option('--seed <n>', 'seed of the service-time draws (default: node.emulated.seed, else one per process)', positiveInt('--seed'))
+    .option('--slots <n>', 'requests served at once (default: node.emulated.slots, 1)', positiveIntegerOption('--slots'))
+    .option('--seed <n>', 'seed of the service-time draws (default: node.emulated.seed, else one per process)', positiveIntegerOption('--seed'))
     .option('--profiles <csv>', 'a service-time profile CSV instead of the bundled Kairos profiles')
     .action(async (opts: { type: string; model: string; host?: string; port: number; slots?: number; seed?: number; profiles?: string }, cmd: Command) => {
       const cfg = nodeConfig(cmd);

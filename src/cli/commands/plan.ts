@@ -7,7 +7,7 @@ import { MixscaleError } from '../../core/errors.ts';
 import { Rng } from '../../core/rng.ts';
 import { sizePmf, type SizeSpec } from '../../core/sizes.ts';
 import { formatMix, type PredictedLatency } from '../../core/types.ts';
-import { requireConfig, jsonRequested, globalOptions } from '../context.ts';
+import { globalOptions, jsonRequested, positiveNumber, requireConfig } from '../context.ts';
 import { renderTable } from '../table.ts';
 import { writeFileSync } from 'node:fs';
 
@@ -41,11 +41,6 @@ export function parseSizeDist(text: string): SizeSpec {
   return bad();
 }
 
-function positive(flag: string, text: string): number {
-  const n = Number(text);
-  if (!Number.isFinite(n) || !(n > 0)) throw new MixscaleError('MIXSCALE_USAGE', `${flag}: expected a positive number, got "${text}"`);
-  return n;
-}
 
 /** `LO:HI:STEP` → the budgets LO, LO+STEP, ..., ≤ HI. */
 export function parseSweep(text: string): number[] {
@@ -90,7 +85,7 @@ Examples:
     .action((opts: PlanOptions, cmd: Command) => {
       const loaded = requireConfig(cmd);
       if (opts.rps === undefined) throw new MixscaleError('MIXSCALE_USAGE', 'plan: --rps N is required (the load to plan for)');
-      const rps = positive('--rps', opts.rps);
+      const rps = positiveNumber('--rps', opts.rps);
       const spec = opts.sizeDist !== undefined ? parseSizeDist(opts.sizeDist) : (loaded.config.sim?.sizes ?? { kind: 'kairos' });
       const sizes = sizePmf(spec, new Rng(1));
       const classes = classesFromConfig(loaded);
@@ -128,7 +123,7 @@ Examples:
         return;
       }
 
-      const budget = opts.budget !== undefined ? positive('--budget', opts.budget) : loaded.config.budget.usdPerHour;
+      const budget = opts.budget !== undefined ? positiveNumber('--budget', opts.budget) : loaded.config.budget.usdPerHour;
       const p = planMix(input(budget));
       const max = maxRpsWithinSlo(input(budget));
       if (jsonRequested(cmd)) {

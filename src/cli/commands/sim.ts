@@ -6,7 +6,6 @@ import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import { isMixscaleError, MixscaleError } from '../../core/errors.ts';
 import type { LogLevel } from '../../core/log.ts';
-import { parseDurationMs } from '../../core/units.ts';
 import { loadConfigFile } from '../../config/load.ts';
 import { runInParallel } from '../../../sim/parallel.ts';
 import { configuredArrivals, runSimulation, simSettings, type ArrivalSource } from '../../../sim/runner.ts';
@@ -15,7 +14,7 @@ import { renderHtml } from '../../../sim/report/html.ts';
 import { buildReport, reportJson } from '../../../sim/report/json.ts';
 import { renderSummary } from '../../../sim/report/summary.ts';
 import { traceSpanMs } from '../../../sim/workload.ts';
-import { globalOptions, loggerFor } from '../context.ts';
+import { durationArg, globalOptions, loggerFor, positiveNumber } from '../context.ts';
 
 /** The bundled scenario `mixscale sim` (and `npm start`) runs without --config. */
 export const DEFAULT_SCENARIO = fileURLToPath(new URL('../../../sim/scenarios/default.yaml', import.meta.url));
@@ -37,19 +36,6 @@ interface SimCliOptions {
   jobs?: string;
 }
 
-function positive(flag: string, v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!(n > 0) || !Number.isFinite(n)) throw new MixscaleError('MIXSCALE_USAGE', `${flag}: expected a positive number, got "${v}"`);
-  return n;
-}
-
-function durationFlag(flag: string, v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  const ms = parseDurationMs(/^\d+(\.\d+)?$/.test(v) ? `${v}s` : v);
-  if (ms === undefined) throw new MixscaleError('MIXSCALE_USAGE', `${flag}: expected a duration like 90s, 30m, 2h (plain numbers are seconds), got "${v}"`);
-  return ms;
-}
 
 /** The config's load with the command line's trace options applied on top. */
 function arrivalsFrom(opts: SimCliOptions, fromConfig: () => ArrivalSource): ArrivalSource {
@@ -63,10 +49,10 @@ function arrivalsFrom(opts: SimCliOptions, fromConfig: () => ArrivalSource): Arr
       return base;
     }
   }
-  const timeScale = positive('--time-scale', opts.timeScale);
-  const peakRps = positive('--peak-rps', opts.peakRps);
-  const startMs = durationFlag('--start', opts.start);
-  const durationMs = durationFlag('--duration', opts.duration);
+  const timeScale = opts.timeScale === undefined ? undefined : positiveNumber('--time-scale', opts.timeScale);
+  const peakRps = opts.peakRps === undefined ? undefined : positiveNumber('--peak-rps', opts.peakRps);
+  const startMs = opts.start === undefined ? undefined : durationArg('--start', opts.start);
+  const durationMs = opts.duration === undefined ? undefined : durationArg('--duration', opts.duration);
   return {
     ...base,
     ...(opts.traceModel !== undefined ? { model: opts.traceModel } : {}),
