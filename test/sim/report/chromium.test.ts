@@ -4,10 +4,8 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { loadConfigObject } from '../../../src/config/load.ts';
 import { renderHtml } from '../../../sim/report/html.ts';
-import { buildReport } from '../../../sim/report/json.ts';
-import { runSimulation } from '../../../sim/runner.ts';
+import { tinyReport } from './tiny-scenario.ts';
 
 const CHROMIUM = ['chromium', 'chromium-browser'].find((c) => spawnSync(c, ['--version'], { encoding: 'utf8' }).status === 0);
 
@@ -28,21 +26,9 @@ describe('the HTML report in a real browser (headless Chromium)', function () {
 
   before(async function () {
     if (CHROMIUM === undefined) this.skip(); // .ci/run installs Debian's chromium; skipped only where that failed
-    const loaded = loadConfigObject({
-      budget: { usdPerHour: 2.5 },
-      classes: [{ name: 'rm2', model: 'rm2', slo: '350ms' }],
-      pools: [
-        { name: 'gpu', type: 'g4dn.xlarge' },
-        { name: 'r5n', type: 'r5n.large' },
-      ],
-      routing: { policy: 'least-outstanding' },
-      sim: { rps: 30, duration: '5m' },
-    });
-    const runs = [];
-    for (const p of ['homogeneous-fast', 'homogeneous-cheap']) runs.push(await runSimulation(loaded, { scalingPolicy: p, seed: 3 }));
     dir = mkdtempSync(join(tmpdir(), 'mixscale-report-'));
     page = join(dir, 'report.html');
-    writeFileSync(page, await renderHtml(buildReport(loaded, runs, { name: 'browser', trace: 'constant 30 rps', seed: 3 })));
+    writeFileSync(page, await renderHtml(await tinyReport(3, 'browser')));
   });
 
   after(() => {

@@ -1,27 +1,11 @@
 import assert from 'node:assert/strict';
-import { loadConfigObject } from '../../../src/config/load.ts';
 import { renderHtml } from '../../../sim/report/html.ts';
-import { buildReport, reportJson } from '../../../sim/report/json.ts';
+import { reportJson } from '../../../sim/report/json.ts';
 import { renderSummary } from '../../../sim/report/summary.ts';
-import { runSimulation } from '../../../sim/runner.ts';
 import type { SimReport } from '../../../sim/result.ts';
+import { tinyReport } from './tiny-scenario.ts';
 
-const loaded = loadConfigObject({
-  budget: { usdPerHour: 2.5 },
-  classes: [{ name: 'rm2', model: 'rm2', slo: '350ms' }],
-  pools: [
-    { name: 'gpu', type: 'g4dn.xlarge' },
-    { name: 'r5n', type: 'r5n.large' },
-  ],
-  routing: { policy: 'least-outstanding' },
-  sim: { rps: 30, duration: '5m' },
-});
-
-async function report(): Promise<SimReport> {
-  const runs = [];
-  for (const p of ['homogeneous-fast', 'homogeneous-cheap']) runs.push(await runSimulation(loaded, { scalingPolicy: p, seed: 2 }));
-  return buildReport(loaded, runs, { name: 'tiny', trace: 'constant 30 rps', seed: 2 });
-}
+const report = (): Promise<SimReport> => tinyReport(2);
 
 describe('simulation reports', () => {
   it('summarize one row per policy with the scenario on top', async () => {
