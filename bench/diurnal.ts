@@ -4,6 +4,7 @@
  * heterogeneity-aware router for every policy, so only the scaling differs).
  * Run: npx tsx bench/diurnal.ts [scenario ...]   (default: default)
  *      ROUTING='{"frugalFirst":0.7}' POLICIES=fast-frugal,kairos npx tsx bench/diurnal.ts default
+ *      LATE_BINDING=0 npx tsx bench/diurnal.ts default   (the scenario's routing.lateBinding otherwise)
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -23,7 +24,12 @@ for (const scenario of scenarios) {
   for (const policy of policies) {
     const cfg = {
       ...raw,
-      routing: { policy: 'heterogeneity-aware', options: routingOptions },
+      routing: {
+        ...(raw['routing'] as object),
+        policy: 'heterogeneity-aware',
+        options: routingOptions,
+        ...(process.env['LATE_BINDING'] !== undefined ? { lateBinding: process.env['LATE_BINDING'] === '1' } : {}),
+      },
       scaling: { ...(raw['scaling'] as object), policy, options: policy.startsWith('fast-frugal') ? scalingOptions : policy === 'oracle-static' ? { mix: JSON.parse(process.env['ORACLE_MIX'] ?? '{}') as unknown } : {} },
     };
     const r = await runSimulation(loadConfigObject(cfg, SCENARIOS));

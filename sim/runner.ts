@@ -11,6 +11,8 @@ import { silentLogger, type Logger } from '../src/core/log.ts';
 import { Rng } from '../src/core/rng.ts';
 import { pmfFromSamples, type SizeSpec } from '../src/core/sizes.ts';
 import type { Ms } from '../src/core/types.ts';
+import type { RoutableRequest } from '../src/routing/types.ts';
+import { WaitQueue } from '../src/routing/waiting.ts';
 import { createRoutingPolicy } from '../policies/routing/index.ts';
 import { createScalingPolicy } from '../policies/scaling/index.ts';
 import { SimCloud } from './cloud.ts';
@@ -158,6 +160,8 @@ export async function runSimulation(loaded: LoadedConfig, overrides: SimOverride
   const reqs = new RequestTable();
   const heap = new EventHeap();
 
+  const lateBinding = cfg.routing.lateBinding;
+  const waiting = new WaitQueue<number>(cfg.routing.maxWaiting);
   let router: SimRouter;
   const cloud = new SimCloud({
     clock,
@@ -181,10 +185,15 @@ export async function runSimulation(loaded: LoadedConfig, overrides: SimOverride
     classModels: classes.map((c) => c.model),
     types,
     typeInfo: (type) => typeInfo.get(type) ?? { fast: loaded.catalog.isAccelerated(type), slots: 1 },
-    maxOutstandingPerSlot: sim.maxOutstandingPerSlot,
-    onJoin: (node) => metrics.slots(node.typeIndex, node.slots, clock.now()),
+    maxOutstandingPerSlot: lateBinding ? 1 : sim.maxOutstandingPerSlot,
+    onJoin: (node) => {
+      metrics.slots(node.typeIndex, node.slots, clock.now());
+      bindWaiting(node, clock.now());
+    },
     onLeave: (node) => metrics.slots(node.typeIndex, -node.slots, clock.now()),
   });
+
+  router.tracker.lateBinding = lateBinding;
 
   const reconciler = new Reconciler({
     provider: cloud,
@@ -246,10 +255,61 @@ export async function runSimulation(loaded: LoadedConfig, overrides: SimOverride
     }
   }
 
-  const batchMax = sim.batchMaxSize;
-  const start = (id: number, node: ServiceNode, now: Ms): void => {
+  const expired = (id: number): void => {
+    recorder.dropped(reqs.cls[id]!, 'deadline', reqs.arrival[id]!, now);
+    reqs.release(id);
+  };
+  /** Late binding: gives `node`'s free slots the waiting requests the routing policy picks for it. */
+  function bindWaiting(node: ServiceNode, t: Ms): void {
+    if (waiting.length === 0 || node.gone) return;
+    waiting.expire(t, expired);
+    while (node.busy < node.slots && waiting.bind(node.backend, routing, router.tracker)) {
+      const id = waiting.boundHandle!;
+      if (!dispatchTo(id, node, t)) continue;
+      if (batchMax > 0 && node.backend.fast) {
+        // A fast node batches: waiting requests of the same class join, oldest first, up to the batch size.
+        const cls = reqs.cls[id]!;
+        const limit = Math.min(batchMax, node.tables[cls]!.maxSize);
+        let size = reqs.size[id]!;
+        let last = id;
+        for (let i = 0; i < waiting.length && size < limit; ) {
+          const r = waiting.at(i)!;
+          if (r.classIndex !== cls || size + r.size > limit) {
+            i++;
+            continue;
+          }
+          const next = waiting.removeAt(i);
+          dispatchTo(next, node, t);
+          size += r.size;
+          reqs.nextInBatch[last] = next;
+          last = next;
+        }
+        start(id, node, t, size);
+      } else start(id, node, t);
+    }
+  }
+
+  /** Counts a waiting request as dispatched to `node`; false (and dropped) when its type has no profile for its size. */
+  function dispatchTo(id: number, node: ServiceNode, t: Ms): boolean {
     const cls = reqs.cls[id]!;
-    let size = reqs.size[id]!;
+    const size = reqs.size[id]!;
+    if (!(size <= node.tables[cls]!.maxSize)) {
+      recorder.dropped(cls, 'unprofiled', reqs.arrival[id]!, t);
+      reqs.release(id);
+      return false;
+    }
+    const expected = node.means[cls]!.meanMs(size);
+    reqs.expected[id] = expected;
+    reqs.node[id] = node.index;
+    router.tracker.dispatched(node.backend, expected);
+    return true;
+  }
+
+  const batchMax = sim.batchMaxSize;
+  /** Starts serving request `id` (with the requests chained to it, whose sizes sum to `batched`). */
+  const start = (id: number, node: ServiceNode, now: Ms, batched = 0): void => {
+    const cls = reqs.cls[id]!;
+    let size = batched > 0 ? batched : reqs.size[id]!;
     if (batchMax > 0 && node.backend.fast && node.queued > 0) {
       // Queued requests of the same class ride along as one query of the summed size.
       const limit = Math.min(batchMax, node.tables[cls]!.maxSize);
@@ -308,7 +368,17 @@ export async function runSimulation(loaded: LoadedConfig, overrides: SimOverride
       } else {
         const node = router.route(cls, size, t, t + sloMs[cls]!);
         if (node === null) {
-          recorder.dropped(cls, router.lastReject as DropReason, t, t);
+          if (lateBinding && router.lastReject === 'overloaded') {
+            const id = reqs.alloc();
+            reqs.arrival[id] = t;
+            reqs.size[id] = size;
+            reqs.cls[id] = cls;
+            const req: RoutableRequest = { model: classes[cls]!.model, classIndex: cls, size, arrivalMs: t, deadlineMs: t + sloMs[cls]!, critical: false };
+            if (!waiting.hold(req, id)) {
+              reqs.release(id);
+              recorder.dropped(cls, 'overloaded', t, t);
+            }
+          } else recorder.dropped(cls, router.lastReject as DropReason, t, t);
         } else {
           const id = reqs.alloc();
           reqs.arrival[id] = t;
@@ -352,6 +422,7 @@ export async function runSimulation(loaded: LoadedConfig, overrides: SimOverride
         id = next;
       }
       if (node.queued > 0 && !node.gone) start(node.dequeue(), node, t);
+      else if (lateBinding) bindWaiting(node, t);
       lastT = t;
     } else {
       recorder.closeWindow(t, fleetSample(t));

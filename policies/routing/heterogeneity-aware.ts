@@ -46,12 +46,14 @@ export class HeterogeneityAware implements RoutingPolicy {
     let bestFrugal: BackendState | null = null;
     let bestFrugalMs = Infinity;
     let sawFull = false;
+    let sawFullFast = false;
     const bs = view.backends;
     for (let i = 0; i < bs.length; i++) {
       const b = bs[i]!;
       if (!b.accepting) continue;
       if (b.outstanding >= b.maxOutstanding) {
         sawFull = true;
+        if (b.fast) sawFullFast = true;
         continue;
       }
       const t = expectedFinishMs(b, req, view);
@@ -81,6 +83,12 @@ export class HeterogeneityAware implements RoutingPolicy {
     const now = view.now();
     const remainingMs = req.deadlineMs - now;
     const large = frugalServiceMs > this.options.largeFraction * (req.deadlineMs - req.arrivalMs);
+    // Late binding: rather than bind to a free backend that would miss, wait for a busy one that
+    // would not (a large request for a fast slot; any request that would be late where it could go).
+    if (view.lateBinding && ((sawFullFast && bestFast === null && (req.critical || large)) || (sawFull && bestMs > remainingMs))) {
+      this.lastRejectReason = 'overloaded';
+      return null;
+    }
     let chosen = best;
     let chosenMs = bestMs;
     // Fast-only unless the fast backends would miss the deadline while another backend would not.
@@ -99,6 +107,61 @@ export class HeterogeneityAware implements RoutingPolicy {
       return null;
     }
     return chosen;
+  }
+
+  /**
+   * Late binding, least slack first: a free slot serves, of the waiting requests it can still
+   * finish before their deadline, the one whose latest start time (deadline − its service time
+   * here) comes first, so large requests, which have the least slack, are not starved by small
+   * ones. A fast slot looks first at the requests that need a fast backend (large or critical); a
+   * frugal slot never takes those while some fast backend accepts work. When nothing waiting can
+   * make its deadline here, a fast slot (or, with rejectLate off, any slot) takes the oldest
+   * request it can serve rather than idle.
+   */
+  pickWaiting(b: BackendState, waiting: readonly RoutableRequest[], view: PoolView): number {
+    const now = view.now();
+    const bs = view.backends;
+    let fastAccepting = false;
+    for (let j = 0; j < bs.length; j++) if (bs[j]!.accepting && bs[j]!.fast) fastAccepting = true;
+    let oldest = -1;
+    let bestNeeds = -1;
+    let bestNeedsStart = Infinity;
+    let best = -1;
+    let bestStart = Infinity;
+    let frugalMinMs = Infinity;
+    let prev: RoutableRequest | undefined;
+    for (let i = 0; i < waiting.length; i++) {
+      const r = waiting[i]!;
+      const s = view.expectedServiceMs(b, r);
+      if (!(s >= 0)) continue;
+      if (oldest < 0) oldest = i;
+      if (fastAccepting && (prev === undefined || r.model !== prev.model || r.size !== prev.size)) {
+        // Fastest frugal service for this request (sizes repeat: recomputed only when they change).
+        frugalMinMs = Infinity;
+        for (let j = 0; j < bs.length; j++) {
+          const o = bs[j]!;
+          if (!o.accepting || o.fast) continue;
+          const t = view.expectedServiceMs(o, r);
+          if (t < frugalMinMs) frugalMinMs = t;
+        }
+        prev = r;
+      }
+      const needsFast = fastAccepting && (r.critical || frugalMinMs > this.options.largeFraction * (r.deadlineMs - r.arrivalMs));
+      const latestStart = r.deadlineMs - s;
+      if (latestStart < now) continue;
+      if (needsFast) {
+        if (b.fast && latestStart < bestNeedsStart) {
+          bestNeedsStart = latestStart;
+          bestNeeds = i;
+        }
+      } else if (latestStart < bestStart) {
+        bestStart = latestStart;
+        best = i;
+      }
+    }
+    if (bestNeeds >= 0) return bestNeeds;
+    if (best >= 0) return best;
+    return b.fast || !this.options.rejectLate ? oldest : -1;
   }
 }
 

@@ -63,13 +63,22 @@ export interface PlanResult extends Plan {
 }
 
 /**
- * Orders predictions: by tail score, then (a small weight) by mean latency, so that among mixes
- * whose tail is set by the same slowest request the one that serves everyone faster wins;
- * overloaded mixes come last, least utilized first.
+ * Orders predictions: mixes predicted to meet every SLO by tail score, then (a small weight) by
+ * mean latency, so that among mixes whose tail is set by the same slowest request the one that
+ * serves everyone faster wins. Mixes that miss an SLO come after, by how far their attainment
+ * falls short (the worst class's missing share of its allowed misses): when no mix holds the SLO,
+ * the one that keeps the most requests within it wins, not the one whose slowest 1% is least
+ * slow. Overloaded mixes come last, least utilized first.
  */
-function rankKey(p: MixPrediction): number {
+export function rankKey(p: MixPrediction, quantiles: readonly number[]): number {
   if (!Number.isFinite(p.score)) return 1e6 * (1 + Math.min(p.maxUtilization, 1e6));
-  return p.score + (Number.isFinite(p.meanScore) ? 0.02 * p.meanScore : 0.02);
+  if (p.score <= 1) return p.score + (Number.isFinite(p.meanScore) ? 0.02 * p.meanScore : 0.02);
+  let shortfall = 0;
+  p.classes.forEach((c, k) => {
+    const q = quantiles[k]!;
+    shortfall = Math.max(shortfall, (q - c.attainment) / Math.max(1e-6, 1 - q));
+  });
+  return 1.1 + shortfall + 0.001 * p.score;
 }
 
 /**
@@ -122,6 +131,7 @@ export function planMix(input: PlanInput): PlanResult {
   const curPred = current.some((n) => n > 0) ? model.predict(current, false) : null;
   const transitionLimit =
     curPred === null || curPred.score <= 1 ? opts.transitionMaxUtilization : curPred.maxUtilization >= 1 ? Infinity : Math.max(1, opts.transitionMaxUtilization);
+  const quantiles = model.classes.map((c) => c.sloQuantile);
   const search = new MixSearch(model, cands.map((c) => c.usdPerHour), lo, hi, budget, opts.runnersUp + 1, current, transitionLimit, surgeModel);
   // The box of counts bounds the number of mixes; count the maximal ones only when it is small.
   let box = 1;
@@ -146,8 +156,8 @@ export function planMix(input: PlanInput): PlanResult {
       else churnUsd += -d * opts.changeCostUsd;
     });
     const threshold = opts.minGain + churnUsd / (input.budgetUsdPerHour * opts.amortizeHours);
-    const curKey = rankKey(cur.prediction);
-    const gain = (curKey - rankKey(best.prediction)) / curKey;
+    const curKey = rankKey(cur.prediction, quantiles);
+    const gain = (curKey - rankKey(best.prediction, quantiles)) / curKey;
     // Hold unless the gain is worth a change; a fleet that is overloaded always moves (it is
     // dropping work), one that merely misses its SLO moves only for a real gain, so two
     // near-equal mixes cannot make it flip back and forth through capacity holes.
@@ -243,6 +253,8 @@ class MixSearch {
   evaluated = 0;
   readonly top: Scored[] = [];
   private readonly seen = new Set<string>();
+  /** Each class's SLO quantile, in the model's class order. */
+  private readonly quantiles: readonly number[];
 
   constructor(
     private readonly model: PerformanceModel,
@@ -254,12 +266,14 @@ class MixSearch {
     private readonly current: readonly number[],
     private readonly transitionMaxUtilization: number,
     private readonly surgeModel: PerformanceModel | null,
-  ) {}
+  ) {
+    this.quantiles = model.classes.map((c) => c.sloQuantile);
+  }
 
   evaluate(counts: readonly number[]): Scored {
     this.evaluated++;
     const prediction = this.model.predict(counts, false);
-    return { counts: [...counts], prediction, key: rankKey(prediction) + this.transitionPenalty(counts) + this.surgePenalty(counts) };
+    return { counts: [...counts], prediction, key: rankKey(prediction, this.quantiles) + this.transitionPenalty(counts) + this.surgePenalty(counts) };
   }
 
   /** 100 when the mix would be overloaded at the surge load. */

@@ -14,6 +14,8 @@ export type { BackendSpec };
 export class PoolTracker implements PoolView {
   readonly backends: BackendState[] = [];
   readonly rng: Rng;
+  /** Late binding on (see PoolView.lateBinding); set by the router that owns this tracker. */
+  lateBinding = false;
   private readonly clockNow: () => Ms;
   private readonly profileOf: (type: string, model: string) => ProfileTable | undefined;
   /** Per backend: the profile last used and its model, so the hot path skips map lookups. */

@@ -46,6 +46,12 @@ export interface PoolView {
   now(): Ms;
   /** Expected service time (ms) of this request on this backend's type; NaN when unprofiled. */
   expectedServiceMs(backend: BackendState, req: RoutableRequest): number;
+  /**
+   * Late binding: the router holds a request that finds every backend busy (each backend's
+   * outstanding limit is its slots) and binds it to a backend when a slot frees. A policy may
+   * return null with reason 'overloaded' to wait for a better backend than the free ones.
+   */
+  readonly lateBinding: boolean;
 }
 
 /** Why a policy turned a request away. */
@@ -56,4 +62,10 @@ export interface RoutingPolicy {
   /** The backend to send to, or null to reject (see `lastRejectReason`). */
   pick(req: RoutableRequest, view: PoolView): BackendState | null;
   readonly lastRejectReason?: RejectReason;
+  /**
+   * Late binding: backend `b` has a free slot; which of the waiting requests (oldest first)
+   * it should serve now, as an index into `waiting`, or -1 to leave the slot free for a request
+   * that fits it better. Without this method the oldest waiting request is taken.
+   */
+  pickWaiting?(b: BackendState, waiting: readonly RoutableRequest[], view: PoolView): number;
 }

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { planMix } from '../../src/control/planner.ts';
+import { planMix, rankKey } from '../../src/control/planner.ts';
+import type { MixPrediction } from '../../src/model/predict.ts';
 import { mixCost, type Instance } from '../../src/core/types.ts';
 import { buildModel } from '../../src/model/build.ts';
 import { kairosCandidate, kairosCandidates, rm2Class, rm2Load } from './kairos-setup.ts';
@@ -97,5 +98,24 @@ describe('planMix (Kairos rm2, $2.5/h)', () => {
     assert.match(plan(400).reason, /^overloaded/);
     const minCand = kairosCandidates.map((c) => (c.type === 'g4dn.xlarge' ? kairosCandidate('g4dn.xlarge', 0.526, 5, { minCount: 5 }) : c));
     assert.throws(() => planMix({ budgetUsdPerHour: 2.5, classes: rm2Class, candidates: minCand, load: rm2Load(10) }), /minCount/);
+  });
+
+  it('ranks mixes that miss the SLO by how many requests they keep within it, after every mix that meets it', () => {
+    const pred = (score: number, attainment: number, maxUtilization = 0.8): MixPrediction => ({
+      pools: [],
+      classes: [{ p50Ms: 50, p99Ms: score * 350, p999Ms: NaN, attainment }],
+      split: [],
+      score,
+      meanScore: 0.3,
+      maxUtilization,
+    });
+    const q = [0.99];
+    // Both miss: a p99 only slightly over the SLO (1.03×) with 2% late loses to a p99 further over (1.1×) with 1.5% late.
+    assert.ok(rankKey(pred(1.1, 0.985), q) < rankKey(pred(1.03, 0.98), q));
+    // Meeting the SLO beats any miss; among those that meet it, the lower tail wins.
+    assert.ok(rankKey(pred(0.99, 0.99), q) < rankKey(pred(1.01, 0.9899), q));
+    assert.ok(rankKey(pred(0.8, 0.999), q) < rankKey(pred(0.9, 0.999), q));
+    // Overloaded comes last.
+    assert.ok(rankKey(pred(1.5, 0.5), q) < rankKey(pred(Infinity, 0, 1.2), q));
   });
 });

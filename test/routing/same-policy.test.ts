@@ -46,7 +46,7 @@ describe('router and simulator share the routing policy code', () => {
   it('builds its policy from the same registry the simulator uses (routing.policy)', async () => {
     for (const name of routingPolicyNames()) {
       const loaded = testConfig();
-      const router = new RouterServer({ ...loaded, config: { ...loaded.config, routing: { policy: name, options: {} } } }, { healthChecks: false });
+      const router = new RouterServer({ ...loaded, config: { ...loaded.config, routing: { policy: name, options: {}, lateBinding: false, maxWaiting: 1000 } } }, { healthChecks: false });
       assert.equal(router.policy.constructor, createRoutingPolicy(name).constructor, name);
       await router.close();
     }

@@ -142,4 +142,65 @@ describe('simulation runner', () => {
     assert.ok(batched.latencyMs.p99 < 350, `batched p99 ${batched.latencyMs.p99}`);
     assert.ok(batched.checks.conservation && batched.checks.littleRelativeError < 0.02);
   });
+
+  describe('late binding (routing.lateBinding)', () => {
+    /** Kairos' mix (1 × g4dn + 13 × r5n) behind the heterogeneity-aware router at 120 rps. */
+    const kairosMix = (lateBinding: boolean): LoadedConfig =>
+      loadConfigObject({
+        budget: { usdPerHour: 2.5 },
+        classes: [{ name: 'rm2', model: 'rm2', slo: '350ms' }],
+        pools: [
+          { name: 'gpu', type: 'g4dn.xlarge' },
+          { name: 'r5n', type: 'r5n.large' },
+        ],
+        scaling: { policy: 'static-mix', options: { mix: { 'g4dn.xlarge': 1, 'r5n.large': 13 } } },
+        routing: { policy: 'heterogeneity-aware', lateBinding },
+        sim: { rps: 120, duration: '8m', sizes: { kind: 'kairos' } },
+      });
+
+    it('holds requests at the router and binds them as slots free: more within SLO near capacity, nothing lost', async () => {
+      const early = await runSimulation(kairosMix(false), { seed: 4 });
+      const late = await runSimulation(kairosMix(true), { seed: 4 });
+      assert.equal(early.requests.total, late.requests.total);
+      assert.ok(late.slo.attainment > early.slo.attainment + 0.002, `late ${late.slo.attainment} vs at arrival ${early.slo.attainment}`);
+      assert.ok(late.slo.attainment >= 0.99, `late binding holds 99% at 120 rps (${late.slo.attainment})`);
+      const r = late.requests;
+      assert.equal(r.total, r.completed + r.dropped + r.inFlight);
+      assert.equal(r.dropped, r.dropReasons.deadline, 'only requests whose deadline passed while waiting are dropped');
+      assert.ok(late.checks.littleRelativeError < 0.02, `Little: L ${late.checks.littleL} vs λW ${late.checks.littleLambdaW}`);
+    });
+
+    it('rejects as overloaded what does not fit the waiting room', async () => {
+      const cfg = loadConfigObject({
+        budget: { usdPerHour: 1 },
+        classes: [{ name: 'rm2', model: 'rm2', slo: '10s' }],
+        pools: [{ name: 'gpu', type: 'g4dn.xlarge' }],
+        scaling: { policy: 'static-mix', options: { mix: { 'g4dn.xlarge': 1 } } },
+        routing: { policy: 'least-outstanding', lateBinding: true, maxWaiting: 5 },
+        sim: { rps: 100, duration: '1m', sizes: { kind: 'fixed', size: 100 } },
+      });
+      const run = await runSimulation(cfg, { seed: 1 });
+      assert.ok(run.requests.dropReasons.overloaded > 1000, `${run.requests.dropReasons.overloaded} overloaded`);
+      assert.equal(run.requests.total, run.requests.completed + run.requests.dropped + run.requests.inFlight);
+      assert.ok(run.requests.inFlight <= 6);
+    });
+
+    it('batches waiting requests on a fast instance', async () => {
+      const gpuOnly = (batchMaxSize: number): LoadedConfig =>
+        loadConfigObject({
+          budget: { usdPerHour: 1 },
+          classes: [{ name: 'rm2', model: 'rm2', slo: '350ms' }],
+          pools: [{ name: 'gpu', type: 'g4dn.xlarge' }],
+          scaling: { policy: 'static-mix', options: { mix: { 'g4dn.xlarge': 1 } } },
+          routing: { policy: 'least-outstanding', lateBinding: true },
+          sim: { rps: 250, duration: '2m', sizes: { kind: 'fixed', size: 10 }, batchMaxSize },
+        });
+      const single = await runSimulation(gpuOnly(0), { seed: 1 });
+      const batched = await runSimulation(gpuOnly(1000), { seed: 1 });
+      assert.ok(single.requests.dropped > 1000, `one at a time is overloaded (${single.requests.dropped} dropped)`);
+      assert.equal(batched.requests.dropped, 0);
+      assert.ok(batched.latencyMs.p99 < 350, `batched p99 ${batched.latencyMs.p99}`);
+      assert.ok(batched.checks.conservation && batched.checks.littleRelativeError < 0.02);
+    });
+  });
 });

@@ -2,8 +2,9 @@ import { Rng } from '../../../src/core/rng.ts';
 import type { BackendState, PoolView, RoutableRequest } from '../../../src/routing/types.ts';
 
 /** A pool view whose service time is size × msPerUnit of the backend's type. */
-export function fakeView(backends: BackendState[], msPerUnit: Record<string, number>, nowMs = 0): PoolView {
+export function fakeView(backends: BackendState[], msPerUnit: Record<string, number>, nowMs = 0, lateBinding = false): PoolView {
   return {
+    lateBinding,
     backends,
     rng: new Rng(1),
     now: () => nowMs,

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { createRoutingPolicy } from '../../../policies/routing/index.ts';
+import type { BackendState, RoutableRequest } from '../../../src/routing/types.ts';
 import { backend, fakeView, request } from './fake-view.ts';
 
 describe('heterogeneity-aware routing', () => {
@@ -43,5 +44,48 @@ describe('heterogeneity-aware routing', () => {
 
   it('names an unknown option', () => {
     assert.throws(() => createRoutingPolicy('heterogeneity-aware', { largeFraktion: 0.5 }), /largeFraktion/);
+  });
+
+  describe('with late binding (each backend holds at most its slots)', () => {
+    const lb = (id: string, type: string, fast: boolean, outstanding = 0): BackendState => ({ ...backend(id, type, fast, outstanding, outstanding * 100), maxOutstanding: 1 });
+    const at = (size: number, arrivalMs: number, deadlineMs: number): RoutableRequest => ({ ...request(size, deadlineMs), arrivalMs });
+
+    it('waits for a busy fast backend rather than bind a large request to a free frugal one', () => {
+      // cpu: 1.5 × 240 = 360 ms > 350 ms: only the gpu can serve it in time.
+      const view = fakeView([lb('cpu', 'cpu', false), lb('gpu', 'gpu', true, 1)], { cpu: 1.5, gpu: 1 }, 0, true);
+      const p = createRoutingPolicy('heterogeneity-aware');
+      assert.equal(p.pick(request(240, 350), view), null);
+      assert.equal(p.lastRejectReason, 'overloaded', 'overloaded: the router holds it');
+      // Without late binding it goes to the cpu and is late.
+      const arrival = fakeView([lb('cpu', 'cpu', false), lb('gpu', 'gpu', true, 1)], { cpu: 1.5, gpu: 1 });
+      assert.equal(createRoutingPolicy('heterogeneity-aware', { rejectLate: false }).pick(request(240, 350), arrival)?.id, 'cpu');
+    });
+
+    it('gives a freed slot the waiting request with the least slack, not the oldest', () => {
+      const cpu = lb('cpu', 'cpu', false);
+      const view = fakeView([cpu, lb('gpu', 'gpu', true, 1)], { cpu: 1, gpu: 0.5 }, 100, true);
+      // Latest start times: 350 − 10 = 340, 360 − 200 = 160, 400 − 100 = 300.
+      const waiting = [at(10, 0, 350), at(200, 10, 360), at(100, 50, 400)];
+      assert.equal(createRoutingPolicy('heterogeneity-aware').pickWaiting!(cpu, waiting, view), 1);
+    });
+
+    it('keeps the requests only a fast backend can serve for the fast slots', () => {
+      const cpu = lb('cpu', 'cpu', false);
+      const gpu = lb('gpu', 'gpu', true);
+      const view = fakeView([cpu, gpu], { cpu: 1.5, gpu: 1 }, 0, true);
+      const waiting = [at(240, 0, 350), at(50, 0, 350)];
+      const p = createRoutingPolicy('heterogeneity-aware');
+      assert.equal(p.pickWaiting!(cpu, waiting, view), 1, 'the cpu takes the small one');
+      assert.equal(p.pickWaiting!(gpu, waiting, view), 0, 'the gpu takes the large one first');
+      assert.equal(p.pickWaiting!(cpu, [waiting[0]!], view), -1, 'the cpu leaves the large one for the gpu');
+    });
+
+    it('leaves a frugal slot idle rather than start a request it would finish late, unless rejectLate is off', () => {
+      const cpu = lb('cpu', 'cpu', false);
+      const view = fakeView([cpu], { cpu: 1 }, 300, true);
+      const waiting = [at(100, 0, 350)];
+      assert.equal(createRoutingPolicy('heterogeneity-aware').pickWaiting!(cpu, waiting, view), -1);
+      assert.equal(createRoutingPolicy('heterogeneity-aware', { rejectLate: false }).pickWaiting!(cpu, waiting, view), 0);
+    });
   });
 });

@@ -1,0 +1,91 @@
+import type { Ms } from '../core/types.ts';
+import type { BackendState, PoolView, RoutableRequest, RoutingPolicy } from './types.ts';
+
+/**
+ * Late binding's waiting room: requests that found every backend busy, oldest first, each with
+ * the caller's handle (a request id in the simulator, a pending HTTP exchange in the router).
+ * Both call the same methods at the same points — `hold` when the policy says 'overloaded',
+ * `bind` whenever a backend has a free slot, `expire` before binding — so the policy sees the
+ * same state in simulation and production.
+ */
+export class WaitQueue<T> {
+  readonly max: number;
+  private readonly reqs: RoutableRequest[] = [];
+  private readonly handles: T[] = [];
+  /** Handle of the request the last `bind` returned. */
+  boundHandle: T | undefined;
+  /** Request the last `bind` returned. */
+  boundReq: RoutableRequest | undefined;
+
+  constructor(max: number) {
+    this.max = max;
+  }
+
+  get length(): number {
+    return this.reqs.length;
+  }
+
+  /** Holds a request; false when the queue is full (the caller rejects it as overloaded). */
+  hold(req: RoutableRequest, handle: T): boolean {
+    if (this.reqs.length >= this.max) return false;
+    this.reqs.push(req);
+    this.handles.push(handle);
+    return true;
+  }
+
+  /**
+   * Removes the requests whose deadline has passed by `now` (no backend can meet it any more),
+   * handing each to `onExpired`. Returns how many.
+   */
+  expire(now: Ms, onExpired: (handle: T, req: RoutableRequest) => void): number {
+    let n = 0;
+    for (let i = 0; i < this.reqs.length; ) {
+      const r = this.reqs[i]!;
+      if (r.deadlineMs <= now) {
+        const h = this.handles[i]!;
+        this.reqs.splice(i, 1);
+        this.handles.splice(i, 1);
+        onExpired(h, r);
+        n++;
+      } else i++;
+    }
+    return n;
+  }
+
+  /**
+   * Backend `b` has a free slot: removes the waiting request the policy gives it and returns
+   * true (read it from boundReq / boundHandle), or false when it takes none.
+   */
+  bind(b: BackendState, policy: RoutingPolicy, view: PoolView): boolean {
+    this.boundHandle = undefined;
+    this.boundReq = undefined;
+    if (this.reqs.length === 0 || !b.accepting || b.outstanding >= b.slots) return false;
+    // Without a pickWaiting of its own, a policy serves the waiting requests first come, first served.
+    const i = policy.pickWaiting !== undefined ? policy.pickWaiting(b, this.reqs, view) : 0;
+    if (i < 0 || i >= this.reqs.length) return false;
+    this.boundReq = this.reqs[i]!;
+    this.boundHandle = this.handles[i]!;
+    this.reqs.splice(i, 1);
+    this.handles.splice(i, 1);
+    return true;
+  }
+
+  /** The i-th waiting request, oldest first. */
+  at(i: number): RoutableRequest | undefined {
+    return this.reqs[i];
+  }
+
+  /** Removes the i-th waiting request and returns its handle. */
+  removeAt(i: number): T {
+    const h = this.handles[i]!;
+    this.reqs.splice(i, 1);
+    this.handles.splice(i, 1);
+    return h;
+  }
+
+  /** Removes and returns every waiting handle (shutdown, or no backend left). */
+  drainAll(): T[] {
+    this.reqs.length = 0;
+    return this.handles.splice(0, this.handles.length);
+  }
+}
