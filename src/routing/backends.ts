@@ -23,6 +23,8 @@ export interface BackendDefaults {
   readonly requestTimeoutMs: number;
   /** Consecutive failures that mark a backend unhealthy. */
   readonly failuresToEject: number;
+  /** Late binding: a backend holds at most its slots; the rest wait at the router. */
+  readonly lateBinding?: boolean;
 }
 
 /** A backend as the router runs it: the shared routing state plus its connections and health. */
@@ -79,6 +81,8 @@ export class BackendSet {
     private readonly defaults: BackendDefaults,
     private readonly log: Logger,
     private readonly onRemove?: (state: BackendState) => void,
+    /** A backend started taking requests (added, healthy again): late binding gives it waiting work. */
+    private readonly onAvailable?: (state: BackendState) => void,
   ) {}
 
   list(): Backend[] {
@@ -111,7 +115,7 @@ export class BackendSet {
       pool: input.pool ?? pool,
       fast: this.defaults.isFast(input.type),
       slots: input.slots ?? slots,
-      maxOutstanding: input.maxOutstanding ?? this.defaults.maxOutstanding,
+      maxOutstanding: this.defaults.lateBinding === true ? (input.slots ?? slots) : (input.maxOutstanding ?? this.defaults.maxOutstanding),
     });
     const dispatcher = new Pool(origin, {
       connections: this.defaults.connections,
@@ -124,6 +128,7 @@ export class BackendSet {
     this.byId.set(id, backend);
     this.byState.set(state, backend);
     this.log.info({ backend: id, url: origin, type: state.type, pool: state.pool }, 'backend added');
+    this.onAvailable?.(state);
     return { backend, created: true };
   }
 
@@ -210,7 +215,9 @@ export class BackendSet {
   }
 
   private refresh(b: Backend): void {
+    const was = b.state.accepting;
     b.state.accepting = !b.draining && b.healthy;
+    if (!was && b.state.accepting) this.onAvailable?.(b.state);
   }
 
   private maybeDrained(b: Backend): void {

@@ -72,6 +72,8 @@ export class RouterMetrics {
     private readonly now: () => number,
     private readonly backends: () => readonly BackendState[],
     private readonly healthOf: (b: BackendState) => boolean,
+    /** Requests waiting at the router (late binding). */
+    readonly waiting: () => number = () => 0,
   ) {
     this.rejections = classes.map(() => new Map());
     this.sizeSums = classes.map(() => 0);
@@ -363,6 +365,14 @@ export class RouterMetrics {
       merged((c) => String(c.classIndex), (c) => classLabels(c.classIndex)),
     );
     hdrSummary('mixscale_router_pool_latency_seconds', 'End-to-end latency since start (HDR), by pool.', () => merged((c) => c.pool, (c) => ({ pool: c.pool })));
+    new Gauge({
+      name: 'mixscale_router_waiting_requests',
+      help: 'Requests waiting at the router for a free backend slot (late binding).',
+      registers: [reg],
+      collect() {
+        this.set(metrics.waiting());
+      },
+    });
     new Gauge({
       name: 'mixscale_router_backend_in_flight',
       help: 'Requests in flight to each backend.',

@@ -7,7 +7,9 @@ import type { RouterMetrics, RouterRejectReason } from './metrics.ts';
 import type { PoolTracker } from './pool.ts';
 import { classifyError, forward } from './proxy.ts';
 import { parseInfer, type ClassTable, type ParsedInfer } from './request.ts';
+import type { TimerHandle } from '../core/clock.ts';
 import type { BackendState, RoutingPolicy } from './types.ts';
+import { WaitQueue } from './waiting.ts';
 
 export interface InferRouterOptions {
   readonly clock: Clock;
@@ -19,6 +21,19 @@ export interface InferRouterOptions {
   readonly metrics: RouterMetrics;
   readonly bodyLimit: number;
   readonly retryAfterSeconds: number;
+  /**
+   * Late binding: requests that find every backend slot busy wait here (at most `maxWaiting`)
+   * until a slot frees, their deadline passes or `maxWaitMs` runs out. Undefined: off.
+   */
+  readonly lateBinding?: { readonly maxWaiting: number; readonly maxWaitMs: number };
+}
+
+/** A request waiting at the router for a backend slot. */
+interface Waiter {
+  resolve(state: BackendState | null): void;
+  /** Bound, expired or abandoned: nothing more happens to it here. */
+  settled: boolean;
+  timer: TimerHandle | undefined;
 }
 
 /** Writes an answer in OIP's error shape: `{"error": "..."}`. */
@@ -76,9 +91,70 @@ export class InferRouter {
 
   /** Per-request log lines only at debug level (checked once: the hot path skips them otherwise). */
   private readonly debug: boolean;
+  private readonly waiting: WaitQueue<Waiter> | undefined;
 
   constructor(private readonly o: InferRouterOptions) {
     this.debug = o.log.isLevelEnabled('debug');
+    this.waiting = o.lateBinding === undefined ? undefined : new WaitQueue<Waiter>(o.lateBinding.maxWaiting);
+  }
+
+  /** Requests waiting for a backend slot (late binding). */
+  get requestsWaiting(): number {
+    return this.waiting?.length ?? 0;
+  }
+
+  /**
+   * Late binding: `state` may have free slots (a request finished, or it was added or became
+   * healthy); the policy gives them waiting requests, each counted as dispatched at once.
+   */
+  bindWaiting(state: BackendState): void {
+    const q = this.waiting;
+    if (q === undefined || q.length === 0) return;
+    const { tracker, metrics } = this.o;
+    while (q.bind(state, this.o.policy, tracker)) {
+      const w = q.boundHandle!;
+      if (w.settled) continue;
+      w.settled = true;
+      if (w.timer !== undefined) this.o.clock.clearTimeout(w.timer);
+      metrics.beforeLoadChange(state);
+      tracker.dispatched(state, tracker.expectedServiceMs(state, q.boundReq!));
+      w.resolve(state);
+    }
+  }
+
+  /**
+   * Holds a request until a slot is bound to it (returned, already counted as dispatched), or
+   * answers it and returns null: the waiting room is full, its deadline or the wait limit passed,
+   * or the client went away.
+   */
+  private wait(p: ParsedInfer, res: ServerResponse, q: WaitQueue<Waiter>, maxWaitMs: number): Promise<BackendState | null> {
+    const ci = p.req.classIndex;
+    return new Promise((resolve) => {
+      const w: Waiter = { resolve, settled: false, timer: undefined };
+      if (!q.hold(p.req, w)) {
+        this.reject(res, ci, 'overloaded', `every backend slot is busy and ${q.max} requests are already waiting (routing.maxWaiting)`);
+        resolve(null);
+        return;
+      }
+      const now = this.o.clock.now();
+      const byDeadline = p.req.deadlineMs <= p.req.arrivalMs + maxWaitMs;
+      const until = Math.min(p.req.deadlineMs, p.req.arrivalMs + maxWaitMs);
+      w.timer = this.o.clock.setTimeout(() => {
+        if (w.settled) return;
+        w.settled = true;
+        q.remove(w);
+        if (byDeadline) this.reject(res, ci, 'deadline', `no backend slot freed before the request's ${Math.round(p.req.deadlineMs - p.req.arrivalMs)} ms deadline`);
+        else this.reject(res, ci, 'overloaded', `no backend slot freed within ${Math.round(maxWaitMs)} ms (router.requestTimeout)`);
+        resolve(null);
+      }, Math.max(0, until - now));
+      res.on('close', () => {
+        if (w.settled) return;
+        w.settled = true;
+        if (w.timer !== undefined) this.o.clock.clearTimeout(w.timer);
+        q.remove(w);
+        resolve(null);
+      });
+    });
   }
 
   get requestsInFlight(): number {
@@ -166,39 +242,60 @@ export class InferRouter {
   private async attempt(req: IncomingMessage, res: ServerResponse, p: ParsedInfer, body: Buffer, failed: Backend | undefined): Promise<void> {
     const { tracker, metrics, backends } = this.o;
     const ci = p.req.classIndex;
-    const state = this.pick(p, failed?.state);
+    let state = this.pick(p, failed?.state);
+    /** Late binding counted the dispatch when it bound the request to `state`. */
+    let counted = false;
     if (state === null) {
       const reason = this.o.policy.lastRejectReason ?? 'no-backend';
-      const why =
-        reason === 'deadline'
-          ? `no backend can finish this request within its deadline (${Math.round(p.req.deadlineMs - p.req.arrivalMs)} ms)`
-          : reason === 'overloaded'
-            ? 'every backend is at its outstanding limit'
-            : 'no backend can take this request';
-      this.reject(res, ci, reason, why);
-      return;
+      if (reason === 'overloaded' && this.waiting !== undefined && this.o.lateBinding !== undefined) {
+        state = await this.wait(p, res, this.waiting, this.o.lateBinding.maxWaitMs);
+        if (state === null) return;
+        counted = true;
+      } else {
+        const why =
+          reason === 'deadline'
+            ? `no backend can finish this request within its deadline (${Math.round(p.req.deadlineMs - p.req.arrivalMs)} ms)`
+            : reason === 'overloaded'
+              ? 'every backend is at its outstanding limit'
+              : 'no backend can take this request';
+        this.reject(res, ci, reason, why);
+        return;
+      }
     }
     const backend = backends.of(state);
-    if (backend === undefined || !state.accepting || state.outstanding >= state.maxOutstanding) {
+    const expectedMs = tracker.expectedServiceMs(state, p.req);
+    if (counted && backend === undefined) {
+      // Removed between binding and now: give the slot back.
+      tracker.finished(state, expectedMs);
+      this.reject(res, ci, 'no-backend', 'the backend chosen for this request was removed');
+      return;
+    }
+    if (backend === undefined || (!counted && (!state.accepting || state.outstanding >= state.maxOutstanding))) {
       this.reject(res, ci, 'overloaded', 'no backend has room for this request');
       return;
     }
-    const expectedMs = tracker.expectedServiceMs(state, p.req);
     if (p.clientDeadline && Number.isFinite(expectedMs)) {
       const now = this.o.clock.now();
-      const waitMs = state.outstanding >= state.slots ? state.pendingWorkMs / state.slots : 0;
+      const waitMs = counted ? 0 : state.outstanding >= state.slots ? state.pendingWorkMs / state.slots : 0;
       if (now + waitMs + expectedMs > p.req.deadlineMs) {
+        if (counted) {
+          tracker.finished(state, expectedMs);
+          this.bindWaiting(state);
+        }
         this.reject(res, ci, 'deadline', `cannot finish within the ${Math.round(p.req.deadlineMs - p.req.arrivalMs)} ms deadline: expected ${Math.round(waitMs + expectedMs)} ms on the best backend (${state.id})`);
         return;
       }
     }
 
-    metrics.beforeLoadChange(state);
-    tracker.dispatched(state, expectedMs);
+    if (!counted) {
+      metrics.beforeLoadChange(state);
+      tracker.dispatched(state, expectedMs);
+    }
     const outcome = await forward(backend, req.url ?? '/', req.headers, body, res, failed === undefined);
     metrics.beforeLoadChange(state);
     tracker.finished(state, expectedMs);
     backends.afterFinish(backend);
+    this.bindWaiting(state);
 
     switch (outcome.kind) {
       case 'relayed':

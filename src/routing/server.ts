@@ -77,6 +77,8 @@ export class RouterServer {
       now: () => clock.now(),
       profileOf: (type, model) => (profiles.has(type, model) ? profiles.table(type, model) : undefined),
     });
+    const lateBinding = config.routing.lateBinding;
+    this.tracker.lateBinding = lateBinding;
     const poolByType = new Map(config.pools.map((p) => [p.type, p]));
     this.backends = new BackendSet(
       this.tracker,
@@ -90,9 +92,11 @@ export class RouterServer {
         connections: settings.connectionsPerBackend,
         requestTimeoutMs: settings.requestTimeout,
         failuresToEject: settings.health.failures,
+        lateBinding,
       },
       log,
       (state) => this.metrics.retire(state),
+      (state) => this.infer?.bindWaiting(state),
     );
     this.metrics = new RouterMetrics(
       classes.classes,
@@ -100,6 +104,7 @@ export class RouterServer {
       () => clock.now(),
       () => this.tracker.backends,
       (s) => this.backends.of(s)?.healthy ?? false,
+      () => this.infer.requestsWaiting,
     );
     this.health = new HealthChecker(this.backends, clock, settings.health.interval, settings.health.timeout);
     this.infer = new InferRouter({
@@ -112,6 +117,7 @@ export class RouterServer {
       metrics: this.metrics,
       bodyLimit: settings.bodyLimit,
       retryAfterSeconds: settings.retryAfterSeconds,
+      ...(lateBinding ? { lateBinding: { maxWaiting: config.routing.maxWaiting, maxWaitMs: settings.requestTimeout } } : {}),
     });
     for (const b of settings.backends) this.backends.add(b);
     const cw = settings.cloudwatch;

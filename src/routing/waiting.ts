@@ -83,6 +83,14 @@ export class WaitQueue<T> {
     return h;
   }
 
+  /** Removes the request held with `handle` (the client went away); false when it is not waiting. */
+  remove(handle: T): boolean {
+    const i = this.handles.indexOf(handle);
+    if (i < 0) return false;
+    this.removeAt(i);
+    return true;
+  }
+
   /** Removes and returns every waiting handle (shutdown, or no backend left). */
   drainAll(): T[] {
     this.reqs.length = 0;

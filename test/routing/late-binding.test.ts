@@ -1,0 +1,131 @@
+import assert from 'node:assert/strict';
+import { loadConfigObject } from '../../src/config/load.ts';
+import { RouterServer } from '../../src/routing/server.ts';
+import { FakeBackend, inferBody } from './fake-backend.ts';
+import { ADMIN_TOKEN } from './harness.ts';
+
+/** One class (rm2, 5 s SLO), least-outstanding routing with late binding; each backend has 1 slot. */
+async function lateRouter(routing: Record<string, unknown> = {}, router: Record<string, unknown> = {}): Promise<{ server: RouterServer; url: string }> {
+  const loaded = loadConfigObject({
+    budget: { usdPerHour: 10 },
+    classes: [{ name: 'rm2', model: 'rm2', slo: '5s' }],
+    pools: [{ name: 'cpu', type: 'r5n.large' }],
+    routing: { policy: 'least-outstanding', lateBinding: true, ...routing },
+    router: { adminToken: ADMIN_TOKEN, ...router },
+  });
+  const server = new RouterServer(loaded, { healthChecks: false });
+  const url = await server.listen(0, '127.0.0.1');
+  return { server, url };
+}
+
+function infer(url: string, headers: Record<string, string> = {}, signal?: AbortSignal): Promise<Response> {
+  return fetch(`${url}/v2/models/rm2/infer`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: inferBody(1), ...(signal !== undefined ? { signal } : {}) });
+}
+
+async function until(cond: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 400 && !cond(); i++) await new Promise((r) => setTimeout(r, 5));
+  assert.ok(cond(), `timed out waiting for: ${what}`);
+}
+
+describe('router with late binding (routing.lateBinding)', () => {
+  const backends: FakeBackend[] = [];
+  let server: RouterServer | undefined;
+  afterEach(async () => {
+    await server?.close();
+    server = undefined;
+    for (const b of backends.splice(0)) await b.stop();
+  });
+  const backend = async (name: string, delayMs: number): Promise<FakeBackend> => {
+    const b = await new FakeBackend(name).start();
+    b.behaviour.delayMs = delayMs;
+    backends.push(b);
+    return b;
+  };
+
+  it('keeps at most one request per slot at a backend and answers the rest in turn', async () => {
+    const a = await backend('a', 60);
+    const r = await lateRouter();
+    server = r.server;
+    server.backends.add({ id: 'a', url: a.url, type: 'r5n.large' });
+    let most = 0;
+    const watch = setInterval(() => (most = Math.max(most, a.inFlight)), 2);
+    const answers = await Promise.all([infer(r.url), infer(r.url), infer(r.url), infer(r.url)]);
+    clearInterval(watch);
+    assert.deepEqual(answers.map((x) => x.status), [200, 200, 200, 200]);
+    assert.equal(a.received.length, 4);
+    assert.equal(most, 1, 'one slot, one request in flight at the backend');
+    assert.equal(server.infer.requestsWaiting, 0);
+  });
+
+  it('rejects with 503 naming routing.maxWaiting when the waiting room is full', async () => {
+    const a = await backend('a', 150);
+    const r = await lateRouter({ maxWaiting: 1 });
+    server = r.server;
+    server.backends.add({ id: 'a', url: a.url, type: 'r5n.large' });
+    const first = infer(r.url);
+    await until(() => a.inFlight === 1, 'first request at the backend');
+    const second = infer(r.url);
+    await until(() => server!.infer.requestsWaiting === 1, 'second request waiting');
+    const third = await infer(r.url);
+    assert.equal(third.status, 503);
+    assert.equal(third.headers.get('x-mixscale-reject'), 'overloaded');
+    assert.match(((await third.json()) as { error: string }).error, /routing\.maxWaiting/);
+    assert.equal((await first).status, 200);
+    assert.equal((await second).status, 200);
+  });
+
+  it("answers 504 when a waiting request's deadline passes before a slot frees", async () => {
+    const a = await backend('a', 300);
+    const r = await lateRouter();
+    server = r.server;
+    server.backends.add({ id: 'a', url: a.url, type: 'r5n.large' });
+    const first = infer(r.url);
+    await until(() => a.inFlight === 1, 'first request at the backend');
+    const late = await infer(r.url, { 'x-mixscale-deadline-ms': '150' });
+    assert.equal(late.status, 504);
+    assert.equal(late.headers.get('x-mixscale-reject'), 'deadline');
+    assert.equal(server.infer.requestsWaiting, 0);
+    assert.equal((await first).status, 200);
+    assert.equal(a.received.length, 1, 'the expired request never reached the backend');
+  });
+
+  it('forgets a waiting request whose client went away', async () => {
+    const a = await backend('a', 150);
+    const r = await lateRouter();
+    server = r.server;
+    server.backends.add({ id: 'a', url: a.url, type: 'r5n.large' });
+    const first = infer(r.url);
+    await until(() => a.inFlight === 1, 'first request at the backend');
+    const abort = new AbortController();
+    const gone = infer(r.url, {}, abort.signal).catch((e: unknown) => e);
+    await until(() => server!.infer.requestsWaiting === 1, 'second request waiting');
+    abort.abort();
+    await gone;
+    await until(() => server!.infer.requestsWaiting === 0, 'waiting room empty');
+    assert.equal((await first).status, 200);
+    await new Promise((res) => setTimeout(res, 50));
+    assert.equal(a.received.length, 1);
+    assert.equal(server.tracker.backends[0]!.outstanding, 0);
+  });
+
+  it('gives waiting requests to a backend as soon as it is added, and reports them in /metrics', async () => {
+    const slow = await backend('slow', 400);
+    const fast = await backend('fast', 0);
+    const r = await lateRouter();
+    server = r.server;
+    server.backends.add({ id: 'slow', url: slow.url, type: 'r5n.large' });
+    const first = infer(r.url);
+    await until(() => slow.inFlight === 1, 'first request at the slow backend');
+    const second = infer(r.url);
+    await until(() => server!.infer.requestsWaiting === 1, 'second request waiting');
+    const metrics = await (await fetch(`${r.url}/metrics`)).text();
+    assert.match(metrics, /^mixscale_router_waiting_requests 1$/m);
+    const t0 = Date.now();
+    server.backends.add({ id: 'fast', url: fast.url, type: 'r5n.large' });
+    const answer = await second;
+    assert.equal(answer.status, 200);
+    assert.ok(Date.now() - t0 < 300, 'served by the new backend, not after the slow one');
+    assert.equal(fast.received.length, 1);
+    assert.equal((await first).status, 200);
+  });
+});
