@@ -14,7 +14,11 @@ const loaded = loadConfigFile(CONFIG);
 
 /** Keeps the fast node for the requests only it can serve in time; no early rejection. */
 const RESERVE = { frugalFirst: 1, rejectLate: false };
+/** Late binding (routing.lateBinding): requests wait at the router for a free slot. */
+const LATE = { lateBinding: true };
 const RUNS: Array<[scaling: string, routing: string, options?: Record<string, unknown>]> = [
+  ['kairos', 'heterogeneity-aware', LATE],
+  ['fast-frugal', 'heterogeneity-aware', LATE],
   ['kairos', 'heterogeneity-aware'],
   ['kairos', 'heterogeneity-aware', RESERVE],
   ['kairos', 'shortest-expected-delay'],
@@ -27,7 +31,11 @@ const RUNS: Array<[scaling: string, routing: string, options?: Record<string, un
 ];
 
 async function attainment(scaling: string, routing: string, options: Record<string, unknown> | undefined, rps: number): Promise<number> {
-  const cfg = options === undefined ? loaded : loadConfigObject({ ...loaded.config, routing: { policy: routing, options } }, fileURLToPath(new URL('../sim/scenarios/', import.meta.url)));
+  const { lateBinding, ...policyOptions } = options ?? {};
+  const cfg =
+    options === undefined
+      ? loaded
+      : loadConfigObject({ ...loaded.config, routing: { policy: routing, options: policyOptions, lateBinding: lateBinding === true } }, fileURLToPath(new URL('../sim/scenarios/', import.meta.url)));
   const run = await runSimulation(cfg, { scalingPolicy: scaling, routingPolicy: routing, seed: 11, arrivals: { kind: 'poisson', rps, durationMs: minutes * 60_000, sizes: { kind: 'kairos' } } });
   return run.slo.attainment;
 }

@@ -80,6 +80,26 @@ describe('heterogeneity-aware routing', () => {
       assert.equal(p.pickWaiting!(cpu, [waiting[0]!], view), -1, 'the cpu leaves the large one for the gpu');
     });
 
+    it('waits for a busy backend that would finish a request sooner than the free ones', () => {
+      // gpu busy with 20 ms of work: 20 + 100 = 120 ms; the free cpu: 300 ms.
+      const view = fakeView([lb('cpu', 'cpu', false), { ...lb('gpu', 'gpu', true, 1), pendingWorkMs: 20 }], { cpu: 3, gpu: 1 }, 0, true);
+      const p = createRoutingPolicy('heterogeneity-aware');
+      assert.equal(p.pick(request(100, 1000), view), null);
+      assert.equal(p.lastRejectReason, 'overloaded');
+      // A small request finishes sooner on the free cpu (30 ms) than behind the gpu's work (30 ms + 10): it goes now.
+      assert.equal(p.pick(request(10, 1000), view)?.id, 'cpu');
+    });
+
+    it('has a frugal slot leave to the fast slots a request they would finish much sooner', () => {
+      const cpu = lb('cpu', 'cpu', false);
+      const gpu = { ...lb('gpu', 'gpu', true, 1), pendingWorkMs: 20 };
+      const view = fakeView([cpu, gpu], { cpu: 3, gpu: 1 }, 0, true);
+      const p = createRoutingPolicy('heterogeneity-aware');
+      // 300 ms here against 20 + 100 ms on the gpu: left for the gpu; a size-10 request (30 vs 30 ms) is taken.
+      assert.equal(p.pickWaiting!(cpu, [at(100, 0, 1000)], view), -1);
+      assert.equal(p.pickWaiting!(cpu, [at(100, 0, 1000), at(10, 0, 1000)], view), 1);
+    });
+
     it('leaves a frugal slot idle rather than start a request it would finish late, unless rejectLate is off', () => {
       const cpu = lb('cpu', 'cpu', false);
       const view = fakeView([cpu], { cpu: 1 }, 300, true);
