@@ -21,8 +21,8 @@ import { startMixscale, startNginx, stopAll, tool } from './procs.ts';
  * (heterogeneity-aware runs with rejectLate false unless told: a dropped request counts as lost).
  *
  *   npx tsx bench/router/hetero.ts [--seconds 30] [--rounds 2] [--load 0.6] [--policies heterogeneity-aware,least-outstanding]
- *   (a policy's options may include "lateBinding": true, set as routing.lateBinding:
- *    --policies 'heterogeneity-aware:{"lateBinding":true}')
+ *   (a policy's options may include "lateBinding": true or false, set as routing.lateBinding,
+ *    default true: --policies 'heterogeneity-aware,heterogeneity-aware:{"lateBinding":false}')
  */
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -37,7 +37,7 @@ const POLICIES = arg('policies', 'heterogeneity-aware')
     const i = spec.indexOf(':');
     const name = i < 0 ? spec : spec.slice(0, i);
     const { lateBinding, ...options } = i < 0 ? {} : (JSON.parse(spec.slice(i + 1)) as Record<string, unknown>);
-    return { name, options: name === 'heterogeneity-aware' ? { rejectLate: false, ...options } : options, lateBinding: lateBinding === true, label: spec };
+    return { name, options: name === 'heterogeneity-aware' ? { rejectLate: false, ...options } : options, lateBinding: typeof lateBinding === 'boolean' ? lateBinding : undefined, label: spec };
   });
 const SEED = 2026;
 const FLEET = [...Array<string>(3).fill('g4dn.xlarge'), ...Array<string>(6).fill('r5n.large')];
@@ -93,7 +93,7 @@ try {
       `budget: { usdPerHour: 5 }
 classes: [{ name: interactive, model: rm2, slo: 350ms }]
 pools: [{ name: gpu, type: g4dn.xlarge }, { name: cpu, type: r5n.large }]
-routing: { policy: ${policy.name}, options: ${JSON.stringify(policy.options)}, lateBinding: ${policy.lateBinding} }
+routing: { policy: ${policy.name}, options: ${JSON.stringify(policy.options)}${policy.lateBinding !== undefined ? `, lateBinding: ${policy.lateBinding}` : ''} }
 router:
   adminToken: bench-admin-token-0123456789
   maxOutstanding: 1000

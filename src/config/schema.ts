@@ -66,11 +66,11 @@ export const configSchema = z.strictObject({
        * Late binding: each backend gets at most its slots in flight; a request that finds every
        * slot busy waits at the router and is bound to a backend when a slot frees.
        */
-      lateBinding: z.boolean().default(false),
+      lateBinding: z.boolean().default(true),
       /** With late binding: most requests waiting at the router; beyond, new ones are rejected (overloaded). */
       maxWaiting: z.number().int().positive().default(1000),
     })
-    .default({ policy: 'heterogeneity-aware', options: {}, lateBinding: false, maxWaiting: 1000 }),
+    .default({ policy: 'heterogeneity-aware', options: {}, lateBinding: true, maxWaiting: 1000 }),
   sim: simSection.optional(),
   router: routerSection.optional(),
   controller: controllerSection.optional(),

@@ -5,8 +5,12 @@ import type { BackendState, PoolView, RejectReason, RoutableRequest, RoutingPoli
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
 
-/** A config with two rm2 classes and a fast and a frugal pool; `router` overrides the router section. */
-export function testConfig(router: Record<string, unknown> = {}) {
+/**
+ * A config with two rm2 classes and a fast and a frugal pool; `router` overrides the router
+ * section, `routing` the routing one. Binding at arrival (backends hold up to maxOutstanding)
+ * unless `routing` says otherwise: late binding has its own suite (late-binding.test.ts).
+ */
+export function testConfig(router: Record<string, unknown> = {}, routing: Record<string, unknown> = {}) {
   return loadConfigObject({
     budget: { usdPerHour: 10 },
     classes: [
@@ -17,7 +21,7 @@ export function testConfig(router: Record<string, unknown> = {}) {
       { name: 'gpu', type: 'g4dn.xlarge' },
       { name: 'cpu', type: 'r5n.large' },
     ],
-    routing: { policy: 'least-outstanding' },
+    routing: { policy: 'least-outstanding', lateBinding: false, ...routing },
     router: { adminToken: ADMIN_TOKEN, ...router },
   });
 }

@@ -52,11 +52,11 @@ describe('router and simulator share the routing policy code', () => {
     }
   });
 
-  for (const name of routingPolicyNames()) {
-    it(`${name}: the HTTP router and the simulated router ask it the same question and follow the same answer`, async () => {
+  for (const [name, lateBinding] of routingPolicyNames().flatMap((n) => [[n, false], [n, true]] as const)) {
+    it(`${name}${lateBinding ? ' (late binding)' : ''}: the HTTP router and the simulated router ask it the same question and follow the same answer`, async () => {
       const backends = await Promise.all(FLEET.map((f) => new FakeBackend(f.id).start()));
       const httpPolicy = new Recording(createRoutingPolicy(name));
-      const loaded = testConfig({ maxOutstanding: 8 });
+      const loaded = testConfig({ maxOutstanding: 8 }, { lateBinding });
       const router = new RouterServer(loaded, { policy: httpPolicy, healthChecks: false, rng: new Rng(3) });
       const url = await router.listen(0, '127.0.0.1');
       FLEET.forEach((f, i) => router.backends.add({ id: f.id, url: backends[i]!.url, type: f.type, pool: f.pool }));
@@ -70,8 +70,10 @@ describe('router and simulator share the routing policy code', () => {
         classModels: loaded.config.classes.map((c) => c.model),
         types: ['g4dn.xlarge', 'r5n.large'],
         typeInfo: (type) => ({ fast: loaded.catalog.isAccelerated(type), slots: 1 }),
-        maxOutstandingPerSlot: 8,
+        // What sim/runner.ts passes: with late binding a backend holds one request per slot.
+        maxOutstandingPerSlot: lateBinding ? 1 : 8,
       });
+      sim.tracker.lateBinding = lateBinding;
       for (const f of FLEET) await sim.register({ id: f.id, type: f.type, pool: f.pool, state: 'running', launchedAtMs: 0, usdPerHour: 1 });
 
       try {
