@@ -66,7 +66,7 @@ export function kairosUpperBoundRps(model: PerformanceModel, counts: readonly nu
 export function kairosBestMix(state: Pick<ScalingState, 'budgetUsdPerHour' | 'candidates' | 'classes' | 'load'>): { mix: Mix; boundRps: number; configs: number } {
   const cands = state.candidates;
   // The bound depends on the size mixture and class shares, not on the absolute rate.
-  const load = { ...state.load, classes: state.load.classes.map((c) => ({ ...c, rps: c.rps > 0 ? c.rps : 1 })) };
+  const load = { ...state.load, classes: state.load.classes.map((c) => ({ name: c.name, rps: c.rps > 0 ? c.rps : 1, sizes: c.sizes })) };
   const model = buildModel(cands, state.classes, load);
   const counts = new Array<number>(cands.length).fill(0);
   let best: number[] = [];

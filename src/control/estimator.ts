@@ -1,4 +1,5 @@
 import { MixscaleError } from '../core/errors.ts';
+import type { LatencyHistogram } from '../core/histogram.ts';
 import type { SizePmf } from '../core/sizes.ts';
 import type { Ms } from '../core/types.ts';
 import type { ClassLoad, Estimator, LoadObservation } from './types.ts';
@@ -96,8 +97,16 @@ export class LoadEstimator implements Estimator {
 
       const ahead = this.forecast(h, observed.atMs, stable);
       if (ahead > rps) rps = ahead;
-      const out: ClassLoad = { name: c.name, rps, sizes: h.sizes, ...(c.latency !== undefined ? { latency: c.latency } : {}) };
-      return out;
+      // The observed latency passes through unread: a source may build it only when a policy asks.
+      if (!('latency' in c)) return { name: c.name, rps, sizes: h.sizes };
+      return {
+        name: c.name,
+        rps,
+        sizes: h.sizes,
+        get latency(): LatencyHistogram {
+          return c.latency as LatencyHistogram;
+        },
+      };
     });
     return { atMs: observed.atMs, windowMs: o.stableWindowMs, classes };
   }
