@@ -253,6 +253,8 @@ class MixSearch {
   evaluated = 0;
   readonly top: Scored[] = [];
   private readonly seen = new Set<string>();
+  /** Busiest pool's utilization of each kept part of the current fleet (transitionPenalty). */
+  private readonly keptUtilization = new Map<string, number>();
   /** Each class's SLO quantile, in the model's class order. */
   private readonly quantiles: readonly number[];
 
@@ -296,8 +298,15 @@ class MixSearch {
     });
     if (!any || !terminates || !launches) return 0;
     if (shared.every((n) => n === 0)) return 1000;
-    this.evaluated++;
-    return this.model.predict(shared, false).maxUtilization >= this.transitionMaxUtilization ? 1000 : 0;
+    // Many candidate mixes keep the same part of the current fleet: predict each part once.
+    const key = shared.join(',');
+    let util = this.keptUtilization.get(key);
+    if (util === undefined) {
+      this.evaluated++;
+      util = this.model.predict(shared, false).maxUtilization;
+      this.keptUtilization.set(key, util);
+    }
+    return util >= this.transitionMaxUtilization ? 1000 : 0;
   }
 
   private consider(counts: readonly number[]): Scored | undefined {

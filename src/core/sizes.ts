@@ -80,7 +80,7 @@ export function sizePmf(spec: SizeSpec, rng: Rng, samples = 20_000, bins = 64): 
  * a CPU type within 350 ms).
  */
 export function pmfFromSamples(samples: ArrayLike<number>, bins = 64): SizePmf {
-  const xs = Float64Array.from(samples).sort();
+  const xs = new Float64Array(samples).sort();
   const n = xs.length;
   if (n === 0) return { sizes: new Float64Array(0), weights: new Float64Array(0) };
   const k = Math.min(bins, n);

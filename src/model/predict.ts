@@ -73,6 +73,13 @@ export class PerformanceModel {
   private readonly nBins: number[];
   /** Per class and bin: arrival rate (per ms). */
   private readonly binRate: Float64Array[];
+  /** Scratch for one class's response-time mixture: per pool, its (service, probability) points. */
+  private readonly maxBins: number;
+  private readonly svcBuf: Float64Array;
+  private readonly probBuf: Float64Array;
+  private readonly nBuf: Int32Array;
+  private readonly rt: ResponseTail;
+  private readonly tail: (x: number) => number;
 
   constructor(types: readonly ModelType[], classes: readonly ModelClass[], options: Partial<ModelOptions> = {}) {
     this.types = types;
@@ -80,6 +87,12 @@ export class PerformanceModel {
     this.options = { ...DEFAULT_MODEL_OPTIONS, ...options };
     this.nBins = classes.map((c) => c.sizes.sizes.length);
     this.binRate = classes.map((c) => Float64Array.from(c.sizes.weights, (w) => (w * c.rps) / 1000));
+    this.maxBins = Math.max(1, ...this.nBins);
+    this.svcBuf = new Float64Array(types.length * this.maxBins);
+    this.probBuf = new Float64Array(types.length * this.maxBins);
+    this.nBuf = new Int32Array(types.length);
+    this.rt = new ResponseTail(types.length, this.maxBins);
+    this.tail = (x) => this.rt.tail(x);
   }
 
   /**
@@ -130,32 +143,64 @@ export class PerformanceModel {
     const flexS = new Float64Array(A);
     const laws: WaitLaw[] = new Array<WaitLaw>(A);
 
+    // Bins that may go to the same set of pools split the same way, and a pool's load is linear
+    // in each bin's rate: sum them per set once, so balancing the split iterates over the few
+    // distinct sets instead of every class and size bin.
+    const groupMask: number[] = [];
+    const groupRate: number[] = [];
+    const groupM1: Float64Array[] = [];
+    const groupM2: Float64Array[] = [];
+    for (let k = 0; k < K; k++) {
+      const e = eligible[k]!;
+      const r = this.binRate[k]!;
+      for (let j = 0; j < e.length; j++) {
+        const mask = e[j]!;
+        if (mask === 0) continue;
+        let g = groupMask.indexOf(mask);
+        if (g < 0) {
+          g = groupMask.length;
+          groupMask.push(mask);
+          groupRate.push(0);
+          groupM1.push(new Float64Array(A));
+          groupM2.push(new Float64Array(A));
+        }
+        const lam = r[j]!;
+        groupRate[g]! += lam;
+        const m1 = groupM1[g]!;
+        const m2 = groupM2[g]!;
+        for (let a = 0; a < A; a++) {
+          if (!(mask & (1 << a))) continue;
+          const col = this.types[active[a]!]!.columns[k]!;
+          m1[a]! += lam * col.meanMs[j]!;
+          m2[a]! += lam * col.secondMs2[j]!;
+        }
+      }
+    }
+    const G = groupMask.length;
+
     const loadPools = (): void => {
       rate.fill(0);
       s1.fill(0);
       s2.fill(0);
       flexRate.fill(0);
       flexS.fill(0);
-      for (let k = 0; k < K; k++) {
-        const e = eligible[k]!;
-        const r = this.binRate[k]!;
-        for (let j = 0; j < e.length; j++) {
-          const mask = e[j]!;
-          if (mask === 0) continue;
-          let wsum = 0;
-          for (let a = 0; a < A; a++) if (mask & (1 << a)) wsum += weight[a]!;
-          const flexible = (mask & (mask - 1)) !== 0;
-          for (let a = 0; a < A; a++) {
-            if (!(mask & (1 << a))) continue;
-            const lam = (r[j]! * weight[a]!) / wsum;
-            const col = this.types[active[a]!]!.columns[k]!;
-            rate[a]! += lam;
-            s1[a]! += lam * col.meanMs[j]!;
-            s2[a]! += lam * col.secondMs2[j]!;
-            if (flexible) {
-              flexRate[a]! += lam;
-              flexS[a]! += lam * col.meanMs[j]!;
-            }
+      for (let g = 0; g < G; g++) {
+        const mask = groupMask[g]!;
+        let wsum = 0;
+        for (let a = 0; a < A; a++) if (mask & (1 << a)) wsum += weight[a]!;
+        const flexible = (mask & (mask - 1)) !== 0;
+        const lamG = groupRate[g]!;
+        const m1 = groupM1[g]!;
+        const m2 = groupM2[g]!;
+        for (let a = 0; a < A; a++) {
+          if (!(mask & (1 << a))) continue;
+          const f = weight[a]! / wsum;
+          rate[a]! += lamG * f;
+          s1[a]! += m1[a]! * f;
+          s2[a]! += m2[a]! * f;
+          if (flexible) {
+            flexRate[a]! += lamG * f;
+            flexS[a]! += m1[a]! * f;
           }
         }
       }
@@ -229,8 +274,11 @@ export class PerformanceModel {
       const e = eligible[k]!;
       const w = c.sizes.weights;
       // The class's response-time mixture: per pool, the (service ms, probability) points routed there.
-      const svcOf: number[][] = Array.from({ length: A }, () => []);
-      const probOf: number[][] = Array.from({ length: A }, () => []);
+      const nb = e.length;
+      const svcOf = this.svcBuf;
+      const probOf = this.probBuf;
+      const nOf = this.nBuf;
+      nOf.fill(0, 0, A);
       let unserved = 0;
       const byType: Record<string, number> = {};
       let mean = 0;
@@ -246,16 +294,19 @@ export class PerformanceModel {
           if (!(mask & (1 << a))) continue;
           const pr = (w[j]! * weight[a]!) / wsum;
           const sv = this.types[active[a]!]!.columns[k]!.meanMs[j]!;
-          svcOf[a]!.push(sv);
-          probOf[a]!.push(pr);
+          const at = a * this.maxBins + nOf[a]!++;
+          svcOf[at] = sv;
+          probOf[at] = pr;
           mean += pr * (sv + laws[a]!.meanWaitMs);
-          const name = this.types[active[a]!]!.type;
-          byType[name] = (byType[name] ?? 0) + pr;
+          if (full) {
+            const name = this.types[active[a]!]!.type;
+            byType[name] = (byType[name] ?? 0) + pr;
+          }
         }
       }
-      const rt = new ResponseTail(unserved);
-      for (let a = 0; a < A; a++) if (svcOf[a]!.length > 0) rt.addPool(laws[a]!, svcOf[a]!, probOf[a]!);
-      const tail = (x: number): number => rt.tail(x);
+      const rt = this.rt.reset(unserved);
+      for (let a = 0; a < A; a++) if (nOf[a]! > 0) rt.addPool(laws[a]!, svcOf.subarray(a * this.maxBins, a * this.maxBins + nb), probOf.subarray(a * this.maxBins, a * this.maxBins + nb), nOf[a]!);
+      const tail = this.tail;
       const sloQ = quantileOf(tail, c.sloQuantile);
       if (c.rps > 0) meanScore = Math.max(meanScore, unserved > 0 ? Infinity : mean / c.sloMs);
       const attainment = 1 - tail(c.sloMs);

@@ -9,68 +9,107 @@ import type { WaitLaw } from './queueing.ts';
  * exp(−(x − s_k)/θ), where S_k = S_k−1 · exp(−(s_k − s_k−1)/θ) + p_k is precomputed. One
  * evaluation is then a binary search and one exp per pool instead of one exp per point: the
  * quantile search calls it dozens of times per class for every mix the planner tries.
+ *
+ * Reusable: the model keeps one, sized for its pools and size bins, and `reset`s it per class,
+ * so the planner's search allocates nothing here.
  */
 export class ResponseTail {
-  private readonly pools: Array<{ law: WaitLaw; svc: Float64Array; prob: Float64Array; massAbove: Float64Array; s: Float64Array }> = [];
-  private readonly unserved: number;
+  private readonly maxPoints: number;
+  private readonly laws: WaitLaw[] = [];
+  private readonly counts: Int32Array;
+  private readonly svc: Float64Array;
+  private readonly prob: Float64Array;
+  private readonly massAbove: Float64Array;
+  private readonly s: Float64Array;
+  private readonly order: number[] = [];
+  private pools = 0;
+  private unserved = 0;
 
-  constructor(unserved: number) {
-    this.unserved = unserved;
+  constructor(maxPools: number, maxPoints: number) {
+    this.maxPoints = maxPoints;
+    this.counts = new Int32Array(maxPools);
+    this.svc = new Float64Array(maxPools * maxPoints);
+    this.prob = new Float64Array(maxPools * maxPoints);
+    this.massAbove = new Float64Array(maxPools * maxPoints);
+    this.s = new Float64Array(maxPools * maxPoints);
   }
 
-  /** Adds one pool's points (service ms and probability), in any order. */
-  addPool(law: WaitLaw, svc: readonly number[], prob: readonly number[]): void {
-    const order = svc.map((_, i) => i).sort((a, b) => svc[a]! - svc[b]!);
-    const n = order.length;
-    const s = new Float64Array(n);
-    const p = new Float64Array(n);
-    for (let i = 0; i < n; i++) {
-      s[i] = svc[order[i]!]!;
-      p[i] = prob[order[i]!]!;
+  /** Starts a new mixture with this much probability that is never served (counts as late). */
+  reset(unserved: number): this {
+    this.pools = 0;
+    this.unserved = unserved;
+    return this;
+  }
+
+  /** Adds one pool's first `n` points (service ms and probability), in any order. */
+  addPool(law: WaitLaw, svc: ArrayLike<number>, prob: ArrayLike<number>, n: number): void {
+    const base = this.pools * this.maxPoints;
+    this.laws[this.pools] = law;
+    this.counts[this.pools] = n;
+    this.pools++;
+    const s = this.svc;
+    const p = this.prob;
+    let sorted = true;
+    for (let i = 1; i < n && sorted; i++) if (svc[i]! < svc[i - 1]!) sorted = false;
+    if (sorted) {
+      // The usual case: size bins come in ascending order, and service time grows with size.
+      for (let i = 0; i < n; i++) {
+        s[base + i] = svc[i]!;
+        p[base + i] = prob[i]!;
+      }
+    } else {
+      const order = this.order;
+      order.length = n;
+      for (let i = 0; i < n; i++) order[i] = i;
+      order.sort((a, b) => svc[a]! - svc[b]!);
+      for (let i = 0; i < n; i++) {
+        s[base + i] = svc[order[i]!]!;
+        p[base + i] = prob[order[i]!]!;
+      }
     }
     // massAbove[k] = Σ_{i > k} p_i; S[k] as in the class comment.
-    const massAbove = new Float64Array(n);
     let acc = 0;
     for (let i = n - 1; i >= 0; i--) {
-      massAbove[i] = acc;
-      acc += p[i]!;
+      this.massAbove[base + i] = acc;
+      acc += p[base + i]!;
     }
-    const S = new Float64Array(n);
     const theta = law.thetaMs;
+    const decays = theta > 0 && Number.isFinite(theta);
+    let S = 0;
     for (let i = 0; i < n; i++) {
-      const decay = i === 0 || !(theta > 0) || !Number.isFinite(theta) ? 1 : Math.exp(-(s[i]! - s[i - 1]!) / theta);
-      S[i] = (i === 0 ? 0 : S[i - 1]! * decay) + p[i]!;
+      S = (i === 0 || !decays ? S : S * Math.exp(-(s[base + i]! - s[base + i - 1]!) / theta)) + p[base + i]!;
+      this.s[base + i] = S;
     }
-    this.pools.push({ law, svc: s, prob: p, massAbove, s: S });
   }
 
   tail(x: number): number {
     let t = this.unserved;
-    for (const pool of this.pools) {
-      const svc = pool.svc;
-      const n = svc.length;
+    const svc = this.svc;
+    for (let q = 0; q < this.pools; q++) {
+      const n = this.counts[q]!;
       if (n === 0) continue;
+      const base = q * this.maxPoints;
       // k: last index with svc[k] ≤ x.
       let lo = -1;
       let hi = n;
       while (hi - lo > 1) {
         const mid = (lo + hi) >> 1;
-        if (svc[mid]! <= x) lo = mid;
+        if (svc[base + mid]! <= x) lo = mid;
         else hi = mid;
       }
       const k = lo;
       if (k < 0) {
-        t += pool.massAbove[0]! + pool.prob[0]!;
+        t += this.massAbove[base]! + this.prob[base]!;
         continue;
       }
-      t += pool.massAbove[k]!;
-      const w = pool.law;
+      t += this.massAbove[base + k]!;
+      const w = this.laws[q]!;
       if (w.pWait === 0) continue;
       if (!Number.isFinite(w.thetaMs)) {
-        t += pool.s[k]!;
+        t += this.s[base + k]!;
         continue;
       }
-      t += w.pWait * pool.s[k]! * Math.exp(-(x - svc[k]!) / w.thetaMs);
+      t += w.pWait * this.s[base + k]! * Math.exp(-(x - svc[base + k]!) / w.thetaMs);
     }
     return t;
   }
