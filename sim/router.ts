@@ -34,6 +34,21 @@ interface TaggedBackend extends BackendState {
   simNode?: ServiceNode;
 }
 
+/**
+ * PoolTracker with the simulator's service-time lookup: the same profile table's mean, read
+ * from the node's per-size cache instead of a per-backend map lookup (every policy asks this
+ * for every backend on every request).
+ */
+class SimTracker extends PoolTracker {
+  override expectedServiceMs(backend: BackendState, req: RoutableRequest): number {
+    const node = (backend as TaggedBackend).simNode;
+    if (node === undefined) return super.expectedServiceMs(backend, req);
+    const cache = node.means[req.classIndex];
+    if (cache === undefined || node.tables[req.classIndex]!.model !== req.model) return super.expectedServiceMs(backend, req);
+    return cache.table.covers(req.size) ? cache.meanMs(req.size) : NaN;
+  }
+}
+
 /** Mutable view of one request handed to the routing policy (reused: policies must not keep it). */
 interface RequestView {
   model: string;
@@ -68,7 +83,7 @@ export class SimRouter implements FleetMembership {
   constructor(o: SimRouterOptions) {
     this.o = o;
     this.policy = o.policy;
-    this.tracker = new PoolTracker({ rng: o.rng, now: o.now, profileOf: (type, model) => o.profileOf(type, model) });
+    this.tracker = new SimTracker({ rng: o.rng, now: o.now, profileOf: (type, model) => o.profileOf(type, model) });
   }
 
   /** The node a request goes to, with its expected service time counted; null to reject. */

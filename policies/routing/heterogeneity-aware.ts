@@ -1,7 +1,6 @@
 import { MixscaleError } from '../../src/core/errors.ts';
 import type { BackendState, PoolView, RejectReason, RoutableRequest, RoutingPolicy } from '../../src/routing/types.ts';
 import type { RoutingPolicyOptions } from './index.ts';
-import { expectedFinishMs } from './expected-finish.ts';
 
 export interface HeterogeneityAwareOptions {
   /**
@@ -57,25 +56,32 @@ export class HeterogeneityAware implements RoutingPolicy {
     // Late binding: when the busy backends would finish the request first, it waits for them.
     let busyMs = Infinity;
     let busyFastMs = Infinity;
+    // A request's service time depends on the backend's type only, and backends of one type
+    // tend to sit together in the list: look it up once per run of a type.
+    let svcType = '';
+    let svc = NaN;
     const bs = view.backends;
     for (let i = 0; i < bs.length; i++) {
       const b = bs[i]!;
       if (!b.accepting) continue;
-      if (b.outstanding >= b.maxOutstanding) {
+      const full = b.outstanding >= b.maxOutstanding;
+      if (full) {
         sawFull = true;
         if (b.fast) sawFullFast = true;
-        if (view.lateBinding) {
-          const t = expectedFinishMs(b, req, view);
-          if (t < busyMs) busyMs = t;
-          if (b.fast && t < busyFastMs) busyFastMs = t;
-          if (!b.fast) {
-            const s = view.expectedServiceMs(b, req);
-            if (s < frugalServiceMs) frugalServiceMs = s;
-          }
-        }
+        if (!view.lateBinding) continue;
+      }
+      if (b.type !== svcType) {
+        svcType = b.type;
+        svc = view.expectedServiceMs(b, req);
+      }
+      // Expected finish: the queued work spread over its slots (none with a slot free) + this request's service.
+      const t = (b.outstanding < b.slots ? 0 : b.pendingWorkMs / b.slots) + svc;
+      if (!b.fast && svc < frugalServiceMs) frugalServiceMs = svc;
+      if (full) {
+        if (t < busyMs) busyMs = t;
+        if (b.fast && t < busyFastMs) busyFastMs = t;
         continue;
       }
-      const t = expectedFinishMs(b, req, view);
       if (!(t >= 0)) continue;
       if (t < bestMs) {
         bestMs = t;
@@ -86,13 +92,9 @@ export class HeterogeneityAware implements RoutingPolicy {
           bestFastMs = t;
           bestFast = b;
         }
-      } else {
-        const s = view.expectedServiceMs(b, req);
-        if (s < frugalServiceMs) frugalServiceMs = s;
-        if (t < bestFrugalMs) {
-          bestFrugalMs = t;
-          bestFrugal = b;
-        }
+      } else if (t < bestFrugalMs) {
+        bestFrugalMs = t;
+        bestFrugal = b;
       }
     }
     if (best === null) {

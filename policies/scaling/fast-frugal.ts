@@ -23,6 +23,24 @@ export interface FastFrugalOptions {
    * dip does not trade away capacity that a mix change takes a boot time to get back.
    */
   readonly scaleDownDelayMs: number;
+  /**
+   * Reuse the last plan while nothing it was made for has moved by more than this fraction
+   * (each class's planned rate and mean size, its latency-feedback factor) and the fleet, budget
+   * and candidates are unchanged; re-plan at least every `replanEveryMs` anyway. 0: plan every tick.
+   */
+  readonly replanTolerance: number;
+  readonly replanEveryMs: number;
+}
+
+/** What the last plan was made for: when a tick's inputs match it, the plan stands. */
+interface PlanKey {
+  readonly atMs: number;
+  readonly budget: number;
+  readonly fleet: string;
+  readonly candidates: string;
+  readonly rps: readonly number[];
+  readonly meanSize: readonly number[];
+  readonly factor: readonly number[];
 }
 
 /**
@@ -37,9 +55,12 @@ export class FastFrugal implements ScalingPolicy {
   readonly options: FastFrugalOptions;
   private readonly feedback = new LatencyFeedback();
   private readonly recent: Array<{ atMs: number; rps: Map<string, number>; sizes: Map<string, SizePmf> }> = [];
+  private last: { key: PlanKey; decision: ScalingDecision } | undefined;
+  /** Ticks answered with the last plan (for tests and the bench). */
+  reused = 0;
 
   constructor(options: Partial<FastFrugalOptions> = {}) {
-    this.options = { planner: {}, headroom: 0, feedback: true, scaleDownDelayMs: 300_000, ...options };
+    this.options = { planner: {}, headroom: 0, feedback: true, scaleDownDelayMs: 300_000, replanTolerance: 0.02, replanEveryMs: 300_000, ...options };
   }
 
   decide(state: ScalingState): ScalingDecision {
@@ -50,9 +71,47 @@ export class FastFrugal implements ScalingPolicy {
       ...state.load,
       classes: state.load.classes.map((c) => ({ ...c, rps: (peak.get(c.name) ?? c.rps) * (1 + this.options.headroom), sizes: sizes.get(c.name) ?? c.sizes })),
     };
+    const key = this.keyOf(state, load);
+    if (this.last !== undefined && this.unchanged(this.last.key, key)) {
+      this.reused++;
+      return this.last.decision;
+    }
     const plan = planMix({ budgetUsdPerHour: state.budgetUsdPerHour, classes, candidates: state.candidates, load, fleet: state.fleet, options: this.options.planner });
     const corrected = state.classes.filter((c) => Math.abs(this.feedback.factor(c.name) - 1) > 0.02).map((c) => `${c.name} ×${this.feedback.factor(c.name).toFixed(2)}`);
-    return { mix: plan.mix, reason: corrected.length > 0 ? `${plan.reason}; latency feedback ${corrected.join(', ')}` : plan.reason, plan };
+    const decision = { mix: plan.mix, reason: corrected.length > 0 ? `${plan.reason}; latency feedback ${corrected.join(', ')}` : plan.reason, plan };
+    this.last = { key, decision };
+    return decision;
+  }
+
+  private keyOf(state: ScalingState, load: LoadObservation): PlanKey {
+    const fleet = state.fleet
+      .map((i) => `${i.pool}:${i.state}`)
+      .sort()
+      .join(',');
+    return {
+      atMs: state.nowMs,
+      budget: state.budgetUsdPerHour,
+      fleet,
+      candidates: state.candidates.map((c) => `${c.pool}:${c.available ? 1 : 0}:${c.minCount}:${c.maxCount}`).join(','),
+      rps: load.classes.map((c) => c.rps),
+      meanSize: load.classes.map((c) => {
+        let m = 0;
+        for (let i = 0; i < c.sizes.sizes.length; i++) m += c.sizes.sizes[i]! * c.sizes.weights[i]!;
+        return m;
+      }),
+      factor: state.classes.map((c) => this.feedback.factor(c.name)),
+    };
+  }
+
+  private unchanged(a: PlanKey, b: PlanKey): boolean {
+    const tol = this.options.replanTolerance;
+    if (tol <= 0 || b.atMs - a.atMs >= this.options.replanEveryMs) return false;
+    if (a.budget !== b.budget || a.fleet !== b.fleet || a.candidates !== b.candidates || a.rps.length !== b.rps.length) return false;
+    const near = (x: number, y: number, t: number): boolean => Math.abs(x - y) <= t * Math.max(Math.abs(x), Math.abs(y), 1e-9);
+    for (let i = 0; i < a.rps.length; i++) {
+      if (!near(a.rps[i]!, b.rps[i]!, tol) || !near(a.meanSize[i]!, b.meanSize[i]!, tol) || !near(a.factor[i]!, b.factor[i]!, tol / 2)) return false;
+    }
+    return true;
   }
 
   /**
@@ -99,21 +158,25 @@ export class FastFrugal implements ScalingPolicy {
 }
 
 export function createFastFrugal(options: ScalingPolicyOptions): ScalingPolicy {
-  const o: { planner?: Partial<PlannerOptions>; headroom?: number; feedback?: boolean; scaleDownDelayMs?: number } = {};
+  const o: { planner?: Partial<PlannerOptions>; headroom?: number; feedback?: boolean; scaleDownDelayMs?: number; replanTolerance?: number; replanEveryMs?: number } = {};
   const planner: Record<string, number> = {};
   for (const [k, v] of Object.entries(options)) {
     if (k === 'feedback') {
       if (typeof v !== 'boolean') throw new ConfigError(`scaling.options.feedback: expected true or false, got ${JSON.stringify(v)}`);
       o.feedback = v;
-    } else if (k === 'scaleDownDelay') {
-      if (typeof v !== 'number' || !(v >= 0)) throw new ConfigError(`scaling.options.scaleDownDelay: expected milliseconds ≥ 0, got ${JSON.stringify(v)}`);
-      o.scaleDownDelayMs = v;
+    } else if (k === 'scaleDownDelay' || k === 'replanEvery') {
+      if (typeof v !== 'number' || !(v >= 0)) throw new ConfigError(`scaling.options.${k}: expected milliseconds ≥ 0, got ${JSON.stringify(v)}`);
+      if (k === 'scaleDownDelay') o.scaleDownDelayMs = v;
+      else o.replanEveryMs = v;
+    } else if (k === 'replanTolerance') {
+      if (typeof v !== 'number' || !(v >= 0 && v < 1)) throw new ConfigError(`scaling.options.replanTolerance: expected a fraction in [0, 1), got ${JSON.stringify(v)}`);
+      o.replanTolerance = v;
     } else if (k === 'headroom' || k === 'minGain' || k === 'changeCostUsd' || k === 'amortizeHours' || k === 'exactLimit' || k === 'surgeFactor') {
       if (typeof v !== 'number' || !(v >= 0)) throw new ConfigError(`scaling.options.${k}: expected a number ≥ 0, got ${JSON.stringify(v)}`);
       if (k === 'headroom') o.headroom = v;
       else planner[k] = v;
     } else {
-      throw new ConfigError(`scaling.options.${k}: not an option of fast-frugal (allowed: headroom, scaleDownDelay, surgeFactor, minGain, changeCostUsd, amortizeHours, exactLimit, feedback)`);
+      throw new ConfigError(`scaling.options.${k}: not an option of fast-frugal (allowed: headroom, scaleDownDelay, replanTolerance, replanEvery, surgeFactor, minGain, changeCostUsd, amortizeHours, exactLimit, feedback)`);
     }
   }
   o.planner = planner as Partial<PlannerOptions>;

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import type { FastFrugal } from '../../../policies/scaling/fast-frugal.ts';
 import { createScalingPolicy } from '../../../policies/scaling/index.ts';
 import { LatencyHistogram } from '../../../src/core/histogram.ts';
 import { mixCost, type Instance } from '../../../src/core/types.ts';
@@ -55,6 +56,27 @@ describe('fast-frugal scaling policy', () => {
     const observed = { ...state.observed, classes: [{ name: 'rm2', rps: 60, sizes: kairosSizes, latency: slow }] };
     const d = createScalingPolicy('fast-frugal').decide({ ...state, observed });
     assert.match(d.reason, /latency feedback rm2 ×1\.\d\d/);
+  });
+
+  it('reuses its last plan while load, sizes, fleet and budget stay within replanTolerance, and re-plans when one moves', () => {
+    const p = createScalingPolicy('fast-frugal', { scaleDownDelay: 0, feedback: false }) as FastFrugal;
+    const first = p.decide(kairosState(60, 0));
+    assert.equal(p.decide(kairosState(60.5, 30_000)), first, '+0.8% load: the same decision object');
+    assert.equal(p.reused, 1);
+    assert.notEqual(p.decide(kairosState(63, 60_000)), first, '+5% load: planned again');
+    const fleet = fleetOf(first.mix);
+    const withFleet = p.decide(kairosState(63, 90_000, fleet));
+    assert.equal(p.reused, 1, 'a fleet change is a new plan');
+    assert.equal(p.decide(kairosState(63, 120_000, fleet, 2.4)) === withFleet, false, 'a budget change is a new plan');
+    const again = p.decide(kairosState(63, 150_000, fleet, 2.4));
+    assert.equal(p.reused, 2);
+    p.decide(kairosState(63, 150_000 + 300_000, fleet, 2.4));
+    assert.equal(p.reused, 2, 'replanEvery (5 min) passed: planned again');
+    assert.ok(again !== undefined);
+    const never = createScalingPolicy('fast-frugal', { replanTolerance: 0 }) as FastFrugal;
+    never.decide(kairosState(60, 0));
+    never.decide(kairosState(60, 30_000));
+    assert.equal(never.reused, 0, 'replanTolerance 0 plans every tick');
   });
 
   it('names an unknown option', () => {
