@@ -42,10 +42,7 @@ export class WaitQueue<T> {
     for (let i = 0; i < this.reqs.length; ) {
       const r = this.reqs[i]!;
       if (r.deadlineMs <= now) {
-        const h = this.handles[i]!;
-        this.reqs.splice(i, 1);
-        this.handles.splice(i, 1);
-        onExpired(h, r);
+        onExpired(this.removeAt(i), r);
         n++;
       } else i++;
     }
@@ -64,9 +61,7 @@ export class WaitQueue<T> {
     const i = policy.pickWaiting !== undefined ? policy.pickWaiting(b, this.reqs, view) : 0;
     if (i < 0 || i >= this.reqs.length) return false;
     this.boundReq = this.reqs[i]!;
-    this.boundHandle = this.handles[i]!;
-    this.reqs.splice(i, 1);
-    this.handles.splice(i, 1);
+    this.boundHandle = this.removeAt(i);
     return true;
   }
 
@@ -75,11 +70,23 @@ export class WaitQueue<T> {
     return this.reqs[i];
   }
 
-  /** Removes the i-th waiting request and returns its handle. */
+  /** Removes the i-th waiting request and returns its handle (no splice: it would allocate). */
   removeAt(i: number): T {
-    const h = this.handles[i]!;
-    this.reqs.splice(i, 1);
-    this.handles.splice(i, 1);
+    const reqs = this.reqs;
+    const handles = this.handles;
+    const h = handles[i]!;
+    if (i === 0) {
+      reqs.shift();
+      handles.shift();
+      return h;
+    }
+    const last = reqs.length - 1;
+    for (let j = i; j < last; j++) {
+      reqs[j] = reqs[j + 1]!;
+      handles[j] = handles[j + 1]!;
+    }
+    reqs.pop();
+    handles.pop();
     return h;
   }
 
