@@ -128,12 +128,23 @@ function knotPosition(q: number): number {
   const last = PROFILE_KNOTS.length - 1;
   if (!(q > 0)) return 0;
   if (q >= 1) return last;
-  let k = 0;
-  while (k < last && PROFILE_KNOTS[k + 1]! < q) k++;
+  // Every knot is a multiple of 0.01: the hundredth q falls in fixes its segment.
+  const k = KNOT_SEGMENT[Math.floor(q * 100)]!;
   const a = PROFILE_KNOTS[k]!;
   const b = PROFILE_KNOTS[k + 1]!;
   return k + (q - a) / (b - a);
 }
+
+/** KNOT_SEGMENT[i]: the knot segment [PROFILE_KNOTS[k], PROFILE_KNOTS[k + 1]) that holds q = i / 100. */
+const KNOT_SEGMENT = ((): Uint8Array => {
+  const t = new Uint8Array(101);
+  let k = 0;
+  for (let i = 0; i <= 100; i++) {
+    while (k < PROFILE_KNOTS.length - 2 && PROFILE_KNOTS[k + 1]! <= i / 100 + 1e-12) k++;
+    t[i] = k;
+  }
+  return t;
+})();
 
 /** Every measured (type, model) table, loaded from one or more profile CSVs. */
 export class ServiceProfiles {
