@@ -2,6 +2,7 @@ import type { LoadedConfig } from '../src/config/load.ts';
 import { simSection } from '../src/config/sections/sim.ts';
 import { BudgetSchedule } from '../src/control/budget-schedule.ts';
 import { candidatesFromConfig, classesFromConfig } from '../src/control/candidates.ts';
+import { estimatorFromConfig } from '../src/control/estimator.ts';
 import { ControlLoop } from '../src/control/loop.ts';
 import { Reconciler } from '../src/control/reconciler.ts';
 import type { Estimator, LoadObservation } from '../src/control/types.ts';
@@ -205,10 +206,12 @@ export async function runSimulation(loaded: LoadedConfig, overrides: SimOverride
     launchTimeoutMs: cfg.controller?.launchTimeout ?? 600_000,
     cluster: 'sim',
   });
+  // The estimator the controller would run (controller.estimator), unless the caller brings one.
+  const estimator = overrides.estimator ?? estimatorFromConfig(cfg.controller?.estimator);
   const loop = new ControlLoop({
     clock,
     metrics,
-    ...(overrides.estimator !== undefined ? { estimator: overrides.estimator } : {}),
+    ...(estimator !== undefined ? { estimator } : {}),
     policy: scaling,
     reconciler,
     classes,

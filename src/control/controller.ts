@@ -12,7 +12,7 @@ import type { Logger } from '../core/log.ts';
 import { createScalingPolicy } from '../../policies/scaling/index.ts';
 import { BudgetSchedule } from './budget-schedule.ts';
 import { candidatesFromConfig, classesFromConfig } from './candidates.ts';
-import { LoadEstimator } from './estimator.ts';
+import { estimatorFromConfig } from './estimator.ts';
 import { ControlLoop, type TickRecord } from './loop.ts';
 import { ControllerMetrics } from './prometheus.ts';
 import { Reconciler } from './reconciler.ts';
@@ -127,12 +127,7 @@ export function createController(deps: ControllerDeps): Controller {
     draining: new Map(Object.entries(prior?.draining ?? {})),
   });
   const budget = new BudgetSchedule(loaded.config.budget.usdPerHour, loaded.config.budget.schedule);
-  const e = settings.estimator;
-  const estimator =
-    deps.estimator ??
-    (e === undefined
-      ? undefined
-      : new LoadEstimator({ stableWindowMs: e.stableWindow, panicWindowMs: e.panicWindow, panicThreshold: e.panicThreshold, forecast: e.forecast, horizonMs: e.horizon, seasonMs: e.season }));
+  const estimator = deps.estimator ?? estimatorFromConfig(settings.estimator);
   const loop = new ControlLoop({
     clock,
     metrics: deps.metrics,

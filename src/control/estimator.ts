@@ -1,3 +1,4 @@
+import type { ControllerSettings } from '../config/sections/controller.ts';
 import { MixscaleError } from '../core/errors.ts';
 import type { LatencyHistogram } from '../core/histogram.ts';
 import type { SizePmf } from '../core/sizes.ts';
@@ -59,6 +60,12 @@ interface ClassHistory {
  * naive forecast (same time one season ago, scaled to today's level) or Holt's linear trend,
  * and plans for the larger of now and then.
  */
+/** The estimator `controller.estimator` configures (undefined when omitted: plan for what was observed). */
+export function estimatorFromConfig(e: ControllerSettings['estimator']): LoadEstimator | undefined {
+  if (e === undefined) return undefined;
+  return new LoadEstimator({ stableWindowMs: e.stableWindow, panicWindowMs: e.panicWindow, panicThreshold: e.panicThreshold, forecast: e.forecast, horizonMs: e.horizon, seasonMs: e.season });
+}
+
 export class LoadEstimator implements Estimator {
   readonly options: EstimatorOptions;
   private readonly history = new Map<string, ClassHistory>();

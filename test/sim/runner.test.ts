@@ -143,6 +143,19 @@ describe('simulation runner', () => {
     assert.ok(batched.checks.conservation && batched.checks.littleRelativeError < 0.02);
   });
 
+  it('runs the estimator the controller would (controller.estimator): a long stable window reacts later to the step', async () => {
+    const firstChangeAfterStep = async (estimator?: Record<string, unknown>): Promise<number> => {
+      const loaded = scenario({}, { policy: 'fast-frugal' });
+      const cfg = estimator === undefined ? loaded : loadConfigObject({ ...loaded.config, controller: { estimator } }, loaded.resolvePath('.'));
+      const run = await runSimulation(cfg, { seed: 1 });
+      return run.decisions.find((d) => d.tMs >= 300_000)?.tMs ?? Infinity;
+    };
+    const plain = await firstChangeAfterStep();
+    const smoothed = await firstChangeAfterStep({ stableWindow: '4m', panicThreshold: 100 });
+    assert.ok(plain < 420_000, `without an estimator the fleet follows the step at once (${plain})`);
+    assert.ok(smoothed > plain, `a 4-minute stable window reacts later (${smoothed} vs ${plain})`);
+  });
+
   describe('late binding (routing.lateBinding)', () => {
     /** Kairos' mix (1 × g4dn + 13 × r5n) behind the heterogeneity-aware router at 120 rps. */
     const kairosMix = (lateBinding: boolean): LoadedConfig =>
