@@ -23,6 +23,8 @@ export class LeastOutstanding implements RoutingPolicy {
       if (load < bestLoad) {
         best = b;
         bestLoad = load;
+        // An idle backend cannot be beaten (ties go to the first listed anyway).
+        if (load === 0) break;
       }
     }
     if (best === null) this.lastRejectReason = sawAccepting ? 'overloaded' : 'no-backend';
