@@ -48,12 +48,13 @@ try {
   const body = JSON.stringify({ inputs: [{ name: 'x', shape: [1, 4], datatype: 'FP32', data: [0.1, 0.2, 0.3, 0.4] }], parameters: { size: 10 } });
   writeFileSync(lua, `wrk.method = "POST"\nwrk.path = "/v2/models/rm2/infer"\nwrk.body = '${body}'\nwrk.headers["Content-Type"] = "application/json"\n`);
   const config = join(dir, 'router.yaml');
+  // Binding at arrival, as nginx does: this measures the proxy, not a one-request-per-slot limit.
   writeFileSync(
     config,
     `budget: { usdPerHour: 5 }
 classes: [{ name: interactive, model: rm2, slo: 300ms }]
 pools: [{ name: cpu, type: r5n.large }]
-routing: { policy: least-outstanding }
+routing: { policy: least-outstanding, lateBinding: false }
 router:
   adminToken: bench-admin-token-0123456789
   maxOutstanding: 1024
