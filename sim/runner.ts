@@ -258,13 +258,16 @@ export async function runSimulation(loaded: LoadedConfig, overrides: SimOverride
     }
   }
 
+  /** When the waiting requests being expired are dropped (set before each expire: no closure per call). */
+  let expireAtMs: Ms = 0;
   const expired = (id: number): void => {
-    recorder.dropped(reqs.cls[id]!, 'deadline', reqs.arrival[id]!, now);
+    recorder.dropped(reqs.cls[id]!, 'deadline', reqs.arrival[id]!, expireAtMs);
     reqs.release(id);
   };
   /** Late binding: gives `node`'s free slots the waiting requests the routing policy picks for it. */
   function bindWaiting(node: ServiceNode, t: Ms): void {
     if (waiting.length === 0 || node.gone) return;
+    expireAtMs = t;
     waiting.expire(t, expired);
     while (node.busy < node.slots && waiting.bind(node.backend, routing, router.tracker)) {
       const id = waiting.boundHandle!;

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Clock } from '../core/clock.ts';
+import type { Clock, TimerHandle } from '../core/clock.ts';
 import { MixscaleError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import type { Backend, BackendSet } from './backends.ts';
@@ -7,7 +7,6 @@ import type { RouterMetrics, RouterRejectReason } from './metrics.ts';
 import type { PoolTracker } from './pool.ts';
 import { classifyError, forward } from './proxy.ts';
 import { parseInfer, type ClassTable, type ParsedInfer } from './request.ts';
-import type { TimerHandle } from '../core/clock.ts';
 import type { BackendState, RoutingPolicy } from './types.ts';
 import { WaitQueue } from './waiting.ts';
 
