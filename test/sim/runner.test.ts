@@ -29,6 +29,18 @@ function scenario(sim: Record<string, unknown> = {}, scaling: Record<string, unk
   );
 }
 
+/** One GPU under size-10 queries (5.4 ms alone; a batch of 10 is one size-100 query, 29 ms) at 250 rps. */
+function gpuOnly(batchMaxSize: number, lateBinding: boolean): LoadedConfig {
+  return loadConfigObject({
+    budget: { usdPerHour: 1 },
+    classes: [{ name: 'rm2', model: 'rm2', slo: '350ms' }],
+    pools: [{ name: 'gpu', type: 'g4dn.xlarge' }],
+    scaling: { policy: 'static-mix', options: { mix: { 'g4dn.xlarge': 1 } } },
+    routing: { policy: 'least-outstanding', lateBinding },
+    sim: { rps: 250, duration: '2m', sizes: { kind: 'fixed', size: 10 }, batchMaxSize, maxOutstandingPerSlot: 200 },
+  });
+}
+
 describe('simulation runner', () => {
   it('gives identical JSON bytes for the same seed, and a different run for another seed', async () => {
     const loaded = scenario();
@@ -124,18 +136,9 @@ describe('simulation runner', () => {
   });
 
   it('batches queued requests on fast instances when asked, serving more of a load that overloads one-at-a-time service', async () => {
-    // One GPU, size-10 queries (5.4 ms alone; a batch of 10 is one size-100 query, 29 ms).
-    const gpuOnly = (batchMaxSize: number): LoadedConfig =>
-      loadConfigObject({
-        budget: { usdPerHour: 1 },
-        classes: [{ name: 'rm2', model: 'rm2', slo: '350ms' }],
-        pools: [{ name: 'gpu', type: 'g4dn.xlarge' }],
-        scaling: { policy: 'static-mix', options: { mix: { 'g4dn.xlarge': 1 } } },
-        routing: { policy: 'least-outstanding' },
-        sim: { rps: 250, duration: '2m', sizes: { kind: 'fixed', size: 10 }, batchMaxSize, maxOutstandingPerSlot: 200 },
-      });
-    const single = await runSimulation(gpuOnly(0), { seed: 1 });
-    const batched = await runSimulation(gpuOnly(1000), { seed: 1 });
+    // Binding at arrival: the batch forms from the instance's own queue.
+    const single = await runSimulation(gpuOnly(0, false), { seed: 1 });
+    const batched = await runSimulation(gpuOnly(1000, false), { seed: 1 });
     assert.equal(single.requests.total, batched.requests.total);
     assert.ok(single.requests.dropped > 1000, `one at a time is overloaded (${single.requests.dropped} dropped)`);
     assert.equal(batched.requests.dropped, 0);
@@ -199,17 +202,9 @@ describe('simulation runner', () => {
     });
 
     it('batches waiting requests on a fast instance', async () => {
-      const gpuOnly = (batchMaxSize: number): LoadedConfig =>
-        loadConfigObject({
-          budget: { usdPerHour: 1 },
-          classes: [{ name: 'rm2', model: 'rm2', slo: '350ms' }],
-          pools: [{ name: 'gpu', type: 'g4dn.xlarge' }],
-          scaling: { policy: 'static-mix', options: { mix: { 'g4dn.xlarge': 1 } } },
-          routing: { policy: 'least-outstanding', lateBinding: true },
-          sim: { rps: 250, duration: '2m', sizes: { kind: 'fixed', size: 10 }, batchMaxSize },
-        });
-      const single = await runSimulation(gpuOnly(0), { seed: 1 });
-      const batched = await runSimulation(gpuOnly(1000), { seed: 1 });
+      // Late binding: the batch forms from the router's waiting requests.
+      const single = await runSimulation(gpuOnly(0, true), { seed: 1 });
+      const batched = await runSimulation(gpuOnly(1000, true), { seed: 1 });
       assert.ok(single.requests.dropped > 1000, `one at a time is overloaded (${single.requests.dropped} dropped)`);
       assert.equal(batched.requests.dropped, 0);
       assert.ok(batched.latencyMs.p99 < 350, `batched p99 ${batched.latencyMs.p99}`);
