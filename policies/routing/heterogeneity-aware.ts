@@ -32,7 +32,9 @@ export const DEFAULT_HETEROGENEITY_AWARE: HeterogeneityAwareOptions = { largeFra
  * The default router. Large or latency-critical requests go to fast backends (the one expected to
  * finish first); everything else goes to whichever backend, fast or frugal, is expected to finish
  * it first. A request that no backend can finish before its deadline is turned away early, so it
- * does not delay requests that still can make theirs.
+ * does not delay requests that still can make theirs. With late binding (the router's default) a
+ * request waits rather than take a free backend when a busy one would serve it better, and
+ * `pickWaiting` decides which waiting request a freed slot serves.
  */
 export class HeterogeneityAware implements RoutingPolicy {
   readonly name = 'heterogeneity-aware';
@@ -56,6 +58,9 @@ export class HeterogeneityAware implements RoutingPolicy {
     // Late binding: when the busy backends would finish the request first, it waits for them.
     let busyMs = Infinity;
     let busyFastMs = Infinity;
+    // ...and the shortest service time among them: below the time left, waiting can still pay.
+    let busySvcMs = Infinity;
+    let busyFastSvcMs = Infinity;
     // A request's service time depends on the backend's type only, and backends of one type
     // tend to sit together in the list: look it up once per run of a type.
     let svcType = '';
@@ -79,7 +84,11 @@ export class HeterogeneityAware implements RoutingPolicy {
       if (!b.fast && svc < frugalServiceMs) frugalServiceMs = svc;
       if (full) {
         if (t < busyMs) busyMs = t;
-        if (b.fast && t < busyFastMs) busyFastMs = t;
+        if (svc < busySvcMs) busySvcMs = svc;
+        if (b.fast) {
+          if (t < busyFastMs) busyFastMs = t;
+          if (svc < busyFastSvcMs) busyFastSvcMs = svc;
+        }
         continue;
       }
       if (!(t >= 0)) continue;
@@ -97,16 +106,18 @@ export class HeterogeneityAware implements RoutingPolicy {
         bestFrugal = b;
       }
     }
-    if (best === null) {
-      this.lastRejectReason = sawFull ? 'overloaded' : 'no-backend';
-      return null;
-    }
     const now = view.now();
     const remainingMs = req.deadlineMs - now;
+    if (best === null) {
+      // Every backend is busy: wait for one (late binding), unless none could serve it in time.
+      const hopeless = view.lateBinding && this.options.rejectLate && sawFull && !(busySvcMs <= remainingMs);
+      this.lastRejectReason = hopeless ? 'deadline' : sawFull ? 'overloaded' : 'no-backend';
+      return null;
+    }
     const large = frugalServiceMs > this.options.largeFraction * (req.deadlineMs - req.arrivalMs);
     // Late binding: rather than bind to a free backend that would miss, wait for a busy one that
-    // would not (a large request for a fast slot; any request that would be late where it could go).
-    if (view.lateBinding && ((sawFullFast && bestFast === null && (req.critical || large)) || (sawFull && bestMs > remainingMs))) {
+    // might not (a large request for a fast slot; any request that would be late where it could go).
+    if (view.lateBinding && ((sawFullFast && bestFast === null && (req.critical || large) && busyFastSvcMs <= remainingMs) || (sawFull && bestMs > remainingMs && busySvcMs <= remainingMs))) {
       this.lastRejectReason = 'overloaded';
       return null;
     }

@@ -90,6 +90,19 @@ describe('heterogeneity-aware routing', () => {
       assert.equal(p.pick(request(10, 1000), view)?.id, 'cpu');
     });
 
+    it('turns away at once a request no backend could serve in time, instead of holding it until its deadline', () => {
+      // Both busy; the request takes 300 ms on the cpu and 100 ms on the gpu, with 50 ms left.
+      const view = fakeView([lb('cpu', 'cpu', false, 1), lb('gpu', 'gpu', true, 1)], { cpu: 3, gpu: 1 }, 300, true);
+      const p = createRoutingPolicy('heterogeneity-aware');
+      assert.equal(p.pick(at(100, 0, 350), view), null);
+      assert.equal(p.lastRejectReason, 'deadline');
+      assert.equal(p.pick(at(10, 0, 350), view), null);
+      assert.equal(p.lastRejectReason, 'overloaded', 'a small one (10 ms on the gpu) waits');
+      const patient = createRoutingPolicy('heterogeneity-aware', { rejectLate: false });
+      assert.equal(patient.pick(at(100, 0, 350), view), null);
+      assert.equal(patient.lastRejectReason, 'overloaded', 'rejectLate off: it waits and is served late');
+    });
+
     it('has a frugal slot leave to the fast slots a request they would finish much sooner', () => {
       const cpu = lb('cpu', 'cpu', false);
       const gpu = { ...lb('gpu', 'gpu', true, 1), pendingWorkMs: 20 };
