@@ -32,6 +32,9 @@ export interface ModelOptions {
   readonly splitIterations: number;
 }
 
+const COVERS = 1;
+const PREFERRED = 2;
+
 export const DEFAULT_MODEL_OPTIONS: ModelOptions = { largeFraction: 1, splitIterations: 30 };
 
 export interface PoolPrediction {
@@ -80,6 +83,12 @@ export class PerformanceModel {
   private readonly nBuf: Int32Array;
   private readonly rt: ResponseTail;
   private readonly tail: (x: number) => number;
+  /**
+   * Per class, per type and size bin (index type × bins + bin): COVERS when the type's profile
+   * covers the bin, PREFERRED when the heterogeneity-aware rule lets it serve the bin while a
+   * fast type is in the mix (fast, or within largeFraction of the SLO). Fixed for the model's life.
+   */
+  private readonly binFlags: Uint8Array[];
 
   constructor(types: readonly ModelType[], classes: readonly ModelClass[], options: Partial<ModelOptions> = {}) {
     this.types = types;
@@ -93,6 +102,19 @@ export class PerformanceModel {
     this.nBuf = new Int32Array(types.length);
     this.rt = new ResponseTail(types.length, this.maxBins);
     this.tail = (x) => this.rt.tail(x);
+    const lf = this.options.largeFraction;
+    this.binFlags = classes.map((c, k) => {
+      const nb = this.nBins[k]!;
+      const flags = new Uint8Array(types.length * nb);
+      types.forEach((t, p) => {
+        for (let j = 0; j < nb; j++) {
+          const m = t.columns[k]!.meanMs[j]!;
+          if (!Number.isFinite(m)) continue;
+          flags[p * nb + j] = COVERS | (t.fast || m <= lf * c.sloMs ? PREFERRED : 0);
+        }
+      });
+      return flags;
+    });
   }
 
   /**
@@ -102,7 +124,6 @@ export class PerformanceModel {
   predict(counts: ArrayLike<number>, full = true): MixPrediction {
     const P = this.types.length;
     const K = this.classes.length;
-    const lf = this.options.largeFraction;
     const active: number[] = [];
     let anyFast = false;
     for (let p = 0; p < P; p++) {
@@ -115,17 +136,17 @@ export class PerformanceModel {
     const eligible: Uint32Array[] = [];
     let unservedRate = 0;
     for (let k = 0; k < K; k++) {
-      const slo = this.classes[k]!.sloMs;
       const e = new Uint32Array(this.nBins[k]!);
       for (let j = 0; j < e.length; j++) {
         let covering = 0;
         let preferred = 0;
+        const nb = e.length;
+        const flags = this.binFlags[k]!;
         for (let a = 0; a < active.length; a++) {
-          const t = this.types[active[a]!]!;
-          const m = t.columns[k]!.meanMs[j]!;
-          if (!Number.isFinite(m)) continue;
+          const f = flags[active[a]! * nb + j]!;
+          if (!(f & COVERS)) continue;
           covering |= 1 << a;
-          if (t.fast || !anyFast || m <= lf * slo) preferred |= 1 << a;
+          if (!anyFast || f & PREFERRED) preferred |= 1 << a;
         }
         e[j] = preferred !== 0 ? preferred : covering;
         if (e[j] === 0) unservedRate += this.binRate[k]![j]!;
