@@ -21,6 +21,8 @@ export interface FastFrugalOptions {
    * Plan for the highest load estimated over this long (Kubernetes HPA's scale-down
    * stabilization window): scale up at once, down only when the load has stayed down, so a
    * dip does not trade away capacity that a mix change takes a boot time to get back.
+   * Default 15 min, longer than HPA's 5: under a hard budget every mix change drains before it
+   * launches, and on the bundled scenarios 15 min beat 5 (bench/README.md, fast-frugal-diurnal).
    */
   readonly scaleDownDelayMs: number;
   /**
@@ -60,7 +62,7 @@ export class FastFrugal implements ScalingPolicy {
   reused = 0;
 
   constructor(options: Partial<FastFrugalOptions> = {}) {
-    this.options = { planner: {}, headroom: 0, feedback: true, scaleDownDelayMs: 300_000, replanTolerance: 0.02, replanEveryMs: 300_000, ...options };
+    this.options = { planner: {}, headroom: 0, feedback: true, scaleDownDelayMs: 900_000, replanTolerance: 0.02, replanEveryMs: 300_000, ...options };
   }
 
   decide(state: ScalingState): ScalingDecision {
