@@ -1,3 +1,4 @@
+import { queuedWaitMs } from '../../src/routing/pool.ts';
 import type { BackendState, PoolView, RoutableRequest } from '../../src/routing/types.ts';
 
 /** Which backends a scan considers. */
@@ -12,9 +13,7 @@ export type BackendFilter = typeof ANY | typeof FAST_ONLY | typeof FRUGAL_ONLY;
  * b's type has no profile for the request's model and size.
  */
 export function expectedFinishMs(b: BackendState, req: RoutableRequest, view: PoolView): number {
-  const service = view.expectedServiceMs(b, req);
-  const wait = b.outstanding < b.slots ? 0 : b.pendingWorkMs / b.slots;
-  return wait + service;
+  return queuedWaitMs(b) + view.expectedServiceMs(b, req);
 }
 
 /**

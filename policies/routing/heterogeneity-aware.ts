@@ -1,4 +1,5 @@
 import { MixscaleError } from '../../src/core/errors.ts';
+import { queuedWaitMs } from '../../src/routing/pool.ts';
 import type { BackendState, PoolView, RejectReason, RoutableRequest, RoutingPolicy } from '../../src/routing/types.ts';
 import type { RoutingPolicyOptions } from './index.ts';
 
@@ -79,8 +80,7 @@ export class HeterogeneityAware implements RoutingPolicy {
         svcType = b.type;
         svc = view.expectedServiceMs(b, req);
       }
-      // Expected finish: the queued work spread over its slots (none with a slot free) + this request's service.
-      const t = (b.outstanding < b.slots ? 0 : b.pendingWorkMs / b.slots) + svc;
+      const t = queuedWaitMs(b) + svc;
       if (!b.fast && svc < frugalServiceMs) frugalServiceMs = svc;
       if (full) {
         if (t < busyMs) busyMs = t;
@@ -114,24 +114,24 @@ export class HeterogeneityAware implements RoutingPolicy {
       this.lastRejectReason = hopeless ? 'deadline' : sawFull ? 'overloaded' : 'no-backend';
       return null;
     }
-    const large = frugalServiceMs > this.options.largeFraction * (req.deadlineMs - req.arrivalMs);
+    const needsFast = this.needsFast(req, frugalServiceMs);
     // Late binding: rather than bind to a free backend that would miss, wait for a busy one that
     // might not (a large request for a fast slot; any request that would be late where it could go).
-    if (view.lateBinding && ((sawFullFast && bestFast === null && (req.critical || large) && busyFastSvcMs <= remainingMs) || (sawFull && bestMs > remainingMs && busySvcMs <= remainingMs))) {
+    if (view.lateBinding && ((sawFullFast && bestFast === null && needsFast && busyFastSvcMs <= remainingMs) || (sawFull && bestMs > remainingMs && busySvcMs <= remainingMs))) {
       this.lastRejectReason = 'overloaded';
       return null;
     }
     let chosen = best;
     let chosenMs = bestMs;
     // Fast-only unless the fast backends would miss the deadline while another backend would not.
-    if (bestFast !== null && (req.critical || large) && (bestFastMs <= remainingMs || bestMs > remainingMs)) {
+    if (bestFast !== null && needsFast && (bestFastMs <= remainingMs || bestMs > remainingMs)) {
       chosen = bestFast;
       chosenMs = bestFastMs;
-    } else if (bestFrugal !== null && !req.critical && !large && bestFrugalMs <= this.options.frugalFirst * (req.deadlineMs - req.arrivalMs)) {
+    } else if (bestFrugal !== null && !needsFast && bestFrugalMs <= this.options.frugalFirst * (req.deadlineMs - req.arrivalMs)) {
       chosen = bestFrugal;
       chosenMs = bestFrugalMs;
     }
-    if (view.lateBinding && (req.critical || large ? busyFastMs : busyMs) < chosenMs) {
+    if (view.lateBinding && (needsFast ? busyFastMs : busyMs) < chosenMs) {
       this.lastRejectReason = 'overloaded';
       return null;
     }
@@ -143,6 +143,14 @@ export class HeterogeneityAware implements RoutingPolicy {
       return null;
     }
     return chosen;
+  }
+
+  /**
+   * Whether a request belongs on a fast backend: latency-critical, or large (its service time on
+   * the fastest frugal backend, `frugalMs`, exceeds largeFraction of its latency budget).
+   */
+  private needsFast(req: RoutableRequest, frugalMs: number): boolean {
+    return req.critical || frugalMs > this.options.largeFraction * (req.deadlineMs - req.arrivalMs);
   }
 
   /**
@@ -167,7 +175,7 @@ export class HeterogeneityAware implements RoutingPolicy {
       const o = bs[j]!;
       if (!o.accepting || !o.fast) continue;
       fastSlots += o.slots;
-      const free = o.outstanding < o.slots ? 0 : o.pendingWorkMs / o.slots;
+      const free = queuedWaitMs(o);
       if (free < fastFreeMs) {
         fastFreeMs = free;
         fastRef = o;
@@ -196,7 +204,7 @@ export class HeterogeneityAware implements RoutingPolicy {
         }
         prev = r;
       }
-      const needsFast = fastRef !== undefined && (r.critical || frugalMinMs > this.options.largeFraction * (r.deadlineMs - r.arrivalMs));
+      const needsFast = fastRef !== undefined && this.needsFast(r, frugalMinMs);
       const latestStart = r.deadlineMs - s;
       if (!b.fast && fastRef !== undefined) {
         // Leave to the fast slots what they would finish sooner, counting the fast-bound work ahead.

@@ -1,7 +1,7 @@
 import { MixscaleError } from '../core/errors.ts';
 import { BILLED_STATES, formatMix, type Instance, type Mix, type Plan, type PredictedLatency, type RequestClass } from '../core/types.ts';
 import { buildModel } from '../model/build.ts';
-import type { MixPrediction, ModelOptions, PerformanceModel } from '../model/predict.ts';
+import type { MixPrediction, ModelClass, ModelOptions, PerformanceModel } from '../model/predict.ts';
 import type { CandidateType, LoadObservation } from './types.ts';
 
 export interface PlannerOptions {
@@ -70,12 +70,12 @@ export interface PlanResult extends Plan {
  * the one that keeps the most requests within it wins, not the one whose slowest 1% is least
  * slow. Overloaded mixes come last, least utilized first.
  */
-export function rankKey(p: MixPrediction, quantiles: readonly number[]): number {
+export function rankKey(p: MixPrediction, classes: readonly Pick<ModelClass, 'sloQuantile'>[]): number {
   if (!Number.isFinite(p.score)) return 1e6 * (1 + Math.min(p.maxUtilization, 1e6));
   if (p.score <= 1) return p.score + (Number.isFinite(p.meanScore) ? 0.02 * p.meanScore : 0.02);
   let shortfall = 0;
   p.classes.forEach((c, k) => {
-    const q = quantiles[k]!;
+    const q = classes[k]!.sloQuantile;
     shortfall = Math.max(shortfall, (q - c.attainment) / Math.max(1e-6, 1 - q));
   });
   return 1.1 + shortfall + 0.001 * p.score;
@@ -131,7 +131,6 @@ export function planMix(input: PlanInput): PlanResult {
   const curPred = current.some((n) => n > 0) ? model.predict(current, false) : null;
   const transitionLimit =
     curPred === null || curPred.score <= 1 ? opts.transitionMaxUtilization : curPred.maxUtilization >= 1 ? Infinity : Math.max(1, opts.transitionMaxUtilization);
-  const quantiles = model.classes.map((c) => c.sloQuantile);
   const search = new MixSearch(model, cands.map((c) => c.usdPerHour), lo, hi, budget, opts.runnersUp + 1, current, transitionLimit, surgeModel);
   // The box of counts bounds the number of mixes; count the maximal ones only when it is small.
   let box = 1;
@@ -156,8 +155,8 @@ export function planMix(input: PlanInput): PlanResult {
       else churnUsd += -d * opts.changeCostUsd;
     });
     const threshold = opts.minGain + churnUsd / (input.budgetUsdPerHour * opts.amortizeHours);
-    const curKey = rankKey(cur.prediction, quantiles);
-    const gain = (curKey - rankKey(best.prediction, quantiles)) / curKey;
+    const curKey = rankKey(cur.prediction, model.classes);
+    const gain = (curKey - rankKey(best.prediction, model.classes)) / curKey;
     // Hold unless the gain is worth a change; a fleet that is overloaded always moves (it is
     // dropping work), one that merely misses its SLO moves only for a real gain, so two
     // near-equal mixes cannot make it flip back and forth through capacity holes.
@@ -255,8 +254,6 @@ class MixSearch {
   private readonly seen = new Set<string>();
   /** Busiest pool's utilization of each kept part of the current fleet (transitionPenalty). */
   private readonly keptUtilization = new Map<string, number>();
-  /** Each class's SLO quantile, in the model's class order. */
-  private readonly quantiles: readonly number[];
 
   constructor(
     private readonly model: PerformanceModel,
@@ -268,14 +265,12 @@ class MixSearch {
     private readonly current: readonly number[],
     private readonly transitionMaxUtilization: number,
     private readonly surgeModel: PerformanceModel | null,
-  ) {
-    this.quantiles = model.classes.map((c) => c.sloQuantile);
-  }
+  ) {}
 
   evaluate(counts: readonly number[]): Scored {
     this.evaluated++;
     const prediction = this.model.predict(counts, false);
-    return { counts: [...counts], prediction, key: rankKey(prediction, this.quantiles) + this.transitionPenalty(counts) + this.surgePenalty(counts) };
+    return { counts: [...counts], prediction, key: rankKey(prediction, this.model.classes) + this.transitionPenalty(counts) + this.surgePenalty(counts) };
   }
 
   /** 100 when the mix would be overloaded at the surge load. */

@@ -6,6 +6,14 @@ import type { BackendSpec, BackendState, PoolView, RoutableRequest } from './typ
 export type { BackendSpec };
 
 /**
+ * Expected wait (ms) before a request sent to `b` now would start: none while a slot is free,
+ * else its outstanding expected work spread over its slots (in-service work counted whole).
+ */
+export function queuedWaitMs(b: BackendState): number {
+  return b.outstanding < b.slots ? 0 : b.pendingWorkMs / b.slots;
+}
+
+/**
  * The routing state both the HTTP router and the simulator keep: which backends exist, which
  * accept work, and how much expected work each has outstanding. Both call dispatched() and
  * finished() at the same points of a request's life, so policies see the same state in

@@ -4,7 +4,7 @@ import { MixscaleError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import type { Backend, BackendSet } from './backends.ts';
 import type { RouterMetrics, RouterRejectReason } from './metrics.ts';
-import type { PoolTracker } from './pool.ts';
+import { queuedWaitMs, type PoolTracker } from './pool.ts';
 import { classifyError, forward } from './proxy.ts';
 import { parseInfer, type ClassTable, type ParsedInfer } from './request.ts';
 import type { BackendState, RoutingPolicy } from './types.ts';
@@ -275,7 +275,7 @@ export class InferRouter {
     }
     if (p.clientDeadline && Number.isFinite(expectedMs)) {
       const now = this.o.clock.now();
-      const waitMs = counted ? 0 : state.outstanding >= state.slots ? state.pendingWorkMs / state.slots : 0;
+      const waitMs = counted ? 0 : queuedWaitMs(state);
       if (now + waitMs + expectedMs > p.req.deadlineMs) {
         if (counted) {
           tracker.finished(state, expectedMs);
