@@ -22,6 +22,18 @@ export const kairosCandidates: CandidateType[] = [
   kairosCandidate('t3.xlarge', 0.1664, 15),
 ];
 
+/** The same setup as config: Kairos' four types as pools, rm2 at 350 ms, $2.5/h (spread into loadConfigObject). */
+export const kairosConfig = {
+  budget: { usdPerHour: 2.5 },
+  classes: [{ name: 'rm2', model: 'rm2', slo: '350ms' }],
+  pools: [
+    { name: 'gpu', type: 'g4dn.xlarge' },
+    { name: 'c5n', type: 'c5n.2xlarge' },
+    { name: 'r5n', type: 'r5n.large' },
+    { name: 't3', type: 't3.xlarge' },
+  ],
+};
+
 export const rm2Class: RequestClass[] = [{ name: 'rm2', model: 'rm2', sloMs: 350, sloQuantile: 0.99, share: 1 }];
 
 export const kairosSizes = sizePmf({ kind: 'kairos' }, new Rng(1));

@@ -109,7 +109,7 @@ describe('planMix (Kairos rm2, $2.5/h)', () => {
       meanScore: 0.3,
       maxUtilization,
     });
-    const q = [0.99];
+    const q = [{ sloQuantile: 0.99 }];
     // Both miss: a p99 only slightly over the SLO (1.03×) with 2% late loses to a p99 further over (1.1×) with 1.5% late.
     assert.ok(rankKey(pred(1.1, 0.985), q) < rankKey(pred(1.03, 0.98), q));
     // Meeting the SLO beats any miss; among those that meet it, the lower tail wins.

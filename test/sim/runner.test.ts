@@ -6,6 +6,7 @@ import { loadConfigObject, type LoadedConfig } from '../../src/config/load.ts';
 import { TraceError } from '../../src/core/errors.ts';
 import { buildReport, reportJson } from '../../sim/report/json.ts';
 import { runSimulation } from '../../sim/runner.ts';
+import { kairosConfig } from '../control/kairos-setup.ts';
 
 /** Kairos' four types under $2.5/h, rm2 at 350 ms p99, and a load that steps 20 → 90 → 30 rps. */
 function scenario(sim: Record<string, unknown> = {}, scaling: Record<string, unknown> = {}): LoadedConfig {
@@ -13,14 +14,7 @@ function scenario(sim: Record<string, unknown> = {}, scaling: Record<string, unk
   writeFileSync(join(dir, 'step.csv'), 't_s,rps\n0,20\n300,90\n600,30\n');
   return loadConfigObject(
     {
-      budget: { usdPerHour: 2.5 },
-      classes: [{ name: 'rm2', model: 'rm2', slo: '350ms' }],
-      pools: [
-        { name: 'gpu', type: 'g4dn.xlarge' },
-        { name: 'c5n', type: 'c5n.2xlarge' },
-        { name: 'r5n', type: 'r5n.large' },
-        { name: 't3', type: 't3.xlarge' },
-      ],
+      ...kairosConfig,
       scaling: { policy: 'target-tracking', interval: '30s', ...scaling },
       routing: { policy: 'least-outstanding' },
       sim: { trace: { path: 'step.csv' }, window: '1m', ...sim },

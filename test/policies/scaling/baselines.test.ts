@@ -7,17 +7,9 @@ import { ConfigError } from '../../../src/core/errors.ts';
 import { Rng } from '../../../src/core/rng.ts';
 import { sizePmf } from '../../../src/core/sizes.ts';
 import { mixCost, type Instance } from '../../../src/core/types.ts';
+import { kairosConfig } from '../../control/kairos-setup.ts';
 
-const loaded = loadConfigObject({
-  budget: { usdPerHour: 2.5 },
-  classes: [{ name: 'rm2', model: 'rm2', slo: '350ms' }],
-  pools: [
-    { name: 'gpu', type: 'g4dn.xlarge' },
-    { name: 'c5n', type: 'c5n.2xlarge' },
-    { name: 'r5n', type: 'r5n.large' },
-    { name: 't3', type: 't3.xlarge' },
-  ],
-});
+const loaded = loadConfigObject(kairosConfig);
 const candidates = candidatesFromConfig(loaded);
 const classes = classesFromConfig(loaded);
 const sizes = sizePmf({ kind: 'kairos' }, new Rng(1));
