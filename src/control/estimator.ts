@@ -60,12 +60,6 @@ interface ClassHistory {
  * naive forecast (same time one season ago, scaled to today's level) or Holt's linear trend,
  * and plans for the larger of now and then.
  */
-/** The estimator `controller.estimator` configures (undefined when omitted: plan for what was observed). */
-export function estimatorFromConfig(e: ControllerSettings['estimator']): LoadEstimator | undefined {
-  if (e === undefined) return undefined;
-  return new LoadEstimator({ stableWindowMs: e.stableWindow, panicWindowMs: e.panicWindow, panicThreshold: e.panicThreshold, forecast: e.forecast, horizonMs: e.horizon, seasonMs: e.season });
-}
-
 export class LoadEstimator implements Estimator {
   readonly options: EstimatorOptions;
   private readonly history = new Map<string, ClassHistory>();
@@ -173,4 +167,10 @@ export function estimatorOptionsFrom(raw: Readonly<Record<string, unknown>>, whe
     }
   }
   return out as Partial<EstimatorOptions>;
+}
+
+/** The estimator `controller.estimator` configures (undefined when omitted: plan for what was observed). */
+export function estimatorFromConfig(e: ControllerSettings['estimator']): LoadEstimator | undefined {
+  if (e === undefined) return undefined;
+  return new LoadEstimator({ stableWindowMs: e.stableWindow, panicWindowMs: e.panicWindow, panicThreshold: e.panicThreshold, forecast: e.forecast, horizonMs: e.horizon, seasonMs: e.season });
 }
