@@ -14,6 +14,8 @@ export interface SimRouterOptions {
   readonly profileOf: (type: string, model: string) => ProfileTable;
   /** Models of the request classes, by class index. */
   readonly classModels: readonly string[];
+  /** Models a pool's nodes serve (`pools[].models`); undefined: every model. */
+  readonly modelsOf?: (pool: string) => readonly string[] | undefined;
   /** Type names, in the order per-type recording indexes them. */
   readonly types: readonly string[];
   /** Per type: fast or not and slots per instance. */
@@ -44,7 +46,7 @@ class SimTracker extends PoolTracker {
     const node = (backend as TaggedBackend).simNode;
     if (node === undefined) return super.expectedServiceMs(backend, req);
     const cache = node.means[req.classIndex];
-    if (cache === undefined || node.tables[req.classIndex]!.model !== req.model) return super.expectedServiceMs(backend, req);
+    if (cache === undefined || cache.table.model !== req.model) return super.expectedServiceMs(backend, req);
     return cache.table.covers(req.size) ? cache.meanMs(req.size) : NaN;
   }
 }
@@ -74,7 +76,8 @@ export class SimRouter implements FleetMembership {
   private readonly view: RequestView = { model: '', classIndex: 0, size: 0, arrivalMs: 0, deadlineMs: Infinity, critical: false };
   /** Every node ever registered, by instance id (kept after deregister: in-flight work finishes). */
   private readonly everById = new Map<string, ServiceNode>();
-  private readonly meansByType = new Map<string, MeanServiceCache[]>();
+  /** Per pool and type: the service-time caches its nodes share. */
+  private readonly meansByPool = new Map<string, (MeanServiceCache | undefined)[]>();
   /** Why the last route() returned null. */
   lastReject: RejectReason | 'full' | 'unprofiled' = 'no-backend';
   /** Expected service time of the last routed request (what PoolTracker was told). */
@@ -94,7 +97,7 @@ export class SimRouter implements FleetMembership {
     v.size = size;
     v.arrivalMs = arrivalMs;
     v.deadlineMs = deadlineMs;
-    const b = this.policy.pick(v as RoutableRequest, this.tracker);
+    const b = this.policy.pick(v as RoutableRequest, this.tracker.viewFor(v.model));
     if (b === null) {
       this.lastReject = this.policy.lastRejectReason ?? 'no-backend';
       return null;
@@ -105,18 +108,20 @@ export class SimRouter implements FleetMembership {
       return null;
     }
     // A policy may pick a type whose profile stops short of this size: no data, no service.
-    if (!(size <= node.tables[classIndex]!.maxSize)) {
+    const means = node.means[classIndex];
+    if (means === undefined || !(size <= means.table.maxSize)) {
       this.lastReject = 'unprofiled';
       return null;
     }
     // What PoolTracker.expectedServiceMs answers (the same table's mean), without its lookups.
-    this.lastExpectedMs = node.means[classIndex]!.meanMs(size);
+    this.lastExpectedMs = means.meanMs(size);
     return node;
   }
 
   async register(instance: Instance): Promise<void> {
     if (this.byId.has(instance.id)) return;
     const info = this.o.typeInfo(instance.type);
+    const models = this.o.modelsOf?.(instance.pool);
     const backend = this.tracker.add({
       id: instance.id,
       type: instance.type,
@@ -124,11 +129,13 @@ export class SimRouter implements FleetMembership {
       fast: info.fast,
       slots: info.slots,
       maxOutstanding: info.slots * this.o.maxOutstandingPerSlot,
+      models,
     });
-    let means = this.meansByType.get(instance.type);
+    const key = `${instance.pool}\u0000${instance.type}`;
+    let means = this.meansByPool.get(key);
     if (means === undefined) {
-      means = this.o.classModels.map((m) => new MeanServiceCache(this.o.profileOf(instance.type, m)));
-      this.meansByType.set(instance.type, means);
+      means = this.o.classModels.map((m) => (models === undefined || models.includes(m) ? new MeanServiceCache(this.o.profileOf(instance.type, m)) : undefined));
+      this.meansByPool.set(key, means);
     }
     const node = new ServiceNode(this.nodes.length, instance, backend, this.o.types.indexOf(instance.type), means);
     this.nodes.push(node);

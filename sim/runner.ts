@@ -5,7 +5,7 @@ import { candidatesFromConfig, classesFromConfig } from '../src/control/candidat
 import { estimatorFromConfig } from '../src/control/estimator.ts';
 import { ControlLoop } from '../src/control/loop.ts';
 import { Reconciler } from '../src/control/reconciler.ts';
-import type { Estimator, LoadObservation } from '../src/control/types.ts';
+import { candidateServes, type Estimator, type LoadObservation } from '../src/control/types.ts';
 import { SimClock } from '../src/core/clock.ts';
 import { MixscaleError } from '../src/core/errors.ts';
 import { silentLogger, type Logger } from '../src/core/log.ts';
@@ -125,6 +125,7 @@ export async function runSimulation(loaded: LoadedConfig, overrides: SimOverride
   const candidates = candidatesFromConfig(loaded);
   const types = [...new Set(candidates.map((c) => c.type))];
   const poolOfType = new Map(cfg.pools.map((p) => [p.type, p.name]));
+  const poolModels = new Map(cfg.pools.map((p) => [p.name, p.models]));
   const budget = new BudgetSchedule(cfg.budget.usdPerHour, cfg.budget.schedule, { utc: true });
   const budgetAt = (t: Ms): number => budget.at(t);
 
@@ -184,6 +185,7 @@ export async function runSimulation(loaded: LoadedConfig, overrides: SimOverride
     now: () => now,
     profileOf: (type, model) => loaded.profiles.table(type, model),
     classModels: classes.map((c) => c.model),
+    modelsOf: (pool) => poolModels.get(pool),
     types,
     typeInfo: (type) => typeInfo.get(type) ?? { fast: loaded.catalog.isAccelerated(type), slots: 1 },
     maxOutstandingPerSlot: lateBinding ? 1 : sim.maxOutstandingPerSlot,
@@ -221,7 +223,7 @@ export async function runSimulation(loaded: LoadedConfig, overrides: SimOverride
   });
 
   // Sizes beyond what a class's model is measured at on every type cannot be served anywhere.
-  const classMaxSize = Float64Array.from(classes, (c) => Math.max(...types.map((t) => loaded.profiles.table(t, c.model).maxSize)));
+  const classMaxSize = Float64Array.from(classes, (c) => Math.max(...candidates.filter((t) => candidateServes(t, c.model)).map((t) => t.profile(c.model).maxSize)));
   const sloMs = Float64Array.from(classes, (c) => c.sloMs);
 
   let arrivalsDone = chunk === undefined;
@@ -278,13 +280,14 @@ export async function runSimulation(loaded: LoadedConfig, overrides: SimOverride
         const limit = Math.min(batchMax, node.tables[cls]!.maxSize);
         let size = reqs.size[id]!;
         let last = id;
-        for (let i = 0; i < waiting.length && size < limit; ) {
-          const r = waiting.at(i)!;
+        const lane = waiting.lane(classes[cls]!.model)!;
+        for (let i = 0; i < lane.length && size < limit; ) {
+          const r = lane.at(i)!;
           if (r.classIndex !== cls || size + r.size > limit) {
             i++;
             continue;
           }
-          const next = waiting.removeAt(i);
+          const next = lane.removeAt(i);
           dispatchTo(next, node, t);
           size += r.size;
           reqs.nextInBatch[last] = next;

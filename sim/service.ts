@@ -109,10 +109,10 @@ export class ServiceNode {
   readonly backend: BackendState;
   /** Index of its type among the run's types (for per-type recording). */
   readonly typeIndex: number;
-  /** Profile per request class (the class's model on this type). */
-  readonly tables: readonly ProfileTable[];
-  /** Mean service time per request class, cached by size (shared by the type's nodes). */
-  readonly means: readonly MeanServiceCache[];
+  /** Profile per request class (the class's model on this type); undefined where its pool does not serve that model. */
+  readonly tables: readonly (ProfileTable | undefined)[];
+  /** Mean service time per request class, cached by size (shared by the pool's nodes). */
+  readonly means: readonly (MeanServiceCache | undefined)[];
   readonly slots: number;
   busy = 0;
   /** Terminated: whatever it still holds is lost. */
@@ -123,13 +123,13 @@ export class ServiceNode {
   private head = 0;
   queued = 0;
 
-  constructor(index: number, instance: Instance, backend: BackendState, typeIndex: number, means: readonly MeanServiceCache[]) {
+  constructor(index: number, instance: Instance, backend: BackendState, typeIndex: number, means: readonly (MeanServiceCache | undefined)[]) {
     this.index = index;
     this.instance = instance;
     this.backend = backend;
     this.typeIndex = typeIndex;
     this.means = means;
-    this.tables = means.map((m) => m.table);
+    this.tables = means.map((m) => m?.table);
     this.slots = backend.slots;
   }
 

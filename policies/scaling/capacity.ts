@@ -1,5 +1,5 @@
 import { ConfigError } from '../../src/core/errors.ts';
-import type { CandidateType, ScalingState } from '../../src/control/types.ts';
+import { candidateServes, type CandidateType, type ScalingState } from '../../src/control/types.ts';
 import type { RequestClass } from '../../src/core/types.ts';
 
 /**
@@ -21,7 +21,7 @@ export function demandSlots(c: CandidateType, classes: readonly RequestClass[], 
   let known = false;
   for (const cl of state.load.classes) {
     const rc = classes.find((x) => x.name === cl.name);
-    if (rc === undefined || cl.sizes.sizes.length === 0) continue;
+    if (rc === undefined || cl.sizes.sizes.length === 0 || !candidateServes(c, rc.model)) continue;
     const table = c.profile(rc.model);
     let meanMs = 0;
     for (let i = 0; i < cl.sizes.sizes.length; i++) meanMs += cl.sizes.weights[i]! * table.meanMs(Math.min(cl.sizes.sizes[i]!, table.maxSize));

@@ -119,16 +119,24 @@ function finishLoad(config: Config, source: string, baseDir: string, lineOf: (pa
   const profiles = extra.length === 0 ? base : mergeProfiles([base, ...extra]);
 
   const poolNames = new Set<string>();
+  const classModels = new Set(config.classes.map((c) => c.model));
   config.pools.forEach((pool, i) => {
     if (poolNames.has(pool.name)) fail(['pools', i, 'name'], `duplicate pool name "${pool.name}"`);
     poolNames.add(pool.name);
     if (!catalog.has(pool.type)) wrapUnknown(() => catalog.get(pool.type), ['pools', i, 'type'], fail);
     if (pool.minCount > pool.maxCount) fail(['pools', i, 'minCount'], `minCount ${pool.minCount} is above maxCount ${pool.maxCount}`);
+    pool.models?.forEach((m, j) => {
+      if (!classModels.has(m)) fail(['pools', i, 'models', j], `no class serves model "${m}"; class models: ${[...classModels].join(', ')}`);
+    });
     for (const cls of config.classes) {
+      if (!servesModel(pool, cls.model)) continue;
       if (!profiles.has(pool.type, cls.model)) {
-        fail(['pools', i, 'type'], `no service-time profile for model "${cls.model}" (class "${cls.name}") on ${pool.type}; profiled types: ${profiles.types().join(', ')}`);
+        fail(['pools', i, 'type'], `no service-time profile for model "${cls.model}" (class "${cls.name}") on ${pool.type}; profiled types: ${profiles.types().join(', ')}${pool.models === undefined ? ' (set pools[].models to the models this pool serves)' : ''}`);
       }
     }
+  });
+  config.classes.forEach((cls, i) => {
+    if (!config.pools.some((p) => servesModel(p, cls.model))) fail(['classes', i, 'model'], `no pool serves model "${cls.model}" (pools[].models)`);
   });
   const classNames = new Set<string>();
   config.classes.forEach((cls, i) => {
@@ -150,4 +158,9 @@ function wrapUnknown(fn: () => unknown, path: ReadonlyArray<PropertyKey>, fail: 
 function mergeProfiles(sets: ServiceProfiles[]): ServiceProfiles {
   const tables = sets.flatMap((s) => s.types().flatMap((t) => s.modelsFor(t).map((m) => s.table(t, m))));
   return new ServiceProfiles(tables);
+}
+
+/** Whether a pool's nodes serve a model (`pools[].models`; unset: every class's model). */
+export function servesModel(pool: { readonly models?: readonly string[] | undefined }, model: string): boolean {
+  return pool.models === undefined || pool.models.includes(model);
 }

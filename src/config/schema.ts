@@ -48,6 +48,10 @@ export const configSchema = z.strictObject({
         maxCount: z.number().int().positive().default(1000),
         /** EC2 launch template (name or id) for this pool. */
         launchTemplate: z.string().optional(),
+        /** Models this pool's nodes serve (default: every class's model). */
+        models: z.array(z.string().min(1)).min(1).optional(),
+        /** Local provider: argv of this pool's nodes (default: controller.local.command). */
+        command: z.array(z.string().min(1)).min(1).optional(),
       }),
     )
     .min(1),

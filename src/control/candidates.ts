@@ -1,4 +1,5 @@
-import type { LoadedConfig } from '../config/load.ts';
+import { servesModel, type LoadedConfig } from '../config/load.ts';
+import { ProfileGapError } from '../core/errors.ts';
 import type { RequestClass } from '../core/types.ts';
 import type { CandidateType } from './types.ts';
 
@@ -19,7 +20,11 @@ export function candidatesFromConfig(loaded: LoadedConfig, unavailable: Readonly
       minCount: p.minCount,
       maxCount: p.maxCount,
       available: !unavailable.has(p.type),
-      profile: (model: string) => loaded.profiles.table(p.type, model),
+      profile: (model: string) => {
+        if (!servesModel(p, model)) throw new ProfileGapError(`pool "${p.name}" does not serve model "${model}" (pools[].models)`, { pool: p.name, model });
+        return loaded.profiles.table(p.type, model);
+      },
+      serves: (model: string) => servesModel(p, model),
     };
   });
 }

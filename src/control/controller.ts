@@ -65,6 +65,8 @@ export function createProvider(loaded: LoadedConfig, s: ControllerSettings, deps
     priceOf,
     model,
     slotsOf: (pool) => loaded.config.pools.find((p) => p.name === pool)?.slots ?? 1,
+    poolCommand: (pool) => loaded.config.pools.find((p) => p.name === pool)?.command,
+    poolModel: (pool) => loaded.config.pools.find((p) => p.name === pool)?.models?.[0],
     bootDelayMs: s.local.bootDelay,
     readOnly: deps.readOnly ?? false,
     ...(s.local.command !== undefined ? { command: s.local.command } : {}),

@@ -17,8 +17,15 @@ export interface CandidateType {
   readonly maxCount: number;
   /** False while a capacity error keeps this type in cooldown. */
   readonly available: boolean;
-  /** Service-time profile per model name. */
+  /** Service-time profile per model name (ProfileGapError for a model it does not serve). */
   profile(model: string): ProfileTable;
+  /** Whether its nodes serve a model (`pools[].models`); absent: every model. */
+  serves?(model: string): boolean;
+}
+
+/** Whether candidate `c` serves `model`. */
+export function candidateServes(c: CandidateType, model: string): boolean {
+  return c.serves === undefined || c.serves(model);
 }
 
 /** Observed load of one request class over the last window. */

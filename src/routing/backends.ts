@@ -17,6 +17,8 @@ export interface BackendInput {
 export interface BackendDefaults {
   /** Pool name and slots for a type, from the config's pools (the type itself when no pool matches). */
   poolOf(type: string): { pool: string; slots: number };
+  /** Models a pool's backends serve (the config's `pools[].models`); undefined: every model. */
+  modelsOf?(pool: string): readonly string[] | undefined;
   isFast(type: string): boolean;
   readonly maxOutstanding: number;
   readonly connections: number;
@@ -45,6 +47,8 @@ export interface BackendInfo {
   readonly url: string;
   readonly type: string;
   readonly pool: string;
+  /** Models it serves (its pool's `models`); absent: every model. */
+  readonly models?: readonly string[];
   readonly fast: boolean;
   readonly slots: number;
   readonly maxOutstanding: number;
@@ -108,11 +112,13 @@ export class BackendSet {
       }
       return { backend: existing, created: false };
     }
-    const { pool, slots } = this.defaults.poolOf(input.type);
+    const { pool: typePool, slots } = this.defaults.poolOf(input.type);
+    const pool = input.pool ?? typePool;
     const state = this.tracker.add({
       id,
       type: input.type,
-      pool: input.pool ?? pool,
+      pool,
+      models: this.defaults.modelsOf?.(pool),
       fast: this.defaults.isFast(input.type),
       slots: input.slots ?? slots,
       maxOutstanding: this.defaults.lateBinding === true ? (input.slots ?? slots) : (input.maxOutstanding ?? this.defaults.maxOutstanding),
@@ -200,6 +206,7 @@ export class BackendSet {
       url: b.origin,
       type: s.type,
       pool: s.pool,
+      ...(s.models !== undefined ? { models: s.models } : {}),
       fast: s.fast,
       slots: s.slots,
       maxOutstanding: s.maxOutstanding,

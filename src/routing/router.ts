@@ -229,10 +229,11 @@ export class InferRouter {
   /** Asks the policy for a backend, with `exclude` (a backend that just failed) hidden from it. */
   private pick(p: ParsedInfer, exclude: BackendState | undefined): BackendState | null {
     const { policy, tracker } = this.o;
-    if (exclude === undefined || !exclude.accepting) return policy.pick(p.req, tracker);
+    const view = tracker.viewFor(p.req.model);
+    if (exclude === undefined || !exclude.accepting) return policy.pick(p.req, view);
     exclude.accepting = false;
     try {
-      return policy.pick(p.req, tracker);
+      return policy.pick(p.req, view);
     } finally {
       exclude.accepting = true;
     }
@@ -256,7 +257,7 @@ export class InferRouter {
             ? `no backend can finish this request within its deadline (${Math.round(p.req.deadlineMs - p.req.arrivalMs)} ms)`
             : reason === 'overloaded'
               ? 'every backend is at its outstanding limit'
-              : 'no backend can take this request';
+              : `no backend serving model "${p.req.model}" can take this request`;
         this.reject(res, ci, reason, why);
         return;
       }

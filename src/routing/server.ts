@@ -80,6 +80,7 @@ export class RouterServer {
     const lateBinding = config.routing.lateBinding;
     this.tracker.lateBinding = lateBinding;
     const poolByType = new Map(config.pools.map((p) => [p.type, p]));
+    const poolByName = new Map(config.pools.map((p) => [p.name, p]));
     this.backends = new BackendSet(
       this.tracker,
       {
@@ -87,6 +88,7 @@ export class RouterServer {
           const p = poolByType.get(type);
           return { pool: p?.name ?? type, slots: p?.slots ?? 1 };
         },
+        modelsOf: (pool) => poolByName.get(pool)?.models,
         isFast: (type) => catalog.has(type) && catalog.isAccelerated(type),
         maxOutstanding: settings.maxOutstanding,
         connections: settings.connectionsPerBackend,
@@ -140,7 +142,8 @@ export class RouterServer {
     app.disable('etag');
     this.app = app;
 
-    const anyAccepting = (): boolean => this.infer.accepting && this.tracker.backends.some((b) => b.accepting);
+    const anyAccepting = (model?: string): boolean =>
+      this.infer.accepting && (model === undefined ? this.tracker : this.tracker.viewFor(model)).backends.some((b) => b.accepting);
     app.post(['/v2/models/:name/infer', '/v2/models/:name/versions/:version/infer'], (req, res) => {
       void this.infer.handle(req, res, String(req.params.name));
     });
@@ -162,7 +165,7 @@ export class RouterServer {
     app.get(['/v2/models/:name/ready', '/v2/models/:name/versions/:version/ready'], (req, res) => {
       const name = String(req.params.name);
       if (!classes.hasModel(name)) return void sendError(res, 404, `unknown model "${name}"; models: ${classes.models().join(', ')}`);
-      const ready = anyAccepting();
+      const ready = anyAccepting(name);
       res.status(ready ? 200 : 503).json({ name, ready });
     });
     app.get('/metrics', async (_req, res) => {

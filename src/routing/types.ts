@@ -38,13 +38,24 @@ export interface BackendSpec {
   readonly slots: number;
   /** Most requests the router keeps in flight to it (queue included). */
   readonly maxOutstanding: number;
+  /** Models it serves (its pool's `models`); absent: every model. */
+  readonly models?: readonly string[] | undefined;
 }
 
+/** Whether backend `b` serves `model`. */
+export function serves(b: BackendSpec, model: string): boolean {
+  return b.models === undefined || b.models.includes(model);
+}
+
+/**
+ * The backends a policy chooses among for one request: those that serve its model (the router
+ * and the simulator hand policies `PoolTracker.viewFor(model)`).
+ */
 export interface PoolView {
   readonly backends: readonly BackendState[];
   readonly rng: Rng;
   now(): Ms;
-  /** Expected service time (ms) of this request on this backend's type; NaN when unprofiled. */
+  /** Expected service time (ms) of this request on this backend's type; NaN when unprofiled or not served there. */
   expectedServiceMs(backend: BackendState, req: RoutableRequest): number;
   /**
    * Late binding: the router holds a request that finds every backend busy (each backend's

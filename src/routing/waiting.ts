@@ -1,68 +1,23 @@
 import type { Ms } from '../core/types.ts';
-import type { BackendState, PoolView, RoutableRequest, RoutingPolicy } from './types.ts';
+import { serves, type BackendState, type PoolView, type RoutableRequest, type RoutingPolicy } from './types.ts';
 
-/**
- * Late binding's waiting room: requests that found every backend busy, oldest first, each with
- * the caller's handle (a request id in the simulator, a pending HTTP exchange in the router).
- * Both call the same methods at the same points — `hold` when the policy says 'overloaded',
- * `bind` whenever a backend has a free slot, `expire` before binding — so the policy sees the
- * same state in simulation and production.
- */
-export class WaitQueue<T> {
-  readonly max: number;
-  private readonly reqs: RoutableRequest[] = [];
-  private readonly handles: T[] = [];
-  /** Handle of the request the last `bind` returned. */
-  boundHandle: T | undefined;
-  /** Request the last `bind` returned. */
-  boundReq: RoutableRequest | undefined;
+/** What `bind` reads the backends through: a PoolTracker (a view per model) or a plain view. */
+export type WaitViews = PoolView & { viewFor?(model: string): PoolView };
 
-  constructor(max: number) {
-    this.max = max;
+/** The waiting requests of one model, oldest first, each with the caller's handle. */
+export class WaitLane<T> {
+  readonly model: string;
+  readonly reqs: RoutableRequest[] = [];
+  readonly handles: T[] = [];
+  private readonly owner: { count: number };
+
+  constructor(model: string, owner: { count: number }) {
+    this.model = model;
+    this.owner = owner;
   }
 
   get length(): number {
     return this.reqs.length;
-  }
-
-  /** Holds a request; false when the queue is full (the caller rejects it as overloaded). */
-  hold(req: RoutableRequest, handle: T): boolean {
-    if (this.reqs.length >= this.max) return false;
-    this.reqs.push(req);
-    this.handles.push(handle);
-    return true;
-  }
-
-  /**
-   * Removes the requests whose deadline has passed by `now` (no backend can meet it any more),
-   * handing each to `onExpired`. Returns how many.
-   */
-  expire(now: Ms, onExpired: (handle: T, req: RoutableRequest) => void): number {
-    let n = 0;
-    for (let i = 0; i < this.reqs.length; ) {
-      const r = this.reqs[i]!;
-      if (r.deadlineMs <= now) {
-        onExpired(this.removeAt(i), r);
-        n++;
-      } else i++;
-    }
-    return n;
-  }
-
-  /**
-   * Backend `b` has a free slot: removes the waiting request the policy gives it and returns
-   * true (read it from boundReq / boundHandle), or false when it takes none.
-   */
-  bind(b: BackendState, policy: RoutingPolicy, view: PoolView): boolean {
-    this.boundHandle = undefined;
-    this.boundReq = undefined;
-    if (this.reqs.length === 0 || !b.accepting || b.outstanding >= b.slots) return false;
-    // Without a pickWaiting of its own, a policy serves the waiting requests first come, first served.
-    const i = policy.pickWaiting !== undefined ? policy.pickWaiting(b, this.reqs, view) : 0;
-    if (i < 0 || i >= this.reqs.length) return false;
-    this.boundReq = this.reqs[i]!;
-    this.boundHandle = this.removeAt(i);
-    return true;
   }
 
   /** The i-th waiting request, oldest first. */
@@ -75,6 +30,7 @@ export class WaitQueue<T> {
     const reqs = this.reqs;
     const handles = this.handles;
     const h = handles[i]!;
+    this.owner.count--;
     if (i === 0) {
       reqs.shift();
       handles.shift();
@@ -89,18 +45,128 @@ export class WaitQueue<T> {
     handles.pop();
     return h;
   }
+}
+
+/**
+ * Late binding's waiting room: requests that found every backend busy, a lane per model, each
+ * oldest first with the caller's handle (a request id in the simulator, a pending HTTP exchange
+ * in the router). Both call the same methods at the same points — `hold` when the policy says
+ * 'overloaded', `bind` whenever a backend has a free slot, `expire` before binding — so the
+ * policy sees the same state in simulation and production.
+ */
+export class WaitQueue<T> {
+  readonly max: number;
+  private readonly lanes: WaitLane<T>[] = [];
+  private readonly total = { count: 0 };
+  /** Handle of the request the last `bind` returned. */
+  boundHandle: T | undefined;
+  /** Request the last `bind` returned. */
+  boundReq: RoutableRequest | undefined;
+
+  constructor(max: number) {
+    this.max = max;
+  }
+
+  /** Requests waiting, all models together. */
+  get length(): number {
+    return this.total.count;
+  }
+
+  /** The waiting requests of `model` (undefined while none of that model ever waited). */
+  lane(model: string): WaitLane<T> | undefined {
+    for (const l of this.lanes) if (l.model === model) return l;
+    return undefined;
+  }
+
+  /** Holds a request; false when the queue is full (the caller rejects it as overloaded). */
+  hold(req: RoutableRequest, handle: T): boolean {
+    if (this.total.count >= this.max) return false;
+    let lane = this.lane(req.model);
+    if (lane === undefined) {
+      lane = new WaitLane<T>(req.model, this.total);
+      this.lanes.push(lane);
+    }
+    lane.reqs.push(req);
+    lane.handles.push(handle);
+    this.total.count++;
+    return true;
+  }
+
+  /**
+   * Removes the requests whose deadline has passed by `now` (no backend can meet it any more),
+   * handing each to `onExpired`. Returns how many.
+   */
+  expire(now: Ms, onExpired: (handle: T, req: RoutableRequest) => void): number {
+    let n = 0;
+    for (const lane of this.lanes) {
+      for (let i = 0; i < lane.reqs.length; ) {
+        const r = lane.reqs[i]!;
+        if (r.deadlineMs <= now) {
+          onExpired(lane.removeAt(i), r);
+          n++;
+        } else i++;
+      }
+    }
+    return n;
+  }
+
+  /**
+   * Backend `b` has a free slot: removes the waiting request the policy gives it and returns
+   * true (read it from boundReq / boundHandle), or false when it takes none. Only requests of
+   * models `b` serves are offered, the lane whose oldest request waited longest first; the
+   * policy sees the backends through that model's view.
+   */
+  bind(b: BackendState, policy: RoutingPolicy, views: WaitViews): boolean {
+    this.boundHandle = undefined;
+    this.boundReq = undefined;
+    if (this.total.count === 0 || !b.accepting || b.outstanding >= b.slots) return false;
+    if (this.lanes.length === 1) return this.bindLane(this.lanes[0]!, b, policy, views);
+    // Several models: oldest head first; a lane the policy declines leaves the slot to the next.
+    const tried: WaitLane<T>[] = [];
+    for (;;) {
+      let next: WaitLane<T> | undefined;
+      for (const l of this.lanes) {
+        if (l.length === 0 || tried.includes(l)) continue;
+        if (next === undefined || l.reqs[0]!.arrivalMs < next.reqs[0]!.arrivalMs) next = l;
+      }
+      if (next === undefined) return false;
+      if (this.bindLane(next, b, policy, views)) return true;
+      tried.push(next);
+    }
+  }
+
+  private bindLane(lane: WaitLane<T>, b: BackendState, policy: RoutingPolicy, views: WaitViews): boolean {
+    if (lane.length === 0 || !serves(b, lane.model)) return false;
+    const view = views.viewFor !== undefined ? views.viewFor(lane.model) : views;
+    // Without a pickWaiting of its own, a policy serves the waiting requests first come, first served.
+    const i = policy.pickWaiting !== undefined ? policy.pickWaiting(b, lane.reqs, view) : 0;
+    if (i < 0 || i >= lane.length) return false;
+    this.boundReq = lane.reqs[i]!;
+    this.boundHandle = lane.removeAt(i);
+    return true;
+  }
 
   /** Removes the request held with `handle` (the client went away); false when it is not waiting. */
   remove(handle: T): boolean {
-    const i = this.handles.indexOf(handle);
-    if (i < 0) return false;
-    this.removeAt(i);
-    return true;
+    for (const lane of this.lanes) {
+      const i = lane.handles.indexOf(handle);
+      if (i >= 0) {
+        lane.removeAt(i);
+        return true;
+      }
+    }
+    return false;
   }
 
   /** Removes and returns every waiting handle (shutdown, or no backend left). */
   drainAll(): T[] {
-    this.reqs.length = 0;
-    return this.handles.splice(0, this.handles.length);
+    const out: T[] = [];
+    for (const lane of this.lanes) {
+      out.push(...lane.handles);
+      lane.reqs.length = 0;
+      lane.handles.length = 0;
+    }
+    this.total.count = 0;
+    return out;
   }
 }

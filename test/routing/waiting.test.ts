@@ -72,9 +72,10 @@ describe('late binding wait queue', () => {
     const q = new WaitQueue<number>(10);
     q.hold(request(3), 30);
     q.hold(request(4), 40);
-    assert.equal(q.at(1)?.size, 4);
-    assert.equal(q.removeAt(1), 40);
-    assert.equal(q.at(1), undefined);
+    const lane = q.lane(request(1).model)!;
+    assert.equal(lane.at(1)?.size, 4);
+    assert.equal(lane.removeAt(1), 40);
+    assert.equal(lane.at(1), undefined);
     assert.equal(q.length, 1);
   });
 });

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { candidatesFromConfig, classesFromConfig } from '../../control/candidates.ts';
 import { maxRpsWithinSlo } from '../../control/max-load.ts';
 import { planMix, type PlanInput, type PlanResult } from '../../control/planner.ts';
-import type { LoadObservation } from '../../control/types.ts';
+import { candidateServes, type LoadObservation } from '../../control/types.ts';
 import { MixscaleError } from '../../core/errors.ts';
 import { Rng } from '../../core/rng.ts';
 import { sizePmf, type SizeSpec } from '../../core/sizes.ts';
@@ -92,7 +92,7 @@ Examples:
       const shares = classes.reduce((a, c) => a + c.share, 0);
       const load: LoadObservation = { atMs: 0, windowMs: 60_000, classes: classes.map((c) => ({ name: c.name, rps: (rps * c.share) / shares, sizes })) };
       const candidates = candidatesFromConfig(loaded);
-      for (const c of candidates) for (const k of classes) c.profile(k.model); // fails early, naming the gap
+      for (const c of candidates) for (const k of classes) if (candidateServes(c, k.model)) c.profile(k.model); // fails early, naming the gap
       const input = (budget: number): PlanInput => ({ budgetUsdPerHour: budget, classes, candidates, load });
       const out = (text: string): void => {
         const j = globalOptions(cmd).json;

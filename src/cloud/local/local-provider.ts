@@ -31,6 +31,9 @@ export interface LocalProviderOptions {
   readonly bootDelayMs?: Ms;
   /** argv of a node; the first stdout line must be `{"listening":"http://HOST:PORT"}`. */
   readonly command?: readonly string[];
+  /** Per pool: its own argv (`pools[].command`) and model (`{model}`), where it has them. */
+  readonly poolCommand?: (pool: string) => readonly string[] | undefined;
+  readonly poolModel?: (pool: string) => string | undefined;
   readonly logger?: Logger;
   /** Look, never write the state file (`controller status` beside a running controller). */
   readonly readOnly?: boolean;
@@ -180,16 +183,17 @@ export class LocalProvider implements CloudProvider {
   }
 
   private spawnNode(id: string, spec: LaunchSpec, stdoutPath: string): number {
-    const argv = (this.o.command ?? DEFAULT_LOCAL_COMMAND).map((a) =>
+    const model = this.o.poolModel?.(spec.pool) ?? this.o.model;
+    const argv = (this.o.poolCommand?.(spec.pool) ?? this.o.command ?? DEFAULT_LOCAL_COMMAND).map((a) =>
       a
         .replaceAll('{type}', spec.type)
-        .replaceAll('{model}', this.o.model)
+        .replaceAll('{model}', model)
         .replaceAll('{pool}', spec.pool)
         .replaceAll('{id}', id)
         .replaceAll('{slots}', String(this.o.slotsOf?.(spec.pool) ?? 1)),
     );
     const [cmd, ...args] = argv;
-    if (cmd === undefined) throw new MixscaleError('MIXSCALE_CONFIG_INVALID', 'controller.local.command: empty command');
+    if (cmd === undefined) throw new MixscaleError('MIXSCALE_CONFIG_INVALID', `pool ${spec.pool}: empty node command (pools[].command, controller.local.command)`);
     const out = openSync(stdoutPath, 'w');
     const err = openSync(stdoutPath.replace(/\.out$/, '.err'), 'w');
     try {

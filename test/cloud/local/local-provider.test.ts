@@ -115,6 +115,19 @@ describe('LocalProvider', function () {
     await assert.rejects(make().list(), (e: unknown) => isMixscaleError(e) && /belongs to cluster "other"/.test(e.message));
   });
 
+  it("starts a pool's nodes with its own command and model (pools[].command, pools[].models)", async () => {
+    const p = make({
+      poolCommand: (pool) => (pool === 'edge' ? [process.execPath, '--import', 'tsx', TINY_NODE, 'edge-node', '{model}', '{type}', '{pool}'] : undefined),
+      poolModel: (pool) => (pool === 'edge' ? 'digits-cnn' : undefined),
+    });
+    await p.launch({ type: 't3.xlarge', pool: 'edge', count: 1, clientToken: 'e1' });
+    await p.launch({ type: 'r5n.large', pool: 'r5n', count: 1, clientToken: 'r1' });
+    const list = await until(() => p.list(), (l) => l.length === 2 && l.every((i) => i.state === 'running'));
+    const argv = async (pool: string): Promise<unknown> => (await request(`${list.find((i) => i.pool === pool)!.address}/argv`)).body.json();
+    assert.deepEqual(await argv('edge'), ['edge-node', 'digits-cnn', 't3.xlarge', 'edge']);
+    assert.deepEqual(await argv('r5n'), [], 'the other pool keeps the provider-wide command');
+  });
+
   it('runs the real `mixscale node emulated` by default, with its pool’s slots', async () => {
     const real = new LocalProvider({ cluster: 'test', stateFile: join(dir, 'state.json'), clock: new RealClock(), priceOf: (t) => catalog.price(t), model: 'rm2', slotsOf: (pool) => (pool === 'r5n' ? 3 : 1) });
     providers.push(real);

@@ -7,6 +7,11 @@ const server = createServer((req, res) => {
     res.writeHead(200).end();
     return;
   }
+  if (req.url === '/argv') {
+    // What it was started with after the script: the provider's filled-in placeholders.
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(process.argv.slice(2)));
+    return;
+  }
   res.writeHead(404).end();
 });
 server.listen(0, '127.0.0.1', () => {
