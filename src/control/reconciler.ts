@@ -122,7 +122,9 @@ export function launchToken(prefix: string, type: string, pool: string, count: n
  * 3. running instances get registered with the membership;
  * 4. surplus pending instances are terminated (they serve nothing); surplus running ones are
  *    drained — only once the replacements are running (launch before drain), unless the
- *    money is needed now (over budget, or a launch that does not fit);
+ *    money is needed now: over budget, they are drained until the rest fits; when a launch
+ *    does not fit, they are drained a step at a time (a rolling replacement: enough for the
+ *    next launch, and only while no replacement is still booting);
  * 5. deficits are launched as far as the budget allows, counting pending + running + draining;
  *    the rest waits for later ticks, when drained instances are gone.
  */
@@ -138,6 +140,8 @@ export function planActions(desired: Mix, budget: number, snapshot: FleetSnapsho
   const spendBefore = spend;
 
   const active = new Map<string, Instance[]>(); // pending + running, not draining
+  /** Spend of instances that go on draining past this tick (billed until they are terminated). */
+  let stillDraining = 0;
   const terminate = (i: Instance, reason: string): void => {
     actions.push({ kind: 'terminate', id: i.id, type: i.type, reason });
     spend -= rules.priceOf(i.type);
@@ -149,6 +153,7 @@ export function planActions(desired: Mix, budget: number, snapshot: FleetSnapsho
       const inFlight = snapshot.inFlight.get(i.id);
       if (inFlight === 0) terminate(i, 'drained');
       else if (nowMs - since >= rules.drainTimeoutMs) terminate(i, `drain timeout (${inFlight ?? '?'} in flight)`);
+      else stillDraining += rules.priceOf(i.type);
       continue;
     }
     if (i.state === 'pending' && nowMs - i.launchedAtMs >= rules.launchTimeoutMs) {
@@ -192,9 +197,22 @@ export function planActions(desired: Mix, budget: number, snapshot: FleetSnapsho
   const needMoneyNow = spend > budget + eps || spend + deficitCost > budget + eps;
   // Launch before drain: keep the old capacity until the new is serving, unless budget says no.
   const replacementsServing = deficits.length === 0 && pendingWanted === 0;
-  if (needMoneyNow || replacementsServing) {
-    const order = rankForRemoval(surplusRunning, rules);
-    for (const i of order) actions.push({ kind: 'drain', id: i.id, type: i.type, reason: needMoneyNow ? 'surplus (budget)' : 'surplus' });
+  const order = rankForRemoval(surplusRunning, rules);
+  if (replacementsServing) {
+    for (const i of order) actions.push({ kind: 'drain', id: i.id, type: i.type, reason: 'surplus' });
+  } else if (needMoneyNow) {
+    // A rolling replacement: drain what an over-budget fleet must give up now, and beyond that
+    // only enough to make room for the next replacements, and only once the previous ones serve.
+    // The old instances keep serving meanwhile: a mix change never empties the fleet at once.
+    const cheapest = Math.min(...deficits.map((d) => rules.priceOf(d.type)));
+    // Instances already draining count as gone: their money comes when they are terminated.
+    let billedAfter = spend - stillDraining;
+    for (const i of order) {
+      const overBudget = billedAfter > budget + eps;
+      if (!overBudget && (pendingWanted > 0 || billedAfter + cheapest <= budget + eps)) break;
+      actions.push({ kind: 'drain', id: i.id, type: i.type, reason: overBudget ? 'surplus (over budget)' : 'surplus (budget, rolling)' });
+      billedAfter -= rules.priceOf(i.type);
+    }
   }
 
   let waiting = pendingWanted;

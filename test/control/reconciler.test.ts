@@ -62,6 +62,32 @@ describe('planActions', () => {
     assert.ok(q.plannedSpendUsdPerHour <= 1.0 + 1e-9);
   });
 
+  it('replaces a fleet the budget cannot double a step at a time, never draining it all at once', () => {
+    // Two GPUs ($1/h) to six CPUs under $1/h: each step drains what the next launches need.
+    const gpus = [inst('a', 'gpu', 'running'), inst('b', 'gpu', 'running')];
+    const step1 = planActions({ cpu: 6 }, 1.0, snap(gpus), rules);
+    assert.deepEqual(step1.actions.map((a) => `${a.kind} ${'id' in a ? a.id : ''}`), ['drain b'], 'one GPU keeps serving');
+    // The drained GPU is still busy: it counts as going, so the other one is not drained too.
+    const busy = planActions({ cpu: 6 }, 1.0, snap([gpus[0]!, inst('b', 'gpu', 'draining')], { drainingSinceMs: new Map([['b', 999_000]]), inFlight: new Map([['b', 2]]) }), rules);
+    assert.deepEqual(kinds(busy), []);
+    // Once it is idle, it goes and the CPUs its money buys launch.
+    const idle = planActions({ cpu: 6 }, 1.0, snap([gpus[0]!, inst('b', 'gpu', 'draining')], { drainingSinceMs: new Map([['b', 999_000]]), inFlight: new Map([['b', 0]]) }), rules);
+    assert.deepEqual(idle.actions.map((a) => `${a.kind} ${a.kind === 'launch' ? a.count : a.id}`), ['terminate b', 'launch 5']);
+    // While they boot, the last GPU stays.
+    const cpus = (state: Instance['state']) => ['c1', 'c2', 'c3', 'c4', 'c5'].map((id) => inst(id, 'cpu', state, 999_000));
+    assert.deepEqual(kinds(planActions({ cpu: 6 }, 1.0, snap([gpus[0]!, ...cpus('pending')]), rules)), []);
+    // Once they serve, the last GPU makes room for the sixth CPU.
+    const last = planActions({ cpu: 6 }, 1.0, snap([gpus[0]!, ...cpus('running')]), rules);
+    assert.deepEqual(last.actions.map((a) => `${a.kind} ${'id' in a ? a.id : ''}`), ['drain a']);
+  });
+
+  it('drains at once what an over-budget fleet must give up, however the replacements stand', () => {
+    const fleet = [inst('a', 'gpu', 'running'), inst('b', 'gpu', 'running'), inst('c', 'gpu', 'running'), inst('p', 'cpu', 'pending', 999_000)];
+    const p = planActions({ gpu: 1, cpu: 3 }, 1.0, snap(fleet), rules);
+    const drains = p.actions.filter((a) => a.kind === 'drain');
+    assert.equal(drains.length, 2, 'spend $1.6/h over a $1/h budget: two GPUs go now');
+  });
+
   it('terminates a drained instance once it is idle, and waits while requests are in flight', () => {
     const fleet = [inst('a', 'gpu', 'draining'), inst('b', 'gpu', 'draining')];
     const drainingSinceMs = new Map([['a', 990_000], ['b', 990_000]]);
