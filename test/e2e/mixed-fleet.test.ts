@@ -40,7 +40,7 @@ pools:
     minCount: 1
     maxCount: 2
     command: ${JSON.stringify([process.execPath, BIN, '--log-level', 'warn', 'node', 'edge', '--port', '0', '--warmup-runs', '10'])}
-scaling: { policy: fast-frugal, interval: 2s, options: { scaleDownDelay: 4000 } }
+scaling: { policy: fast-frugal, interval: 2s, options: { scaleDownDelay: 10000 } }
 router:
   listen: { host: 127.0.0.1, port: ${port} }
   snapshotWindow: 4s
@@ -126,7 +126,7 @@ controller:
     const rm2Nodes = after.map((t) => (t.mix['g4dn.xlarge'] ?? 0) + (t.mix['r5n.large'] ?? 0));
     const peak = Math.max(...rm2Nodes);
     assert.ok(peak > rm2Nodes[0]! && rm2Nodes.at(-1)! < peak, `rm2 nodes over time: ${rm2Nodes.join(', ')}; mixes ${mixes.join(' ')}`);
-    if (process.env.MIXSCALE_E2E_VERBOSE) console.log(JSON.stringify({ rec: { sent: rec.sent, ok: rec.ok, p99: rec.classes }, digits: { sent: digits.sent, ok: digits.ok }, servedBy: { rec: [...servedBy.rec], digits: [...servedBy.digits] }, mixes }));
+    if (process.env.MIXSCALE_E2E_VERBOSE) console.log(JSON.stringify({ rec: { sent: rec.sent, ok: rec.ok, failures: rec.failures }, digits: { sent: digits.sent, ok: digits.ok }, servedBy: { rec: [...servedBy.rec], digits: [...servedBy.digits] }, mixes }));
     const catalog = Catalog.load();
     for (const t of ticks) {
       const planned = mixCost(t.mix, (type) => catalog.price(type));
