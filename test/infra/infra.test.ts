@@ -113,9 +113,19 @@ describe('infra', () => {
     for (const p of loaded.config.pools) assert.ok(p.launchTemplate !== undefined, p.name);
   });
 
-  it('the local example config is valid and uses the local provider with a router', () => {
-    const loaded = loadConfigFile(join(REPO_ROOT, 'examples', 'local.yaml'));
-    assert.equal(loaded.config.controller?.provider, 'local');
-    assert.ok(loaded.config.controller?.routerUrl !== undefined);
+  for (const name of ['local.yaml', 'mixed.yaml']) {
+    it(`the local example config ${name} is valid and uses the local provider with a router`, () => {
+      const loaded = loadConfigFile(join(REPO_ROOT, 'examples', name));
+      assert.equal(loaded.config.controller?.provider, 'local');
+      assert.ok(loaded.config.controller?.routerUrl !== undefined);
+    });
+  }
+
+  it('the mixed example serves each model on its own pools, edge nodes started by their own command', () => {
+    const loaded = loadConfigFile(join(REPO_ROOT, 'examples', 'mixed.yaml'));
+    const edge = loaded.config.pools.find((p) => p.name === 'edge')!;
+    assert.deepEqual(edge.models, ['digits-cnn']);
+    assert.ok(edge.command?.includes('edge'));
+    assert.ok(loaded.config.pools.filter((p) => p.name !== 'edge').every((p) => p.models?.join() === 'rm2'));
   });
 });
