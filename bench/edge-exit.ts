@@ -6,7 +6,7 @@
  * share of requests whose server-side elapsed time stayed within the bound, the accuracy of
  * the answers, and the exits taken.
  *
- *   npx tsx bench/edge-exit.ts [--bound 10] [--rates 40,80,120] [--seconds 15]
+ *   npx tsx bench/edge-exit.ts [--bound 10] [--rates 40,80,120] [--seconds 15] [--percentile 0.99]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -20,13 +20,13 @@ import { PayloadBuilder } from '../src/load/payload.ts';
 import { replayTrace } from '../src/load/replay.ts';
 
 const BIN = fileURLToPath(new URL('../bin/mixscale.js', import.meta.url));
-const { values } = parseArgs({ options: { bound: { type: 'string', default: '10' }, rates: { type: 'string', default: '40,80,120' }, seconds: { type: 'string', default: '15' }, confidence: { type: 'string', default: '0.95' } } });
+const { values } = parseArgs({ options: { bound: { type: 'string', default: '10' }, rates: { type: 'string', default: '40,80,120' }, seconds: { type: 'string', default: '15' }, confidence: { type: 'string', default: '0.95' }, percentile: { type: 'string', default: '0.99' } } });
 const bound = Number(values.bound);
 const rates = values.rates.split(',').map(Number);
 const seconds = Number(values.seconds);
 
 function startNode(policy: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [BIN, '--log-level', 'warn', 'node', 'edge', '--port', '0', '--policy', policy, '--confidence', values.confidence, '--warmup-runs', '100'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [BIN, '--log-level', 'warn', 'node', 'edge', '--port', '0', '--policy', policy, '--percentile', values.percentile, '--confidence', values.confidence, '--warmup-runs', '100'], { stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
     createInterface({ input: child.stdout! }).once('line', (l) => resolve({ child, url: (JSON.parse(l) as { listening: string }).listening }));
     child.once('exit', (c) => reject(new Error(`edge node exited ${c}`)));
