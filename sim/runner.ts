@@ -1,4 +1,4 @@
-import type { LoadedConfig } from '../src/config/load.ts';
+import { modelsOfPool, type LoadedConfig } from '../src/config/load.ts';
 import { simSection } from '../src/config/sections/sim.ts';
 import { BudgetSchedule } from '../src/control/budget-schedule.ts';
 import { candidatesFromConfig, classesFromConfig } from '../src/control/candidates.ts';
@@ -200,6 +200,7 @@ export async function runSimulation(loaded: LoadedConfig, overrides: SimOverride
 
   const reconciler = new Reconciler({
     provider: cloud,
+    modelsOf: modelsOfPool(cfg),
     membership: router,
     clock,
     logger,

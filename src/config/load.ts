@@ -164,3 +164,10 @@ function mergeProfiles(sets: ServiceProfiles[]): ServiceProfiles {
 export function servesModel(pool: { readonly models?: readonly string[] | undefined }, model: string): boolean {
   return pool.models === undefined || pool.models.includes(model);
 }
+
+/** The models each pool's instances serve: its `models`, else every class's model (also for a pool the config does not name). */
+export function modelsOfPool(config: Pick<Config, 'pools' | 'classes'>): (pool: string) => readonly string[] {
+  const all = [...new Set(config.classes.map((c) => c.model))];
+  const byPool = new Map(config.pools.map((p) => [p.name, p.models ?? all]));
+  return (pool) => byPool.get(pool) ?? all;
+}

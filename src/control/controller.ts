@@ -4,7 +4,7 @@ import { createEc2Client } from '../cloud/aws/clients.ts';
 import { Ec2Provider } from '../cloud/aws/ec2-provider.ts';
 import { LocalProvider } from '../cloud/local/local-provider.ts';
 import type { CloudProvider } from '../cloud/provider.ts';
-import type { LoadedConfig } from '../config/load.ts';
+import { modelsOfPool, type LoadedConfig } from '../config/load.ts';
 import { controllerSection, type ControllerSettings } from '../config/sections/controller.ts';
 import { RealClock, type Clock } from '../core/clock.ts';
 import { ConfigError } from '../core/errors.ts';
@@ -118,6 +118,7 @@ export function createController(deps: ControllerDeps): Controller {
   for (const p of loaded.config.pools) if (!poolOfType.has(p.type)) poolOfType.set(p.type, p.name);
   const reconciler = new Reconciler({
     provider,
+    modelsOf: modelsOfPool(loaded.config),
     membership: deps.membership,
     clock,
     logger,

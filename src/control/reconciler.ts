@@ -45,7 +45,15 @@ export interface PlanRules {
    * capacity per dollar saved, i.e. the largest n × price.
    */
   readonly scaleDownCost?: (type: string, countNow: number) => number;
+  /**
+   * Models a pool's instances serve (`pools[].models`, or every class's model), so a mix change
+   * never drains the last instance serving one. Absent: every instance serves the same models.
+   */
+  readonly modelsOf?: (pool: string) => readonly string[];
 }
+
+/** Without `modelsOf`: one model stands for whatever every instance serves. */
+const ANY_MODEL: readonly string[] = ['*'];
 
 export interface ActionPlan {
   readonly actions: readonly ReconcileAction[];
@@ -123,8 +131,8 @@ export function launchToken(prefix: string, type: string, pool: string, count: n
  * 4. surplus pending instances are terminated (they serve nothing); surplus running ones are
  *    drained — only once the replacements are running (launch before drain), unless the
  *    money is needed now: over budget, they are drained until the rest fits; when a launch
- *    does not fit, they are drained a step at a time (a rolling replacement: enough for the
- *    next launch, and only while no replacement is still booting);
+ *    does not fit, they are drained for it, except the last running instance serving a model
+ *    while its replacements are not serving yet;
  * 5. deficits are launched as far as the budget allows, counting pending + running + draining;
  *    the rest waits for later ticks, when drained instances are gone.
  */
@@ -201,16 +209,20 @@ export function planActions(desired: Mix, budget: number, snapshot: FleetSnapsho
   if (replacementsServing) {
     for (const i of order) actions.push({ kind: 'drain', id: i.id, type: i.type, reason: 'surplus' });
   } else if (needMoneyNow) {
-    // A rolling replacement: drain what an over-budget fleet must give up now, and beyond that
-    // only enough to make room for the next replacements, and only once the previous ones serve.
-    // The old instances keep serving meanwhile: a mix change never empties the fleet at once.
-    const cheapest = Math.min(...deficits.map((d) => rules.priceOf(d.type)));
+    // The money is needed now: drain what the launches need, but while replacements are not
+    // serving yet never the last running instance serving a model (a mix change must not empty
+    // the fleet of a model for a boot time); over budget, drain until the rest fits regardless.
     // Instances already draining count as gone: their money comes when they are terminated.
     let billedAfter = spend - stillDraining;
+    const serving = [...active.values()].flat().filter((i) => i.state === 'running');
+    const drained = new Set<string>();
+    const modelsOf = (i: Instance): readonly string[] => rules.modelsOf?.(i.pool) ?? ANY_MODEL;
+    const lastServing = (i: Instance): boolean => modelsOf(i).some((m) => !serving.some((o) => o !== i && !drained.has(o.id) && modelsOf(o).includes(m)));
     for (const i of order) {
       const overBudget = billedAfter > budget + eps;
-      if (!overBudget && (pendingWanted > 0 || billedAfter + cheapest <= budget + eps)) break;
-      actions.push({ kind: 'drain', id: i.id, type: i.type, reason: overBudget ? 'surplus (over budget)' : 'surplus (budget, rolling)' });
+      if (!overBudget && lastServing(i)) continue;
+      actions.push({ kind: 'drain', id: i.id, type: i.type, reason: overBudget ? 'surplus (over budget)' : 'surplus (budget)' });
+      drained.add(i.id);
       billedAfter -= rules.priceOf(i.type);
     }
   }
@@ -266,6 +278,8 @@ export interface ReconcilerOptions {
    * controller finishes them instead of counting the drained instances as serving.
    */
   readonly draining?: ReadonlyMap<string, Ms>;
+  /** See PlanRules.modelsOf. */
+  readonly modelsOf?: (pool: string) => readonly string[];
 }
 
 export interface ActionFailure {
@@ -323,6 +337,7 @@ export class Reconciler {
       drainTimeoutMs: this.o.drainTimeoutMs ?? 120_000,
       tokenPrefix: this.o.cluster ?? 'mixscale',
       ...(this.o.scaleDownCost !== undefined ? { scaleDownCost: this.o.scaleDownCost } : {}),
+      ...(this.o.modelsOf !== undefined ? { modelsOf: this.o.modelsOf } : {}),
     };
   }
 

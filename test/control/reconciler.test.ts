@@ -4,7 +4,7 @@ import type { Instance, Mix } from '../../src/core/types.ts';
 import { fitMixToBudget, planActions, Reconciler, type FleetSnapshot, type PlanRules } from '../../src/control/reconciler.ts';
 import { FakeCloud, FakeMembership } from '../support/fake-cloud.ts';
 
-const PRICES: Record<string, number> = { gpu: 0.5, cpu: 0.1 };
+const PRICES: Record<string, number> = { gpu: 0.5, cpu: 0.1, edge: 0.2 };
 const rules: PlanRules = {
   priceOf: (t) => PRICES[t]!,
   poolOf: (t) => `${t}-pool`,
@@ -62,7 +62,16 @@ describe('planActions', () => {
     assert.ok(q.plannedSpendUsdPerHour <= 1.0 + 1e-9);
   });
 
-  it('replaces a fleet the budget cannot double a step at a time, never draining it all at once', () => {
+  it('keeps the last instance serving a model while its replacements boot, even when other models have instances', () => {
+    const fleet = [inst('a', 'gpu', 'running'), inst('b', 'gpu', 'running'), inst('e', 'edge', 'running')];
+    const models: Record<string, string[]> = { 'gpu-pool': ['rm2'], 'cpu-pool': ['rm2'], 'edge-pool': ['digits'] };
+    const byModel = planActions({ cpu: 6, edge: 1 }, 1.2, snap(fleet), { ...rules, modelsOf: (pool) => models[pool]! });
+    assert.deepEqual(byModel.actions.map((a) => `${a.kind} ${'id' in a ? a.id : ''}`), ['drain b'], 'the edge node does not serve rm2');
+    // Blind to models, the edge node would count as serving, and both GPUs would go.
+    assert.deepEqual(kinds(planActions({ cpu: 6, edge: 1 }, 1.2, snap(fleet), rules)), ['drain', 'drain']);
+  });
+
+  it('replaces a fleet the budget cannot double without ever draining it all at once', () => {
     // Two GPUs ($1/h) to six CPUs under $1/h: each step drains what the next launches need.
     const gpus = [inst('a', 'gpu', 'running'), inst('b', 'gpu', 'running')];
     const step1 = planActions({ cpu: 6 }, 1.0, snap(gpus), rules);
