@@ -2,12 +2,10 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Catalog } from '../../src/catalog/catalog.ts';
 import { RealClock } from '../../src/core/clock.ts';
-import { mixCost } from '../../src/core/types.ts';
 import { PayloadBuilder } from '../../src/load/payload.ts';
-import { replayTrace, type ReplayReport } from '../../src/load/replay.ts';
-import { startLocalSystem, type LocalSystem } from '../support/local-system.ts';
+import { replayTrace } from '../../src/load/replay.ts';
+import { assertAnswered, assertWithinBudget, startLocalSystem, systemYaml, type LocalSystem } from '../support/local-system.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/mixscale.js', import.meta.url));
 const EDGE_PROFILE = fileURLToPath(new URL('../../models/digits-cnn/profile.csv', import.meta.url));
@@ -41,19 +39,7 @@ pools:
     maxCount: 2
     command: ${JSON.stringify([process.execPath, BIN, '--log-level', 'warn', 'node', 'edge', '--port', '0', '--warmup-runs', '10'])}
 scaling: { policy: fast-frugal, interval: 2s, options: { scaleDownDelay: 10000 } }
-router:
-  listen: { host: 127.0.0.1, port: ${port} }
-  snapshotWindow: 4s
-  adminToken: e2e-admin-token-0123456789
-controller:
-  provider: local
-  cluster: mixed
-  schedule: '*/2 * * * * *'
-  routerUrl: ${routerUrl}
-  launchTimeout: 1m
-  drainTimeout: 10s
-  local: { bootDelay: 1s }
-`,
+${systemYaml(routerUrl, port, 'mixed', '{ bootDelay: 1s }')}`,
       { cluster: 'mixed', readyProbe: '/v2/models/rm2/infer', readyTimeoutMs: 90_000 },
     );
     const until = Date.now() + 90_000;
@@ -106,12 +92,8 @@ controller:
     ]);
     await new Promise((r) => setTimeout(r, 4_000));
 
-    const answered = (rep: ReplayReport, what: string): void => {
-      const transport = Object.entries(rep.failures).filter(([reason]) => !reason.startsWith('http '));
-      assert.deepEqual(transport, [], `${what}: requests without an answer: ${JSON.stringify(rep.failures)}`);
-    };
-    answered(rec, 'rm2');
-    answered(digits, 'digits');
+    assertAnswered(rec, 'rm2');
+    assertAnswered(digits, 'digits');
     const mixes = ticks.map((t) => JSON.stringify(t.mix));
     assert.ok(rec.ok / rec.sent >= 0.75, `rm2: ${rec.ok} of ${rec.sent} succeeded: ${JSON.stringify(rec.failures)}; mixes ${mixes.join(' ')}`);
     assert.ok(digits.ok / digits.sent >= 0.9, `digits: ${digits.ok} of ${digits.sent} succeeded: ${JSON.stringify(digits.failures)}`);
@@ -127,11 +109,6 @@ controller:
     const peak = Math.max(...rm2Nodes);
     assert.ok(peak > rm2Nodes[0]! && rm2Nodes.at(-1)! < peak, `rm2 nodes over time: ${rm2Nodes.join(', ')}; mixes ${mixes.join(' ')}`);
     if (process.env.MIXSCALE_E2E_VERBOSE) console.log(JSON.stringify({ rec: { sent: rec.sent, ok: rec.ok, failures: rec.failures }, digits: { sent: digits.sent, ok: digits.ok }, servedBy: { rec: [...servedBy.rec], digits: [...servedBy.digits] }, mixes }));
-    const catalog = Catalog.load();
-    for (const t of ticks) {
-      const planned = mixCost(t.mix, (type) => catalog.price(type));
-      assert.ok(planned <= BUDGET + 1e-9, `tick ${t.tick} planned ${JSON.stringify(t.mix)} at $${planned}/h`);
-      assert.ok(t.spendUsdPerHour <= BUDGET + 1e-9, `tick ${t.tick} spent $${t.spendUsdPerHour}/h`);
-    }
+    assertWithinBudget(ticks, BUDGET);
   });
 });

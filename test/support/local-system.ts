@@ -6,6 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { Catalog } from '../../src/catalog/catalog.ts';
+import { mixCost } from '../../src/core/types.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/mixscale.js', import.meta.url));
 
@@ -26,6 +28,43 @@ export interface LocalSystem {
   readonly ticks: Tick[];
   /** Stops the controller, then the nodes it launched (from its state file), then the router; removes the folder. */
   stop(): Promise<void>;
+}
+
+/**
+ * The router and controller sections every local run shares: a router on `port` with 4 s
+ * snapshot windows, a controller ticking every 2 s on the local provider; `local` is the body of
+ * `controller.local` (flow YAML).
+ */
+export function systemYaml(routerUrl: string, port: number, cluster: string, local: string): string {
+  return `router:
+  listen: { host: 127.0.0.1, port: ${port} }
+  snapshotWindow: 4s
+  adminToken: e2e-admin-token-0123456789
+controller:
+  provider: local
+  cluster: ${cluster}
+  schedule: '*/2 * * * * *'
+  routerUrl: ${routerUrl}
+  launchTimeout: 1m
+  drainTimeout: 10s
+  local: ${local}
+`;
+}
+
+/** Every request got an HTTP answer: no connection errors or client timeouts. */
+export function assertAnswered(report: { readonly failures: Readonly<Record<string, number>> }, what: string): void {
+  const transport = Object.entries(report.failures).filter(([reason]) => !reason.startsWith('http '));
+  assert.deepEqual(transport, [], `${what}: requests without an answer: ${JSON.stringify(report.failures)}`);
+}
+
+/** Neither the plan nor the billed spend of any tick exceeded the budget. */
+export function assertWithinBudget(ticks: readonly Tick[], budget: number): void {
+  const catalog = Catalog.load();
+  for (const t of ticks) {
+    const planned = mixCost(t.mix, (type) => catalog.price(type));
+    assert.ok(planned <= budget + 1e-9, `tick ${t.tick} planned ${JSON.stringify(t.mix)} at $${planned}/h`);
+    assert.ok(t.spendUsdPerHour <= budget + 1e-9, `tick ${t.tick} spent $${t.spendUsdPerHour}/h`);
+  }
 }
 
 export function freePort(): Promise<number> {
