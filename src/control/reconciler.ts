@@ -217,7 +217,11 @@ export function planActions(desired: Mix, budget: number, snapshot: FleetSnapsho
     const serving = [...active.values()].flat().filter((i) => i.state === 'running');
     const drained = new Set<string>();
     const modelsOf = (i: Instance): readonly string[] => rules.modelsOf?.(i.pool) ?? ANY_MODEL;
-    const lastServing = (i: Instance): boolean => modelsOf(i).some((m) => !serving.some((o) => o !== i && !drained.has(o.id) && modelsOf(o).includes(m)));
+    // Only models the target still serves have replacements coming; a model it gives up is not held.
+    const wanted = new Set<string>();
+    for (const [t, n] of Object.entries(target)) if (n > 0) for (const m of rules.modelsOf?.(rules.poolOf(t)) ?? ANY_MODEL) wanted.add(m);
+    const lastServing = (i: Instance): boolean =>
+      modelsOf(i).some((m) => wanted.has(m) && !serving.some((o) => o !== i && !drained.has(o.id) && modelsOf(o).includes(m)));
     for (const i of order) {
       const overBudget = billedAfter > budget + eps;
       if (!overBudget && lastServing(i)) continue;

@@ -69,6 +69,10 @@ describe('planActions', () => {
     assert.deepEqual(byModel.actions.map((a) => `${a.kind} ${'id' in a ? a.id : ''}`), ['drain b'], 'the edge node does not serve rm2');
     // Blind to models, the edge node would count as serving, and both GPUs would go.
     assert.deepEqual(kinds(planActions({ cpu: 6, edge: 1 }, 1.2, snap(fleet), rules)), ['drain', 'drain']);
+    // A target that serves rm2 no more (no instance of a pool serving it) has no replacement to
+    // wait for: the GPUs go for the edge nodes it wants.
+    const noRm2 = planActions({ edge: 6 }, 1.2, snap(fleet), { ...rules, modelsOf: (pool) => models[pool]! });
+    assert.deepEqual(kinds(noRm2), ['drain', 'drain']);
   });
 
   it('replaces a fleet the budget cannot double without ever draining it all at once', () => {
