@@ -1,4 +1,4 @@
-import { modelsOfPool, type LoadedConfig } from '../src/config/load.ts';
+import { declaredModels, modelsOfPool, type LoadedConfig } from '../src/config/load.ts';
 import { simSection } from '../src/config/sections/sim.ts';
 import { BudgetSchedule } from '../src/control/budget-schedule.ts';
 import { candidatesFromConfig, classesFromConfig } from '../src/control/candidates.ts';
@@ -125,7 +125,6 @@ export async function runSimulation(loaded: LoadedConfig, overrides: SimOverride
   const candidates = candidatesFromConfig(loaded);
   const types = [...new Set(candidates.map((c) => c.type))];
   const poolOfType = new Map(cfg.pools.map((p) => [p.type, p.name]));
-  const poolModels = new Map(cfg.pools.map((p) => [p.name, p.models]));
   const budget = new BudgetSchedule(cfg.budget.usdPerHour, cfg.budget.schedule, { utc: true });
   const budgetAt = (t: Ms): number => budget.at(t);
 
@@ -185,7 +184,7 @@ export async function runSimulation(loaded: LoadedConfig, overrides: SimOverride
     now: () => now,
     profileOf: (type, model) => loaded.profiles.table(type, model),
     classModels: classes.map((c) => c.model),
-    modelsOf: (pool) => poolModels.get(pool),
+    modelsOf: declaredModels(cfg),
     types,
     typeInfo: (type) => typeInfo.get(type) ?? { fast: loaded.catalog.isAccelerated(type), slots: 1 },
     maxOutstandingPerSlot: lateBinding ? 1 : sim.maxOutstandingPerSlot,

@@ -165,9 +165,15 @@ export function servesModel(pool: { readonly models?: readonly string[] | undefi
   return pool.models === undefined || pool.models.includes(model);
 }
 
-/** The models each pool's instances serve: its `models`, else every class's model (also for a pool the config does not name). */
+/** The models a pool names (`pools[].models`); undefined: it serves every model (also a pool the config does not name). */
+export function declaredModels(config: Pick<Config, 'pools'>): (pool: string) => readonly string[] | undefined {
+  const byPool = new Map(config.pools.map((p) => [p.name, p.models]));
+  return (pool) => byPool.get(pool);
+}
+
+/** The models each pool's instances serve, spelled out: its `models`, else every class's model. */
 export function modelsOfPool(config: Pick<Config, 'pools' | 'classes'>): (pool: string) => readonly string[] {
   const all = [...new Set(config.classes.map((c) => c.model))];
-  const byPool = new Map(config.pools.map((p) => [p.name, p.models ?? all]));
-  return (pool) => byPool.get(pool) ?? all;
+  const declared = declaredModels(config);
+  return (pool) => declared(pool) ?? all;
 }

@@ -4,7 +4,7 @@ import { createEc2Client } from '../cloud/aws/clients.ts';
 import { Ec2Provider } from '../cloud/aws/ec2-provider.ts';
 import { LocalProvider } from '../cloud/local/local-provider.ts';
 import type { CloudProvider } from '../cloud/provider.ts';
-import { modelsOfPool, type LoadedConfig } from '../config/load.ts';
+import { declaredModels, modelsOfPool, type LoadedConfig } from '../config/load.ts';
 import { controllerSection, type ControllerSettings } from '../config/sections/controller.ts';
 import { RealClock, type Clock } from '../core/clock.ts';
 import { ConfigError } from '../core/errors.ts';
@@ -58,6 +58,7 @@ export function createProvider(loaded: LoadedConfig, s: ControllerSettings, deps
     return new Ec2Provider({ client, cluster: s.cluster, launchTemplateOf: (pool) => templates.get(pool), priceOf, backendPort: s.aws.backendPort, logger: deps.logger });
   }
   const model = s.local.model ?? loaded.config.classes[0]!.model;
+  const poolModels = declaredModels(loaded.config);
   return new LocalProvider({
     cluster: s.cluster,
     stateFile: localStatePath(loaded, s),
@@ -66,7 +67,7 @@ export function createProvider(loaded: LoadedConfig, s: ControllerSettings, deps
     model,
     slotsOf: (pool) => loaded.config.pools.find((p) => p.name === pool)?.slots ?? 1,
     poolCommand: (pool) => loaded.config.pools.find((p) => p.name === pool)?.command,
-    poolModel: (pool) => loaded.config.pools.find((p) => p.name === pool)?.models?.[0],
+    poolModel: (pool) => poolModels(pool)?.[0],
     bootDelayMs: s.local.bootDelay,
     readOnly: deps.readOnly ?? false,
     ...(s.local.command !== undefined ? { command: s.local.command } : {}),

@@ -4,7 +4,7 @@ import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import express from 'express';
 import { createRoutingPolicy } from '../../policies/routing/index.ts';
 import { classesFromConfig } from '../control/candidates.ts';
-import type { LoadedConfig } from '../config/load.ts';
+import { declaredModels, type LoadedConfig } from '../config/load.ts';
 import { routerSection, type RouterSettings } from '../config/sections/router.ts';
 import { RealClock, type Clock } from '../core/clock.ts';
 import { silentLogger, type Logger } from '../core/log.ts';
@@ -80,7 +80,6 @@ export class RouterServer {
     const lateBinding = config.routing.lateBinding;
     this.tracker.lateBinding = lateBinding;
     const poolByType = new Map(config.pools.map((p) => [p.type, p]));
-    const poolByName = new Map(config.pools.map((p) => [p.name, p]));
     this.backends = new BackendSet(
       this.tracker,
       {
@@ -88,7 +87,7 @@ export class RouterServer {
           const p = poolByType.get(type);
           return { pool: p?.name ?? type, slots: p?.slots ?? 1 };
         },
-        modelsOf: (pool) => poolByName.get(pool)?.models,
+        modelsOf: declaredModels(config),
         isFast: (type) => catalog.has(type) && catalog.isAccelerated(type),
         maxOutstanding: settings.maxOutstanding,
         connections: settings.connectionsPerBackend,

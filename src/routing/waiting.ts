@@ -9,11 +9,9 @@ export class WaitLane<T> {
   readonly model: string;
   readonly reqs: RoutableRequest[] = [];
   readonly handles: T[] = [];
-  private readonly owner: { count: number };
 
-  constructor(model: string, owner: { count: number }) {
+  constructor(model: string) {
     this.model = model;
-    this.owner = owner;
   }
 
   get length(): number {
@@ -30,7 +28,6 @@ export class WaitLane<T> {
     const reqs = this.reqs;
     const handles = this.handles;
     const h = handles[i]!;
-    this.owner.count--;
     if (i === 0) {
       reqs.shift();
       handles.shift();
@@ -57,7 +54,6 @@ export class WaitLane<T> {
 export class WaitQueue<T> {
   readonly max: number;
   private readonly lanes: WaitLane<T>[] = [];
-  private readonly total = { count: 0 };
   /** Handle of the request the last `bind` returned. */
   boundHandle: T | undefined;
   /** Request the last `bind` returned. */
@@ -69,7 +65,9 @@ export class WaitQueue<T> {
 
   /** Requests waiting, all models together. */
   get length(): number {
-    return this.total.count;
+    let n = 0;
+    for (const l of this.lanes) n += l.length;
+    return n;
   }
 
   /** The waiting requests of `model` (undefined while none of that model ever waited). */
@@ -80,15 +78,14 @@ export class WaitQueue<T> {
 
   /** Holds a request; false when the queue is full (the caller rejects it as overloaded). */
   hold(req: RoutableRequest, handle: T): boolean {
-    if (this.total.count >= this.max) return false;
+    if (this.length >= this.max) return false;
     let lane = this.lane(req.model);
     if (lane === undefined) {
-      lane = new WaitLane<T>(req.model, this.total);
+      lane = new WaitLane<T>(req.model);
       this.lanes.push(lane);
     }
     lane.reqs.push(req);
     lane.handles.push(handle);
-    this.total.count++;
     return true;
   }
 
@@ -119,20 +116,12 @@ export class WaitQueue<T> {
   bind(b: BackendState, policy: RoutingPolicy, views: WaitViews): boolean {
     this.boundHandle = undefined;
     this.boundReq = undefined;
-    if (this.total.count === 0 || !b.accepting || b.outstanding >= b.slots) return false;
+    if (!b.accepting || b.outstanding >= b.slots) return false;
     if (this.lanes.length === 1) return this.bindLane(this.lanes[0]!, b, policy, views);
     // Several models: oldest head first; a lane the policy declines leaves the slot to the next.
-    const tried: WaitLane<T>[] = [];
-    for (;;) {
-      let next: WaitLane<T> | undefined;
-      for (const l of this.lanes) {
-        if (l.length === 0 || tried.includes(l)) continue;
-        if (next === undefined || l.reqs[0]!.arrivalMs < next.reqs[0]!.arrivalMs) next = l;
-      }
-      if (next === undefined) return false;
-      if (this.bindLane(next, b, policy, views)) return true;
-      tried.push(next);
-    }
+    const order = this.lanes.filter((l) => l.length > 0).sort((x, y) => x.reqs[0]!.arrivalMs - y.reqs[0]!.arrivalMs);
+    for (const l of order) if (this.bindLane(l, b, policy, views)) return true;
+    return false;
   }
 
   private bindLane(lane: WaitLane<T>, b: BackendState, policy: RoutingPolicy, views: WaitViews): boolean {
@@ -166,7 +155,6 @@ export class WaitQueue<T> {
       lane.reqs.length = 0;
       lane.handles.length = 0;
     }
-    this.total.count = 0;
     return out;
   }
 }

@@ -108,7 +108,6 @@ ${systemYaml(routerUrl, port, 'mixed', '{ bootDelay: 1s }')}`,
     const rm2Nodes = after.map((t) => (t.mix['g4dn.xlarge'] ?? 0) + (t.mix['r5n.large'] ?? 0));
     const peak = Math.max(...rm2Nodes);
     assert.ok(peak > rm2Nodes[0]! && rm2Nodes.at(-1)! < peak, `rm2 nodes over time: ${rm2Nodes.join(', ')}; mixes ${mixes.join(' ')}`);
-    if (process.env.MIXSCALE_E2E_VERBOSE) console.log(JSON.stringify({ rec: { sent: rec.sent, ok: rec.ok, failures: rec.failures }, digits: { sent: digits.sent, ok: digits.ok }, servedBy: { rec: [...servedBy.rec], digits: [...servedBy.digits] }, mixes }));
     assertWithinBudget(ticks, BUDGET);
   });
 });
