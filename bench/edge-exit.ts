@@ -46,6 +46,8 @@ interface Row {
   p99: number;
   failed: number;
   reasons: Record<string, number>;
+  /** Late answers by exit taken, and how many of them had already waited past half the bound before their first stage. */
+  late: { byExit: [number, number, number]; queued: number };
 }
 
 async function run(policy: string, rps: number, dir: string): Promise<Row> {
@@ -60,6 +62,7 @@ async function run(policy: string, rps: number, dir: string): Promise<Row> {
   const exits: [number, number, number] = [0, 0, 0];
   const elapsed: number[] = [];
   const reasons: Record<string, number> = {};
+  const late: Row['late'] = { byExit: [0, 0, 0], queued: 0 };
   try {
     const report = await replayTrace(
       {
@@ -70,10 +73,14 @@ async function run(policy: string, rps: number, dir: string): Promise<Row> {
         seed: 7,
         onResponse: (r) => {
           if (r.status !== 200) return;
-          const b = r.body as { id: string; parameters: { exit: number; exit_reason: string; elapsed_ms: number; honoured: { latency_ms: boolean } }; outputs: Array<{ name: string; data: number[] }> };
+          const b = r.body as { id: string; parameters: { exit: number; exit_reason: string; elapsed_ms: number; queue_ms: number; honoured: { latency_ms: boolean } }; outputs: Array<{ name: string; data: number[] }> };
           answered++;
           reasons[b.parameters.exit_reason] = (reasons[b.parameters.exit_reason] ?? 0) + 1;
           if (b.parameters.honoured.latency_ms) within++;
+          else {
+            late.byExit[b.parameters.exit - 1]!++;
+            if (b.parameters.queue_ms > bound / 2) late.queued++;
+          }
           exits[b.parameters.exit - 1]!++;
           elapsed.push(b.parameters.elapsed_ms);
           const label = b.outputs.find((o) => o.name === 'label')!.data[0];
@@ -98,6 +105,7 @@ async function run(policy: string, rps: number, dir: string): Promise<Row> {
       p99: elapsed[Math.min(elapsed.length - 1, Math.floor(elapsed.length * 0.99))]!,
       failed: report.failed,
       reasons,
+      late,
     };
   } finally {
     child.kill('SIGTERM');
@@ -112,13 +120,13 @@ try {
     for (const policy of ['predictive', 'reactive']) {
       const r = await run(policy, rps, dir);
       rows.push(r);
-      process.stderr.write(`${policy} @ ${rps} rps: ${(r.withinBound * 100).toFixed(2)}% within ${bound} ms, accuracy ${(r.accuracy * 100).toFixed(2)}% (timely ${(r.timelyAccuracy * 100).toFixed(2)}%), exits ${r.exits.join('/')}, elapsed p50 ${r.p50.toFixed(2)} p99 ${r.p99.toFixed(2)} ms, exit reasons ${JSON.stringify(r.reasons)}\n`);
+      process.stderr.write(`${policy} @ ${rps} rps: ${(r.withinBound * 100).toFixed(2)}% within ${bound} ms, accuracy ${(r.accuracy * 100).toFixed(2)}% (timely ${(r.timelyAccuracy * 100).toFixed(2)}%), exits ${r.exits.join('/')}, elapsed p50 ${r.p50.toFixed(2)} p99 ${r.p99.toFixed(2)} ms, exit reasons ${JSON.stringify(r.reasons)}, late by exit ${r.late.byExit.join('/')} (${r.late.queued} queued over half the bound)\n`);
     }
   }
-  console.log(`| rate (rps) | policy | answered | within ${bound} ms | accuracy | correct and in time | exits 1 / 2 / 3 | elapsed p50 | elapsed p99 | exit reasons |`);
-  console.log('|---:|---|---:|---:|---:|---:|---|---:|---:|---|');
+  console.log(`| rate (rps) | policy | answered | within ${bound} ms | accuracy | correct and in time | exits 1 / 2 / 3 | elapsed p50 | elapsed p99 | exit reasons | late by exit (queued > bound/2) |`);
+  console.log('|---:|---|---:|---:|---:|---:|---|---:|---:|---|---|');
   for (const r of rows) {
-    console.log(`| ${r.rps} | ${r.policy} | ${r.answered}${r.failed > 0 ? ` (+${r.failed} failed)` : ''} | ${(r.withinBound * 100).toFixed(2)}% | ${(r.accuracy * 100).toFixed(2)}% | ${(r.timelyAccuracy * 100).toFixed(2)}% | ${r.exits.join(' / ')} | ${r.p50.toFixed(2)} ms | ${r.p99.toFixed(2)} ms | ${Object.entries(r.reasons).map(([k, v]) => `${k} ${v}`).join(', ')} |`);
+    console.log(`| ${r.rps} | ${r.policy} | ${r.answered}${r.failed > 0 ? ` (+${r.failed} failed)` : ''} | ${(r.withinBound * 100).toFixed(2)}% | ${(r.accuracy * 100).toFixed(2)}% | ${(r.timelyAccuracy * 100).toFixed(2)}% | ${r.exits.join(' / ')} | ${r.p50.toFixed(2)} ms | ${r.p99.toFixed(2)} ms | ${Object.entries(r.reasons).map(([k, v]) => `${k} ${v}`).join(', ')} | ${r.late.byExit.join(' / ')} (${r.late.queued}) |`);
   }
 } finally {
   rmSync(dir, { recursive: true, force: true });
