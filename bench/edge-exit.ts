@@ -6,15 +6,11 @@
  * share of requests whose server-side elapsed time stayed within the bound, the accuracy of
  * the answers, and the exits taken.
  *
- *   npx tsx bench/edge-exit.ts [--bound 10] [--rates 40,80,120] [--seconds 15] [--percentile 0.99] [--within 0.99] [--nice 10]
- *
- * --within gives the predictive node a latency budget (its percentile adapts to keep that share
- * within the bound); --nice lowers the load generator's priority so that it does not take the
- * node's CPU on a small machine (it stands in for remote clients).
+ *   npx tsx bench/edge-exit.ts [--bound 10] [--rates 40,80,120] [--seconds 15] [--percentile 0.99]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { setPriority, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -24,15 +20,13 @@ import { PayloadBuilder } from '../src/load/payload.ts';
 import { replayTrace } from '../src/load/replay.ts';
 
 const BIN = fileURLToPath(new URL('../bin/mixscale.js', import.meta.url));
-const { values } = parseArgs({ options: { bound: { type: 'string', default: '10' }, rates: { type: 'string', default: '40,80,120' }, seconds: { type: 'string', default: '15' }, confidence: { type: 'string', default: '0.95' }, percentile: { type: 'string', default: '0.99' }, nice: { type: 'string', default: '0' }, within: { type: 'string' } } });
-// The load generator stands in for remote clients: with --nice N it yields the CPU to the node.
-if (Number(values.nice) !== 0) setPriority(Number(values.nice));
+const { values } = parseArgs({ options: { bound: { type: 'string', default: '10' }, rates: { type: 'string', default: '40,80,120' }, seconds: { type: 'string', default: '15' }, confidence: { type: 'string', default: '0.95' }, percentile: { type: 'string', default: '0.99' } } });
 const bound = Number(values.bound);
 const rates = values.rates.split(',').map(Number);
 const seconds = Number(values.seconds);
 
 function startNode(policy: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [BIN, '--log-level', 'warn', 'node', 'edge', '--port', '0', '--policy', policy, '--percentile', values.percentile, '--confidence', values.confidence, '--warmup-runs', '100', ...(policy === 'predictive' && values.within !== undefined ? ['--within', values.within] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [BIN, '--log-level', 'warn', 'node', 'edge', '--port', '0', '--policy', policy, '--percentile', values.percentile, '--confidence', values.confidence, '--warmup-runs', '100'], { stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
     createInterface({ input: child.stdout! }).once('line', (l) => resolve({ child, url: (JSON.parse(l) as { listening: string }).listening }));
     child.once('exit', (c) => reject(new Error(`edge node exited ${c}`)));
@@ -54,8 +48,6 @@ interface Row {
   reasons: Record<string, number>;
   /** Late answers by exit taken, and how many of them had already waited past half the bound before their first stage. */
   late: { byExit: [number, number, number]; queued: number };
-  /** The node's measured stage times at the end of the run. */
-  stages: string;
 }
 
 async function run(policy: string, rps: number, dir: string): Promise<Row> {
@@ -71,7 +63,6 @@ async function run(policy: string, rps: number, dir: string): Promise<Row> {
   const elapsed: number[] = [];
   const reasons: Record<string, number> = {};
   const late: Row['late'] = { byExit: [0, 0, 0], queued: 0 };
-  let stages = '';
   try {
     const report = await replayTrace(
       {
@@ -101,9 +92,6 @@ async function run(policy: string, rps: number, dir: string): Promise<Row> {
       },
       new RealClock(),
     );
-    // The node's own view of its stages at the end of the run (one row, the window it plans with).
-    const meta = (await (await fetch(`${url}/v2/models/digits-cnn`)).json()) as { parameters: { batch_rows: number; percentile: number; exits: Array<{ stage_p50_ms: number; stage_p99_ms: number }> } };
-    stages = `batch ${meta.parameters.batch_rows}, planning at p${(meta.parameters.percentile * 100).toFixed(1)}, stage p50/p99 ${meta.parameters.exits.map((e) => `${e.stage_p50_ms.toFixed(1)}/${e.stage_p99_ms.toFixed(1)}`).join(', ')} ms`;
     elapsed.sort((a, b) => a - b);
     return {
       policy,
@@ -118,7 +106,6 @@ async function run(policy: string, rps: number, dir: string): Promise<Row> {
       failed: report.failed,
       reasons,
       late,
-      stages,
     };
   } finally {
     child.kill('SIGTERM');
@@ -133,7 +120,7 @@ try {
     for (const policy of ['predictive', 'reactive']) {
       const r = await run(policy, rps, dir);
       rows.push(r);
-      process.stderr.write(`${policy} @ ${rps} rps: ${(r.withinBound * 100).toFixed(2)}% within ${bound} ms, accuracy ${(r.accuracy * 100).toFixed(2)}% (timely ${(r.timelyAccuracy * 100).toFixed(2)}%), exits ${r.exits.join('/')}, elapsed p50 ${r.p50.toFixed(2)} p99 ${r.p99.toFixed(2)} ms, exit reasons ${JSON.stringify(r.reasons)}, late by exit ${r.late.byExit.join('/')} (${r.late.queued} queued over half the bound); ${r.stages}\n`);
+      process.stderr.write(`${policy} @ ${rps} rps: ${(r.withinBound * 100).toFixed(2)}% within ${bound} ms, accuracy ${(r.accuracy * 100).toFixed(2)}% (timely ${(r.timelyAccuracy * 100).toFixed(2)}%), exits ${r.exits.join('/')}, elapsed p50 ${r.p50.toFixed(2)} p99 ${r.p99.toFixed(2)} ms, exit reasons ${JSON.stringify(r.reasons)}, late by exit ${r.late.byExit.join('/')} (${r.late.queued} queued over half the bound)\n`);
     }
   }
   console.log(`| rate (rps) | policy | answered | within ${bound} ms | accuracy | correct and in time | exits 1 / 2 / 3 | elapsed p50 | elapsed p99 | exit reasons | late by exit (queued > bound/2) |`);

@@ -50,23 +50,6 @@ describe('mixscale node', function () {
     assert.equal(await exited, 0);
   });
 
-  it('edge: --within gives the predictive node a latency budget, shown in the model metadata', async () => {
-    const { child, url, exited } = await startNode(['edge', '--port', '0', '--warmup-runs', '3', '--within', '0.99', '--percentile', '0.95']);
-    const meta = (await (await fetch(`${url}/v2/models/digits-cnn`)).json()) as { parameters: Record<string, unknown> };
-    assert.equal(meta.parameters['within'], 0.99);
-    assert.equal(meta.parameters['percentile'], 0.95);
-    assert.equal(meta.parameters['late_share'], 0);
-    child.kill('SIGTERM');
-    assert.equal(await exited, 0);
-  });
-
-  it('edge: --within must be below 1 (a one-line usage error naming the flag)', () => {
-    const r = runCli(['node', 'edge', '--within', '1', '--port', '0']);
-    assert.equal(r.code, 2);
-    assert.match(r.stderr, /--within: "1" must be a number in \(0, 1\)/);
-    assert.equal(r.stderr.trim().split('\n').length, 1);
-  });
-
   it('edge: a model folder that does not exist is a one-line user error (exit 2)', () => {
     const r = runCli(['node', 'edge', '--model', 'no/such/model', '--port', '0']);
     assert.equal(r.code, 2);

@@ -29,10 +29,10 @@ function port(v: string): number {
   return n;
 }
 
-function fraction(flag: string, open = false) {
+function fraction(flag: string) {
   return (v: string): number => {
     const n = Number(v);
-    if (!(n > 0 && (open ? n < 1 : n <= 1))) throw new MixscaleError('MIXSCALE_USAGE', `${flag}: "${v}" must be a number in (0, 1${open ? ')' : ']'}`);
+    if (!(n > 0 && n <= 1)) throw new MixscaleError('MIXSCALE_USAGE', `${flag}: "${v}" must be a number in (0, 1]`);
     return n;
   };
 }
@@ -87,14 +87,12 @@ On start a node prints one JSON line on stdout: {"listening":"http://127.0.0.1:P
     .option('--port <port>', 'port (0: the OS chooses)', port, 0)
     .addOption(new Option('--policy <name>', 'exit control (default: node.edge.policy, predictive)').choices([...EXIT_POLICIES]))
     .option('--percentile <q>', 'stage-time percentile the predictive policy plans with (default 0.99)', fraction('--percentile'))
-    .option('--within <share>', 'share of answers to keep within their latency bound; the predictive percentile then adapts to it (default: node.edge.within, unset: fixed percentile)', fraction('--within', true))
     .option('--confidence <p>', 'confidence threshold for an early exit (default 0.95)', fraction('--confidence'))
     .option('--max-batch <rows>', 'most rows per stage run across requests (default 8)', positiveIntegerOption('--max-batch'))
     .option('--warmup-runs <n>', 'warm-up runs per stage (default 30)', positiveIntegerOption('--warmup-runs'))
-    .action(async (opts: { model?: string; host?: string; port: number; policy?: ExitPolicyName; percentile?: number; within?: number; confidence?: number; maxBatch?: number; warmupRuns?: number }, cmd: Command) => {
+    .action(async (opts: { model?: string; host?: string; port: number; policy?: ExitPolicyName; percentile?: number; confidence?: number; maxBatch?: number; warmupRuns?: number }, cmd: Command) => {
       const cfg = nodeConfig(cmd);
       const logger = loggerFor(cmd);
-      const within = opts.within ?? cfg.edge.within;
       const model = await MultiExitModel.load(opts.model === undefined ? DEFAULT_EDGE_MODEL : resolve(opts.model), { threads: cfg.edge.threads });
       const edge = await EdgeNode.start(
         model,
@@ -102,7 +100,6 @@ On start a node prints one JSON line on stdout: {"listening":"http://127.0.0.1:P
         {
           policy: opts.policy ?? cfg.edge.policy,
           percentile: opts.percentile ?? cfg.edge.percentile,
-          ...(within !== undefined ? { within } : {}),
           confidenceThreshold: opts.confidence ?? cfg.edge.confidence,
           maxBatchRows: opts.maxBatch ?? cfg.edge.maxBatch,
           warmupRuns: opts.warmupRuns ?? cfg.edge.warmupRuns,

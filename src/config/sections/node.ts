@@ -11,8 +11,6 @@ export const nodeSection = z.strictObject({
       policy: z.enum(['predictive', 'reactive']).default('predictive'),
       /** Percentile of a stage's measured time the predictive policy plans with. */
       percentile: z.number().gt(0).lt(1).default(0.99),
-      /** Share of bounded answers to keep within their bound; set, the percentile adapts to it (a latency budget). */
-      within: z.number().gt(0).lt(1).optional(),
       /** Stop at an exit whose max probability reaches this, when the accuracy bound allows. */
       confidence: z.number().gt(0).max(1).default(0.95),
       /** Most rows one stage runs at once across requests (the warm-up turns batching off where it does not pay). */

@@ -20,8 +20,6 @@ export interface EdgeOptions {
   readonly warmupRuns: number;
   /** While idle, re-measure stages not run for this long (ms; default 5000, 0: never): rare, because a request that arrives during a probe waits for it. */
   readonly probeEveryMs?: number;
-  /** Share of bounded answers to keep within their bound: the predictive percentile then adapts (a latency budget). */
-  readonly within?: number;
 }
 
 /** The edge node: a multi-exit model behind OIP v2, exit chosen per request by its bounds. */
@@ -44,7 +42,6 @@ export class EdgeNode implements InferenceNode {
       confidenceThreshold: opts.confidenceThreshold,
       maxBatchRows: warm.batchingHelps ? opts.maxBatchRows : 1,
       probeEveryMs: opts.probeEveryMs ?? 5000,
-      ...(opts.within !== undefined ? { within: opts.within } : {}),
     });
   }
 
@@ -69,8 +66,7 @@ export class EdgeNode implements InferenceNode {
       ],
       parameters: {
         policy: this.opts.policy,
-        percentile: this.scheduler.percentile,
-        ...(this.scheduler.budget !== undefined ? { within: this.scheduler.budget.within, late_share: this.scheduler.budget.lateShare() } : {}),
+        percentile: this.opts.percentile,
         confidence_threshold: this.opts.confidenceThreshold,
         batch_rows: this.warm.batchingHelps ? this.opts.maxBatchRows : 1,
         exits: m.exits.map((e, i) => ({ ...e, stage_p50_ms: this.latency.quantile(i, 1, 0.5), stage_p99_ms: this.latency.quantile(i, 1, 0.99) })),

@@ -4,7 +4,6 @@ import type { Ms } from '../../core/types.ts';
 import type { ResolvedBounds } from './bounds.ts';
 import { decideExits, type ExitPolicyName, type ExitReason } from './exit-policy.ts';
 import type { MultiExitModel } from './model.ts';
-import { LatencyBudget } from './latency-budget.ts';
 import type { StageLatency } from './stage-latency.ts';
 
 export interface ExitResult {
@@ -33,12 +32,6 @@ export interface SchedulerOptions {
    * tail, would never be measured again and never be started again.
    */
   readonly probeEveryMs?: number;
-  /**
-   * Share of bounded answers that must be within their bound: the predictive policy's
-   * percentile then follows a latency budget (latency-budget.ts) starting from `percentile`.
-   * Unset: it always plans with `percentile`.
-   */
-  readonly within?: number;
 }
 
 interface Job {
@@ -73,8 +66,6 @@ export class ExitScheduler {
   /** One row of input for each stage, kept from real traffic, for probes. */
   private readonly probeInputs: Array<ort.Tensor | undefined>;
   private probeTimer: TimerHandle | undefined;
-  /** Set when `within` is: the percentile the predictive policy plans with follows it. */
-  readonly budget: LatencyBudget | undefined;
 
   constructor(model: MultiExitModel, latency: StageLatency, clock: Clock, opts: SchedulerOptions) {
     this.model = model;
@@ -82,7 +73,6 @@ export class ExitScheduler {
     this.clock = clock;
     this.opts = opts;
     this.probeInputs = new Array<ort.Tensor | undefined>(model.stageCount).fill(undefined);
-    this.budget = opts.within === undefined ? undefined : new LatencyBudget({ within: opts.within, start: opts.percentile });
     this.scheduleProbe();
   }
 
@@ -147,13 +137,8 @@ export class ExitScheduler {
     });
   }
 
-  /** The stage-time percentile the predictive policy plans with now. */
-  get percentile(): number {
-    return this.budget?.percentile() ?? this.opts.percentile;
-  }
-
   private stageMs(stage: number, rows: number): number {
-    return this.latency.quantile(stage, rows, this.percentile);
+    return this.latency.quantile(stage, rows, this.opts.percentile);
   }
 
   /**
@@ -231,7 +216,6 @@ export class ExitScheduler {
           return;
         }
         j.hidden = undefined;
-        if (this.budget !== undefined && Number.isFinite(j.deadlineMs)) this.budget.record(now > j.deadlineMs);
         j.resolve({ exit: stage + 1, reason, probs: j.probs, confidence: j.confidence, arrivalMs: j.arrivalMs, startMs: j.startMs, endMs: now });
       });
       active = next;
