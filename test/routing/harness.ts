@@ -2,6 +2,7 @@ import { loadConfigObject } from '../../src/config/load.ts';
 import type { RouterServer as RouterServerType, RouterServerOptions } from '../../src/routing/server.ts';
 import { RouterServer } from '../../src/routing/server.ts';
 import type { BackendState, PoolView, RejectReason, RoutableRequest, RoutingPolicy } from '../../src/routing/types.ts';
+import { FakeBackend } from './fake-backend.ts';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
 
@@ -44,4 +45,28 @@ export async function startRouter(router: Record<string, unknown> = {}, opts: Ro
   const server = new RouterServer(testConfig(router), { healthChecks: false, ...opts });
   const url = await server.listen(0, '127.0.0.1');
   return { server, url };
+}
+
+/**
+ * For suites whose tests each start their own router and fake backends: `backend` starts one
+ * (answering after `delayMs`) and `serve` takes a router; after each test every router and
+ * backend taken is stopped.
+ */
+export function routerTestbed(): { backend(name: string, delayMs?: number): Promise<FakeBackend>; serve(server: RouterServerType): RouterServerType } {
+  const backends: FakeBackend[] = [];
+  let router: RouterServerType | undefined;
+  afterEach(async () => {
+    await router?.close();
+    router = undefined;
+    for (const b of backends.splice(0)) await b.stop();
+  });
+  return {
+    async backend(name, delayMs = 0) {
+      const b = await new FakeBackend(name).start();
+      b.behaviour.delayMs = delayMs;
+      backends.push(b);
+      return b;
+    },
+    serve: (server) => (router = server),
+  };
 }

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { loadConfigObject } from '../../src/config/load.ts';
 import { RouterServer } from '../../src/routing/server.ts';
-import { FakeBackend, inferBody } from './fake-backend.ts';
-import { ADMIN_TOKEN } from './harness.ts';
+import { inferBody } from './fake-backend.ts';
+import { ADMIN_TOKEN, routerTestbed } from './harness.ts';
 
 /** One class (rm2, 5 s SLO), least-outstanding routing with late binding; each backend has 1 slot. */
 async function lateRouter(routing: Record<string, unknown> = {}, router: Record<string, unknown> = {}): Promise<{ server: RouterServer; url: string }> {
@@ -28,28 +28,22 @@ async function until(cond: () => boolean, what: string): Promise<void> {
 }
 
 describe('router with late binding (routing.lateBinding)', () => {
-  const backends: FakeBackend[] = [];
-  let server: RouterServer | undefined;
-  afterEach(async () => {
-    await server?.close();
-    server = undefined;
-    for (const b of backends.splice(0)) await b.stop();
-  });
-  const backend = async (name: string, delayMs: number): Promise<FakeBackend> => {
-    const b = await new FakeBackend(name).start();
-    b.behaviour.delayMs = delayMs;
-    backends.push(b);
-    return b;
+  const bed = routerTestbed();
+  const backend = bed.backend;
+  /** A late-binding router with one backend, `a` (one slot), answering after `delayMs`. */
+  const oneBackend = async (delayMs: number, routing: Record<string, unknown> = {}) => {
+    const a = await backend('a', delayMs);
+    const r = await lateRouter(routing);
+    const server = bed.serve(r.server);
+    server.backends.add({ id: 'a', url: a.url, type: 'r5n.large' });
+    return { a, server, url: r.url };
   };
 
   it('keeps at most one request per slot at a backend and answers the rest in turn', async () => {
-    const a = await backend('a', 60);
-    const r = await lateRouter();
-    server = r.server;
-    server.backends.add({ id: 'a', url: a.url, type: 'r5n.large' });
+    const { a, server, url } = await oneBackend(60);
     let most = 0;
     const watch = setInterval(() => (most = Math.max(most, a.inFlight)), 2);
-    const answers = await Promise.all([infer(r.url), infer(r.url), infer(r.url), infer(r.url)]);
+    const answers = await Promise.all([infer(url), infer(url), infer(url), infer(url)]);
     clearInterval(watch);
     assert.deepEqual(answers.map((x) => x.status), [200, 200, 200, 200]);
     assert.equal(a.received.length, 4);
@@ -58,15 +52,12 @@ describe('router with late binding (routing.lateBinding)', () => {
   });
 
   it('rejects with 503 naming routing.maxWaiting when the waiting room is full', async () => {
-    const a = await backend('a', 150);
-    const r = await lateRouter({ maxWaiting: 1 });
-    server = r.server;
-    server.backends.add({ id: 'a', url: a.url, type: 'r5n.large' });
-    const first = infer(r.url);
+    const { a, server, url } = await oneBackend(150, { maxWaiting: 1 });
+    const first = infer(url);
     await until(() => a.inFlight === 1, 'first request at the backend');
-    const second = infer(r.url);
-    await until(() => server!.infer.requestsWaiting === 1, 'second request waiting');
-    const third = await infer(r.url);
+    const second = infer(url);
+    await until(() => server.infer.requestsWaiting === 1, 'second request waiting');
+    const third = await infer(url);
     assert.equal(third.status, 503);
     assert.equal(third.headers.get('x-mixscale-reject'), 'overloaded');
     assert.match(((await third.json()) as { error: string }).error, /routing\.maxWaiting/);
@@ -75,13 +66,10 @@ describe('router with late binding (routing.lateBinding)', () => {
   });
 
   it("answers 504 when a waiting request's deadline passes before a slot frees", async () => {
-    const a = await backend('a', 300);
-    const r = await lateRouter();
-    server = r.server;
-    server.backends.add({ id: 'a', url: a.url, type: 'r5n.large' });
-    const first = infer(r.url);
+    const { a, server, url } = await oneBackend(300);
+    const first = infer(url);
     await until(() => a.inFlight === 1, 'first request at the backend');
-    const late = await infer(r.url, { 'x-mixscale-deadline-ms': '150' });
+    const late = await infer(url, { 'x-mixscale-deadline-ms': '150' });
     assert.equal(late.status, 504);
     assert.equal(late.headers.get('x-mixscale-reject'), 'deadline');
     assert.equal(server.infer.requestsWaiting, 0);
@@ -90,18 +78,15 @@ describe('router with late binding (routing.lateBinding)', () => {
   });
 
   it('forgets a waiting request whose client went away', async () => {
-    const a = await backend('a', 150);
-    const r = await lateRouter();
-    server = r.server;
-    server.backends.add({ id: 'a', url: a.url, type: 'r5n.large' });
-    const first = infer(r.url);
+    const { a, server, url } = await oneBackend(150);
+    const first = infer(url);
     await until(() => a.inFlight === 1, 'first request at the backend');
     const abort = new AbortController();
-    const gone = infer(r.url, {}, abort.signal).catch((e: unknown) => e);
-    await until(() => server!.infer.requestsWaiting === 1, 'second request waiting');
+    const gone = infer(url, {}, abort.signal).catch((e: unknown) => e);
+    await until(() => server.infer.requestsWaiting === 1, 'second request waiting');
     abort.abort();
     await gone;
-    await until(() => server!.infer.requestsWaiting === 0, 'waiting room empty');
+    await until(() => server.infer.requestsWaiting === 0, 'waiting room empty');
     assert.equal((await first).status, 200);
     await new Promise((res) => setTimeout(res, 50));
     assert.equal(a.received.length, 1);
@@ -112,12 +97,12 @@ describe('router with late binding (routing.lateBinding)', () => {
     const slow = await backend('slow', 400);
     const fast = await backend('fast', 0);
     const r = await lateRouter();
-    server = r.server;
+    const server = bed.serve(r.server);
     server.backends.add({ id: 'slow', url: slow.url, type: 'r5n.large' });
     const first = infer(r.url);
     await until(() => slow.inFlight === 1, 'first request at the slow backend');
     const second = infer(r.url);
-    await until(() => server!.infer.requestsWaiting === 1, 'second request waiting');
+    await until(() => server.infer.requestsWaiting === 1, 'second request waiting');
     const metrics = await (await fetch(`${r.url}/metrics`)).text();
     assert.match(metrics, /^mixscale_router_waiting_requests 1$/m);
     const t0 = Date.now();

@@ -6,8 +6,8 @@ import { PoolTracker } from '../../src/routing/pool.ts';
 import { RouterServer } from '../../src/routing/server.ts';
 import type { RoutableRequest, RoutingPolicy } from '../../src/routing/types.ts';
 import { WaitQueue } from '../../src/routing/waiting.ts';
-import { FakeBackend, inferBody } from './fake-backend.ts';
-import { ADMIN_TOKEN } from './harness.ts';
+import { type FakeBackend, inferBody } from './fake-backend.ts';
+import { ADMIN_TOKEN, routerTestbed } from './harness.ts';
 import { EDGE_PROFILE, twoModelConfig } from './two-models.ts';
 
 function req(model: string, arrivalMs = 0): RoutableRequest {
@@ -125,20 +125,13 @@ describe('pools that serve different models (pools[].models)', () => {
   });
 
   describe('HTTP router', () => {
-    const backends: FakeBackend[] = [];
-    let server: RouterServer | undefined;
-    afterEach(async () => {
-      await server?.close();
-      server = undefined;
-      for (const b of backends.splice(0)) await b.stop();
-    });
-    const start = async (routing: Record<string, unknown>): Promise<{ url: string; gpu: FakeBackend; edge: FakeBackend }> => {
-      const gpu = await new FakeBackend('gpu').start();
-      const edge = await new FakeBackend('edge').start();
-      backends.push(gpu, edge);
-      server = new RouterServer(twoModelConfig(routing), { healthChecks: false });
+    const bed = routerTestbed();
+    const start = async (routing: Record<string, unknown>): Promise<{ server: RouterServer; url: string; gpu: FakeBackend; edge: FakeBackend }> => {
+      const gpu = await bed.backend('gpu');
+      const edge = await bed.backend('edge');
+      const server = bed.serve(new RouterServer(twoModelConfig(routing), { healthChecks: false }));
       const url = await server.listen(0, '127.0.0.1');
-      return { url, gpu, edge };
+      return { server, url, gpu, edge };
     };
     const infer = (url: string, model: string): Promise<Response> =>
       fetch(`${url}/v2/models/${model}/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: inferBody(1) });
@@ -150,10 +143,10 @@ describe('pools that serve different models (pools[].models)', () => {
       ['shortest-expected-delay', true],
     ] as const) {
       it(`sends each model only to the pool serving it (${policy}, ${lateBinding ? 'late binding' : 'binding at arrival'})`, async () => {
-        const { url, gpu, edge } = await start({ policy, lateBinding });
+        const { server, url, gpu, edge } = await start({ policy, lateBinding });
         // Registered by pool, as the controller does: the pool's models come from the config.
-        server!.backends.add({ id: 'gpu-1', url: gpu.url, type: 'g4dn.xlarge', pool: 'gpu' });
-        server!.backends.add({ id: 'edge-1', url: edge.url, type: 't3.xlarge', pool: 'edge' });
+        server.backends.add({ id: 'gpu-1', url: gpu.url, type: 'g4dn.xlarge', pool: 'gpu' });
+        server.backends.add({ id: 'edge-1', url: edge.url, type: 't3.xlarge', pool: 'edge' });
         const models = ['rm2', 'digits-cnn', 'rm2', 'digits-cnn', 'digits-cnn', 'rm2', 'digits-cnn', 'digits-cnn'];
         const answers = await Promise.all(models.map((m) => infer(url, m)));
         assert.deepEqual(answers.map((a) => a.status), models.map(() => 200));
@@ -165,10 +158,10 @@ describe('pools that serve different models (pools[].models)', () => {
     }
 
     it('holds a request for its busy pool while another pool has free slots (late binding)', async () => {
-      const { url, gpu, edge } = await start({ policy: 'heterogeneity-aware', lateBinding: true });
+      const { server, url, gpu, edge } = await start({ policy: 'heterogeneity-aware', lateBinding: true });
       edge.behaviour.delayMs = 80;
-      server!.backends.add({ id: 'gpu-1', url: gpu.url, type: 'g4dn.xlarge', pool: 'gpu' });
-      server!.backends.add({ id: 'edge-1', url: edge.url, type: 't3.xlarge', pool: 'edge' });
+      server.backends.add({ id: 'gpu-1', url: gpu.url, type: 'g4dn.xlarge', pool: 'gpu' });
+      server.backends.add({ id: 'edge-1', url: edge.url, type: 't3.xlarge', pool: 'edge' });
       const answers = await Promise.all([infer(url, 'digits-cnn'), infer(url, 'digits-cnn')]);
       assert.deepEqual(answers.map((a) => a.status), [200, 200]);
       assert.equal(edge.received.length, 2);
@@ -176,8 +169,8 @@ describe('pools that serve different models (pools[].models)', () => {
     });
 
     it('reports readiness per model, and names the model when no backend serves it', async () => {
-      const { url, gpu } = await start({ lateBinding: false });
-      server!.backends.add({ id: 'gpu-1', url: gpu.url, type: 'g4dn.xlarge', pool: 'gpu' });
+      const { server, url, gpu } = await start({ lateBinding: false });
+      server.backends.add({ id: 'gpu-1', url: gpu.url, type: 'g4dn.xlarge', pool: 'gpu' });
       assert.equal((await fetch(`${url}/v2/models/rm2/ready`)).status, 200);
       assert.equal((await fetch(`${url}/v2/models/digits-cnn/ready`)).status, 503);
       assert.equal((await fetch(`${url}/v2/health/ready`)).status, 200);
@@ -189,8 +182,8 @@ describe('pools that serve different models (pools[].models)', () => {
     });
 
     it('lists the models each backend serves', async () => {
-      const { url, gpu } = await start({ lateBinding: false });
-      server!.backends.add({ id: 'gpu-1', url: gpu.url, type: 'g4dn.xlarge', pool: 'gpu' });
+      const { server, url, gpu } = await start({ lateBinding: false });
+      server.backends.add({ id: 'gpu-1', url: gpu.url, type: 'g4dn.xlarge', pool: 'gpu' });
       const r = await fetch(`${url}/v1/backends`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
       const body = (await r.json()) as { backends: Array<{ id: string; models?: string[] }> };
       assert.deepEqual(body.backends.map((b) => [b.id, b.models]), [['gpu-1', ['rm2']]]);
