@@ -32,10 +32,8 @@ const RUNS: Array<[scaling: string, routing: string, options?: Record<string, un
 
 async function attainment(scaling: string, routing: string, options: Record<string, unknown> | undefined, rps: number): Promise<number> {
   const { lateBinding, ...policyOptions } = options ?? {};
-  const cfg =
-    options === undefined
-      ? loaded
-      : loadConfigObject({ ...loaded.config, routing: { policy: routing, options: policyOptions, lateBinding: lateBinding === true } }, fileURLToPath(new URL('../sim/scenarios/', import.meta.url)));
+  // Rows without LATE bind at arrival, whatever the scenario's default.
+  const cfg = loadConfigObject({ ...loaded.config, routing: { policy: routing, options: policyOptions, lateBinding: lateBinding === true } }, fileURLToPath(new URL('../sim/scenarios/', import.meta.url)));
   const run = await runSimulation(cfg, { scalingPolicy: scaling, routingPolicy: routing, seed: 11, arrivals: { kind: 'poisson', rps, durationMs: minutes * 60_000, sizes: { kind: 'kairos' } } });
   return run.slo.attainment;
 }

@@ -91,3 +91,14 @@ export async function simulatePoint(point: AccuracyPoint, seed: number, duration
 export function describePoint(r: AccuracyResult): string {
   return `${formatMix(r.mix)} @ ${r.rps.toFixed(1)} rps (util ${(r.predictedUtilization * 100).toFixed(0)}%): p99 model ${r.predictedP99Ms.toFixed(0)} ms vs sim ${r.simulatedP99Ms.toFixed(0)} ms (${r.p99Error >= 0 ? '+' : ''}${(r.p99Error * 100).toFixed(1)}%)`;
 }
+
+/** The simulated share of requests within 350 ms for a fixed mix at a constant Poisson `rps`. */
+export async function simulateAttainment(mix: Mix, rps: number, seed: number, durationMs: number): Promise<number> {
+  const run = await runSimulation(config(mix, seed, {}), {
+    scalingPolicy: 'static-mix',
+    routingPolicy: 'heterogeneity-aware',
+    seed,
+    arrivals: { kind: 'poisson', rps, durationMs, sizes: { kind: 'kairos' } },
+  });
+  return run.slo.attainment;
+}

@@ -138,7 +138,7 @@ export async function runSimulation(loaded: LoadedConfig, overrides: SimOverride
   const metricsRng = root.fork();
   const cloudRng = root.fork();
 
-  const scaling = createScalingPolicy(scalingName, cfg.scaling.options);
+  const scaling = createScalingPolicy(scalingName, cfg.scaling.options, { lateBinding: cfg.routing.lateBinding });
   const routing = createRoutingPolicy(routingName, cfg.routing.options);
 
   const interval = cfg.scaling.interval;

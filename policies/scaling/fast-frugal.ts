@@ -6,7 +6,7 @@ import type { RequestClass } from '../../src/core/types.ts';
 import type { SizePmf } from '../../src/core/sizes.ts';
 import { buildModel } from '../../src/model/build.ts';
 import { mixPmfs } from '../../src/model/pmf-mix.ts';
-import type { ScalingPolicyOptions } from './index.ts';
+import type { ScalingContext, ScalingPolicyOptions } from './index.ts';
 
 export interface FastFrugalOptions {
   readonly planner: Partial<PlannerOptions>;
@@ -78,7 +78,12 @@ export class FastFrugal implements ScalingPolicy {
       this.reused++;
       return this.last.decision;
     }
-    const plan = planMix({ budgetUsdPerHour: state.budgetUsdPerHour, classes, candidates: state.candidates, load, fleet: state.fleet, options: this.options.planner });
+    // The shared queue's second opinion is more optimistic than the per-pool model; once the
+    // observed tail has run above even the per-pool model's prediction (bursty arrivals, a slow
+    // node), it is not asked.
+    const trusted = state.classes.every((c) => this.feedback.factor(c.name) <= 1.02);
+    const options = trusted ? this.options.planner : { ...this.options.planner, sharedQueue: false };
+    const plan = planMix({ budgetUsdPerHour: state.budgetUsdPerHour, classes, candidates: state.candidates, load, fleet: state.fleet, options });
     const corrected = state.classes.filter((c) => Math.abs(this.feedback.factor(c.name) - 1) > 0.02).map((c) => `${c.name} ×${this.feedback.factor(c.name).toFixed(2)}`);
     const decision = { mix: plan.mix, reason: corrected.length > 0 ? `${plan.reason}; latency feedback ${corrected.join(', ')}` : plan.reason, plan };
     this.last = { key, decision };
@@ -159,13 +164,16 @@ export class FastFrugal implements ScalingPolicy {
   }
 }
 
-export function createFastFrugal(options: ScalingPolicyOptions): ScalingPolicy {
+export function createFastFrugal(options: ScalingPolicyOptions, context: ScalingContext = { lateBinding: true }): ScalingPolicy {
   const o: { planner?: Partial<PlannerOptions>; headroom?: number; feedback?: boolean; scaleDownDelayMs?: number; replanTolerance?: number; replanEveryMs?: number } = {};
   const planner: Record<string, number> = {};
+  // The shared-queue model describes late binding; a router that binds at arrival has per-pool queues.
+  let sharedQueue: boolean | undefined = context.lateBinding ? undefined : false;
   for (const [k, v] of Object.entries(options)) {
-    if (k === 'feedback') {
-      if (typeof v !== 'boolean') throw new ConfigError(`scaling.options.feedback: expected true or false, got ${JSON.stringify(v)}`);
-      o.feedback = v;
+    if (k === 'feedback' || k === 'sharedQueue') {
+      if (typeof v !== 'boolean') throw new ConfigError(`scaling.options.${k}: expected true or false, got ${JSON.stringify(v)}`);
+      if (k === 'feedback') o.feedback = v;
+      else sharedQueue = v;
     } else if (k === 'scaleDownDelay' || k === 'replanEvery') {
       if (typeof v !== 'number' || !(v >= 0)) throw new ConfigError(`scaling.options.${k}: expected milliseconds ≥ 0, got ${JSON.stringify(v)}`);
       if (k === 'scaleDownDelay') o.scaleDownDelayMs = v;
@@ -178,9 +186,9 @@ export function createFastFrugal(options: ScalingPolicyOptions): ScalingPolicy {
       if (k === 'headroom') o.headroom = v;
       else planner[k] = v;
     } else {
-      throw new ConfigError(`scaling.options.${k}: not an option of fast-frugal (allowed: headroom, scaleDownDelay, replanTolerance, replanEvery, surgeFactor, minGain, changeCostUsd, amortizeHours, exactLimit, feedback)`);
+      throw new ConfigError(`scaling.options.${k}: not an option of fast-frugal (allowed: headroom, scaleDownDelay, replanTolerance, replanEvery, surgeFactor, minGain, changeCostUsd, amortizeHours, exactLimit, feedback, sharedQueue)`);
     }
   }
-  o.planner = planner as Partial<PlannerOptions>;
+  o.planner = (sharedQueue === undefined ? planner : { ...planner, sharedQueue }) as Partial<PlannerOptions>;
   return new FastFrugal(o);
 }

@@ -10,7 +10,13 @@ import { createTargetTracking } from './target-tracking.ts';
 
 /** Options a scaling policy is built with: `scaling.options` from config, plus context. */
 export type ScalingPolicyOptions = Readonly<Record<string, unknown>>;
-export type ScalingPolicyFactory = (options: ScalingPolicyOptions) => ScalingPolicy;
+/** What a policy may need to know about the rest of the system (from the same config). */
+export interface ScalingContext {
+  /** The router binds requests late (routing.lateBinding): all slots share one queue. */
+  readonly lateBinding: boolean;
+}
+export const DEFAULT_SCALING_CONTEXT: ScalingContext = { lateBinding: true };
+export type ScalingPolicyFactory = (options: ScalingPolicyOptions, context: ScalingContext) => ScalingPolicy;
 
 /** Every scaling policy by name. One file per policy; add it here. */
 const REGISTRY: Record<string, ScalingPolicyFactory> = {
@@ -27,10 +33,10 @@ export function scalingPolicyNames(): string[] {
   return Object.keys(REGISTRY).sort();
 }
 
-export function createScalingPolicy(name: string, options: ScalingPolicyOptions = {}): ScalingPolicy {
+export function createScalingPolicy(name: string, options: ScalingPolicyOptions = {}, context: ScalingContext = DEFAULT_SCALING_CONTEXT): ScalingPolicy {
   const f = REGISTRY[name];
   if (f === undefined) {
     throw new MixscaleError('MIXSCALE_POLICY_UNKNOWN', `unknown scaling policy "${name}"; available: ${scalingPolicyNames().join(', ')}`, { policy: name });
   }
-  return f(options);
+  return f(options, context);
 }

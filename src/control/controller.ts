@@ -136,7 +136,7 @@ export function createController(deps: ControllerDeps): Controller {
     clock,
     metrics: deps.metrics,
     ...(estimator !== undefined ? { estimator } : {}),
-    policy: createScalingPolicy(loaded.config.scaling.policy, loaded.config.scaling.options),
+    policy: createScalingPolicy(loaded.config.scaling.policy, loaded.config.scaling.options, { lateBinding: loaded.config.routing.lateBinding }),
     reconciler,
     classes: classesFromConfig(loaded),
     candidates: () => candidatesFromConfig(loaded),

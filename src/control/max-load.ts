@@ -8,7 +8,8 @@ export function scaleLoad(load: LoadObservation, factor: number): LoadObservatio
 
 /**
  * The highest total load (same class shares and sizes as `input.load`) at which the best mix
- * within the budget is predicted to meet every SLO, found by bisection to ~1%. 0 when not even a
+ * within the budget is predicted to meet every SLO (by the per-pool model or, when the planner
+ * asks it, the shared queue's second opinion), found by bisection to ~1%. 0 when not even a
  * trickle can be served within SLO. Ignores the current fleet: this is what the budget can hold.
  */
 export function maxRpsWithinSlo(input: PlanInput, relTolerance = 0.01): { rps: number; plan: PlanResult | null } {
@@ -16,7 +17,7 @@ export function maxRpsWithinSlo(input: PlanInput, relTolerance = 0.01): { rps: n
   const shape = base > 0 ? input.load : { ...input.load, classes: input.load.classes.map((c) => ({ ...c, rps: 1 })) };
   const total = base > 0 ? base : input.load.classes.length;
   const at = (rps: number): PlanResult => planMix({ ...input, fleet: [], load: scaleLoad(shape, rps / total) });
-  const meets = (p: PlanResult): boolean => p.score <= 1;
+  const meets = (p: PlanResult): boolean => p.meetsSlo;
   let lo = 0;
   let loPlan: PlanResult | null = null;
   let hi = Math.max(1, base);

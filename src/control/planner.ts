@@ -2,6 +2,7 @@ import { MixscaleError } from '../core/errors.ts';
 import { BILLED_STATES, formatMix, type Instance, type Mix, type Plan, type PredictedLatency, type RequestClass } from '../core/types.ts';
 import { buildModel } from '../model/build.ts';
 import type { MixPrediction, ModelClass, ModelOptions, PerformanceModel } from '../model/predict.ts';
+import { sharedQueueAttainment } from '../model/shared-queue.ts';
 import type { CandidateType, LoadObservation } from './types.ts';
 
 export interface PlannerOptions {
@@ -28,9 +29,24 @@ export interface PlannerOptions {
    * launching, so a fleet that cannot absorb a surge pays for it with a capacity hole.
    */
   readonly surgeFactor: number;
+  /**
+   * The router binds late (its default), so all slots share one queue: among mixes the per-pool
+   * model says miss an SLO, those that src/model/shared-queue.ts says meet it rank first.
+   */
+  readonly sharedQueue: boolean;
 }
 
-export const DEFAULT_PLANNER_OPTIONS: PlannerOptions = { minGain: 0.05, changeCostUsd: 0.01, amortizeHours: 1, exactLimit: 4000, runnersUp: 3, transitionMaxUtilization: 0.9, model: {}, surgeFactor: 1 };
+export const DEFAULT_PLANNER_OPTIONS: PlannerOptions = {
+  minGain: 0.05,
+  changeCostUsd: 0.01,
+  amortizeHours: 1,
+  exactLimit: 4000,
+  runnersUp: 3,
+  transitionMaxUtilization: 0.9,
+  model: {},
+  surgeFactor: 1,
+  sharedQueue: true,
+};
 
 export interface PlanInput {
   readonly budgetUsdPerHour: number;
@@ -60,6 +76,13 @@ export interface PlanResult extends Plan {
   readonly evaluated: number;
   /** True when the plan differs from the current fleet. */
   readonly changes: boolean;
+  /** Every SLO predicted met: by the per-pool model, or by the shared queue's second opinion. */
+  readonly meetsSlo: boolean;
+  /**
+   * Per class, the share within SLO that the shared-queue model (late binding) predicts, when it
+   * is what ranked the chosen mix: the per-pool model says it misses an SLO, the shared queue says not.
+   */
+  readonly sharedQueue?: Readonly<Record<string, number>>;
 }
 
 /**
@@ -79,6 +102,29 @@ export function rankKey(p: MixPrediction, classes: readonly Pick<ModelClass, 'sl
     shortfall = Math.max(shortfall, (q - c.attainment) / Math.max(1e-6, 1 - q));
   });
   return 1.1 + shortfall + 0.001 * p.score;
+}
+
+/**
+ * rankKey with the shared queue's second opinion: a mix the per-pool model says misses an SLO
+ * but the shared-queue model says meets every one ranks after every mix both say meet it and
+ * before every mix both say miss it (1.05 to 1.09, the fewer predicted misses the better). The
+ * per-pool model stays first because its pessimism near saturation keeps the fleet off lean
+ * mixes a surge would catch (bench/README.md, kairos-capacity).
+ */
+export function mixKey(model: PerformanceModel, counts: ArrayLike<number>, p: MixPrediction, sharedQueue: boolean): number {
+  const key = rankKey(p, model.classes);
+  if (!sharedQueue || key < 1.1 || !Number.isFinite(p.score)) return key;
+  const att = sharedQueueAttainment(model, counts);
+  if (att === null) return key;
+  let worst = 0;
+  for (let k = 0; k < att.length; k++) {
+    const c = model.classes[k]!;
+    if (!(c.rps > 0)) continue;
+    const ratio = (1 - att[k]!) / Math.max(1e-6, 1 - c.sloQuantile);
+    if (ratio > 1) return key;
+    worst = Math.max(worst, ratio);
+  }
+  return 1.05 + 0.04 * worst;
 }
 
 /**
@@ -131,7 +177,7 @@ export function planMix(input: PlanInput): PlanResult {
   const curPred = current.some((n) => n > 0) ? model.predict(current, false) : null;
   const transitionLimit =
     curPred === null || curPred.score <= 1 ? opts.transitionMaxUtilization : curPred.maxUtilization >= 1 ? Infinity : Math.max(1, opts.transitionMaxUtilization);
-  const search = new MixSearch(model, cands.map((c) => c.usdPerHour), lo, hi, budget, opts.runnersUp + 1, current, transitionLimit, surgeModel);
+  const search = new MixSearch(model, cands.map((c) => c.usdPerHour), lo, hi, budget, opts.runnersUp + 1, current, transitionLimit, surgeModel, opts.sharedQueue);
   // The box of counts bounds the number of mixes; count the maximal ones only when it is small.
   let box = 1;
   for (let i = 0; i < cands.length && box <= 1e6; i++) box *= Math.min(hi[i]!, lo[i]! + Math.floor(budget / cands[i]!.usdPerHour)) - lo[i]! + 1;
@@ -155,18 +201,22 @@ export function planMix(input: PlanInput): PlanResult {
       else churnUsd += -d * opts.changeCostUsd;
     });
     const threshold = opts.minGain + churnUsd / (input.budgetUsdPerHour * opts.amortizeHours);
-    const curKey = rankKey(cur.prediction, model.classes);
-    const gain = (curKey - rankKey(best.prediction, model.classes)) / curKey;
+    const curKey = mixKey(model, current, cur.prediction, opts.sharedQueue);
+    const gain = (curKey - mixKey(model, best.counts, best.prediction, opts.sharedQueue)) / curKey;
     // Hold unless the gain is worth a change; a fleet that is overloaded always moves (it is
-    // dropping work), one that merely misses its SLO moves only for a real gain, so two
-    // near-equal mixes cannot make it flip back and forth through capacity holes.
-    if (cur.prediction.maxUtilization < 1 && gain < threshold) {
+    // dropping work), and so does one the per-pool model says misses its SLO when the best
+    // mix meets it (the shared queue's second opinion ranks, it does not hold); one that
+    // merely misses its SLO moves only for a real gain, so two near-equal mixes cannot make it
+    // flip back and forth through capacity holes.
+    const rescue = cur.prediction.score > 1 && best.prediction.score <= 1;
+    if (cur.prediction.maxUtilization < 1 && !rescue && gain < threshold) {
       chosen = cur;
       reasonPrefix = `hold ${formatMix(toMix(current, cands))}: best alternative ${formatMix(toMix(best.counts, cands))} is predicted only ${(gain * 100).toFixed(1)}% better (threshold ${(threshold * 100).toFixed(1)}%); `;
     }
   }
 
   const pred = model.predict(chosen.counts, true);
+  const shared = opts.sharedQueue && pred.score > 1 ? sharedVerdict(model, chosen.counts) : null;
   const predicted: Record<string, PredictedLatency> = {};
   const split: Record<string, Record<string, number>> = {};
   input.classes.forEach((c, k) => {
@@ -186,14 +236,29 @@ export function planMix(input: PlanInput): PlanResult {
     usdPerHour: usd,
     predicted,
     split,
-    reason: reasonPrefix + explain(model, pred, usd, input.budgetUsdPerHour, drainingUsd),
+    reason: reasonPrefix + explain(model, pred, usd, input.budgetUsdPerHour, drainingUsd, shared),
     search: exact ? 'exact' : 'bounded',
     utilization,
     score: pred.score,
     runnersUp,
     evaluated: search.evaluated,
     changes: !sameCounts(current, chosen.counts),
+    meetsSlo: pred.score <= 1 || shared !== null,
+    ...(shared !== null ? { sharedQueue: shared } : {}),
   };
+}
+
+/** The shared queue's attainment per class when it says every SLO is met, else null. */
+function sharedVerdict(model: PerformanceModel, counts: readonly number[]): Record<string, number> | null {
+  const att = sharedQueueAttainment(model, counts);
+  if (att === null) return null;
+  const out: Record<string, number> = {};
+  for (let k = 0; k < att.length; k++) {
+    const c = model.classes[k]!;
+    if (c.rps > 0 && att[k]! < c.sloQuantile) return null;
+    out[c.name] = att[k]!;
+  }
+  return out;
 }
 
 function scaleRates(load: LoadObservation, factor: number): LoadObservation {
@@ -207,7 +272,7 @@ function ranked(model: PerformanceModel, counts: readonly number[], cands: reado
   return { mix: toMix(counts, cands), usdPerHour: counts.reduce((a, n, i) => a + n * cands[i]!.usdPerHour, 0), score: p.score, maxUtilization: p.maxUtilization, predicted };
 }
 
-function explain(model: PerformanceModel, p: MixPrediction, usd: number, budget: number, drainingUsd: number): string {
+function explain(model: PerformanceModel, p: MixPrediction, usd: number, budget: number, drainingUsd: number, shared: Readonly<Record<string, number>> | null): string {
   const spend = `$${usd.toFixed(2)} of $${budget.toFixed(2)}/h${drainingUsd > 0 ? ` ($${drainingUsd.toFixed(2)}/h still draining)` : ''}`;
   const busiest = p.pools.reduce<{ type: string; utilization: number } | null>((a, x) => (a === null || x.utilization > a.utilization ? x : a), null);
   const util = busiest === null ? '' : `; busiest pool ${busiest.type} at ${(Math.min(busiest.utilization, 9.99) * 100).toFixed(0)}%`;
@@ -221,6 +286,10 @@ function explain(model: PerformanceModel, p: MixPrediction, usd: number, budget:
   const wc = model.classes[worst]!;
   const q = `p${+(wc.sloQuantile * 100).toFixed(1)}`;
   const lat = sloQuantileOf(p.classes[worst]!, wc.sloQuantile);
+  if (p.score > 1 && shared !== null) {
+    const within = model.classes.map((c) => `${c.name} ${((shared[c.name] ?? 1) * 100).toFixed(2)}%`).join(', ');
+    return `SLO met only with late binding's shared queue within ${spend}: ${within} within SLO (per-pool queues: ${wc.name} ${q} ${lat.toFixed(0)} ms > ${wc.sloMs} ms)${util}; binding: budget`;
+  }
   if (p.score > 1) return `SLO not attainable within ${spend}: ${wc.name} ${q} predicted ${lat.toFixed(0)} ms > ${wc.sloMs} ms${util}`;
   return `lowest predicted tail within ${spend}: ${wc.name} ${q} ${lat.toFixed(0)} ms (SLO ${wc.sloMs} ms)${util}; binding: budget`;
 }
@@ -265,12 +334,13 @@ class MixSearch {
     private readonly current: readonly number[],
     private readonly transitionMaxUtilization: number,
     private readonly surgeModel: PerformanceModel | null,
+    private readonly sharedQueue: boolean,
   ) {}
 
   evaluate(counts: readonly number[]): Scored {
     this.evaluated++;
     const prediction = this.model.predict(counts, false);
-    return { counts: [...counts], prediction, key: rankKey(prediction, this.model.classes) + this.transitionPenalty(counts) + this.surgePenalty(counts) };
+    return { counts: [...counts], prediction, key: mixKey(this.model, counts, prediction, this.sharedQueue) + this.transitionPenalty(counts) + this.surgePenalty(counts) };
   }
 
   /** 100 when the mix would be overloaded at the surge load. */

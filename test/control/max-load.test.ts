@@ -7,10 +7,22 @@ const input = (budgetUsdPerHour: number) => ({ budgetUsdPerHour, classes: rm2Cla
 
 describe('maxRpsWithinSlo', () => {
   it('finds the load where the best mix stops meeting the SLO, to about 1%', () => {
+    const perPool = { ...input(2.5), options: { sharedQueue: false } };
+    const { rps, plan } = maxRpsWithinSlo(perPool);
+    assert.ok(plan !== null && plan.score <= 1 && plan.meetsSlo);
+    const beyond = planMix({ ...perPool, load: scaleLoad(rm2Load(50), (rps * 1.03) / 50) });
+    assert.ok(beyond.score > 1 && !beyond.meetsSlo, `at ${rps * 1.03} rps the score is ${beyond.score}`);
+  });
+
+  it("counts the shared queue's second opinion for a late-binding router (the default)", () => {
+    const perPool = maxRpsWithinSlo({ ...input(2.5), options: { sharedQueue: false } }).rps;
     const { rps, plan } = maxRpsWithinSlo(input(2.5));
-    assert.ok(plan !== null && plan.score <= 1);
+    assert.ok(rps > perPool * 1.15, `${rps} vs ${perPool}`);
+    assert.ok(plan !== null && plan.meetsSlo && plan.score > 1 && plan.sharedQueue !== undefined);
+    assert.ok(plan.sharedQueue['rm2']! >= 0.99);
+    assert.match(plan.reason, /SLO met only with late binding's shared queue/);
     const beyond = planMix({ ...input(2.5), load: scaleLoad(rm2Load(50), (rps * 1.03) / 50) });
-    assert.ok(beyond.score > 1, `at ${rps * 1.03} rps the score is ${beyond.score}`);
+    assert.equal(beyond.meetsSlo, false);
   });
 
   it('holds more load with more budget', () => {

@@ -63,7 +63,7 @@ const ms = (x: number): string => (Number.isFinite(x) ? `${x.toFixed(0)}ms` : 'â
 const pct = (x: number): string => `${(x * 100).toFixed(2)}%`;
 
 function planJson(p: PlanResult): Record<string, unknown> {
-  return { mix: p.mix, usdPerHour: p.usdPerHour, predicted: p.predicted, split: p.split, utilization: p.utilization, reason: p.reason, search: p.search, evaluated: p.evaluated };
+  return { mix: p.mix, usdPerHour: p.usdPerHour, predicted: p.predicted, split: p.split, utilization: p.utilization, reason: p.reason, search: p.search, evaluated: p.evaluated, meetsSlo: p.meetsSlo, ...(p.sharedQueue !== undefined ? { sharedQueue: p.sharedQueue } : {}) };
 }
 
 export function registerPlan(program: Command): void {
@@ -93,7 +93,8 @@ Examples:
       const load: LoadObservation = { atMs: 0, windowMs: 60_000, classes: classes.map((c) => ({ name: c.name, rps: (rps * c.share) / shares, sizes })) };
       const candidates = candidatesFromConfig(loaded);
       for (const c of candidates) for (const k of classes) if (candidateServes(c, k.model)) c.profile(k.model); // fails early, naming the gap
-      const input = (budget: number): PlanInput => ({ budgetUsdPerHour: budget, classes, candidates, load });
+      // The router's binding (routing.lateBinding) decides whether pools share one queue.
+      const input = (budget: number): PlanInput => ({ budgetUsdPerHour: budget, classes, candidates, load, options: { sharedQueue: loaded.config.routing.lateBinding } });
       const out = (text: string): void => {
         const j = globalOptions(cmd).json;
         if (typeof j === 'string') writeFileSync(j, text);
@@ -147,6 +148,7 @@ Examples:
         '',
         `Traffic split: ${classes.map((c) => `${c.name}: ${Object.entries(p.split?.[c.name] ?? {}).map(([t, f]) => `${t} ${(f * 100).toFixed(0)}%`).join(', ')}`).join('; ')}`,
         `Utilization: ${Object.entries(p.utilization).map(([t, u]) => `${t} ${(u * 100).toFixed(0)}%`).join(', ')}`,
+        ...(p.sharedQueue !== undefined ? [`With late binding (one queue for every slot): ${Object.entries(p.sharedQueue).map(([k, a]) => `${k} ${pct(a)}`).join(', ')} within SLO`] : []),
         `Why: ${p.reason}`,
         `Highest load this budget holds within SLO: ${max.rps.toFixed(1)} rps${max.plan !== null ? ` (with ${formatMix(max.plan.mix)})` : ''}`,
       ];

@@ -58,6 +58,24 @@ describe('fast-frugal scaling policy', () => {
     assert.match(d.reason, /latency feedback rm2 ×1\.\d\d/);
   });
 
+  it("asks the shared queue's second opinion only for a late-binding router, and not once the observed tail runs above the per-pool model", () => {
+    // At 130 rps only the shared queue says 1×g4dn + 13×r5n holds the SLO; after a window on
+    // 3×g4dn + 6×r5n whose p99 ran above even the per-pool model's prediction, it is not asked.
+    const withP99 = (ms: number) => {
+      const state = kairosState(130, 0, fleetOf({ 'g4dn.xlarge': 3, 'r5n.large': 6 }));
+      const latency = new LatencyHistogram();
+      latency.recordMany(ms, 1000);
+      return { ...state, observed: { ...state.observed, classes: [{ name: 'rm2', rps: 60, sizes: kairosSizes, latency }] } };
+    };
+    assert.deepEqual(createScalingPolicy('fast-frugal').decide(withP99(300)).mix, { 'g4dn.xlarge': 1, 'r5n.large': 13 });
+    // Nor when the router binds at arrival: then each pool has its own queue.
+    const atArrival = createScalingPolicy('fast-frugal', {}, { lateBinding: false }).decide(withP99(300));
+    assert.equal(atArrival.mix['g4dn.xlarge'] ?? 0, 0, JSON.stringify(atArrival.mix));
+    const distrusted = createScalingPolicy('fast-frugal').decide(withP99(500));
+    assert.match(distrusted.reason, /latency feedback rm2 ×1\.1/);
+    assert.equal(distrusted.mix['g4dn.xlarge'] ?? 0, 0, JSON.stringify(distrusted.mix));
+  });
+
   it('reuses its last plan while load, sizes, fleet and budget stay within replanTolerance, and re-plans when one moves', () => {
     const p = createScalingPolicy('fast-frugal', { scaleDownDelay: 0, feedback: false }) as FastFrugal;
     const first = p.decide(kairosState(60, 0));
@@ -81,5 +99,6 @@ describe('fast-frugal scaling policy', () => {
 
   it('names an unknown option', () => {
     assert.throws(() => createScalingPolicy('fast-frugal', { headrom: 0.2 }), /scaling\.options\.headrom/);
+    assert.throws(() => createScalingPolicy('fast-frugal', { sharedQueue: 'yes' }), /scaling\.options\.sharedQueue: expected true or false/);
   });
 });
