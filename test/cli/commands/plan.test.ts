@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { runCli } from '../../support/cli.ts';
 
 const CONFIG = 'sim/scenarios/default.yaml';
@@ -24,6 +27,37 @@ describe('mixscale plan', () => {
     assert.ok(small.plan.usdPerHour <= 2.5);
     assert.ok(small.runnersUp.length > 0);
     assert.ok(big.maxRpsWithinSlo > 1.3 * small.maxRpsWithinSlo, `${small.maxRpsWithinSlo} → ${big.maxRpsWithinSlo}`);
+  });
+
+  it("reports the shared queue's figure behind a late-binding router, and not for one that binds at arrival", () => {
+    type Out = { maxRpsWithinSlo: number; plan: { mix: Record<string, number>; meetsSlo: boolean; sharedQueue?: Record<string, number> } };
+    const late = runCli(['plan', '--config', CONFIG, '--rps', '130']);
+    assert.equal(late.code, 0, late.stderr);
+    assert.match(late.stdout, /With late binding \(one queue for every slot\): rm2 99\.\d\d% within SLO/);
+    assert.match(late.stdout, /Why: SLO met only with late binding's shared queue/);
+    const lateJson = JSON.parse(runCli(['plan', '--config', CONFIG, '--rps', '130', '--json']).stdout) as Out;
+    assert.equal(lateJson.plan.meetsSlo, true);
+    assert.ok(lateJson.plan.sharedQueue!['rm2']! >= 0.99);
+    const dir = mkdtempSync(join(tmpdir(), 'mixscale-plan-'));
+    try {
+      const config = join(dir, 'at-arrival.yaml');
+      writeFileSync(
+        config,
+        `budget: { usdPerHour: 2.5 }
+classes: [{ name: rm2, model: rm2, slo: 350ms }]
+pools: [{ name: gpu, type: g4dn.xlarge }, { name: c5n, type: c5n.2xlarge }, { name: r5n, type: r5n.large }, { name: t3, type: t3.xlarge }]
+routing: { policy: heterogeneity-aware, lateBinding: false }
+`,
+      );
+      const r = runCli(['plan', '--config', config, '--rps', '130', '--json']);
+      assert.equal(r.code, 0, r.stderr);
+      const atArrival = JSON.parse(r.stdout) as Out;
+      assert.equal(atArrival.plan.meetsSlo, false);
+      assert.equal(atArrival.plan.sharedQueue, undefined);
+      assert.ok(atArrival.maxRpsWithinSlo < lateJson.maxRpsWithinSlo / 1.15, `${atArrival.maxRpsWithinSlo} vs ${lateJson.maxRpsWithinSlo}`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('sweeps budgets into a budget → p99 and max-load curve', () => {
