@@ -180,6 +180,23 @@ describe('simulation runner', () => {
       assert.ok(late.checks.littleRelativeError < 0.02, `Little: L ${late.checks.littleL} vs λW ${late.checks.littleLambdaW}`);
     });
 
+    it("tells fast-frugal how the router binds: it counts on the shared queue only with late binding", async () => {
+      const run = async (lateBinding: boolean) => {
+        const cfg = loadConfigObject({
+          ...kairosConfig,
+          scaling: { policy: 'fast-frugal', interval: '30s' },
+          routing: { policy: 'heterogeneity-aware', lateBinding },
+          sim: { rps: 130, duration: '3m', sizes: { kind: 'kairos' } },
+        });
+        return runSimulation(cfg, { seed: 2 });
+      };
+      const gpus = (r: Awaited<ReturnType<typeof run>>) => r.decisions.map((d) => d.mix['g4dn.xlarge'] ?? 0);
+      const late = await run(true);
+      assert.ok(gpus(late).every((n) => n === 1), JSON.stringify(late.decisions.map((d) => d.mix)));
+      const atArrival = await run(false);
+      assert.equal(gpus(atArrival).at(-1), 0, JSON.stringify(atArrival.decisions.map((d) => d.mix)));
+    });
+
     it('rejects as overloaded what does not fit the waiting room', async () => {
       const cfg = loadConfigObject({
         budget: { usdPerHour: 1 },
