@@ -114,16 +114,10 @@ export function rankKey(p: MixPrediction, classes: readonly Pick<ModelClass, 'sl
 export function mixKey(model: PerformanceModel, counts: ArrayLike<number>, p: MixPrediction, sharedQueue: boolean): number {
   const key = rankKey(p, model.classes);
   if (!sharedQueue || key < 1.1 || !Number.isFinite(p.score)) return key;
-  const att = sharedQueueAttainment(model, counts);
-  if (att === null) return key;
+  const verdict = sharedVerdict(model, counts);
+  if (verdict === null) return key;
   let worst = 0;
-  for (let k = 0; k < att.length; k++) {
-    const c = model.classes[k]!;
-    if (!(c.rps > 0)) continue;
-    const ratio = (1 - att[k]!) / Math.max(1e-6, 1 - c.sloQuantile);
-    if (ratio > 1) return key;
-    worst = Math.max(worst, ratio);
-  }
+  for (const c of model.classes) if (c.rps > 0) worst = Math.max(worst, (1 - verdict[c.name]!) / Math.max(1e-6, 1 - c.sloQuantile));
   return 1.05 + 0.04 * worst;
 }
 
@@ -249,7 +243,7 @@ export function planMix(input: PlanInput): PlanResult {
 }
 
 /** The shared queue's attainment per class when it says every SLO is met, else null. */
-function sharedVerdict(model: PerformanceModel, counts: readonly number[]): Record<string, number> | null {
+function sharedVerdict(model: PerformanceModel, counts: ArrayLike<number>): Record<string, number> | null {
   const att = sharedQueueAttainment(model, counts);
   if (att === null) return null;
   const out: Record<string, number> = {};

@@ -118,30 +118,29 @@ export class PerformanceModel {
   }
 
   /**
-   * Predicts a mix given as counts in the order of `types`. `full` = false (the planner's search)
-   * computes only each class's SLO quantile and attainment, with a coarser split balance.
+   * Where the heterogeneity-aware router may send each request of a mix: the types with instances
+   * (`active`, indexes into `types`), per class and size bin a bitmask over `active` of the pools
+   * that may serve it (the preferred ones, else any whose profile covers it; 0: none), and the
+   * arrival rate (per ms) no pool can serve.
    */
-  predict(counts: ArrayLike<number>, full = true): MixPrediction {
-    const P = this.types.length;
-    const K = this.classes.length;
+  routable(counts: ArrayLike<number>): { active: number[]; eligible: Uint32Array[]; unservedRate: number } {
     const active: number[] = [];
     let anyFast = false;
-    for (let p = 0; p < P; p++) {
+    for (let p = 0; p < this.types.length; p++) {
       if ((counts[p] ?? 0) > 0) {
         active.push(p);
         if (this.types[p]!.fast) anyFast = true;
       }
     }
-    // eligible[k][j]: bitmask over active pools (index into `active`).
     const eligible: Uint32Array[] = [];
     let unservedRate = 0;
-    for (let k = 0; k < K; k++) {
-      const e = new Uint32Array(this.nBins[k]!);
-      for (let j = 0; j < e.length; j++) {
+    for (let k = 0; k < this.classes.length; k++) {
+      const nb = this.nBins[k]!;
+      const e = new Uint32Array(nb);
+      const flags = this.binFlags[k]!;
+      for (let j = 0; j < nb; j++) {
         let covering = 0;
         let preferred = 0;
-        const nb = e.length;
-        const flags = this.binFlags[k]!;
         for (let a = 0; a < active.length; a++) {
           const f = flags[active[a]! * nb + j]!;
           if (!(f & COVERS)) continue;
@@ -153,6 +152,16 @@ export class PerformanceModel {
       }
       eligible.push(e);
     }
+    return { active, eligible, unservedRate };
+  }
+
+  /**
+   * Predicts a mix given as counts in the order of `types`. `full` = false (the planner's search)
+   * computes only each class's SLO quantile and attainment, with a coarser split balance.
+   */
+  predict(counts: ArrayLike<number>, full = true): MixPrediction {
+    const K = this.classes.length;
+    const { active, eligible, unservedRate } = this.routable(counts);
 
     const A = active.length;
     const weight = new Float64Array(A);

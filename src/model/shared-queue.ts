@@ -26,18 +26,11 @@ import type { PerformanceModel } from './predict.ts';
 export function sharedQueueAttainment(model: PerformanceModel, counts: ArrayLike<number>): number[] | null {
   const types = model.types;
   const classes = model.classes;
-  const active: number[] = [];
-  let anyFast = false;
-  for (let p = 0; p < types.length; p++) {
-    if ((counts[p] ?? 0) > 0) {
-      active.push(p);
-      if (types[p]!.fast) anyFast = true;
-    }
-  }
+  const { active, eligible } = model.routable(counts);
   const A = active.length;
   if (A === 0) return null;
   const servers = active.map((p) => (counts[p] ?? 0) * types[p]!.slots);
-  // Every (class, bin) with traffic: the pools it may go to (as the per-pool model routes it).
+  // Every (class, bin) with traffic: the pools it may go to (as the router and the per-pool model route it).
   const bins: Array<{ rate: number; pools: number[]; m1: number[]; m2: number[] }> = [];
   // Per class and bin: the fastest eligible service time, or NaN when no pool serves the bin.
   const fastest: Float64Array[] = [];
@@ -45,27 +38,14 @@ export function sharedQueueAttainment(model: PerformanceModel, counts: ArrayLike
     const n = c.sizes.sizes.length;
     const best = new Float64Array(n).fill(NaN);
     for (let j = 0; j < n; j++) {
-      const covering: number[] = [];
-      const preferred: number[] = [];
-      for (let a = 0; a < A; a++) {
-        const t = types[active[a]!]!;
-        const m = t.columns[k]!.meanMs[j]!;
-        if (!Number.isFinite(m)) continue;
-        covering.push(a);
-        if (!anyFast || t.fast || m <= model.options.largeFraction * c.sloMs) preferred.push(a);
-      }
-      const pools = preferred.length > 0 ? preferred : covering;
-      if (pools.length === 0) continue;
-      best[j] = Math.min(...pools.map((a) => types[active[a]!]!.columns[k]!.meanMs[j]!));
+      const mask = eligible[k]![j]!;
+      if (mask === 0) continue;
+      const pools: number[] = [];
+      for (let a = 0; a < A; a++) if (mask & (1 << a)) pools.push(a);
+      const m1 = pools.map((a) => types[active[a]!]!.columns[k]!.meanMs[j]!);
+      best[j] = Math.min(...m1);
       const rate = (c.sizes.weights[j]! * c.rps) / 1000;
-      if (rate > 0) {
-        bins.push({
-          rate,
-          pools,
-          m1: pools.map((a) => types[active[a]!]!.columns[k]!.meanMs[j]!),
-          m2: pools.map((a) => types[active[a]!]!.columns[k]!.secondMs2[j]!),
-        });
-      }
+      if (rate > 0) bins.push({ rate, pools, m1, m2: pools.map((a) => types[active[a]!]!.columns[k]!.secondMs2[j]!) });
     }
     fastest.push(best);
   });
