@@ -72,11 +72,9 @@ class RelayHandler implements Dispatcher.DispatchHandler {
   private discard = false;
   private started = false;
   private pending: Buffer | undefined;
-  private headers: Record<string, string> = {};
+  /** Response headers as a flat [name, value, ...] list (what writeHead takes without copying). */
+  private headers: string[] = [];
   private settled = false;
-  private readonly onClientClose = (): void => {
-    if (!this.res.writableFinished) this.controller?.abort(new ClientGone());
-  };
 
   constructor(
     private readonly res: ServerResponse,
@@ -84,7 +82,16 @@ class RelayHandler implements Dispatcher.DispatchHandler {
     private readonly mayRetry: boolean,
     private readonly done: (o: ProxyOutcome) => void,
   ) {
-    res.on('close', this.onClientClose);
+    // One shared listener, no closure per request; it stays on this response (a retry reuses
+    // it), which ends with the request, so nothing needs removing.
+    const r = res as RelayedResponse;
+    if (r[RELAY] === undefined) res.on('close', onClientClose);
+    r[RELAY] = this;
+  }
+
+  /** The client closed its connection: stop the backend request unless the answer is complete. */
+  clientClosed(): void {
+    if (!this.settled && !this.res.writableFinished) this.controller?.abort(new ClientGone());
   }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
@@ -98,10 +105,10 @@ class RelayHandler implements Dispatcher.DispatchHandler {
       this.discard = true;
       return;
     }
-    const out: Record<string, string> = { 'x-mixscale-backend': this.backendId };
+    const out = ['x-mixscale-backend', this.backendId];
     for (const h of RETURNED) {
       const v = headers[h];
-      if (typeof v === 'string') out[h] = v;
+      if (typeof v === 'string') out.push(h, v);
     }
     this.headers = out;
   }
@@ -124,7 +131,8 @@ class RelayHandler implements Dispatcher.DispatchHandler {
     if (this.started) this.res.end();
     else {
       const body = this.pending;
-      this.res.writeHead(this.status, { ...this.headers, 'content-length': String(body?.length ?? 0) });
+      this.headers.push('content-length', String(body?.length ?? 0));
+      this.res.writeHead(this.status, this.headers);
       this.res.end(body);
     }
     this.settle({ kind: 'relayed', status: this.status });
@@ -147,9 +155,16 @@ class RelayHandler implements Dispatcher.DispatchHandler {
   private settle(o: ProxyOutcome): void {
     if (this.settled) return;
     this.settled = true;
-    this.res.off('close', this.onClientClose);
     this.done(o);
   }
+}
+
+const RELAY = Symbol('mixscale.relay');
+type RelayedResponse = ServerResponse & { [RELAY]?: RelayHandler };
+
+/** 'close' listener shared by every relayed response (`this` is the response). */
+function onClientClose(this: RelayedResponse): void {
+  this[RELAY]?.clientClosed();
 }
 
 /**
