@@ -169,16 +169,14 @@ function onClientClose(this: RelayedResponse): void {
 
 /**
  * Sends one buffered inference request to a backend over its keep-alive pool and relays the
- * answer to `res`. With `mayRetry`, a 502/503 answer is swallowed (outcome `refused`) so the
- * caller can try another backend.
+ * answer to `res`; `done` gets the outcome. With `mayRetry`, a 502/503 answer is swallowed
+ * (outcome `refused`) so the caller can try another backend.
  */
-export function forward(backend: Backend, path: string, headers: IncomingHttpHeaders, body: Buffer, res: ServerResponse, mayRetry: boolean): Promise<ProxyOutcome> {
+export function forward(backend: Backend, path: string, headers: IncomingHttpHeaders, body: Buffer, res: ServerResponse, mayRetry: boolean, done: (o: ProxyOutcome) => void): void {
   const out: Record<string, string> = { 'content-length': String(body.length) };
   for (const h of FORWARDED) {
     const v = headers[h];
     if (typeof v === 'string') out[h] = v;
   }
-  return new Promise((resolve) => {
-    backend.dispatcher.dispatch({ origin: backend.origin, path, method: 'POST', headers: out, body }, new RelayHandler(res, backend.state.id, mayRetry, resolve));
-  });
+  backend.dispatcher.dispatch({ origin: backend.origin, path, method: 'POST', headers: out, body }, new RelayHandler(res, backend.state.id, mayRetry, done));
 }

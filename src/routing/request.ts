@@ -158,23 +158,22 @@ export function parseInfer(model: string, body: Buffer, headers: InferHeaders, c
   let tensorBytes = 0;
   for (let i = 0; i < tensors.length; i++) {
     const t: unknown = tensors[i];
-    const at = `inputs[${i}]`;
-    if (!isRecord(t)) throw invalid(at, 'expected a tensor object with name, shape, datatype');
-    if (typeof t.name !== 'string' || t.name === '') throw invalid(`${at}.name`, 'expected a non-empty string');
+    if (!isRecord(t)) throw invalid(`inputs[${i}]`, 'expected a tensor object with name, shape, datatype');
+    if (typeof t.name !== 'string' || t.name === '') throw invalid(`inputs[${i}].name`, 'expected a non-empty string');
     const shape = t.shape;
-    if (!Array.isArray(shape)) throw invalid(`${at}.shape`, 'expected an array of non-negative integers');
+    if (!Array.isArray(shape)) throw invalid(`inputs[${i}].shape`, 'expected an array of non-negative integers');
     let elements = 1;
     for (let d = 0; d < shape.length; d++) {
       const dim: unknown = shape[d];
-      if (typeof dim !== 'number' || !Number.isInteger(dim) || dim < 0) throw invalid(`${at}.shape[${d}]`, `expected a non-negative integer, got ${JSON.stringify(dim)}`);
+      if (typeof dim !== 'number' || !Number.isInteger(dim) || dim < 0) throw invalid(`inputs[${i}].shape[${d}]`, `expected a non-negative integer, got ${JSON.stringify(dim)}`);
       elements *= dim;
     }
     if (typeof t.datatype !== 'string' || DATATYPE_BYTES[t.datatype] === undefined) {
-      throw invalid(`${at}.datatype`, `expected one of ${Object.keys(DATATYPE_BYTES).join(', ')}, got ${JSON.stringify(t.datatype)}`);
+      throw invalid(`inputs[${i}].datatype`, `expected one of ${Object.keys(DATATYPE_BYTES).join(', ')}, got ${JSON.stringify(t.datatype)}`);
     }
     const data = t.data;
     if (data !== undefined && Array.isArray(data) && !Array.isArray(data[0]) && data.length !== elements) {
-      throw invalid(`${at}.data`, `has ${data.length} elements but shape ${JSON.stringify(shape)} needs ${elements}`);
+      throw invalid(`inputs[${i}].data`, `has ${data.length} elements but shape ${JSON.stringify(shape)} needs ${elements}`);
     }
     tensorBytes += elements * DATATYPE_BYTES[t.datatype]!;
   }

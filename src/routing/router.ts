@@ -5,7 +5,7 @@ import type { Logger } from '../core/log.ts';
 import type { Backend, BackendSet } from './backends.ts';
 import type { RouterMetrics, RouterRejectReason } from './metrics.ts';
 import { queuedWaitMs, type PoolTracker } from './pool.ts';
-import { classifyError, forward } from './proxy.ts';
+import { classifyError, forward, type ProxyOutcome } from './proxy.ts';
 import { parseInfer, type ClassTable, type ParsedInfer } from './request.ts';
 import type { BackendState, RoutingPolicy } from './types.ts';
 import { WaitQueue } from './waiting.ts';
@@ -48,32 +48,38 @@ export function sendError(res: ServerResponse, status: number, message: string, 
 
 class BodyTooLarge extends Error {}
 
-/** Reads a request body into one Buffer, refusing more than `limit` bytes. */
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const declared = Number(req.headers['content-length']);
-    if (declared > limit) {
-      reject(new BodyTooLarge());
-      return;
+/**
+ * Reads a request body into one Buffer, refusing more than `limit` bytes; calls `done` exactly
+ * once. A callback, not a promise: this is on every request's path.
+ */
+function readBody(req: IncomingMessage, limit: number, done: (err: Error | null, body?: Buffer) => void): void {
+  const declared = Number(req.headers['content-length']);
+  if (declared > limit) return done(new BodyTooLarge());
+  let first: Buffer | undefined;
+  let chunks: Buffer[] | undefined;
+  let length = 0;
+  let called = false;
+  const finish = (err: Error | null, body?: Buffer): void => {
+    if (called) return;
+    called = true;
+    done(err, body);
+  };
+  req.on('data', (c: Buffer) => {
+    if (called) return;
+    length += c.length;
+    if (length > limit) {
+      req.removeAllListeners('data');
+      req.resume();
+      return finish(new BodyTooLarge());
     }
-    const chunks: Buffer[] = [];
-    let length = 0;
-    req.on('data', (c: Buffer) => {
-      length += c.length;
-      if (length > limit) {
-        req.removeAllListeners('data');
-        req.resume();
-        reject(new BodyTooLarge());
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, length)));
-    req.on('error', reject);
-    // A client that disconnects mid-body must not leave the request counted as in flight.
-    req.on('close', () => {
-      if (!req.complete) reject(new Error('client closed the connection before sending the whole body'));
-    });
+    if (first === undefined) first = c;
+    else (chunks ??= [first]).push(c);
+  });
+  req.on('end', () => finish(null, chunks !== undefined ? Buffer.concat(chunks, length) : (first ?? Buffer.alloc(0))));
+  req.on('error', finish);
+  // A client that disconnects mid-body must not leave the request counted as in flight.
+  req.on('close', () => {
+    if (!req.complete) finish(new Error('client closed the connection before sending the whole body'));
   });
 }
 
@@ -174,50 +180,64 @@ export class InferRouter {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  async handle(req: IncomingMessage, res: ServerResponse, model: string): Promise<void> {
+  /** Serves one inference request: reads, routes and answers it (errors inside the router → 500). */
+  handle(req: IncomingMessage, res: ServerResponse, model: string): void {
     const arrival = this.o.clock.now();
     this.inFlight++;
-    try {
-      await this.serve(req, res, model, arrival);
-    } catch (e) {
+    let ended = false;
+    const finish = (): void => {
+      if (ended) return;
+      ended = true;
+      if (--this.inFlight === 0) for (const w of this.idleWaiters.splice(0)) w();
+    };
+    const failed = (e: unknown): void => {
+      if (ended) return;
       this.o.log.error({ err: e, model }, 'inference request failed inside the router');
       sendError(res, 500, 'internal router error');
-    } finally {
-      if (--this.inFlight === 0) for (const w of this.idleWaiters.splice(0)) w();
+      finish();
+    };
+    try {
+      this.serve(req, res, model, arrival, finish, failed);
+    } catch (e) {
+      failed(e);
     }
   }
 
-  private async serve(req: IncomingMessage, res: ServerResponse, model: string, arrival: number): Promise<void> {
+  /** Reads, classifies and routes one request; calls `done` once it is answered (`failed` on a router bug). */
+  private serve(req: IncomingMessage, res: ServerResponse, model: string, arrival: number, done: () => void, failed: (e: unknown) => void): void {
     if (!this.o.classes.hasModel(model)) {
       req.resume();
       sendError(res, 404, `unknown model "${model}"; models: ${this.o.classes.models().join(', ')}`);
-      return;
+      return done();
     }
-    let body: Buffer;
-    try {
-      body = await readBody(req, this.o.bodyLimit);
-    } catch (e) {
-      if (e instanceof BodyTooLarge) sendError(res, 413, `request body is over the ${this.o.bodyLimit}-byte limit (router.bodyLimit)`, { connection: 'close' });
-      else res.destroy();
-      return;
-    }
-    let parsed: ParsedInfer;
-    try {
-      parsed = parseInfer(model, body, req.headers, this.o.classes, arrival);
-    } catch (e) {
-      if (e instanceof MixscaleError && e.code === 'MIXSCALE_REQUEST_INVALID') {
-        sendError(res, 400, e.message);
-        return;
+    readBody(req, this.o.bodyLimit, (err, body) => {
+      try {
+        if (err !== null || body === undefined) {
+          if (err instanceof BodyTooLarge) sendError(res, 413, `request body is over the ${this.o.bodyLimit}-byte limit (router.bodyLimit)`, { connection: 'close' });
+          else res.destroy();
+          return done();
+        }
+        let parsed: ParsedInfer;
+        try {
+          parsed = parseInfer(model, body, req.headers, this.o.classes, arrival);
+        } catch (e) {
+          if (e instanceof MixscaleError && e.code === 'MIXSCALE_REQUEST_INVALID') {
+            sendError(res, 400, e.message);
+            return done();
+          }
+          throw e;
+        }
+        const ci = parsed.req.classIndex;
+        this.o.metrics.arrived(ci, parsed.req.size);
+        if (this.closing) {
+          this.reject(res, ci, 'shutting-down', 'router is shutting down', { connection: 'close' });
+          return done();
+        }
+        this.attempt(req, res, parsed, body, undefined, done, failed);
+      } catch (e) {
+        failed(e);
       }
-      throw e;
-    }
-    const ci = parsed.req.classIndex;
-    this.o.metrics.arrived(ci, parsed.req.size);
-    if (this.closing) {
-      this.reject(res, ci, 'shutting-down', 'router is shutting down', { connection: 'close' });
-      return;
-    }
-    await this.attempt(req, res, parsed, body, undefined);
+    });
   }
 
   private reject(res: ServerResponse, classIndex: number, reason: RouterRejectReason, message: string, extra: Record<string, string> = {}): void {
@@ -239,40 +259,52 @@ export class InferRouter {
     }
   }
 
-  private async attempt(req: IncomingMessage, res: ServerResponse, p: ParsedInfer, body: Buffer, failed: Backend | undefined): Promise<void> {
+  /**
+   * Picks a backend (waiting for a slot under late binding), forwards, accounts, and retries once
+   * elsewhere when the failure was safe; calls `done` once the request is answered.
+   */
+  private attempt(req: IncomingMessage, res: ServerResponse, p: ParsedInfer, body: Buffer, failed: Backend | undefined, done: () => void, bug: (e: unknown) => void): void {
+    const ci = p.req.classIndex;
+    const state = this.pick(p, failed?.state);
+    if (state !== null) return this.send(req, res, p, body, failed, state, false, done, bug);
+    const reason = this.o.policy.lastRejectReason ?? 'no-backend';
+    if (reason === 'overloaded' && this.waiting !== undefined && this.o.lateBinding !== undefined) {
+      // Late binding counts the dispatch when it binds the request to a slot.
+      this.wait(p, res, this.waiting, this.o.lateBinding.maxWaitMs).then((bound) => {
+        if (bound === null) return done();
+        try {
+          this.send(req, res, p, body, failed, bound, true, done, bug);
+        } catch (e) {
+          bug(e);
+        }
+      }, bug);
+      return;
+    }
+    const why =
+      reason === 'deadline'
+        ? `no backend can finish this request within its deadline (${Math.round(p.req.deadlineMs - p.req.arrivalMs)} ms)`
+        : reason === 'overloaded'
+          ? 'every backend is at its outstanding limit'
+          : `no backend serving model "${p.req.model}" can take this request`;
+    this.reject(res, ci, reason, why);
+    done();
+  }
+
+  /** Sends the request to `state` (already counted as dispatched when `counted`) and handles the outcome. */
+  private send(req: IncomingMessage, res: ServerResponse, p: ParsedInfer, body: Buffer, failed: Backend | undefined, state: BackendState, counted: boolean, done: () => void, bug: (e: unknown) => void): void {
     const { tracker, metrics, backends } = this.o;
     const ci = p.req.classIndex;
-    let state = this.pick(p, failed?.state);
-    /** Late binding counted the dispatch when it bound the request to `state`. */
-    let counted = false;
-    if (state === null) {
-      const reason = this.o.policy.lastRejectReason ?? 'no-backend';
-      if (reason === 'overloaded' && this.waiting !== undefined && this.o.lateBinding !== undefined) {
-        state = await this.wait(p, res, this.waiting, this.o.lateBinding.maxWaitMs);
-        if (state === null) return;
-        counted = true;
-      } else {
-        const why =
-          reason === 'deadline'
-            ? `no backend can finish this request within its deadline (${Math.round(p.req.deadlineMs - p.req.arrivalMs)} ms)`
-            : reason === 'overloaded'
-              ? 'every backend is at its outstanding limit'
-              : `no backend serving model "${p.req.model}" can take this request`;
-        this.reject(res, ci, reason, why);
-        return;
-      }
-    }
     const backend = backends.of(state);
     const expectedMs = tracker.expectedServiceMs(state, p.req);
     if (counted && backend === undefined) {
       // Removed between binding and now: give the slot back.
       tracker.finished(state, expectedMs);
       this.reject(res, ci, 'no-backend', 'the backend chosen for this request was removed');
-      return;
+      return done();
     }
     if (backend === undefined || (!counted && (!state.accepting || state.outstanding >= state.maxOutstanding))) {
       this.reject(res, ci, 'overloaded', 'no backend has room for this request');
-      return;
+      return done();
     }
     if (p.clientDeadline && Number.isFinite(expectedMs)) {
       const now = this.o.clock.now();
@@ -283,7 +315,7 @@ export class InferRouter {
           this.bindWaiting(state);
         }
         this.reject(res, ci, 'deadline', `cannot finish within the ${Math.round(p.req.deadlineMs - p.req.arrivalMs)} ms deadline: expected ${Math.round(waitMs + expectedMs)} ms on the best backend (${state.id})`);
-        return;
+        return done();
       }
     }
 
@@ -291,41 +323,50 @@ export class InferRouter {
       metrics.beforeLoadChange(state);
       tracker.dispatched(state, expectedMs);
     }
-    const outcome = await forward(backend, req.url ?? '/', req.headers, body, res, failed === undefined);
-    metrics.beforeLoadChange(state);
-    tracker.finished(state, expectedMs);
-    backends.afterFinish(backend);
-    this.bindWaiting(state);
+    forward(backend, req.url ?? '/', req.headers, body, res, failed === undefined, (outcome) => {
+      try {
+        metrics.beforeLoadChange(state);
+        tracker.finished(state, expectedMs);
+        backends.afterFinish(backend);
+        this.bindWaiting(state);
+        this.outcome(req, res, p, body, failed, state, backend, outcome, done, bug);
+      } catch (e) {
+        bug(e);
+      }
+    });
+  }
 
+  private outcome(req: IncomingMessage, res: ServerResponse, p: ParsedInfer, body: Buffer, failed: Backend | undefined, state: BackendState, backend: Backend, outcome: ProxyOutcome, done: () => void, bug: (e: unknown) => void): void {
+    const { metrics, backends } = this.o;
+    const ci = p.req.classIndex;
     switch (outcome.kind) {
       case 'relayed':
         if (outcome.status >= 500) backends.markFailure(backend, `answered ${outcome.status}`);
         else backends.markSuccess(backend);
         metrics.completed(ci, state, outcome.status, this.o.clock.now() - p.req.arrivalMs);
         if (this.debug) this.o.log.debug({ backend: state.id, class: p.className, size: p.req.size, status: outcome.status, ms: this.o.clock.now() - p.req.arrivalMs }, 'request');
-        return;
+        return done();
       case 'refused':
         backends.markFailure(backend, `answered ${outcome.status}`);
-        await this.attempt(req, res, p, body, backend);
-        return;
+        return this.attempt(req, res, p, body, backend, done, bug);
       case 'aborted':
-        return;
+        return done();
       case 'failed': {
         const kind = classifyError(outcome.error);
         backends.markFailure(backend, outcome.error.message);
         if (outcome.responded) {
           res.destroy();
-          return;
+          return done();
         }
         if (kind === 'safe' && failed === undefined) {
           this.o.log.debug({ backend: state.id, err: outcome.error.message }, 'retrying on another backend');
-          await this.attempt(req, res, p, body, backend);
-          return;
+          return this.attempt(req, res, p, body, backend, done, bug);
         }
         const status = kind === 'timeout' ? 504 : 502;
         metrics.completed(ci, state, status, this.o.clock.now() - p.req.arrivalMs);
         if (kind === 'timeout') sendError(res, 504, `backend ${state.id} did not answer in time`, { 'x-mixscale-backend': state.id });
         else sendError(res, 502, `backend ${state.id} failed: ${outcome.error.message}`, { 'x-mixscale-backend': state.id });
+        return done();
       }
     }
   }

@@ -144,7 +144,7 @@ export class RouterServer {
     const anyAccepting = (model?: string): boolean =>
       this.infer.accepting && (model === undefined ? this.tracker : this.tracker.viewFor(model)).backends.some((b) => b.accepting);
     app.post(['/v2/models/:name/infer', '/v2/models/:name/versions/:version/infer'], (req, res) => {
-      void this.infer.handle(req, res, String(req.params.name));
+      this.infer.handle(req, res, String(req.params.name));
     });
     app.get('/v2/health/live', (_req, res) => {
       res.json({ live: true });
@@ -195,7 +195,7 @@ export class RouterServer {
             } catch {
               return void sendError(res, 400, 'model: the name in the path is not valid percent-encoding');
             }
-            void this.infer.handle(req, res, model);
+            this.infer.handle(req, res, model);
           }
         : app;
     this.server = createServer({ keepAliveTimeout: 65_000 }, listener);
