@@ -55,32 +55,71 @@ class BodyTooLarge extends Error {}
 function readBody(req: IncomingMessage, limit: number, done: (err: Error | null, body?: Buffer) => void): void {
   const declared = Number(req.headers['content-length']);
   if (declared > limit) return done(new BodyTooLarge());
-  let first: Buffer | undefined;
-  let chunks: Buffer[] | undefined;
-  let length = 0;
-  let called = false;
-  const finish = (err: Error | null, body?: Buffer): void => {
-    if (called) return;
-    called = true;
-    done(err, body);
-  };
+  const r = new BodyRead(done);
   req.on('data', (c: Buffer) => {
-    if (called) return;
-    length += c.length;
-    if (length > limit) {
+    if (r.called) return;
+    if (r.add(c) > limit) {
       req.removeAllListeners('data');
       req.resume();
-      return finish(new BodyTooLarge());
+      r.finish(new BodyTooLarge());
     }
-    if (first === undefined) first = c;
-    else (chunks ??= [first]).push(c);
   });
-  req.on('end', () => finish(null, chunks !== undefined ? Buffer.concat(chunks, length) : (first ?? Buffer.alloc(0))));
-  req.on('error', finish);
+  req.on('end', () => r.finish(null, r.body()));
+  req.on('error', (e: Error) => r.finish(e));
   // A client that disconnects mid-body must not leave the request counted as in flight.
   req.on('close', () => {
-    if (!req.complete) finish(new Error('client closed the connection before sending the whole body'));
+    if (!req.complete) r.finish(new Error('client closed the connection before sending the whole body'));
   });
+}
+
+/** The chunks of one body being read, and whether its callback has run (once only). */
+class BodyRead {
+  called = false;
+  private first: Buffer | undefined;
+  private chunks: Buffer[] | undefined;
+  private length = 0;
+  constructor(private readonly done: (err: Error | null, body?: Buffer) => void) {}
+  /** Adds a chunk; returns the length so far. */
+  add(c: Buffer): number {
+    this.length += c.length;
+    if (this.first === undefined) this.first = c;
+    else (this.chunks ??= [this.first]).push(c);
+    return this.length;
+  }
+  body(): Buffer {
+    return this.chunks !== undefined ? Buffer.concat(this.chunks, this.length) : (this.first ?? Buffer.alloc(0));
+  }
+  finish(err: Error | null, body?: Buffer): void {
+    if (this.called) return;
+    this.called = true;
+    this.done(err, body);
+  }
+}
+
+/**
+ * One inference request in the router: its answer is written once (`done`), or a router bug
+ * answers 500 (`bug`). Methods, not closures: named functions made per request cost real time
+ * on the hot path.
+ */
+class Call {
+  private ended = false;
+  constructor(
+    private readonly router: InferRouter,
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+    readonly model: string,
+  ) {}
+  done(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.router.ended();
+  }
+  bug(e: unknown): void {
+    if (this.ended) return;
+    this.router.logBug(e, this.model);
+    sendError(this.res, 500, 'internal router error');
+    this.done();
+  }
 }
 
 /**
@@ -184,38 +223,37 @@ export class InferRouter {
   handle(req: IncomingMessage, res: ServerResponse, model: string): void {
     const arrival = this.o.clock.now();
     this.inFlight++;
-    let ended = false;
-    const finish = (): void => {
-      if (ended) return;
-      ended = true;
-      if (--this.inFlight === 0) for (const w of this.idleWaiters.splice(0)) w();
-    };
-    const failed = (e: unknown): void => {
-      if (ended) return;
-      this.o.log.error({ err: e, model }, 'inference request failed inside the router');
-      sendError(res, 500, 'internal router error');
-      finish();
-    };
+    const call = new Call(this, req, res, model);
     try {
-      this.serve(req, res, model, arrival, finish, failed);
+      this.serve(call, arrival);
     } catch (e) {
-      failed(e);
+      call.bug(e);
     }
   }
 
-  /** Reads, classifies and routes one request; calls `done` once it is answered (`failed` on a router bug). */
-  private serve(req: IncomingMessage, res: ServerResponse, model: string, arrival: number, done: () => void, failed: (e: unknown) => void): void {
+  /** A request has been answered (Call.done). */
+  ended(): void {
+    if (--this.inFlight === 0) for (const w of this.idleWaiters.splice(0)) w();
+  }
+
+  logBug(e: unknown, model: string): void {
+    this.o.log.error({ err: e, model }, 'inference request failed inside the router');
+  }
+
+  /** Reads, classifies and routes one request. */
+  private serve(call: Call, arrival: number): void {
+    const { req, res, model } = call;
     if (!this.o.classes.hasModel(model)) {
       req.resume();
       sendError(res, 404, `unknown model "${model}"; models: ${this.o.classes.models().join(', ')}`);
-      return done();
+      return call.done();
     }
     readBody(req, this.o.bodyLimit, (err, body) => {
       try {
         if (err !== null || body === undefined) {
           if (err instanceof BodyTooLarge) sendError(res, 413, `request body is over the ${this.o.bodyLimit}-byte limit (router.bodyLimit)`, { connection: 'close' });
           else res.destroy();
-          return done();
+          return call.done();
         }
         let parsed: ParsedInfer;
         try {
@@ -223,7 +261,7 @@ export class InferRouter {
         } catch (e) {
           if (e instanceof MixscaleError && e.code === 'MIXSCALE_REQUEST_INVALID') {
             sendError(res, 400, e.message);
-            return done();
+            return call.done();
           }
           throw e;
         }
@@ -231,11 +269,11 @@ export class InferRouter {
         this.o.metrics.arrived(ci, parsed.req.size);
         if (this.closing) {
           this.reject(res, ci, 'shutting-down', 'router is shutting down', { connection: 'close' });
-          return done();
+          return call.done();
         }
-        this.attempt(req, res, parsed, body, undefined, done, failed);
+        this.attempt(call, parsed, body, undefined);
       } catch (e) {
-        failed(e);
+        call.bug(e);
       }
     });
   }
@@ -263,21 +301,25 @@ export class InferRouter {
    * Picks a backend (waiting for a slot under late binding), forwards, accounts, and retries once
    * elsewhere when the failure was safe; calls `done` once the request is answered.
    */
-  private attempt(req: IncomingMessage, res: ServerResponse, p: ParsedInfer, body: Buffer, failed: Backend | undefined, done: () => void, bug: (e: unknown) => void): void {
+  private attempt(call: Call, p: ParsedInfer, body: Buffer, failed: Backend | undefined): void {
+    const { res } = call;
     const ci = p.req.classIndex;
     const state = this.pick(p, failed?.state);
-    if (state !== null) return this.send(req, res, p, body, failed, state, false, done, bug);
+    if (state !== null) return this.send(call, p, body, failed, state, false);
     const reason = this.o.policy.lastRejectReason ?? 'no-backend';
     if (reason === 'overloaded' && this.waiting !== undefined && this.o.lateBinding !== undefined) {
       // Late binding counts the dispatch when it binds the request to a slot.
-      this.wait(p, res, this.waiting, this.o.lateBinding.maxWaitMs).then((bound) => {
-        if (bound === null) return done();
-        try {
-          this.send(req, res, p, body, failed, bound, true, done, bug);
-        } catch (e) {
-          bug(e);
-        }
-      }, bug);
+      this.wait(p, res, this.waiting, this.o.lateBinding.maxWaitMs).then(
+        (bound) => {
+          if (bound === null) return call.done();
+          try {
+            this.send(call, p, body, failed, bound, true);
+          } catch (e) {
+            call.bug(e);
+          }
+        },
+        (e: unknown) => call.bug(e),
+      );
       return;
     }
     const why =
@@ -287,11 +329,12 @@ export class InferRouter {
           ? 'every backend is at its outstanding limit'
           : `no backend serving model "${p.req.model}" can take this request`;
     this.reject(res, ci, reason, why);
-    done();
+    call.done();
   }
 
   /** Sends the request to `state` (already counted as dispatched when `counted`) and handles the outcome. */
-  private send(req: IncomingMessage, res: ServerResponse, p: ParsedInfer, body: Buffer, failed: Backend | undefined, state: BackendState, counted: boolean, done: () => void, bug: (e: unknown) => void): void {
+  private send(call: Call, p: ParsedInfer, body: Buffer, failed: Backend | undefined, state: BackendState, counted: boolean): void {
+    const { req, res } = call;
     const { tracker, metrics, backends } = this.o;
     const ci = p.req.classIndex;
     const backend = backends.of(state);
@@ -300,11 +343,11 @@ export class InferRouter {
       // Removed between binding and now: give the slot back.
       tracker.finished(state, expectedMs);
       this.reject(res, ci, 'no-backend', 'the backend chosen for this request was removed');
-      return done();
+      return call.done();
     }
     if (backend === undefined || (!counted && (!state.accepting || state.outstanding >= state.maxOutstanding))) {
       this.reject(res, ci, 'overloaded', 'no backend has room for this request');
-      return done();
+      return call.done();
     }
     if (p.clientDeadline && Number.isFinite(expectedMs)) {
       const now = this.o.clock.now();
@@ -315,7 +358,7 @@ export class InferRouter {
           this.bindWaiting(state);
         }
         this.reject(res, ci, 'deadline', `cannot finish within the ${Math.round(p.req.deadlineMs - p.req.arrivalMs)} ms deadline: expected ${Math.round(waitMs + expectedMs)} ms on the best backend (${state.id})`);
-        return done();
+        return call.done();
       }
     }
 
@@ -329,14 +372,15 @@ export class InferRouter {
         tracker.finished(state, expectedMs);
         backends.afterFinish(backend);
         this.bindWaiting(state);
-        this.outcome(req, res, p, body, failed, state, backend, outcome, done, bug);
+        this.outcome(call, p, body, failed, state, backend, outcome);
       } catch (e) {
-        bug(e);
+        call.bug(e);
       }
     });
   }
 
-  private outcome(req: IncomingMessage, res: ServerResponse, p: ParsedInfer, body: Buffer, failed: Backend | undefined, state: BackendState, backend: Backend, outcome: ProxyOutcome, done: () => void, bug: (e: unknown) => void): void {
+  private outcome(call: Call, p: ParsedInfer, body: Buffer, failed: Backend | undefined, state: BackendState, backend: Backend, outcome: ProxyOutcome): void {
+    const { res } = call;
     const { metrics, backends } = this.o;
     const ci = p.req.classIndex;
     switch (outcome.kind) {
@@ -345,28 +389,28 @@ export class InferRouter {
         else backends.markSuccess(backend);
         metrics.completed(ci, state, outcome.status, this.o.clock.now() - p.req.arrivalMs);
         if (this.debug) this.o.log.debug({ backend: state.id, class: p.className, size: p.req.size, status: outcome.status, ms: this.o.clock.now() - p.req.arrivalMs }, 'request');
-        return done();
+        return call.done();
       case 'refused':
         backends.markFailure(backend, `answered ${outcome.status}`);
-        return this.attempt(req, res, p, body, backend, done, bug);
+        return this.attempt(call, p, body, backend);
       case 'aborted':
-        return done();
+        return call.done();
       case 'failed': {
         const kind = classifyError(outcome.error);
         backends.markFailure(backend, outcome.error.message);
         if (outcome.responded) {
           res.destroy();
-          return done();
+          return call.done();
         }
         if (kind === 'safe' && failed === undefined) {
           this.o.log.debug({ backend: state.id, err: outcome.error.message }, 'retrying on another backend');
-          return this.attempt(req, res, p, body, backend, done, bug);
+          return this.attempt(call, p, body, backend);
         }
         const status = kind === 'timeout' ? 504 : 502;
         metrics.completed(ci, state, status, this.o.clock.now() - p.req.arrivalMs);
         if (kind === 'timeout') sendError(res, 504, `backend ${state.id} did not answer in time`, { 'x-mixscale-backend': state.id });
         else sendError(res, 502, `backend ${state.id} failed: ${outcome.error.message}`, { 'x-mixscale-backend': state.id });
-        return done();
+        return call.done();
       }
     }
   }
