@@ -184,16 +184,23 @@ export class RouterServer {
     });
 
     const hotPath = opts.hotPath ?? 'lean';
+    // Inference URLs repeat (a few models): remember which model each names, up to a bound.
+    const modelOfUrl = new Map<string, string>();
     const listener =
       hotPath === 'lean'
         ? (req: IncomingMessage, res: ServerResponse): void => {
-            const m = req.method === 'POST' && req.url !== undefined ? INFER_PATH.exec(req.url) : null;
-            if (m === null) return void app(req, res);
-            let model: string;
-            try {
-              model = decodeURIComponent(m[1]!);
-            } catch {
-              return void sendError(res, 400, 'model: the name in the path is not valid percent-encoding');
+            const url = req.url;
+            if (req.method !== 'POST' || url === undefined) return void app(req, res);
+            let model = modelOfUrl.get(url);
+            if (model === undefined) {
+              const m = INFER_PATH.exec(url);
+              if (m === null) return void app(req, res);
+              try {
+                model = decodeURIComponent(m[1]!);
+              } catch {
+                return void sendError(res, 400, 'model: the name in the path is not valid percent-encoding');
+              }
+              if (modelOfUrl.size < 256) modelOfUrl.set(url, model);
             }
             this.infer.handle(req, res, model);
           }
