@@ -209,3 +209,28 @@ describe('router server when clients go away', () => {
     }
   });
 });
+
+describe('router lean listener', () => {
+  it('routes repeated and many distinct inference URLs the same way, past its URL memory', async () => {
+    const a = await new FakeBackend('a').start();
+    const { server, url } = await startRouter({ backends: [{ id: 'a', url: a.url, type: 'g4dn.xlarge' }] }, { policy: new FirstAvailable() });
+    try {
+      // 300 distinct query strings: more URLs than the listener remembers (256).
+      for (let i = 0; i < 300; i++) {
+        const res = await request(url).post(`/v2/models/rm%32/infer?i=${i % 150}&n=${i}`).send(inferBody(1));
+        assert.equal(res.status, 200, `request ${i}`);
+      }
+      assert.equal(a.received.length, 300);
+      for (let i = 0; i < 2; i++) {
+        const missing = await request(url).post('/v2/models/n%6Fpe/infer').send(inferBody(1));
+        assert.equal(missing.status, 404);
+        assert.match(missing.body.error, /unknown model "nope"/);
+        const other = await request(url).post('/v2/models/rm2/explain').send(inferBody(1));
+        assert.equal(other.status, 404);
+      }
+    } finally {
+      await server.close();
+      await a.stop();
+    }
+  });
+});
