@@ -8,8 +8,8 @@ import { startMixscale, startNginx, startScript, stopAll, tool, wrk, type WrkRes
 /**
  * Proxy overhead: wrk drives tiny OIP inference requests at (1) an echo backend directly,
  * (2) nginx least_conn with keep-alive upstreams, (3) mixscale router with the lean hot path,
- * (4) mixscale router with every request through express, (5) a bare node proxy (the floor for
- * any node proxy: bare-proxy.ts). Throughput at 32 connections;
+ * (4) mixscale router with every request through express, (5) a bare node proxy (a minimal
+ * node proxy for scale: bare-proxy.ts). Throughput at 32 connections;
  * median latency at 1 connection (no queueing), compared with direct.
  *
  * The machine is shared, so each target is measured in several interleaved rounds and the best
