@@ -55,8 +55,6 @@ export class RouterServer {
   readonly settings: RouterSettings;
   private readonly health: HealthChecker;
   private readonly cloudwatch: CloudWatchPublisher | undefined;
-  private readonly clock: Clock;
-  private readonly log: Logger;
   private readonly healthChecks: boolean;
   private closing: Promise<void> | undefined;
 
@@ -65,9 +63,7 @@ export class RouterServer {
     const settings = config.router ?? routerSection.parse({});
     this.settings = settings;
     const clock = opts.clock ?? new RealClock();
-    this.clock = clock;
     const log = opts.log ?? silentLogger;
-    this.log = log;
     this.healthChecks = opts.healthChecks ?? true;
     this.policy = opts.policy ?? createRoutingPolicy(config.routing.policy, config.routing.options);
     const classes = new ClassTable(classesFromConfig(loaded));
