@@ -47,10 +47,10 @@ export function positiveNumber(flag: string, text: string): number {
   return n;
 }
 
-/** A positive integer given for `flag`, or a usage error naming the flag and the value. */
-export function positiveInteger(flag: string, text: string): number {
+/** A positive integer (or, with min 0, one ≥ 0) given for `flag`, or a usage error naming the flag and the value. */
+export function positiveInteger(flag: string, text: string, min: 0 | 1 = 1): number {
   const n = Number(text);
-  if (!Number.isInteger(n) || n <= 0) throw new MixscaleError('MIXSCALE_USAGE', `${flag}: expected a positive integer, got "${text}"`);
+  if (text.trim() === '' || !Number.isInteger(n) || n < min) throw new MixscaleError('MIXSCALE_USAGE', `${flag}: expected ${min === 0 ? 'an integer ≥ 0' : 'a positive integer'}, got "${text}"`);
   return n;
 }
 
@@ -61,7 +61,8 @@ export function durationArg(flag: string, text: string): number {
   return ms;
 }
 
-/** commander option parsers for the three above. */
+/** commander option parsers for the three above (and an integer ≥ 0). */
 export const positiveNumberOption = (flag: string) => (text: string): number => positiveNumber(flag, text);
 export const positiveIntegerOption = (flag: string) => (text: string): number => positiveInteger(flag, text);
+export const nonNegativeIntegerOption = (flag: string) => (text: string): number => positiveInteger(flag, text, 0);
 export const durationOption = (flag: string) => (text: string): number => durationArg(flag, text);

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
+import { LineCounter, parseDocument, isMap, isNode, isScalar, type Document } from 'yaml';
 import type { z } from 'zod';
 import { Catalog } from '../catalog/catalog.ts';
 import { ServiceProfiles } from '../catalog/profiles.ts';
@@ -59,7 +59,8 @@ export function parseConfig(input: unknown, source = '<inline>', lineOf: (path: 
   const r = configSchema.safeParse(input);
   if (r.success) return r.data;
   const lines = r.error.issues.map((issue) => {
-    const line = lineOf(issue.path);
+    // An unknown key is reported at its own line, not at its object's.
+    const line = lineOf(issue.code === 'unrecognized_keys' && issue.keys.length > 0 ? [...issue.path, issue.keys[0]!] : issue.path);
     return `${source}${line !== undefined ? `:${line}` : ''}: ${describeIssue(issue, input)}`;
   });
   const first = r.error.issues[0]!;
@@ -70,6 +71,12 @@ function lineFinder(doc: Document, counter: LineCounter): (path: ReadonlyArray<P
   return (path) => {
     // Walk up until a node exists (a missing key is reported at its parent).
     for (let n = path.length; n >= 0; n--) {
+      if (n > 0) {
+        // The key's own line: a value (a nested map, say) may start on a later one.
+        const parent = n === 1 ? doc.contents : doc.getIn(path.slice(0, n - 1) as unknown[], true);
+        const pair = isMap(parent) ? parent.items.find((p) => isScalar(p.key) && p.key.value === path[n - 1]) : undefined;
+        if (pair !== undefined && isNode(pair.key) && pair.key.range) return counter.linePos(pair.key.range[0]).line;
+      }
       const node = doc.getIn(path.slice(0, n) as unknown[], true);
       if (isNode(node) && node.range) return counter.linePos(node.range[0]).line;
     }

@@ -57,7 +57,9 @@ describe('config loading', () => {
 
   it('names a typo’d key, with its line', () => {
     fails(GOOD.replace('budget:', 'budgett:\n  usdPerHour: 1\nbudget:'), /config\.yaml:2: unknown key "budgett"/);
-    fails(GOOD.replace('    slo: 350ms', '    slo: 350ms\n    sloo: 1'), /classes\[0\]: unknown key "sloo"/);
+    fails(GOOD.replace('    slo: 350ms', '    slo: 350ms\n    sloo: 1'), /config\.yaml:8: classes\[0\]: unknown key "sloo"/);
+    // A stray top-level key after others: its own line, not the document's first.
+    fails(`${GOOD}\nfoo: 1\n`, new RegExp(`config\\.yaml:${GOOD.split('\n').length + 1}: unknown key "foo"`));
   });
 
   it('names a negative budget and the value it got', () => {

@@ -30,7 +30,7 @@ describe('mixscale node', function () {
   this.timeout(60_000);
 
   it('emulated: prints {"listening": URL} for port 0, serves, and on SIGTERM finishes in-flight requests and exits 0', async () => {
-    const { child, url, exited } = await startNode(['emulated', '--type', 'r5n.large', '--model', 'rm2', '--port', '0']);
+    const { child, url, exited } = await startNode(['emulated', '--type', 'r5n.large', '--model', 'rm2', '--port', '0', '--seed', '0']);
     assert.match(url, /^http:\/\/127\.0\.0\.1:\d+$/);
     // About 250 ms of service: still in flight when the signal arrives.
     const inflight = fetch(`${url}/v2/models/rm2/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ parameters: { size: 610 } }) });
@@ -55,6 +55,14 @@ describe('mixscale node', function () {
     assert.equal(r.code, 2);
     assert.match(r.stderr, /^mixscale: .*no\/such\/model: model folder not found/);
     assert.equal(r.stderr.trim().split('\n').length, 1);
+  });
+
+  it('emulated: --seed takes an integer ≥ 0, as node.emulated.seed does, and names a bad one', () => {
+    for (const bad of ['-1', '1.5', 'x']) {
+      const r = runCli(['node', 'emulated', '--type', 'r5n.large', '--model', 'rm2', '--seed', bad]);
+      assert.equal(r.code, 2);
+      assert.match(r.stderr, new RegExp(`--seed: expected an integer ≥ 0, got "${bad.replace('.', '\\.')}"`));
+    }
   });
 
   it('emulated: an unprofiled type is a one-line user error naming what is profiled', () => {

@@ -13,7 +13,7 @@ import { EdgeNode } from '../../node/edge/node.ts';
 import { EXIT_POLICIES, type ExitPolicyName } from '../../node/edge/exit-policy.ts';
 import { MultiExitModel } from '../../node/edge/model.ts';
 import { createNodeApp, listen, type InferenceNode } from '../../node/http.ts';
-import { globalOptions, loggerFor, positiveIntegerOption } from '../context.ts';
+import { globalOptions, loggerFor, nonNegativeIntegerOption, positiveIntegerOption } from '../context.ts';
 
 /** The model the edge node serves by default: the staged CNN shipped in the repo. */
 const DEFAULT_EDGE_MODEL = fileURLToPath(new URL('../../../models/digits-cnn', import.meta.url));
@@ -117,7 +117,7 @@ On start a node prints one JSON line on stdout: {"listening":"http://127.0.0.1:P
     .option('--host <host>', 'address to listen on (default: node.host, 127.0.0.1)')
     .option('--port <port>', 'port (0: the OS chooses)', port, 0)
     .option('--slots <n>', 'requests served at once (default: node.emulated.slots, 1)', positiveIntegerOption('--slots'))
-    .option('--seed <n>', 'seed of the service-time draws (default: node.emulated.seed, else one per process)', positiveIntegerOption('--seed'))
+    .option('--seed <n>', 'seed of the service-time draws (default: node.emulated.seed, else one per process)', nonNegativeIntegerOption('--seed'))
     .option('--profiles <csv>', 'a service-time profile CSV instead of the bundled Kairos profiles')
     .action(async (opts: { type: string; model: string; host?: string; port: number; slots?: number; seed?: number; profiles?: string }, cmd: Command) => {
       const cfg = nodeConfig(cmd);

@@ -56,7 +56,7 @@ export const controllerSection = z.strictObject({
     .default({ backendPort: 8000, namespace: 'mixscale/router' }),
   local: z
     .strictObject({
-      /** argv of one node; {type} {model} {pool} {id} are filled in. Default: `mixscale node emulated --type {type} --model {model} --port 0`. */
+      /** argv of one node; {type} {model} {pool} {id} {slots} are filled in. Default: `mixscale node emulated --type {type} --model {model} --slots {slots} --port 0`. */
       command: z.array(z.string().min(1)).min(1).optional(),
       /** Model the nodes serve (default: the first class's model). */
       model: z.string().min(1).optional(),
