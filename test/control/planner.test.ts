@@ -71,6 +71,32 @@ describe('planMix (Kairos rm2, $2.5/h)', () => {
     assert.ok((moved.mix['r5n.large'] ?? 0) > 0, JSON.stringify(moved.mix));
   });
 
+  it('moves an overloaded fleet to the least overloaded mix, whatever the threshold', () => {
+    // 300 rps is more than any $2.5/h mix serves; 4×g4dn is far more overloaded than the frugal mixes.
+    const fleet = Array.from({ length: 4 }, (_, i) => instance(`g-${i}`, 'g4dn.xlarge', 'running'));
+    const moved = plan(300, { fleet, options: { minGain: 0.99 } });
+    assert.equal(moved.changes, true, moved.reason);
+    assert.ok((moved.mix['r5n.large'] ?? 0) >= 8, JSON.stringify(moved.mix));
+  });
+
+  it('raises the hold threshold by what the change costs: boot time billed idle and a per-change cost', () => {
+    const best = plan(60);
+    const near = best.runnersUp[0]!.mix;
+    const fleet = Object.entries(near).flatMap(([t, n]) => Array.from({ length: n }, (_, i) => instance(`${t}-${i}`, t, 'running')));
+    const threshold = (options: Record<string, number>) => {
+      const held = plan(60, { fleet, options: { minGain: 0.5, ...options } });
+      const m = /threshold (\d+\.\d)%/.exec(held.reason);
+      assert.ok(m !== null, held.reason);
+      return Number(m[1]);
+    };
+    const base = threshold({ changeCostUsd: 0 });
+    assert.ok(threshold({ changeCostUsd: 0.25 }) > base + 1, 'a per-change cost raises the threshold');
+    // With no per-change cost, what is left above minGain is the launches' boot time billed while not serving.
+    const launches = kairosCandidates.reduce((a, c) => a + Math.max(0, (best.mix[c.type] ?? 0) - (near[c.type] ?? 0)) * c.usdPerHour * (c.bootMs / 3_600_000), 0);
+    assert.ok(launches > 0);
+    assert.ok(Math.abs(base - 50 - (100 * launches) / 2.5) < 0.1, `threshold ${base}% for $${launches.toFixed(4)} of boot time`);
+  });
+
   it('changes a loaded fleet in steps that keep what stays running able to carry the load while launches boot', () => {
     const fleet = Array.from({ length: 4 }, (_, i) => instance(`g-${i}`, 'g4dn.xlarge', 'running'));
     const safe = plan(56, { fleet, options: { minGain: 0 } });

@@ -12,7 +12,8 @@ describe('scheduleTicks', () => {
         if (calls === 1) throw new Error('boom');
       },
     });
-    await new Promise((r) => setTimeout(r, 2_300));
+    // Wait for a tick after the one that threw (a per-second cron: about 2 s), bounded.
+    for (let waited = 0; calls < 2 && waited < 8_000; waited += 50) await new Promise((r) => setTimeout(r, 50));
     await s.stop();
     const seen = calls;
     assert.ok(seen >= 2, `expected a tick after the one that threw, saw ${seen} calls`);

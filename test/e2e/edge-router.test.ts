@@ -39,7 +39,7 @@ describe('edge nodes behind the router', function () {
       join(dir, 'edge.yaml'),
       `budget: { usdPerHour: 1 }
 profiles: [${JSON.stringify(EDGE_PROFILE)}]
-classes: [{ name: digits, model: digits-cnn, slo: 200ms }]
+classes: [{ name: digits, model: digits-cnn, slo: 2s }]
 pools: [{ name: edge, type: t3.xlarge }]
 router:
   listen: { host: 127.0.0.1, port: ${port} }
@@ -58,6 +58,9 @@ ${urls.map((u, i) => `    - { id: edge-${i}, url: "${u}", type: t3.xlarge, pool:
     rmSync(dir, { recursive: true, force: true });
   });
 
+  // The class SLO is generous so that a loaded CI machine does not turn digits away at the router
+  // (504): what is under test is routing to the pool and the exit each node chooses within
+  // the request's own 20 ms bound; deadline rejection has its own tests (test/routing).
   it('answers every digit through the router to a pool of two edge nodes, with the exit each node chose', async () => {
     const trace = join(dir, 'trace.csv');
     writeFileSync(trace, 't_s,rps\n0,30\n4,30\n');

@@ -49,6 +49,39 @@ describe('performance model (Kairos rm2 on g4dn.xlarge + r5n.large)', () => {
     assert.ok((split['g4dn.xlarge'] ?? 0) > 0.01);
   });
 
+  it('sends requests too slow for the frugal type to the fast type only, and to the frugal type when the mix has no fast one', () => {
+    // rm2 at size 1000 takes longer than the 350 ms SLO on r5n.large, size 100 does not.
+    assert.ok(profiles.table('r5n.large', 'rm2').meanMs(1000) > 350 && profiles.table('r5n.large', 'rm2').meanMs(100) < 350);
+    const two = buildModel(kairosTypes, rm2, { atMs: 0, windowMs: 1, classes: [{ name: 'rm2', rps: 5, sizes: { sizes: Float64Array.of(100, 1000), weights: Float64Array.of(0.5, 0.5) } }] });
+    const mixed = two.predict([1, 13]);
+    assert.ok((mixed.split[0]!['g4dn.xlarge'] ?? 0) >= 0.5 - 1e-9, `g4dn share ${mixed.split[0]!['g4dn.xlarge']}`);
+    const cpuOnly = two.predict([0, 2]);
+    assert.ok(Math.abs((cpuOnly.split[0]!['r5n.large'] ?? 0) - 1) < 1e-9, 'an all-frugal mix still serves the large sizes');
+    assert.ok(Math.abs(cpuOnly.pools[0]!.rps - 5) < 1e-9);
+  });
+
+  it('adds the queueing wait to the mean latency', () => {
+    const at = (rps: number) => buildModel(kairosTypes, rm2, { atMs: 0, windowMs: 1, classes: [{ name: 'rm2', rps, sizes: kairosSizes }] }).predict([0, 10]);
+    // One type: the split cannot change, so only the wait can raise the mean (10 r5n at 85 rps: about 90% busy).
+    assert.ok(at(85).maxUtilization > 0.8);
+    assert.ok(at(85).meanScore > at(5).meanScore * 1.1, `${at(85).meanScore} vs ${at(5).meanScore}`);
+  });
+
+  it('leaves a class with no traffic out of the score', () => {
+    const tight = { name: 'idle', model: 'rm2', sloMs: 5, sloQuantile: 0.99, share: 0 };
+    const load = (idleRps: number) => ({ atMs: 0, windowMs: 1, classes: [{ name: 'rm2', rps: 30, sizes: kairosSizes }, { name: 'idle', rps: idleRps, sizes: kairosSizes }] });
+    const alone = modelAt(30).predict([2, 6]).score;
+    assert.ok(Math.abs(buildModel(kairosTypes, [...rm2, tight], load(0)).predict([2, 6]).score - alone) < 1e-9);
+    assert.ok(buildModel(kairosTypes, [...rm2, tight], load(1)).predict([2, 6]).score > 1, 'with traffic, the 5 ms SLO counts');
+  });
+
+  it('never says a mix meets the SLO while some sizes have no type to serve them, however few', () => {
+    const rare = buildModel(kairosTypes, rm2, { atMs: 0, windowMs: 1, classes: [{ name: 'rm2', rps: 1, sizes: { sizes: Float64Array.of(100, 5000), weights: Float64Array.of(0.998, 0.002) } }] });
+    const p = rare.predict([2, 0]);
+    assert.ok(p.classes[0]!.p99Ms < 350, `p99 of what is served: ${p.classes[0]!.p99Ms}`);
+    assert.ok(p.score > 1, `score ${p.score}`);
+  });
+
   it('counts sizes no type can serve against attainment', () => {
     const huge = buildModel(kairosTypes, rm2, { atMs: 0, windowMs: 1, classes: [{ name: 'rm2', rps: 1, sizes: { sizes: Float64Array.of(100, 5000), weights: Float64Array.of(0.5, 0.5) } }] });
     const p = huge.predict([2, 0]).classes[0]!;

@@ -34,7 +34,12 @@ describe('mixscale node', function () {
     assert.match(url, /^http:\/\/127\.0\.0\.1:\d+$/);
     // About 250 ms of service: still in flight when the signal arrives.
     const inflight = fetch(`${url}/v2/models/rm2/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ parameters: { size: 610 } }) });
-    await new Promise((r) => setTimeout(r, 50));
+    // Signal only once the node is serving it (its metadata counts busy slots).
+    for (let i = 0; i < 200; i++) {
+      const meta = (await (await fetch(`${url}/v2/models/rm2`)).json()) as { parameters: { busy: number } };
+      if (meta.parameters.busy > 0) break;
+      await new Promise((r) => setTimeout(r, 5));
+    }
     child.kill('SIGTERM');
     const reply = await inflight;
     assert.equal(reply.status, 200);

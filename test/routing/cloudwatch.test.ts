@@ -9,6 +9,13 @@ import { FakeBackend, inferBody } from './fake-backend.ts';
 import { FirstAvailable, startRouter } from './harness.ts';
 
 describe('router CloudWatch publishing', () => {
+  // Each test mocks the client; restored even when an assertion fails, so no mock leaks into other suites.
+  let mocked: { restore(): void } | undefined;
+  afterEach(() => {
+    mocked?.restore();
+    mocked = undefined;
+  });
+
   it('turns a histogram into at most 150 values whose counts add up to its count', () => {
     const h = new LatencyHistogram();
     for (let i = 1; i <= 10_000; i++) h.record(i / 10);
@@ -24,6 +31,7 @@ describe('router CloudWatch publishing', () => {
 
   it('publishes per-class requests, rejections and latency values/counts, batched, on close', async () => {
     const cw = mockClient(CloudWatchClient);
+    mocked = cw;
     cw.on(PutMetricDataCommand).resolves({});
     const a = await new FakeBackend('a').start();
     const { server, url } = await startRouter(
@@ -49,11 +57,11 @@ describe('router CloudWatch publishing', () => {
     assert.equal(latency.Unit, 'Milliseconds');
     assert.equal(latency.Counts!.reduce((x, y) => x + y, 0), 5);
     assert.equal(find('LatencyMs', 'batch'), undefined);
-    cw.restore();
   });
 
   it('publishes under the names and dimensions the controller reads back (CloudWatchMetricsSource)', async () => {
     const cw = mockClient(CloudWatchClient);
+    mocked = cw;
     cw.on(PutMetricDataCommand).resolves({});
     cw.on(GetMetricDataCommand).resolves({ MetricDataResults: [] });
     const a = await new FakeBackend('a').start();
@@ -81,6 +89,5 @@ describe('router CloudWatch publishing', () => {
     const queried = cw.commandCalls(GetMetricDataCommand)[0]!.args[0].input.MetricDataQueries!.map((q) => key(q.MetricStat!.Metric!));
     assert.ok(queried.length > 0);
     for (const q of queried) assert.ok(published.has(q), `the controller queries ${q}, which the router never publishes`);
-    cw.restore();
   });
 });

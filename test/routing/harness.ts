@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { loadConfigObject } from '../../src/config/load.ts';
 import type { RouterServer as RouterServerType, RouterServerOptions } from '../../src/routing/server.ts';
 import { RouterServer } from '../../src/routing/server.ts';
@@ -69,4 +70,10 @@ export function routerTestbed(): { backend(name: string, delayMs?: number): Prom
     },
     serve: (server) => (router = server),
   };
+}
+
+/** Waits (at most 2 s) until `cond` holds; fails naming what it waited for. */
+export async function until(cond: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 400 && !cond(); i++) await new Promise((r) => setTimeout(r, 5));
+  assert.ok(cond(), `timed out waiting for: ${what}`);
 }

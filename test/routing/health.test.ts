@@ -4,7 +4,7 @@ import { HealthChecker } from '../../src/routing/health.ts';
 import { RealClock, SimClock } from '../../src/core/clock.ts';
 import type { RouterServer } from '../../src/routing/server.ts';
 import { FakeBackend, inferBody } from './fake-backend.ts';
-import { FirstAvailable, startRouter } from './harness.ts';
+import { FirstAvailable, startRouter, until } from './harness.ts';
 
 describe('router backend health and retries', () => {
   let router: RouterServer;
@@ -109,9 +109,9 @@ describe('router backend health and retries', () => {
     await new Promise((r) => setTimeout(r, 50));
     assert.equal(router.backends.get('a')!.consecutiveFailures, 0);
     clock.advanceTo(5_000);
-    while (router.backends.get('a')!.consecutiveFailures < 1) await new Promise((r) => setTimeout(r, 5));
+    await until(() => router.backends.get('a')!.consecutiveFailures >= 1, 'the probe due at 5 s');
     clock.advanceTo(10_000);
-    while (router.backends.get('a')!.consecutiveFailures < 2) await new Promise((r) => setTimeout(r, 5));
+    await until(() => router.backends.get('a')!.consecutiveFailures >= 2, 'the probe due at 10 s');
     assert.equal(router.backends.get('a')!.healthy, false);
     checker.stop();
     clock.advanceTo(60_000);

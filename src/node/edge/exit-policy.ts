@@ -52,29 +52,30 @@ export function decideExits(policy: ExitPolicyName, jobs: readonly ExitCandidate
   });
   if (policy === 'reactive') return out;
 
-  // Predictive: optional stages must fit their own deadline at the batch they would run in...
+  // Predictive: the optional stage runs for the largest set of requests whose batch (with the
+  // mandatory rows) still ends before each one's deadline: taken latest deadline first (on a tie,
+  // least confident first: they gain most from the stage), a set fits when the stage ends before
+  // its earliest deadline. A request left out stops here ('latency'); one that fits but would
+  // cost the queue a deadline it could still meet stops too ('queue').
+  const opt = jobs.flatMap((j, i) => (out[i] === null && next > j.minExit ? [i] : []));
+  if (opt.length === 0) return out;
+  opt.sort((a, b) => jobs[b]!.deadlineMs - jobs[a]!.deadlineMs || jobs[a]!.confidence - jobs[b]!.confidence);
   const mandatory = jobs.reduce((a, j, i) => (out[i] === null && next <= j.minExit ? a + j.rows : a), 0);
-  const optional = (): number[] => jobs.flatMap((j, i) => (out[i] === null && next > j.minExit ? [i] : []));
-  for (let round = 0; round < 4; round++) {
-    const opt = optional();
-    if (opt.length === 0) return out;
-    const rows = mandatory + opt.reduce((a, i) => a + jobs[i]!.rows, 0);
+  const base = mandatory > 0 ? ctx.stageMs(next, mandatory) : 0;
+  const ends: number[] = [];
+  let rows = mandatory;
+  let fits = 0;
+  for (let k = 0; k < opt.length; k++) {
+    rows += jobs[opt[k]!]!.rows;
     const t = ctx.stageMs(next, rows);
-    let dropped = false;
-    for (const i of opt) {
-      if (ctx.now + t > jobs[i]!.deadlineMs) {
-        out[i] = 'latency';
-        dropped = true;
-      }
-    }
-    if (!dropped) break;
+    ends.push(t);
+    if (ctx.now + t <= jobs[opt[k]!]!.deadlineMs) fits = k + 1;
   }
-  // ...and must not cost the queue a deadline it could still meet.
-  const opt = optional();
-  if (opt.length > 0) {
-    const rows = mandatory + opt.reduce((a, i) => a + jobs[i]!.rows, 0);
-    const extra = ctx.stageMs(next, rows) - (mandatory > 0 ? ctx.stageMs(next, mandatory) : 0);
-    if (extra > ctx.queueSlackMs()) for (const i of opt) out[i] = 'queue';
+  let kept = fits;
+  if (fits > 0) {
+    const slack = ctx.queueSlackMs();
+    while (kept > 0 && ends[kept - 1]! - base > slack) kept--;
   }
+  for (let k = kept; k < opt.length; k++) out[opt[k]!] = k < fits ? 'queue' : 'latency';
   return out;
 }

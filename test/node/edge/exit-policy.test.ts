@@ -40,9 +40,24 @@ describe('exit policy', () => {
     it('predictive plans with the batch the stage would run: two rows take twice as long', () => {
       const a = job({ deadlineMs: 10 });
       const b = job({ deadlineMs: 10 });
-      // One row: 4 + 3 = 7 ≤ 10 fits; two rows: 4 + 6 = 10 fits; three would not.
+      // One row: 4 + 3 = 7 ≤ 10 fits; two rows: 4 + 6 = 10 fits; three would not, so two go on.
       assert.deepEqual(decideExits('predictive', [a, b], ctx({ done: 0, now: 4 })), [null, null]);
-      assert.deepEqual(decideExits('predictive', [a, b, job({ deadlineMs: 10 })], ctx({ done: 0, now: 4 })), ['latency', 'latency', 'latency']);
+      assert.deepEqual(decideExits('predictive', [a, b, job({ deadlineMs: 10 })], ctx({ done: 0, now: 4 })), [null, null, 'latency']);
+    });
+
+    it('predictive keeps going the requests with the latest deadlines, and on a tie the least confident', () => {
+      // At 4 ms, stage 2 on k rows ends at 4 + 3k: one row fits a 7 ms deadline, two a 10 ms one.
+      const out = decideExits('predictive', [job({ deadlineMs: 7 }), job({ deadlineMs: 10, confidence: 0.9 }), job({ deadlineMs: 10, confidence: 0.3 })], ctx({ done: 0, now: 4 }));
+      assert.deepEqual(out, ['latency', null, null]);
+      const tie = decideExits('predictive', [job({ deadlineMs: 7, confidence: 0.9 }), job({ deadlineMs: 7, confidence: 0.3 })], ctx({ done: 0, now: 4 }));
+      assert.deepEqual(tie, ['latency', null]);
+    });
+
+    it('predictive counts the rows that must run the stage anyway (accuracy bound) in the batch an optional row joins', () => {
+      // A mandatory row and an optional one: 4 + 2 × 3 = 10 > 9, so the optional one stops, though alone it would fit (7).
+      const out = decideExits('predictive', [job({ minExit: 1 }), job({ deadlineMs: 9 })], ctx({ done: 0, now: 4 }));
+      assert.deepEqual(out, [null, 'latency']);
+      assert.deepEqual(decideExits('predictive', [job({ minExit: 1 }), job({ deadlineMs: 10 })], ctx({ done: 0, now: 4 })), [null, null]);
     });
 
     it('predictive drops only the requests whose own deadline the stage would break', () => {
@@ -55,6 +70,15 @@ describe('exit policy', () => {
     it('predictive gives up an optional stage that would make a queued request miss a deadline it could still meet', () => {
       const out = decideExits('predictive', [job({ deadlineMs: 100 })], ctx({ done: 1, now: 4, queueSlackMs: () => 5 }));
       assert.deepEqual(out, ['queue']);
+    });
+
+    it('predictive runs the stage for as many as the queue can absorb', () => {
+      // Stage 3: 7 ms per row; a queue that absorbs 15 ms takes two of three rows.
+      const out = decideExits('predictive', [job({ deadlineMs: 100 }), job({ deadlineMs: 100 }), job({ deadlineMs: 100 })], ctx({ done: 1, now: 4, queueSlackMs: () => 15 }));
+      assert.deepEqual(out, [null, null, 'queue']);
+      // The mandatory rows' own time is not the optional ones' cost: 2 rows (14 ms) minus the mandatory row's 7 ms fits a 7 ms slack exactly.
+      assert.deepEqual(decideExits('predictive', [job({ minExit: 2 }), job({ deadlineMs: 100 })], ctx({ done: 1, now: 4, queueSlackMs: () => 7 })), [null, null]);
+      assert.deepEqual(decideExits('predictive', [job({ minExit: 2 }), job({ deadlineMs: 100 })], ctx({ done: 1, now: 4, queueSlackMs: () => 6.9 })), [null, 'queue']);
     });
 
     it('predictive runs the stage when the queue can absorb it', () => {
@@ -92,6 +116,7 @@ describe('exit policy', () => {
     it('stops at the first exit whose confidence reaches the threshold', () => {
       assert.deepEqual(decideExits('predictive', [job({ confidence: 0.96 })], ctx({ done: 0, now: 1 })), ['confidence']);
       assert.deepEqual(decideExits('predictive', [job({ confidence: 0.94 })], ctx({ done: 0, now: 1 })), [null]);
+      assert.deepEqual(decideExits('reactive', [job({ confidence: 0.95 })], ctx({ done: 0, now: 1 })), ['confidence'], 'reaching the threshold is enough');
     });
 
     it('always stops after the last stage', () => {
