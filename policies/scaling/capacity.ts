@@ -1,11 +1,45 @@
 import { ConfigError } from '../../src/core/errors.ts';
 import { candidateServes, type CandidateType, type ScalingState } from '../../src/control/types.ts';
-import type { RequestClass } from '../../src/core/types.ts';
+import type { Mix, RequestClass } from '../../src/core/types.ts';
 
 /**
  * Small measures the baseline scaling policies share: what the budget affords of a type, and
  * how much serving work the observed load brings to a type (from its measured profile).
  */
+
+/**
+ * The pool bounds every policy keeps: each type between its pools' minCount and maxCount, and a
+ * type in capacity cooldown at no more than it has (pending or running) or its minCount. When the
+ * whole costs more than the budget, instances of the priciest type go first: down to the
+ * minCounts, then (the budget wins) below them. Also says how many were trimmed for the budget.
+ */
+export function boundMix(want: Mix, state: Pick<ScalingState, 'candidates' | 'fleet' | 'budgetUsdPerHour'>): { mix: Record<string, number>; trimmed: number } {
+  const types = new Map<string, { min: number; max: number; available: boolean; usd: number }>();
+  for (const c of state.candidates) {
+    const t = types.get(c.type) ?? { min: 0, max: 0, available: true, usd: c.usdPerHour };
+    types.set(c.type, { min: t.min + c.minCount, max: t.max + c.maxCount, available: t.available && c.available, usd: t.usd });
+  }
+  const mix: Record<string, number> = {};
+  for (const [type, t] of types) {
+    let n = Math.min(t.max, Math.max(t.min, want[type] ?? 0));
+    if (!t.available) n = Math.min(n, Math.max(t.min, state.fleet.filter((i) => i.type === type && (i.state === 'pending' || i.state === 'running')).length));
+    if (n > 0) mix[type] = n;
+  }
+  const usd = (): number => Object.entries(mix).reduce((a, [type, n]) => a + n * types.get(type)!.usd, 0);
+  let trimmed = 0;
+  while (usd() > state.budgetUsdPerHour + 1e-9) {
+    const order = Object.keys(mix).sort((a, b) => types.get(b)!.usd - types.get(a)!.usd || (a < b ? -1 : 1));
+    const type = order.find((t) => mix[t]! > types.get(t)!.min) ?? order[0]!;
+    if (--mix[type]! === 0) delete mix[type];
+    trimmed++;
+  }
+  return { mix, trimmed };
+}
+
+/** What the other types' minCounts cost: the budget a one-type policy has left for its type. */
+export function othersMinimumUsd(candidates: readonly CandidateType[], type: string): number {
+  return candidates.reduce((a, c) => (c.type === type ? a : a + c.minCount * c.usdPerHour), 0);
+}
 
 /** Most instances of `c` the budget pays for, within its pool bounds (the budget wins over minCount). */
 export function affordable(c: CandidateType, budgetUsdPerHour: number): number {

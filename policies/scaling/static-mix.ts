@@ -1,12 +1,14 @@
 import type { ScalingPolicy } from '../../src/control/types.ts';
 import { ConfigError } from '../../src/core/errors.ts';
-import { formatMix, mixCost } from '../../src/core/types.ts';
+import { formatMix } from '../../src/core/types.ts';
 import { formatUsd } from '../../src/core/units.ts';
+import { boundMix } from './capacity.ts';
 
 /**
  * Baseline: a fixed mix from `scaling.options.mix` (`{ type: count }`), whatever the load.
- * When it costs more than the budget in force, instances of the priciest type go first until
- * it fits (the budget is a hard cap); types that are not candidates are left out.
+ * Pools keep their minCount and maxCount, a type in capacity cooldown keeps what it has, and
+ * when the mix costs more than the budget in force, instances of the priciest type go first
+ * until it fits (the budget is a hard cap); types that are not candidates are left out.
  */
 export function createStaticMix(options: Readonly<Record<string, unknown>>): ScalingPolicy {
   const raw = options.mix;
@@ -22,24 +24,12 @@ export function createStaticMix(options: Readonly<Record<string, unknown>>): Sca
     name: 'static-mix',
     decide(state) {
       const byType = new Map(state.candidates.map((c) => [c.type, c]));
-      const out: Record<string, number> = {};
-      const left: string[] = [];
-      for (const [t, n] of Object.entries(mix)) {
-        const c = byType.get(t);
-        if (c === undefined || !c.available) left.push(t);
-        else if (n > 0) out[t] = Math.min(n, c.maxCount);
-      }
-      const price = (t: string): number => byType.get(t)!.usdPerHour;
-      let trimmed = 0;
-      while (mixCost(out, price) > state.budgetUsdPerHour + 1e-9) {
-        const priciest = Object.keys(out).sort((a, b) => price(b) - price(a) || (a < b ? -1 : 1))[0]!;
-        out[priciest]!--;
-        if (out[priciest] === 0) delete out[priciest];
-        trimmed++;
-      }
+      const left = Object.keys(mix).filter((t) => byType.get(t)?.available !== true && (mix[t] ?? 0) > 0);
+      // Pool bounds and cooldowns (a type in cooldown keeps what it has), the priciest trimmed to fit the budget.
+      const { mix: out, trimmed } = boundMix(mix, state);
       const notes = [
         ...(trimmed > 0 ? [`trimmed ${trimmed} to fit ${formatUsd(state.budgetUsdPerHour)}/h`] : []),
-        ...(left.length > 0 ? [`left out unavailable ${left.join(', ')}`] : []),
+        ...(left.length > 0 ? [`not growing ${left.join(', ')} (not a candidate, or in capacity cooldown)`] : []),
       ];
       return { mix: out, reason: `static mix ${formatMix(out)}${notes.length > 0 ? ` (${notes.join('; ')})` : ''}` };
     },

@@ -1,6 +1,6 @@
 import type { ScalingPolicy } from '../../src/control/types.ts';
 import type { Ms } from '../../src/core/types.ts';
-import { affordable, capacityPerDollar, chooseType, demandSlots, numberOption, stringOption } from './capacity.ts';
+import { affordable, boundMix, capacityPerDollar, chooseType, demandSlots, numberOption, othersMinimumUsd, stringOption } from './capacity.ts';
 
 /**
  * Baseline: Kubernetes-HPA-style target tracking on one type. desired = ceil(n · u / target)
@@ -50,10 +50,12 @@ export function createTargetTracking(options: Readonly<Record<string, unknown>>)
         const recent = Math.max(...history.map((h) => h.desired));
         desired = Math.min(current, recent);
       }
-      const cap = affordable(c, state.budgetUsdPerHour);
+      // The other pools keep their minCount; this type gets what the budget has left.
+      const cap = affordable(c, state.budgetUsdPerHour - othersMinimumUsd(state.candidates, c.type));
       const capped = desired > cap;
-      desired = Math.min(desired, cap);
-      return { mix: { [c.type]: desired }, reason: `${why} → ${desired}×${c.type}${capped ? ' (capped by budget)' : ''}` };
+      const { mix } = boundMix({ [c.type]: Math.min(desired, cap) }, state);
+      desired = mix[c.type] ?? 0;
+      return { mix, reason: `${why} → ${desired}×${c.type}${capped ? ' (capped by budget)' : ''}` };
     },
   };
 }
