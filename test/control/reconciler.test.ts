@@ -144,6 +144,12 @@ describe('planActions', () => {
     assert.deepEqual(p.actions.map((a) => `${a.kind} ${'id' in a ? a.id : ''}`), ['register r2']);
   });
 
+  it('drains the newest instance of a type first', () => {
+    const fleet = [inst('old', 'gpu', 'running', 0), inst('new', 'gpu', 'running', 500_000), inst('mid', 'gpu', 'running', 200_000)];
+    const p = planActions({ gpu: 2 }, 2, snap(fleet), rules);
+    assert.deepEqual(p.actions.map((a) => `${a.kind} ${'id' in a ? a.id : ''}`), ['drain new']);
+  });
+
   it('scales down the cheapest loss of latency first when the budget forces a cut', () => {
     // One GPU of one, or one CPU of ten: losing a CPU costs a tenth of a pool for $0.1.
     const trimmed = fitMixToBudget({ gpu: 1, cpu: 10 }, 1.4, rules);
@@ -276,6 +282,20 @@ describe('Reconciler', () => {
     cloud.kill([...cloud.instances.keys()][0]!);
     const res = await r.reconcile({ cpu: 2 }, 1);
     assert.deepEqual(res.actions.filter((a) => a.kind === 'launch').map((a) => a.kind === 'launch' && a.count), [1]);
+  });
+
+  it('terminates before it launches within a tick, so the cloud never bills past the budget', async () => {
+    const { clock, cloud, make } = setup();
+    const r = make();
+    await r.reconcile({ gpu: 2 }, 1.0);
+    clock.advanceTo(60_000);
+    await r.reconcile({ gpu: 2 }, 1.0);
+    // The budget holds one GPU and five CPUs: drain a GPU (idle), then in one tick terminate it and launch.
+    await r.reconcile({ gpu: 1, cpu: 5 }, 1.0);
+    clock.advanceTo(61_000);
+    const res = await r.reconcile({ gpu: 1, cpu: 5 }, 1.0);
+    assert.deepEqual(res.actions.map((a) => a.kind).sort(), ['launch', 'terminate']);
+    assert.ok(cloud.peakSpend <= 1.0 + 1e-9, `billed $${cloud.peakSpend}/h at a launch`);
   });
 
   it('keeps the billed spend within budget through a mix change, tick after tick', async () => {

@@ -22,6 +22,8 @@ export class FakeCloud implements CloudProvider {
   readonly stuck = new Set<string>();
   /** When set, every call fails with this error. */
   failWith: Error | undefined;
+  /** Highest billed spend ($/h) right after any launch: what a budget check must hold to. */
+  peakSpend = 0;
 
   constructor(
     private readonly clock: Clock,
@@ -61,6 +63,7 @@ export class FakeCloud implements CloudProvider {
       out.push({ ...i });
     }
     this.byToken.set(spec.clientToken, out.map((i) => i.id));
+    this.peakSpend = Math.max(this.peakSpend, this.spend());
     return out;
   }
 
