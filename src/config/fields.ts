@@ -6,7 +6,8 @@ import type { SizeSpec } from '../core/sizes.ts';
 export const duration = z.union([z.number(), z.string()]).transform((v, ctx) => {
   const ms = parseDurationMs(v);
   if (ms === undefined) {
-    ctx.addIssue({ code: 'custom', message: `expected a duration (ms as a number, or "250ms", "30s", "5m", "2h"), got ${JSON.stringify(v)}` });
+    // The loader appends the value it got; the message must not repeat it.
+    ctx.addIssue({ code: 'custom', message: 'expected a duration such as "250ms", "30s", "5m", "2h" or a number of ms' });
     return z.NEVER;
   }
   return ms;
@@ -17,7 +18,7 @@ export const byteSize = z.union([z.number().int().positive(), z.string()]).trans
   if (typeof v === 'number') return v;
   const m = /^\s*(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)?\s*$/i.exec(v);
   if (m === null) {
-    ctx.addIssue({ code: 'custom', message: `expected a size in bytes or with a unit ("512kb", "1mb"), got ${JSON.stringify(v)}` });
+    ctx.addIssue({ code: 'custom', message: 'expected a size such as "512kb", "1mb" or a number of bytes' });
     return z.NEVER;
   }
   const mult = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 }[(m[2] ?? 'b').toLowerCase() as 'b'];

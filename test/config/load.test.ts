@@ -71,6 +71,11 @@ describe('config loading', () => {
     fails(GOOD.replace('350ms', 'soon'), /classes\[0\]\.slo: expected a duration .*"30s".*got "soon"/);
   });
 
+  it('shows a bad duration’s value once', () => {
+    const e = fails(`${GOOD}scaling:\n  interval: 30 seconds\n`, /config\.yaml:\d+: scaling\.interval: expected a duration/);
+    assert.equal(e.message.split('"30 seconds"').length - 1, 1, e.message);
+  });
+
   it('names a missing required field', () => {
     fails(GOOD.replace('    model: rm2\n', ''), /classes\[0\]\.model: .*missing/);
   });
