@@ -1,17 +1,17 @@
 import { declaredModels, modelsOfPool, type LoadedConfig } from '../src/config/load.ts';
 import { simSection } from '../src/config/sections/sim.ts';
 import { BudgetSchedule } from '../src/control/budget-schedule.ts';
-import { candidatesFromConfig, classesFromConfig } from '../src/control/candidates.ts';
+import { candidatesFromConfig, classesFromConfig, unprofiledShare } from '../src/control/candidates.ts';
 import { estimatorFromConfig } from '../src/control/estimator.ts';
 import { ControlLoop } from '../src/control/loop.ts';
 import { Reconciler } from '../src/control/reconciler.ts';
-import { candidateServes, type Estimator, type LoadObservation } from '../src/control/types.ts';
+import { candidateServes, type CandidateType, type Estimator, type LoadObservation } from '../src/control/types.ts';
 import { SimClock } from '../src/core/clock.ts';
-import { MixscaleError } from '../src/core/errors.ts';
+import { ConfigError, MixscaleError } from '../src/core/errors.ts';
 import { silentLogger, type Logger } from '../src/core/log.ts';
 import { Rng } from '../src/core/rng.ts';
 import { pmfFromSamples, type SizeSpec } from '../src/core/sizes.ts';
-import type { Ms } from '../src/core/types.ts';
+import type { Ms, RequestClass } from '../src/core/types.ts';
 import type { RoutableRequest } from '../src/routing/types.ts';
 import { WaitQueue } from '../src/routing/waiting.ts';
 import { createRoutingPolicy } from '../policies/routing/index.ts';
@@ -150,6 +150,7 @@ export async function runSimulation(loaded: LoadedConfig, overrides: SimOverride
   const stats = newTraceStats();
   const arrivals = arrivalStream(source, sim.sizes, arrivalSeed, stats);
   let chunk: ArrivalChunk | undefined = (await arrivals.next()).value ?? undefined;
+  if (chunk !== undefined) refuseUnservableSizes(chunk, source, classes, candidates);
   let idx = 0;
   const shares = classes.map((c) => c.share);
   const shareTotal = shares.reduce((a, b) => a + b, 0);
@@ -520,4 +521,20 @@ function startingLoad(chunk: ArrivalChunk, names: readonly string[], cumShare: F
       return { name, rps: ((n * 1000) / span) * share, sizes };
     }),
   };
+}
+
+/**
+ * Sizes above every profile of a class's model cannot be served (the router turns them away as
+ * unprofiled). When every arrival of the first chunk is such a size for every class, the run would
+ * drop everything: a mistake in the sizes (sim.sizes, or a trace's sizes and sizeScale), said up front.
+ */
+function refuseUnservableSizes(chunk: ArrivalChunk, source: ArrivalSource, classes: readonly RequestClass[], candidates: readonly CandidateType[]): void {
+  if (chunk.length === 0) return;
+  const sizes = pmfFromSamples(chunk.size.subarray(0, chunk.length).filter((x) => !Number.isNaN(x)), 64);
+  if (sizes.sizes.length === 0) return;
+  const limits = [...new Set(classes.map((c) => c.model))].map((model) => ({ model, ...unprofiledShare(sizes, candidates, model) }));
+  if (!limits.every((l) => l.share >= 1 - 1e-9)) return;
+  const where = source.kind === 'poisson' ? 'sim.sizes' : `the sizes of trace ${source.path}${source.sizeScale !== undefined && source.sizeScale !== 1 ? ` (× sim.trace.sizeScale ${source.sizeScale})` : ''} (or sim.sizes, for a trace without sizes)`;
+  const l = limits[0]!;
+  throw new ConfigError(`${where}: every request size (the first ${chunk.length} arrivals: ${Math.min(...chunk.size.subarray(0, chunk.length))} and up) is above ${l.maxSize}, the largest size ${l.model} is profiled for; nothing could be served`);
 }

@@ -1,7 +1,8 @@
 import { servesModel, type LoadedConfig } from '../config/load.ts';
 import { ProfileGapError } from '../core/errors.ts';
+import type { SizePmf } from '../core/sizes.ts';
 import type { RequestClass } from '../core/types.ts';
-import type { CandidateType } from './types.ts';
+import { candidateServes, type CandidateType } from './types.ts';
 
 /** Boot delay when a pool does not set one: accelerated instances take longer (driver, model load). */
 export const DEFAULT_BOOT_MS = { accelerated: 120_000, other: 60_000 } as const;
@@ -31,4 +32,17 @@ export function candidatesFromConfig(loaded: LoadedConfig, unavailable: Readonly
 
 export function classesFromConfig(loaded: LoadedConfig): RequestClass[] {
   return loaded.config.classes.map((c) => ({ name: c.name, model: c.model, sloMs: c.slo, sloQuantile: c.sloQuantile, share: c.share }));
+}
+
+/**
+ * The share of a size distribution that no candidate serving `model` has a profile for (sizes
+ * above every serving type's largest measured size), and that largest size. Such requests
+ * cannot be served: the router and simulator turn them away.
+ */
+export function unprofiledShare(sizes: SizePmf, candidates: readonly CandidateType[], model: string): { share: number; maxSize: number } {
+  let maxSize = 0;
+  for (const c of candidates) if (candidateServes(c, model)) maxSize = Math.max(maxSize, c.profile(model).maxSize);
+  let share = 0;
+  for (let i = 0; i < sizes.sizes.length; i++) if (!(sizes.sizes[i]! > 0 && sizes.sizes[i]! <= maxSize)) share += sizes.weights[i]!;
+  return { share, maxSize };
 }

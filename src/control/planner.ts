@@ -94,14 +94,15 @@ export interface PlanResult extends Plan {
  * slow. Overloaded mixes come last, least utilized first.
  */
 export function rankKey(p: MixPrediction, classes: readonly Pick<ModelClass, 'sloQuantile'>[]): number {
-  if (!Number.isFinite(p.score)) return 1e6 * (1 + Math.min(p.maxUtilization, 1e6));
+  // Overloaded; an infinite tail without overload means sizes no pool serves: ranked by attainment below.
+  if (!Number.isFinite(p.score) && p.maxUtilization >= 1) return 1e6 * (1 + Math.min(p.maxUtilization, 1e6));
   if (p.score <= 1) return p.score + (Number.isFinite(p.meanScore) ? 0.02 * p.meanScore : 0.02);
   let shortfall = 0;
   p.classes.forEach((c, k) => {
     const q = classes[k]!.sloQuantile;
     shortfall = Math.max(shortfall, (q - c.attainment) / Math.max(1e-6, 1 - q));
   });
-  return 1.1 + shortfall + 0.001 * p.score;
+  return 1.1 + shortfall + 0.001 * Math.min(p.score, 1e3);
 }
 
 /**
@@ -230,7 +231,7 @@ export function planMix(input: PlanInput): PlanResult {
     usdPerHour: usd,
     predicted,
     split,
-    reason: reasonPrefix + explain(model, pred, usd, input.budgetUsdPerHour, drainingUsd, shared),
+    reason: reasonPrefix + explain(model, pred, usd, input.budgetUsdPerHour, drainingUsd, shared, unservedShare(model, chosen.counts)),
     search: exact ? 'exact' : 'bounded',
     utilization,
     score: pred.score,
@@ -244,6 +245,8 @@ export function planMix(input: PlanInput): PlanResult {
 
 /** The shared queue's attainment per class when it says every SLO is met, else null. */
 function sharedVerdict(model: PerformanceModel, counts: ArrayLike<number>): Record<string, number> | null {
+  // The shared queue models what is served; requests no pool serves are the per-pool model's to count.
+  if (model.routable(counts).unservedRate > 0) return null;
   const att = sharedQueueAttainment(model, counts);
   if (att === null) return null;
   const out: Record<string, number> = {};
@@ -266,11 +269,19 @@ function ranked(model: PerformanceModel, counts: readonly number[], cands: reado
   return { mix: toMix(counts, cands), usdPerHour: counts.reduce((a, n, i) => a + n * cands[i]!.usdPerHour, 0), score: p.score, maxUtilization: p.maxUtilization, predicted };
 }
 
-function explain(model: PerformanceModel, p: MixPrediction, usd: number, budget: number, drainingUsd: number, shared: Readonly<Record<string, number>> | null): string {
+/** Share of all requests that no pool of the mix can serve (sizes beyond every profile, or no pool for the model). */
+function unservedShare(model: PerformanceModel, counts: ArrayLike<number>): number {
+  const total = model.classes.reduce((a, c) => a + c.rps / 1000, 0);
+  return total > 0 ? model.routable(counts).unservedRate / total : 0;
+}
+
+function explain(model: PerformanceModel, p: MixPrediction, usd: number, budget: number, drainingUsd: number, shared: Readonly<Record<string, number>> | null, unserved: number): string {
   const spend = `$${usd.toFixed(2)} of $${budget.toFixed(2)}/h${drainingUsd > 0 ? ` ($${drainingUsd.toFixed(2)}/h still draining)` : ''}`;
   const busiest = p.pools.reduce<{ type: string; utilization: number } | null>((a, x) => (a === null || x.utilization > a.utilization ? x : a), null);
   const util = busiest === null ? '' : `; busiest pool ${busiest.type} at ${(Math.min(busiest.utilization, 9.99) * 100).toFixed(0)}%`;
-  if (!Number.isFinite(p.score)) return `overloaded: the load exceeds what ${spend} can serve${util}`;
+  const lost = unserved > 0 ? `; ${(unserved * 100).toFixed(1)}% of requests have a size or model no pool of the mix serves` : '';
+  if (!Number.isFinite(p.score) && p.maxUtilization >= 1) return `overloaded: the load exceeds what ${spend} can serve${util}${lost}`;
+  if (!Number.isFinite(p.score)) return `SLO not attainable within ${spend}${lost}${util}`;
   let worst = 0;
   p.classes.forEach((c, k) => {
     const cl = model.classes[k]!;
@@ -284,7 +295,7 @@ function explain(model: PerformanceModel, p: MixPrediction, usd: number, budget:
     const within = model.classes.map((c) => `${c.name} ${((shared[c.name] ?? 1) * 100).toFixed(2)}%`).join(', ');
     return `SLO met only with late binding's shared queue within ${spend}: ${within} within SLO (per-pool queues: ${wc.name} ${q} ${lat.toFixed(0)} ms > ${wc.sloMs} ms)${util}; binding: budget`;
   }
-  if (p.score > 1) return `SLO not attainable within ${spend}: ${wc.name} ${q} predicted ${lat.toFixed(0)} ms > ${wc.sloMs} ms${util}`;
+  if (p.score > 1) return `SLO not attainable within ${spend}: ${wc.name} ${q} predicted ${lat.toFixed(0)} ms > ${wc.sloMs} ms${util}${lost}`;
   return `lowest predicted tail within ${spend}: ${wc.name} ${q} ${lat.toFixed(0)} ms (SLO ${wc.sloMs} ms)${util}; binding: budget`;
 }
 

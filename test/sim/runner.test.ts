@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfigObject, type LoadedConfig } from '../../src/config/load.ts';
-import { TraceError } from '../../src/core/errors.ts';
+import { ConfigError, TraceError } from '../../src/core/errors.ts';
 import { buildReport, reportJson } from '../../sim/report/json.ts';
 import { runSimulation } from '../../sim/runner.ts';
 import { kairosConfig } from '../control/kairos-setup.ts';
@@ -124,9 +124,14 @@ describe('simulation runner', () => {
     await assert.rejects(runSimulation(scenario(), { arrivals: { kind: 'trace', path: bad } }), (e: unknown) => e instanceof TraceError && /bad\.csv:4/.test(e.message));
   });
 
-  it('drops sizes no profile covers, counting them', async () => {
-    const run = await runSimulation(scenario(), { scalingPolicy: 'homogeneous-cheap', arrivals: { kind: 'poisson', rps: 5, durationMs: 60_000, sizes: { kind: 'fixed', size: 5000 } } });
-    assert.equal(run.requests.dropReasons.unprofiled, run.requests.total);
+  it('drops sizes no profile covers, counting them, and refuses a load made only of them', async () => {
+    const mixed = { kind: 'mixture', components: [{ weight: 1, dist: { kind: 'fixed', size: 100 } }, { weight: 1, dist: { kind: 'fixed', size: 5000 } }] } as const;
+    const run = await runSimulation(scenario(), { scalingPolicy: 'homogeneous-cheap', arrivals: { kind: 'poisson', rps: 5, durationMs: 60_000, sizes: mixed } });
+    assert.ok(run.requests.dropReasons.unprofiled > 0.3 * run.requests.total && run.requests.dropReasons.unprofiled < 0.7 * run.requests.total, JSON.stringify(run.requests));
+    await assert.rejects(
+      runSimulation(scenario(), { scalingPolicy: 'homogeneous-cheap', arrivals: { kind: 'poisson', rps: 5, durationMs: 60_000, sizes: { kind: 'fixed', size: 5000 } } }),
+      (e: unknown) => e instanceof ConfigError && /^sim\.sizes: every request size .* is above 1000, the largest size rm2 is profiled for/.test(e.message),
+    );
   });
 
   it('batches queued requests on fast instances when asked, serving more of a load that overloads one-at-a-time service', async () => {
