@@ -13,6 +13,9 @@ export const duration = z.union([z.number(), z.string()]).transform((v, ctx) => 
   return ms;
 });
 
+/** A duration that must be > 0 (a period, a window, a timeout, a target: zero makes no sense). */
+export const positiveDuration = duration.refine((ms) => ms > 0, { message: 'must be a duration > 0' });
+
 /** A byte size: a number of bytes or "512kb", "1mb". Parses to bytes. */
 export const byteSize = z.union([z.number().int().positive(), z.string()]).transform((v, ctx) => {
   if (typeof v === 'number') return v;

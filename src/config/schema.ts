@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { duration, usdPerHour } from './fields.ts';
+import { duration, positiveDuration, usdPerHour } from './fields.ts';
 import { controllerSection } from './sections/controller.ts';
 import { nodeSection } from './sections/node.ts';
 import { routerSection } from './sections/router.ts';
@@ -30,7 +30,7 @@ export const configSchema = z.strictObject({
       z.strictObject({
         name: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/i, { message: 'must be letters, digits, - or _' }),
         model: z.string().min(1),
-        slo: duration,
+        slo: positiveDuration,
         sloQuantile: z.number().gt(0).lt(1).default(0.99),
         share: z.number().positive().default(1),
       }),
@@ -58,7 +58,7 @@ export const configSchema = z.strictObject({
   scaling: z
     .strictObject({
       policy: z.string().default('fast-frugal'),
-      interval: duration.default(30_000),
+      interval: positiveDuration.default(30_000),
       options: z.record(z.string(), z.unknown()).default({}),
     })
     .default({ policy: 'fast-frugal', interval: 30_000, options: {} }),

@@ -76,6 +76,37 @@ describe('config loading', () => {
     assert.equal(e.message.split('"30 seconds"').length - 1, 1, e.message);
   });
 
+  it('refuses a zero duration where zero makes no sense, naming the field and line', () => {
+    const lines = GOOD.split('\n').length;
+    fails(`${GOOD}sim:\n  rps: 1\n  duration: 1m\n  window: 0s\n`, new RegExp(`config\\.yaml:${lines + 3}: sim\\.window: must be a duration > 0 \\(got "0s"\\)`));
+    fails(`${GOOD}scaling:\n  interval: 0s\n`, new RegExp(`config\\.yaml:${lines + 1}: scaling\\.interval: must be a duration > 0`));
+    fails(GOOD.replace('350ms', '0ms'), /config\.yaml:7: classes\[0\]\.slo: must be a duration > 0/);
+    fails(`${GOOD}router:\n  snapshotWindow: 0s\n`, /router\.snapshotWindow: must be a duration > 0/);
+    fails(`${GOOD}router:\n  requestTimeout: 0\n`, /router\.requestTimeout: must be a duration > 0 \(got 0\)/);
+    fails(`${GOOD}router:\n  health:\n    interval: 0s\n`, /router\.health\.interval: must be a duration > 0/);
+    fails(`${GOOD}router:\n  health:\n    timeout: 0s\n`, /router\.health\.timeout: must be a duration > 0/);
+    fails(`${GOOD}router:\n  cloudwatch:\n    interval: 0s\n`, /router\.cloudwatch\.interval: must be a duration > 0/);
+    fails(`${GOOD}sim:\n  rps: 1\n  duration: 0s\n`, /sim\.duration: must be a duration > 0/);
+    fails(`${GOOD}sim:\n  trace:\n    path: t.csv\n    duration: 0s\n`, /sim\.trace\.duration: must be a duration > 0/);
+    fails(`${GOOD}controller:\n  launchTimeout: 0s\n`, /controller\.launchTimeout: must be a duration > 0/);
+    fails(`${GOOD}controller:\n  estimator:\n    stableWindow: 0s\n`, /controller\.estimator\.stableWindow: must be a duration > 0/);
+    fails(`${GOOD}controller:\n  estimator:\n    panicWindow: 0s\n`, /controller\.estimator\.panicWindow: must be a duration > 0/);
+    fails(`${GOOD}controller:\n  estimator:\n    season: 0s\n`, /controller\.estimator\.season: must be a duration > 0/);
+    fails(`${GOOD}controller:\n  estimator:\n    stableWindow: 5s\n    panicWindow: 10s\n`, /config\.yaml:\d+: controller\.estimator\.panicWindow: must be ≤ stableWindow/);
+  });
+
+  it('keeps zero where it means off or none', () => {
+    const { config } = loadConfigFile(
+      write(`${GOOD.replace('bootTime: 2m', 'bootTime: 0s')}controller:\n  drainTimeout: 0\n  capacityCooldown: 0s\n  local:\n    bootDelay: 0s\n  estimator:\n    horizon: 0s\nsim:\n  trace:\n    path: t.csv\n    start: 0s\n`),
+    );
+    assert.equal(config.pools[0]!.bootTime, 0);
+    assert.equal(config.controller!.drainTimeout, 0);
+    assert.equal(config.controller!.capacityCooldown, 0);
+    assert.equal(config.controller!.local.bootDelay, 0);
+    assert.equal(config.controller!.estimator!.horizon, 0);
+    assert.equal(config.sim!.trace!.start, 0);
+  });
+
   it('names a missing required field', () => {
     fails(GOOD.replace('    model: rm2\n', ''), /classes\[0\]\.model: .*missing/);
   });

@@ -1,6 +1,6 @@
 import cron from 'node-cron';
 import { z } from 'zod';
-import { duration } from '../fields.ts';
+import { duration, positiveDuration } from '../fields.ts';
 
 const cronExpr = z.string().refine((s) => cron.validate(s), { message: 'not a node-cron expression (six fields, seconds first, e.g. "*/30 * * * * *")' });
 
@@ -17,7 +17,7 @@ export const controllerSection = z.strictObject({
   routerUrl: z.url().optional(),
   /** Where observations come from: the router's /v1/snapshot, or CloudWatch metrics the router publishes. */
   observe: z.enum(['router', 'cloudwatch']).default('router'),
-  launchTimeout: duration.default(600_000),
+  launchTimeout: positiveDuration.default(600_000),
   /** Longest a drain may take before the instance is terminated anyway. */
   drainTimeout: duration.default(120_000),
   /** How long a type that hit a capacity error is left out of plans. */
@@ -34,13 +34,14 @@ export const controllerSection = z.strictObject({
    */
   estimator: z
     .strictObject({
-      stableWindow: duration.default(60_000),
-      panicWindow: duration.default(6_000),
+      stableWindow: positiveDuration.default(60_000),
+      panicWindow: positiveDuration.default(6_000),
       panicThreshold: z.number().gt(1).default(2),
       forecast: z.enum(['none', 'seasonal-naive', 'holt']).default('none'),
       horizon: duration.default(120_000),
-      season: duration.default(86_400_000),
+      season: positiveDuration.default(86_400_000),
     })
+    .refine((e) => e.panicWindow <= e.stableWindow, { message: 'must be ≤ stableWindow', path: ['panicWindow'] })
     .optional(),
   aws: z
     .strictObject({

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { byteSize, duration } from '../fields.ts';
+import { byteSize, positiveDuration } from '../fields.ts';
 
 const backend = z.strictObject({
   id: z.string().min(1).optional(),
@@ -16,7 +16,7 @@ export const routerSection = z.strictObject({
   /** Bearer token for the admin API; falls back to env MIXSCALE_ADMIN_TOKEN. */
   adminToken: z.string().min(16, { message: 'must be at least 16 characters' }).optional(),
   bodyLimit: byteSize.default(1024 * 1024),
-  requestTimeout: duration.default(30_000),
+  requestTimeout: positiveDuration.default(30_000),
   /** Most requests kept in flight to one backend (its queue included) unless the backend sets its own. */
   maxOutstanding: z.number().int().positive().default(64),
   /** Keep-alive connections the router opens to one backend. */
@@ -24,14 +24,14 @@ export const routerSection = z.strictObject({
   health: z
     .strictObject({
       /** How often each backend's /v2/health/ready is probed. */
-      interval: duration.default(5_000),
+      interval: positiveDuration.default(5_000),
       /** Consecutive failed requests or probes that mark a backend unhealthy. */
       failures: z.number().int().positive().default(3),
-      timeout: duration.default(2_000),
+      timeout: positiveDuration.default(2_000),
     })
     .default({ interval: 5_000, failures: 3, timeout: 2_000 }),
   /** Span of the windowed load that GET /v1/snapshot reports. */
-  snapshotWindow: duration.default(60_000),
+  snapshotWindow: positiveDuration.default(60_000),
   /** Seconds a 503 asks the client to wait (retry-after). */
   retryAfterSeconds: z.number().int().positive().default(1),
   /** Publish latency and load to CloudWatch (PutMetricData with values/counts), batched. */
@@ -39,7 +39,7 @@ export const routerSection = z.strictObject({
     .strictObject({
       namespace: z.string().min(1).default('mixscale/router'),
       region: z.string().min(1).optional(),
-      interval: duration.default(60_000),
+      interval: positiveDuration.default(60_000),
     })
     .optional(),
   backends: z.array(backend).default([]),

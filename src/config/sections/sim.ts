@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { duration, sizeSpec } from '../fields.ts';
+import { duration, positiveDuration, sizeSpec } from '../fields.ts';
 
 /** `sim:` — the offline simulation (see docs/config.md). Owned by the simulator. */
 export const simSection = z.strictObject({
@@ -12,7 +12,7 @@ export const simSection = z.strictObject({
       timeScale: z.number().positive().default(1),
       peakRps: z.number().positive().optional(),
       start: duration.optional(),
-      duration: duration.optional(),
+      duration: positiveDuration.optional(),
       skipBadRows: z.boolean().default(false),
       /** Multiplies trace sizes (e.g. tokens → profile sizes) before lookup. */
       sizeScale: z.number().positive().default(1),
@@ -21,7 +21,7 @@ export const simSection = z.strictObject({
   /** Without a trace: a constant-rate Poisson load of this many requests per second... */
   rps: z.number().positive().optional(),
   /** ...for this long (required with rps). */
-  duration: duration.optional(),
+  duration: positiveDuration.optional(),
   /** Sizes for requests the trace does not size. */
   sizes: sizeSpec.default({ kind: 'kairos' }),
   seed: z.number().int().nonnegative().default(1),
@@ -30,7 +30,7 @@ export const simSection = z.strictObject({
   /** Probability that a launch fails with a capacity error. */
   capacityErrorRate: z.number().min(0).max(1).default(0),
   /** Length of one report window (percentiles over time, fleet samples). */
-  window: duration.default(60_000),
+  window: positiveDuration.default(60_000),
   /**
    * Start with the fleet the policy wants for the load at the trace's start already running
    * (control ticks and boots happen before t = 0), instead of an empty fleet at t = 0.
