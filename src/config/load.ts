@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { LineCounter, parseDocument, isMap, isNode, isScalar, type Document } from 'yaml';
 import type { z } from 'zod';
+import { routingPolicyNames } from '../../policies/routing/index.ts';
+import { scalingPolicyNames } from '../../policies/scaling/index.ts';
 import { Catalog } from '../catalog/catalog.ts';
 import { ServiceProfiles } from '../catalog/profiles.ts';
 import { ConfigError, MixscaleError } from '../core/errors.ts';
@@ -150,6 +152,14 @@ function finishLoad(config: Config, source: string, baseDir: string, lineOf: (pa
     if (classNames.has(cls.name)) fail(['classes', i, 'name'], `duplicate class name "${cls.name}"`);
     classNames.add(cls.name);
   });
+  const scalingNames = scalingPolicyNames();
+  const unknownScaling = (path: ReadonlyArray<PropertyKey>, name: string): void => {
+    if (!scalingNames.includes(name)) fail(path, `unknown scaling policy "${name}" (available: ${scalingNames.join(', ')})`);
+  };
+  unknownScaling(['scaling', 'policy'], config.scaling.policy);
+  config.sim?.compare?.forEach((name, i) => unknownScaling(['sim', 'compare', i], name));
+  const routingNames = routingPolicyNames();
+  if (!routingNames.includes(config.routing.policy)) fail(['routing', 'policy'], `unknown routing policy "${config.routing.policy}" (available: ${routingNames.join(', ')})`);
   return { config, source, catalog, profiles, resolvePath };
 }
 

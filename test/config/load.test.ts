@@ -128,6 +128,20 @@ describe('config loading', () => {
     fails('budget: [1,\n', /config\.yaml:\d+: YAML syntax error/);
   });
 
+  it('names an unknown scaling or routing policy with its line and the available ones', () => {
+    const lines = GOOD.split('\n').length;
+    const e = fails(`${GOOD}scaling:\n  policy: fast-frugl\n`, new RegExp(`config\\.yaml:${lines + 1}: scaling\\.policy: unknown scaling policy "fast-frugl" \\(available: .*fast-frugal.*\\)$`));
+    assert.equal(e.details.path, 'scaling.policy');
+    fails(`${GOOD}routing:\n  policy: hetero\n`, new RegExp(`config\\.yaml:${lines + 1}: routing\\.policy: unknown routing policy "hetero" \\(available: .*heterogeneity-aware.*\\)$`));
+    fails(`${GOOD}sim:\n  rps: 1\n  duration: 1m\n  compare:\n    - fast-frugal\n    - nope\n`, new RegExp(`config\\.yaml:${lines + 5}: sim\\.compare\\[1\\]: unknown scaling policy "nope" \\(available: `));
+    assert.throws(() => loadConfigObject({ budget: { usdPerHour: 1 }, classes: [{ name: 'a', model: 'rm2', slo: '1s' }], pools: [{ name: 'p', type: 'r5n.large' }], scaling: { policy: 'nope' } }), /<inline>: scaling\.policy: unknown scaling policy "nope"/);
+  });
+
+  it('names sim.compare, not a flag, when it lists no policy', () => {
+    const lines = GOOD.split('\n').length;
+    fails(`${GOOD}sim:\n  rps: 1\n  duration: 1m\n  compare: []\n`, new RegExp(`config\\.yaml:${lines + 3}: sim\\.compare: name at least one scaling policy`));
+  });
+
   it('says when the file does not exist', () => {
     assert.throws(() => loadConfigFile(join(tmpdir(), 'nope', 'missing.yaml')), /cannot read config .*no such file/);
   });

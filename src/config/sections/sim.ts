@@ -26,7 +26,7 @@ export const simSection = z.strictObject({
   sizes: sizeSpec.default({ kind: 'kairos' }),
   seed: z.number().int().nonnegative().default(1),
   /** Scaling policies to compare (default: scaling.policy alone). */
-  compare: z.array(z.string().min(1)).optional(),
+  compare: z.array(z.string().min(1)).min(1, { message: 'name at least one scaling policy, or leave sim.compare out to run scaling.policy alone' }).optional(),
   /** Probability that a launch fails with a capacity error. */
   capacityErrorRate: z.number().min(0).max(1).default(0),
   /** Length of one report window (percentiles over time, fleet samples). */
