@@ -1,10 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { LineCounter, parseDocument, isMap, isNode, isScalar, type Document } from 'yaml';
+import cron from 'node-cron';
 import type { z } from 'zod';
 import { routingPolicyNames } from '../../policies/routing/index.ts';
 import { scalingPolicyNames } from '../../policies/scaling/index.ts';
 import { Catalog } from '../catalog/catalog.ts';
+import { BudgetSchedule } from '../control/budget-schedule.ts';
 import { ServiceProfiles } from '../catalog/profiles.ts';
 import { ConfigError, MixscaleError } from '../core/errors.ts';
 import { configSchema, type Config } from './schema.ts';
@@ -151,6 +153,17 @@ function finishLoad(config: Config, source: string, baseDir: string, lineOf: (pa
   config.classes.forEach((cls, i) => {
     if (classNames.has(cls.name)) fail(['classes', i, 'name'], `duplicate class name "${cls.name}"`);
     classNames.add(cls.name);
+  });
+  // What the controller's scheduler (node-cron) and the budget schedule (also the simulator's) accept.
+  config.budget.schedule.forEach((entry, i) => {
+    const where = ['budget', 'schedule', i, 'cron'];
+    try {
+      new BudgetSchedule(config.budget.usdPerHour, [entry]);
+    } catch (e) {
+      if (e instanceof MixscaleError) fail(where, e.message.replace(/^budget\.schedule\[\d+\]\.cron: /, ''));
+      throw e;
+    }
+    if (!cron.validate(entry.cron)) fail(where, `"${entry.cron}" is not a node-cron expression (e.g. "0 0 9 * * *")`);
   });
   const scalingNames = scalingPolicyNames();
   const unknownScaling = (path: ReadonlyArray<PropertyKey>, name: string): void => {

@@ -142,6 +142,14 @@ describe('config loading', () => {
     fails(`${GOOD}sim:\n  rps: 1\n  duration: 1m\n  compare: []\n`, new RegExp(`config\\.yaml:${lines + 3}: sim\\.compare: name at least one scaling policy`));
   });
 
+  it('names a bad budget.schedule cron expression with its line', () => {
+    const withSchedule = (expr: string) => GOOD.replace('  usdPerHour: 2.5\n', `  usdPerHour: 2.5\n  schedule:\n    - cron: "0 0 9 * * *"\n      usdPerHour: 3\n    - cron: "${expr}"\n      usdPerHour: 1\n`);
+    const e = fails(withSchedule('bogus'), /config\.yaml:7: budget\.schedule\[1\]\.cron: "bogus" is not a cron expression/);
+    assert.equal(e.details.path, 'budget.schedule[1].cron');
+    fails(withSchedule('0 0 25 * * *'), /config\.yaml:7: budget\.schedule\[1\]\.cron: "0 0 25 \* \* \*" is not a cron expression/);
+    assert.equal(loadConfigFile(write(withSchedule('0 0 18 * * 1-5'))).config.budget.schedule.length, 2);
+  });
+
   it('says when the file does not exist', () => {
     assert.throws(() => loadConfigFile(join(tmpdir(), 'nope', 'missing.yaml')), /cannot read config .*no such file/);
   });
