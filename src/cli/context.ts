@@ -1,3 +1,5 @@
+import { accessSync, constants, statSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from '../core/log.ts';
 import { MixscaleError } from '../core/errors.ts';
@@ -33,6 +35,102 @@ export function requireConfig(cmd: Command, fallback?: string): LoadedConfig {
 /** Writes machine-readable output: to stdout when --json has no file, else to the file. */
 export function jsonRequested(cmd: Command): boolean {
   return globalOptions(cmd).json !== undefined && globalOptions(cmd).json !== false;
+}
+
+/** The file `--json FILE` names, or undefined when the JSON goes to stdout (or is not asked for). */
+export function jsonFile(cmd: Command): string | undefined {
+  const j = globalOptions(cmd).json;
+  return typeof j === 'string' ? j : undefined;
+}
+
+const USER_WRITE_ERRORS = new Set(['EACCES', 'EPERM', 'EISDIR', 'ENOENT', 'ENOTDIR', 'EROFS']);
+
+function writeReason(e: unknown): string {
+  const err = e as NodeJS.ErrnoException;
+  switch (err.code) {
+    case 'EISDIR':
+      return 'is a directory';
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    case 'ENOENT':
+      return 'no such folder';
+    case 'ENOTDIR':
+      return 'a parent is not a folder';
+    case 'EROFS':
+      return 'read-only file system';
+    case 'ENOSPC':
+      return 'no space left on device';
+    default:
+      return err.message ?? String(e);
+  }
+}
+
+/**
+ * Checks, before any work, that the output file `flag` names can be written: not a directory,
+ * in a folder that exists, writable. Otherwise a usage error naming the flag and the path, so a
+ * long run never ends in a write that fails.
+ */
+export function checkOutputFile(flag: string, path: string): void {
+  const fail = (why: string): never => {
+    throw new MixscaleError('MIXSCALE_USAGE', `${flag}: cannot write ${path}: ${why}`);
+  };
+  if (path.trim() === '') fail('empty file name');
+  let exists = false;
+  try {
+    const st = statSync(path);
+    exists = true;
+    if (st.isDirectory()) fail('is a directory');
+  } catch (e) {
+    if (isUsage(e)) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT' && code !== 'ENOTDIR') fail(writeReason(e));
+  }
+  if (/[\\/]$/.test(path)) fail('names a directory');
+  if (exists) {
+    try {
+      accessSync(path, constants.W_OK);
+    } catch (e) {
+      fail(writeReason(e));
+    }
+    return;
+  }
+  const folder = dirname(resolve(path));
+  try {
+    if (!statSync(folder).isDirectory()) fail(`${dirname(path)} is not a directory`);
+  } catch (e) {
+    if (isUsage(e)) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    fail(code === 'ENOENT' || code === 'ENOTDIR' ? `folder ${dirname(path)} does not exist` : writeReason(e));
+  }
+  try {
+    accessSync(folder, constants.W_OK);
+  } catch (e) {
+    fail(writeReason(e));
+  }
+}
+
+function isUsage(e: unknown): boolean {
+  return e instanceof MixscaleError && e.code === 'MIXSCALE_USAGE';
+}
+
+/** `checkOutputFile` for `--json FILE`, when a file is named. */
+export function checkJsonFile(cmd: Command): void {
+  const file = jsonFile(cmd);
+  if (file !== undefined) checkOutputFile('--json', file);
+}
+
+/**
+ * Writes an output file (checked up front with `checkOutputFile`). A write that still fails
+ * (permissions changed, disk full) is one line naming the flag and the path, not a stack trace.
+ */
+export function writeOutputFile(flag: string, path: string, text: string): void {
+  try {
+    writeFileSync(path, text);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new MixscaleError(code !== undefined && USER_WRITE_ERRORS.has(code) ? 'MIXSCALE_USAGE' : 'MIXSCALE_INTERNAL', `${flag}: cannot write ${path}: ${writeReason(e)}`);
+  }
 }
 
 /** A command whose issue has not landed yet: says so and exits 2 (the only allowed stub). */

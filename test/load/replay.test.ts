@@ -201,6 +201,21 @@ describe('mixscale load (usage)', function () {
     assert.match(r.stderr, /mixscale-no-such-trace\.csv/);
   });
 
+  it('checks --json FILE before sending anything: a directory is one line naming the flag', async () => {
+    const s = await stub(() => 1);
+    const dir = mkdtempSync(join(tmpdir(), 'mixscale-load-'));
+    try {
+      writeFileSync(join(dir, 't.csv'), 't_ms,size\n0,10\n20,20\n');
+      const r = await runCliAsync(['load', '--trace', join(dir, 't.csv'), '--target', s.url, '--no-progress', '--json', dir]);
+      assert.equal(r.code, 2);
+      assert.equal(r.stderr, `mixscale: --json: cannot write ${dir}: is a directory\n`);
+      assert.equal(s.seen.length, 0, 'nothing was sent');
+    } finally {
+      s.server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('rejects a target that is not a URL', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mixscale-load-'));
     try {

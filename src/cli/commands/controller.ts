@@ -1,5 +1,4 @@
 import { createServer, type Server } from 'node:http';
-import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { createCloudWatchClient } from '../../cloud/aws/clients.ts';
 import { CloudWatchMetricsSource } from '../../cloud/aws/cloudwatch-metrics.ts';
@@ -20,7 +19,7 @@ import { readStatus, summarizeTick, type TickSummary } from '../../control/statu
 import type { FleetMembership, MetricsSource } from '../../control/types.ts';
 import { RouterAdminClient } from '../../routing/admin-client.ts';
 import { RouterSnapshotSource } from '../../routing/snapshot-client.ts';
-import { globalOptions, jsonRequested, loggerFor, requireConfig } from '../context.ts';
+import { checkJsonFile, globalOptions, jsonRequested, loggerFor, requireConfig, writeOutputFile } from '../context.ts';
 import { renderTable } from '../table.ts';
 
 interface ControllerOptions {
@@ -88,7 +87,7 @@ function writeOutput(cmd: Command, text: string, json: unknown): void {
     return;
   }
   const target = globalOptions(cmd).json;
-  if (typeof target === 'string') writeFileSync(target, `${JSON.stringify(json, null, 2)}\n`);
+  if (typeof target === 'string') writeOutputFile('--json', target, `${JSON.stringify(json, null, 2)}\n`);
   else process.stdout.write(`${JSON.stringify(json)}\n`);
 }
 
@@ -114,6 +113,7 @@ function serveMetrics(render: () => Promise<string>, contentType: string, host: 
 }
 
 async function runController(cmd: Command, opts: ControllerOptions): Promise<void> {
+  checkJsonFile(cmd);
   const loaded = requireConfig(cmd);
   const logger = loggerFor(cmd);
   const s = controllerSettings(loaded);
@@ -158,6 +158,7 @@ async function runController(cmd: Command, opts: ControllerOptions): Promise<voi
 }
 
 async function showStatus(cmd: Command): Promise<void> {
+  checkJsonFile(cmd);
   const loaded = requireConfig(cmd);
   const logger = loggerFor(cmd);
   const s = controllerSettings(loaded);
@@ -204,6 +205,7 @@ async function showStatus(cmd: Command): Promise<void> {
  * reached) and terminated. For local runs, where the nodes outlive the controller on purpose.
  */
 async function tearDown(cmd: Command, opts: { dryRun?: boolean }): Promise<void> {
+  checkJsonFile(cmd);
   const loaded = requireConfig(cmd);
   const logger = loggerFor(cmd);
   const s = controllerSettings(loaded);

@@ -1,4 +1,3 @@
-import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { SingleBar } from 'cli-progress';
@@ -11,7 +10,7 @@ import { formatMix } from '../../core/types.ts';
 import { parseClassMix } from '../../load/classes.ts';
 import { PAYLOAD_KINDS, PayloadBuilder, parseParam, type PayloadKind } from '../../load/payload.ts';
 import { replayTrace, type ReplayOptions, type ReplayReport } from '../../load/replay.ts';
-import { durationOption, globalOptions, positiveNumberOption } from '../context.ts';
+import { checkOutputFile, durationOption, globalOptions, positiveNumberOption, writeOutputFile } from '../context.ts';
 import { renderTable } from '../table.ts';
 
 interface LoadOpts {
@@ -76,6 +75,8 @@ Latency counts from each request's intended send time (open loop, no coordinated
     )
     .action(async (opts: LoadOpts, cmd: Command) => {
       const g = globalOptions(cmd);
+      // Checked before the replay, so a long replay never ends in a write that fails.
+      if (typeof g.json === 'string') checkOutputFile('--json', g.json);
       const target = opts.target ?? routerTarget(g.config);
       const trace: ReplayOptions['trace'] = {
         path: resolve(opts.trace),
@@ -116,9 +117,17 @@ Latency counts from each request's intended send time (open loop, no coordinated
       }
       if (g.json !== undefined && g.json !== false) {
         const text = `${JSON.stringify(report, null, 2)}\n`;
-        if (typeof g.json === 'string') writeFileSync(g.json, text);
-        else process.stdout.write(text);
-        if (typeof g.json !== 'string') return;
+        if (typeof g.json !== 'string') {
+          process.stdout.write(text);
+          return;
+        }
+        // A write that fails still prints the summary; the failure comes after it.
+        try {
+          writeOutputFile('--json', g.json, text);
+        } catch (e) {
+          process.stdout.write(`${summarize(report)}\n`);
+          throw e;
+        }
       }
       process.stdout.write(`${summarize(report)}\n`);
     });

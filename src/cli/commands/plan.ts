@@ -7,9 +7,8 @@ import { MixscaleError } from '../../core/errors.ts';
 import { Rng } from '../../core/rng.ts';
 import { sizePmf, type SizeSpec } from '../../core/sizes.ts';
 import { formatMix, type PredictedLatency } from '../../core/types.ts';
-import { globalOptions, jsonRequested, positiveNumber, requireConfig } from '../context.ts';
+import { checkJsonFile, globalOptions, jsonRequested, positiveNumber, requireConfig, writeOutputFile } from '../context.ts';
 import { renderTable } from '../table.ts';
-import { writeFileSync } from 'node:fs';
 
 interface PlanOptions {
   rps?: string;
@@ -83,6 +82,7 @@ Examples:
   mixscale plan --config sim/scenarios/default.yaml --rps 60 --budget-sweep 1:10:0.5`,
     )
     .action((opts: PlanOptions, cmd: Command) => {
+      checkJsonFile(cmd);
       const loaded = requireConfig(cmd);
       if (opts.rps === undefined) throw new MixscaleError('MIXSCALE_USAGE', 'plan: --rps N is required (the load to plan for)');
       const rps = positiveNumber('--rps', opts.rps);
@@ -97,7 +97,7 @@ Examples:
       const input = (budget: number): PlanInput => ({ budgetUsdPerHour: budget, classes, candidates, load, options: { sharedQueue: loaded.config.routing.lateBinding } });
       const out = (text: string): void => {
         const j = globalOptions(cmd).json;
-        if (typeof j === 'string') writeFileSync(j, text);
+        if (typeof j === 'string') writeOutputFile('--json', j, text);
         else process.stdout.write(text);
       };
 

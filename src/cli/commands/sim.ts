@@ -1,4 +1,3 @@
-import { writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { basename, extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,7 +13,7 @@ import { renderHtml } from '../../../sim/report/html.ts';
 import { buildReport, reportJson } from '../../../sim/report/json.ts';
 import { renderSummary } from '../../../sim/report/summary.ts';
 import { traceSpanMs } from '../../../sim/workload.ts';
-import { durationArg, globalOptions, loggerFor, positiveNumber } from '../context.ts';
+import { checkOutputFile, durationArg, globalOptions, loggerFor, positiveNumber, writeOutputFile } from '../context.ts';
 
 /** The bundled scenario `mixscale sim` (and `npm start`) runs without --config. */
 export const DEFAULT_SCENARIO = fileURLToPath(new URL('../../../sim/scenarios/default.yaml', import.meta.url));
@@ -106,6 +105,10 @@ Examples:
     .action(async (opts: SimCliOptions, cmd: Command) => {
       const g = globalOptions(cmd);
       const usingDefault = g.config === undefined;
+      // Output files are checked before the run, so a long run never ends in a write that fails.
+      if (typeof g.json === 'string') checkOutputFile('--json', g.json);
+      if (opts.html !== undefined) checkOutputFile('--html', opts.html);
+      else if (usingDefault) checkOutputFile('--html', 'report.html');
       const loaded = loadConfigFile(g.config ?? DEFAULT_SCENARIO);
       // Every simulated control tick logs its decision at info: thousands of lines per run.
       // The sim keeps them for --log-level debug/trace and shows warnings and errors otherwise.
@@ -170,16 +173,26 @@ Examples:
       bar?.stop();
       const name = basename(loaded.source, extname(loaded.source));
       const report = buildReport(loaded, runs, { name, trace: describeLoad(arrivals), seed: seed ?? settings.seed });
+      // A write that fails still leaves the other outputs and the summary; the failure comes last.
+      const wrote: string[] = [];
+      let writeError: unknown;
+      const write = async (flag: string, path: string, text: () => string | Promise<string>): Promise<void> => {
+        try {
+          writeOutputFile(flag, path, await text());
+          wrote.push(path);
+        } catch (e) {
+          writeError ??= e;
+        }
+      };
       if (jsonTarget !== undefined && jsonTarget !== false) {
-        const text = reportJson(report);
-        if (jsonToStdout) process.stdout.write(text);
-        else writeFileSync(jsonTarget as string, text);
+        if (jsonToStdout) process.stdout.write(reportJson(report));
+        else await write('--json', jsonTarget as string, () => reportJson(report));
       }
-      if (htmlPath !== undefined) writeFileSync(htmlPath, await renderHtml(report));
+      if (htmlPath !== undefined) await write('--html', htmlPath, () => renderHtml(report));
       if (!quiet && !jsonToStdout) {
         process.stdout.write(`${renderSummary(report)}\n`);
-        const wrote = [htmlPath, typeof jsonTarget === 'string' ? jsonTarget : undefined].filter((p) => p !== undefined);
         if (wrote.length > 0) process.stdout.write(`\nwrote ${wrote.join(', ')}\n`);
       }
+      if (writeError !== undefined) throw writeError;
     });
 }

@@ -149,6 +149,16 @@ describe('mixscale controller', function () {
     assert.ok(router.calls.filter((c) => c === 'GET /v1/snapshot').length >= 2);
   });
 
+  it('status --json names a directory or a missing folder in one line', async () => {
+    const config = writeConfig(dir, router.url);
+    const isDir = await cli(['--config', config, 'controller', 'status', '--json', dir]);
+    assert.equal(isDir.code, 2);
+    assert.equal(isDir.stderr, `mixscale: --json: cannot write ${dir}: is a directory\n`);
+    const missing = await cli(['--config', config, '--json', join(dir, 'nope', 's.json'), 'controller', 'status']);
+    assert.equal(missing.code, 2);
+    assert.equal(missing.stderr, `mixscale: --json: cannot write ${join(dir, 'nope', 's.json')}: folder ${join(dir, 'nope')} does not exist\n`);
+  });
+
   it('says in one line that a router URL is needed', async () => {
     const config = writeConfig(dir, undefined);
     const r = await cli(['--config', config, 'controller', '--once'], { MIXSCALE_ADMIN_TOKEN: TOKEN });

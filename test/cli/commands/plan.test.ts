@@ -77,4 +77,18 @@ routing: { policy: heterogeneity-aware, lateBinding: false }
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /--rps/);
   });
+
+  it('checks --json FILE before planning: a directory or a missing folder is one line naming the flag', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mixscale-plan-'));
+    try {
+      const isDir = runCli(['plan', '--config', CONFIG, '--rps', '10', '--json', dir]);
+      assert.equal(isDir.code, 2);
+      assert.equal(isDir.stderr, `mixscale: --json: cannot write ${dir}: is a directory\n`);
+      const missing = runCli(['plan', '--config', CONFIG, '--rps', '10', `--json=${join(dir, 'nope', 'p.json')}`]);
+      assert.equal(missing.code, 2);
+      assert.equal(missing.stderr, `mixscale: --json: cannot write ${join(dir, 'nope', 'p.json')}: folder ${join(dir, 'nope')} does not exist\n`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

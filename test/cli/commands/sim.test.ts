@@ -107,6 +107,28 @@ describe('mixscale sim', () => {
     assert.equal(report.runs[0]!.requests.total, 200);
   });
 
+  it('checks --json and --html before the run: a directory or a missing folder is one line naming the flag', () => {
+    const out = dir();
+    const json = runCli(['--config', config(), 'sim', '--json', out, '--compare', 'homogeneous-cheap']);
+    assert.equal(json.code, 2, json.stderr);
+    assert.equal(json.stderr, `mixscale: --json: cannot write ${out}: is a directory\n`);
+    assert.equal(json.stdout, '', 'nothing was simulated');
+    const html = runCli(['--config', config(), 'sim', '--html', join(out, 'nope', 'r.html'), '--compare', 'homogeneous-cheap']);
+    assert.equal(html.code, 2, html.stderr);
+    assert.equal(html.stderr, `mixscale: --html: cannot write ${join(out, 'nope', 'r.html')}: folder ${join(out, 'nope')} does not exist\n`);
+  });
+
+  it('a final write that fails is one line, after the summary and the other report', function () {
+    if (!existsSync('/dev/full')) this.skip();
+    const html = join(dir(), 'r.html');
+    const r = runCli(['--config', config(), 'sim', '--json', '/dev/full', '--html', html, '--compare', 'homogeneous-cheap']);
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr, 'mixscale: --json: cannot write /dev/full: no space left on device\n');
+    assert.match(r.stdout, /homogeneous-cheap\s+least-outstanding/);
+    assert.match(r.stdout, /wrote .*r\.html/);
+    assert.ok(existsSync(html));
+  });
+
   it('refuses trace options without a trace', () => {
     const r = runCli(['--config', config(), 'sim', '--time-scale', '24']);
     assert.equal(r.code, 2);
