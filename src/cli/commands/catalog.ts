@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { Catalog } from '../../catalog/catalog.ts';
 import { ServiceProfiles } from '../../catalog/profiles.ts';
 import { loadConfigFile } from '../../config/load.ts';
-import { globalOptions, jsonRequested } from '../context.ts';
+import { checkJsonFile, globalOptions, jsonFile, jsonRequested, writeOutputFile } from '../context.ts';
 import { renderTable } from '../table.ts';
 
 interface CatalogRow {
@@ -24,6 +24,7 @@ export function registerCatalog(program: Command): void {
     .option('--family <prefix>', 'only types whose name starts with this (e.g. g4dn)')
     .addHelpText('after', '\nExamples:\n  mixscale catalog\n  mixscale catalog --family g5 --all --json\n')
     .action((opts: { all?: boolean; family?: string }, cmd: Command) => {
+      checkJsonFile(cmd);
       const g = globalOptions(cmd);
       const loaded = g.config !== undefined ? loadConfigFile(g.config) : undefined;
       const catalog = loaded?.catalog ?? Catalog.load();
@@ -47,7 +48,10 @@ export function registerCatalog(program: Command): void {
           };
         });
       if (jsonRequested(cmd)) {
-        process.stdout.write(JSON.stringify({ types: rows }, null, 2) + '\n');
+        const text = JSON.stringify({ types: rows }, null, 2) + '\n';
+        const file = jsonFile(cmd);
+        if (file !== undefined) writeOutputFile('--json', file, text);
+        else process.stdout.write(text);
         return;
       }
       process.stdout.write(
