@@ -1,6 +1,7 @@
 import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
-import { TraceError } from '../src/core/errors.ts';
+import { isMixscaleError, TraceError } from '../src/core/errors.ts';
 import { Rng } from '../src/core/rng.ts';
 import { sizeSampler, type SizeSpec } from '../src/core/sizes.ts';
 import type { Ms } from '../src/core/types.ts';
@@ -143,12 +144,15 @@ async function* readRows(opts: TraceOptions, stats: TraceStats): AsyncGenerator<
   const file = opts.path;
   let stream;
   try {
+    // A folder opens like a file and fails only on the first read.
+    if ((await stat(file)).isDirectory()) throw new TraceError(`cannot read trace ${file}: is a directory`, { file });
     stream = createReadStream(file, { encoding: 'utf8' });
     await new Promise<void>((resolve, reject) => {
       stream!.once('open', () => resolve());
       stream!.once('error', reject);
     });
   } catch (e) {
+    if (isMixscaleError(e)) throw e;
     const code = (e as NodeJS.ErrnoException).code;
     throw new TraceError(`cannot read trace ${file}: ${code === 'ENOENT' ? 'no such file' : (e as Error).message}`, { file });
   }
@@ -264,6 +268,10 @@ async function* readRows(opts: TraceOptions, stats: TraceStats): AsyncGenerator<
         widths = [];
       }
     }
+  } catch (e) {
+    // A read that fails midway (a device error, a file that went away) names the trace in one line.
+    if (isMixscaleError(e)) throw e;
+    throw new TraceError(`cannot read trace ${file}: ${(e as Error).message}`, { file });
   } finally {
     if (done) lines.close();
   }

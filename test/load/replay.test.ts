@@ -216,6 +216,17 @@ describe('mixscale load (usage)', function () {
     }
   });
 
+  it('names a folder given as the trace in one line and exits 2', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mixscale-load-'));
+    try {
+      const r = await runCliAsync(['load', '--trace', dir, '--target', 'http://127.0.0.1:1', '--no-progress']);
+      assert.equal(r.code, 2);
+      assert.equal(r.stderr, `mixscale: cannot read trace ${dir}: is a directory\n`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('rejects a target that is not a URL', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mixscale-load-'));
     try {

@@ -92,6 +92,12 @@ describe('trace reader', () => {
     await rejects({ path: join(tmpdir(), 'mixscale-no-such-trace.csv') }, /no such file/);
   });
 
+  it('reports a folder given as the trace in one line', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mixscale-trace-dir-'));
+    const e = await rejects({ path: dir }, /is a directory/);
+    assert.equal(e.message, `cannot read trace ${dir}: is a directory`);
+  });
+
   it('cuts a window and scales time', async () => {
     const p = traceFile('t_ms\n0\n1000\n2000\n3000\n4000\n');
     const got = await all({ path: p, startMs: 1000, durationMs: 2500, timeScale: 2 });

@@ -129,6 +129,16 @@ describe('mixscale sim', () => {
     assert.ok(existsSync(html));
   });
 
+  it('names a folder given as the trace (flag or config) in one line and exits 2', () => {
+    const folder = dir();
+    const flag = runCli(['--config', config(), 'sim', '--trace', folder, '--quiet']);
+    assert.equal(flag.code, 2);
+    assert.equal(flag.stderr, `mixscale: cannot read trace ${folder}: is a directory\n`);
+    const fromConfig = runCli(['--config', config(SMALL.replace(/  rps: 20\n  duration: 5m\n/, `  trace: { path: ${JSON.stringify(folder)} }\n`)), 'sim', '--quiet']);
+    assert.equal(fromConfig.code, 2);
+    assert.equal(fromConfig.stderr, `mixscale: cannot read trace ${folder}: is a directory\n`);
+  });
+
   it('refuses trace options without a trace', () => {
     const r = runCli(['--config', config(), 'sim', '--time-scale', '24']);
     assert.equal(r.code, 2);
