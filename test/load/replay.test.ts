@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -222,6 +222,24 @@ describe('mixscale load (usage)', function () {
       const r = await runCliAsync(['load', '--trace', dir, '--target', 'http://127.0.0.1:1', '--no-progress']);
       assert.equal(r.code, 2);
       assert.equal(r.stderr, `mixscale: cannot read trace ${dir}: is a directory\n`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('exits 1 when no request succeeded, after printing the summary and writing the JSON report', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mixscale-load-'));
+    try {
+      // A listener that is closed again: every connection is refused.
+      const s = await stub(() => 1);
+      s.server.close();
+      writeFileSync(join(dir, 't.csv'), 't_ms,size\n0,10\n20,20\n');
+      const json = join(dir, 'out.json');
+      const r = await runCliAsync(['load', '--trace', join(dir, 't.csv'), '--target', s.url, '--no-progress', '--json', json]);
+      assert.equal(r.code, 1);
+      assert.match(r.stdout, /2 requests in .* 0 ok, 2 failed \(ECONNREFUSED: 2\)/);
+      assert.equal(r.stderr, `mixscale: load: none of the 2 requests to ${s.url}/v2/models/rm2/infer succeeded (ECONNREFUSED: 2)\n`);
+      assert.equal((JSON.parse(readFileSync(json, 'utf8')) as { failed: number }).failed, 2);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -119,6 +119,7 @@ Latency counts from each request's intended send time (open loop, no coordinated
         const text = `${JSON.stringify(report, null, 2)}\n`;
         if (typeof g.json !== 'string') {
           process.stdout.write(text);
+          noneSucceeded(report);
           return;
         }
         // A write that fails still prints the summary; the failure comes after it.
@@ -130,7 +131,15 @@ Latency counts from each request's intended send time (open loop, no coordinated
         }
       }
       process.stdout.write(`${summarize(report)}\n`);
+      noneSucceeded(report);
     });
+}
+
+/** A replay where no request succeeded fails (exit 1), after its report is out: the target is down or refuses everything. */
+function noneSucceeded(r: ReplayReport): void {
+  if (r.sent === 0 || r.ok > 0) return;
+  const why = Object.entries(r.failures).map(([k, v]) => `${k}: ${v}`).join(', ');
+  throw new MixscaleError('MIXSCALE_BACKEND_UNAVAILABLE', `load: none of the ${r.sent} requests to ${r.target} succeeded${why === '' ? '' : ` (${why})`}`);
 }
 
 /** The router a config describes, as the default target. */
