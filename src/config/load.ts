@@ -3,8 +3,8 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { LineCounter, parseDocument, isMap, isNode, isScalar, type Document } from 'yaml';
 import cron from 'node-cron';
 import type { z } from 'zod';
-import { routingPolicyNames } from '../../policies/routing/index.ts';
-import { scalingPolicyNames } from '../../policies/scaling/index.ts';
+import { createRoutingPolicy, routingPolicyNames } from '../../policies/routing/index.ts';
+import { createScalingPolicy, scalingPolicyNames } from '../../policies/scaling/index.ts';
 import { Catalog } from '../catalog/catalog.ts';
 import { BudgetSchedule } from '../control/budget-schedule.ts';
 import { ServiceProfiles } from '../catalog/profiles.ts';
@@ -173,7 +173,27 @@ function finishLoad(config: Config, source: string, baseDir: string, lineOf: (pa
   config.sim?.compare?.forEach((name, i) => unknownScaling(['sim', 'compare', i], name));
   const routingNames = routingPolicyNames();
   if (!routingNames.includes(config.routing.policy)) fail(['routing', 'policy'], `unknown routing policy "${config.routing.policy}" (available: ${routingNames.join(', ')})`);
+  // Options are checked by building the configured policies (cheap, no side effects). A
+  // policy's error names its option (`scaling.options.headroom: ...`); the line is that option's.
+  checkOptions('scaling', () => createScalingPolicy(config.scaling.policy, config.scaling.options, { lateBinding: config.routing.lateBinding }), source, lineOf);
+  checkOptions('routing', () => createRoutingPolicy(config.routing.policy, config.routing.options), source, lineOf);
   return { config, source, catalog, profiles, resolvePath };
+}
+
+function checkOptions(section: 'scaling' | 'routing', build: () => unknown, source: string, lineOf: (path: ReadonlyArray<PropertyKey>) => number | undefined): void {
+  try {
+    build();
+  } catch (e) {
+    if (!(e instanceof MixscaleError) || !e.userFault) throw e;
+    const prefix = `${section}.options`;
+    // `scaling.options.mix.g4dn.xlarge: ...`: the line of `mix` (keys may hold dots).
+    const named = e.message.startsWith(`${prefix}.`) ? /^([^.:\s]+)[^:]*:/.exec(e.message.slice(prefix.length + 1)) : null;
+    const path = named !== null ? [section, 'options', named[1]!] : [section, 'options'];
+    const line = lineOf(path);
+    const at = `${source}${line !== undefined ? `:${line}` : ''}`;
+    const message = e.message.startsWith(prefix) ? e.message : `${prefix}: ${e.message}`;
+    throw new ConfigError(`${at}: ${message}`, { file: source, path: formatPath(path) });
+  }
 }
 
 function wrapUnknown(fn: () => unknown, path: ReadonlyArray<PropertyKey>, fail: (path: ReadonlyArray<PropertyKey>, msg: string) => never): void {

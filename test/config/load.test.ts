@@ -150,6 +150,16 @@ describe('config loading', () => {
     assert.equal(loadConfigFile(write(withSchedule('0 0 18 * * 1-5'))).config.budget.schedule.length, 2);
   });
 
+  it('names a bad scaling or routing option with the option’s line', () => {
+    const lines = GOOD.split('\n').length;
+    const e = fails(`${GOOD}scaling:\n  options:\n    headroom: 0.2\n    headrom: 0.3\n`, new RegExp(`config\\.yaml:${lines + 3}: scaling\\.options\\.headrom: not an option of fast-frugal`));
+    assert.equal(e.details.path, 'scaling.options.headrom');
+    fails(`${GOOD}scaling:\n  policy: static-mix\n  options:\n    mix:\n      g4dn.xlarge: -1\n`, new RegExp(`config\\.yaml:${lines + 3}: scaling\\.options\\.mix\\.g4dn\\.xlarge: expected a count`));
+    // A required option that is missing: the section's own line.
+    fails(`${GOOD}scaling:\n  policy: static-mix\n`, new RegExp(`config\\.yaml:${lines}: scaling\\.options\\.mix: static-mix needs a map`));
+    fails(`${GOOD}routing:\n  policy: heterogeneity-aware\n  options:\n    largeFraction: -1\n`, new RegExp(`config\\.yaml:${lines + 3}: routing\\.options\\.largeFraction: expected a positive number`));
+  });
+
   it('says when the file does not exist', () => {
     assert.throws(() => loadConfigFile(join(tmpdir(), 'nope', 'missing.yaml')), /cannot read config .*no such file/);
   });
