@@ -7,6 +7,7 @@ import { createRoutingPolicy, routingPolicyNames } from '../../policies/routing/
 import { createScalingPolicy, scalingPolicyNames } from '../../policies/scaling/index.ts';
 import { Catalog } from '../catalog/catalog.ts';
 import { BudgetSchedule } from '../control/budget-schedule.ts';
+import { normalizeOrigin } from '../routing/backends.ts';
 import { ServiceProfiles } from '../catalog/profiles.ts';
 import { ConfigError, MixscaleError } from '../core/errors.ts';
 import { configSchema, type Config } from './schema.ts';
@@ -154,6 +155,7 @@ function finishLoad(config: Config, source: string, baseDir: string, lineOf: (pa
     if (classNames.has(cls.name)) fail(['classes', i, 'name'], `duplicate class name "${cls.name}"`);
     classNames.add(cls.name);
   });
+  checkBackends(config, catalog, fail);
   // What the controller's scheduler (node-cron) and the budget schedule (also the simulator's) accept.
   config.budget.schedule.forEach((entry, i) => {
     const where = ['budget', 'schedule', i, 'cron'];
@@ -178,6 +180,46 @@ function finishLoad(config: Config, source: string, baseDir: string, lineOf: (pa
   checkOptions('scaling', () => createScalingPolicy(config.scaling.policy, config.scaling.options, { lateBinding: config.routing.lateBinding }), source, lineOf);
   checkOptions('routing', () => createRoutingPolicy(config.routing.policy, config.routing.options), source, lineOf);
   return { config, source, catalog, profiles, resolvePath };
+}
+
+/**
+ * Static backends (`router.backends[]`) are checked as the admin API checks one (a catalog
+ * type, an http URL), and each must belong to a config pool: that pool says which models it
+ * serves and its slots, so a type no pool declares (or a pool the config does not name) is an
+ * error rather than a pool invented for it. Two entries with the same id or URL are an error.
+ */
+function checkBackends(config: Config, catalog: Catalog, fail: (path: ReadonlyArray<PropertyKey>, msg: string) => never): void {
+  const ids = new Map<string, number>();
+  const origins = new Map<string, number>();
+  config.router?.backends.forEach((b, i) => {
+    const at = (key: string): PropertyKey[] => ['router', 'backends', i, key];
+    if (!catalog.has(b.type)) wrapUnknown(() => catalog.get(b.type), at('type'), fail);
+    let origin = '';
+    try {
+      origin = normalizeOrigin(b.url);
+    } catch (e) {
+      if (e instanceof MixscaleError) fail(at('url'), e.message.replace(/^url: /, ''));
+      throw e;
+    }
+    const sameUrl = origins.get(origin);
+    if (sameUrl !== undefined) fail(at('url'), `${origin} is already router.backends[${sameUrl}]; list each backend once`);
+    origins.set(origin, i);
+    const id = b.id ?? origin.replace(/^http:\/\//, '');
+    const sameId = ids.get(id);
+    if (sameId !== undefined) fail(at(b.id !== undefined ? 'id' : 'url'), `duplicate backend id "${id}" (router.backends[${sameId}] has it${b.id === undefined ? '; the id defaults to host:port' : ''})`);
+    ids.set(id, i);
+    if (b.pool !== undefined) {
+      const pool = config.pools.find((p) => p.name === b.pool);
+      if (pool === undefined) fail(at('pool'), `no pool named "${b.pool}"; pools: ${config.pools.map((p) => p.name).join(', ')}`);
+      if (pool.type !== b.type) fail(at('type'), `${b.type} is not the type of pool "${pool.name}" (${pool.type})`);
+      return;
+    }
+    const pools = config.pools.filter((p) => p.type === b.type);
+    if (pools.length === 0) {
+      fail(at('type'), `no pool has type ${b.type} (pools: ${config.pools.map((p) => `${p.name} ${p.type}`).join(', ')}); a backend belongs to a pool of its type: add one to pools`);
+    }
+    if (pools.length > 1) fail(at('type'), `pools ${pools.map((p) => `"${p.name}"`).join(', ')} all have type ${b.type}; set router.backends[${i}].pool to one of them`);
+  });
 }
 
 function checkOptions(section: 'scaling' | 'routing', build: () => unknown, source: string, lineOf: (path: ReadonlyArray<PropertyKey>) => number | undefined): void {

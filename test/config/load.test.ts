@@ -160,6 +160,39 @@ describe('config loading', () => {
     fails(`${GOOD}routing:\n  policy: heterogeneity-aware\n  options:\n    largeFraction: -1\n`, new RegExp(`config\\.yaml:${lines + 3}: routing\\.options\\.largeFraction: expected a positive number`));
   });
 
+  describe('router.backends', () => {
+    const lines = GOOD.split('\n').length;
+    const withBackends = (...entries: string[]) => `${GOOD}router:\n  backends:\n${entries.map((e) => `    - ${e}\n`).join('')}`;
+    const at = (i: number, field: string) => `config\\.yaml:${lines + 2 + i}: router\\.backends\\[${i}\\]\\.${field}: `;
+
+    it('refuses a type that is not in the catalog, with a suggestion', () => {
+      const e = fails(withBackends('{url: "http://10.0.0.1:8000", type: r5n.largee}'), new RegExp(`${at(0, 'type')}unknown instance type "r5n\\.largee" \\(did you mean "r5n\\.large"`));
+      assert.equal(e.details.path, 'router.backends[0].type');
+    });
+
+    it('refuses the same backend twice, by url or by id', () => {
+      fails(withBackends('{url: "http://10.0.0.1:8000", type: g4dn.xlarge}', '{url: "http://10.0.0.1:8000/", type: g4dn.xlarge}'), new RegExp(`${at(1, 'url')}http://10\\.0\\.0\\.1:8000 is already router\\.backends\\[0\\]`));
+      fails(withBackends('{id: a, url: "http://10.0.0.1:8000", type: g4dn.xlarge}', '{id: b, url: "http://10.0.0.1:8000/v2", type: g4dn.xlarge}'), new RegExp(`${at(1, 'url')}http://10\\.0\\.0\\.1:8000 is already`));
+      fails(withBackends('{id: a, url: "http://10.0.0.1:8000", type: g4dn.xlarge}', '{id: a, url: "http://10.0.0.2:8000", type: g4dn.xlarge}'), new RegExp(`${at(1, 'id')}duplicate backend id "a" \\(router\\.backends\\[0\\] has it\\)`));
+      fails(withBackends('{url: "http://10.0.0.1:8000", type: g4dn.xlarge}', '{id: "10.0.0.1:8000", url: "http://10.0.0.2:8000", type: g4dn.xlarge}'), new RegExp(`${at(1, 'id')}duplicate backend id "10\\.0\\.0\\.1:8000"`));
+    });
+
+    it('refuses a url the router cannot proxy to', () => {
+      fails(withBackends('{url: "https://10.0.0.1:8000", type: g4dn.xlarge}'), new RegExp(`${at(0, 'url')}only http:// backends are supported`));
+    });
+
+    it('puts every backend in a config pool: no pool is invented for a type no pool has', () => {
+      const { config } = loadConfigFile(write(withBackends('{url: "http://10.0.0.1:8000", type: g4dn.xlarge}', '{id: b, url: "http://10.0.0.2:8000", type: r5n.large, pool: frugal}')));
+      assert.equal(config.router!.backends.length, 2);
+      fails(withBackends('{url: "http://10.0.0.1:8000", type: c5n.2xlarge}'), new RegExp(`${at(0, 'type')}no pool has type c5n\\.2xlarge \\(pools: fast g4dn\\.xlarge, frugal r5n\\.large\\)`));
+      fails(withBackends('{url: "http://10.0.0.1:8000", type: g4dn.xlarge, pool: gpu}'), new RegExp(`${at(0, 'pool')}no pool named "gpu"; pools: fast, frugal`));
+      fails(withBackends('{url: "http://10.0.0.1:8000", type: g4dn.xlarge, pool: frugal}'), new RegExp(`${at(0, 'type')}g4dn\\.xlarge is not the type of pool "frugal" \\(r5n\\.large\\)`));
+      const twoGpuPools = GOOD.replace('  - name: frugal\n', '  - name: fast2\n    type: g4dn.xlarge\n  - name: frugal\n');
+      fails(`${twoGpuPools}router:\n  backends:\n    - {url: "http://10.0.0.1:8000", type: g4dn.xlarge}\n`, /router\.backends\[0\]\.type: pools "fast", "fast2" all have type g4dn\.xlarge; set router\.backends\[0\]\.pool/);
+      assert.equal(loadConfigFile(write(`${twoGpuPools}router:\n  backends:\n    - {url: "http://10.0.0.1:8000", type: g4dn.xlarge, pool: fast2}\n`)).config.router!.backends[0]!.pool, 'fast2');
+    });
+  });
+
   it('says when the file does not exist', () => {
     assert.throws(() => loadConfigFile(join(tmpdir(), 'nope', 'missing.yaml')), /cannot read config .*no such file/);
   });
