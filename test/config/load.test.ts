@@ -193,6 +193,12 @@ describe('config loading', () => {
     });
   });
 
+  it('takes node.edge.percentile in (0, 1] like node edge --percentile (1: plan with the largest stage time)', () => {
+    assert.equal(loadConfigFile(write(`${GOOD}node:\n  edge:\n    percentile: 1\n`)).config.node!.edge.percentile, 1);
+    fails(`${GOOD}node:\n  edge:\n    percentile: 0\n`, /node\.edge\.percentile: /);
+    fails(`${GOOD}node:\n  edge:\n    percentile: 1.5\n`, /node\.edge\.percentile: /);
+  });
+
   it('says when the file does not exist', () => {
     assert.throws(() => loadConfigFile(join(tmpdir(), 'nope', 'missing.yaml')), /cannot read config .*no such file/);
   });

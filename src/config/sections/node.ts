@@ -9,8 +9,8 @@ export const nodeSection = z.strictObject({
     .strictObject({
       /** Exit control: `predictive` (plan with measured stage times) or `reactive` (Dělen: check after each stage). */
       policy: z.enum(['predictive', 'reactive']).default('predictive'),
-      /** Percentile of a stage's measured time the predictive policy plans with. */
-      percentile: z.number().gt(0).lt(1).default(0.99),
+      /** Quantile of a stage's measured time the predictive policy plans with (1: the largest seen), as `--percentile`. */
+      percentile: z.number().gt(0).max(1).default(0.99),
       /** Stop at an exit whose max probability reaches this, when the accuracy bound allows. */
       confidence: z.number().gt(0).max(1).default(0.95),
       /** Most rows one stage runs at once across requests (the warm-up turns batching off where it does not pay). */
