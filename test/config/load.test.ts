@@ -76,7 +76,7 @@ describe('config loading', () => {
     assert.equal(e.message.split('"30 seconds"').length - 1, 1, e.message);
   });
 
-  it('refuses a zero duration where zero makes no sense, naming the field and line', () => {
+  it('refuses a zero duration where zero makes no sense, naming the field and line, and keeps it where it means off', () => {
     const lines = GOOD.split('\n').length;
     fails(`${GOOD}sim:\n  rps: 1\n  duration: 1m\n  window: 0s\n`, new RegExp(`config\\.yaml:${lines + 3}: sim\\.window: must be a duration > 0 \\(got "0s"\\)`));
     fails(`${GOOD}scaling:\n  interval: 0s\n`, new RegExp(`config\\.yaml:${lines + 1}: scaling\\.interval: must be a duration > 0`));
@@ -93,9 +93,7 @@ describe('config loading', () => {
     fails(`${GOOD}controller:\n  estimator:\n    panicWindow: 0s\n`, /controller\.estimator\.panicWindow: must be a duration > 0/);
     fails(`${GOOD}controller:\n  estimator:\n    season: 0s\n`, /controller\.estimator\.season: must be a duration > 0/);
     fails(`${GOOD}controller:\n  estimator:\n    stableWindow: 5s\n    panicWindow: 10s\n`, /config\.yaml:\d+: controller\.estimator\.panicWindow: must be ≤ stableWindow/);
-  });
-
-  it('keeps zero where it means off or none', () => {
+    // Zero stays where it means off or none.
     const { config } = loadConfigFile(
       write(`${GOOD.replace('bootTime: 2m', 'bootTime: 0s')}controller:\n  drainTimeout: 0\n  capacityCooldown: 0s\n  local:\n    bootDelay: 0s\n  estimator:\n    horizon: 0s\nsim:\n  trace:\n    path: t.csv\n    start: 0s\n`),
     );
