@@ -1,10 +1,12 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
+import { basename } from 'node:path';
 import { createInterface } from 'node:readline';
 import { isMixscaleError, TraceError } from '../src/core/errors.ts';
 import { Rng } from '../src/core/rng.ts';
 import { sizeSampler, type SizeSpec } from '../src/core/sizes.ts';
 import type { Ms } from '../src/core/types.ts';
+import { formatDuration } from '../src/core/units.ts';
 
 /**
  * Streaming trace readers. A CSV is recognized by its header:
@@ -168,6 +170,8 @@ async function* readRows(opts: TraceOptions, stats: TraceStats): AsyncGenerator<
   let pending: Row | undefined;
   let lastStep = NaN;
   let widths: number[] = [];
+  // Whether any row reached the window: a start past the trace's end is a mistake, not an empty run.
+  let inWindow = false;
   const bad = (msg: string): void => {
     const text = `${file}:${lineNo}: ${msg}`;
     if (!opts.skipBadRows) throw new TraceError(text, { file, line: lineNo });
@@ -179,6 +183,7 @@ async function* readRows(opts: TraceOptions, stats: TraceStats): AsyncGenerator<
     const from = Math.max(row.t, startMs);
     const to = Math.min(binEnd, endMs);
     if (to <= from) return;
+    inWindow = true;
     const rate = layout!.isCount ? row.v / (width / 1000) : row.v;
     batch.push({ t: from, v: rate, line: row.line });
     widths.push(to - from);
@@ -247,6 +252,7 @@ async function* readRows(opts: TraceOptions, stats: TraceStats): AsyncGenerator<
           break;
         }
         stats.rows++;
+        inWindow = true;
         batch.push({ t, v, line: lineNo });
       } else {
         if (pending !== undefined) {
@@ -276,10 +282,16 @@ async function* readRows(opts: TraceOptions, stats: TraceStats): AsyncGenerator<
     if (done) lines.close();
   }
   if (layout === undefined) throw new TraceError(`${file}: empty trace: no header and no rows`, { file, line: 0 });
+  let traceEnd = lastT;
   if (pending !== undefined && pending.t < endMs) {
     stats.rows++;
     // The last bin repeats the previous step; a single-row series is a one-second bin.
-    flushRate(pending, pending.t + (Number.isNaN(lastStep) ? 1000 : lastStep));
+    traceEnd = pending.t + (Number.isNaN(lastStep) ? 1000 : lastStep);
+    flushRate(pending, traceEnd);
+  }
+  if (!done && !inWindow && startMs > 0 && lastT > -Infinity) {
+    const detail = `no arrivals in the chosen window: it starts at ${formatDuration(startMs)}, past the end of ${basename(file)} (${formatDuration(traceEnd)})`;
+    throw new TraceError(`trace ${file}: ${detail}`, { file, setting: 'start', detail });
   }
   if (batch.length > 0) yield { layout, rows: batch, widths };
 }

@@ -2,7 +2,7 @@ import { accessSync, constants, statSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from '../core/log.ts';
-import { MixscaleError } from '../core/errors.ts';
+import { isMixscaleError, MixscaleError } from '../core/errors.ts';
 import { parseDurationMs } from '../core/units.ts';
 import { loadConfigFile, type LoadedConfig } from '../config/load.ts';
 
@@ -159,8 +159,35 @@ export function durationArg(flag: string, text: string): number {
   return ms;
 }
 
+/** A duration above zero given for `flag` (a timeout, a window length). */
+export function positiveDurationArg(flag: string, text: string): number {
+  const ms = durationArg(flag, text);
+  if (!(ms > 0)) throw new MixscaleError('MIXSCALE_USAGE', `${flag}: expected a duration above zero, got "${text}"`);
+  return ms;
+}
+
+/** Where the user set what a trace error is about: a flag (`--start`) or a config field (`FILE: sim.trace.start`). */
+export interface TraceSettingNames {
+  readonly model?: string | undefined;
+  readonly start?: string | undefined;
+}
+
+/**
+ * A trace error about a setting (the trace reader marks it with `details.setting`), reworded as a
+ * usage error naming the flag or config field that set it, e.g. `--start: no arrivals in the
+ * chosen window: ...`. Any other error comes back as it is.
+ */
+export function nameTraceSetting(e: unknown, names: TraceSettingNames): unknown {
+  if (!isMixscaleError(e) || e.code !== 'MIXSCALE_TRACE_INVALID') return e;
+  const { setting, detail } = e.details;
+  if ((setting !== 'model' && setting !== 'start') || typeof detail !== 'string') return e;
+  const name = names[setting];
+  return name === undefined ? e : new MixscaleError('MIXSCALE_USAGE', `${name}: ${detail}`, { ...e.details });
+}
+
 /** commander option parsers for the three above (and an integer ≥ 0). */
 export const positiveNumberOption = (flag: string) => (text: string): number => positiveNumber(flag, text);
 export const positiveIntegerOption = (flag: string) => (text: string): number => positiveInteger(flag, text);
 export const nonNegativeIntegerOption = (flag: string) => (text: string): number => positiveInteger(flag, text, 0);
 export const durationOption = (flag: string) => (text: string): number => durationArg(flag, text);
+export const positiveDurationOption = (flag: string) => (text: string): number => positiveDurationArg(flag, text);

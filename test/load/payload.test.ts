@@ -54,4 +54,8 @@ describe('load payloads and classes', () => {
     assert.throws(() => parseClassMix('a b:1'), /--classes: "a b:1"/);
     assert.throws(() => parseClassMix(''), /--classes: expected name:share/);
   });
+
+  it('rejects a class given twice instead of merging it', () => {
+    assert.throws(() => parseClassMix('a:1,b:1,a:2'), /^MixscaleError: --classes: class "a" is given twice/);
+  });
 });

@@ -245,6 +245,31 @@ describe('mixscale load (usage)', function () {
     }
   });
 
+  it('rejects bad flag values before sending anything, naming the flag', async () => {
+    const s = await stub(() => 1);
+    const dir = mkdtempSync(join(tmpdir(), 'mixscale-load-'));
+    try {
+      writeFileSync(join(dir, 't.csv'), 't_ms,size\n0,10\n20,20\n');
+      for (const [args, message] of [
+        [['--seed', '-1'], '--seed: expected an integer ≥ 0, got "-1"'],
+        [['--seed', 'abc'], '--seed: expected an integer ≥ 0, got "abc"'],
+        [['--timeout', '0'], '--timeout: expected a duration above zero, got "0"'],
+        [['--duration', '0s'], '--duration: expected a duration above zero, got "0s"'],
+        [['--connections', '1.5'], '--connections: expected a positive integer, got "1.5"'],
+        [['--classes', 'a:1,a:2'], '--classes: class "a" is given twice; give each class once with its share'],
+        [['--start', '99h'], '--start: no arrivals in the chosen window: it starts at 99h, past the end of t.csv (20ms)'],
+      ] as const) {
+        const r = await runCliAsync(['load', '--trace', join(dir, 't.csv'), '--target', s.url, '--no-progress', ...args]);
+        assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+        assert.equal(r.stderr, `mixscale: ${message}\n`);
+      }
+      assert.equal(s.seen.length, 0, 'nothing was sent');
+    } finally {
+      s.server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('rejects a target that is not a URL', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mixscale-load-'));
     try {

@@ -98,6 +98,18 @@ describe('trace reader', () => {
     assert.equal(e.message, `cannot read trace ${dir}: is a directory`);
   });
 
+  it('fails when the window starts past the end of the trace, and not on a window that is merely empty', async () => {
+    const requests = traceFile('t_ms\n0\n1000\n2000\n');
+    const e = await rejects({ path: requests, startMs: 3_600_000 }, /no arrivals in the chosen window: it starts at 1h, past the end of trace\.csv \(2s\)$/);
+    assert.equal(e.details.setting, 'start');
+    // A rate series ends where its last bin does.
+    const rates = traceFile('t_s,rps\n0,5\n10,5\n');
+    await rejects({ path: rates, startMs: 20_000 }, /starts at 20s, past the end of trace\.csv \(20s\)$/);
+    assert.ok((await all({ path: rates, startMs: 15_000, seed: 1 })).length > 0, 'a start inside the last bin replays it');
+    // A gap inside the trace is not a mistake.
+    assert.deepEqual(await all({ path: requests, startMs: 1500, durationMs: 100 }), []);
+  });
+
   it('cuts a window and scales time', async () => {
     const p = traceFile('t_ms\n0\n1000\n2000\n3000\n4000\n');
     const got = await all({ path: p, startMs: 1000, durationMs: 2500, timeScale: 2 });

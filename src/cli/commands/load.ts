@@ -9,8 +9,8 @@ import type { SizeSpec } from '../../core/sizes.ts';
 import { formatMix } from '../../core/types.ts';
 import { parseClassMix } from '../../load/classes.ts';
 import { PAYLOAD_KINDS, PayloadBuilder, parseParam, type PayloadKind } from '../../load/payload.ts';
-import { replayTrace, type ReplayOptions, type ReplayReport } from '../../load/replay.ts';
-import { checkOutputFile, durationOption, globalOptions, positiveNumberOption, writeOutputFile } from '../context.ts';
+import { inferUrl, replayTrace, type ReplayOptions, type ReplayReport } from '../../load/replay.ts';
+import { checkOutputFile, durationOption, globalOptions, nameTraceSetting, nonNegativeIntegerOption, positiveDurationOption, positiveIntegerOption, positiveNumberOption, writeOutputFile } from '../context.ts';
 import { renderTable } from '../table.ts';
 
 interface LoadOpts {
@@ -52,7 +52,7 @@ export function registerLoad(program: Command): void {
     .option('--time-scale <x>', 'replay speed-up: 60 replays an hour in a minute', positiveNumberOption('--time-scale'))
     .option('--peak-rps <rps>', 'rescale so the busiest minute averages this rate', positiveNumberOption('--peak-rps'))
     .option('--start <duration>', 'start this far into the trace (trace time)', durationOption('--start'))
-    .option('--duration <duration>', 'replay this much of the trace (trace time, before --time-scale)', durationOption('--duration'))
+    .option('--duration <duration>', 'replay this much of the trace (trace time, before --time-scale)', positiveDurationOption('--duration'))
     .option('--trace-model <name>', 'for a rate series with a model column: which model')
     .option('--size-column <name>', 'size column of a per-request trace (default: size, batch, input_tokens, output_tokens)')
     .option('--size-scale <x>', 'multiply trace sizes (e.g. tokens to batch sizes)', positiveNumberOption('--size-scale'))
@@ -60,9 +60,9 @@ export function registerLoad(program: Command): void {
     .option('--classes <mix>', 'label requests with classes by share, e.g. interactive:0.3,batch:0.7 (sent as parameters.class)')
     .addOption(new Option('--payload <kind>', 'what a request carries: size (a tensor of SIZE rows) or digits (real test digits, for the edge node)').choices([...PAYLOAD_KINDS]).default('size'))
     .option('--param <key=value>', 'extra OIP parameter on every request (repeatable), e.g. latency_ms=20', (v: string, acc: Array<[string, number | string | boolean]>) => [...acc, parseParam(v)], [])
-    .option('--connections <n>', 'most open connections to the target', positiveNumberOption('--connections'), 256)
-    .option('--timeout <duration>', 'per-request timeout', durationOption('--timeout'), 30_000)
-    .option('--seed <n>', 'seed for Poisson expansion, sizes and classes', (v: string) => Number(v), 1)
+    .option('--connections <n>', 'most open connections to the target', positiveIntegerOption('--connections'), 256)
+    .option('--timeout <duration>', 'per-request timeout', positiveDurationOption('--timeout'), 30_000)
+    .option('--seed <n>', 'seed for Poisson expansion, sizes and classes', nonNegativeIntegerOption('--seed'), 1)
     .option('--no-progress', 'no progress bar on stderr')
     .addHelpText(
       'after',
@@ -78,6 +78,9 @@ Latency counts from each request's intended send time (open loop, no coordinated
       // Checked before the replay, so a long replay never ends in a write that fails.
       if (typeof g.json === 'string') checkOutputFile('--json', g.json);
       const target = opts.target ?? routerTarget(g.config);
+      // Everything the command line says is checked before the trace is read or anything is sent.
+      inferUrl(target, opts.model);
+      const classes = opts.classes === undefined ? undefined : parseClassMix(opts.classes);
       const trace: ReplayOptions['trace'] = {
         path: resolve(opts.trace),
         model: opts.traceModel,
@@ -93,7 +96,15 @@ Latency counts from each request's intended send time (open loop, no coordinated
       };
       // A first streaming pass counts the arrivals, for the progress bar.
       let total = 0;
-      for await (const c of readTraceChunks(trace)) total += c.length;
+      try {
+        for await (const c of readTraceChunks(trace)) total += c.length;
+      } catch (e) {
+        throw nameTraceSetting(e, { model: '--trace-model', start: '--start' });
+      }
+      if (total === 0) {
+        const window = [opts.start !== undefined ? '--start' : undefined, opts.duration !== undefined ? '--duration' : undefined].filter((f) => f !== undefined);
+        throw new MixscaleError('MIXSCALE_USAGE', `${window.length > 0 ? `${window.join(', ')}: ` : ''}no arrivals in the chosen window of ${opts.trace}: nothing to send`);
+      }
       const bar = opts.progress ? new SingleBar({ stream: process.stderr, format: 'load [{bar}] {value}/{total} sent | {ok} ok | {failed} failed', hideCursor: true }) : undefined;
       bar?.start(total, 0, { ok: 0, failed: 0 });
       let report: ReplayReport;
@@ -104,7 +115,7 @@ Latency counts from each request's intended send time (open loop, no coordinated
             target,
             model: opts.model,
             payload: new PayloadBuilder({ kind: opts.payload, parameters: Object.fromEntries(opts.param) }),
-            classes: opts.classes === undefined ? undefined : parseClassMix(opts.classes),
+            classes,
             connections: opts.connections,
             timeoutMs: opts.timeout,
             seed: opts.seed,

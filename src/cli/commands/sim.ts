@@ -13,7 +13,7 @@ import { renderHtml } from '../../../sim/report/html.ts';
 import { buildReport, reportJson } from '../../../sim/report/json.ts';
 import { renderSummary } from '../../../sim/report/summary.ts';
 import { traceSpanMs } from '../../../sim/workload.ts';
-import { checkOutputFile, durationArg, globalOptions, loggerFor, positiveNumber, writeOutputFile } from '../context.ts';
+import { checkOutputFile, durationArg, globalOptions, loggerFor, nameTraceSetting, positiveNumber, writeOutputFile, type TraceSettingNames } from '../context.ts';
 
 /** The bundled scenario `mixscale sim` (and `npm start`) runs without --config. */
 export const DEFAULT_SCENARIO = fileURLToPath(new URL('../../../sim/scenarios/default.yaml', import.meta.url));
@@ -133,7 +133,17 @@ Examples:
       let bar: cliProgress.SingleBar | undefined;
       let spanMs = 0;
       const wallStart = performance.now();
-      if (!quiet && process.stderr.isTTY) spanMs = arrivals.kind === 'poisson' ? arrivals.durationMs : await traceSpanMs(arrivals);
+      // A trace error about the window or the model names the flag or config field that set it.
+      const traceNames: TraceSettingNames = {
+        start: opts.start !== undefined ? '--start' : opts.trace === undefined ? `${loaded.source}: sim.trace.start` : undefined,
+      };
+      if (!quiet && process.stderr.isTTY) {
+        try {
+          spanMs = arrivals.kind === 'poisson' ? arrivals.durationMs : await traceSpanMs(arrivals);
+        } catch (e) {
+          throw nameTraceSetting(e, traceNames);
+        }
+      }
       let threads = Math.min(policies.length, availableParallelism());
       if (opts.jobs !== undefined) {
         threads = Number(opts.jobs);
@@ -162,13 +172,17 @@ Examples:
           runs = await runInParallel(loaded.source, jobs, { threads, logLevel: simLevel, onProgress: progress });
         } catch (e) {
           // A failed run is reported as is; a worker that could not start falls back to one thread.
-          if (isMixscaleError(e)) throw e;
+          if (isMixscaleError(e)) throw nameTraceSetting(e, traceNames);
           cliLogger.warn({ err: (e as Error).message }, 'worker threads unavailable; simulating in turn');
         }
       }
       if (runs === undefined) {
         runs = [];
-        for (const [i, job] of jobs.entries()) runs.push(await runSimulation(loaded, { ...job, logger, onProgress: (t) => progress(i, t) }));
+        try {
+          for (const [i, job] of jobs.entries()) runs.push(await runSimulation(loaded, { ...job, logger, onProgress: (t) => progress(i, t) }));
+        } catch (e) {
+          throw nameTraceSetting(e, traceNames);
+        }
       }
       bar?.stop();
       const name = basename(loaded.source, extname(loaded.source));

@@ -139,6 +139,19 @@ describe('mixscale sim', () => {
     assert.equal(fromConfig.stderr, `mixscale: cannot read trace ${folder}: is a directory\n`);
   });
 
+  it('names --start, or the config field, when the window starts past the end of the trace', () => {
+    const folder = dir();
+    const trace = join(folder, 'short.csv');
+    writeFileSync(trace, 't_ms\n0\n500\n1000\n');
+    const flag = runCli(['--config', config(), 'sim', '--trace', trace, '--start', '99h', '--quiet']);
+    assert.equal(flag.code, 2);
+    assert.equal(flag.stderr, 'mixscale: --start: no arrivals in the chosen window: it starts at 99h, past the end of short.csv (1s)\n');
+    const cfg = config(SMALL.replace(/  rps: 20\n  duration: 5m\n/, `  trace: { path: ${JSON.stringify(trace)}, start: 2h }\n`));
+    const field = runCli(['--config', cfg, 'sim', '--quiet']);
+    assert.equal(field.code, 2);
+    assert.equal(field.stderr, `mixscale: ${cfg}: sim.trace.start: no arrivals in the chosen window: it starts at 2h, past the end of short.csv (1s)\n`);
+  });
+
   it('refuses trace options without a trace', () => {
     const r = runCli(['--config', config(), 'sim', '--time-scale', '24']);
     assert.equal(r.code, 2);
