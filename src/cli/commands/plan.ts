@@ -1,11 +1,12 @@
 import type { Command } from 'commander';
-import { candidatesFromConfig, classesFromConfig } from '../../control/candidates.ts';
+import { candidatesFromConfig, classesFromConfig, unprofiledShare } from '../../control/candidates.ts';
 import { maxRpsWithinSlo } from '../../control/max-load.ts';
 import { planMix, type PlanInput, type PlanResult } from '../../control/planner.ts';
 import { candidateServes, type LoadObservation } from '../../control/types.ts';
 import { MixscaleError } from '../../core/errors.ts';
 import { Rng } from '../../core/rng.ts';
 import { sizePmf, type SizeSpec } from '../../core/sizes.ts';
+import { sizeSpec as sizeSpecSchema } from '../../config/fields.ts';
 import { formatMix, type PredictedLatency } from '../../core/types.ts';
 import { checkJsonFile, globalOptions, jsonRequested, positiveNumber, requireConfig, writeOutputFile } from '../context.ts';
 import { renderTable } from '../table.ts';
@@ -21,11 +22,20 @@ interface PlanOptions {
 export function parseSizeDist(text: string): SizeSpec {
   const t = text.trim();
   if (t.startsWith('{')) {
+    let raw: unknown;
     try {
-      return JSON.parse(t) as SizeSpec;
+      raw = JSON.parse(t);
     } catch {
       throw new MixscaleError('MIXSCALE_USAGE', `--size-dist: not valid JSON: ${t}`);
     }
+    // The same rules as sim.sizes in a config.
+    const r = sizeSpecSchema.safeParse(raw);
+    if (!r.success) {
+      const issue = r.error.issues[0]!;
+      const at = issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
+      throw new MixscaleError('MIXSCALE_USAGE', `--size-dist: ${at}${issue.message} (in ${t})`);
+    }
+    return r.data;
   }
   const [kind, ...args] = t.split(':');
   const nums = args.map(Number);
@@ -93,6 +103,13 @@ Examples:
       const load: LoadObservation = { atMs: 0, windowMs: 60_000, classes: classes.map((c) => ({ name: c.name, rps: (rps * c.share) / shares, sizes })) };
       const candidates = candidatesFromConfig(loaded);
       for (const c of candidates) for (const k of classes) if (candidateServes(c, k.model)) c.profile(k.model); // fails early, naming the gap
+      // Sizes above every profile cannot be served: all of them is a mistake, some of them a warning.
+      const sizesFrom = opts.sizeDist !== undefined ? '--size-dist' : loaded.config.sim?.sizes !== undefined ? 'sim.sizes' : 'the default size distribution';
+      for (const model of new Set(classes.map((k) => k.model))) {
+        const { share, maxSize } = unprofiledShare(sizes, candidates, model);
+        if (share >= 1 - 1e-9) throw new MixscaleError('MIXSCALE_USAGE', `${sizesFrom}: every request size is above ${maxSize}, the largest size ${model} is profiled for; such requests cannot be served`);
+        if (share > 0) process.stderr.write(`plan: warning: ${(share * 100).toFixed(1)}% of the request sizes (${sizesFrom}) are above ${maxSize}, the largest size ${model} is profiled for; they count as unserved\n`);
+      }
       // The router's binding (routing.lateBinding) decides whether pools share one queue.
       const input = (budget: number): PlanInput => ({ budgetUsdPerHour: budget, classes, candidates, load, options: { sharedQueue: loaded.config.routing.lateBinding } });
       const out = (text: string): void => {
@@ -102,11 +119,18 @@ Examples:
       };
 
       if (opts.budgetSweep !== undefined) {
+        if (opts.budget !== undefined) throw new MixscaleError('MIXSCALE_USAGE', 'plan: --budget and --budget-sweep both set the budget; give one');
         const rows = parseSweep(opts.budgetSweep).map((b, i, all) => {
           process.stderr.write(`plan: budget $${b.toFixed(2)}/h (${i + 1}/${all.length})\n`);
-          const p = planMix(input(b));
-          const max = maxRpsWithinSlo(input(b));
-          return { budgetUsdPerHour: b, mix: p.mix, usdPerHour: p.usdPerHour, predicted: p.predicted, maxRpsWithinSlo: max.rps, maxRpsMix: max.plan?.mix ?? null };
+          try {
+            const p = planMix(input(b));
+            const max = maxRpsWithinSlo(input(b));
+            return { budgetUsdPerHour: b, mix: p.mix, usdPerHour: p.usdPerHour, predicted: p.predicted, maxRpsWithinSlo: max.rps, maxRpsMix: max.plan?.mix ?? null };
+          } catch (e) {
+            // A budget below the cheapest instance (or the pools' minCount) buys nothing: a row that says so.
+            if (!(e instanceof MixscaleError) || e.code !== 'MIXSCALE_BUDGET_INFEASIBLE') throw e;
+            return { budgetUsdPerHour: b, mix: null, usdPerHour: 0, predicted: null, maxRpsWithinSlo: 0, maxRpsMix: null, infeasible: e.message };
+          }
         });
         if (jsonRequested(cmd)) {
           out(toJson({ rps, sizes: spec, sweep: rows }));
@@ -117,7 +141,11 @@ Examples:
           `What each budget buys at ${rps} rps (sizes: ${spec.kind}); p99 of ${first.name} (SLO ${first.sloMs} ms at p${first.sloQuantile * 100}):\n` +
             renderTable(
               ['$/h budget', 'best mix', '$/h used', `p99 ${first.name}`, 'attainment', 'max rps within SLO'],
-              rows.map((r) => [r.budgetUsdPerHour.toFixed(2), formatMix(r.mix), r.usdPerHour.toFixed(2), ms(r.predicted[first.name]!.p99Ms), pct(r.predicted[first.name]!.attainment), r.maxRpsWithinSlo.toFixed(1)]),
+              rows.map((r) =>
+                r.mix === null || r.predicted === null
+                  ? [r.budgetUsdPerHour.toFixed(2), 'nothing fits', '-', '-', '-', '0.0']
+                  : [r.budgetUsdPerHour.toFixed(2), formatMix(r.mix), r.usdPerHour.toFixed(2), ms(r.predicted[first.name]!.p99Ms), pct(r.predicted[first.name]!.attainment), r.maxRpsWithinSlo.toFixed(1)],
+              ),
             ) +
             '\n',
         );

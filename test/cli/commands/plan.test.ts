@@ -78,6 +78,46 @@ routing: { policy: heterogeneity-aware, lateBinding: false }
     assert.match(missing.stderr, /--rps/);
   });
 
+  it('checks a JSON size distribution as sim.sizes is checked, naming the field', () => {
+    for (const [spec, field] of [
+      ['{"kind":"bogus"}', /kind/],
+      ['{"kind":"mixture","components":[]}', /components/],
+      ['{"kind":"fixed"}', /size/],
+      ['{"kind":"fixed","size":-3}', /size/],
+      ['{"kind":"uniform","min":"a","max":3}', /min/],
+    ] as const) {
+      const r = runCli(['plan', '--config', CONFIG, '--rps', '10', '--size-dist', spec]);
+      assert.equal(r.code, 2, `${spec}: ${r.stderr}`);
+      assert.match(r.stderr, /^mixscale: --size-dist: /);
+      assert.match(r.stderr, field);
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    }
+  });
+
+  it('refuses sizes above every profile, and warns when only some are', () => {
+    const all = runCli(['plan', '--config', CONFIG, '--rps', '10', '--size-dist', 'fixed:5000']);
+    assert.equal(all.code, 2);
+    assert.match(all.stderr, /--size-dist: every request size is above 1000, the largest size rm2 is profiled for/);
+    const some = runCli(['plan', '--config', CONFIG, '--rps', '10', '--size-dist', 'uniform:500:1500']);
+    assert.equal(some.code, 0, some.stderr);
+    assert.match(some.stderr, /warning: \d+\.\d% of the request sizes \(--size-dist\) are above 1000/);
+    assert.match(some.stdout, /Why: SLO not attainable .*% of requests have a size or model no pool of the mix serves/);
+    assert.doesNotMatch(some.stdout, /With late binding/, 'the shared queue does not vouch for requests nobody serves');
+  });
+
+  it('shows budgets that buy nothing as rows of a sweep, and refuses --budget with --budget-sweep', () => {
+    const r = runCli(['plan', '--config', CONFIG, '--rps', '30', '--budget-sweep', '0.1:0.3:0.2', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const sweep = (JSON.parse(r.stdout) as { sweep: Array<{ budgetUsdPerHour: number; mix: Record<string, number> | null; infeasible?: string }> }).sweep;
+    assert.equal(sweep[0]!.mix, null);
+    assert.match(sweep[0]!.infeasible!, /no mix .* fits \$0\.10\/h/);
+    assert.deepEqual(sweep[1]!.mix, { 'r5n.large': 2 });
+    assert.match(runCli(['plan', '--config', CONFIG, '--rps', '30', '--budget-sweep', '0.1:0.3:0.2']).stdout, /0\.10\s+nothing fits/);
+    const both = runCli(['plan', '--config', CONFIG, '--rps', '30', '--budget', '3', '--budget-sweep', '1:2:1']);
+    assert.equal(both.code, 2);
+    assert.match(both.stderr, /--budget and --budget-sweep/);
+  });
+
   it('checks --json FILE before planning: a directory or a missing folder is one line naming the flag', () => {
     const dir = mkdtempSync(join(tmpdir(), 'mixscale-plan-'));
     try {
