@@ -172,6 +172,9 @@ async function* readRows(opts: TraceOptions, stats: TraceStats): AsyncGenerator<
   let widths: number[] = [];
   // Whether any row reached the window: a start past the trace's end is a mistake, not an empty run.
   let inWindow = false;
+  // With a model chosen: whether any row is of it, and (for the error when none is) the others seen.
+  let modelFound = false;
+  const otherModels = new Set<string>();
   const bad = (msg: string): void => {
     const text = `${file}:${lineNo}: ${msg}`;
     if (!opts.skipBadRows) throw new TraceError(text, { file, line: lineNo });
@@ -197,6 +200,10 @@ async function* readRows(opts: TraceOptions, stats: TraceStats): AsyncGenerator<
         if (text === '') continue;
         layout = parseHeader(file, text, opts);
         stats.kind = layout.kind;
+        if (opts.model !== undefined && layout.modelCol < 0) {
+          const detail = `"${opts.model}" is not in ${basename(file)} (it has no model column)`;
+          throw new TraceError(`trace ${file}: model ${detail}`, { file, line: lineNo, setting: 'model', detail });
+        }
         continue;
       }
       if (text === '') continue;
@@ -208,10 +215,15 @@ async function* readRows(opts: TraceOptions, stats: TraceStats): AsyncGenerator<
       if (layout.modelCol >= 0) {
         const m = f[layout.modelCol]!.trim();
         if (opts.model !== undefined) {
-          if (m !== opts.model) continue;
+          if (m !== opts.model) {
+            if (otherModels.size < 20) otherModels.add(m);
+            continue;
+          }
+          modelFound = true;
         } else if (seenModel === undefined) seenModel = m;
         else if (m !== seenModel) {
-          throw new TraceError(`${file}:${lineNo}: the trace has several models ("${seenModel}", "${m}", ...): choose one with sim.trace.model`, { file, line: lineNo });
+          const detail = `${basename(file)} has several models ("${seenModel}", "${m}", ...): choose one`;
+          throw new TraceError(`${file}:${lineNo}: the trace has several models ("${seenModel}", "${m}", ...): choose one with sim.trace.model`, { file, line: lineNo, setting: 'model', detail });
         }
       }
       const tRaw = f[layout.tCol]!.trim();
@@ -282,6 +294,11 @@ async function* readRows(opts: TraceOptions, stats: TraceStats): AsyncGenerator<
     if (done) lines.close();
   }
   if (layout === undefined) throw new TraceError(`${file}: empty trace: no header and no rows`, { file, line: 0 });
+  if (opts.model !== undefined && !modelFound && otherModels.size > 0) {
+    const names = [...otherModels].sort();
+    const detail = `"${opts.model}" is not in ${basename(file)} (models: ${names.join(', ')}${names.length >= 20 ? ', ...' : ''})`;
+    throw new TraceError(`trace ${file}: model ${detail}`, { file, setting: 'model', detail });
+  }
   let traceEnd = lastT;
   if (pending !== undefined && pending.t < endMs) {
     stats.rows++;

@@ -270,6 +270,25 @@ describe('mixscale load (usage)', function () {
     }
   });
 
+  it('names --trace-model with the models the trace has when the chosen one is not there', async () => {
+    const s = await stub(() => 1);
+    const dir = mkdtempSync(join(tmpdir(), 'mixscale-load-'));
+    try {
+      writeFileSync(join(dir, 'rate_model.csv'), 't_s,model,rps\n0,rm2,5\n1,wnd,3\n2,rm2,5\n');
+      writeFileSync(join(dir, 'plain.csv'), 't_ms,size\n0,10\n');
+      const missing = await runCliAsync(['load', '--trace', join(dir, 'rate_model.csv'), '--trace-model', 'nope', '--target', s.url, '--no-progress']);
+      assert.equal(missing.code, 2);
+      assert.equal(missing.stderr, 'mixscale: --trace-model: "nope" is not in rate_model.csv (models: rm2, wnd)\n');
+      const none = await runCliAsync(['load', '--trace', join(dir, 'plain.csv'), '--trace-model', 'rm2', '--target', s.url, '--no-progress']);
+      assert.equal(none.code, 2);
+      assert.equal(none.stderr, 'mixscale: --trace-model: "rm2" is not in plain.csv (it has no model column)\n');
+      assert.equal(s.seen.length, 0, 'nothing was sent');
+    } finally {
+      s.server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('rejects a target that is not a URL', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mixscale-load-'));
     try {

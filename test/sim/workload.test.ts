@@ -141,6 +141,14 @@ describe('trace reader', () => {
     assert.ok(got.length < 60, `${got.length} arrivals for model a`);
   });
 
+  it('names the models a trace has when the chosen one is not among them, or says it has no model column', async () => {
+    const rates = traceFile('t_s,model,rps\n0,wnd,1\n0,rm2,2\n10,wnd,1\n10,rm2,2\n', 'rate_model.csv');
+    const e = await rejects({ path: rates, model: 'nope' }, /model "nope" is not in rate_model\.csv \(models: rm2, wnd\)$/);
+    assert.deepEqual([e.details.setting, e.details.detail], ['model', '"nope" is not in rate_model.csv (models: rm2, wnd)']);
+    await rejects({ path: traceFile('t_ms\n0\n5\n', 'plain.csv'), model: 'rm2' }, /model "rm2" is not in plain\.csv \(it has no model column\)$/);
+    assert.ok((await all({ path: rates, model: 'wnd', seed: 1 })).length > 0);
+  });
+
   it('rescales so the busiest minute averages peakRps', async () => {
     const p = traceFile('t_s,rps\n0,5\n60,20\n120,10\n');
     const stats = newTraceStats();

@@ -135,6 +135,7 @@ Examples:
       const wallStart = performance.now();
       // A trace error about the window or the model names the flag or config field that set it.
       const traceNames: TraceSettingNames = {
+        model: opts.trace !== undefined || opts.traceModel !== undefined ? '--trace-model' : `${loaded.source}: sim.trace.model`,
         start: opts.start !== undefined ? '--start' : opts.trace === undefined ? `${loaded.source}: sim.trace.start` : undefined,
       };
       if (!quiet && process.stderr.isTTY) {

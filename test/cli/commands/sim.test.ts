@@ -152,6 +152,24 @@ describe('mixscale sim', () => {
     assert.equal(field.stderr, `mixscale: ${cfg}: sim.trace.start: no arrivals in the chosen window: it starts at 2h, past the end of short.csv (1s)\n`);
   });
 
+  it('names --trace-model, or the config field, with the models the trace has when the chosen one is not there', () => {
+    const folder = dir();
+    const trace = join(folder, 'rate_model.csv');
+    writeFileSync(trace, 't_s,model,rps\n0,rm2,5\n10,wnd,3\n20,rm2,5\n30,wnd,2\n');
+    const flag = runCli(['--config', config(), 'sim', '--trace', trace, '--trace-model', 'nope', '--quiet']);
+    assert.equal(flag.code, 2);
+    assert.equal(flag.stderr, 'mixscale: --trace-model: "nope" is not in rate_model.csv (models: rm2, wnd)\n');
+    const plain = join(folder, 'plain.csv');
+    writeFileSync(plain, 't_ms\n0\n500\n');
+    const none = runCli(['--config', config(), 'sim', '--trace', plain, '--trace-model', 'rm2', '--quiet']);
+    assert.equal(none.code, 2);
+    assert.equal(none.stderr, 'mixscale: --trace-model: "rm2" is not in plain.csv (it has no model column)\n');
+    const cfg = config(SMALL.replace(/  rps: 20\n  duration: 5m\n/, `  trace: { path: ${JSON.stringify(trace)}, model: rm3 }\n`));
+    const field = runCli(['--config', cfg, 'sim', '--quiet']);
+    assert.equal(field.code, 2);
+    assert.equal(field.stderr, `mixscale: ${cfg}: sim.trace.model: "rm3" is not in rate_model.csv (models: rm2, wnd)\n`);
+  });
+
   it('refuses trace options without a trace', () => {
     const r = runCli(['--config', config(), 'sim', '--time-scale', '24']);
     assert.equal(r.code, 2);
