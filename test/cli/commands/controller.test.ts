@@ -159,6 +159,18 @@ describe('mixscale controller', function () {
     assert.equal(missing.stderr, `mixscale: --json: cannot write ${join(dir, 'nope', 's.json')}: folder ${join(dir, 'nope')} does not exist\n`);
   });
 
+  it('--once exits 1 when the tick held the fleet because the observation failed', async () => {
+    // A router that is gone: the snapshot cannot be fetched.
+    const gone = await fakeRouter();
+    await new Promise((r) => gone.server.close(r));
+    const config = writeConfig(dir, gone.url);
+    const r = await cli(['--config', config, '--log-level', 'silent', 'controller', '--dry-run', '--once']);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stdout, /^tick 1 held .*ECONNREFUSED/);
+    assert.match(r.stderr, /^mixscale: tick held the fleet: observing the load failed: .*ECONNREFUSED.*\n$/);
+    assert.equal(r.stderr.trim().split('\n').length, 1);
+  });
+
   it('says in one line that a router URL is needed', async () => {
     const config = writeConfig(dir, undefined);
     const r = await cli(['--config', config, 'controller', '--once'], { MIXSCALE_ADMIN_TOKEN: TOKEN });
