@@ -235,13 +235,25 @@ async function tearDown(cmd: Command, opts: { dryRun?: boolean }): Promise<void>
   writeOutput(cmd, ids.length === 0 ? `cluster ${s.cluster}: nothing to terminate` : `cluster ${s.cluster}: ${verb} ${ids.length}: ${ids.join(', ')}`, { cluster: s.cluster, dryRun: opts.dryRun ?? false, terminated: ids });
 }
 
+/** `--endpoint-url`: an http(s) URL, checked before anything is loaded or called. */
+function endpointUrlArg(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new MixscaleError('MIXSCALE_USAGE', `--endpoint-url: "${text}" is not a URL (e.g. http://localhost:4566)`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new MixscaleError('MIXSCALE_USAGE', `--endpoint-url: "${text}" must be an http(s) URL`);
+  return text;
+}
+
 export function registerController(program: Command): void {
   const controller = program
     .command('controller')
     .description('run the control loop: observe → forecast → plan → reconcile (EC2 or local)')
     .option('--dry-run', 'observe and plan for real, print the actions it would take, change nothing')
     .option('--once', 'run a single tick and exit (for cron jobs and scripts)')
-    .option('--endpoint-url <url>', 'AWS endpoint for EC2 and CloudWatch (compatible services)')
+    .option('--endpoint-url <url>', 'AWS endpoint for EC2 and CloudWatch (compatible services)', endpointUrlArg)
     .addHelpText(
       'after',
       `

@@ -171,6 +171,17 @@ describe('mixscale controller', function () {
     assert.equal(r.stderr.trim().split('\n').length, 1);
   });
 
+  it('rejects an --endpoint-url that is not an http(s) URL before doing anything', async () => {
+    const config = writeConfig(dir, router.url);
+    for (const [url, why] of [['notaurl', 'is not a URL'], ['ftp://example.com', 'must be an http(s) URL']] as const) {
+      const r = await cli(['--config', config, '--log-level', 'silent', 'controller', '--dry-run', '--once', '--endpoint-url', url]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.ok(r.stderr.startsWith(`mixscale: --endpoint-url: "${url}" ${why}`), r.stderr);
+      assert.equal(r.stderr.trim().split('\n').length, 1);
+    }
+    assert.deepEqual(router.calls, [], 'nothing was observed');
+  });
+
   it('says in one line that a router URL is needed', async () => {
     const config = writeConfig(dir, undefined);
     const r = await cli(['--config', config, 'controller', '--once'], { MIXSCALE_ADMIN_TOKEN: TOKEN });
