@@ -155,6 +155,12 @@ function finishLoad(config: Config, source: string, baseDir: string, lineOf: (pa
     if (classNames.has(cls.name)) fail(['classes', i, 'name'], `duplicate class name "${cls.name}"`);
     classNames.add(cls.name);
   });
+  // The budget must buy something: the pools' minCount, and at least one instance.
+  const minUsd = config.pools.reduce((a, p) => a + p.minCount * catalog.price(p.type), 0);
+  const usd = config.budget.usdPerHour;
+  if (minUsd > usd + 1e-9) fail(['budget', 'usdPerHour'], `$${usd}/h cannot pay for the pools' minCount ($${minUsd.toFixed(3)}/h)`);
+  const cheapest = config.pools.reduce<{ type: string; price: number } | undefined>((a, p) => (a === undefined || catalog.price(p.type) < a.price ? { type: p.type, price: catalog.price(p.type) } : a), undefined);
+  if (cheapest !== undefined && cheapest.price > usd + 1e-9) fail(['budget', 'usdPerHour'], `$${usd}/h buys no instance: the cheapest pool type, ${cheapest.type}, costs $${cheapest.price}/h`);
   checkBackends(config, catalog, fail);
   // What the controller's scheduler (node-cron) and the budget schedule (also the simulator's) accept.
   config.budget.schedule.forEach((entry, i) => {

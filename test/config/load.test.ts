@@ -62,6 +62,11 @@ describe('config loading', () => {
     fails(`${GOOD}\nfoo: 1\n`, new RegExp(`config\\.yaml:${GOOD.split('\n').length + 1}: unknown key "foo"`));
   });
 
+  it('refuses a budget that buys nothing, or not the pools\' minCount', () => {
+    fails(GOOD.replace('usdPerHour: 2.5', 'usdPerHour: 0.1'), /config\.yaml:3: budget\.usdPerHour: \$0\.1\/h buys no instance: the cheapest pool type, r5n\.large, costs \$0\.149\/h/);
+    fails(GOOD.replace('    bootTime: 2m', '    bootTime: 2m\n    minCount: 5'), /config\.yaml:3: budget\.usdPerHour: \$2\.5\/h cannot pay for the pools' minCount \(\$2\.630\/h\)/);
+  });
+
   it('names a negative budget and the value it got', () => {
     const e = fails(GOOD.replace('usdPerHour: 2.5', 'usdPerHour: -3'), /config\.yaml:3: budget\.usdPerHour: .*positive.*got -3/);
     assert.equal(e.details.path, 'budget.usdPerHour');
