@@ -16,7 +16,8 @@ export interface BackendInput {
 
 export interface BackendDefaults {
   /** Pool name and slots for a type, from the config's pools (the type itself when no pool matches). */
-  poolOf(type: string): { pool: string; slots: number };
+  /** The pool a backend of `type` joins (the named one when given) and its slots per backend. */
+  poolOf(type: string, pool?: string): { pool: string; slots: number };
   /** Models a pool's backends serve (the config's `pools[].models`); undefined: every model. */
   modelsOf?(pool: string): readonly string[] | undefined;
   isFast(type: string): boolean;
@@ -112,7 +113,7 @@ export class BackendSet {
       }
       return { backend: existing, created: false };
     }
-    const { pool: typePool, slots } = this.defaults.poolOf(input.type);
+    const { pool: typePool, slots } = this.defaults.poolOf(input.type, input.pool);
     const pool = input.pool ?? typePool;
     const state = this.tracker.add({
       id,

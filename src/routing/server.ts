@@ -76,11 +76,13 @@ export class RouterServer {
     const lateBinding = config.routing.lateBinding;
     this.tracker.lateBinding = lateBinding;
     const poolByType = new Map(config.pools.map((p) => [p.type, p]));
+    const poolByName = new Map(config.pools.map((p) => [p.name, p]));
     this.backends = new BackendSet(
       this.tracker,
       {
-        poolOf: (type) => {
-          const p = poolByType.get(type);
+        poolOf: (type, pool) => {
+          // A named pool first: several pools may share a type with different slots.
+          const p = (pool !== undefined ? poolByName.get(pool) : undefined) ?? poolByType.get(type);
           return { pool: p?.name ?? type, slots: p?.slots ?? 1 };
         },
         modelsOf: declaredModels(config),

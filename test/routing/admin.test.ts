@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import request from 'supertest';
 import { tokenMatches } from '../../src/routing/admin.ts';
-import type { RouterServer } from '../../src/routing/server.ts';
+import { loadConfigObject } from '../../src/config/load.ts';
+import { RouterServer } from '../../src/routing/server.ts';
 import { FakeBackend, inferBody } from './fake-backend.ts';
 import { ADMIN_TOKEN, FirstAvailable, startRouter } from './harness.ts';
 
@@ -83,6 +84,29 @@ describe('router admin API', () => {
     assert.deepEqual(list.body.backends.map((b: { id: string }) => b.id), ['i-1']);
     const res = await request(url).post('/v2/models/rm2/infer').send(inferBody(1));
     assert.equal(res.headers['x-mixscale-backend'], 'i-1');
+  });
+
+  it("gives a backend added to a named pool that pool's slots, when pools share a type", async () => {
+    const loaded = loadConfigObject({
+      budget: { usdPerHour: 10 },
+      classes: [{ name: 'interactive', model: 'rm2', slo: '300ms' }],
+      pools: [
+        { name: 'big', type: 'r5n.large', slots: 4 },
+        { name: 'small', type: 'r5n.large', slots: 1 },
+      ],
+      router: { adminToken: ADMIN_TOKEN },
+    });
+    const server = new RouterServer(loaded, { healthChecks: false });
+    const at = await server.listen(0, '127.0.0.1');
+    try {
+      for (const [pool, slots] of [['big', 4], ['small', 1]] as const) {
+        const res = await request(at).post('/v1/backends').set('authorization', AUTH).send({ id: pool, url: a.url, type: 'r5n.large', pool });
+        assert.equal(res.status, 201, JSON.stringify(res.body));
+        assert.equal(res.body.backend.slots, slots, pool);
+      }
+    } finally {
+      await server.close();
+    }
   });
 
   it('answers 409 when an id is re-added at another address', async () => {
