@@ -289,6 +289,21 @@ describe('mixscale load (usage)', function () {
     }
   });
 
+  it('--skip-bad-rows skips malformed rows and says how many in the summary', async () => {
+    const s = await stub(() => 1);
+    const dir = mkdtempSync(join(tmpdir(), 'mixscale-load-'));
+    try {
+      writeFileSync(join(dir, 't.csv'), 't_ms,size\n0,10\nsoon,3\n20,20\n');
+      const r = await runCliAsync(['load', '--trace', join(dir, 't.csv'), '--target', s.url, '--no-progress', '--skip-bad-rows']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /2 requests in .* 2 ok, 0 failed/);
+      assert.match(r.stdout, /\nskipped 1 bad trace row \(--skip-bad-rows\), first: .*t\.csv:3: t_ms "soon"/);
+    } finally {
+      s.server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('rejects a target that is not a URL', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mixscale-load-'));
     try {

@@ -31,6 +31,7 @@ interface LoadOpts {
   connections: number;
   timeout: number;
   seed: number;
+  skipBadRows?: boolean;
   progress: boolean;
 }
 
@@ -63,6 +64,7 @@ export function registerLoad(program: Command): void {
     .option('--connections <n>', 'most open connections to the target', positiveIntegerOption('--connections'), 256)
     .option('--timeout <duration>', 'per-request timeout', positiveDurationOption('--timeout'), 30_000)
     .option('--seed <n>', 'seed for Poisson expansion, sizes and classes', nonNegativeIntegerOption('--seed'), 1)
+    .option('--skip-bad-rows', 'skip and count malformed trace rows instead of failing')
     .option('--no-progress', 'no progress bar on stderr')
     .addHelpText(
       'after',
@@ -93,6 +95,7 @@ Latency counts from each request's intended send time (open loop, no coordinated
         // One digit per request unless asked: a Kairos-sized batch of digits is hundreds of rows.
         sizes: opts.sizes ?? (opts.payload === 'digits' ? { kind: 'fixed', size: 1 } : { kind: 'kairos' }),
         seed: opts.seed,
+        ...(opts.skipBadRows === true ? { skipBadRows: true } : {}),
       };
       // A first streaming pass counts the arrivals, for the progress bar.
       let total = 0;
@@ -169,6 +172,7 @@ function summarize(r: ReplayReport): string {
     `${r.target}: ${r.sent} requests in ${(r.durationMs / 1000).toFixed(1)} s (offered ${r.offeredRps.toFixed(1)} rps), ${r.ok} ok, ${r.failed} failed${failures === '' ? '' : ` (${failures})`}`,
     renderTable(['class', 'sent', 'ok', 'failed', 'p50 ms', 'p90 ms', 'p99 ms', 'p99.9 ms', 'max ms'], rows),
     `latency from the intended send time; generator send lag p99 ${ms(r.sendLagMs.p99)} ms, max ${ms(r.sendLagMs.max)} ms`,
+    ...(r.trace.skippedRows > 0 ? [`skipped ${r.trace.skippedRows} bad trace row${r.trace.skippedRows === 1 ? '' : 's'} (--skip-bad-rows), first: ${r.trace.skipped[0] ?? '?'}`] : []),
     ...(r.fleet.length > 0 ? [`fleet over time: ${r.fleet.map((f) => `${(f.tMs / 1000).toFixed(0)}s ${formatMix(f.mix)}`).join(' → ')}`] : []),
   ].join('\n');
 }

@@ -206,6 +206,9 @@ Examples:
       if (htmlPath !== undefined) await write('--html', htmlPath, () => renderHtml(report));
       if (!quiet && !jsonToStdout) {
         process.stdout.write(`${renderSummary(report)}\n`);
+        // Every run replays the same arrivals, so the first run's count is the trace's.
+        const skipped = report.runs[0]?.trace.skippedRows ?? 0;
+        if (skipped > 0) process.stdout.write(`\nskipped ${skipped} bad trace row${skipped === 1 ? '' : 's'} (--skip-bad-rows; trace.skippedRows in the JSON)\n`);
         if (wrote.length > 0) process.stdout.write(`\nwrote ${wrote.join(', ')}\n`);
       }
       if (writeError !== undefined) throw writeError;

@@ -170,6 +170,14 @@ describe('mixscale sim', () => {
     assert.equal(field.stderr, `mixscale: ${cfg}: sim.trace.model: "rm3" is not in rate_model.csv (models: rm2, wnd)\n`);
   });
 
+  it('says in the text summary how many bad rows --skip-bad-rows skipped', () => {
+    const trace = join(dir(), 'bad.csv');
+    writeFileSync(trace, `t_ms\n${Array.from({ length: 50 }, (_, i) => String(i * 100)).join('\n')}\nsoon\nlater\n`);
+    const r = runCli(['--config', config(), 'sim', '--trace', trace, '--skip-bad-rows', '--compare', 'homogeneous-cheap']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /\nskipped 2 bad trace rows \(--skip-bad-rows/);
+  });
+
   it('refuses trace options without a trace', () => {
     const r = runCli(['--config', config(), 'sim', '--time-scale', '24']);
     assert.equal(r.code, 2);
