@@ -138,7 +138,8 @@ export async function runSimulation(loaded: LoadedConfig, overrides: SimOverride
   const metricsRng = root.fork();
   const cloudRng = root.fork();
 
-  const scaling = createScalingPolicy(scalingName, cfg.scaling.options, { lateBinding: cfg.routing.lateBinding });
+  // scaling.options belong to scaling.policy; another policy compared beside it runs with its defaults.
+  const scaling = createScalingPolicy(scalingName, scalingName === cfg.scaling.policy ? cfg.scaling.options : {}, { lateBinding: cfg.routing.lateBinding });
   const routing = createRoutingPolicy(routingName, cfg.routing.options);
 
   const interval = cfg.scaling.interval;

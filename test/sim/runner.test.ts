@@ -78,7 +78,7 @@ describe('simulation runner', () => {
     ];
     let spent = 0;
     for (const [policy, options] of policies) {
-      const run = await runSimulation(scenario({ capacityErrorRate: 0.3 }, { options }), { scalingPolicy: policy, seed: 4 });
+      const run = await runSimulation(scenario({ capacityErrorRate: 0.3 }, { policy, options }), { seed: 4 });
       assert.equal(run.cost.overBudgetSeconds, 0, policy);
       assert.ok(run.cost.maxUsdPerHour <= 2.5 + 1e-9, `${policy}: max ${run.cost.maxUsdPerHour} $/h`);
       spent += run.cost.totalUsd;
@@ -103,7 +103,7 @@ describe('simulation runner', () => {
   });
 
   it('bills the fleet: a static 16 × r5n.large for 15 minutes costs 16 × $0.149 / 4', async () => {
-    const run = await runSimulation(scenario({}, { options: { mix: { 'r5n.large': 16 } } }), { scalingPolicy: 'static-mix', seed: 1 });
+    const run = await runSimulation(scenario({}, { policy: 'static-mix', options: { mix: { 'r5n.large': 16 } } }), { seed: 1 });
     const expected = (16 * 0.149 * run.simulatedMs) / 3_600_000;
     assert.ok(Math.abs(run.cost.totalUsd - expected) / expected < 0.01, `${run.cost.totalUsd} vs ${expected}`);
     assert.ok(run.fleet.every((f) => f.mix['r5n.large'] === 16));
@@ -122,6 +122,14 @@ describe('simulation runner', () => {
     const bad = join(dir, 'bad.csv');
     writeFileSync(bad, 't_ms\n0\n10\nabc\n');
     await assert.rejects(runSimulation(scenario(), { arrivals: { kind: 'trace', path: bad } }), (e: unknown) => e instanceof TraceError && /bad\.csv:4/.test(e.message));
+  });
+
+  it("gives scaling.options to scaling.policy only: a policy compared beside it runs with its defaults", async () => {
+    const loaded = scenario({}, { policy: 'fast-frugal', options: { headroom: 0.1, scaleDownDelay: 60_000 } });
+    const other = await runSimulation(loaded, { scalingPolicy: 'kairos', arrivals: { kind: 'poisson', rps: 5, durationMs: 60_000 } });
+    assert.ok(other.requests.total > 0);
+    const own = await runSimulation(loaded, { scalingPolicy: 'fast-frugal', arrivals: { kind: 'poisson', rps: 5, durationMs: 60_000 } });
+    assert.ok(own.requests.total > 0);
   });
 
   it('drops sizes no profile covers, counting them, and refuses a load made only of them', async () => {
