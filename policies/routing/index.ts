@@ -10,14 +10,17 @@ import { createSizeSplit } from './size-split.ts';
 export type RoutingPolicyOptions = Readonly<Record<string, unknown>>;
 export type RoutingPolicyFactory = (options: RoutingPolicyOptions) => RoutingPolicy;
 
-/** Every routing policy by name. One file per policy; add it here. Policies may keep state (a cursor), so each router/simulation creates its own. */
-const REGISTRY: Record<string, RoutingPolicyFactory> = {
-  'heterogeneity-aware': createHeterogeneityAware,
-  'least-outstanding': createLeastOutstanding,
-  p2c: createP2c,
-  'round-robin': createRoundRobin,
-  'shortest-expected-delay': createShortestExpectedDelay,
-  'size-split': createSizeSplit,
+/**
+ * Every routing policy by name, with the options it takes. One file per policy; add it here.
+ * Policies may keep state (a cursor), so each router/simulation creates its own.
+ */
+const REGISTRY: Record<string, { readonly create: RoutingPolicyFactory; readonly options: readonly string[] }> = {
+  'heterogeneity-aware': { create: createHeterogeneityAware, options: ['largeFraction', 'rejectLate', 'frugalFirst'] },
+  'least-outstanding': { create: createLeastOutstanding, options: [] },
+  p2c: { create: createP2c, options: [] },
+  'round-robin': { create: createRoundRobin, options: [] },
+  'shortest-expected-delay': { create: createShortestExpectedDelay, options: [] },
+  'size-split': { create: createSizeSplit, options: ['threshold'] },
 };
 
 export function routingPolicyNames(): string[] {
@@ -29,5 +32,8 @@ export function createRoutingPolicy(name: string, options: RoutingPolicyOptions 
   if (f === undefined) {
     throw new MixscaleError('MIXSCALE_POLICY_UNKNOWN', `unknown routing policy "${name}"; available: ${routingPolicyNames().join(', ')}`, { policy: name });
   }
-  return f(options);
+  for (const k of Object.keys(options)) {
+    if (!f.options.includes(k)) throw new MixscaleError('MIXSCALE_CONFIG_INVALID', `routing.options.${k}: not an option of ${name} (${f.options.length > 0 ? `allowed: ${f.options.join(', ')}` : 'it takes none'})`);
+  }
+  return f.create(options);
 }

@@ -1,4 +1,4 @@
-import { MixscaleError } from '../../src/core/errors.ts';
+import { ConfigError, MixscaleError } from '../../src/core/errors.ts';
 import type { ScalingPolicy } from '../../src/control/types.ts';
 import { createFastFrugal } from './fast-frugal.ts';
 import { createHomogeneousCheap } from './homogeneous-cheap.ts';
@@ -18,15 +18,15 @@ export interface ScalingContext {
 export const DEFAULT_SCALING_CONTEXT: ScalingContext = { lateBinding: true };
 export type ScalingPolicyFactory = (options: ScalingPolicyOptions, context: ScalingContext) => ScalingPolicy;
 
-/** Every scaling policy by name. One file per policy; add it here. */
-const REGISTRY: Record<string, ScalingPolicyFactory> = {
-  'fast-frugal': createFastFrugal,
-  kairos: createKairos,
-  'oracle-static': createOracleStatic,
-  'homogeneous-cheap': createHomogeneousCheap,
-  'homogeneous-fast': createHomogeneousFast,
-  'static-mix': createStaticMix,
-  'target-tracking': createTargetTracking,
+/** Every scaling policy by name, with the options it takes. One file per policy; add it here. */
+const REGISTRY: Record<string, { readonly create: ScalingPolicyFactory; readonly options: readonly string[] }> = {
+  'fast-frugal': { create: createFastFrugal, options: ['headroom', 'scaleDownDelay', 'replanTolerance', 'replanEvery', 'surgeFactor', 'minGain', 'changeCostUsd', 'amortizeHours', 'exactLimit', 'feedback', 'sharedQueue'] },
+  kairos: { create: createKairos, options: [] },
+  'oracle-static': { create: createOracleStatic, options: ['mix'] },
+  'homogeneous-cheap': { create: createHomogeneousCheap, options: ['type'] },
+  'homogeneous-fast': { create: createHomogeneousFast, options: ['type'] },
+  'static-mix': { create: createStaticMix, options: ['mix'] },
+  'target-tracking': { create: createTargetTracking, options: ['type', 'targetUtilization', 'tolerance', 'stabilizationWindow'] },
 };
 
 export function scalingPolicyNames(): string[] {
@@ -38,5 +38,8 @@ export function createScalingPolicy(name: string, options: ScalingPolicyOptions 
   if (f === undefined) {
     throw new MixscaleError('MIXSCALE_POLICY_UNKNOWN', `unknown scaling policy "${name}"; available: ${scalingPolicyNames().join(', ')}`, { policy: name });
   }
-  return f(options, context);
+  for (const k of Object.keys(options)) {
+    if (!f.options.includes(k)) throw new ConfigError(`scaling.options.${k}: not an option of ${name} (${f.options.length > 0 ? `allowed: ${f.options.join(', ')}` : 'it takes none'})`);
+  }
+  return f.create(options, context);
 }

@@ -54,6 +54,10 @@ describe('routing policy contract', () => {
         assert.equal(createRoutingPolicy(name).name, name);
       });
 
+      it('names an option it does not take', () => {
+        assert.throws(() => createRoutingPolicy(name, { thresholdd: 1 }), (e: unknown) => e instanceof Error && e.message.startsWith(`routing.options.thresholdd: not an option of ${name}`));
+      });
+
       it('picks only accepting backends with room, from the view it was given', () => {
         const policy = createRoutingPolicy(name);
         const t = tracker();

@@ -61,6 +61,10 @@ describe('scaling policy contract', () => {
         });
       }
 
+      it('names an option it does not take', () => {
+        assert.throws(() => createScalingPolicy(name, { ...(OPTIONS[name] ?? {}), headroomm: 0.1 }), (e: unknown) => e instanceof Error && e.message.startsWith(`scaling.options.headroomm: not an option of ${name}`));
+      });
+
       it('decides the same for the same state (a fresh policy each time)', () => {
         for (const { state } of situations()) {
           const a: Mix = createScalingPolicy(name, OPTIONS[name] ?? {}).decide(state).mix;
