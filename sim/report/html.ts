@@ -141,11 +141,13 @@ export async function renderHtml(report: SimReport): Promise<string> {
   const s = report.scenario;
   const best = [...runs].sort((a, b) => b.slo.attainment - a.slo.attainment || a.latencyMs.p99 - b.latencyMs.p99)[0];
   const fmtMs = (v: number): string => (v >= 10_000 ? `${(v / 1000).toFixed(1)} s` : `${v.toFixed(v >= 100 ? 0 : 1)} ms`);
+  // A run that completed nothing has no latency to show (its percentiles read 0).
+  const lat = (r: SimReport['runs'][number], v: number): string => (r.requests.completed > 0 ? fmtMs(v) : 'n/a');
   const rows = runs
     .map((r, i) => {
       const ok = r.slo.attainment >= (s.classes[0]?.sloQuantile ?? 0.99);
       return `<tr${r === best ? ' class="best"' : ''}><td><span class="dot" style="background:${PALETTE[i % PALETTE.length]}"></span>${esc(r.policy)}</td><td>${esc(r.router)}</td>
-<td>${r.requests.total.toLocaleString('en-US')}</td><td>${fmtMs(r.latencyMs.p50)}</td><td class="${r.latencyMs.p99 <= slo ? 'good' : 'bad'}">${fmtMs(r.latencyMs.p99)}</td><td>${fmtMs(r.latencyMs.p999)}</td>
+<td>${r.requests.total.toLocaleString('en-US')}</td><td>${lat(r, r.latencyMs.p50)}</td><td class="${r.requests.completed > 0 && r.latencyMs.p99 <= slo ? 'good' : 'bad'}">${lat(r, r.latencyMs.p99)}</td><td>${lat(r, r.latencyMs.p999)}</td>
 <td class="${ok ? 'good' : 'bad'}">${(r.slo.attainment * 100).toFixed(2)}%</td><td>${r.requests.dropped.toLocaleString('en-US')}</td>
 <td>${formatUsd(r.cost.totalUsd)}</td><td>${formatUsd(r.cost.meanUsdPerHour)}</td><td>${formatUsd(r.cost.maxUsdPerHour)}</td><td class="${r.cost.overBudgetSeconds === 0 ? 'good' : 'bad'}">${r.cost.overBudgetSeconds}</td></tr>`;
     })

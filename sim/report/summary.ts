@@ -20,13 +20,15 @@ export function renderSummary(report: SimReport): string {
     `load: ${s.trace}, seed ${s.seed}`,
     '',
   ];
+  // A run that completed nothing has no latency to show (its percentiles read 0).
+  const lat = (r: SimReport['runs'][number], v: number): string => (r.requests.completed > 0 ? ms(v) : 'n/a');
   const rows = report.runs.map((r) => [
     r.policy,
     r.router,
     String(r.requests.total),
-    ms(r.latencyMs.p50),
-    ms(r.latencyMs.p99),
-    ms(r.latencyMs.p999),
+    lat(r, r.latencyMs.p50),
+    lat(r, r.latencyMs.p99),
+    lat(r, r.latencyMs.p999),
     pct(r.slo.attainment),
     String(r.requests.dropped),
     formatUsd(r.cost.totalUsd),
@@ -36,6 +38,6 @@ export function renderSummary(report: SimReport): string {
   ]);
   const table = renderTable(['scaling', 'routing', 'requests', 'p50', 'p99', 'p99.9', 'within SLO', 'dropped', 'cost', 'mean $/h', 'max $/h', 'over budget s'], rows);
   const best = [...report.runs].sort((a, b) => b.slo.attainment - a.slo.attainment || a.latencyMs.p99 - b.latencyMs.p99)[0];
-  const tail = best !== undefined && report.runs.length > 1 ? [``, `best: ${best.policy} (${pct(best.slo.attainment)} within SLO, p99 ${ms(best.latencyMs.p99)})`] : [];
+  const tail = best !== undefined && report.runs.length > 1 ? [``, `best: ${best.policy} (${pct(best.slo.attainment)} within SLO, p99 ${lat(best, best.latencyMs.p99)})`] : [];
   return [...head, table, ...tail].join('\n');
 }

@@ -16,6 +16,16 @@ describe('simulation reports', () => {
     assert.match(text, /\nbest: /);
   });
 
+  it('show n/a, not 0 ms, for the latency of a run that completed nothing', async () => {
+    const r = await report();
+    const first = r.runs[0]!;
+    const empty = { ...first, requests: { ...first.requests, completed: 0, dropped: first.requests.total }, latencyMs: { ...first.latencyMs, p50: 0, p99: 0, p999: 0 } };
+    const text = renderSummary({ ...r, runs: [empty, ...r.runs.slice(1)] });
+    assert.match(text, new RegExp(`\\n${first.policy}\\s+${first.router}\\s+\\d+\\s+n/a\\s+n/a\\s+n/a\\s`));
+    const html = await renderHtml({ ...r, runs: [empty, ...r.runs.slice(1)] });
+    assert.match(html, /<td>n\/a<\/td><td class="bad">n\/a<\/td><td>n\/a<\/td>/);
+  });
+
   it('write JSON with rounded numbers, and bytes that depend only on the seed when timing is off', async () => {
     const r = await report();
     const a = reportJson(r, { timing: false });
