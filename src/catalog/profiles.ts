@@ -175,13 +175,23 @@ export class ServiceProfiles {
       const line = lines[i]!.trim();
       if (line === '') continue;
       const f = line.split(',');
-      const nums = f.slice(2).map(Number);
-      if (f.length !== 6 + PROFILE_KNOTS.length || nums.some((x) => !Number.isFinite(x) || x < 0)) {
-        throw new MixscaleError('MIXSCALE_CATALOG_INVALID', `${path}:${i + 1}: expected ${6 + PROFILE_KNOTS.length} fields with non-negative numbers after instance,model`, { file: path, line: i + 1 });
-      }
+      const bad = (msg: string): never => {
+        throw new MixscaleError('MIXSCALE_CATALOG_INVALID', `${path}:${i + 1}: ${msg}`, { file: path, line: i + 1 });
+      };
+      if (f.length !== 6 + PROFILE_KNOTS.length) bad(`expected ${6 + PROFILE_KNOTS.length} fields (${expected}), got ${f.length}`);
+      const columns = expected.split(',');
+      const nums = f.slice(2).map((text, j) => {
+        const x = Number(text);
+        if (text.trim() === '' || !Number.isFinite(x) || x < 0) bad(`${columns[j + 2]}: expected a non-negative number, got ${JSON.stringify(text)}`);
+        return x;
+      });
+      if (!(nums[0]! > 0)) bad(`batch: expected a size above 0, got ${nums[0]}`);
+      // Quantile knots of one distribution cannot fall as the quantile rises.
+      for (let q = 5; q < nums.length; q++) if (nums[q]! < nums[q - 1]!) bad(`${columns[q + 2]}: ${nums[q]} is below ${columns[q + 1]} (${nums[q - 1]}); quantiles must not decrease`);
       const k = key(f[0]!, f[1]!);
       let list = rows.get(k);
       if (list === undefined) rows.set(k, (list = []));
+      if (list.some((r) => r.size === nums[0]!)) bad(`${f[0]} ${f[1]} batch ${nums[0]} is measured twice`);
       list.push({ size: nums[0]!, meanMs: nums[2]!, scv: nums[3]!, knots: nums.slice(4) });
     }
     return new ServiceProfiles([...rows].map(([k, r]) => {

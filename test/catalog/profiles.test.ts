@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ServiceProfiles } from '../../src/catalog/profiles.ts';
 import { MixscaleError } from '../../src/core/errors.ts';
 import { Rng } from '../../src/core/rng.ts';
@@ -51,5 +54,32 @@ describe('ServiceProfiles (bundled Kairos measurements)', () => {
     const r = profiles.table('r5n.large', 'rm2').meanMs(180);
     assert.ok(g < r);
     assert.ok((1000 / r) / 0.149 > (1000 / g) / 0.526);
+  });
+});
+
+describe('ServiceProfiles.load on a bad profile CSV', () => {
+  const HEADER = 'instance,model,batch,n,mean_ms,scv,q0,q1,q5,q10,q25,q50,q75,q90,q95,q99,q100';
+  const GOOD = 'r5n.large,m,100,50,10,0.1,5,6,7,8,9,10,11,12,13,14,15';
+  const load = (rows: string[]): ServiceProfiles => {
+    const dir = mkdtempSync(join(tmpdir(), 'mixscale-profiles-'));
+    const path = join(dir, 'p.csv');
+    writeFileSync(path, [HEADER, ...rows, ''].join('\n'));
+    return ServiceProfiles.load(path);
+  };
+
+  it('loads a good row', () => {
+    assert.equal(load([GOOD]).table('r5n.large', 'm').meanMs(100), 10);
+  });
+
+  it('names the line and the column at fault', () => {
+    const cases: Array<[string[], RegExp]> = [
+      [[GOOD.replace(',10,0.1,', ',ten,0.1,')], /p\.csv:2: mean_ms: expected a non-negative number, got "ten"/],
+      [[GOOD.replace(',0.1,', ',-1,')], /p\.csv:2: scv: expected a non-negative number, got "-1"/],
+      [[GOOD + ',16'], /p\.csv:2: expected 17 fields .* got 18/],
+      [[GOOD.replace(',12,13,', ',13,12,')], /p\.csv:2: q95: 12 is below q90 \(13\); quantiles must not decrease/],
+      [[GOOD.replace('m,100,', 'm,0,')], /p\.csv:2: batch: expected a size above 0/],
+      [[GOOD, GOOD], /p\.csv:3: r5n\.large m batch 100 is measured twice/],
+    ];
+    for (const [rows, message] of cases) assert.throws(() => load(rows), (e: unknown) => e instanceof MixscaleError && message.test(e.message), String(message));
   });
 });
