@@ -118,6 +118,9 @@ function parseHeader(file: string, header: string, opts: TraceOptions): Layout {
     throw new TraceError(`${file}:1: missing header: expected a first line naming the columns (t_ms[,size|batch|input_tokens|output_tokens] or t_s,count|rps)`, { file, line: 1 });
   }
   const modelCol = at('model');
+  if (at('t_ms') >= 0 && at('t_s') >= 0) {
+    throw new TraceError(`${file}:1: both "t_ms" (one row per request) and "t_s" (a rate series) in the header; keep the one this trace is`, { file, line: 1 });
+  }
   if (at('t_ms') >= 0) {
     let vCol = -1;
     if (opts.sizeColumn !== undefined) {
@@ -245,6 +248,10 @@ async function* readRows(opts: TraceOptions, stats: TraceStats): AsyncGenerator<
           v = vRaw === '' ? NaN : Number(vRaw);
           if (!Number.isFinite(v) || v < 0) {
             bad(`${layout.isCount ? 'count' : 'rps'} "${vRaw}" is not a non-negative number`);
+            continue;
+          }
+          if (layout.isCount && !Number.isInteger(v)) {
+            bad(`count "${vRaw}" is not a whole number of requests`);
             continue;
           }
         } else if (vRaw !== '') {

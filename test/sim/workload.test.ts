@@ -70,6 +70,14 @@ describe('trace reader', () => {
     await rejects({ path: traceFile('time,size\n0,1\n') }, /unrecognized header/);
   });
 
+  it('fails on a header that is both a request trace and a rate series', async () => {
+    await rejects({ path: traceFile('t_ms,t_s,rps\n0,0,5\n') }, /trace\.csv:1: both "t_ms" .* and "t_s"/);
+  });
+
+  it('fails on a fractional count in a rate series, with the file and line', async () => {
+    await rejects({ path: traceFile('t_s,count\n0,10\n1,2.5\n') }, /trace\.csv:3: count "2\.5" is not a whole number/);
+  });
+
   it('fails on a bad number with the file and line', async () => {
     await rejects({ path: traceFile('t_ms,size\n0,10\n5,abc\n') }, /trace\.csv:3: size "abc"/);
     await rejects({ path: traceFile('t_ms,size\n0,10\nx,5\n') }, /trace\.csv:3: t_ms "x"/);
