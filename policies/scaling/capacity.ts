@@ -1,6 +1,7 @@
 import { ConfigError } from '../../src/core/errors.ts';
 import { candidateServes, type CandidateType, type ScalingState } from '../../src/control/types.ts';
-import type { Mix, RequestClass } from '../../src/core/types.ts';
+import { formatMix, type Mix, type RequestClass } from '../../src/core/types.ts';
+import { formatUsd } from '../../src/core/units.ts';
 
 /**
  * Small measures the baseline scaling policies share: what the budget affords of a type, and
@@ -39,6 +40,17 @@ export function boundMix(want: Mix, state: Pick<ScalingState, 'candidates' | 'fl
 /** What the other types' minCounts cost: the budget a one-type policy has left for its type. */
 export function othersMinimumUsd(candidates: readonly CandidateType[], type: string): number {
   return candidates.reduce((a, c) => (c.type === type ? a : a + c.minCount * c.usdPerHour), 0);
+}
+
+/**
+ * A one-type fleet: what the budget pays for of `c` once the other pools' minCount are paid,
+ * within the pool bounds, and the reason to report.
+ */
+export function wholeBudgetOn(c: CandidateType, state: Pick<ScalingState, 'candidates' | 'fleet' | 'budgetUsdPerHour'>): { mix: Record<string, number>; reason: string } {
+  const { mix } = boundMix({ [c.type]: affordable(c, state.budgetUsdPerHour - othersMinimumUsd(state.candidates, c.type)) }, state);
+  const others = Object.entries(mix).filter(([t]) => t !== c.type);
+  const kept = others.length > 0 ? ` (and the other pools' minCount: ${formatMix(Object.fromEntries(others))})` : '';
+  return { mix, reason: `whole ${formatUsd(state.budgetUsdPerHour)}/h budget on ${c.type}: ${mix[c.type] ?? 0} × ${formatUsd(c.usdPerHour)}/h${kept}` };
 }
 
 /** Most instances of `c` the budget pays for, within its pool bounds (the budget wins over minCount). */

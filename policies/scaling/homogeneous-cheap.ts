@@ -1,7 +1,5 @@
 import type { ScalingPolicy } from '../../src/control/types.ts';
-import { formatMix } from '../../src/core/types.ts';
-import { formatUsd } from '../../src/core/units.ts';
-import { affordable, boundMix, capacityPerDollar, chooseType, othersMinimumUsd, stringOption } from './capacity.ts';
+import { boundMix, capacityPerDollar, chooseType, stringOption, wholeBudgetOn } from './capacity.ts';
 
 /**
  * Baseline: the whole budget on one frugal (not accelerated) type, whatever the load. Option
@@ -17,13 +15,9 @@ export function createHomogeneousCheap(options: Readonly<Record<string, unknown>
         const v = capacityPerDollar(x, state.classes, state);
         return Number.isNaN(v) ? -x.usdPerHour : v;
       });
-      if (c === undefined) return { mix: {}, reason: named !== undefined ? `type ${named} is not an available candidate` : 'no frugal type available among the candidates' };
+      if (c === undefined) return { mix: boundMix({}, state).mix, reason: named !== undefined ? `type ${named} is not an available candidate` : 'no frugal type available among the candidates' };
       // The other pools keep their minCount; the rest of the budget goes to this type.
-      const reserved = othersMinimumUsd(state.candidates, c.type);
-      const { mix } = boundMix({ [c.type]: affordable(c, state.budgetUsdPerHour - reserved) }, state);
-      const n = mix[c.type] ?? 0;
-      const others = Object.keys(mix).length > 1 ? ` (and the other pools' minCount: ${formatMix(Object.fromEntries(Object.entries(mix).filter(([t]) => t !== c.type)))})` : '';
-      return { mix, reason: `whole ${formatUsd(state.budgetUsdPerHour)}/h budget on ${c.type}: ${n} × ${formatUsd(c.usdPerHour)}/h${others}` };
+      return wholeBudgetOn(c, state);
     },
   };
 }

@@ -25,7 +25,7 @@ export function createTargetTracking(options: Readonly<Record<string, unknown>>)
         const v = capacityPerDollar(x, state.classes, state);
         return Number.isNaN(v) ? -x.usdPerHour : v;
       });
-      if (c === undefined) return { mix: {}, reason: named !== undefined ? `type ${named} is not an available candidate` : 'no type available among the candidates' };
+      if (c === undefined) return { mix: boundMix({}, state).mix, reason: named !== undefined ? `type ${named} is not an available candidate` : 'no type available among the candidates' };
       const mine = state.fleet.filter((i) => i.type === c.type);
       const current = mine.filter((i) => i.state === 'pending' || i.state === 'running').length;
       const serving = mine.filter((i) => i.state === 'running').length;
