@@ -15,7 +15,7 @@ import type { Ms, RequestClass } from '../src/core/types.ts';
 import type { RoutableRequest } from '../src/routing/types.ts';
 import { WaitQueue } from '../src/routing/waiting.ts';
 import { createRoutingPolicy } from '../policies/routing/index.ts';
-import { createScalingPolicy } from '../policies/scaling/index.ts';
+import { createComparedScalingPolicy } from '../policies/scaling/index.ts';
 import { SimCloud } from './cloud.ts';
 import { EventHeap } from './engine.ts';
 import { SimMetrics } from './metrics.ts';
@@ -138,9 +138,9 @@ export async function runSimulation(loaded: LoadedConfig, overrides: SimOverride
   const metricsRng = root.fork();
   const cloudRng = root.fork();
 
-  // scaling.options belong to scaling.policy; another policy compared beside it runs with its defaults.
-  const scaling = createScalingPolicy(scalingName, scalingName === cfg.scaling.policy ? cfg.scaling.options : {}, { lateBinding: cfg.routing.lateBinding });
-  const routing = createRoutingPolicy(routingName, cfg.routing.options);
+  // Options belong to the configured policy; another policy (--compare, --routing) runs with its defaults.
+  const scaling = createComparedScalingPolicy(scalingName, cfg.scaling.policy, cfg.scaling.options, { lateBinding: cfg.routing.lateBinding });
+  const routing = createRoutingPolicy(routingName, routingName === cfg.routing.policy ? cfg.routing.options : {});
 
   const interval = cfg.scaling.interval;
   const maxBoot = Math.max(...candidates.map((c) => c.bootMs), 0);
@@ -539,3 +539,4 @@ function refuseUnservableSizes(chunk: ArrivalChunk, source: ArrivalSource, class
   const l = limits[0]!;
   throw new ConfigError(`${where}: every request size (the first ${chunk.length} arrivals: ${Math.min(...chunk.size.subarray(0, chunk.length))} and up) is above ${l.maxSize}, the largest size ${l.model} is profiled for; nothing could be served`);
 }
+

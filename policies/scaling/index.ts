@@ -43,3 +43,20 @@ export function createScalingPolicy(name: string, options: ScalingPolicyOptions 
   }
   return f.create(options, context);
 }
+
+/**
+ * The scaling policy for one run of a comparison (`sim.compare`, `--compare`): the configured
+ * `scaling.policy` gets `scaling.options`, any other runs with its defaults. One that cannot run
+ * on its defaults (static-mix needs a mix) says why.
+ */
+export function createComparedScalingPolicy(name: string, configured: string, options: ScalingPolicyOptions, context: ScalingContext = DEFAULT_SCALING_CONTEXT): ScalingPolicy {
+  if (name === configured) return createScalingPolicy(name, options, context);
+  try {
+    return createScalingPolicy(name, {}, context);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      throw new ConfigError(`${e.message} (${name} runs beside scaling.policy "${configured}" with its default options: scaling.options belong to scaling.policy, so make ${name} the scaling.policy to give it options)`);
+    }
+    throw e;
+  }
+}

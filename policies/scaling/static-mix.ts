@@ -24,9 +24,9 @@ export function createStaticMix(options: Readonly<Record<string, unknown>>): Sca
     name: 'static-mix',
     decide(state) {
       const byType = new Map(state.candidates.map((c) => [c.type, c]));
-      const left = Object.keys(mix).filter((t) => byType.get(t)?.available !== true && (mix[t] ?? 0) > 0);
       // Pool bounds and cooldowns (a type in cooldown keeps what it has), the priciest trimmed to fit the budget.
       const { mix: out, trimmed } = boundMix(mix, state);
+      const left = Object.keys(mix).filter((t) => byType.get(t)?.available !== true && (mix[t] ?? 0) > (out[t] ?? 0));
       const notes = [
         ...(trimmed > 0 ? [`trimmed ${trimmed} to fit ${formatUsd(state.budgetUsdPerHour)}/h`] : []),
         ...(left.length > 0 ? [`not growing ${left.join(', ')} (not a candidate, or in capacity cooldown)`] : []),

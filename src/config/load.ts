@@ -4,7 +4,7 @@ import { LineCounter, parseDocument, isMap, isNode, isScalar, type Document } fr
 import cron from 'node-cron';
 import type { z } from 'zod';
 import { createRoutingPolicy, routingPolicyNames } from '../../policies/routing/index.ts';
-import { createScalingPolicy, scalingPolicyNames } from '../../policies/scaling/index.ts';
+import { createComparedScalingPolicy, createScalingPolicy, scalingPolicyNames } from '../../policies/scaling/index.ts';
 import { Catalog } from '../catalog/catalog.ts';
 import { BudgetSchedule } from '../control/budget-schedule.ts';
 import { normalizeOrigin } from '../routing/backends.ts';
@@ -155,12 +155,19 @@ function finishLoad(config: Config, source: string, baseDir: string, lineOf: (pa
     if (classNames.has(cls.name)) fail(['classes', i, 'name'], `duplicate class name "${cls.name}"`);
     classNames.add(cls.name);
   });
-  // The budget must buy something: the pools' minCount, and at least one instance.
+  // Every budget in force (the base and each scheduled one) must pay for the pools' minCount, and
+  // some budget must buy an instance (a schedule may turn the fleet off at night, not always).
   const minUsd = config.pools.reduce((a, p) => a + p.minCount * catalog.price(p.type), 0);
-  const usd = config.budget.usdPerHour;
-  if (minUsd > usd + 1e-9) fail(['budget', 'usdPerHour'], `$${usd}/h cannot pay for the pools' minCount ($${minUsd.toFixed(3)}/h)`);
+  const budgets: Array<{ usd: number; path: PropertyKey[] }> = [
+    { usd: config.budget.usdPerHour, path: ['budget', 'usdPerHour'] },
+    ...config.budget.schedule.map((e, i) => ({ usd: e.usdPerHour, path: ['budget', 'schedule', i, 'usdPerHour'] })),
+  ];
+  for (const b of budgets) if (minUsd > b.usd + 1e-9) fail(b.path, `$${b.usd}/h cannot pay for the pools' minCount ($${minUsd.toFixed(3)}/h)`);
   const cheapest = config.pools.reduce<{ type: string; price: number } | undefined>((a, p) => (a === undefined || catalog.price(p.type) < a.price ? { type: p.type, price: catalog.price(p.type) } : a), undefined);
-  if (cheapest !== undefined && cheapest.price > usd + 1e-9) fail(['budget', 'usdPerHour'], `$${usd}/h buys no instance: the cheapest pool type, ${cheapest.type}, costs $${cheapest.price}/h`);
+  const most = Math.max(...budgets.map((b) => b.usd));
+  if (cheapest !== undefined && cheapest.price > most + 1e-9) {
+    fail(['budget', 'usdPerHour'], `$${config.budget.usdPerHour}/h buys no instance${budgets.length > 1 ? ', nor does any scheduled budget' : ''}: the cheapest pool type, ${cheapest.type}, costs $${cheapest.price}/h`);
+  }
   checkBackends(config, catalog, fail);
   // What the controller's scheduler (node-cron) and the budget schedule (also the simulator's) accept.
   config.budget.schedule.forEach((entry, i) => {
@@ -178,7 +185,17 @@ function finishLoad(config: Config, source: string, baseDir: string, lineOf: (pa
     if (!scalingNames.includes(name)) fail(path, `unknown scaling policy "${name}" (available: ${scalingNames.join(', ')})`);
   };
   unknownScaling(['scaling', 'policy'], config.scaling.policy);
-  config.sim?.compare?.forEach((name, i) => unknownScaling(['sim', 'compare', i], name));
+  config.sim?.compare?.forEach((name, i) => {
+    unknownScaling(['sim', 'compare', i], name);
+    // A compared policy other than scaling.policy runs with its defaults: it must be able to.
+    if (name === config.scaling.policy) return;
+    try {
+      createComparedScalingPolicy(name, config.scaling.policy, config.scaling.options, { lateBinding: config.routing.lateBinding });
+    } catch (e) {
+      if (e instanceof MixscaleError && e.userFault) fail(['sim', 'compare', i], e.message);
+      throw e;
+    }
+  });
   const routingNames = routingPolicyNames();
   if (!routingNames.includes(config.routing.policy)) fail(['routing', 'policy'], `unknown routing policy "${config.routing.policy}" (available: ${routingNames.join(', ')})`);
   // Options are checked by building the configured policies (cheap, no side effects). A

@@ -98,11 +98,15 @@ export function rankKey(p: MixPrediction, classes: readonly Pick<ModelClass, 'sl
   if (!Number.isFinite(p.score) && p.maxUtilization >= 1) return 1e6 * (1 + Math.min(p.maxUtilization, 1e6));
   if (p.score <= 1) return p.score + (Number.isFinite(p.meanScore) ? 0.02 * p.meanScore : 0.02);
   let shortfall = 0;
+  let total = 0;
   p.classes.forEach((c, k) => {
     const q = classes[k]!.sloQuantile;
-    shortfall = Math.max(shortfall, (q - c.attainment) / Math.max(1e-6, 1 - q));
+    const s = Math.max(0, (q - c.attainment) / Math.max(1e-6, 1 - q));
+    shortfall = Math.max(shortfall, s);
+    total += s;
   });
-  return 1.1 + shortfall + 0.001 * Math.min(p.score, 1e3);
+  // The worst class first; then the others (a class no mix can serve must not hide the rest).
+  return 1.1 + shortfall + 0.01 * (total - shortfall) + 0.001 * Math.min(p.score, 1e3);
 }
 
 /**

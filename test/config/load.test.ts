@@ -65,6 +65,21 @@ describe('config loading', () => {
   it('refuses a budget that buys nothing, or not the pools\' minCount', () => {
     fails(GOOD.replace('usdPerHour: 2.5', 'usdPerHour: 0.1'), /config\.yaml:3: budget\.usdPerHour: \$0\.1\/h buys no instance: the cheapest pool type, r5n\.large, costs \$0\.149\/h/);
     fails(GOOD.replace('    bootTime: 2m', '    bootTime: 2m\n    minCount: 5'), /config\.yaml:3: budget\.usdPerHour: \$2\.5\/h cannot pay for the pools' minCount \(\$2\.630\/h\)/);
+    // A schedule: the base budget may buy nothing (the fleet off at night) if a scheduled one does...
+    const night = GOOD.replace('usdPerHour: 2.5', 'usdPerHour: 0.1\n  schedule:\n    - { cron: "0 0 8 * * *", usdPerHour: 2 }');
+    assert.equal(loadConfigFile(write(night)).config.budget.schedule.length, 1);
+    // ...but every budget in force must pay for the minCounts, and some budget must buy an instance.
+    fails(night.replace('    bootTime: 2m', '    bootTime: 2m\n    minCount: 1'), /config\.yaml:3: budget\.usdPerHour: \$0\.1\/h cannot pay for the pools' minCount/);
+    fails(night.replace('usdPerHour: 2 }', 'usdPerHour: 0.12 }'), /budget\.usdPerHour: \$0\.1\/h buys no instance, nor does any scheduled budget/);
+    fails(GOOD.replace('usdPerHour: 2.5', 'usdPerHour: 2.5\n  schedule:\n    - { cron: "0 0 8 * * *", usdPerHour: 0.3 }').replace('    bootTime: 2m', '    bootTime: 2m\n    minCount: 1'), /config\.yaml:5: budget\.schedule\[0\]\.usdPerHour: \$0\.3\/h cannot pay/);
+  });
+
+  it('checks that a policy sim.compare runs beside scaling.policy can run on its default options', () => {
+    fails(`${GOOD}sim:\n  rps: 5\n  duration: 1m\n  compare: [fast-frugal, static-mix]\n`, /config\.yaml:\d+: sim\.compare\[1\]: scaling\.options\.mix: static-mix needs .*make static-mix the scaling\.policy/);
+  });
+
+  it('wants an http(s) controller.aws.endpointUrl', () => {
+    fails(`${GOOD}controller:\n  cluster: c1\n  provider: aws\n  aws:\n    endpointUrl: ftp://example.com\n`, /controller\.aws\.endpointUrl: must be an http\(s\) URL/);
   });
 
   it('names a negative budget and the value it got', () => {

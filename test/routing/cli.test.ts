@@ -71,6 +71,20 @@ describe('mixscale router (CLI)', () => {
     }
   });
 
+  it('runs another policy given with --policy on its defaults: routing.options belong to routing.policy', async () => {
+    const file = join(dir, 'router.yaml');
+    writeFileSync(file, config(backend.url).replace('routing: { policy: least-outstanding }', 'routing: { policy: heterogeneity-aware, options: { rejectLate: false } }'));
+    const child = spawn(process.execPath, [BIN, '--log-level', 'silent', '--config', file, 'router', '--port', '0', '--policy', 'least-outstanding'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      const { listening } = JSON.parse(await firstLine(child)) as { listening: string };
+      const res = await request(`${listening}/v2/models/rm2/infer`, { method: 'POST', body: inferBody(2), headers: { 'content-type': 'application/json' } });
+      assert.equal(res.statusCode, 200);
+      await res.body.dump();
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
   it('exits 2 with one line naming the field for a bad router config', () => {
     const file = join(dir, 'bad.yaml');
     writeFileSync(file, config(backend.url).replace('adminToken: cli-test-token-0123456789', 'adminToken: short'));

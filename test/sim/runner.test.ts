@@ -124,6 +124,18 @@ describe('simulation runner', () => {
     await assert.rejects(runSimulation(scenario(), { arrivals: { kind: 'trace', path: bad } }), (e: unknown) => e instanceof TraceError && /bad\.csv:4/.test(e.message));
   });
 
+  it('gives routing.options to routing.policy only: another router (--routing) runs with its defaults', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mixscale-sim-'));
+    const loaded = loadConfigObject({ ...kairosConfig, routing: { policy: 'heterogeneity-aware', options: { rejectLate: false } }, sim: { rps: 5, duration: '1m' } }, dir);
+    const run = await runSimulation(loaded, { routingPolicy: 'least-outstanding', scalingPolicy: 'homogeneous-cheap' });
+    assert.equal(run.router, 'least-outstanding');
+    assert.ok(run.requests.completed > 0);
+  });
+
+  it('says why a compared policy cannot run when it needs options scaling.policy has', async () => {
+    await assert.rejects(runSimulation(scenario(), { scalingPolicy: 'static-mix' }), (e: unknown) => e instanceof ConfigError && /static-mix needs .*runs beside scaling\.policy "target-tracking" with its default options/.test(e.message));
+  });
+
   it("gives scaling.options to scaling.policy only: a policy compared beside it runs with its defaults", async () => {
     const loaded = scenario({}, { policy: 'fast-frugal', options: { headroom: 0.1, scaleDownDelay: 60_000 } });
     const other = await runSimulation(loaded, { scalingPolicy: 'kairos', arrivals: { kind: 'poisson', rps: 5, durationMs: 60_000 } });

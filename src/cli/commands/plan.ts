@@ -104,11 +104,16 @@ Examples:
       const candidates = candidatesFromConfig(loaded);
       for (const c of candidates) for (const k of classes) if (candidateServes(c, k.model)) c.profile(k.model); // fails early, naming the gap
       // Sizes above every profile cannot be served: all of them is a mistake, some of them a warning.
-      const sizesFrom = opts.sizeDist !== undefined ? '--size-dist' : loaded.config.sim?.sizes !== undefined ? 'sim.sizes' : 'the default size distribution';
-      for (const model of new Set(classes.map((k) => k.model))) {
-        const { share, maxSize } = unprofiledShare(sizes, candidates, model);
-        if (share >= 1 - 1e-9) throw new MixscaleError('MIXSCALE_USAGE', `${sizesFrom}: every request size is above ${maxSize}, the largest size ${model} is profiled for; such requests cannot be served`);
-        if (share > 0) process.stderr.write(`plan: warning: ${(share * 100).toFixed(1)}% of the request sizes (${sizesFrom}) are above ${maxSize}, the largest size ${model} is profiled for; they count as unserved\n`);
+      const sizesFrom = opts.sizeDist !== undefined ? '--size-dist' : 'sim.sizes';
+      // One size distribution serves every class: a model it misses entirely is warned about, as
+      // long as some model can serve it (the simulator refuses the same way).
+      const limits = [...new Set(classes.map((k) => k.model))].map((model) => ({ model, ...unprofiledShare(sizes, candidates, model) }));
+      if (limits.every((l) => l.share >= 1 - 1e-9)) {
+        const l = limits[0]!;
+        throw new MixscaleError('MIXSCALE_USAGE', `${sizesFrom}: every request size is above ${l.maxSize}, the largest size ${l.model} is profiled for; such requests cannot be served`);
+      }
+      for (const l of limits) {
+        if (l.share > 0) process.stderr.write(`plan: warning: ${(l.share * 100).toFixed(1)}% of the request sizes (${sizesFrom}, used for every class) are above ${l.maxSize}, the largest size ${l.model} is profiled for; they count as unserved\n`);
       }
       // The router's binding (routing.lateBinding) decides whether pools share one queue.
       const input = (budget: number): PlanInput => ({ budgetUsdPerHour: budget, classes, candidates, load, options: { sharedQueue: loaded.config.routing.lateBinding } });

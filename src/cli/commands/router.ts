@@ -64,7 +64,9 @@ Examples:
       const log = loggerFor(cmd);
       const loaded = requireConfig(cmd);
       const settings = loaded.config.router;
-      const policy = createRoutingPolicy(opts.policy ?? loaded.config.routing.policy, loaded.config.routing.options);
+      // routing.options belong to routing.policy; another policy named by --policy runs with its defaults.
+      const name = opts.policy ?? loaded.config.routing.policy;
+      const policy = createRoutingPolicy(name, name === loaded.config.routing.policy ? loaded.config.routing.options : {});
       const clock = new RealClock();
       const router = new RouterServer(loaded, { clock, rng: new Rng(randomInt(2 ** 31)), log, policy, hotPath: opts.hotPath });
       const host = opts.host ?? settings?.listen.host ?? '127.0.0.1';

@@ -13,7 +13,7 @@ import { renderHtml } from '../../../sim/report/html.ts';
 import { buildReport, reportJson } from '../../../sim/report/json.ts';
 import { renderSummary } from '../../../sim/report/summary.ts';
 import { traceSpanMs } from '../../../sim/workload.ts';
-import { checkOutputFile, durationArg, globalOptions, loggerFor, nameTraceSetting, positiveNumber, writeOutputFile, type TraceSettingNames } from '../context.ts';
+import { checkOutputFile, durationArg, globalOptions, loggerFor, nameTraceSetting, positiveDurationArg, positiveNumber, writeOutputFile, type TraceSettingNames } from '../context.ts';
 
 /** The bundled scenario `mixscale sim` (and `npm start`) runs without --config. */
 export const DEFAULT_SCENARIO = fileURLToPath(new URL('../../../sim/scenarios/default.yaml', import.meta.url));
@@ -51,7 +51,7 @@ function arrivalsFrom(opts: SimCliOptions, fromConfig: () => ArrivalSource): Arr
   const timeScale = opts.timeScale === undefined ? undefined : positiveNumber('--time-scale', opts.timeScale);
   const peakRps = opts.peakRps === undefined ? undefined : positiveNumber('--peak-rps', opts.peakRps);
   const startMs = opts.start === undefined ? undefined : durationArg('--start', opts.start);
-  const durationMs = opts.duration === undefined ? undefined : durationArg('--duration', opts.duration);
+  const durationMs = opts.duration === undefined ? undefined : positiveDurationArg('--duration', opts.duration);
   return {
     ...base,
     ...(opts.traceModel !== undefined ? { model: opts.traceModel } : {}),

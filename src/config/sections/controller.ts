@@ -48,7 +48,7 @@ export const controllerSection = z.strictObject({
       /** Default: the SDK chain (AWS_REGION, profile). */
       region: z.string().min(1).optional(),
       /** A compatible endpoint; `--endpoint-url` overrides it. */
-      endpointUrl: z.url().optional(),
+      endpointUrl: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
       /** Port the node serves on inside each instance. */
       backendPort: z.number().int().min(1).max(65535).default(8000),
       /** CloudWatch namespace read when `observe: cloudwatch`. */

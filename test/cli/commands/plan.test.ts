@@ -100,7 +100,7 @@ routing: { policy: heterogeneity-aware, lateBinding: false }
     assert.match(all.stderr, /--size-dist: every request size is above 1000, the largest size rm2 is profiled for/);
     const some = runCli(['plan', '--config', CONFIG, '--rps', '10', '--size-dist', 'uniform:500:1500']);
     assert.equal(some.code, 0, some.stderr);
-    assert.match(some.stderr, /warning: \d+\.\d% of the request sizes \(--size-dist\) are above 1000/);
+    assert.match(some.stderr, /warning: \d+\.\d% of the request sizes \(--size-dist, used for every class\) are above 1000/);
     assert.match(some.stdout, /Why: SLO not attainable .*% of requests have a size or model no pool of the mix serves/);
     assert.doesNotMatch(some.stdout, /With late binding/, 'the shared queue does not vouch for requests nobody serves');
   });
@@ -130,5 +130,12 @@ routing: { policy: heterogeneity-aware, lateBinding: false }
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('plans a config whose classes serve different models with one size distribution, warning for the model it misses', () => {
+    const r = runCli(['plan', '--config', 'examples/mixed.yaml', '--rps', '20']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /warning: 100\.0% of the request sizes \(sim\.sizes, used for every class\) are above 8, the largest size digits-cnn is profiled for/);
+    assert.match(r.stdout, /\nrec\s+350ms\s+\d+ms\s+\d+ms/);
   });
 });

@@ -139,6 +139,12 @@ describe('mixscale sim', () => {
     assert.equal(fromConfig.stderr, `mixscale: cannot read trace ${folder}: is a directory\n`);
   });
 
+  it('refuses a zero --duration, as sim.trace.duration and load --duration do', () => {
+    const r = runCli(['--config', 'sim/scenarios/step.yaml', 'sim', '--duration', '0', '--quiet']);
+    assert.equal(r.code, 2);
+    assert.equal(r.stderr, 'mixscale: --duration: expected a duration above zero, got "0"\n');
+  });
+
   it('names --start, or the config field, when the window starts past the end of the trace', () => {
     const folder = dir();
     const trace = join(folder, 'short.csv');
