@@ -43,13 +43,14 @@ export function createNodeApp(node: InferenceNode, opts: NodeHttpOptions): expre
     res.status(404).json({ error: `model "${String(req.params.name)}" is not served here (this node serves "${node.modelName}")` });
     return false;
   };
-  app.get('/v2/models/:name/ready', (req, res) => {
+  // OIP's versioned routes serve the same model (a node serves one version).
+  app.get(['/v2/models/:name/ready', '/v2/models/:name/versions/:version/ready'], (req, res) => {
     if (known(req, res)) res.json({ name: node.modelName, ready: true });
   });
-  app.get('/v2/models/:name', (req, res) => {
+  app.get(['/v2/models/:name', '/v2/models/:name/versions/:version'], (req, res) => {
     if (known(req, res)) res.json({ name: node.modelName, platform: 'mixscale', ...node.metadata() });
   });
-  app.post('/v2/models/:name/infer', arrival, express.json({ limit: opts.bodyLimit ?? '4mb' }), async (req, res) => {
+  app.post(['/v2/models/:name/infer', '/v2/models/:name/versions/:version/infer'], arrival, express.json({ limit: opts.bodyLimit ?? '4mb' }), async (req, res) => {
     if (!known(req, res)) return;
     try {
       const parsed = parseInferRequest(req.body, node.requireInputs);
@@ -63,16 +64,40 @@ export function createNodeApp(node: InferenceNode, opts: NodeHttpOptions): expre
       res.status(500).json({ error: `inference failed: ${e instanceof Error ? e.message : String(e)}` });
     }
   });
-  app.use((err: unknown, _req: Request, res: Response, next: NextFunction) => {
+  app.use((err: unknown, req: Request, res: Response, next: NextFunction) => {
     if (res.headersSent) return next(err);
-    const e = err as { type?: string; status?: number; message?: string };
-    if (e.type === 'entity.parse.failed') return void res.status(400).json({ error: `body: not valid JSON (${e.message ?? ''})` });
-    if (e.type === 'entity.too.large') return void res.status(413).json({ error: `body: larger than the ${opts.bodyLimit ?? '4mb'} limit` });
+    const e = err as { type?: string; status?: number; message?: string; charset?: string; encoding?: string };
+    const status = e.status ?? 500;
+    if (status >= 400 && status < 500) {
+      // A client mistake: answered, and logged without a stack (it is not the node's fault).
+      opts.logger.debug({ method: req.method, url: req.originalUrl, status, type: e.type }, 'bad request');
+      if (e.type === 'request.aborted') return; // the client is gone: nobody to answer
+      return void res.status(status).json({ error: clientError(e, opts.bodyLimit ?? '4mb') });
+    }
     opts.logger.error({ err }, 'request failed');
-    res.status(e.status ?? 500).json({ error: e.message ?? 'internal error' });
+    res.status(status).json({ error: e.message ?? 'internal error' });
   });
   app.use((_req, res) => void res.status(404).json({ error: 'not found (OIP v2 routes are under /v2)' }));
   return app;
+}
+
+/** The message for a client mistake express or body-parser caught, naming what is at fault. */
+function clientError(e: { type?: string; message?: string; charset?: string; encoding?: string }, bodyLimit: string): string {
+  switch (e.type) {
+    case 'entity.parse.failed':
+      return `body: not valid JSON (${e.message ?? ''})`;
+    case 'entity.too.large':
+      return `body: larger than the ${bodyLimit} limit`;
+    case 'charset.unsupported':
+      return `content-type: charset "${e.charset ?? '?'}" is not supported (send utf-8)`;
+    case 'encoding.unsupported':
+      return `content-encoding: "${e.encoding ?? '?'}" is not supported`;
+  }
+  // A path segment express could not decode (e.g. %ZZ).
+  if (/^Failed to decode param/.test(e.message ?? '')) return 'model: the name in the path is not valid percent-encoding';
+  // A body whose content-encoding does not match its bytes (zlib's message).
+  if (e.type === undefined || e.type === 'stream.encoding.set') return `body: ${e.message ?? 'bad request'}`;
+  return e.message ?? 'bad request';
 }
 
 export interface RunningServer {

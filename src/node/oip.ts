@@ -25,6 +25,9 @@ export interface OipInferResponse {
   readonly outputs: ReadonlyArray<{ name: string; shape: readonly number[]; datatype: string; data: ArrayLike<number> | readonly number[] }>;
 }
 
+/** The tensor datatypes of the Open Inference Protocol v2. */
+const DATATYPES: ReadonlySet<string> = new Set(['BOOL', 'UINT8', 'UINT16', 'UINT32', 'UINT64', 'INT8', 'INT16', 'INT32', 'INT64', 'FP16', 'FP32', 'FP64', 'BYTES']);
+
 function bad(field: string, message: string): MixscaleError {
   return new MixscaleError('MIXSCALE_REQUEST_INVALID', `${field}: ${message}`, { field });
 }
@@ -46,7 +49,8 @@ export function parseInferRequest(body: unknown, requireInputs = true): OipInfer
     const at = `inputs[${i}]`;
     if (!isRecord(t)) throw bad(at, 'expected a tensor object');
     if (typeof t.name !== 'string') throw bad(`${at}.name`, 'missing');
-    if (typeof t.datatype !== 'string') throw bad(`${at}.datatype`, 'missing (e.g. "FP32")');
+    if (t.datatype === undefined) throw bad(`${at}.datatype`, 'missing (e.g. "FP32")');
+    if (typeof t.datatype !== 'string' || !DATATYPES.has(t.datatype)) throw bad(`${at}.datatype`, `expected one of ${[...DATATYPES].join(', ')}, got ${JSON.stringify(t.datatype)}`);
     if (!Array.isArray(t.shape) || t.shape.some((d) => !Number.isInteger(d) || (d as number) < 0)) {
       throw bad(`${at}.shape`, 'expected a list of non-negative integers');
     }
@@ -54,6 +58,11 @@ export function parseInferRequest(body: unknown, requireInputs = true): OipInfer
     const data = t.data.flat(8) as unknown[];
     const want = (t.shape as number[]).reduce((a, d) => a * d, 1);
     if (data.length !== want) throw bad(`${at}.data`, `has ${data.length} values, shape [${(t.shape as number[]).join(',')}] needs ${want}`);
+    // The values must be of the datatype's kind: booleans, strings (BYTES) or numbers.
+    const kind = t.datatype === 'BOOL' ? 'boolean' : t.datatype === 'BYTES' ? 'string' : 'number';
+    for (let j = 0; j < data.length; j++) {
+      if (typeof data[j] !== kind) throw bad(`${at}.data[${j}]`, `expected a ${kind} for ${t.datatype}, got ${JSON.stringify(data[j])}`);
+    }
     return { name: t.name, shape: t.shape as number[], datatype: t.datatype, data };
   });
   return { ...(id !== undefined ? { id } : {}), parameters: parameters ?? {}, inputs: tensors };

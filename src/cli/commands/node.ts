@@ -89,8 +89,9 @@ On start a node prints one JSON line on stdout: {"listening":"http://127.0.0.1:P
     .option('--percentile <q>', 'stage-time percentile the predictive policy plans with (default 0.99)', fraction('--percentile'))
     .option('--confidence <p>', 'confidence threshold for an early exit (default 0.95)', fraction('--confidence'))
     .option('--max-batch <rows>', 'most rows per stage run across requests (default 8)', positiveIntegerOption('--max-batch'))
+    .option('--max-rows <rows>', 'most rows one request may carry (default 64)', positiveIntegerOption('--max-rows'))
     .option('--warmup-runs <n>', 'warm-up runs per stage (default 30)', positiveIntegerOption('--warmup-runs'))
-    .action(async (opts: { model?: string; host?: string; port: number; policy?: ExitPolicyName; percentile?: number; confidence?: number; maxBatch?: number; warmupRuns?: number }, cmd: Command) => {
+    .action(async (opts: { model?: string; host?: string; port: number; policy?: ExitPolicyName; percentile?: number; confidence?: number; maxBatch?: number; maxRows?: number; warmupRuns?: number }, cmd: Command) => {
       const cfg = nodeConfig(cmd);
       const logger = loggerFor(cmd);
       const model = await MultiExitModel.load(opts.model === undefined ? DEFAULT_EDGE_MODEL : resolve(opts.model), { threads: cfg.edge.threads });
@@ -102,6 +103,7 @@ On start a node prints one JSON line on stdout: {"listening":"http://127.0.0.1:P
           percentile: opts.percentile ?? cfg.edge.percentile,
           confidenceThreshold: opts.confidence ?? cfg.edge.confidence,
           maxBatchRows: opts.maxBatch ?? cfg.edge.maxBatch,
+          maxRows: opts.maxRows ?? cfg.edge.maxRows,
           warmupRuns: opts.warmupRuns ?? cfg.edge.warmupRuns,
         },
         logger,

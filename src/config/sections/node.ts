@@ -15,12 +15,14 @@ export const nodeSection = z.strictObject({
       confidence: z.number().gt(0).max(1).default(0.95),
       /** Most rows one stage runs at once across requests (the warm-up turns batching off where it does not pay). */
       maxBatch: z.number().int().positive().default(8),
+      /** Most rows one request may carry (a larger one is a 400): a stage's time grows with its rows. */
+      maxRows: z.number().int().positive().max(100_000).default(64),
       /** Warm-up runs per stage at startup (seed the latency histograms). */
       warmupRuns: z.number().int().positive().default(30),
       /** onnxruntime intra-op threads per stage session. */
       threads: z.number().int().positive().default(1),
     })
-    .default({ policy: 'predictive', percentile: 0.99, confidence: 0.95, maxBatch: 8, warmupRuns: 30, threads: 1 }),
+    .default({ policy: 'predictive', percentile: 0.99, confidence: 0.95, maxBatch: 8, maxRows: 64, warmupRuns: 30, threads: 1 }),
   emulated: z
     .strictObject({
       /** Requests an emulated node serves at once. */

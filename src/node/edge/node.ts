@@ -10,12 +10,17 @@ import { ExitScheduler } from './scheduler.ts';
 import { StageLatency } from './stage-latency.ts';
 import { warmUp, type WarmUpReport } from './warmup.ts';
 
+/** The largest finite FP32 value. */
+const FP32_MAX = 3.4028234663852886e38;
+
 export interface EdgeOptions {
   readonly policy: ExitPolicyName;
   readonly percentile: number;
   readonly confidenceThreshold: number;
   /** Most rows one stage runs at once across requests; the warm-up lowers it to 1 when batching does not pay. */
   readonly maxBatchRows: number;
+  /** Most rows one request may carry (default 64). */
+  readonly maxRows?: number;
   /** Warm-up runs per stage at one row (seeds the latency histograms). */
   readonly warmupRuns: number;
   /** While idle, re-measure stages not run for this long (ms; default 5000, 0: never): rare, because a request that arrives during a probe waits for it. */
@@ -88,10 +93,13 @@ export class EdgeNode implements InferenceNode {
     if (!((shape.length === 1 && shape[0] === f) || (shape.length === 2 && shape[1] === f && rows > 0))) {
       throw badRequest(`${at}.shape`, `expected [N,${f}] or [${f}], got [${shape.join(',')}]`);
     }
+    const maxRows = this.opts.maxRows ?? 64;
+    if (rows > maxRows) throw badRequest(`${at}.shape`, `${rows} rows is more than this node takes in one request (${maxRows}, node.edge.maxRows / --max-rows); split it`);
     const data = new Float32Array(input.data.length);
     for (let i = 0; i < data.length; i++) {
       const v = input.data[i];
-      if (typeof v !== 'number' || !Number.isFinite(v)) throw badRequest(`${at}.data[${i}]`, `expected a number, got ${JSON.stringify(v)}`);
+      // FP32: a finite number beyond its range would become Infinity and NaN probabilities.
+      if (typeof v !== 'number' || !(Math.abs(v) <= FP32_MAX)) throw badRequest(`${at}.data[${i}]`, `expected an FP32 number, got ${JSON.stringify(v)}`);
       data[i] = v;
     }
     const bounds = resolveBounds(parseBounds(req.parameters), m.exits, (k) => this.pathMedianMs(k), m.energy?.unit ?? 'units');

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { pino } from 'pino';
 import { RealClock } from '../../../src/core/clock.ts';
 import { silentLogger } from '../../../src/core/log.ts';
 import { EdgeNode } from '../../../src/node/edge/node.ts';
@@ -102,6 +103,10 @@ describe('edge node over OIP v2', function () {
       ['data that does not fill the shape', { inputs: [{ name: 'input', shape: [2, 64], datatype: 'FP32', data: pixels(0) }] }, /^inputs\[0\]\.data: has 64 values, shape \[2,64\] needs 128/],
       ['a wrong datatype', { inputs: [{ name: 'input', shape: [1, 64], datatype: 'INT8', data: pixels(0) }] }, /^inputs\[0\]\.datatype: expected FP32/],
       ['malformed JSON', '{"inputs": [', /^body: not valid JSON/],
+      ['more rows than one request may carry', { inputs: [{ name: 'input', shape: [65, 64], datatype: 'FP32', data: new Array<number>(65 * 64).fill(0) }] }, /^inputs\[0\]\.shape: 65 rows is more than this node takes in one request \(64/],
+      ['a value beyond the FP32 range', { inputs: [{ name: 'input', shape: [1, 64], datatype: 'FP32', data: [1e300, ...pixels(0).slice(1)] }] }, /^inputs\[0\]\.data\[0\]: expected an FP32 number, got 1e\+300/],
+      ['a datatype OIP does not have', { inputs: [{ name: 'input', shape: [1, 64], datatype: 'fp32', data: pixels(0) }] }, /^inputs\[0\]\.datatype: expected one of BOOL, .*got "fp32"/],
+      ['values of another kind than the datatype', { inputs: [{ name: 'input', shape: [1, 2], datatype: 'FP32', data: ['a', 'b'] }] }, /^inputs\[0\]\.data\[0\]: expected a number for FP32, got "a"/],
     ];
     for (const [what, body, text] of cases) {
       it(what, async () => {
@@ -110,6 +115,41 @@ describe('edge node over OIP v2', function () {
         assert.match(r.body.error!, text);
       });
     }
+  });
+
+  it('serves the versioned OIP routes as the unversioned ones', async () => {
+    const r = await fetch(`${server.url}/v2/models/digits-cnn/versions/1/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(request({})) });
+    assert.equal(r.status, 200);
+    assert.equal((await fetch(`${server.url}/v2/models/digits-cnn/versions/1/ready`)).status, 200);
+    assert.equal((await fetch(`${server.url}/v2/models/digits-cnn/versions/1`)).status, 200);
+  });
+
+  it('does not log a client mistake as a server error', async () => {
+    const lines: Array<{ level: number; msg: string }> = [];
+    const logger = pino({ level: 'debug' }, { write: (line: string) => void lines.push(JSON.parse(line) as { level: number; msg: string }) });
+    const app = await listen(createNodeApp(node, { clock: new RealClock(), logger }), '127.0.0.1', 0);
+    try {
+      const r = await fetch(`${app.url}/v2/models/%ZZ/ready`);
+      assert.equal(r.status, 400);
+      await fetch(`${app.url}/v2/models/digits-cnn/infer`, { method: 'POST', headers: { 'content-type': 'application/json; charset=latin1' }, body: '{}' });
+    } finally {
+      await app.close();
+    }
+    assert.ok(lines.length >= 2, JSON.stringify(lines));
+    assert.ok(lines.every((l) => l.level < 40 && l.msg === 'bad request'), JSON.stringify(lines));
+  });
+
+  it('answers client mistakes express catches with a 4xx naming what is at fault, and keeps serving', async () => {
+    const decode = await fetch(`${server.url}/v2/models/%ZZ/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    assert.equal(decode.status, 400);
+    assert.equal(((await decode.json()) as { error: string }).error, 'model: the name in the path is not valid percent-encoding');
+    const charset = await fetch(`${server.url}/v2/models/digits-cnn/infer`, { method: 'POST', headers: { 'content-type': 'application/json; charset=latin1' }, body: '{}' });
+    assert.equal(charset.status, 415);
+    assert.match(((await charset.json()) as { error: string }).error, /^content-type: charset "latin1" is not supported/i);
+    const gzip = await fetch(`${server.url}/v2/models/digits-cnn/infer`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' }, body: '{}' });
+    assert.equal(gzip.status, 400);
+    assert.match(((await gzip.json()) as { error: string }).error, /^body: /);
+    assert.equal((await infer(request({}))).status, 200);
   });
 
   it('answers 404 in the OIP error shape for a model it does not serve', async () => {
