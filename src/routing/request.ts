@@ -28,6 +28,8 @@ export interface ParsedInfer {
   readonly tensorBytes: number;
   /** True when the client set the deadline: the router may then reject early. */
   readonly clientDeadline: boolean;
+  /** The size came from the first input's shape, not parameters.size (for error messages). */
+  readonly sizeFromShape: boolean;
 }
 
 /** The hints the router reads from headers (lower-cased names, as node gives them). */
@@ -208,5 +210,6 @@ export function parseInfer(model: string, body: Buffer, headers: InferHeaders, c
     className: cls.name,
     tensorBytes,
     clientDeadline: deadline !== undefined,
+    sizeFromShape: sizeParam === undefined,
   };
 }

@@ -25,6 +25,12 @@ export interface InferRouterOptions {
    * until a slot frees, their deadline passes or `maxWaitMs` runs out. Undefined: off.
    */
   readonly lateBinding?: { readonly maxWaiting: number; readonly maxWaitMs: number };
+  /**
+   * The largest size any backend type serving `model` is profiled for (the config's pools that
+   * serve it and the backends present), or undefined when some such type has no profile for it.
+   * Asked only when the policy places no backend: a larger request is a client error (400).
+   */
+  readonly largestProfiledSize?: (model: string) => number | undefined;
 }
 
 /** A request waiting at the router for a backend slot. */
@@ -265,9 +271,9 @@ export class InferRouter {
           }
           throw e;
         }
-        const ci = parsed.req.classIndex;
-        this.o.metrics.arrived(ci, parsed.req.size);
         if (this.closing) {
+          const ci = parsed.req.classIndex;
+          this.o.metrics.arrived(ci, parsed.req.size);
           this.reject(res, ci, 'shutting-down', 'router is shutting down', { connection: 'close' });
           return call.done();
         }
@@ -305,6 +311,11 @@ export class InferRouter {
     const { res } = call;
     const ci = p.req.classIndex;
     const state = this.pick(p, failed?.state);
+    if (failed === undefined) {
+      // Counted once picked, so a size no profile covers (400 below) stays out of the load.
+      if (state === null && this.beyondProfiles(res, p)) return call.done();
+      this.o.metrics.arrived(ci, p.req.size);
+    }
     if (state !== null) return this.send(call, p, body, failed, state, false);
     const reason = this.o.policy.lastRejectReason ?? 'no-backend';
     if (reason === 'overloaded' && this.waiting !== undefined && this.o.lateBinding !== undefined) {
@@ -330,6 +341,19 @@ export class InferRouter {
           : `no backend serving model "${p.req.model}" can take this request`;
     this.reject(res, ci, reason, why);
     call.done();
+  }
+
+  /**
+   * Error branch: when no backend type serving the model is profiled for a size this large, no
+   * backend will ever take the request: answer 400 naming the size's field, not 503 + retry.
+   */
+  private beyondProfiles(res: ServerResponse, p: ParsedInfer): boolean {
+    const { model, size } = p.req;
+    const largest = this.o.largestProfiledSize?.(model);
+    if (largest === undefined || !(size > largest)) return false;
+    const field = p.sizeFromShape ? 'inputs[0].shape: the leading dimension (the batch)' : 'parameters.size:';
+    sendError(res, 400, `${field} ${size} is above ${largest}, the largest size ${model} is profiled for`);
+    return true;
   }
 
   /** Sends the request to `state` (already counted as dispatched when `counted`) and handles the outcome. */

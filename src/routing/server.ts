@@ -116,6 +116,17 @@ export class RouterServer {
       metrics: this.metrics,
       bodyLimit: settings.bodyLimit,
       retryAfterSeconds: settings.retryAfterSeconds,
+      largestProfiledSize: (model) => {
+        // Error branch only: the types of the pools serving the model and of the backends present.
+        let largest = 0;
+        const types = new Set(config.pools.filter((p) => p.models === undefined || p.models.includes(model)).map((p) => p.type));
+        for (const b of this.tracker.viewFor(model).backends) types.add(b.type);
+        for (const type of types) {
+          if (!profiles.has(type, model)) return undefined;
+          largest = Math.max(largest, profiles.table(type, model).maxSize);
+        }
+        return types.size === 0 ? undefined : largest;
+      },
       ...(lateBinding ? { lateBinding: { maxWaiting: config.routing.maxWaiting, maxWaitMs: settings.requestTimeout } } : {}),
     });
     for (const b of settings.backends) this.backends.add(b);
