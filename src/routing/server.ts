@@ -43,6 +43,25 @@ export interface RouterServerOptions {
 
 const INFER_PATH = /^\/v2\/models\/([^/?]+)(?:\/versions\/[^/?]+)?\/infer(?:\?|$)/;
 
+/** Which parameter of a path is not valid percent-encoding, as the 400's message. */
+function badPathEncoding(path: string): string {
+  const decodes = (s: string | undefined): boolean => {
+    try {
+      decodeURIComponent(s ?? '');
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const seg = path.split('/');
+  if (seg[1] === 'v2' && seg[2] === 'models') {
+    if (!decodes(seg[3])) return 'model: the name in the path is not valid percent-encoding';
+    if (seg[4] === 'versions' && !decodes(seg[5])) return 'version: the version in the path is not valid percent-encoding';
+  }
+  if (seg[1] === 'v1' && seg[2] === 'backends' && !decodes(seg[3])) return 'id: the backend id in the path is not valid percent-encoding';
+  return 'path: not valid percent-encoding';
+}
+
 /** The running router: one HTTP server with the OIP endpoints, admin API, /metrics and /v1/snapshot. */
 export class RouterServer {
   readonly app: express.Express;
@@ -184,10 +203,13 @@ export class RouterServer {
     });
     app.use('/v1', adminRoutes({ backends: this.backends, token, clock, isKnownType: (t) => catalog.has(t) }));
     app.use((_req, res) => sendError(res, 404, 'no such endpoint; see docs/router.md'));
-    app.use((err: unknown, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
+    app.use((err: unknown, req: express.Request, res: express.Response, _next: express.NextFunction) => {
       const status = (err as { status?: unknown }).status;
       if (status === 413) return void sendError(res, 413, 'request body too large');
-      if (status === 400) return void sendError(res, 400, `body: malformed JSON (${(err as Error).message})`);
+      // express decodes the path's parameters: a bad %-escape is the parameter's fault, not the body's.
+      if (err instanceof URIError) return void sendError(res, 400, badPathEncoding(req.path));
+      if (status === 400 && (err as { type?: unknown }).type === 'entity.parse.failed') return void sendError(res, 400, `body: malformed JSON (${(err as Error).message})`);
+      if (typeof status === 'number' && status >= 400 && status < 500) return void sendError(res, status, `body: ${(err as Error).message}`);
       log.error({ err }, 'router request failed');
       sendError(res, 500, 'internal router error');
     });
