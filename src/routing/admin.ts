@@ -37,6 +37,9 @@ const OPTIONAL_STRING = ['id', 'pool'] as const;
 const OPTIONAL_INT = ['slots', 'maxOutstanding'] as const;
 const KNOWN_FIELDS = new Set(['id', 'url', 'type', 'pool', 'slots', 'maxOutstanding']);
 
+/** Most slots (and maxOutstanding) one backend may declare: more is a mistake, not a node. */
+const MAX_SLOTS = 10_000;
+
 /** Longest a drain request may wait for in-flight work to finish (?wait=ms). */
 const MAX_DRAIN_WAIT_MS = 600_000;
 
@@ -64,7 +67,13 @@ export function adminRoutes(opts: { backends: BackendSet; token: string | undefi
     if (typeof b.type !== 'string' || b.type === '') return badRequest(res, 'type: expected an instance type such as "g4dn.xlarge"');
     if (!opts.isKnownType(b.type)) return badRequest(res, `type: "${b.type}" is not in the instance catalog`);
     for (const k of OPTIONAL_STRING) if (b[k] !== undefined && (typeof b[k] !== 'string' || b[k] === '')) return badRequest(res, `${k}: expected a non-empty string`);
-    for (const k of OPTIONAL_INT) if (b[k] !== undefined && !(Number.isInteger(b[k]) && (b[k] as number) > 0)) return badRequest(res, `${k}: expected a positive integer`);
+    for (const k of OPTIONAL_INT) {
+      const v = b[k];
+      if (v !== undefined && !(typeof v === 'number' && Number.isSafeInteger(v) && v > 0 && v <= MAX_SLOTS)) return badRequest(res, `${k}: expected a positive integer up to ${MAX_SLOTS}, got ${JSON.stringify(v)}`);
+    }
+    if (b.maxOutstanding !== undefined && backends.lateBinding) {
+      return badRequest(res, 'maxOutstanding: does not apply with routing.lateBinding (a backend holds at most its slots in flight; the rest wait at the router); set slots instead');
+    }
     try {
       const { backend, created } = backends.add({
         url: b.url,

@@ -69,6 +69,10 @@ export function normalizeOrigin(url: string): string {
     throw new MixscaleError('MIXSCALE_REQUEST_INVALID', `url: ${JSON.stringify(url)} is not a URL or host:port`, { field: 'url' });
   }
   if (u.protocol !== 'http:') throw new MixscaleError('MIXSCALE_REQUEST_INVALID', `url: only http:// backends are supported, got ${u.protocol}`, { field: 'url' });
+  // Requests go to the backend's origin with the client's own path: anything more would be lost.
+  if (u.pathname !== '/' || u.search !== '' || u.hash !== '' || u.username !== '' || u.password !== '') {
+    throw new MixscaleError('MIXSCALE_REQUEST_INVALID', `url: a backend is an origin (http://host:port); ${JSON.stringify(url)} has a path or query (or user, fragment), which the router would drop`, { field: 'url' });
+  }
   return u.origin;
 }
 
@@ -102,27 +106,52 @@ export class BackendSet {
     return this.byState.get(state);
   }
 
-  /** Adds a backend; adding an id that exists with the same url is a no-op (idempotent). */
+  /** Late binding: a backend holds its slots in flight, so maxOutstanding does not apply. */
+  get lateBinding(): boolean {
+    return this.defaults.lateBinding === true;
+  }
+
+  /**
+   * Adds a backend. Adding an id that exists, at the same url and with the same type, pool,
+   * slots and maxOutstanding (as resolved), is a no-op (idempotent); with anything different, or
+   * a url another id has, it is refused (409) saying what differs.
+   */
   add(input: BackendInput): { backend: Backend; created: boolean } {
     const origin = normalizeOrigin(input.url);
     const id = input.id ?? origin.replace(/^http:\/\//, '');
+    const { pool: typePool, slots: poolSlots } = this.defaults.poolOf(input.type, input.pool);
+    const pool = input.pool ?? typePool;
+    const slots = input.slots ?? poolSlots;
+    const maxOutstanding = this.defaults.lateBinding === true ? slots : (input.maxOutstanding ?? this.defaults.maxOutstanding);
     const existing = this.byId.get(id);
     if (existing !== undefined) {
       if (existing.origin !== origin) {
         throw new MixscaleError('MIXSCALE_REQUEST_INVALID', `id: backend "${id}" already exists at ${existing.origin}; remove it first`, { field: 'id', status: 409 });
       }
+      const s = existing.state;
+      const differs: string[] = [];
+      if (s.type !== input.type) differs.push(`type "${s.type}" (asked: "${input.type}")`);
+      if (s.pool !== pool) differs.push(`pool "${s.pool}" (asked: "${pool}")`);
+      if (s.slots !== slots) differs.push(`slots ${s.slots} (asked: ${slots})`);
+      if (s.maxOutstanding !== maxOutstanding) differs.push(`maxOutstanding ${s.maxOutstanding} (asked: ${maxOutstanding})`);
+      if (differs.length > 0) {
+        throw new MixscaleError('MIXSCALE_REQUEST_INVALID', `id: backend "${id}" already exists with ${differs.join(', ')}; remove it first to change it`, { field: 'id', status: 409 });
+      }
       return { backend: existing, created: false };
     }
-    const { pool: typePool, slots } = this.defaults.poolOf(input.type, input.pool);
-    const pool = input.pool ?? typePool;
+    for (const other of this.byId.values()) {
+      if (other.origin === origin) {
+        throw new MixscaleError('MIXSCALE_REQUEST_INVALID', `url: ${origin} is already backend "${other.state.id}"; one node is registered once`, { field: 'url', status: 409 });
+      }
+    }
     const state = this.tracker.add({
       id,
       type: input.type,
       pool,
       models: this.defaults.modelsOf?.(pool),
       fast: this.defaults.isFast(input.type),
-      slots: input.slots ?? slots,
-      maxOutstanding: this.defaults.lateBinding === true ? (input.slots ?? slots) : (input.maxOutstanding ?? this.defaults.maxOutstanding),
+      slots,
+      maxOutstanding,
     });
     const dispatcher = new Pool(origin, {
       connections: this.defaults.connections,

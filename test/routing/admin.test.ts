@@ -4,7 +4,7 @@ import { tokenMatches } from '../../src/routing/admin.ts';
 import { loadConfigObject } from '../../src/config/load.ts';
 import { RouterServer } from '../../src/routing/server.ts';
 import { FakeBackend, inferBody } from './fake-backend.ts';
-import { ADMIN_TOKEN, FirstAvailable, startRouter } from './harness.ts';
+import { ADMIN_TOKEN, FirstAvailable, startRouter, testConfig } from './harness.ts';
 
 const AUTH = `Bearer ${ADMIN_TOKEN}`;
 
@@ -99,8 +99,8 @@ describe('router admin API', () => {
     const server = new RouterServer(loaded, { healthChecks: false });
     const at = await server.listen(0, '127.0.0.1');
     try {
-      for (const [pool, slots] of [['big', 4], ['small', 1]] as const) {
-        const res = await request(at).post('/v1/backends').set('authorization', AUTH).send({ id: pool, url: a.url, type: 'r5n.large', pool });
+      for (const [pool, slots, where] of [['big', 4, a.url], ['small', 1, 'http://127.0.0.1:1']] as const) {
+        const res = await request(at).post('/v1/backends').set('authorization', AUTH).send({ id: pool, url: where, type: 'r5n.large', pool });
         assert.equal(res.status, 201, JSON.stringify(res.body));
         assert.equal(res.body.backend.slots, slots, pool);
       }
@@ -113,6 +113,65 @@ describe('router admin API', () => {
     await request(url).post('/v1/backends').set('authorization', AUTH).send({ id: 'i-1', url: a.url, type: 'g4dn.xlarge' });
     const clash = await request(url).post('/v1/backends').set('authorization', AUTH).send({ id: 'i-1', url: 'http://127.0.0.1:1', type: 'g4dn.xlarge' });
     assert.equal(clash.status, 409);
+  });
+
+  it('answers 409 naming the backend that has the url when another id registers it', async () => {
+    await request(url).post('/v1/backends').set('authorization', AUTH).send({ id: 'i-1', url: a.url, type: 'g4dn.xlarge' });
+    for (const same of [a.url, `${a.url}/`, a.url.replace(/^http:\/\//, '')]) {
+      const twice = await request(url).post('/v1/backends').set('authorization', AUTH).send({ id: 'i-2', url: same, type: 'g4dn.xlarge' });
+      assert.equal(twice.status, 409, same);
+      assert.match(twice.body.error, /^url: .* is already backend "i-1"/);
+    }
+    const list = await request(url).get('/v1/backends').set('authorization', AUTH);
+    assert.deepEqual(list.body.backends.map((b: { id: string }) => b.id), ['i-1']);
+  });
+
+  it('answers 409 saying what differs when an id is re-added with other settings (identical stays 200)', async () => {
+    await request(url).post('/v1/backends').set('authorization', AUTH).send({ id: 'i-1', url: a.url, type: 'g4dn.xlarge' });
+    const cases: Array<[Record<string, unknown>, RegExp]> = [
+      [{ type: 'r5n.large' }, /type "g4dn\.xlarge" \(asked: "r5n\.large"\)/],
+      [{ slots: 4 }, /slots 1 \(asked: 4\)/],
+      [{ pool: 'cpu' }, /pool "gpu" \(asked: "cpu"\)/],
+      [{ maxOutstanding: 8 }, /maxOutstanding 64 \(asked: 8\)/],
+    ];
+    for (const [change, error] of cases) {
+      const res = await request(url).post('/v1/backends').set('authorization', AUTH).send({ id: 'i-1', url: a.url, type: 'g4dn.xlarge', ...change });
+      assert.equal(res.status, 409, JSON.stringify(change));
+      assert.match(res.body.error, /^id: backend "i-1" already exists with /);
+      assert.match(res.body.error, error);
+    }
+    const same = await request(url).post('/v1/backends').set('authorization', AUTH).send({ id: 'i-1', url: a.url, type: 'g4dn.xlarge', pool: 'gpu', slots: 1, maxOutstanding: 64 });
+    assert.equal(same.status, 200, JSON.stringify(same.body));
+    assert.deepEqual([same.body.backend.type, same.body.backend.slots], ['g4dn.xlarge', 1]);
+  });
+
+  it('bounds slots and maxOutstanding, and refuses a url with a path or query', async () => {
+    const cases: Array<[Record<string, unknown>, RegExp]> = [
+      [{ slots: 1e300 }, /^slots: expected a positive integer up to 10000, got 1e\+300/],
+      [{ slots: 10001 }, /^slots: expected a positive integer up to 10000/],
+      [{ maxOutstanding: 1e300 }, /^maxOutstanding: expected a positive integer up to 10000/],
+      [{ url: 'http://127.0.0.1:9/foo?x=1' }, /^url: a backend is an origin \(http:\/\/host:port\); "http:\/\/127\.0\.0\.1:9\/foo\?x=1" has a path or query/],
+      [{ url: 'http://127.0.0.1:9?x=1' }, /^url: a backend is an origin/],
+      [{ url: 'http://user:pw@127.0.0.1:9' }, /^url: a backend is an origin/],
+    ];
+    for (const [change, error] of cases) {
+      const res = await request(url).post('/v1/backends').set('authorization', AUTH).send({ url: a.url, type: 'r5n.large', ...change });
+      assert.equal(res.status, 400, JSON.stringify(change));
+      assert.match(res.body.error, error);
+    }
+    assert.equal((await request(url).post('/v1/backends').set('authorization', AUTH).send({ url: `${a.url}/`, type: 'r5n.large', slots: 10000 })).status, 201);
+  });
+
+  it('says maxOutstanding does not apply when the router binds late, rather than dropping it', async () => {
+    await router.close();
+    router = new RouterServer(testConfig({}, { lateBinding: true }), { healthChecks: false });
+    url = await router.listen(0, '127.0.0.1');
+    const res = await request(url).post('/v1/backends').set('authorization', AUTH).send({ url: a.url, type: 'r5n.large', maxOutstanding: 8 });
+    assert.equal(res.status, 400);
+    assert.match(res.body.error, /^maxOutstanding: does not apply with routing\.lateBinding/);
+    const slots = await request(url).post('/v1/backends').set('authorization', AUTH).send({ url: a.url, type: 'r5n.large', slots: 3 });
+    assert.equal(slots.status, 201);
+    assert.deepEqual([slots.body.backend.slots, slots.body.backend.maxOutstanding], [3, 3]);
   });
 
   it('answers 400 naming the field for a bad backend', async () => {
