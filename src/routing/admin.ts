@@ -2,7 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Clock } from '../core/clock.ts';
 import { MixscaleError } from '../core/errors.ts';
-import type { BackendSet } from './backends.ts';
+import { exactOrigin, type BackendSet } from './backends.ts';
 
 /**
  * Compares a presented bearer token with the configured one in constant time: both are hashed
@@ -76,7 +76,7 @@ export function adminRoutes(opts: { backends: BackendSet; token: string | undefi
     }
     try {
       const { backend, created } = backends.add({
-        url: b.url,
+        url: exactOrigin(b.url),
         type: b.type,
         id: b.id as string | undefined,
         pool: b.pool as string | undefined,

@@ -60,7 +60,7 @@ export interface BackendInfo {
   readonly drained: boolean;
 }
 
-export function normalizeOrigin(url: string): string {
+function parseBackendUrl(url: string): URL {
   const withScheme = /^[a-z]+:\/\//i.test(url) ? url : `http://${url}`;
   let u: URL;
   try {
@@ -69,7 +69,20 @@ export function normalizeOrigin(url: string): string {
     throw new MixscaleError('MIXSCALE_REQUEST_INVALID', `url: ${JSON.stringify(url)} is not a URL or host:port`, { field: 'url' });
   }
   if (u.protocol !== 'http:') throw new MixscaleError('MIXSCALE_REQUEST_INVALID', `url: only http:// backends are supported, got ${u.protocol}`, { field: 'url' });
-  // Requests go to the backend's origin with the client's own path: anything more would be lost.
+  return u;
+}
+
+/** The origin (http://host:port) of a backend URL or host:port; anything after it is dropped. */
+export function normalizeOrigin(url: string): string {
+  return parseBackendUrl(url).origin;
+}
+
+/**
+ * The origin of a backend URL that is nothing more (the admin API): requests go to the origin
+ * with the client's own path, so a path, query, user or fragment would be silently lost.
+ */
+export function exactOrigin(url: string): string {
+  const u = parseBackendUrl(url);
   if (u.pathname !== '/' || u.search !== '' || u.hash !== '' || u.username !== '' || u.password !== '') {
     throw new MixscaleError('MIXSCALE_REQUEST_INVALID', `url: a backend is an origin (http://host:port); ${JSON.stringify(url)} has a path or query (or user, fragment), which the router would drop`, { field: 'url' });
   }
