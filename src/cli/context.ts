@@ -1,4 +1,4 @@
-import { accessSync, constants, statSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, statSync, writeFileSync, type Stats } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from '../core/log.ts';
@@ -75,43 +75,32 @@ export function checkOutputFile(flag: string, path: string): void {
   const fail = (why: string): never => {
     throw new MixscaleError('MIXSCALE_USAGE', `${flag}: cannot write ${path}: ${why}`);
   };
-  if (path.trim() === '') fail('empty file name');
-  let exists = false;
-  try {
-    const st = statSync(path);
-    exists = true;
-    if (st.isDirectory()) fail('is a directory');
-  } catch (e) {
-    if (isUsage(e)) throw e;
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code !== 'ENOENT' && code !== 'ENOTDIR') fail(writeReason(e));
-  }
-  if (/[\\/]$/.test(path)) fail('names a directory');
-  if (exists) {
+  // The path's stats, or undefined when nothing is there (a missing file, or a missing folder on the way).
+  const statOf = (p: string): Stats | undefined => {
     try {
-      accessSync(path, constants.W_OK);
+      return statSync(p);
     } catch (e) {
-      fail(writeReason(e));
+      const code = (e as NodeJS.ErrnoException).code;
+      return code === 'ENOENT' || code === 'ENOTDIR' ? undefined : fail(writeReason(e));
     }
-    return;
+  };
+  if (path.trim() === '') fail('empty file name');
+  const st = statOf(path);
+  if (st?.isDirectory() === true) fail('is a directory');
+  if (/[\\/]$/.test(path)) fail('names a directory');
+  // An existing file must be writable; a new one needs a writable folder.
+  let writable = path;
+  if (st === undefined) {
+    writable = dirname(resolve(path));
+    const folder = statOf(writable);
+    if (folder === undefined) fail(`folder ${dirname(path)} does not exist`);
+    else if (!folder.isDirectory()) fail(`${dirname(path)} is not a directory`);
   }
-  const folder = dirname(resolve(path));
   try {
-    if (!statSync(folder).isDirectory()) fail(`${dirname(path)} is not a directory`);
-  } catch (e) {
-    if (isUsage(e)) throw e;
-    const code = (e as NodeJS.ErrnoException).code;
-    fail(code === 'ENOENT' || code === 'ENOTDIR' ? `folder ${dirname(path)} does not exist` : writeReason(e));
-  }
-  try {
-    accessSync(folder, constants.W_OK);
+    accessSync(writable, constants.W_OK);
   } catch (e) {
     fail(writeReason(e));
   }
-}
-
-function isUsage(e: unknown): boolean {
-  return e instanceof MixscaleError && e.code === 'MIXSCALE_USAGE';
 }
 
 /** `checkOutputFile` for `--json FILE`, when a file is named. */

@@ -83,6 +83,8 @@ export function createNodeApp(node: InferenceNode, opts: NodeHttpOptions): expre
 
 /** The message for a client mistake express or body-parser caught, naming what is at fault. */
 function clientError(e: { type?: string; message?: string; charset?: string; encoding?: string }, bodyLimit: string): string {
+  // A path segment express could not decode (e.g. %ZZ), as the router says it.
+  if (e instanceof URIError) return 'model: the name in the path is not valid percent-encoding';
   switch (e.type) {
     case 'entity.parse.failed':
       return `body: not valid JSON (${e.message ?? ''})`;
@@ -93,8 +95,6 @@ function clientError(e: { type?: string; message?: string; charset?: string; enc
     case 'encoding.unsupported':
       return `content-encoding: "${e.encoding ?? '?'}" is not supported`;
   }
-  // A path segment express could not decode (e.g. %ZZ).
-  if (/^Failed to decode param/.test(e.message ?? '')) return 'model: the name in the path is not valid percent-encoding';
   // A body whose content-encoding does not match its bytes (zlib's message).
   if (e.type === undefined || e.type === 'stream.encoding.set') return `body: ${e.message ?? 'bad request'}`;
   return e.message ?? 'bad request';

@@ -4,7 +4,7 @@ import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import express from 'express';
 import { createRoutingPolicy } from '../../policies/routing/index.ts';
 import { classesFromConfig } from '../control/candidates.ts';
-import { declaredModels, type LoadedConfig } from '../config/load.ts';
+import { declaredModels, servesModel, type LoadedConfig } from '../config/load.ts';
 import { routerSection, type RouterSettings } from '../config/sections/router.ts';
 import { RealClock, type Clock } from '../core/clock.ts';
 import { silentLogger, type Logger } from '../core/log.ts';
@@ -138,7 +138,7 @@ export class RouterServer {
       largestProfiledSize: (model) => {
         // Error branch only: the types of the pools serving the model and of the backends present.
         let largest = 0;
-        const types = new Set(config.pools.filter((p) => p.models === undefined || p.models.includes(model)).map((p) => p.type));
+        const types = new Set(config.pools.filter((p) => servesModel(p, model)).map((p) => p.type));
         for (const b of this.tracker.viewFor(model).backends) types.add(b.type);
         for (const type of types) {
           if (!profiles.has(type, model)) return undefined;
