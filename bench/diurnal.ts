@@ -5,6 +5,7 @@
  * Run: npx tsx bench/diurnal.ts [scenario ...]   (default: default)
  *      ROUTING='{"frugalFirst":0.7}' POLICIES=fast-frugal,kairos npx tsx bench/diurnal.ts default
  *      LATE_BINDING=0 npx tsx bench/diurnal.ts default   (the scenario's routing.lateBinding otherwise)
+ *      SEEDS=1,2,3,4,5 npx tsx bench/diurnal.ts default   (one row per seed, then each policy's mean)
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -18,12 +19,19 @@ const policies = (process.env['POLICIES'] ?? 'fast-frugal,homogeneous-fast,homog
 const routingOptions = JSON.parse(process.env['ROUTING'] ?? '{}') as Record<string, unknown>;
 const scalingOptions = JSON.parse(process.env['SCALING'] ?? '{}') as Record<string, unknown>;
 
-process.stdout.write('| scenario | scaling | p50 ms | p99 ms | within SLO | dropped | cost $ | over-budget s | mix changes |\n|---|---|---|---|---|---|---|---|---|\n');
+const seeds = process.env['SEEDS']?.split(',').map(Number);
+const means: string[] = [];
+
+process.stdout.write(`| scenario | scaling |${seeds !== undefined ? ' seed |' : ''} p50 ms | p99 ms | within SLO | dropped | cost $ | over-budget s | mix changes |\n|---|---|${seeds !== undefined ? '---|' : ''}---|---|---|---|---|---|---|\n`);
 for (const scenario of scenarios) {
   const raw = parse(readFileSync(`${SCENARIOS}${scenario}.yaml`, 'utf8')) as Record<string, unknown>;
   for (const policy of policies) {
+    let p99Sum = 0;
+    let withinSum = 0;
+    for (const seed of seeds ?? [undefined]) {
     const cfg = {
       ...raw,
+      ...(seed !== undefined ? { sim: { ...(raw['sim'] as object), seed } } : {}),
       routing: {
         ...(raw['routing'] as object),
         policy: 'heterogeneity-aware',
@@ -33,8 +41,13 @@ for (const scenario of scenarios) {
       scaling: { ...(raw['scaling'] as object), policy, options: policy.startsWith('fast-frugal') ? scalingOptions : policy === 'oracle-static' ? { mix: JSON.parse(process.env['ORACLE_MIX'] ?? '{}') as unknown } : {} },
     };
     const r = await runSimulation(loadConfigObject(cfg, SCENARIOS));
+    p99Sum += r.latencyMs.p99;
+    withinSum += r.slo.attainment;
     process.stdout.write(
-      `| ${scenario} | ${policy} | ${r.latencyMs.p50.toFixed(0)} | ${r.latencyMs.p99.toFixed(0)} | ${(r.slo.attainment * 100).toFixed(2)}% | ${r.requests.dropped} | ${r.cost.totalUsd.toFixed(2)} | ${r.cost.overBudgetSeconds} | ${r.decisions.length} |\n`,
+      `| ${scenario} | ${policy} |${seed !== undefined ? ` ${seed} |` : ''} ${r.latencyMs.p50.toFixed(0)} | ${r.latencyMs.p99.toFixed(0)} | ${(r.slo.attainment * 100).toFixed(2)}% | ${r.requests.dropped} | ${r.cost.totalUsd.toFixed(2)} | ${r.cost.overBudgetSeconds} | ${r.decisions.length} |\n`,
     );
+    }
+    if (seeds !== undefined) means.push(`| ${scenario} | ${policy} | ${(p99Sum / seeds.length).toFixed(1)} | ${((withinSum / seeds.length) * 100).toFixed(2)}% |`);
   }
 }
+if (seeds !== undefined) process.stdout.write(`\nMean over seeds ${seeds.join(', ')}:\n\n| scenario | scaling | mean p99 ms | mean within SLO |\n|---|---|---:|---:|\n${means.join('\n')}\n`);

@@ -42,10 +42,14 @@ describe('fast-frugal scaling policy', () => {
     };
     const remembering = createScalingPolicy('fast-frugal');
     remembering.decide(kairosState(60, 0));
-    const afterKairos = remembering.decide(quiet(30_000)).mix;
-    const forgetful = createScalingPolicy('fast-frugal').decide(quiet(30_000)).mix;
-    assert.notDeepEqual(afterKairos, forgetful, 'only small sizes: the planner would pick a CPU-only fleet');
-    assert.ok((afterKairos['g4dn.xlarge'] ?? 0) > 0, JSON.stringify(afterKairos));
+    const afterKairos = remembering.decide(quiet(30_000));
+    const forgetful = createScalingPolicy('fast-frugal').decide(quiet(30_000));
+    // Planned for Kairos' sizes too, the predicted tail is that of its large requests (hundreds
+    // of ms); for size 50 alone it would be a few tens of ms.
+    const p99 = (d: typeof forgetful) => d.plan!.predicted['rm2']!.p99Ms;
+    assert.ok(p99(forgetful) < 50, `${p99(forgetful)}`);
+    assert.ok(p99(afterKairos) > 150, `${p99(afterKairos)}`);
+    assert.ok((afterKairos.mix['g4dn.xlarge'] ?? 0) > 0, JSON.stringify(afterKairos.mix));
   });
 
   it('tightens its plan when observed p99 runs above the model', () => {
@@ -95,6 +99,12 @@ describe('fast-frugal scaling policy', () => {
     never.decide(kairosState(60, 0));
     never.decide(kairosState(60, 30_000));
     assert.equal(never.reused, 0, 'replanTolerance 0 plans every tick');
+  });
+
+  it('passes lateKeepForFast to the planner (late binding) and checks it', () => {
+    assert.deepEqual(createScalingPolicy('fast-frugal').decide(kairosState(90)).mix, { 'g4dn.xlarge': 2, 'r5n.large': 9 });
+    assert.deepEqual(createScalingPolicy('fast-frugal', { lateKeepForFast: 1 }).decide(kairosState(90)).mix, { 'g4dn.xlarge': 1, 'r5n.large': 13 });
+    assert.throws(() => createScalingPolicy('fast-frugal', { lateKeepForFast: 0 }), /scaling\.options\.lateKeepForFast: expected a fraction in \(0, 1\]/);
   });
 
   it('names an unknown option', () => {
