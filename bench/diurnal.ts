@@ -6,6 +6,7 @@
  *      ROUTING='{"frugalFirst":0.7}' POLICIES=fast-frugal,kairos npx tsx bench/diurnal.ts default
  *      LATE_BINDING=0 npx tsx bench/diurnal.ts default   (the scenario's routing.lateBinding otherwise)
  *      SEEDS=1,2,3,4,5 npx tsx bench/diurnal.ts default   (one row per seed, then each policy's mean)
+ *      PEAK_RPS=70 npx tsx bench/diurnal.ts default        (the scenario's trace rescaled to another peak)
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -31,7 +32,11 @@ for (const scenario of scenarios) {
     for (const seed of seeds ?? [undefined]) {
     const cfg = {
       ...raw,
-      ...(seed !== undefined ? { sim: { ...(raw['sim'] as object), seed } } : {}),
+      sim: {
+        ...(raw['sim'] as Record<string, unknown>),
+        ...(seed !== undefined ? { seed } : {}),
+        ...(process.env['PEAK_RPS'] !== undefined ? { trace: { ...((raw['sim'] as Record<string, unknown>)['trace'] as object), peakRps: Number(process.env['PEAK_RPS']) } } : {}),
+      },
       routing: {
         ...(raw['routing'] as object),
         policy: 'heterogeneity-aware',
