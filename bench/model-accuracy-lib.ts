@@ -57,7 +57,7 @@ export function accuracyPoints(n: number, seed: number, minUtil = 0.3, maxUtil =
     const types = [...KAIROS_TYPES].sort(() => rng.next() - 0.5).slice(0, k);
     const counts = KAIROS_TYPES.map((t) => (types.includes(t) ? 1 + rng.int(MAX_COUNT[t]!) : 0));
     const target = minUtil + rng.next() * (maxUtil - minUtil);
-    const at = (rps: number) => buildModel(candidates, classes, { atMs: 0, windowMs: 1, classes: [{ name: 'rm2', rps, sizes }] }, { keepForFast: Number(process.env['KEEP_FOR_FAST'] ?? 1) }).predict(counts, true);
+    const at = (rps: number) => buildModel(candidates, classes, { atMs: 0, windowMs: 1, classes: [{ name: 'rm2', rps, sizes }] }).predict(counts, true);
     // Bisection on the rate for the target utilization of the busiest pool.
     let lo = 0.1;
     let hi = 1000;

@@ -4,8 +4,6 @@
  * simulated for M minutes with the heterogeneity-aware router (early rejection off: the model
  * predicts latency, not admission control).
  * Run: npx tsx bench/model-accuracy.ts [N=60] [M=30]
- *      KEEP_FOR_FAST=0.8 npx tsx bench/model-accuracy.ts   (the model as the planner uses it behind a
- *      late-binding router: near-SLO requests kept for fast pools, src/model/predict.ts keepForFast)
  */
 import { accuracyPoints, describePoint, simulatePoint, type AccuracyResult } from './model-accuracy-lib.ts';
 

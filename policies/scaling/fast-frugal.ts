@@ -178,9 +178,6 @@ export function createFastFrugal(options: ScalingPolicyOptions, context: Scaling
       if (typeof v !== 'number' || !(v >= 0)) throw new ConfigError(`scaling.options.${k}: expected milliseconds ≥ 0, got ${JSON.stringify(v)}`);
       if (k === 'scaleDownDelay') o.scaleDownDelayMs = v;
       else o.replanEveryMs = v;
-    } else if (k === 'lateKeepForFast') {
-      if (typeof v !== 'number' || !(v > 0 && v <= 1)) throw new ConfigError(`scaling.options.lateKeepForFast: expected a fraction in (0, 1], got ${JSON.stringify(v)}`);
-      planner[k] = v;
     } else if (k === 'replanTolerance') {
       if (typeof v !== 'number' || !(v >= 0 && v < 1)) throw new ConfigError(`scaling.options.replanTolerance: expected a fraction in [0, 1), got ${JSON.stringify(v)}`);
       o.replanTolerance = v;
@@ -189,7 +186,7 @@ export function createFastFrugal(options: ScalingPolicyOptions, context: Scaling
       if (k === 'headroom') o.headroom = v;
       else planner[k] = v;
     } else {
-      throw new ConfigError(`scaling.options.${k}: not an option of fast-frugal (allowed: headroom, scaleDownDelay, replanTolerance, replanEvery, surgeFactor, minGain, changeCostUsd, amortizeHours, exactLimit, lateKeepForFast, feedback, sharedQueue)`);
+      throw new ConfigError(`scaling.options.${k}: not an option of fast-frugal (allowed: headroom, scaleDownDelay, replanTolerance, replanEvery, surgeFactor, minGain, changeCostUsd, amortizeHours, exactLimit, feedback, sharedQueue)`);
     }
   }
   o.planner = (sharedQueue === undefined ? planner : { ...planner, sharedQueue }) as Partial<PlannerOptions>;

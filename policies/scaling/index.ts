@@ -20,7 +20,7 @@ export type ScalingPolicyFactory = (options: ScalingPolicyOptions, context: Scal
 
 /** Every scaling policy by name, with the options it takes. One file per policy; add it here. */
 const REGISTRY: Record<string, { readonly create: ScalingPolicyFactory; readonly options: readonly string[] }> = {
-  'fast-frugal': { create: createFastFrugal, options: ['headroom', 'scaleDownDelay', 'replanTolerance', 'replanEvery', 'surgeFactor', 'minGain', 'changeCostUsd', 'amortizeHours', 'exactLimit', 'lateKeepForFast', 'feedback', 'sharedQueue'] },
+  'fast-frugal': { create: createFastFrugal, options: ['headroom', 'scaleDownDelay', 'replanTolerance', 'replanEvery', 'surgeFactor', 'minGain', 'changeCostUsd', 'amortizeHours', 'exactLimit', 'feedback', 'sharedQueue'] },
   kairos: { create: createKairos, options: [] },
   'oracle-static': { create: createOracleStatic, options: ['mix'] },
   'homogeneous-cheap': { create: createHomogeneousCheap, options: ['type'] },

@@ -29,13 +29,6 @@ export interface PlannerOptions {
   readonly transitionMaxUtilization: number;
   readonly model: Partial<ModelOptions>;
   /**
-   * With late binding (`sharedQueue`), the model's `keepForFast` unless `model` sets it: requests
-   * whose service time on a frugal type is above this share of their SLO are modelled on fast
-   * pools while those can take them (see src/model/predict.ts). 0.8: chosen on the default day
-   * over five seeds, with 0.7–0.85 within 1 ms of it (bench/README.md, fast-frugal-diurnal).
-   */
-  readonly lateKeepForFast: number;
-  /**
    * Surge reserve: a mix that would be overloaded at this multiple of the load ranks behind
    * every mix that would not (1 = off). Changing mix under a hard budget means draining before
    * launching, so a fleet that cannot absorb a surge pays for it with a capacity hole.
@@ -56,7 +49,6 @@ export const DEFAULT_PLANNER_OPTIONS: PlannerOptions = {
   runnersUp: 3,
   transitionMaxUtilization: 0.9,
   model: {},
-  lateKeepForFast: 0.8,
   surgeFactor: 1,
   sharedQueue: true,
 };
@@ -155,9 +147,8 @@ export function planMix(input: PlanInput): PlanResult {
   const opts: PlannerOptions = { ...DEFAULT_PLANNER_OPTIONS, ...input.options };
   if (!(input.budgetUsdPerHour > 0)) throw new MixscaleError('MIXSCALE_BUDGET_INFEASIBLE', `budget must be a positive $/h, got ${input.budgetUsdPerHour}`);
   const cands = input.candidates;
-  const modelOptions = opts.sharedQueue && opts.model.keepForFast === undefined ? { ...opts.model, keepForFast: opts.lateKeepForFast } : opts.model;
-  const model = buildModel(cands, input.classes, input.load, modelOptions);
-  const surgeModel = opts.surgeFactor > 1 ? buildModel(cands, input.classes, scaleRates(input.load, opts.surgeFactor), modelOptions) : null;
+  const model = buildModel(cands, input.classes, input.load, opts.model);
+  const surgeModel = opts.surgeFactor > 1 ? buildModel(cands, input.classes, scaleRates(input.load, opts.surgeFactor), opts.model) : null;
   const fleet = input.fleet ?? [];
   const poolIndex = new Map(cands.map((c, i) => [c.pool, i]));
   const current = new Array<number>(cands.length).fill(0);

@@ -28,15 +28,6 @@ export interface ModelOptions {
    * routed to fast types only (when the mix has any): the heterogeneity-aware router's rule.
    */
   readonly largeFraction: number;
-  /**
-   * Late binding: a request whose frugal service time exceeds this fraction of its SLO (≤
-   * largeFraction) is also modelled on fast types only, as long as the fast pools can take them
-   * all; when that would overload the mix, the prediction under largeFraction alone is used. A
-   * late-binding router keeps such a request waiting for a fast slot whenever one would finish
-   * it sooner, so near-SLO requests run on frugal pools only when the fast ones are saturated.
-   * Default 1: off (the router's own rule only).
-   */
-  readonly keepForFast: number;
   /** Fixed-point iterations when balancing the routing split (the router's adaptive behaviour). */
   readonly splitIterations: number;
 }
@@ -44,7 +35,7 @@ export interface ModelOptions {
 const COVERS = 1;
 const PREFERRED = 2;
 
-export const DEFAULT_MODEL_OPTIONS: ModelOptions = { largeFraction: 1, keepForFast: 1, splitIterations: 30 };
+export const DEFAULT_MODEL_OPTIONS: ModelOptions = { largeFraction: 1, splitIterations: 30 };
 
 export interface PoolPrediction {
   readonly type: string;
@@ -98,8 +89,6 @@ export class PerformanceModel {
    * fast type is in the mix (fast, or within largeFraction of the SLO). Fixed for the model's life.
    */
   private readonly binFlags: Uint8Array[];
-  /** The same with keepForFast in place of largeFraction; null when keepForFast changes nothing. */
-  private readonly keepFlags: Uint8Array[] | null;
 
   constructor(types: readonly ModelType[], classes: readonly ModelClass[], options: Partial<ModelOptions> = {}) {
     this.types = types;
@@ -113,21 +102,19 @@ export class PerformanceModel {
     this.nBuf = new Int32Array(types.length);
     this.rt = new ResponseTail(types.length, this.maxBins);
     this.tail = (x) => this.rt.tail(x);
-    const flagsFor = (lf: number): Uint8Array[] =>
-      classes.map((c, k) => {
-        const nb = this.nBins[k]!;
-        const flags = new Uint8Array(types.length * nb);
-        types.forEach((t, p) => {
-          for (let j = 0; j < nb; j++) {
-            const m = t.columns[k]!.meanMs[j]!;
-            if (!Number.isFinite(m)) continue;
-            flags[p * nb + j] = COVERS | (t.fast || m <= lf * c.sloMs ? PREFERRED : 0);
-          }
-        });
-        return flags;
+    const lf = this.options.largeFraction;
+    this.binFlags = classes.map((c, k) => {
+      const nb = this.nBins[k]!;
+      const flags = new Uint8Array(types.length * nb);
+      types.forEach((t, p) => {
+        for (let j = 0; j < nb; j++) {
+          const m = t.columns[k]!.meanMs[j]!;
+          if (!Number.isFinite(m)) continue;
+          flags[p * nb + j] = COVERS | (t.fast || m <= lf * c.sloMs ? PREFERRED : 0);
+        }
       });
-    this.binFlags = flagsFor(this.options.largeFraction);
-    this.keepFlags = this.options.keepForFast < this.options.largeFraction ? flagsFor(this.options.keepForFast) : null;
+      return flags;
+    });
   }
 
   /**
@@ -136,7 +123,7 @@ export class PerformanceModel {
    * that may serve it (the preferred ones, else any whose profile covers it; 0: none), and the
    * arrival rate (per ms) no pool can serve.
    */
-  routable(counts: ArrayLike<number>, binFlags: readonly Uint8Array[] = this.binFlags): { active: number[]; eligible: Uint32Array[]; unservedRate: number } {
+  routable(counts: ArrayLike<number>): { active: number[]; eligible: Uint32Array[]; unservedRate: number } {
     const active: number[] = [];
     let anyFast = false;
     for (let p = 0; p < this.types.length; p++) {
@@ -150,7 +137,7 @@ export class PerformanceModel {
     for (let k = 0; k < this.classes.length; k++) {
       const nb = this.nBins[k]!;
       const e = new Uint32Array(nb);
-      const flags = binFlags[k]!;
+      const flags = this.binFlags[k]!;
       for (let j = 0; j < nb; j++) {
         let covering = 0;
         let preferred = 0;
@@ -173,18 +160,8 @@ export class PerformanceModel {
    * computes only each class's SLO quantile and attainment, with a coarser split balance.
    */
   predict(counts: ArrayLike<number>, full = true): MixPrediction {
-    if (this.keepFlags === null) return this.predictWith(counts, full, this.binFlags);
-    // Near-SLO requests kept for fast pools, unless that overloads the mix and the router's own
-    // rule would not: then the router's late binding spills them to frugal pools.
-    const kept = this.predictWith(counts, full, this.keepFlags);
-    if (kept.maxUtilization < 1) return kept;
-    const plain = this.predictWith(counts, full, this.binFlags);
-    return plain.maxUtilization < kept.maxUtilization ? plain : kept;
-  }
-
-  private predictWith(counts: ArrayLike<number>, full: boolean, binFlags: readonly Uint8Array[]): MixPrediction {
     const K = this.classes.length;
-    const { active, eligible, unservedRate } = this.routable(counts, binFlags);
+    const { active, eligible, unservedRate } = this.routable(counts);
 
     const A = active.length;
     const weight = new Float64Array(A);

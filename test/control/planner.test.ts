@@ -114,14 +114,6 @@ describe('planMix (Kairos rm2, $2.5/h)', () => {
     assert.ok(!overloadedAt(reserved.mix, 70), JSON.stringify(reserved.mix));
   });
 
-  it('with late binding, models near-SLO requests on fast pools while they have room (lateKeepForFast)', () => {
-    // At 90 rps binding at arrival favours 1×g4dn + 13×r5n; a late-binding router keeps the
-    // requests near 350 ms on r5n waiting for a g4dn, which a second g4dn can take.
-    assert.deepEqual(plan(90).mix, { 'g4dn.xlarge': 2, 'r5n.large': 9 });
-    assert.deepEqual(plan(90, { options: { lateKeepForFast: 1 } }).mix, { 'g4dn.xlarge': 1, 'r5n.large': 13 });
-    assert.deepEqual(plan(90, { options: { sharedQueue: false } }).mix, { 'g4dn.xlarge': 1, 'r5n.large': 13 });
-  });
-
   it("asks the shared queue's second opinion when the per-pool model says no mix holds the SLO (late binding)", () => {
     // At 130 rps the per-pool model says 1×g4dn + 13×r5n keeps only ~88% within 350 ms, behind
     // 16×r5n's 98.75% (the largest sizes cannot make 350 ms on r5n); the simulator keeps 99.2%

@@ -88,23 +88,6 @@ describe('performance model (Kairos rm2 on g4dn.xlarge + r5n.large)', () => {
     assert.ok(p.attainment <= 0.5 + 1e-9);
   });
 
-  it('keepForFast (late binding): near-SLO requests on the fast pool while it can take them, else the router rule', () => {
-    const at = (rps: number, keepForFast: number) =>
-      buildModel(kairosTypes, rm2, { atMs: 0, windowMs: 60_000, classes: [{ name: 'rm2', rps, sizes: kairosSizes }] }, { keepForFast });
-    // 90 rps: with one g4dn, the requests above 0.8 × 350 ms on r5n load it far more; with two
-    // it takes them, and 2×g4dn + 9×r5n overtakes 1×g4dn + 13×r5n.
-    const plain = at(90, 1);
-    const kept = at(90, 0.8);
-    assert.ok(plain.predict([1, 13]).score < plain.predict([2, 9]).score);
-    assert.ok(kept.predict([2, 9]).score < kept.predict([1, 13]).score);
-    const g4 = (m: typeof kept, c: number[]) => m.predict(c).pools.find((p) => p.type === 'g4dn.xlarge')!.utilization;
-    assert.ok(g4(kept, [1, 13]) > g4(plain, [1, 13]) + 0.05);
-    // 130 rps: keeping them would overload the one g4dn; the router spills them to r5n instead.
-    const spill = at(130, 0.8).predict([1, 13]);
-    assert.ok(spill.maxUtilization < 1 && Number.isFinite(spill.score), JSON.stringify(spill.pools));
-    assert.equal(spill.classes[0]!.p99Ms, at(130, 1).predict([1, 13]).classes[0]!.p99Ms);
-  });
-
   it('coarsens a size pmf to the requested bins, keeping its mass and mean', () => {
     const c = coarsen(kairosSizes, 16);
     assert.ok(c.sizes.length <= 18);

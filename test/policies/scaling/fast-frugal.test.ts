@@ -101,12 +101,6 @@ describe('fast-frugal scaling policy', () => {
     assert.equal(never.reused, 0, 'replanTolerance 0 plans every tick');
   });
 
-  it('passes lateKeepForFast to the planner (late binding) and checks it', () => {
-    assert.deepEqual(createScalingPolicy('fast-frugal').decide(kairosState(90)).mix, { 'g4dn.xlarge': 2, 'r5n.large': 9 });
-    assert.deepEqual(createScalingPolicy('fast-frugal', { lateKeepForFast: 1 }).decide(kairosState(90)).mix, { 'g4dn.xlarge': 1, 'r5n.large': 13 });
-    assert.throws(() => createScalingPolicy('fast-frugal', { lateKeepForFast: 0 }), /scaling\.options\.lateKeepForFast: expected a fraction in \(0, 1\]/);
-  });
-
   it('names an unknown option', () => {
     assert.throws(() => createScalingPolicy('fast-frugal', { headrom: 0.2 }), /scaling\.options\.headrom/);
     assert.throws(() => createScalingPolicy('fast-frugal', { sharedQueue: 'yes' }), /scaling\.options\.sharedQueue: expected true or false/);
