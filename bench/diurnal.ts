@@ -30,27 +30,27 @@ for (const scenario of scenarios) {
     let p99Sum = 0;
     let withinSum = 0;
     for (const seed of seeds ?? [undefined]) {
-    const cfg = {
-      ...raw,
-      sim: {
-        ...(raw['sim'] as Record<string, unknown>),
-        ...(seed !== undefined ? { seed } : {}),
-        ...(process.env['PEAK_RPS'] !== undefined ? { trace: { ...((raw['sim'] as Record<string, unknown>)['trace'] as object), peakRps: Number(process.env['PEAK_RPS']) } } : {}),
-      },
-      routing: {
-        ...(raw['routing'] as object),
-        policy: 'heterogeneity-aware',
-        options: routingOptions,
-        ...(process.env['LATE_BINDING'] !== undefined ? { lateBinding: process.env['LATE_BINDING'] === '1' } : {}),
-      },
-      scaling: { ...(raw['scaling'] as object), policy, options: policy.startsWith('fast-frugal') ? scalingOptions : policy === 'oracle-static' ? { mix: JSON.parse(process.env['ORACLE_MIX'] ?? '{}') as unknown } : {} },
-    };
-    const r = await runSimulation(loadConfigObject(cfg, SCENARIOS));
-    p99Sum += r.latencyMs.p99;
-    withinSum += r.slo.attainment;
-    process.stdout.write(
-      `| ${scenario} | ${policy} |${seed !== undefined ? ` ${seed} |` : ''} ${r.latencyMs.p50.toFixed(0)} | ${r.latencyMs.p99.toFixed(0)} | ${(r.slo.attainment * 100).toFixed(2)}% | ${r.requests.dropped} | ${r.cost.totalUsd.toFixed(2)} | ${r.cost.overBudgetSeconds} | ${r.decisions.length} |\n`,
-    );
+      const cfg = {
+        ...raw,
+        sim: {
+          ...(raw['sim'] as Record<string, unknown>),
+          ...(seed !== undefined ? { seed } : {}),
+          ...(process.env['PEAK_RPS'] !== undefined ? { trace: { ...((raw['sim'] as Record<string, unknown>)['trace'] as object), peakRps: Number(process.env['PEAK_RPS']) } } : {}),
+        },
+        routing: {
+          ...(raw['routing'] as object),
+          policy: 'heterogeneity-aware',
+          options: routingOptions,
+          ...(process.env['LATE_BINDING'] !== undefined ? { lateBinding: process.env['LATE_BINDING'] === '1' } : {}),
+        },
+        scaling: { ...(raw['scaling'] as object), policy, options: policy.startsWith('fast-frugal') ? scalingOptions : policy === 'oracle-static' ? { mix: JSON.parse(process.env['ORACLE_MIX'] ?? '{}') as unknown } : {} },
+      };
+      const r = await runSimulation(loadConfigObject(cfg, SCENARIOS));
+      p99Sum += r.latencyMs.p99;
+      withinSum += r.slo.attainment;
+      process.stdout.write(
+        `| ${scenario} | ${policy} |${seed !== undefined ? ` ${seed} |` : ''} ${r.latencyMs.p50.toFixed(0)} | ${r.latencyMs.p99.toFixed(0)} | ${(r.slo.attainment * 100).toFixed(2)}% | ${r.requests.dropped} | ${r.cost.totalUsd.toFixed(2)} | ${r.cost.overBudgetSeconds} | ${r.decisions.length} |\n`,
+      );
     }
     if (seeds !== undefined) means.push(`| ${scenario} | ${policy} | ${(p99Sum / seeds.length).toFixed(1)} | ${((withinSum / seeds.length) * 100).toFixed(2)}% |`);
   }
