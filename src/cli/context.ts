@@ -103,6 +103,13 @@ export function checkOutputFile(flag: string, path: string): void {
   }
 }
 
+/** The JSON output: to the `--json FILE` when one is named (written with `writeOutputFile`), else to stdout. */
+export function writeJsonOutput(cmd: Command, text: string): void {
+  const file = jsonFile(cmd);
+  if (file !== undefined) writeOutputFile('--json', file, text);
+  else process.stdout.write(text);
+}
+
 /** `checkOutputFile` for `--json FILE`, when a file is named. */
 export function checkJsonFile(cmd: Command): void {
   const file = jsonFile(cmd);

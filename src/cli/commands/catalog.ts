@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { Catalog } from '../../catalog/catalog.ts';
 import { ServiceProfiles } from '../../catalog/profiles.ts';
 import { loadConfigFile } from '../../config/load.ts';
-import { checkJsonFile, globalOptions, jsonFile, jsonRequested, writeOutputFile } from '../context.ts';
+import { checkJsonFile, globalOptions, jsonRequested, writeJsonOutput } from '../context.ts';
 import { renderTable } from '../table.ts';
 
 interface CatalogRow {
@@ -48,10 +48,7 @@ export function registerCatalog(program: Command): void {
           };
         });
       if (jsonRequested(cmd)) {
-        const text = JSON.stringify({ types: rows }, null, 2) + '\n';
-        const file = jsonFile(cmd);
-        if (file !== undefined) writeOutputFile('--json', file, text);
-        else process.stdout.write(text);
+        writeJsonOutput(cmd, JSON.stringify({ types: rows }, null, 2) + '\n');
         return;
       }
       process.stdout.write(

@@ -19,7 +19,7 @@ import { readStatus, summarizeTick, type TickSummary } from '../../control/statu
 import type { FleetMembership, MetricsSource } from '../../control/types.ts';
 import { RouterAdminClient } from '../../routing/admin-client.ts';
 import { RouterSnapshotSource } from '../../routing/snapshot-client.ts';
-import { checkJsonFile, globalOptions, jsonRequested, loggerFor, requireConfig, writeOutputFile } from '../context.ts';
+import { checkJsonFile, globalOptions, jsonFile, jsonRequested, loggerFor, requireConfig, writeOutputFile } from '../context.ts';
 import { renderTable } from '../table.ts';
 
 interface ControllerOptions {
@@ -86,8 +86,8 @@ function writeOutput(cmd: Command, text: string, json: unknown): void {
     process.stdout.write(`${text}\n`);
     return;
   }
-  const target = globalOptions(cmd).json;
-  if (typeof target === 'string') writeOutputFile('--json', target, `${JSON.stringify(json, null, 2)}\n`);
+  const target = jsonFile(cmd);
+  if (target !== undefined) writeOutputFile('--json', target, `${JSON.stringify(json, null, 2)}\n`);
   else process.stdout.write(`${JSON.stringify(json)}\n`);
 }
 
@@ -128,13 +128,13 @@ async function runController(cmd: Command, opts: ControllerOptions): Promise<voi
     ...(opts.endpointUrl !== undefined ? { endpointUrl: opts.endpointUrl } : {}),
   });
   const report = (r: TickRecord) => {
-    if (jsonRequested(cmd) && typeof globalOptions(cmd).json !== 'string') process.stdout.write(`${JSON.stringify(summarizeTick(r))}\n`);
+    if (jsonRequested(cmd) && jsonFile(cmd) === undefined) process.stdout.write(`${JSON.stringify(summarizeTick(r))}\n`);
     else if (!jsonRequested(cmd)) process.stdout.write(`${tickLine(r)}\n`);
   };
 
   if (opts.once ?? false) {
     const r = await controller.tick();
-    if (typeof globalOptions(cmd).json === 'string') writeOutput(cmd, '', summarizeTick(r));
+    if (jsonFile(cmd) !== undefined) writeOutput(cmd, '', summarizeTick(r));
     else report(r);
     if (r.status === 'failed') throw new MixscaleError(r.error?.code === 'MIXSCALE_CONFIG_INVALID' ? 'MIXSCALE_CONFIG_INVALID' : 'MIXSCALE_INTERNAL', `tick failed: ${r.error?.message ?? 'unknown error'}`);
     // A tick that held the fleet because it could not observe the load did not do its job: a

@@ -10,7 +10,7 @@ import { formatMix } from '../../core/types.ts';
 import { parseClassMix } from '../../load/classes.ts';
 import { PAYLOAD_KINDS, PayloadBuilder, parseParam, type PayloadKind } from '../../load/payload.ts';
 import { inferUrl, replayTrace, type ReplayOptions, type ReplayReport } from '../../load/replay.ts';
-import { checkOutputFile, durationOption, globalOptions, nameTraceSetting, nonNegativeIntegerOption, positiveDurationOption, positiveIntegerOption, positiveNumberOption, writeOutputFile } from '../context.ts';
+import { checkJsonFile, durationOption, globalOptions, nameTraceSetting, nonNegativeIntegerOption, positiveDurationOption, positiveIntegerOption, positiveNumberOption, writeOutputFile } from '../context.ts';
 import { renderTable } from '../table.ts';
 
 interface LoadOpts {
@@ -78,7 +78,7 @@ Latency counts from each request's intended send time (open loop, no coordinated
     .action(async (opts: LoadOpts, cmd: Command) => {
       const g = globalOptions(cmd);
       // Checked before the replay, so a long replay never ends in a write that fails.
-      if (typeof g.json === 'string') checkOutputFile('--json', g.json);
+      checkJsonFile(cmd);
       const target = opts.target ?? routerTarget(g.config);
       // Everything the command line says is checked before the trace is read or anything is sent.
       inferUrl(target, opts.model);

@@ -8,7 +8,7 @@ import { Rng } from '../../core/rng.ts';
 import { sizePmf, type SizeSpec } from '../../core/sizes.ts';
 import { sizeSpec as sizeSpecSchema } from '../../config/fields.ts';
 import { formatMix, type PredictedLatency } from '../../core/types.ts';
-import { checkJsonFile, globalOptions, jsonRequested, positiveNumber, requireConfig, writeOutputFile } from '../context.ts';
+import { checkJsonFile, jsonRequested, positiveNumber, requireConfig, writeJsonOutput } from '../context.ts';
 import { renderTable } from '../table.ts';
 
 interface PlanOptions {
@@ -117,11 +117,7 @@ Examples:
       }
       // The router's binding (routing.lateBinding) decides whether pools share one queue.
       const input = (budget: number): PlanInput => ({ budgetUsdPerHour: budget, classes, candidates, load, options: { sharedQueue: loaded.config.routing.lateBinding } });
-      const out = (text: string): void => {
-        const j = globalOptions(cmd).json;
-        if (typeof j === 'string') writeOutputFile('--json', j, text);
-        else process.stdout.write(text);
-      };
+      const out = (text: string): void => writeJsonOutput(cmd, text);
 
       if (opts.budgetSweep !== undefined) {
         if (opts.budget !== undefined) throw new MixscaleError('MIXSCALE_USAGE', 'plan: --budget and --budget-sweep both set the budget; give one');

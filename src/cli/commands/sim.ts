@@ -13,7 +13,7 @@ import { renderHtml } from '../../../sim/report/html.ts';
 import { buildReport, reportJson } from '../../../sim/report/json.ts';
 import { renderSummary } from '../../../sim/report/summary.ts';
 import { traceSpanMs } from '../../../sim/workload.ts';
-import { checkOutputFile, durationArg, globalOptions, loggerFor, nameTraceSetting, positiveDurationArg, positiveNumber, writeOutputFile, type TraceSettingNames } from '../context.ts';
+import { checkJsonFile, checkOutputFile, durationArg, globalOptions, loggerFor, nameTraceSetting, positiveDurationArg, positiveNumber, writeOutputFile, type TraceSettingNames } from '../context.ts';
 
 /** The bundled scenario `mixscale sim` (and `npm start`) runs without --config. */
 export const DEFAULT_SCENARIO = fileURLToPath(new URL('../../../sim/scenarios/default.yaml', import.meta.url));
@@ -106,7 +106,7 @@ Examples:
       const g = globalOptions(cmd);
       const usingDefault = g.config === undefined;
       // Output files are checked before the run, so a long run never ends in a write that fails.
-      if (typeof g.json === 'string') checkOutputFile('--json', g.json);
+      checkJsonFile(cmd);
       if (opts.html !== undefined) checkOutputFile('--html', opts.html);
       else if (usingDefault) checkOutputFile('--html', 'report.html');
       const loaded = loadConfigFile(g.config ?? DEFAULT_SCENARIO);
