@@ -14,7 +14,7 @@ import { pmfFromSamples, type SizeSpec } from '../src/core/sizes.ts';
 import type { Ms, RequestClass } from '../src/core/types.ts';
 import type { RoutableRequest } from '../src/routing/types.ts';
 import { WaitQueue } from '../src/routing/waiting.ts';
-import { createRoutingPolicy } from '../policies/routing/index.ts';
+import { createConfiguredRoutingPolicy } from '../policies/routing/index.ts';
 import { createComparedScalingPolicy } from '../policies/scaling/index.ts';
 import { SimCloud } from './cloud.ts';
 import { EventHeap } from './engine.ts';
@@ -140,7 +140,7 @@ export async function runSimulation(loaded: LoadedConfig, overrides: SimOverride
 
   // Options belong to the configured policy; another policy (--compare, --routing) runs with its defaults.
   const scaling = createComparedScalingPolicy(scalingName, cfg.scaling.policy, cfg.scaling.options, { lateBinding: cfg.routing.lateBinding });
-  const routing = createRoutingPolicy(routingName, routingName === cfg.routing.policy ? cfg.routing.options : {});
+  const routing = createConfiguredRoutingPolicy(routingName, cfg.routing.policy, cfg.routing.options);
 
   const interval = cfg.scaling.interval;
   const maxBoot = Math.max(...candidates.map((c) => c.bootMs), 0);

@@ -37,3 +37,11 @@ export function createRoutingPolicy(name: string, options: RoutingPolicyOptions 
   }
   return f.create(options);
 }
+
+/**
+ * The routing policy a run or router uses: the configured `routing.policy` gets
+ * `routing.options`, another one (`--routing`, `--policy`) runs with its defaults.
+ */
+export function createConfiguredRoutingPolicy(name: string, configured: string, options: RoutingPolicyOptions): RoutingPolicy {
+  return createRoutingPolicy(name, name === configured ? options : {});
+}

@@ -7,7 +7,7 @@ import { createRoutingPolicy, routingPolicyNames } from '../../policies/routing/
 import { createComparedScalingPolicy, createScalingPolicy, scalingPolicyNames } from '../../policies/scaling/index.ts';
 import { Catalog } from '../catalog/catalog.ts';
 import { BudgetSchedule } from '../control/budget-schedule.ts';
-import { normalizeOrigin } from '../routing/backends.ts';
+import { defaultBackendId, normalizeOrigin } from '../routing/backends.ts';
 import { ServiceProfiles } from '../catalog/profiles.ts';
 import { ConfigError, MixscaleError } from '../core/errors.ts';
 import { configSchema, type Config } from './schema.ts';
@@ -227,7 +227,7 @@ function checkBackends(config: Config, catalog: Catalog, fail: (path: ReadonlyAr
     const sameUrl = origins.get(origin);
     if (sameUrl !== undefined) fail(at('url'), `${origin} is already router.backends[${sameUrl}]; list each backend once`);
     origins.set(origin, i);
-    const id = b.id ?? origin.replace(/^http:\/\//, '');
+    const id = b.id ?? defaultBackendId(origin);
     const sameId = ids.get(id);
     if (sameId !== undefined) fail(at(b.id !== undefined ? 'id' : 'url'), `duplicate backend id "${id}" (router.backends[${sameId}] has it${b.id === undefined ? '; the id defaults to host:port' : ''})`);
     ids.set(id, i);

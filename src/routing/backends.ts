@@ -77,6 +77,11 @@ export function normalizeOrigin(url: string): string {
   return parseBackendUrl(url).origin;
 }
 
+/** A backend's id when none is given: its host:port. */
+export function defaultBackendId(origin: string): string {
+  return origin.replace(/^http:\/\//, '');
+}
+
 /**
  * The origin of a backend URL that is nothing more (the admin API): requests go to the origin
  * with the client's own path, so a path, query, user or fragment would be silently lost.
@@ -131,7 +136,7 @@ export class BackendSet {
    */
   add(input: BackendInput): { backend: Backend; created: boolean } {
     const origin = normalizeOrigin(input.url);
-    const id = input.id ?? origin.replace(/^http:\/\//, '');
+    const id = input.id ?? defaultBackendId(origin);
     const { pool: typePool, slots: poolSlots } = this.defaults.poolOf(input.type, input.pool);
     const pool = input.pool ?? typePool;
     const slots = input.slots ?? poolSlots;

@@ -5,7 +5,7 @@ import { MixscaleError } from '../../core/errors.ts';
 import { LatencyHistogram } from '../../core/histogram.ts';
 import type { Logger } from '../../core/log.ts';
 import { Rng } from '../../core/rng.ts';
-import { createRoutingPolicy } from '../../../policies/routing/index.ts';
+import { createConfiguredRoutingPolicy } from '../../../policies/routing/index.ts';
 import { RouterServer, type HotPath } from '../../routing/server.ts';
 import { loggerFor, requireConfig } from '../context.ts';
 
@@ -65,8 +65,7 @@ Examples:
       const loaded = requireConfig(cmd);
       const settings = loaded.config.router;
       // routing.options belong to routing.policy; another policy named by --policy runs with its defaults.
-      const name = opts.policy ?? loaded.config.routing.policy;
-      const policy = createRoutingPolicy(name, name === loaded.config.routing.policy ? loaded.config.routing.options : {});
+      const policy = createConfiguredRoutingPolicy(opts.policy ?? loaded.config.routing.policy, loaded.config.routing.policy, loaded.config.routing.options);
       const clock = new RealClock();
       const router = new RouterServer(loaded, { clock, rng: new Rng(randomInt(2 ** 31)), log, policy, hotPath: opts.hotPath });
       const host = opts.host ?? settings?.listen.host ?? '127.0.0.1';
