@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Clock } from '../core/clock.ts';
 import { isMixscaleError } from '../core/errors.ts';
+import { badPathEncoding } from '../core/http-path.ts';
 import type { Logger } from '../core/log.ts';
 import type { Ms } from '../core/types.ts';
 import { parseInferRequest, type OipInferRequest, type OipInferResponse } from './oip.ts';
@@ -72,7 +73,7 @@ export function createNodeApp(node: InferenceNode, opts: NodeHttpOptions): expre
       // A client mistake: answered, and logged without a stack (it is not the node's fault).
       opts.logger.debug({ method: req.method, url: req.originalUrl, status, type: e.type }, 'bad request');
       if (e.type === 'request.aborted') return; // the client is gone: nobody to answer
-      return void res.status(status).json({ error: clientError(e, opts.bodyLimit ?? '4mb') });
+      return void res.status(status).json({ error: clientError(e, req.path, opts.bodyLimit ?? '4mb') });
     }
     opts.logger.error({ err }, 'request failed');
     res.status(status).json({ error: e.message ?? 'internal error' });
@@ -82,9 +83,9 @@ export function createNodeApp(node: InferenceNode, opts: NodeHttpOptions): expre
 }
 
 /** The message for a client mistake express or body-parser caught, naming what is at fault. */
-function clientError(e: { type?: string; message?: string; charset?: string; encoding?: string }, bodyLimit: string): string {
-  // A path segment express could not decode (e.g. %ZZ), as the router says it.
-  if (e instanceof URIError) return 'model: the name in the path is not valid percent-encoding';
+function clientError(e: { type?: string; message?: string; charset?: string; encoding?: string }, path: string, bodyLimit: string): string {
+  // A path segment express could not decode (e.g. %ZZ), named as the router names it.
+  if (e instanceof URIError) return badPathEncoding(path);
   switch (e.type) {
     case 'entity.parse.failed':
       return `body: not valid JSON (${e.message ?? ''})`;

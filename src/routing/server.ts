@@ -7,6 +7,7 @@ import { classesFromConfig } from '../control/candidates.ts';
 import { declaredModels, servesModel, type LoadedConfig } from '../config/load.ts';
 import { routerSection, type RouterSettings } from '../config/sections/router.ts';
 import { RealClock, type Clock } from '../core/clock.ts';
+import { badPathEncoding } from '../core/http-path.ts';
 import { silentLogger, type Logger } from '../core/log.ts';
 import { Rng } from '../core/rng.ts';
 import { adminRoutes } from './admin.ts';
@@ -42,25 +43,6 @@ export interface RouterServerOptions {
 }
 
 const INFER_PATH = /^\/v2\/models\/([^/?]+)(?:\/versions\/[^/?]+)?\/infer(?:\?|$)/;
-
-/** Which parameter of a path is not valid percent-encoding, as the 400's message. */
-function badPathEncoding(path: string): string {
-  const decodes = (s: string | undefined): boolean => {
-    try {
-      decodeURIComponent(s ?? '');
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  const seg = path.split('/');
-  if (seg[1] === 'v2' && seg[2] === 'models') {
-    if (!decodes(seg[3])) return 'model: the name in the path is not valid percent-encoding';
-    if (seg[4] === 'versions' && !decodes(seg[5])) return 'version: the version in the path is not valid percent-encoding';
-  }
-  if (seg[1] === 'v1' && seg[2] === 'backends' && !decodes(seg[3])) return 'id: the backend id in the path is not valid percent-encoding';
-  return 'path: not valid percent-encoding';
-}
 
 /** The running router: one HTTP server with the OIP endpoints, admin API, /metrics and /v1/snapshot. */
 export class RouterServer {
