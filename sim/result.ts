@@ -96,3 +96,13 @@ export interface SimReport {
   };
   readonly runs: readonly SimRun[];
 }
+
+/** The run the reports call best: most requests within SLO, then the lowest p99. */
+export function bestRun(runs: readonly SimRun[]): SimRun | undefined {
+  return [...runs].sort((a, b) => b.slo.attainment - a.slo.attainment || a.latencyMs.p99 - b.latencyMs.p99)[0];
+}
+
+/** A latency of a run, formatted, or n/a when the run completed nothing (its percentiles read 0). */
+export function runLatency(r: SimRun, v: number, format: (ms: number) => string): string {
+  return r.requests.completed > 0 ? format(v) : 'n/a';
+}

@@ -1,7 +1,7 @@
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 import { formatUsd } from '../../src/core/units.ts';
-import type { SimReport, SimRun } from '../result.ts';
+import { bestRun, runLatency, type SimReport, type SimRun } from '../result.ts';
 
 /**
  * The HTML report: one self-contained page (inline CSS and SVG, no scripts, no network) with
@@ -139,10 +139,9 @@ export async function renderHtml(report: SimReport): Promise<string> {
   });
 
   const s = report.scenario;
-  const best = [...runs].sort((a, b) => b.slo.attainment - a.slo.attainment || a.latencyMs.p99 - b.latencyMs.p99)[0];
+  const best = bestRun(runs);
   const fmtMs = (v: number): string => (v >= 10_000 ? `${(v / 1000).toFixed(1)} s` : `${v.toFixed(v >= 100 ? 0 : 1)} ms`);
-  // A run that completed nothing has no latency to show (its percentiles read 0).
-  const lat = (r: SimReport['runs'][number], v: number): string => (r.requests.completed > 0 ? fmtMs(v) : 'n/a');
+  const lat = (r: SimRun, v: number): string => runLatency(r, v, fmtMs);
   const rows = runs
     .map((r, i) => {
       const ok = r.slo.attainment >= (s.classes[0]?.sloQuantile ?? 0.99);

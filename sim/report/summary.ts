@@ -1,6 +1,6 @@
 import { renderTable } from '../../src/cli/table.ts';
 import { formatUsd } from '../../src/core/units.ts';
-import type { SimReport } from '../result.ts';
+import { bestRun, runLatency, type SimReport, type SimRun } from '../result.ts';
 
 function ms(v: number): string {
   return v >= 10_000 ? `${(v / 1000).toFixed(1)}s` : `${v.toFixed(v >= 100 ? 0 : 1)}ms`;
@@ -20,8 +20,7 @@ export function renderSummary(report: SimReport): string {
     `load: ${s.trace}, seed ${s.seed}`,
     '',
   ];
-  // A run that completed nothing has no latency to show (its percentiles read 0).
-  const lat = (r: SimReport['runs'][number], v: number): string => (r.requests.completed > 0 ? ms(v) : 'n/a');
+  const lat = (r: SimRun, v: number): string => runLatency(r, v, ms);
   const rows = report.runs.map((r) => [
     r.policy,
     r.router,
@@ -37,7 +36,7 @@ export function renderSummary(report: SimReport): string {
     `${r.cost.overBudgetSeconds}`,
   ]);
   const table = renderTable(['scaling', 'routing', 'requests', 'p50', 'p99', 'p99.9', 'within SLO', 'dropped', 'cost', 'mean $/h', 'max $/h', 'over budget s'], rows);
-  const best = [...report.runs].sort((a, b) => b.slo.attainment - a.slo.attainment || a.latencyMs.p99 - b.latencyMs.p99)[0];
+  const best = bestRun(report.runs);
   const tail = best !== undefined && report.runs.length > 1 ? [``, `best: ${best.policy} (${pct(best.slo.attainment)} within SLO, p99 ${lat(best, best.latencyMs.p99)})`] : [];
   return [...head, table, ...tail].join('\n');
 }
