@@ -1,7 +1,7 @@
 import { declaredModels, modelsOfPool, type LoadedConfig } from '../src/config/load.ts';
 import { simSection } from '../src/config/sections/sim.ts';
 import { BudgetSchedule } from '../src/control/budget-schedule.ts';
-import { candidatesFromConfig, classesFromConfig, unprofiledShare } from '../src/control/candidates.ts';
+import { candidatesFromConfig, classesFromConfig, unprofiledByModel } from '../src/control/candidates.ts';
 import { estimatorFromConfig } from '../src/control/estimator.ts';
 import { ControlLoop } from '../src/control/loop.ts';
 import { Reconciler } from '../src/control/reconciler.ts';
@@ -533,7 +533,7 @@ function refuseUnservableSizes(chunk: ArrivalChunk, source: ArrivalSource, class
   if (chunk.length === 0) return;
   const sizes = pmfFromSamples(chunk.size.subarray(0, chunk.length).filter((x) => !Number.isNaN(x)), 64);
   if (sizes.sizes.length === 0) return;
-  const limits = [...new Set(classes.map((c) => c.model))].map((model) => ({ model, ...unprofiledShare(sizes, candidates, model) }));
+  const limits = unprofiledByModel(sizes, classes, candidates);
   if (!limits.every((l) => l.share >= 1 - 1e-9)) return;
   const where = source.kind === 'poisson' ? 'sim.sizes' : `the sizes of trace ${source.path}${source.sizeScale !== undefined && source.sizeScale !== 1 ? ` (× sim.trace.sizeScale ${source.sizeScale})` : ''} (or sim.sizes, for a trace without sizes)`;
   const l = limits[0]!;

@@ -46,3 +46,8 @@ export function unprofiledShare(sizes: SizePmf, candidates: readonly CandidateTy
   for (let i = 0; i < sizes.sizes.length; i++) if (!(sizes.sizes[i]! > 0 && sizes.sizes[i]! <= maxSize)) share += sizes.weights[i]!;
   return { share, maxSize };
 }
+
+/** unprofiledShare for each model the classes ask for (one size distribution serves them all). */
+export function unprofiledByModel(sizes: SizePmf, classes: readonly RequestClass[], candidates: readonly CandidateType[]): Array<{ model: string; share: number; maxSize: number }> {
+  return [...new Set(classes.map((c) => c.model))].map((model) => ({ model, ...unprofiledShare(sizes, candidates, model) }));
+}

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { candidatesFromConfig, classesFromConfig, unprofiledShare } from '../../control/candidates.ts';
+import { candidatesFromConfig, classesFromConfig, unprofiledByModel } from '../../control/candidates.ts';
 import { maxRpsWithinSlo } from '../../control/max-load.ts';
 import { planMix, type PlanInput, type PlanResult } from '../../control/planner.ts';
 import { candidateServes, type LoadObservation } from '../../control/types.ts';
@@ -107,7 +107,7 @@ Examples:
       const sizesFrom = opts.sizeDist !== undefined ? '--size-dist' : 'sim.sizes';
       // One size distribution serves every class: a model it misses entirely is warned about, as
       // long as some model can serve it (the simulator refuses the same way).
-      const limits = [...new Set(classes.map((k) => k.model))].map((model) => ({ model, ...unprofiledShare(sizes, candidates, model) }));
+      const limits = unprofiledByModel(sizes, classes, candidates);
       if (limits.every((l) => l.share >= 1 - 1e-9)) {
         const l = limits[0]!;
         throw new MixscaleError('MIXSCALE_USAGE', `${sizesFrom}: every request size is above ${l.maxSize}, the largest size ${l.model} is profiled for; such requests cannot be served`);
