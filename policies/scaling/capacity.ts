@@ -1,5 +1,5 @@
 import { ConfigError } from '../../src/core/errors.ts';
-import { candidateServes, type CandidateType, type ScalingState } from '../../src/control/types.ts';
+import { candidateServes, type CandidateType, type ScalingDecision, type ScalingState } from '../../src/control/types.ts';
 import { formatMix, type Mix, type RequestClass } from '../../src/core/types.ts';
 import { formatUsd } from '../../src/core/units.ts';
 
@@ -101,24 +101,32 @@ export function numberOption(policy: string, options: Readonly<Record<string, un
   return v;
 }
 
-/** The named candidate, or the best by `score` among those `eligible` and available. */
+/**
+ * The type a one-type baseline runs: the named candidate, or among those `eligible` and
+ * available the one with the most serving capacity per dollar for the observed sizes (the
+ * cheapest when sizes are unknown).
+ */
 export function chooseType(
-  candidates: readonly CandidateType[],
+  state: Pick<ScalingState, 'candidates' | 'classes' | 'load'>,
   named: string | undefined,
   eligible: (c: CandidateType) => boolean,
-  score: (c: CandidateType) => number,
 ): CandidateType | undefined {
-  if (named !== undefined) return candidates.find((c) => c.type === named && c.available) ?? undefined;
+  if (named !== undefined) return state.candidates.find((c) => c.type === named && c.available) ?? undefined;
   let best: CandidateType | undefined;
   let bestScore = -Infinity;
-  for (const c of candidates) {
+  for (const c of state.candidates) {
     if (!c.available || !eligible(c)) continue;
-    const s = score(c);
-    const v = Number.isNaN(s) ? -Infinity : s;
-    if (best === undefined || v > bestScore) {
+    const perDollar = capacityPerDollar(c, state.classes, state);
+    const s = Number.isNaN(perDollar) ? -c.usdPerHour : perDollar;
+    if (best === undefined || s > bestScore) {
       best = c;
-      bestScore = v;
+      bestScore = s;
     }
   }
   return best;
+}
+
+/** What a one-type baseline decides when no type qualifies: the pools' minCounts, and why. */
+export function noTypeDecision(state: Pick<ScalingState, 'candidates' | 'fleet' | 'budgetUsdPerHour'>, named: string | undefined, kind: string): ScalingDecision {
+  return { mix: boundMix({}, state).mix, reason: named !== undefined ? `type ${named} is not an available candidate` : `no ${kind}type available among the candidates` };
 }

@@ -1,5 +1,5 @@
 import type { ScalingPolicy } from '../../src/control/types.ts';
-import { boundMix, capacityPerDollar, chooseType, stringOption, wholeBudgetOn } from './capacity.ts';
+import { chooseType, noTypeDecision, stringOption, wholeBudgetOn } from './capacity.ts';
 
 /**
  * Baseline: the whole budget on one frugal (not accelerated) type, whatever the load. Option
@@ -11,11 +11,8 @@ export function createHomogeneousCheap(options: Readonly<Record<string, unknown>
   return {
     name: 'homogeneous-cheap',
     decide(state) {
-      const c = chooseType(state.candidates, named, (x) => !x.fast, (x) => {
-        const v = capacityPerDollar(x, state.classes, state);
-        return Number.isNaN(v) ? -x.usdPerHour : v;
-      });
-      if (c === undefined) return { mix: boundMix({}, state).mix, reason: named !== undefined ? `type ${named} is not an available candidate` : 'no frugal type available among the candidates' };
+      const c = chooseType(state, named, (x) => !x.fast);
+      if (c === undefined) return noTypeDecision(state, named, 'frugal ');
       // The other pools keep their minCount; the rest of the budget goes to this type.
       return wholeBudgetOn(c, state);
     },

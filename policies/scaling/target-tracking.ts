@@ -1,6 +1,6 @@
 import type { ScalingPolicy } from '../../src/control/types.ts';
 import type { Ms } from '../../src/core/types.ts';
-import { affordable, boundMix, capacityPerDollar, chooseType, demandSlots, numberOption, othersMinimumUsd, stringOption } from './capacity.ts';
+import { affordable, boundMix, chooseType, demandSlots, noTypeDecision, numberOption, othersMinimumUsd, stringOption } from './capacity.ts';
 
 /**
  * Baseline: Kubernetes-HPA-style target tracking on one type. desired = ceil(n · u / target)
@@ -21,11 +21,8 @@ export function createTargetTracking(options: Readonly<Record<string, unknown>>)
   return {
     name: 'target-tracking',
     decide(state) {
-      const c = chooseType(state.candidates, named, () => true, (x) => {
-        const v = capacityPerDollar(x, state.classes, state);
-        return Number.isNaN(v) ? -x.usdPerHour : v;
-      });
-      if (c === undefined) return { mix: boundMix({}, state).mix, reason: named !== undefined ? `type ${named} is not an available candidate` : 'no type available among the candidates' };
+      const c = chooseType(state, named, () => true);
+      if (c === undefined) return noTypeDecision(state, named, '');
       const mine = state.fleet.filter((i) => i.type === c.type);
       const current = mine.filter((i) => i.state === 'pending' || i.state === 'running').length;
       const serving = mine.filter((i) => i.state === 'running').length;
