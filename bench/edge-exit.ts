@@ -4,7 +4,8 @@
  * node started with `--policy predictive` and one with `--policy reactive` (one at a time,
  * each in its own process, so they do not share the CPU). Reports, per rate and policy, the
  * share of requests whose server-side elapsed time stayed within the bound, the accuracy of
- * the answers, and the exits taken.
+ * the answers, and the exits taken; and the load generator's own view (latency from each
+ * request's intended send time), which also counts the wait before the node reads a request.
  *
  *   npx tsx bench/edge-exit.ts [--bound 10] [--rates 40,80,120] [--seconds 15] [--percentile 0.99] [--nice 10]
  *
@@ -55,6 +56,8 @@ interface Row {
   late: { byExit: [number, number, number]; queued: number };
   /** The node's measured stage times at the end of the run. */
   stages: string;
+  /** Share answered within the bound and p99 as the load generator saw them (from the intended send time). */
+  client: { within: number; p99: number };
 }
 
 async function run(policy: string, rps: number, dir: string): Promise<Row> {
@@ -68,6 +71,7 @@ async function run(policy: string, rps: number, dir: string): Promise<Row> {
   let answered = 0;
   const exits: [number, number, number] = [0, 0, 0];
   const elapsed: number[] = [];
+  const seen: number[] = [];
   const reasons: Record<string, number> = {};
   const late: Row['late'] = { byExit: [0, 0, 0], queued: 0 };
   let stages = '';
@@ -83,6 +87,7 @@ async function run(policy: string, rps: number, dir: string): Promise<Row> {
           if (r.status !== 200) return;
           const b = r.body as { id: string; parameters: { exit: number; exit_reason: string; elapsed_ms: number; queue_ms: number; honoured: { latency_ms: boolean } }; outputs: Array<{ name: string; data: number[] }> };
           answered++;
+          seen.push(r.latencyMs);
           reasons[b.parameters.exit_reason] = (reasons[b.parameters.exit_reason] ?? 0) + 1;
           if (b.parameters.honoured.latency_ms) within++;
           else {
@@ -104,6 +109,7 @@ async function run(policy: string, rps: number, dir: string): Promise<Row> {
     const meta = (await (await fetch(`${url}/v2/models/digits-cnn`)).json()) as { parameters: { batch_rows: number; exits: Array<{ stage_p50_ms: number; stage_p99_ms: number }> } };
     stages = `batch ${meta.parameters.batch_rows}, stage p50/p99 ${meta.parameters.exits.map((e) => `${e.stage_p50_ms.toFixed(1)}/${e.stage_p99_ms.toFixed(1)}`).join(', ')} ms`;
     elapsed.sort((a, b) => a - b);
+    seen.sort((a, b) => a - b);
     return {
       policy,
       rps,
@@ -118,6 +124,7 @@ async function run(policy: string, rps: number, dir: string): Promise<Row> {
       reasons,
       late,
       stages,
+      client: { within: seen.filter((ms) => ms <= bound).length / answered, p99: seen[Math.min(seen.length - 1, Math.floor(seen.length * 0.99))]! },
     };
   } finally {
     child.kill('SIGTERM');
@@ -132,13 +139,13 @@ try {
     for (const policy of ['predictive', 'reactive']) {
       const r = await run(policy, rps, dir);
       rows.push(r);
-      process.stderr.write(`${policy} @ ${rps} rps: ${(r.withinBound * 100).toFixed(2)}% within ${bound} ms, accuracy ${(r.accuracy * 100).toFixed(2)}% (timely ${(r.timelyAccuracy * 100).toFixed(2)}%), exits ${r.exits.join('/')}, elapsed p50 ${r.p50.toFixed(2)} p99 ${r.p99.toFixed(2)} ms, exit reasons ${JSON.stringify(r.reasons)}, late by exit ${r.late.byExit.join('/')} (${r.late.queued} queued over half the bound); ${r.stages}\n`);
+      process.stderr.write(`${policy} @ ${rps} rps: ${(r.withinBound * 100).toFixed(2)}% within ${bound} ms, accuracy ${(r.accuracy * 100).toFixed(2)}% (timely ${(r.timelyAccuracy * 100).toFixed(2)}%), exits ${r.exits.join('/')}, elapsed p50 ${r.p50.toFixed(2)} p99 ${r.p99.toFixed(2)} ms, exit reasons ${JSON.stringify(r.reasons)}, late by exit ${r.late.byExit.join('/')} (${r.late.queued} queued over half the bound); ${r.stages}; client-side ${(r.client.within * 100).toFixed(2)}% within, p99 ${r.client.p99.toFixed(2)} ms\n`);
     }
   }
-  console.log(`| rate (rps) | policy | answered | within ${bound} ms | accuracy | correct and in time | exits 1 / 2 / 3 | elapsed p50 | elapsed p99 | exit reasons | late by exit (queued > bound/2) |`);
-  console.log('|---:|---|---:|---:|---:|---:|---|---:|---:|---|---|');
+  console.log(`| rate (rps) | policy | answered | within ${bound} ms | accuracy | correct and in time | exits 1 / 2 / 3 | elapsed p50 | elapsed p99 | exit reasons | late by exit (queued > bound/2) | client-side within ${bound} ms | client p99 |`);
+  console.log('|---:|---|---:|---:|---:|---:|---|---:|---:|---|---|---:|---:|');
   for (const r of rows) {
-    console.log(`| ${r.rps} | ${r.policy} | ${r.answered}${r.failed > 0 ? ` (+${r.failed} failed)` : ''} | ${(r.withinBound * 100).toFixed(2)}% | ${(r.accuracy * 100).toFixed(2)}% | ${(r.timelyAccuracy * 100).toFixed(2)}% | ${r.exits.join(' / ')} | ${r.p50.toFixed(2)} ms | ${r.p99.toFixed(2)} ms | ${Object.entries(r.reasons).map(([k, v]) => `${k} ${v}`).join(', ')} | ${r.late.byExit.join(' / ')} (${r.late.queued}) |`);
+    console.log(`| ${r.rps} | ${r.policy} | ${r.answered}${r.failed > 0 ? ` (+${r.failed} failed)` : ''} | ${(r.withinBound * 100).toFixed(2)}% | ${(r.accuracy * 100).toFixed(2)}% | ${(r.timelyAccuracy * 100).toFixed(2)}% | ${r.exits.join(' / ')} | ${r.p50.toFixed(2)} ms | ${r.p99.toFixed(2)} ms | ${Object.entries(r.reasons).map(([k, v]) => `${k} ${v}`).join(', ')} | ${r.late.byExit.join(' / ')} (${r.late.queued}) | ${(r.client.within * 100).toFixed(2)}% | ${r.client.p99.toFixed(2)} ms |`);
   }
 } finally {
   rmSync(dir, { recursive: true, force: true });
