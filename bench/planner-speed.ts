@@ -1,7 +1,7 @@
 /**
  * Planner speed: one planMix decision for 20 instance types × 3 request classes at $100/h
  * (bench/synthetic-types.ts says how the 16 unmeasured types were synthesized).
- * Run: npx tsx bench/planner-speed.ts
+ * Run: npx tsx bench/planner-speed.ts   (TS=0 sets the planner's tailSlack, EXACT_LIMIT its exactLimit)
  */
 import { Catalog } from '../src/catalog/catalog.ts';
 import { ServiceProfiles } from '../src/catalog/profiles.ts';
@@ -25,7 +25,7 @@ const times: number[] = [];
 for (let round = 0; round < 5; round++) {
   for (const load of loads) {
     const t0 = performance.now();
-    const p = planMix({ budgetUsdPerHour: 100, classes, candidates, load, options: { exactLimit: Number(process.env.EXACT_LIMIT ?? 4000) } });
+    const p = planMix({ budgetUsdPerHour: 100, classes, candidates, load, options: { exactLimit: Number(process.env.EXACT_LIMIT ?? 4000), ...(process.env.TS ? { tailSlack: Number(process.env.TS) } : {}) } });
     const dt = performance.now() - t0;
     if (round > 0) times.push(dt);
     if (round === 4) {

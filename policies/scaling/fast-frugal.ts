@@ -164,6 +164,9 @@ export class FastFrugal implements ScalingPolicy {
   }
 }
 
+/** The `scaling.options` fast-frugal takes. */
+export const FAST_FRUGAL_OPTIONS = ['headroom', 'scaleDownDelay', 'replanTolerance', 'replanEvery', 'surgeFactor', 'tailSlack', 'minGain', 'changeCostUsd', 'amortizeHours', 'exactLimit', 'feedback', 'sharedQueue'] as const;
+
 export function createFastFrugal(options: ScalingPolicyOptions, context: ScalingContext = { lateBinding: true }): ScalingPolicy {
   const o: { planner?: Partial<PlannerOptions>; headroom?: number; feedback?: boolean; scaleDownDelayMs?: number; replanTolerance?: number; replanEveryMs?: number } = {};
   const planner: Record<string, number> = {};
@@ -181,12 +184,12 @@ export function createFastFrugal(options: ScalingPolicyOptions, context: Scaling
     } else if (k === 'replanTolerance') {
       if (typeof v !== 'number' || !(v >= 0 && v < 1)) throw new ConfigError(`scaling.options.replanTolerance: expected a fraction in [0, 1), got ${JSON.stringify(v)}`);
       o.replanTolerance = v;
-    } else if (k === 'headroom' || k === 'minGain' || k === 'changeCostUsd' || k === 'amortizeHours' || k === 'exactLimit' || k === 'surgeFactor') {
+    } else if (k === 'headroom' || k === 'minGain' || k === 'changeCostUsd' || k === 'amortizeHours' || k === 'exactLimit' || k === 'surgeFactor' || k === 'tailSlack') {
       if (typeof v !== 'number' || !(v >= 0)) throw new ConfigError(`scaling.options.${k}: expected a number ≥ 0, got ${JSON.stringify(v)}`);
       if (k === 'headroom') o.headroom = v;
       else planner[k] = v;
     } else {
-      throw new ConfigError(`scaling.options.${k}: not an option of fast-frugal (allowed: headroom, scaleDownDelay, replanTolerance, replanEvery, surgeFactor, minGain, changeCostUsd, amortizeHours, exactLimit, feedback, sharedQueue)`);
+      throw new ConfigError(`scaling.options.${k}: not an option of fast-frugal (allowed: ${FAST_FRUGAL_OPTIONS.join(', ')})`);
     }
   }
   o.planner = (sharedQueue === undefined ? planner : { ...planner, sharedQueue }) as Partial<PlannerOptions>;

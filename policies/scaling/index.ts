@@ -1,6 +1,6 @@
 import { ConfigError, MixscaleError } from '../../src/core/errors.ts';
 import type { ScalingPolicy } from '../../src/control/types.ts';
-import { createFastFrugal } from './fast-frugal.ts';
+import { createFastFrugal, FAST_FRUGAL_OPTIONS } from './fast-frugal.ts';
 import { createHomogeneousCheap } from './homogeneous-cheap.ts';
 import { createHomogeneousFast } from './homogeneous-fast.ts';
 import { createKairos } from './kairos.ts';
@@ -20,7 +20,7 @@ export type ScalingPolicyFactory = (options: ScalingPolicyOptions, context: Scal
 
 /** Every scaling policy by name, with the options it takes. One file per policy; add it here. */
 const REGISTRY: Record<string, { readonly create: ScalingPolicyFactory; readonly options: readonly string[] }> = {
-  'fast-frugal': { create: createFastFrugal, options: ['headroom', 'scaleDownDelay', 'replanTolerance', 'replanEvery', 'surgeFactor', 'minGain', 'changeCostUsd', 'amortizeHours', 'exactLimit', 'feedback', 'sharedQueue'] },
+  'fast-frugal': { create: createFastFrugal, options: FAST_FRUGAL_OPTIONS },
   kairos: { create: createKairos, options: [] },
   'oracle-static': { create: createOracleStatic, options: ['mix'] },
   'homogeneous-cheap': { create: createHomogeneousCheap, options: ['type'] },

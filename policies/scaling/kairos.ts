@@ -2,67 +2,17 @@ import type { CandidateType, ScalingDecision, ScalingPolicy, ScalingState } from
 import { ConfigError } from '../../src/core/errors.ts';
 import { formatMix, type Mix } from '../../src/core/types.ts';
 import { buildModel } from '../../src/model/build.ts';
-import type { PerformanceModel } from '../../src/model/predict.ts';
+import { upperBoundRps } from '../../src/model/capacity.ts';
 import type { ScalingPolicyOptions } from './index.ts';
 
 /**
  * Kairos' resource allocator (Li et al., HPDC'23), reproduced from the paper and its repository's
- * kairos_resource_allocator.py: enumerate every configuration within the budget that has at least
- * one GPU instance, score each by an upper bound on the throughput it can serve within QoS
- * assuming ideal matching of queries to instances, and run the configuration with the highest
- * bound. The bound is load-independent, so the mix is static: it provisions for peak throughput.
- *
- * Upper bound: the largest arrival rate λ for which the work of every size bin can be placed on
- * types whose service time for that size meets the QoS without any instance exceeding 100%
- * busy, filling largest sizes first onto the fastest feasible type (a fluid relaxation: queueing
- * delay is ignored, as in Kairos).
+ * kairos_resource_allocator.py: enumerate every configuration within the budget that has at
+ * least one GPU instance, score each by an upper bound on the throughput it can serve within
+ * QoS assuming ideal matching of queries to instances (src/model/capacity.ts), and run the
+ * configuration with the highest bound. The bound is load-independent, so the mix is static:
+ * it provisions for peak throughput.
  */
-export function kairosUpperBoundRps(model: PerformanceModel, counts: readonly number[]): number {
-  const K = model.classes.length;
-  const totalRps = model.classes.reduce((a, c) => a + c.rps, 0);
-  // Per bin: demand share of the total rate, and service time per type (Infinity if over QoS).
-  const bins: Array<{ share: number; svc: number[]; order: number[] }> = [];
-  for (let k = 0; k < K; k++) {
-    const c = model.classes[k]!;
-    const classShare = totalRps > 0 ? c.rps / totalRps : 1 / K;
-    for (let j = 0; j < c.sizes.sizes.length; j++) {
-      const svc = model.types.map((t) => {
-        const m = t.columns[k]!.meanMs[j]!;
-        return Number.isFinite(m) && m <= c.sloMs ? m : Infinity;
-      });
-      const order = svc.map((_, i) => i).filter((i) => Number.isFinite(svc[i]!) && (counts[i] ?? 0) > 0).sort((a, b) => svc[a]! - svc[b]!);
-      bins.push({ share: classShare * c.sizes.weights[j]!, svc, order });
-    }
-  }
-  bins.sort((a, b) => Math.min(...b.svc) - Math.min(...a.svc));
-  const capacity = model.types.map((t, i) => (counts[i] ?? 0) * t.slots * 1000);
-  const feasible = (rps: number): boolean => {
-    const left = [...capacity];
-    for (const b of bins) {
-      let demand = rps * b.share;
-      for (const i of b.order) {
-        if (demand <= 0) break;
-        const can = left[i]! / b.svc[i]!;
-        const take = Math.min(can, demand);
-        left[i]! -= take * b.svc[i]!;
-        demand -= take;
-      }
-      if (demand > 1e-9) return false;
-    }
-    return true;
-  };
-  let lo = 0;
-  let hi = capacity.reduce((a, b) => a + b, 0) / 1;
-  if (hi === 0) return 0;
-  for (let it = 0; it < 50 && hi - lo > 1e-3; it++) {
-    const mid = (lo + hi) / 2;
-    if (feasible(mid)) lo = mid;
-    else hi = mid;
-  }
-  return lo;
-}
-
-/** Kairos' choice: the configuration within budget (≥ 1 fast instance) with the highest upper bound. */
 export function kairosBestMix(state: Pick<ScalingState, 'budgetUsdPerHour' | 'candidates' | 'classes' | 'load'>): { mix: Mix; boundRps: number; configs: number } {
   const cands = state.candidates;
   // The bound depends on the size mixture and class shares, not on the absolute rate.
@@ -78,7 +28,7 @@ export function kairosBestMix(state: Pick<ScalingState, 'budgetUsdPerHour' | 'ca
     if (i === cands.length) {
       if (!counts.some((n, t) => n > 0 && cands[t]!.fast)) return;
       configs++;
-      const b = kairosUpperBoundRps(model, counts);
+      const b = upperBoundRps(model, counts);
       if (b > bestBound + 1e-9 || (Math.abs(b - bestBound) <= 1e-9 && usd < bestUsd)) {
         bestBound = b;
         bestUsd = usd;

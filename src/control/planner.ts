@@ -1,6 +1,7 @@
 import { MixscaleError } from '../core/errors.ts';
 import { BILLED_STATES, formatMix, type Instance, type Mix, type Plan, type PredictedLatency, type RequestClass } from '../core/types.ts';
 import { buildModel } from '../model/build.ts';
+import { upperBoundRps } from '../model/capacity.ts';
 import type { MixPrediction, ModelClass, ModelOptions, PerformanceModel } from '../model/predict.ts';
 import { sharedQueueAttainment } from '../model/shared-queue.ts';
 import type { CandidateType, LoadObservation } from './types.ts';
@@ -39,6 +40,15 @@ export interface PlannerOptions {
    * model says miss an SLO, those that src/model/shared-queue.ts says meet it rank first.
    */
   readonly sharedQueue: boolean;
+  /**
+   * Capacity over the last few percent of tail: among mixes predicted to meet every SLO whose
+   * predicted tail (rank key) is within this fraction of the best, take the one with the highest
+   * throughput bound (src/model/capacity.ts; 0: always the lowest predicted tail). Under a hard
+   * budget a mix change drains before it launches, so a fleet with room absorbs a surge that a
+   * lean one meets with a capacity hole; at low load the mixes in the band differ by a few ms.
+   * A running fleet is not changed for capacity alone: the hold compares it with this choice.
+   */
+  readonly tailSlack: number;
 }
 
 export const DEFAULT_PLANNER_OPTIONS: PlannerOptions = {
@@ -51,6 +61,7 @@ export const DEFAULT_PLANNER_OPTIONS: PlannerOptions = {
   model: {},
   surgeFactor: 1,
   sharedQueue: true,
+  tailSlack: 0.1,
 };
 
 export interface PlanInput {
@@ -181,15 +192,17 @@ export function planMix(input: PlanInput): PlanResult {
   const curPred = current.some((n) => n > 0) ? model.predict(current, false) : null;
   const transitionLimit =
     curPred === null || curPred.score <= 1 ? opts.transitionMaxUtilization : curPred.maxUtilization >= 1 ? Infinity : Math.max(1, opts.transitionMaxUtilization);
-  const search = new MixSearch(model, cands.map((c) => c.usdPerHour), lo, hi, budget, opts.runnersUp + 1, current, transitionLimit, surgeModel, opts.sharedQueue);
+  const search = new MixSearch(model, cands.map((c) => c.usdPerHour), lo, hi, budget, Math.max(opts.runnersUp + 1, opts.tailSlack > 0 ? ROOMY_CANDIDATES : 0), current, transitionLimit, surgeModel, opts.sharedQueue);
   // The box of counts bounds the number of mixes; count the maximal ones only when it is small.
   let box = 1;
   for (let i = 0; i < cands.length && box <= 1e6; i++) box *= Math.min(hi[i]!, lo[i]! + Math.floor(budget / cands[i]!.usdPerHour)) - lo[i]! + 1;
   const exact = box <= 1e6 && search.countMaximal(opts.exactLimit) <= opts.exactLimit;
   if (exact) search.enumerate();
   else search.bounded(cands.map((c) => c.fast));
-  const best = search.top[0];
-  if (best === undefined) throw new MixscaleError('MIXSCALE_BUDGET_INFEASIBLE', `no mix of the candidate types fits $${budget.toFixed(2)}/h`, { budget });
+  const lowest = search.top[0];
+  if (lowest === undefined) throw new MixscaleError('MIXSCALE_BUDGET_INFEASIBLE', `no mix of the candidate types fits $${budget.toFixed(2)}/h`, { budget });
+  const room = roomiest(model, search.top, lowest, opts.tailSlack);
+  const best = room.mix;
 
   let chosen = best;
   let reasonPrefix = '';
@@ -219,6 +232,9 @@ export function planMix(input: PlanInput): PlanResult {
     }
   }
 
+  if (chosen === best && best !== lowest) {
+    reasonPrefix = `most capacity within ${(opts.tailSlack * 100).toFixed(0)}% of the lowest predicted tail (up to ${room.boundRps.toFixed(0)} rps, against ${room.lowestBoundRps.toFixed(0)} rps for ${formatMix(toMix(lowest.counts, cands))}); `;
+  }
   const pred = model.predict(chosen.counts, true);
   const shared = opts.sharedQueue && pred.score > 1 ? sharedVerdict(model, chosen.counts) : null;
   const predicted: Record<string, PredictedLatency> = {};
@@ -240,7 +256,7 @@ export function planMix(input: PlanInput): PlanResult {
     usdPerHour: usd,
     predicted,
     split,
-    reason: reasonPrefix + explain(model, pred, usd, input.budgetUsdPerHour, drainingUsd, shared, unservedShare(model, chosen.counts)),
+    reason: reasonPrefix + explain(model, pred, usd, input.budgetUsdPerHour, drainingUsd, shared, unservedShare(model, chosen.counts), chosen === lowest),
     search: exact ? 'exact' : 'bounded',
     utilization,
     score: pred.score,
@@ -250,6 +266,26 @@ export function planMix(input: PlanInput): PlanResult {
     meetsSlo: pred.score <= 1 || shared !== null,
     ...(shared !== null ? { sharedQueue: shared } : {}),
   };
+}
+
+/** How many of the best mixes tailSlack chooses among. */
+const ROOMY_CANDIDATES = 16;
+
+/**
+ * Of the mixes predicted to meet every SLO whose key is within `slack` of the lowest, the one
+ * with the highest throughput bound (ties: the lower key); the lowest itself when it misses an
+ * SLO or slack is 0 (bounds NaN: not computed).
+ */
+function roomiest(model: PerformanceModel, top: readonly Scored[], lowest: Scored, slack: number): { mix: Scored; boundRps: number; lowestBoundRps: number } {
+  if (slack <= 0 || lowest.prediction.score > 1) return { mix: lowest, boundRps: NaN, lowestBoundRps: NaN };
+  const lowestBoundRps = upperBoundRps(model, lowest.counts);
+  let best = { mix: lowest, boundRps: lowestBoundRps, lowestBoundRps };
+  for (const s of top) {
+    if (s === lowest || s.prediction.score > 1 || s.key > lowest.key * (1 + slack)) continue;
+    const b = upperBoundRps(model, s.counts);
+    if (b > best.boundRps * (1 + 1e-9) || (b >= best.boundRps * (1 - 1e-9) && s.key < best.mix.key)) best = { mix: s, boundRps: b, lowestBoundRps };
+  }
+  return best;
 }
 
 /** The shared queue's attainment per class when it says every SLO is met, else null. */
@@ -284,7 +320,7 @@ function unservedShare(model: PerformanceModel, counts: ArrayLike<number>): numb
   return total > 0 ? model.routable(counts).unservedRate / total : 0;
 }
 
-function explain(model: PerformanceModel, p: MixPrediction, usd: number, budget: number, drainingUsd: number, shared: Readonly<Record<string, number>> | null, unserved: number): string {
+function explain(model: PerformanceModel, p: MixPrediction, usd: number, budget: number, drainingUsd: number, shared: Readonly<Record<string, number>> | null, unserved: number, lowest: boolean): string {
   const spend = `$${usd.toFixed(2)} of $${budget.toFixed(2)}/h${drainingUsd > 0 ? ` ($${drainingUsd.toFixed(2)}/h still draining)` : ''}`;
   const busiest = p.pools.reduce<{ type: string; utilization: number } | null>((a, x) => (a === null || x.utilization > a.utilization ? x : a), null);
   const util = busiest === null ? '' : `; busiest pool ${busiest.type} at ${(Math.min(busiest.utilization, 9.99) * 100).toFixed(0)}%`;
@@ -305,7 +341,7 @@ function explain(model: PerformanceModel, p: MixPrediction, usd: number, budget:
     return `SLO met only with late binding's shared queue within ${spend}: ${within} within SLO (per-pool queues: ${wc.name} ${q} ${lat.toFixed(0)} ms > ${wc.sloMs} ms)${util}; binding: budget`;
   }
   if (p.score > 1) return `SLO not attainable within ${spend}: ${wc.name} ${q} predicted ${lat.toFixed(0)} ms > ${wc.sloMs} ms${util}${lost}`;
-  return `lowest predicted tail within ${spend}: ${wc.name} ${q} ${lat.toFixed(0)} ms (SLO ${wc.sloMs} ms)${util}; binding: budget`;
+  return `${lowest ? 'lowest predicted tail' : 'predicted tail'} within ${spend}: ${wc.name} ${q} ${lat.toFixed(0)} ms (SLO ${wc.sloMs} ms)${util}; binding: budget`;
 }
 
 function sloQuantileOf(p: PredictedLatency, q: number): number {

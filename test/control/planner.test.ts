@@ -3,6 +3,7 @@ import { planMix, rankKey } from '../../src/control/planner.ts';
 import type { MixPrediction } from '../../src/model/predict.ts';
 import { mixCost, type Instance } from '../../src/core/types.ts';
 import { buildModel } from '../../src/model/build.ts';
+import { upperBoundRps } from '../../src/model/capacity.ts';
 import { kairosCandidate, kairosCandidates, rm2Class, rm2Load } from './kairos-setup.ts';
 
 const price = (t: string) => kairosCandidates.find((c) => c.type === t)!.usdPerHour;
@@ -22,9 +23,9 @@ describe('planMix (Kairos rm2, $2.5/h)', () => {
     }
   });
 
-  it('picks mostly fast nodes at low load and mostly frugal nodes at high load', () => {
-    const low = plan(10);
-    const high = plan(100);
+  it('picks mostly fast nodes at low load and mostly frugal nodes at high load (lowest predicted tail)', () => {
+    const low = plan(10, { options: { tailSlack: 0 } });
+    const high = plan(100, { options: { tailSlack: 0 } });
     const fastShare = (m: Record<string, number>) => (m['g4dn.xlarge'] ?? 0) / Object.values(m).reduce((a, b) => a + b, 0);
     assert.ok(fastShare(low.mix) > 0.5, JSON.stringify(low.mix));
     assert.ok(fastShare(high.mix) < 0.25, JSON.stringify(high.mix));
@@ -108,10 +109,34 @@ describe('planMix (Kairos rm2, $2.5/h)', () => {
   it('keeps a surge reserve when asked: the mix could still serve surgeFactor × the load', () => {
     const overloadedAt = (mix: Record<string, number>, rps: number) =>
       buildModel(kairosCandidates, rm2Class, rm2Load(rps)).predict(kairosCandidates.map((c) => mix[c.type] ?? 0)).maxUtilization >= 1;
-    const calm = plan(20);
-    const reserved = plan(20, { options: { surgeFactor: 3.5 } });
+    const calm = plan(20, { options: { tailSlack: 0 } });
+    const reserved = plan(20, { options: { tailSlack: 0, surgeFactor: 3.5 } });
     assert.ok(overloadedAt(calm.mix, 70), JSON.stringify(calm.mix));
     assert.ok(!overloadedAt(reserved.mix, 70), JSON.stringify(reserved.mix));
+  });
+
+  it('takes the mix with the most capacity among those within tailSlack of the lowest predicted tail', () => {
+    const model = buildModel(kairosCandidates, rm2Class, rm2Load(10));
+    const bound = (mix: Record<string, number>) => upperBoundRps(model, kairosCandidates.map((c) => mix[c.type] ?? 0));
+    const lowest = plan(10, { options: { tailSlack: 0 } });
+    const roomy = plan(10);
+    assert.notDeepEqual(roomy.mix, lowest.mix);
+    assert.ok(bound(roomy.mix) > bound(lowest.mix) * 1.2, `${bound(roomy.mix)} against ${bound(lowest.mix)} rps`);
+    assert.ok(roomy.score <= lowest.score * 1.12, `${roomy.score} against ${lowest.score}`);
+    assert.ok(roomy.score <= 1);
+    assert.match(roomy.reason, /^most capacity within 10% of the lowest predicted tail \(up to \d+ rps, against \d+ rps for /);
+    // The lowest-tail mix is a runner-up; a wider band reaches mixes with more capacity still.
+    assert.ok(roomy.runnersUp.some((r) => JSON.stringify(r.mix) === JSON.stringify(lowest.mix)));
+    assert.ok(bound(plan(10, { options: { tailSlack: 0.5 } }).mix) >= bound(roomy.mix));
+  });
+
+  it('does not move a fleet for capacity alone, nor pick a roomier mix when the lowest tail misses the SLO', () => {
+    const lowest = plan(10, { options: { tailSlack: 0 } });
+    const fleet = Object.entries(lowest.mix).flatMap(([t, n]) => Array.from({ length: n }, (_, i) => instance(`${t}-${i}`, t, 'running')));
+    const kept = plan(10, { fleet });
+    assert.deepEqual(kept.mix, lowest.mix);
+    assert.equal(kept.changes, false);
+    assert.deepEqual(plan(130).mix, plan(130, { options: { tailSlack: 0 } }).mix);
   });
 
   it("asks the shared queue's second opinion when the per-pool model says no mix holds the SLO (late binding)", () => {

@@ -22,6 +22,8 @@ describe('local end-to-end with a mixed fleet: emulated GPU and CPU nodes for rm
   let sys: LocalSystem | undefined;
 
   before(async () => {
+    // tailSlack 0 (the lowest predicted tail): before any load is seen every mix ties, and the
+    // default's band would start the fleet at its largest, hiding its growth with the load.
     sys = await startLocalSystem(
       (routerUrl, port) => `budget: { usdPerHour: ${BUDGET} }
 profiles: [${JSON.stringify(EDGE_PROFILE)}]
@@ -38,7 +40,7 @@ pools:
     minCount: 1
     maxCount: 2
     command: ${JSON.stringify([process.execPath, BIN, '--log-level', 'warn', 'node', 'edge', '--port', '0', '--warmup-runs', '10'])}
-scaling: { policy: fast-frugal, interval: 2s, options: { scaleDownDelay: 10000 } }
+scaling: { policy: fast-frugal, interval: 2s, options: { scaleDownDelay: 10000, tailSlack: 0 } }
 ${systemYaml(routerUrl, port, 'mixed', '{ bootDelay: 1s }')}`,
       { cluster: 'mixed', readyProbe: '/v2/models/rm2/infer', readyTimeoutMs: 90_000 },
     );

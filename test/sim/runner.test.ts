@@ -167,7 +167,8 @@ describe('simulation runner', () => {
 
   it('runs the estimator the controller would (controller.estimator): a long stable window reacts later to the step', async () => {
     const firstChangeAfterStep = async (estimator?: Record<string, unknown>): Promise<number> => {
-      const loaded = scenario({}, { policy: 'fast-frugal' });
+      // tailSlack 0: with its default the fleet starts with room for the step and need not change at all.
+      const loaded = scenario({}, { policy: 'fast-frugal', options: { tailSlack: 0 } });
       const cfg = estimator === undefined ? loaded : loadConfigObject({ ...loaded.config, controller: { estimator } }, loaded.resolvePath('.'));
       const run = await runSimulation(cfg, { seed: 1 });
       return run.decisions.find((d) => d.tMs >= 300_000)?.tMs ?? Infinity;

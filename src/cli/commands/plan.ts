@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { candidatesFromConfig, classesFromConfig, unprofiledByModel } from '../../control/candidates.ts';
 import { maxRpsWithinSlo } from '../../control/max-load.ts';
-import { planMix, type PlanInput, type PlanResult } from '../../control/planner.ts';
+import { planMix, type PlanInput, type PlannerOptions, type PlanResult } from '../../control/planner.ts';
 import { candidateServes, type LoadObservation } from '../../control/types.ts';
 import { MixscaleError } from '../../core/errors.ts';
 import { Rng } from '../../core/rng.ts';
@@ -10,6 +10,8 @@ import { sizeSpec as sizeSpecSchema } from '../../config/fields.ts';
 import { formatMix, type PredictedLatency } from '../../core/types.ts';
 import { checkJsonFile, jsonRequested, positiveNumber, requireConfig, writeJsonOutput } from '../context.ts';
 import { renderTable } from '../table.ts';
+import { FastFrugal } from '../../../policies/scaling/fast-frugal.ts';
+import { createScalingPolicy } from '../../../policies/scaling/index.ts';
 
 interface PlanOptions {
   rps?: string;
@@ -115,8 +117,12 @@ Examples:
       for (const l of limits) {
         if (l.share > 0) process.stderr.write(`plan: warning: ${(l.share * 100).toFixed(1)}% of the request sizes (${sizesFrom}, used for every class) are above ${l.maxSize}, the largest size ${l.model} is profiled for; they count as unserved\n`);
       }
-      // The router's binding (routing.lateBinding) decides whether pools share one queue.
-      const input = (budget: number): PlanInput => ({ budgetUsdPerHour: budget, classes, candidates, load, options: { sharedQueue: loaded.config.routing.lateBinding } });
+      // The router's binding (routing.lateBinding) decides whether pools share one queue; a
+      // configured fast-frugal's planner options (minGain, tailSlack, ...) apply as they would in the loop.
+      const lateBinding = loaded.config.routing.lateBinding;
+      const policy = createScalingPolicy(loaded.config.scaling.policy, loaded.config.scaling.options, { lateBinding });
+      const planner: Partial<PlannerOptions> = { sharedQueue: lateBinding, ...(policy instanceof FastFrugal ? policy.options.planner : {}) };
+      const input = (budget: number, extra: Partial<PlannerOptions> = {}): PlanInput => ({ budgetUsdPerHour: budget, classes, candidates, load, options: { ...planner, ...extra } });
       const out = (text: string): void => writeJsonOutput(cmd, text);
 
       if (opts.budgetSweep !== undefined) {
@@ -124,7 +130,8 @@ Examples:
         const rows = parseSweep(opts.budgetSweep).map((b, i, all) => {
           process.stderr.write(`plan: budget $${b.toFixed(2)}/h (${i + 1}/${all.length})\n`);
           try {
-            const p = planMix(input(b));
+            // What each dollar buys: the lowest predicted tail, not the roomier mix tailSlack would run.
+            const p = planMix(input(b, { tailSlack: 0 }));
             const max = maxRpsWithinSlo(input(b));
             return { budgetUsdPerHour: b, mix: p.mix, usdPerHour: p.usdPerHour, predicted: p.predicted, maxRpsWithinSlo: max.rps, maxRpsMix: max.plan?.mix ?? null };
           } catch (e) {

@@ -60,6 +60,34 @@ routing: { policy: heterogeneity-aware, lateBinding: false }
     }
   });
 
+  it("plans with the configured fast-frugal's options: tailSlack picks the mix with most capacity, 0 the lowest tail; a sweep shows the lowest tail", () => {
+    type Out = { plan: { mix: Record<string, number>; reason: string; predicted: { rm2: { p99Ms: number } } } };
+    const roomy = JSON.parse(runCli(['plan', '--config', CONFIG, '--rps', '10', '--json']).stdout) as Out;
+    assert.match(roomy.plan.reason, /^most capacity within 10% of the lowest predicted tail/);
+    const dir = mkdtempSync(join(tmpdir(), 'mixscale-plan-'));
+    try {
+      const config = join(dir, 'no-slack.yaml');
+      writeFileSync(
+        config,
+        `budget: { usdPerHour: 2.5 }
+classes: [{ name: rm2, model: rm2, slo: 350ms }]
+pools: [{ name: gpu, type: g4dn.xlarge }, { name: c5n, type: c5n.2xlarge }, { name: r5n, type: r5n.large }, { name: t3, type: t3.xlarge }]
+scaling: { policy: fast-frugal, options: { tailSlack: 0 } }
+`,
+      );
+      const r = runCli(['plan', '--config', config, '--rps', '10', '--json']);
+      assert.equal(r.code, 0, r.stderr);
+      const lowest = JSON.parse(r.stdout) as Out;
+      assert.notDeepEqual(lowest.plan.mix, roomy.plan.mix);
+      assert.ok(lowest.plan.predicted.rm2.p99Ms < roomy.plan.predicted.rm2.p99Ms);
+      assert.doesNotMatch(lowest.plan.reason, /most capacity/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const sweep = JSON.parse(runCli(['plan', '--config', CONFIG, '--rps', '10', '--budget-sweep', '2.5:2.5:1', '--json']).stdout) as { sweep: Array<{ mix: Record<string, number> }> };
+    assert.notDeepEqual(sweep.sweep[0]!.mix, roomy.plan.mix);
+  });
+
   it('sweeps budgets into a budget → p99 and max-load curve', () => {
     const r = runCli(['plan', '--config', CONFIG, '--rps', '30', '--budget-sweep', '1:2:0.5', '--json']);
     assert.equal(r.code, 0, r.stderr);

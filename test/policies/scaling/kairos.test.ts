@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
 import { createScalingPolicy } from '../../../policies/scaling/index.ts';
-import { kairosBestMix, kairosUpperBoundRps } from '../../../policies/scaling/kairos.ts';
-import { buildModel } from '../../../src/model/build.ts';
-import { kairosCandidates, rm2Class, rm2Load } from '../../control/kairos-setup.ts';
+import { kairosBestMix } from '../../../policies/scaling/kairos.ts';
 import { kairosState } from './state.ts';
 
 describe('kairos scaling policy (Kairos’ upper-bound allocator)', () => {
@@ -15,14 +13,6 @@ describe('kairos scaling policy (Kairos’ upper-bound allocator)', () => {
   it('holds the same mix whatever the load (it provisions for peak throughput)', () => {
     const p = createScalingPolicy('kairos');
     assert.deepEqual(p.decide(kairosState(5)).mix, p.decide(kairosState(120)).mix);
-  });
-
-  it('bounds a fleet’s throughput by its fluid capacity, excluding sizes no type meets the QoS on', () => {
-    const model = buildModel(kairosCandidates, rm2Class, rm2Load(1));
-    const oneGpu = kairosUpperBoundRps(model, [1, 0, 0, 0]);
-    const twoGpu = kairosUpperBoundRps(model, [2, 0, 0, 0]);
-    assert.ok(Math.abs(twoGpu - 2 * oneGpu) < 0.01 * oneGpu);
-    assert.equal(kairosUpperBoundRps(model, [0, 0, 16, 0]), 0, 'r5n alone cannot serve the largest sizes within 350 ms');
   });
 
   it('needs at least one GPU instance, as Kairos does', () => {
