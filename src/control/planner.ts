@@ -150,9 +150,10 @@ export function mixKey(model: PerformanceModel, counts: ArrayLike<number>, p: Mi
  * Search: every maximal mix (one where no further instance fits the budget: adding capacity
  * never raises predicted latency) when there are few enough ("exact"); otherwise the best one-
  * and two-type mixes over the types no other type dominates, refined by local search
- * ("bounded"). Hysteresis: the current fleet is kept unless the best mix is predicted better by
- * minGain plus the change's cost (instances billed while booting, per-change cost) relative to
- * the budget over amortizeHours.
+ * ("bounded"). Within tailSlack of the lowest predicted tail, the mix with the highest
+ * throughput bound is taken. Hysteresis: the current fleet is kept unless that mix is predicted
+ * better by minGain plus the change's cost (instances billed while booting, per-change cost)
+ * relative to the budget over amortizeHours.
  */
 export function planMix(input: PlanInput): PlanResult {
   const opts: PlannerOptions = { ...DEFAULT_PLANNER_OPTIONS, ...input.options };
