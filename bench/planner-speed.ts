@@ -1,7 +1,7 @@
 /**
  * Planner speed: one planMix decision for 20 instance types × 3 request classes at $100/h
  * (bench/synthetic-types.ts says how the 16 unmeasured types were synthesized).
- * Run: npx tsx bench/planner-speed.ts   (TS=0 sets the planner's tailSlack, EXACT_LIMIT its exactLimit)
+ * Run: npx tsx bench/planner-speed.ts   (TAIL_SLACK=0 sets the planner's tailSlack, EXACT_LIMIT its exactLimit)
  */
 import { Catalog } from '../src/catalog/catalog.ts';
 import { ServiceProfiles } from '../src/catalog/profiles.ts';
@@ -19,13 +19,15 @@ const classes = [
 ];
 const sizes = sizePmf({ kind: 'kairos' }, new Rng(1));
 const rpsArg = Number(process.argv[2] ?? 2000);
+const tailSlack = process.env['TAIL_SLACK'] === undefined ? undefined : Number(process.env['TAIL_SLACK']);
+if (tailSlack !== undefined && !(tailSlack >= 0)) throw new Error(`TAIL_SLACK: expected a number ≥ 0, got ${process.env['TAIL_SLACK']}`);
 const loads = [0.25, 0.5, 1].map((f) => ({ atMs: 0, windowMs: 60_000, classes: classes.map((c) => ({ name: c.name, rps: rpsArg * f, sizes })) }));
 
 const times: number[] = [];
 for (let round = 0; round < 5; round++) {
   for (const load of loads) {
     const t0 = performance.now();
-    const p = planMix({ budgetUsdPerHour: 100, classes, candidates, load, options: { exactLimit: Number(process.env.EXACT_LIMIT ?? 4000), ...(process.env.TS ? { tailSlack: Number(process.env.TS) } : {}) } });
+    const p = planMix({ budgetUsdPerHour: 100, classes, candidates, load, options: { exactLimit: Number(process.env.EXACT_LIMIT ?? 4000), ...(tailSlack !== undefined ? { tailSlack } : {}) } });
     const dt = performance.now() - t0;
     if (round > 0) times.push(dt);
     if (round === 4) {

@@ -47,8 +47,9 @@ interface PlanKey {
 
 /**
  * The default scaling policy: at every tick, the mix and routing split with the lowest
- * predicted tail latency for the estimated load under the budget in force (src/control/planner.ts),
- * with hysteresis against churn. More fast nodes at low load (each request finishes sooner),
+ * predicted tail latency for the estimated load under the budget in force, or within the
+ * planner's tailSlack of it the one with most capacity (src/control/planner.ts), with
+ * hysteresis against churn. More fast nodes at low load (each request finishes sooner),
  * more frugal nodes at peak (more requests served per dollar): the swing comes from the
  * measured profiles and the queueing model, not from a rule.
  */
@@ -164,34 +165,55 @@ export class FastFrugal implements ScalingPolicy {
   }
 }
 
-/** The `scaling.options` fast-frugal takes. */
-export const FAST_FRUGAL_OPTIONS = ['headroom', 'scaleDownDelay', 'replanTolerance', 'replanEvery', 'surgeFactor', 'tailSlack', 'minGain', 'changeCostUsd', 'amortizeHours', 'exactLimit', 'feedback', 'sharedQueue'] as const;
+type Parsed = { planner: Record<string, unknown>; headroom?: number; feedback?: boolean; scaleDownDelayMs?: number; replanTolerance?: number; replanEveryMs?: number };
 
-export function createFastFrugal(options: ScalingPolicyOptions, context: ScalingContext = { lateBinding: true }): ScalingPolicy {
-  const o: { planner?: Partial<PlannerOptions>; headroom?: number; feedback?: boolean; scaleDownDelayMs?: number; replanTolerance?: number; replanEveryMs?: number } = {};
-  const planner: Record<string, number> = {};
+const number = (k: string, v: unknown, ok: (x: number) => boolean, expected: string): number => {
+  if (typeof v !== 'number' || !ok(v)) throw new ConfigError(`scaling.options.${k}: expected ${expected}, got ${JSON.stringify(v)}`);
+  return v;
+};
+const atLeast0 = (k: string, v: unknown): number => number(k, v, (x) => x >= 0, 'a number ≥ 0');
+const planner = (k: string) => (o: Parsed, v: unknown): void => void (o.planner[k] = atLeast0(k, v));
+
+/** Each `scaling.options` key fast-frugal takes, with its check. */
+const OPTION_PARSERS: Readonly<Record<string, (o: Parsed, v: unknown) => void>> = {
+  headroom: (o, v) => void (o.headroom = atLeast0('headroom', v)),
+  scaleDownDelay: (o, v) => void (o.scaleDownDelayMs = number('scaleDownDelay', v, (x) => x >= 0, 'milliseconds ≥ 0')),
+  replanTolerance: (o, v) => void (o.replanTolerance = number('replanTolerance', v, (x) => x >= 0 && x < 1, 'a fraction in [0, 1)')),
+  replanEvery: (o, v) => void (o.replanEveryMs = number('replanEvery', v, (x) => x >= 0, 'milliseconds ≥ 0')),
+  surgeFactor: planner('surgeFactor'),
+  tailSlack: planner('tailSlack'),
+  minGain: planner('minGain'),
+  changeCostUsd: planner('changeCostUsd'),
+  amortizeHours: planner('amortizeHours'),
+  exactLimit: planner('exactLimit'),
+  feedback: (o, v) => void (o.feedback = bool('feedback', v)),
+  sharedQueue: (o, v) => void (o.planner['sharedQueue'] = bool('sharedQueue', v)),
+};
+
+function bool(k: string, v: unknown): boolean {
+  if (typeof v !== 'boolean') throw new ConfigError(`scaling.options.${k}: expected true or false, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+/** The `scaling.options` fast-frugal takes. */
+export const FAST_FRUGAL_OPTIONS: readonly string[] = Object.keys(OPTION_PARSERS);
+
+export function createFastFrugal(options: ScalingPolicyOptions, context: ScalingContext = { lateBinding: true }): FastFrugal {
   // The shared-queue model describes late binding; a router that binds at arrival has per-pool queues.
-  let sharedQueue: boolean | undefined = context.lateBinding ? undefined : false;
+  const o: Parsed = { planner: context.lateBinding ? {} : { sharedQueue: false } };
   for (const [k, v] of Object.entries(options)) {
-    if (k === 'feedback' || k === 'sharedQueue') {
-      if (typeof v !== 'boolean') throw new ConfigError(`scaling.options.${k}: expected true or false, got ${JSON.stringify(v)}`);
-      if (k === 'feedback') o.feedback = v;
-      else sharedQueue = v;
-    } else if (k === 'scaleDownDelay' || k === 'replanEvery') {
-      if (typeof v !== 'number' || !(v >= 0)) throw new ConfigError(`scaling.options.${k}: expected milliseconds ≥ 0, got ${JSON.stringify(v)}`);
-      if (k === 'scaleDownDelay') o.scaleDownDelayMs = v;
-      else o.replanEveryMs = v;
-    } else if (k === 'replanTolerance') {
-      if (typeof v !== 'number' || !(v >= 0 && v < 1)) throw new ConfigError(`scaling.options.replanTolerance: expected a fraction in [0, 1), got ${JSON.stringify(v)}`);
-      o.replanTolerance = v;
-    } else if (k === 'headroom' || k === 'minGain' || k === 'changeCostUsd' || k === 'amortizeHours' || k === 'exactLimit' || k === 'surgeFactor' || k === 'tailSlack') {
-      if (typeof v !== 'number' || !(v >= 0)) throw new ConfigError(`scaling.options.${k}: expected a number ≥ 0, got ${JSON.stringify(v)}`);
-      if (k === 'headroom') o.headroom = v;
-      else planner[k] = v;
-    } else {
-      throw new ConfigError(`scaling.options.${k}: not an option of fast-frugal (allowed: ${FAST_FRUGAL_OPTIONS.join(', ')})`);
-    }
+    const parse = OPTION_PARSERS[k];
+    if (parse === undefined) throw new ConfigError(`scaling.options.${k}: not an option of fast-frugal (allowed: ${FAST_FRUGAL_OPTIONS.join(', ')})`);
+    parse(o, v);
   }
-  o.planner = (sharedQueue === undefined ? planner : { ...planner, sharedQueue }) as Partial<PlannerOptions>;
-  return new FastFrugal(o);
+  return new FastFrugal({ ...o, planner: o.planner as Partial<PlannerOptions> });
+}
+
+/**
+ * The planner options a configured scaling policy plans with (for `mixscale plan`): a
+ * fast-frugal's own from `scaling.options`, else the planner's defaults for this router.
+ */
+export function plannerOptionsFor(policy: string, options: ScalingPolicyOptions, context: ScalingContext): Partial<PlannerOptions> {
+  const own = policy === 'fast-frugal' ? createFastFrugal(options, context).options.planner : {};
+  return { sharedQueue: context.lateBinding, ...own };
 }

@@ -144,7 +144,7 @@ export function mixKey(model: PerformanceModel, counts: ArrayLike<number>, p: Mi
 
 /**
  * Chooses the mix (counts per candidate type) and routing split with the lowest predicted tail
- * latency under a hard $/h cap. Cost is counted over everything billed: draining instances
+ * latency under a hard $/h cap, or, within tailSlack of it, the one with the most capacity. Cost is counted over everything billed: draining instances
  * still cost money, so their price is taken off the budget; pending ones are part of the mix.
  *
  * Search: every maximal mix (one where no further instance fits the budget: adding capacity
@@ -229,7 +229,9 @@ export function planMix(input: PlanInput): PlanResult {
     const rescue = cur.prediction.score > 1 && best.prediction.score <= 1;
     if (cur.prediction.maxUtilization < 1 && !rescue && gain < threshold) {
       chosen = cur;
-      reasonPrefix = `hold ${formatMix(toMix(current, cands))}: best alternative ${formatMix(toMix(best.counts, cands))} is predicted only ${(gain * 100).toFixed(1)}% better (threshold ${(threshold * 100).toFixed(1)}%); `;
+      const alternative = best === lowest ? 'best alternative' : `the mix with most capacity within ${(opts.tailSlack * 100).toFixed(0)}% of the lowest predicted tail,`;
+      const by = gain >= 0 ? `only ${(gain * 100).toFixed(1)}% better` : `${(-gain * 100).toFixed(1)}% worse`;
+      reasonPrefix = `hold ${formatMix(toMix(current, cands))}: ${alternative} ${formatMix(toMix(best.counts, cands))} is predicted ${by} (threshold ${(threshold * 100).toFixed(1)}%); `;
     }
   }
 
@@ -257,7 +259,7 @@ export function planMix(input: PlanInput): PlanResult {
     usdPerHour: usd,
     predicted,
     split,
-    reason: reasonPrefix + explain(model, pred, usd, input.budgetUsdPerHour, drainingUsd, shared, unservedShare(model, chosen.counts), chosen === lowest),
+    reason: reasonPrefix + explain(model, pred, usd, input.budgetUsdPerHour, drainingUsd, shared, unservedShare(model, chosen.counts), sameCounts(chosen.counts, lowest.counts)),
     search: exact ? 'exact' : 'bounded',
     utilization,
     score: pred.score,
@@ -269,22 +271,25 @@ export function planMix(input: PlanInput): PlanResult {
   };
 }
 
-/** How many of the best mixes tailSlack chooses among. */
-const ROOMY_CANDIDATES = 16;
+/** How many of the best-ranked mixes tailSlack chooses among (each costs a throughput bound). */
+const ROOMY_CANDIDATES = 64;
 
 /**
- * Of the mixes predicted to meet every SLO whose key is within `slack` of the lowest, the one
- * with the highest throughput bound (ties: the lower key); the lowest itself when it misses an
- * SLO or slack is 0 (bounds NaN: not computed).
+ * Of the mixes predicted to meet every SLO whose rank key (penalties apart, and with the same
+ * transition and surge penalty as the lowest) is within `slack` of the lowest's, the one with the
+ * highest throughput bound (bounds within 0.1%: the lower key); the lowest itself when slack is 0.
+ * Bounds are NaN when not computed.
  */
 function roomiest(model: PerformanceModel, top: readonly Scored[], lowest: Scored, slack: number): { mix: Scored; boundRps: number; lowestBoundRps: number } {
-  if (slack <= 0 || lowest.prediction.score > 1) return { mix: lowest, boundRps: NaN, lowestBoundRps: NaN };
-  const lowestBoundRps = upperBoundRps(model, lowest.counts);
+  if (slack <= 0) return { mix: lowest, boundRps: NaN, lowestBoundRps: NaN };
+  const bound = (s: Scored): number => upperBoundRps(model, s.counts, { withinSlo: true });
+  const lowestBoundRps = lowest.prediction.score <= 1 ? bound(lowest) : NaN;
   let best = { mix: lowest, boundRps: lowestBoundRps, lowestBoundRps };
+  if (Number.isNaN(lowestBoundRps)) return best;
   for (const s of top) {
-    if (s === lowest || s.prediction.score > 1 || s.key > lowest.key * (1 + slack)) continue;
-    const b = upperBoundRps(model, s.counts);
-    if (b > best.boundRps * (1 + 1e-9) || (b >= best.boundRps * (1 - 1e-9) && s.key < best.mix.key)) best = { mix: s, boundRps: b, lowestBoundRps };
+    if (s === lowest || s.prediction.score > 1 || Math.abs(s.penalty - lowest.penalty) > 1e-9 || s.base > lowest.base * (1 + slack)) continue;
+    const b = bound(s);
+    if (b > best.boundRps * 1.001 || (b >= best.boundRps * 0.999 && s.key < best.mix.key)) best = { mix: s, boundRps: b, lowestBoundRps };
   }
   return best;
 }
@@ -364,7 +369,11 @@ function sameCounts(a: readonly number[], b: readonly number[]): boolean {
 interface Scored {
   readonly counts: number[];
   readonly prediction: MixPrediction;
+  /** Rank key with penalties: what the search orders by. */
   readonly key: number;
+  /** mixKey alone (no transition or surge penalty). */
+  readonly base: number;
+  readonly penalty: number;
 }
 
 /** Mix enumeration and bounded search over counts, keeping the best few by predicted tail. */
@@ -391,7 +400,9 @@ class MixSearch {
   evaluate(counts: readonly number[]): Scored {
     this.evaluated++;
     const prediction = this.model.predict(counts, false);
-    return { counts: [...counts], prediction, key: mixKey(this.model, counts, prediction, this.sharedQueue) + this.transitionPenalty(counts) + this.surgePenalty(counts) };
+    const base = mixKey(this.model, counts, prediction, this.sharedQueue);
+    const penalty = this.transitionPenalty(counts) + this.surgePenalty(counts);
+    return { counts: [...counts], prediction, key: base + penalty, base, penalty };
   }
 
   /** 100 when the mix would be overloaded at the surge load. */

@@ -14,6 +14,10 @@ function instance(id: string, type: string, state: Instance['state']): Instance 
   return { id, type, pool: type, state, launchedAtMs: 0, usdPerHour: price(type) };
 }
 
+/** A running fleet of `mix` (the first instance of each type in `firstState`). */
+const fleetOf = (mix: Record<string, number>, firstState: Instance['state'] = 'running'): Instance[] =>
+  Object.entries(mix).flatMap(([t, n]) => Array.from({ length: n }, (_, i) => instance(`${t}-${i}`, t, i === 0 ? firstState : 'running')));
+
 describe('planMix (Kairos rm2, $2.5/h)', () => {
   it('never exceeds the budget', () => {
     for (const rps of [5, 40, 80, 120]) {
@@ -33,7 +37,7 @@ describe('planMix (Kairos rm2, $2.5/h)', () => {
   });
 
   it('searches exactly on a small catalog and says so, with runners-up ranked behind the choice', () => {
-    const p = plan(60);
+    const p = plan(60, { options: { tailSlack: 0 } });
     assert.equal(p.search, 'exact');
     assert.ok(p.runnersUp.length > 0);
     for (const r of p.runnersUp) assert.ok(r.score >= p.score - 1e-9);
@@ -55,19 +59,20 @@ describe('planMix (Kairos rm2, $2.5/h)', () => {
   });
 
   it('keeps the current fleet when the predicted gain is under the threshold', () => {
-    const best = plan(60);
+    const best = plan(60, { options: { tailSlack: 0 } });
     const near = best.runnersUp[0]!.mix;
     assert.notDeepEqual(near, best.mix);
-    const fleet = Object.entries(near).flatMap(([t, n]) => Array.from({ length: n }, (_, i) => instance(`${t}-${i}`, t, i === 0 ? 'pending' : 'running')));
-    const held = plan(60, { fleet, options: { minGain: 0.5 } });
+    const fleet = fleetOf(near, 'pending');
+    const held = plan(60, { fleet, options: { minGain: 0.5, tailSlack: 0 } });
     assert.deepEqual(held.mix, near);
     assert.equal(held.changes, false);
-    assert.match(held.reason, /^hold /);
+    assert.match(held.reason, /^hold .*: best alternative .* is predicted only \d+\.\d% better \(threshold/);
+    const moved = plan(60, { fleet, options: { minGain: 0, changeCostUsd: 0, amortizeHours: 1e9, tailSlack: 0 } });
+    assert.deepEqual(moved.mix, best.mix, 'with no threshold it moves to the best mix');
   });
 
   it('moves off a fleet that is predicted to miss its SLO, whatever the threshold', () => {
-    const fleet = Array.from({ length: 4 }, (_, i) => instance(`g-${i}`, 'g4dn.xlarge', 'running'));
-    const moved = plan(60, { fleet, options: { minGain: 0.9 } });
+    const moved = plan(60, { fleet: fleetOf({ 'g4dn.xlarge': 4 }), options: { minGain: 0.9 } });
     assert.equal(moved.changes, true);
     assert.ok((moved.mix['r5n.large'] ?? 0) > 0, JSON.stringify(moved.mix));
   });
@@ -83,7 +88,7 @@ describe('planMix (Kairos rm2, $2.5/h)', () => {
   it('raises the hold threshold by what the change costs: boot time billed idle and a per-change cost', () => {
     const best = plan(60);
     const near = best.runnersUp[0]!.mix;
-    const fleet = Object.entries(near).flatMap(([t, n]) => Array.from({ length: n }, (_, i) => instance(`${t}-${i}`, t, 'running')));
+    const fleet = fleetOf(near);
     const threshold = (options: Record<string, number>) => {
       const held = plan(60, { fleet, options: { minGain: 0.5, ...options } });
       const m = /threshold (\d+\.\d)%/.exec(held.reason);
@@ -130,13 +135,23 @@ describe('planMix (Kairos rm2, $2.5/h)', () => {
     assert.ok(bound(plan(10, { options: { tailSlack: 0.5 } }).mix) >= bound(roomy.mix));
   });
 
-  it('does not move a fleet for capacity alone, nor pick a roomier mix when the lowest tail misses the SLO', () => {
+  it('does not move a fleet for capacity alone, and says so; one outside the band moves to the roomier mix', () => {
     const lowest = plan(10, { options: { tailSlack: 0 } });
-    const fleet = Object.entries(lowest.mix).flatMap(([t, n]) => Array.from({ length: n }, (_, i) => instance(`${t}-${i}`, t, 'running')));
-    const kept = plan(10, { fleet });
+    const roomy = plan(10);
+    const kept = plan(10, { fleet: fleetOf(lowest.mix) });
     assert.deepEqual(kept.mix, lowest.mix);
     assert.equal(kept.changes, false);
+    assert.match(kept.reason, /^hold .*: the mix with most capacity within 10% of the lowest predicted tail, .* is predicted \d+\.\d% worse \(threshold .*; lowest predicted tail within/);
+    const far = plan(10, { fleet: fleetOf({ 'g4dn.xlarge': 1, 'r5n.large': 13 }) });
+    assert.deepEqual(far.mix, roomy.mix);
     assert.deepEqual(plan(130).mix, plan(130, { options: { tailSlack: 0 } }).mix);
+  });
+
+  it('measures the band without the surge and transition penalties', () => {
+    // With a surge reserve every mix is penalized at 40 rps; the band must not stretch with the penalty.
+    const lowest = plan(40, { options: { tailSlack: 0, surgeFactor: 5 } });
+    const roomy = plan(40, { options: { surgeFactor: 5 } });
+    assert.ok(roomy.score <= lowest.score * 1.12, `${roomy.score} against ${lowest.score}: ${JSON.stringify(roomy.mix)}`);
   });
 
   it("asks the shared queue's second opinion when the per-pool model says no mix holds the SLO (late binding)", () => {

@@ -23,7 +23,7 @@ describe('local end-to-end with a mixed fleet: emulated GPU and CPU nodes for rm
 
   before(async () => {
     // tailSlack 0 (the lowest predicted tail): before any load is seen every mix ties, and the
-    // default's band would start the fleet at its largest, hiding its growth with the load.
+    // default's band would start the fleet on one of the roomiest mixes, hiding its growth with the load.
     sys = await startLocalSystem(
       (routerUrl, port) => `budget: { usdPerHour: ${BUDGET} }
 profiles: [${JSON.stringify(EDGE_PROFILE)}]

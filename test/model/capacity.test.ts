@@ -14,6 +14,20 @@ describe('upper bound on a mix’s throughput (Kairos’ fluid capacity)', () =>
     assert.equal(upperBoundRps(model, [0, 0, 16, 0]), 0, 'r5n alone cannot serve the largest sizes within 350 ms');
   });
 
+  it('lets a class leave what its SLO quantile allows unplaced when asked (withinSlo), per model', () => {
+    // At 250 ms no type serves the largest sizes in time (g4dn's largest bin takes ~254 ms), but they are under 1% of requests.
+    const mix = [3, 0, 6, 0];
+    assert.ok(upperBoundRps(model, mix) > 0, 'at 350 ms every size has a type that serves it in time');
+    // Asked after the 350 ms model, the 250 ms one still uses its own bins.
+    const tight = buildModel(kairosCandidates, [{ ...rm2Class[0]!, sloMs: 250 }], rm2Load(1));
+    assert.equal(upperBoundRps(tight, mix), 0, 'Kairos’ bound: every size must be placed');
+    const within = upperBoundRps(tight, mix, { withinSlo: true });
+    assert.ok(within > 0, String(within));
+    // At p90 a class may leave 10% unplaced: more load still.
+    const p90 = buildModel(kairosCandidates, [{ ...rm2Class[0]!, sloMs: 250, sloQuantile: 0.9 }], rm2Load(1));
+    assert.ok(upperBoundRps(p90, mix, { withinSlo: true }) > within);
+  });
+
   it('grows as budget moves from fast to frugal instances (more requests served per dollar)', () => {
     // Kairos' types in order: g4dn.xlarge, c5n.2xlarge, r5n.large, t3.xlarge.
     const bounds = [[4, 0, 2, 0], [3, 0, 6, 0], [2, 0, 9, 0], [1, 0, 13, 0]].map((c) => upperBoundRps(model, c));

@@ -10,8 +10,7 @@ import { sizeSpec as sizeSpecSchema } from '../../config/fields.ts';
 import { formatMix, type PredictedLatency } from '../../core/types.ts';
 import { checkJsonFile, jsonRequested, positiveNumber, requireConfig, writeJsonOutput } from '../context.ts';
 import { renderTable } from '../table.ts';
-import { FastFrugal } from '../../../policies/scaling/fast-frugal.ts';
-import { createScalingPolicy } from '../../../policies/scaling/index.ts';
+import { plannerOptionsFor } from '../../../policies/scaling/fast-frugal.ts';
 
 interface PlanOptions {
   rps?: string;
@@ -119,9 +118,7 @@ Examples:
       }
       // The router's binding (routing.lateBinding) decides whether pools share one queue; a
       // configured fast-frugal's planner options (minGain, tailSlack, ...) apply as they would in the loop.
-      const lateBinding = loaded.config.routing.lateBinding;
-      const policy = createScalingPolicy(loaded.config.scaling.policy, loaded.config.scaling.options, { lateBinding });
-      const planner: Partial<PlannerOptions> = { sharedQueue: lateBinding, ...(policy instanceof FastFrugal ? policy.options.planner : {}) };
+      const planner = plannerOptionsFor(loaded.config.scaling.policy, loaded.config.scaling.options, { lateBinding: loaded.config.routing.lateBinding });
       const input = (budget: number, extra: Partial<PlannerOptions> = {}): PlanInput => ({ budgetUsdPerHour: budget, classes, candidates, load, options: { ...planner, ...extra } });
       const out = (text: string): void => writeJsonOutput(cmd, text);
 
@@ -132,7 +129,7 @@ Examples:
           try {
             // What each dollar buys: the lowest predicted tail, not the roomier mix tailSlack would run.
             const p = planMix(input(b, { tailSlack: 0 }));
-            const max = maxRpsWithinSlo(input(b));
+            const max = maxRpsWithinSlo(input(b, { tailSlack: 0 }));
             return { budgetUsdPerHour: b, mix: p.mix, usdPerHour: p.usdPerHour, predicted: p.predicted, maxRpsWithinSlo: max.rps, maxRpsMix: max.plan?.mix ?? null };
           } catch (e) {
             // A budget below the cheapest instance (or the pools' minCount) buys nothing: a row that says so.

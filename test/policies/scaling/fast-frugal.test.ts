@@ -101,8 +101,19 @@ describe('fast-frugal scaling policy', () => {
     assert.equal(never.reused, 0, 'replanTolerance 0 plans every tick');
   });
 
-  it('names an unknown option', () => {
-    assert.throws(() => createScalingPolicy('fast-frugal', { headrom: 0.2 }), /scaling\.options\.headrom/);
+  it('names an unknown option, listing those it takes, and a bad value with what it expects', () => {
+    assert.throws(() => createScalingPolicy('fast-frugal', { headrom: 0.2 }), /scaling\.options\.headrom: not an option of fast-frugal \(allowed: headroom, .*tailSlack/);
     assert.throws(() => createScalingPolicy('fast-frugal', { sharedQueue: 'yes' }), /scaling\.options\.sharedQueue: expected true or false/);
+    assert.throws(() => createScalingPolicy('fast-frugal', { tailSlack: -0.1 }), /scaling\.options\.tailSlack: expected a number ≥ 0, got -0\.1/);
+    assert.throws(() => createScalingPolicy('fast-frugal', { replanTolerance: 1 }), /scaling\.options\.replanTolerance: expected a fraction in \[0, 1\)/);
+    assert.throws(() => createScalingPolicy('fast-frugal', { scaleDownDelay: -1 }), /scaling\.options\.scaleDownDelay: expected milliseconds ≥ 0/);
+  });
+
+  it('passes its planner options to the planner, and turns the shared queue off behind a router that binds at arrival', () => {
+    const p = createScalingPolicy('fast-frugal', { tailSlack: 0.3, minGain: 0.1 }) as FastFrugal;
+    assert.deepEqual(p.options.planner, { tailSlack: 0.3, minGain: 0.1 });
+    const atArrival = createScalingPolicy('fast-frugal', { minGain: 0.1 }, { lateBinding: false }) as FastFrugal;
+    assert.deepEqual(atArrival.options.planner, { sharedQueue: false, minGain: 0.1 });
+    assert.deepEqual((createScalingPolicy('fast-frugal', { sharedQueue: true }, { lateBinding: false }) as FastFrugal).options.planner, { sharedQueue: true });
   });
 });
