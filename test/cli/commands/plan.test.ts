@@ -6,6 +6,25 @@ import { runCli } from '../../support/cli.ts';
 
 const CONFIG = 'sim/scenarios/default.yaml';
 
+/** `mixscale plan ARGS` on Kairos' four types at $2.5/h, with `extra` YAML added to the config. */
+function planKairos(extra: string, args: string[]): ReturnType<typeof runCli> {
+  const dir = mkdtempSync(join(tmpdir(), 'mixscale-plan-'));
+  try {
+    const config = join(dir, 'kairos.yaml');
+    writeFileSync(
+      config,
+      `budget: { usdPerHour: 2.5 }
+classes: [{ name: rm2, model: rm2, slo: 350ms }]
+pools: [{ name: gpu, type: g4dn.xlarge }, { name: c5n, type: c5n.2xlarge }, { name: r5n, type: r5n.large }, { name: t3, type: t3.xlarge }]
+${extra}
+`,
+    );
+    return runCli(['plan', '--config', config, ...args]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 describe('mixscale plan', () => {
   it('prints the chosen mix, its $/h, predicted percentiles, the highest load within SLO and the runners-up', () => {
     const r = runCli(['plan', '--config', CONFIG, '--rps', '80']);
@@ -38,52 +57,24 @@ describe('mixscale plan', () => {
     const lateJson = JSON.parse(runCli(['plan', '--config', CONFIG, '--rps', '130', '--json']).stdout) as Out;
     assert.equal(lateJson.plan.meetsSlo, true);
     assert.ok(lateJson.plan.sharedQueue!['rm2']! >= 0.99);
-    const dir = mkdtempSync(join(tmpdir(), 'mixscale-plan-'));
-    try {
-      const config = join(dir, 'at-arrival.yaml');
-      writeFileSync(
-        config,
-        `budget: { usdPerHour: 2.5 }
-classes: [{ name: rm2, model: rm2, slo: 350ms }]
-pools: [{ name: gpu, type: g4dn.xlarge }, { name: c5n, type: c5n.2xlarge }, { name: r5n, type: r5n.large }, { name: t3, type: t3.xlarge }]
-routing: { policy: heterogeneity-aware, lateBinding: false }
-`,
-      );
-      const r = runCli(['plan', '--config', config, '--rps', '130', '--json']);
-      assert.equal(r.code, 0, r.stderr);
-      const atArrival = JSON.parse(r.stdout) as Out;
-      assert.equal(atArrival.plan.meetsSlo, false);
-      assert.equal(atArrival.plan.sharedQueue, undefined);
-      assert.ok(atArrival.maxRpsWithinSlo < lateJson.maxRpsWithinSlo / 1.15, `${atArrival.maxRpsWithinSlo} vs ${lateJson.maxRpsWithinSlo}`);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const r = planKairos('routing: { policy: heterogeneity-aware, lateBinding: false }', ['--rps', '130', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const atArrival = JSON.parse(r.stdout) as Out;
+    assert.equal(atArrival.plan.meetsSlo, false);
+    assert.equal(atArrival.plan.sharedQueue, undefined);
+    assert.ok(atArrival.maxRpsWithinSlo < lateJson.maxRpsWithinSlo / 1.15, `${atArrival.maxRpsWithinSlo} vs ${lateJson.maxRpsWithinSlo}`);
   });
 
   it("plans with the configured fast-frugal's options: tailSlack picks the mix with most capacity, 0 the lowest tail; a sweep shows the lowest tail", () => {
     type Out = { plan: { mix: Record<string, number>; reason: string; predicted: { rm2: { p99Ms: number } } } };
     const roomy = JSON.parse(runCli(['plan', '--config', CONFIG, '--rps', '10', '--json']).stdout) as Out;
     assert.match(roomy.plan.reason, /^most capacity within 10% of the lowest predicted tail/);
-    const dir = mkdtempSync(join(tmpdir(), 'mixscale-plan-'));
-    try {
-      const config = join(dir, 'no-slack.yaml');
-      writeFileSync(
-        config,
-        `budget: { usdPerHour: 2.5 }
-classes: [{ name: rm2, model: rm2, slo: 350ms }]
-pools: [{ name: gpu, type: g4dn.xlarge }, { name: c5n, type: c5n.2xlarge }, { name: r5n, type: r5n.large }, { name: t3, type: t3.xlarge }]
-scaling: { policy: fast-frugal, options: { tailSlack: 0 } }
-`,
-      );
-      const r = runCli(['plan', '--config', config, '--rps', '10', '--json']);
-      assert.equal(r.code, 0, r.stderr);
-      const lowest = JSON.parse(r.stdout) as Out;
-      assert.notDeepEqual(lowest.plan.mix, roomy.plan.mix);
-      assert.ok(lowest.plan.predicted.rm2.p99Ms < roomy.plan.predicted.rm2.p99Ms);
-      assert.doesNotMatch(lowest.plan.reason, /most capacity/);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const r = planKairos('scaling: { policy: fast-frugal, options: { tailSlack: 0 } }', ['--rps', '10', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const lowest = JSON.parse(r.stdout) as Out;
+    assert.notDeepEqual(lowest.plan.mix, roomy.plan.mix);
+    assert.ok(lowest.plan.predicted.rm2.p99Ms < roomy.plan.predicted.rm2.p99Ms);
+    assert.doesNotMatch(lowest.plan.reason, /most capacity/);
     const sweep = JSON.parse(runCli(['plan', '--config', CONFIG, '--rps', '10', '--budget-sweep', '2.5:2.5:1', '--json']).stdout) as { sweep: Array<{ mix: Record<string, number> }> };
     assert.notDeepEqual(sweep.sweep[0]!.mix, roomy.plan.mix);
   });
