@@ -42,8 +42,9 @@ export interface PlannerOptions {
   readonly sharedQueue: boolean;
   /**
    * Capacity over the last few percent of tail: among mixes predicted to meet every SLO whose
-   * predicted tail (rank key) is within this fraction of the best, take the one with the highest
-   * throughput bound (src/model/capacity.ts; 0: always the lowest predicted tail). Under a hard
+   * predicted tail (rank key, penalties apart) is within this fraction of the best, take the one
+   * with the highest throughput bound (src/model/capacity.ts; the 64 best-ranked mixes are
+   * considered; 0: always the lowest predicted tail). Under a hard
    * budget a mix change drains before it launches, so a fleet with room absorbs a surge that a
    * lean one meets with a capacity hole; at low load the mixes in the band differ by a few ms.
    * A running fleet is not changed for capacity alone: the hold compares it with this choice.
@@ -144,8 +145,9 @@ export function mixKey(model: PerformanceModel, counts: ArrayLike<number>, p: Mi
 
 /**
  * Chooses the mix (counts per candidate type) and routing split with the lowest predicted tail
- * latency under a hard $/h cap, or, within tailSlack of it, the one with the most capacity. Cost is counted over everything billed: draining instances
- * still cost money, so their price is taken off the budget; pending ones are part of the mix.
+ * latency under a hard $/h cap, or, within tailSlack of it, the one with the most capacity.
+ * Cost is counted over everything billed: draining instances still cost money, so their price
+ * is taken off the budget; pending ones are part of the mix.
  *
  * Search: every maximal mix (one where no further instance fits the budget: adding capacity
  * never raises predicted latency) when there are few enough ("exact"); otherwise the best one-

@@ -117,7 +117,7 @@ Examples:
         if (l.share > 0) process.stderr.write(`plan: warning: ${(l.share * 100).toFixed(1)}% of the request sizes (${sizesFrom}, used for every class) are above ${l.maxSize}, the largest size ${l.model} is profiled for; they count as unserved\n`);
       }
       // The router's binding (routing.lateBinding) decides whether pools share one queue; a
-      // configured fast-frugal's planner options (minGain, tailSlack, ...) apply as they would in the loop.
+      // configured fast-frugal's planner options (tailSlack, surgeFactor, ...) apply as they would in the loop.
       const planner = plannerOptionsFor(loaded.config.scaling.policy, loaded.config.scaling.options, { lateBinding: loaded.config.routing.lateBinding });
       const input = (budget: number, extra: Partial<PlannerOptions> = {}): PlanInput => ({ budgetUsdPerHour: budget, classes, candidates, load, options: { ...planner, ...extra } });
       const out = (text: string): void => writeJsonOutput(cmd, text);
