@@ -159,8 +159,7 @@ export class FastFrugal implements ScalingPolicy {
       const obs = state.observed.classes.find((x) => x.name === c.name)?.latency;
       if (obs === undefined) return;
       const p = pred.classes[k]!;
-      const predicted = c.sloQuantile >= 0.999 ? p.p999Ms : c.sloQuantile <= 0.5 ? p.p50Ms : p.p99Ms;
-      this.feedback.observe(c.name, obs.quantile(c.sloQuantile), predicted, obs.count);
+      this.feedback.observe(c.name, obs.quantile(c.sloQuantile), p.sloQuantileMs, obs.count);
     });
   }
 }
@@ -202,7 +201,7 @@ export function createFastFrugal(options: ScalingPolicyOptions, context: Scaling
   // The shared-queue model describes late binding; a router that binds at arrival has per-pool queues.
   const o: Parsed = { planner: context.lateBinding ? {} : { sharedQueue: false } };
   for (const [k, v] of Object.entries(options)) {
-    const parse = OPTION_PARSERS[k];
+    const parse = Object.hasOwn(OPTION_PARSERS, k) ? OPTION_PARSERS[k] : undefined;
     if (parse === undefined) throw new ConfigError(`scaling.options.${k}: not an option of fast-frugal (allowed: ${FAST_FRUGAL_OPTIONS.join(', ')})`);
     parse(o, v);
   }

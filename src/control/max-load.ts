@@ -16,7 +16,8 @@ export function maxRpsWithinSlo(input: PlanInput, relTolerance = 0.01): { rps: n
   const base = input.load.classes.reduce((a, c) => a + c.rps, 0);
   const shape = base > 0 ? input.load : { ...input.load, classes: input.load.classes.map((c) => ({ ...c, rps: 1 })) };
   const total = base > 0 ? base : input.load.classes.length;
-  const at = (rps: number): PlanResult => planMix({ ...input, fleet: [], load: scaleLoad(shape, rps / total) });
+  // What the budget holds is a property of the best mix at each load, not of the roomier one tailSlack would run.
+  const at = (rps: number): PlanResult => planMix({ ...input, fleet: [], load: scaleLoad(shape, rps / total), options: { ...input.options, tailSlack: 0 } });
   const meets = (p: PlanResult): boolean => p.meetsSlo;
   let lo = 0;
   let loPlan: PlanResult | null = null;

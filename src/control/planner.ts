@@ -222,7 +222,10 @@ export function planMix(input: PlanInput): PlanResult {
     });
     const threshold = opts.minGain + churnUsd / (input.budgetUsdPerHour * opts.amortizeHours);
     const curKey = mixKey(model, current, cur.prediction, opts.sharedQueue);
-    const gain = (curKey - mixKey(model, best.counts, best.prediction, opts.sharedQueue)) / curKey;
+    // A fleet inside tailSlack's band is weighed against the roomier choice (it is not moved for
+    // capacity alone); one outside it against the lowest tail, as without tailSlack.
+    const against = curKey <= lowest.base * (1 + opts.tailSlack) ? best : lowest;
+    const gain = (curKey - mixKey(model, against.counts, against.prediction, opts.sharedQueue)) / curKey;
     // Hold unless the gain is worth a change; a fleet that is overloaded always moves (it is
     // dropping work), and so does one the per-pool model says misses its SLO when the best
     // mix meets it (the shared queue's second opinion ranks, it does not hold); one that
@@ -231,14 +234,14 @@ export function planMix(input: PlanInput): PlanResult {
     const rescue = cur.prediction.score > 1 && best.prediction.score <= 1;
     if (cur.prediction.maxUtilization < 1 && !rescue && gain < threshold) {
       chosen = cur;
-      const alternative = best === lowest ? 'best alternative' : `the mix with most capacity within ${(opts.tailSlack * 100).toFixed(0)}% of the lowest predicted tail,`;
-      const by = gain >= 0 ? `only ${(gain * 100).toFixed(1)}% better` : `${(-gain * 100).toFixed(1)}% worse`;
+      const alternative = best === lowest ? 'best alternative' : `the mix with most capacity within ${slackPct(opts.tailSlack)} of the lowest predicted tail,`;
+      const by = gain > -0.0005 ? `only ${(Math.max(0, gain) * 100).toFixed(1)}% better` : `${(-gain * 100).toFixed(1)}% worse`;
       reasonPrefix = `hold ${formatMix(toMix(current, cands))}: ${alternative} ${formatMix(toMix(best.counts, cands))} is predicted ${by} (threshold ${(threshold * 100).toFixed(1)}%); `;
     }
   }
 
   if (chosen === best && best !== lowest) {
-    reasonPrefix = `most capacity within ${(opts.tailSlack * 100).toFixed(0)}% of the lowest predicted tail (up to ${room.boundRps.toFixed(0)} rps, against ${room.lowestBoundRps.toFixed(0)} rps for ${formatMix(toMix(lowest.counts, cands))}); `;
+    reasonPrefix = `most capacity within ${slackPct(opts.tailSlack)} of the lowest predicted tail (up to ${room.boundRps.toFixed(0)} rps, against ${room.lowestBoundRps.toFixed(0)} rps for ${formatMix(toMix(lowest.counts, cands))}); `;
   }
   const pred = model.predict(chosen.counts, true);
   const shared = opts.sharedQueue && pred.score > 1 ? sharedVerdict(model, chosen.counts) : null;
@@ -273,25 +276,34 @@ export function planMix(input: PlanInput): PlanResult {
   };
 }
 
+const slackPct = (slack: number): string => `${+(slack * 100).toFixed(1)}%`;
+
 /** How many of the best-ranked mixes tailSlack chooses among (each costs a throughput bound). */
 const ROOMY_CANDIDATES = 64;
 
 /**
- * Of the mixes predicted to meet every SLO whose rank key (penalties apart, and with the same
- * transition and surge penalty as the lowest) is within `slack` of the lowest's, the one with the
- * highest throughput bound (bounds within 0.1%: the lower key); the lowest itself when slack is 0.
- * Bounds are NaN when not computed.
+ * Of the mixes predicted to meet every SLO with no pool overloaded whose rank key (penalties
+ * apart, and with the same transition and surge penalty as the lowest) is within `slack` of the
+ * lowest's, the one with the highest throughput bound (more than 0.1% above the rest; `top` is
+ * in key order, so on a tie the lower key stays); the lowest itself when slack is 0. Bounds are
+ * NaN when not computed.
  */
 function roomiest(model: PerformanceModel, top: readonly Scored[], lowest: Scored, slack: number): { mix: Scored; boundRps: number; lowestBoundRps: number } {
   if (slack <= 0) return { mix: lowest, boundRps: NaN, lowestBoundRps: NaN };
   const bound = (s: Scored): number => upperBoundRps(model, s.counts, { withinSlo: true });
+  // The search ranks with the quick prediction; a mix taken over the lowest must also meet every
+  // SLO, with no pool overloaded, in the full one the plan reports.
+  const sound = (s: Scored): boolean => {
+    const full = model.predict(s.counts, true);
+    return full.score <= 1 && full.maxUtilization < 1;
+  };
   const lowestBoundRps = lowest.prediction.score <= 1 ? bound(lowest) : NaN;
   let best = { mix: lowest, boundRps: lowestBoundRps, lowestBoundRps };
   if (Number.isNaN(lowestBoundRps)) return best;
   for (const s of top) {
-    if (s === lowest || s.prediction.score > 1 || Math.abs(s.penalty - lowest.penalty) > 1e-9 || s.base > lowest.base * (1 + slack)) continue;
+    if (s === lowest || s.prediction.score > 1 || s.prediction.maxUtilization >= 1 || Math.abs(s.penalty - lowest.penalty) > 1e-9 || s.base > lowest.base * (1 + slack)) continue;
     const b = bound(s);
-    if (b > best.boundRps * 1.001 || (b >= best.boundRps * 0.999 && s.key < best.mix.key)) best = { mix: s, boundRps: b, lowestBoundRps };
+    if (b > best.boundRps * 1.001 && sound(s)) best = { mix: s, boundRps: b, lowestBoundRps };
   }
   return best;
 }
@@ -338,22 +350,18 @@ function explain(model: PerformanceModel, p: MixPrediction, usd: number, budget:
   let worst = 0;
   p.classes.forEach((c, k) => {
     const cl = model.classes[k]!;
-    const r = cl.rps > 0 ? sloQuantileOf(c, cl.sloQuantile) / cl.sloMs : 0;
+    const r = cl.rps > 0 ? c.sloQuantileMs / cl.sloMs : 0;
     if (r >= p.score - 1e-12) worst = k;
   });
   const wc = model.classes[worst]!;
   const q = `p${+(wc.sloQuantile * 100).toFixed(1)}`;
-  const lat = sloQuantileOf(p.classes[worst]!, wc.sloQuantile);
+  const lat = p.classes[worst]!.sloQuantileMs;
   if (p.score > 1 && shared !== null) {
     const within = model.classes.map((c) => `${c.name} ${((shared[c.name] ?? 1) * 100).toFixed(2)}%`).join(', ');
     return `SLO met only with late binding's shared queue within ${spend}: ${within} within SLO (per-pool queues: ${wc.name} ${q} ${lat.toFixed(0)} ms > ${wc.sloMs} ms)${util}; binding: budget`;
   }
   if (p.score > 1) return `SLO not attainable within ${spend}: ${wc.name} ${q} predicted ${lat.toFixed(0)} ms > ${wc.sloMs} ms${util}${lost}`;
   return `${lowest ? 'lowest predicted tail' : 'predicted tail'} within ${spend}: ${wc.name} ${q} ${lat.toFixed(0)} ms (SLO ${wc.sloMs} ms)${util}; binding: budget`;
-}
-
-function sloQuantileOf(p: PredictedLatency, q: number): number {
-  return q === 0.99 ? p.p99Ms : q === 0.999 ? p.p999Ms : q === 0.5 ? p.p50Ms : p.p99Ms;
 }
 
 function toMix(counts: readonly number[], cands: readonly CandidateType[]): Mix {

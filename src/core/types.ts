@@ -59,6 +59,8 @@ export interface PredictedLatency {
   readonly p50Ms: number;
   readonly p99Ms: number;
   readonly p999Ms: number;
+  /** At the class's own SLO quantile (p99 for most; p90, p95, ... where a class says so). */
+  readonly sloQuantileMs: number;
   /** Predicted fraction of requests within the SLO. */
   readonly attainment: number;
 }

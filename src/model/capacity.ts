@@ -38,8 +38,10 @@ export function upperBoundRps(model: PerformanceModel, counts: readonly number[]
     }
     return true;
   };
-  // Every slot busy with the quickest request there is: no mix serves more.
-  let hi = capacity.reduce((a, b) => a + b, 0) / minSvc;
+  // Every slot busy with the quickest request there is, and the demand a class may leave out on
+  // top: no mix serves more.
+  const allowed = slack.reduce((a, b) => a + b, 0);
+  let hi = capacity.reduce((a, b) => a + b, 0) / minSvc / Math.max(1e-3, 1 - allowed);
   if (!(hi > 0) || !feasible(1e-6 * hi)) return 0;
   let lo = 0;
   for (let it = 0; it < 60 && hi - lo > 1e-4 * hi; it++) {

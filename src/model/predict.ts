@@ -343,8 +343,8 @@ export class PerformanceModel {
       score = Math.max(score, c.rps > 0 ? sloQ / c.sloMs : 0);
       classes.push(
         full
-          ? { p50Ms: quantileOf(tail, 0.5), p99Ms: c.sloQuantile === 0.99 ? sloQ : quantileOf(tail, 0.99), p999Ms: quantileOf(tail, 0.999), attainment }
-          : { p50Ms: NaN, p99Ms: c.sloQuantile === 0.99 ? sloQ : NaN, p999Ms: NaN, attainment },
+          ? { p50Ms: quantileOf(tail, 0.5), p99Ms: c.sloQuantile === 0.99 ? sloQ : quantileOf(tail, 0.99), p999Ms: quantileOf(tail, 0.999), sloQuantileMs: sloQ, attainment }
+          : { p50Ms: NaN, p99Ms: c.sloQuantile === 0.99 ? sloQ : NaN, p999Ms: NaN, sloQuantileMs: sloQ, attainment },
       );
       split.push(byType);
     }

@@ -147,6 +147,23 @@ describe('planMix (Kairos rm2, $2.5/h)', () => {
     assert.deepEqual(plan(130).mix, plan(130, { options: { tailSlack: 0 } }).mix);
   });
 
+  it('takes a roomier mix only if the full prediction it reports meets the SLO with no pool overloaded', () => {
+    // At 250 ms the search's quick prediction puts 3×g4dn + 6×r5n within the SLO, the full one at 255 ms.
+    const tight = [{ ...rm2Class[0]!, sloMs: 250 }];
+    const p = plan(30, { classes: tight, options: { sharedQueue: false } });
+    assert.ok(p.score <= 1, `${JSON.stringify(p.mix)}: ${p.reason}`);
+    // At p90 a pool can be overloaded while 90% of requests are fast: not a mix to run.
+    const p90 = planMix({ budgetUsdPerHour: 3.5, classes: [{ ...rm2Class[0]!, sloMs: 250, sloQuantile: 0.9 }], candidates: kairosCandidates, load: rm2Load(160), options: { sharedQueue: false } });
+    assert.ok(Math.max(...Object.values(p90.utilization)) < 1, JSON.stringify(p90.utilization));
+    assert.match(p90.reason, new RegExp(`rm2 p90 ${p90.predicted['rm2']!.sloQuantileMs.toFixed(0)} ms \\(SLO 250 ms\\)`));
+  });
+
+  it('weighs a fleet outside the band against the lowest tail, as without tailSlack', () => {
+    const fleet = fleetOf({ 'c5n.2xlarge': 2, 'g4dn.xlarge': 2 });
+    assert.equal(plan(15, { fleet, options: { tailSlack: 0 } }).changes, true);
+    assert.equal(plan(15, { fleet }).changes, true);
+  });
+
   it('measures the band without the surge and transition penalties', () => {
     // With a surge reserve every mix is penalized at 40 rps; the band must not stretch with the penalty.
     const lowest = plan(40, { options: { tailSlack: 0, surgeFactor: 5 } });
@@ -190,7 +207,7 @@ describe('planMix (Kairos rm2, $2.5/h)', () => {
   it('ranks mixes that miss the SLO by how many requests they keep within it, after every mix that meets it', () => {
     const pred = (score: number, attainment: number, maxUtilization = 0.8): MixPrediction => ({
       pools: [],
-      classes: [{ p50Ms: 50, p99Ms: score * 350, p999Ms: NaN, attainment }],
+      classes: [{ p50Ms: 50, p99Ms: score * 350, p999Ms: NaN, sloQuantileMs: score * 350, attainment }],
       split: [],
       score,
       meanScore: 0.3,

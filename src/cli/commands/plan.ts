@@ -129,7 +129,7 @@ Examples:
           try {
             // What each dollar buys: the lowest predicted tail, not the roomier mix tailSlack would run.
             const p = planMix(input(b, { tailSlack: 0 }));
-            const max = maxRpsWithinSlo(input(b, { tailSlack: 0 }));
+            const max = maxRpsWithinSlo(input(b));
             return { budgetUsdPerHour: b, mix: p.mix, usdPerHour: p.usdPerHour, predicted: p.predicted, maxRpsWithinSlo: max.rps, maxRpsMix: max.plan?.mix ?? null };
           } catch (e) {
             // A budget below the cheapest instance (or the pools' minCount) buys nothing: a row that says so.

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import type { FastFrugal } from '../../../policies/scaling/fast-frugal.ts';
+import { plannerOptionsFor, type FastFrugal } from '../../../policies/scaling/fast-frugal.ts';
 import { createScalingPolicy } from '../../../policies/scaling/index.ts';
 import { LatencyHistogram } from '../../../src/core/histogram.ts';
 import { mixCost, type Instance } from '../../../src/core/types.ts';
@@ -104,6 +104,8 @@ describe('fast-frugal scaling policy', () => {
   it('names an unknown option, listing those it takes, and a bad value with what it expects', () => {
     assert.throws(() => createScalingPolicy('fast-frugal', { headrom: 0.2 }), /scaling\.options\.headrom: not an option of fast-frugal \(allowed: headroom, .*tailSlack/);
     assert.throws(() => createScalingPolicy('fast-frugal', { sharedQueue: 'yes' }), /scaling\.options\.sharedQueue: expected true or false/);
+    // Called directly (as plan does), not through the registry's check of names.
+    assert.throws(() => plannerOptionsFor('fast-frugal', { toString: 1 }, { lateBinding: true }), /scaling\.options\.toString: not an option of fast-frugal/);
     assert.throws(() => createScalingPolicy('fast-frugal', { tailSlack: -0.1 }), /scaling\.options\.tailSlack: expected a number ≥ 0, got -0\.1/);
     assert.throws(() => createScalingPolicy('fast-frugal', { replanTolerance: 1 }), /scaling\.options\.replanTolerance: expected a fraction in \[0, 1\)/);
     assert.throws(() => createScalingPolicy('fast-frugal', { scaleDownDelay: -1 }), /scaling\.options\.scaleDownDelay: expected milliseconds ≥ 0/);
