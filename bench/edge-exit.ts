@@ -60,6 +60,11 @@ interface Row {
   client: { within: number; p99: number };
 }
 
+/** The q-quantile of sorted values (nearest rank). */
+function quantile(sorted: readonly number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))]!;
+}
+
 async function run(policy: string, rps: number, dir: string): Promise<Row> {
   const trace = join(dir, `rate-${rps}.csv`);
   writeFileSync(trace, `t_s,rps\n0,${rps}\n${seconds},${rps}\n`);
@@ -118,13 +123,13 @@ async function run(policy: string, rps: number, dir: string): Promise<Row> {
       accuracy: correct / answered,
       timelyAccuracy: timely / answered,
       exits,
-      p50: elapsed[Math.floor(elapsed.length * 0.5)]!,
-      p99: elapsed[Math.min(elapsed.length - 1, Math.floor(elapsed.length * 0.99))]!,
+      p50: quantile(elapsed, 0.5),
+      p99: quantile(elapsed, 0.99),
       failed: report.failed,
       reasons,
       late,
       stages,
-      client: { within: seen.filter((ms) => ms <= bound).length / answered, p99: seen[Math.min(seen.length - 1, Math.floor(seen.length * 0.99))]! },
+      client: { within: seen.filter((ms) => ms <= bound).length / answered, p99: quantile(seen, 0.99) },
     };
   } finally {
     child.kill('SIGTERM');

@@ -171,7 +171,8 @@ const number = (k: string, v: unknown, ok: (x: number) => boolean, expected: str
   return v;
 };
 const atLeast0 = (k: string, v: unknown): number => number(k, v, (x) => x >= 0, 'a number ≥ 0');
-const planner = (k: string) => (o: Parsed, v: unknown): void => void (o.planner[k] = atLeast0(k, v));
+/** A planner option: a number ≥ 0 passed to planMix as is. */
+const plannerOption = (k: string) => (o: Parsed, v: unknown): void => void (o.planner[k] = atLeast0(k, v));
 
 /** Each `scaling.options` key fast-frugal takes, with its check. */
 const OPTION_PARSERS: Readonly<Record<string, (o: Parsed, v: unknown) => void>> = {
@@ -179,12 +180,12 @@ const OPTION_PARSERS: Readonly<Record<string, (o: Parsed, v: unknown) => void>> 
   scaleDownDelay: (o, v) => void (o.scaleDownDelayMs = number('scaleDownDelay', v, (x) => x >= 0, 'milliseconds ≥ 0')),
   replanTolerance: (o, v) => void (o.replanTolerance = number('replanTolerance', v, (x) => x >= 0 && x < 1, 'a fraction in [0, 1)')),
   replanEvery: (o, v) => void (o.replanEveryMs = number('replanEvery', v, (x) => x >= 0, 'milliseconds ≥ 0')),
-  surgeFactor: planner('surgeFactor'),
-  tailSlack: planner('tailSlack'),
-  minGain: planner('minGain'),
-  changeCostUsd: planner('changeCostUsd'),
-  amortizeHours: planner('amortizeHours'),
-  exactLimit: planner('exactLimit'),
+  surgeFactor: plannerOption('surgeFactor'),
+  tailSlack: plannerOption('tailSlack'),
+  minGain: plannerOption('minGain'),
+  changeCostUsd: plannerOption('changeCostUsd'),
+  amortizeHours: plannerOption('amortizeHours'),
+  exactLimit: plannerOption('exactLimit'),
   feedback: (o, v) => void (o.feedback = bool('feedback', v)),
   sharedQueue: (o, v) => void (o.planner['sharedQueue'] = bool('sharedQueue', v)),
 };

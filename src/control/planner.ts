@@ -48,7 +48,8 @@ export interface PlannerOptions {
    * considered; 0: always the lowest predicted tail). Under a hard
    * budget a mix change drains before it launches, so a fleet with room absorbs a surge that a
    * lean one meets with a capacity hole; at low load the mixes in the band differ by a few ms.
-   * A running fleet is not changed for capacity alone: the hold compares it with this choice.
+   * A running fleet is not changed for capacity alone: the hold compares one inside the band
+   * with this choice, one outside it with the lowest predicted tail.
    */
   readonly tailSlack: number;
 }
@@ -225,7 +226,7 @@ export function planMix(input: PlanInput): PlanResult {
     const curKey = mixKey(model, current, cur.prediction, opts.sharedQueue);
     // A fleet inside tailSlack's band is weighed against the roomier choice (it is not moved for
     // capacity alone); one outside it against the lowest tail, as without tailSlack.
-    const against = curKey <= lowest.base * (1 + opts.tailSlack) ? best : lowest;
+    const against = inBand(curKey, lowest, opts.tailSlack) ? best : lowest;
     const gain = (curKey - mixKey(model, against.counts, against.prediction, opts.sharedQueue)) / curKey;
     // Hold unless the gain is worth a change; a fleet that is overloaded always moves (it is
     // dropping work), and so does one the per-pool model says misses its SLO when the best
@@ -279,6 +280,9 @@ export function planMix(input: PlanInput): PlanResult {
 
 const slackPct = (slack: number): string => `${+(slack * 100).toFixed(1)}%`;
 
+/** Whether a rank key (penalties apart) is within tailSlack's band above the lowest's. */
+const inBand = (base: number, lowest: Scored, slack: number): boolean => base <= lowest.base * (1 + slack);
+
 /** How many of the best-ranked mixes tailSlack chooses among (each costs a throughput bound). */
 const ROOMY_CANDIDATES = 64;
 
@@ -302,7 +306,7 @@ function roomiest(model: PerformanceModel, top: readonly Scored[], lowest: Score
   let best = { mix: lowest, boundRps: lowestBoundRps, lowestBoundRps };
   if (Number.isNaN(lowestBoundRps)) return best;
   for (const s of top) {
-    if (s === lowest || s.prediction.score > 1 || s.prediction.maxUtilization >= 1 || Math.abs(s.penalty - lowest.penalty) > 1e-9 || s.base > lowest.base * (1 + slack)) continue;
+    if (s === lowest || s.prediction.score > 1 || s.prediction.maxUtilization >= 1 || Math.abs(s.penalty - lowest.penalty) > 1e-9 || !inBand(s.base, lowest, slack)) continue;
     const b = bound(s);
     if (b > best.boundRps * 1.001 && sound(s)) best = { mix: s, boundRps: b, lowestBoundRps };
   }
