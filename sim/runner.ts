@@ -440,7 +440,21 @@ export async function runSimulation(loaded: LoadedConfig, overrides: SimOverride
       if (!arrivalsDone) heap.push(t + sim.window, EV_WINDOW, 0);
     }
   }
-  const endMs = Math.max(lastT, 0);
+  let endMs = Math.max(lastT, 0);
+  // Requests still waiting when no slot is left to free: none of them will be bound (the policy
+  // declined each one it was offered), so each is dropped at its deadline, as the router's
+  // deadline timer would, in deadline order, and the run ends when the last is settled.
+  if (waiting.length > 0) {
+    const left: Array<{ id: number; deadlineMs: Ms }> = [];
+    waiting.expire(Infinity, (id, req) => left.push({ id, deadlineMs: req.deadlineMs }));
+    left.sort((a, b) => a.deadlineMs - b.deadlineMs);
+    for (const { id, deadlineMs } of left) {
+      const at = Math.max(endMs, deadlineMs);
+      recorder.dropped(reqs.cls[id]!, 'deadline', reqs.arrival[id]!, at);
+      reqs.release(id);
+      endMs = at;
+    }
+  }
   clock.advanceTo(endMs);
   if (recorder.windows.length === 0 || recorder.windows[recorder.windows.length - 1]!.tMs < endMs) recorder.closeWindow(endMs, fleetSample(endMs));
 
@@ -473,7 +487,7 @@ export async function runSimulation(loaded: LoadedConfig, overrides: SimOverride
     policy: scaling.name,
     router: routing.name,
     seed,
-    requests: { total, completed, dropped, inFlight: recorder.inFlight, dropReasons: { ...recorder.drops } },
+    requests: { total, completed, dropped, inFlight: reqs.live, dropReasons: { ...recorder.drops } },
     latencyMs: summary(overall),
     perClass,
     perType,
@@ -494,7 +508,8 @@ export async function runSimulation(loaded: LoadedConfig, overrides: SimOverride
       littleL: little.L,
       littleLambdaW: little.lambdaW,
       littleRelativeError: little.L === 0 ? 0 : Math.abs(little.L - little.lambdaW) / little.L,
-      conservation: total === completed + dropped + recorder.inFlight,
+      // Two bookkeepings: the recorder's counts and the request table's live handles.
+      conservation: total === completed + dropped + reqs.live && recorder.inFlight === reqs.live,
     },
     trace: { rows: stats.rows, skippedRows: stats.skippedRows, arrivals: stats.arrivals, rateFactor: stats.rateFactor },
     simulatedMs: endMs,
