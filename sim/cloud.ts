@@ -21,6 +21,8 @@ export interface SimCloudOptions {
   readonly rng?: Rng;
   /** The budget in force, for the over-budget meter (default: no budget). */
   readonly budgetAt?: (nowMs: Ms) => number;
+  /** The first instant after `afterMs` at which the budget may change (default: it never does). */
+  readonly nextBudgetChange?: (afterMs: Ms) => Ms | undefined;
   /** Called when an instance stops existing (the simulated router fails what it still had). */
   readonly onTerminated?: (instance: Instance) => void;
 }
@@ -149,9 +151,14 @@ export class SimCloud implements CloudProvider {
     return this.overBudgetMs / 1000;
   }
 
+  /** Adds the time since the last meter during which the billed rate (constant since) exceeded the budget, piece by piece of the schedule. */
   private meter(nowMs: Ms): void {
-    const budget = this.opts.budgetAt?.(this.meterAtMs) ?? Infinity;
-    if (nowMs > this.meterAtMs && this.rateUsdPerHour > budget * (1 + 1e-9)) this.overBudgetMs += nowMs - this.meterAtMs;
+    const { budgetAt, nextBudgetChange } = this.opts;
+    for (let t = this.meterAtMs; t < nowMs && budgetAt !== undefined && this.rateUsdPerHour > 0; ) {
+      const next = Math.min(nowMs, nextBudgetChange?.(t) ?? Infinity);
+      if (this.rateUsdPerHour > budgetAt(t) * (1 + 1e-9)) this.overBudgetMs += next - t;
+      t = next;
+    }
     this.meterAtMs = Math.max(this.meterAtMs, nowMs);
   }
 

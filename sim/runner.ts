@@ -173,6 +173,7 @@ export async function runSimulation(loaded: LoadedConfig, overrides: SimOverride
     capacityErrorRate: sim.capacityErrorRate,
     rng: cloudRng,
     budgetAt,
+    nextBudgetChange: (t) => budget.nextBoundary(t),
     onTerminated: (instance) => {
       const node = router.gone(instance.id);
       if (node !== undefined) failQueued(node, clock.now());

@@ -94,6 +94,19 @@ export class BudgetSchedule {
     return usd;
   }
 
+  /**
+   * The first instant after `afterMs` at which some entry fires (the budget may change there),
+   * within a year; undefined when none does. Lets a meter integrate the budget piecewise.
+   */
+  nextBoundary(afterMs: Ms): Ms | undefined {
+    let first: Ms | undefined;
+    for (const { m } of this.matchers) {
+      const t = this.firstBoundary(m, afterMs);
+      if (t !== undefined && (first === undefined || t < first)) first = t;
+    }
+    return first;
+  }
+
   private parts(t: Ms): Parts {
     const d = new Date(t);
     return this.opts.utc
@@ -128,6 +141,30 @@ export class BudgetSchedule {
           for (const s of m.seconds) {
             const sec = h * 3600 + mi * 60 + s;
             if (sec <= limit) return dayStart + sec * 1000;
+          }
+        }
+      }
+    }
+    return undefined;
+  }
+
+  /** Earliest time > afterMs (whole seconds) the expression fires at, within the lookback. */
+  private firstBoundary(m: Matcher, afterMs: Ms): Ms | undefined {
+    const now = this.parts(afterMs);
+    const nowSecOfDay = now.hour * 3600 + now.minute * 60 + now.second;
+    const startOfToday = Math.floor(afterMs / 1000) * 1000 - nowSecOfDay * 1000;
+    for (let ahead = 0; ahead <= LOOKBACK_DAYS; ahead++) {
+      const noon = startOfToday + ahead * DAY_MS + 12 * 3600_000;
+      const p = this.parts(noon);
+      if (!this.dayMatches(m, p)) continue;
+      const dayStart = noon - 12 * 3600_000;
+      // The arrays are in descending order; the first match going up is the earliest.
+      for (let hi = m.hours.length - 1; hi >= 0; hi--) {
+        const h = m.hours[hi]!;
+        for (let mi = m.minutes.length - 1; mi >= 0; mi--) {
+          for (let si = m.seconds.length - 1; si >= 0; si--) {
+            const t = dayStart + (h * 3600 + m.minutes[mi]! * 60 + m.seconds[si]!) * 1000;
+            if (t > afterMs) return t;
           }
         }
       }

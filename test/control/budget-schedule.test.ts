@@ -16,6 +16,17 @@ describe('BudgetSchedule', () => {
     assert.equal(dayNight.at(at('2026-03-02T20:00:00Z')), 3);
   });
 
+  it('finds the next boundary of any entry, strictly after the given instant', () => {
+    assert.equal(dayNight.nextBoundary(at('2026-03-02T07:59:59Z')), at('2026-03-02T08:00:00Z'));
+    assert.equal(dayNight.nextBoundary(at('2026-03-02T08:00:00Z')), at('2026-03-02T20:00:00Z'));
+    assert.equal(dayNight.nextBoundary(at('2026-03-02T21:30:00Z')), at('2026-03-03T08:00:00Z'));
+    const weekly = new BudgetSchedule(1, [{ cron: '30 15 * * 6', usdPerHour: 2 }], { utc: true });
+    assert.equal(weekly.nextBoundary(at('2026-03-04T12:00:00Z')), at('2026-03-07T15:30:00Z'));
+    const lastDay = new BudgetSchedule(1, [{ cron: '0 0 0 L * *', usdPerHour: 9 }], { utc: true });
+    assert.equal(lastDay.nextBoundary(at('2026-02-10T00:00:00Z')), at('2026-02-28T00:00:00Z'));
+    assert.equal(new BudgetSchedule(5, []).nextBoundary(0), undefined);
+  });
+
   it('uses the base budget with no entries', () => {
     assert.equal(new BudgetSchedule(5, []).at(at('2026-03-02T12:00:00Z')), 5);
   });

@@ -94,4 +94,20 @@ describe('simulated cloud', () => {
     assert.ok(Math.abs(cloud.maxUsdPerHour() - 1.052) < 1e-9);
     assert.equal(cloud.overBudgetSeconds(), 10);
   });
+
+  it('meters against a budget that changes between launches, piece by piece', async () => {
+    // One r5n.large ($0.149/h) from 0 to 60 s; the budget changes at 30 s.
+    const run = async (before: number, after: number): Promise<number> => {
+      const clock = new SimClock();
+      const cloud = new SimCloud({ clock, catalog, budgetAt: (t) => (t < 30_000 ? before : after), nextBudgetChange: (t) => (t < 30_000 ? 30_000 : undefined) });
+      await cloud.launch({ type: 'r5n.large', pool: 'p', count: 1, clientToken: 'a' });
+      clock.advanceTo(60_000);
+      await cloud.terminate(cloud.instances().map((i) => i.id));
+      clock.advanceTo(90_000);
+      return cloud.overBudgetSeconds();
+    };
+    assert.equal(await run(10, 0.1), 30, 'the budget falls under the spend at 30 s');
+    assert.equal(await run(0.1, 10), 30, 'the budget rises over the spend at 30 s');
+    assert.equal(await run(0.1, 0.1), 60);
+  });
 });

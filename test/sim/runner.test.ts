@@ -109,6 +109,21 @@ describe('simulation runner', () => {
     assert.ok(run.fleet.every((f) => f.mix['r5n.large'] === 16));
   });
 
+  it('counts the seconds over a budget that a schedule lowers under the running fleet', async () => {
+    // $2.5/h until 00:05 UTC, then $0.5/h: the 16 × r5n.large ($2.384/h) are over budget until drained.
+    const cfg = loadConfigObject({
+      budget: { usdPerHour: 2.5, schedule: [{ cron: '0 0 0 * * *', usdPerHour: 2.5 }, { cron: '0 5 0 * * *', usdPerHour: 0.5 }] },
+      classes: [{ name: 'rm2', model: 'rm2', slo: '350ms' }],
+      pools: [{ name: 'r5n', type: 'r5n.large' }],
+      scaling: { policy: 'homogeneous-cheap', interval: '30s' },
+      routing: { policy: 'least-outstanding' },
+      sim: { rps: 20, duration: '10m', window: '1m' },
+    });
+    const run = await runSimulation(cfg, { seed: 1 });
+    assert.ok(run.cost.overBudgetSeconds > 0 && run.cost.overBudgetSeconds <= 60, `${run.cost.overBudgetSeconds} s over budget`);
+    assert.ok(run.fleet.at(-1)!.usdPerHour <= 0.5, JSON.stringify(run.fleet.at(-1)));
+  });
+
   it('runs a constant Poisson load given instead of a trace', async () => {
     const run = await runSimulation(scenario(), { scalingPolicy: 'homogeneous-cheap', arrivals: { kind: 'poisson', rps: 40, durationMs: 300_000, sizes: { kind: 'fixed', size: 100 } } });
     assert.ok(Math.abs(run.requests.total - 12_000) < 500, `${run.requests.total}`);
