@@ -1,5 +1,5 @@
 import { Pool } from 'undici';
-import { readTrace, newTraceStats, type TraceOptions, type TraceStats } from '../../sim/workload.ts';
+import { readTrace, newTraceStats, type TraceArrival, type TraceOptions, type TraceStats } from '../../sim/workload.ts';
 import type { Clock } from '../core/clock.ts';
 import { MixscaleError } from '../core/errors.ts';
 import { Rng } from '../core/rng.ts';
@@ -77,11 +77,18 @@ export async function replayTrace(opts: ReplayOptions, clock: Clock): Promise<Re
   const timeoutMs = opts.timeoutMs ?? 30_000;
   const progress = (): void => opts.onProgress?.(rec.totals);
   let lastT = 0;
+  // The clock starts once the first arrival is read: reading a trace (and, for --peak-rps, a
+  // first pass over it) must not make the first sends late.
+  const arrivals = readTrace({ ...opts.trace, stats })[Symbol.asyncIterator]();
+  let first: IteratorResult<TraceArrival> | undefined = await arrivals.next();
   const start = clock.now();
+  let lastAnswerAt = start;
   const fleet = new FleetWatch(url.origin, clock);
   fleet.start(start);
   try {
-    for await (const a of readTrace({ ...opts.trace, stats })) {
+    for (let next = first; next.done !== true; next = await arrivals.next()) {
+      first = undefined;
+      const a = next.value;
       const intended = start + a.tMs;
       lastT = a.tMs;
       const wait = intended - clock.now();
@@ -90,14 +97,19 @@ export async function replayTrace(opts: ReplayOptions, clock: Clock): Promise<Re
       const cls = opts.classes === undefined ? 'all' : pickClass(opts.classes, rng);
       const body = opts.payload.body(size, opts.classes === undefined ? undefined : cls);
       rec.sent(cls, Math.max(0, clock.now() - intended));
-      const p = send(pool, url, body, timeoutMs)
+      // --timeout counts from the intended send, time waiting for a connection included.
+      const p = send(pool, url, body, Math.max(1, intended + timeoutMs - clock.now()))
         .then(({ status, payload }) => {
-          const latency = clock.now() - intended;
+          lastAnswerAt = clock.now();
+          const latency = lastAnswerAt - intended;
           if (status === 200) rec.ok(cls, latency);
           else rec.failed(cls, `http ${status}`);
           opts.onResponse?.({ cls, size, intendedMs: intended - start, latencyMs: latency, status, body: payload });
         })
-        .catch((e: unknown) => rec.failed(cls, errorReason(e)))
+        .catch((e: unknown) => {
+          lastAnswerAt = clock.now();
+          rec.failed(cls, errorReason(e));
+        })
         .finally(() => {
           inflight.delete(p);
           progress();
@@ -109,6 +121,7 @@ export async function replayTrace(opts: ReplayOptions, clock: Clock): Promise<Re
   } finally {
     await fleet.stop();
     await pool.close();
+    if (first !== undefined) await arrivals.return?.(undefined);
   }
   const t = rec.totals;
   const spanS = Math.max(lastT, 1) / 1000;
@@ -116,7 +129,7 @@ export async function replayTrace(opts: ReplayOptions, clock: Clock): Promise<Re
     target: url.href,
     ...t,
     failures: Object.fromEntries(rec.failures),
-    durationMs: clock.now() - start,
+    durationMs: Math.max(lastAnswerAt, start + lastT) - start,
     offeredRps: t.sent / spanS,
     classes: rec.classes(),
     sendLagMs: { p99: rec.sendLag.quantile(0.99), max: rec.sendLag.maxMs },
@@ -125,26 +138,32 @@ export async function replayTrace(opts: ReplayOptions, clock: Clock): Promise<Re
   };
 }
 
+/** A request not answered within --timeout of its intended send time. */
+class ReplayTimeout extends Error {}
+
 async function send(pool: Pool, url: URL, body: string, timeoutMs: Ms): Promise<{ status: number; payload: unknown }> {
-  const r = await pool.request({
-    path: url.pathname + url.search,
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body,
-    headersTimeout: timeoutMs,
-    bodyTimeout: timeoutMs,
-  });
-  const text = await r.body.text();
+  const signal = AbortSignal.timeout(Math.ceil(timeoutMs));
+  let text: string;
+  let status: number;
+  try {
+    const r = await pool.request({ path: url.pathname + url.search, method: 'POST', headers: { 'content-type': 'application/json' }, body, signal });
+    status = r.statusCode;
+    text = await r.body.text();
+  } catch (e) {
+    if (signal.aborted) throw new ReplayTimeout();
+    throw e;
+  }
   let payload: unknown = text;
   try {
     payload = JSON.parse(text);
   } catch {
     // a non-JSON answer (a proxy's error page): keep the text
   }
-  return { status: r.statusCode, payload };
+  return { status, payload };
 }
 
 function errorReason(e: unknown): string {
+  if (e instanceof ReplayTimeout) return 'timeout';
   const code = (e as { code?: unknown }).code;
   return typeof code === 'string' ? code : e instanceof Error ? e.name : 'error';
 }

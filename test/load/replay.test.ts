@@ -146,6 +146,40 @@ describe('load generator (trace replay)', function () {
     assert.deepEqual(report.failures, { ECONNREFUSED: 3 });
   });
 
+  it('times a request out --timeout after its intended send, time queued for a connection included', async () => {
+    // One connection, three arrivals at 0 ms, each answer 400 ms: the second would answer at
+    // 800 ms and the third at 1200 ms, past a 600 ms timeout that only counted from the socket.
+    const t = join(dir, 'burst.csv');
+    writeFileSync(t, 't_ms,size\n0,1\n0,1\n0,1\n');
+    const s = await stub(() => 400);
+    try {
+      const report = await replayTrace({ trace: { path: t }, target: s.url, model: 'rm2', payload, connections: 1, timeoutMs: 600 }, new RealClock());
+      assert.equal(report.ok, 1);
+      assert.deepEqual(report.failures, { timeout: 2 });
+      assert.ok(report.durationMs < 1000, `duration ${report.durationMs} ms`);
+    } finally {
+      s.server.close();
+    }
+  });
+
+  it("reports the duration from the first intended send to the last answer, not the fleet watcher's stop", async () => {
+    const server = createServer((req, res) => {
+      res.setHeader('content-type', 'application/json');
+      if (req.method === 'GET') return void res.end(JSON.stringify({ pools: [{ type: 'r5n.large', backends: 2 }] }));
+      req.resume();
+      req.on('end', () => res.end('{"outputs":[]}'));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const report = await replayTrace({ trace: { path: trace }, target: url, model: 'rm2', payload }, new RealClock());
+      assert.equal(report.ok, 8);
+      assert.ok(report.durationMs >= 700 && report.durationMs < 950, `duration ${report.durationMs} ms`);
+    } finally {
+      server.close();
+    }
+  });
+
   it('accepts a base URL or a full infer URL as the target', () => {
     assert.equal(inferUrl('http://127.0.0.1:8080', 'rm2').href, 'http://127.0.0.1:8080/v2/models/rm2/infer');
     assert.equal(inferUrl('http://127.0.0.1:8080/v2/models/x/infer', 'rm2').href, 'http://127.0.0.1:8080/v2/models/x/infer');
