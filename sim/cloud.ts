@@ -52,6 +52,8 @@ export class SimCloud implements CloudProvider {
   private rateUsdPerHour = 0;
   private meterAtMs: Ms;
   private overBudgetMs = 0;
+  /** ∫ billed $/h dt, in $/h · ms, up to meterAtMs. */
+  private rateIntegral = 0;
   private maxRate = 0;
 
   constructor(opts: SimCloudOptions) {
@@ -151,8 +153,22 @@ export class SimCloud implements CloudProvider {
     return this.overBudgetMs / 1000;
   }
 
-  /** Adds the time since the last meter during which the billed rate (constant since) exceeded the budget, piece by piece of the schedule. */
+  /**
+   * Time-average of the billed $/h from `sinceIntegral` (an earlier `rateIntegralAt`) to
+   * `nowMs`: the mean spend rate, which per-second billing's rounding (in `totalUsd`) cannot
+   * lift above the highest.
+   */
+  rateIntegralAt(nowMs: Ms = this.clock.now()): number {
+    this.meter(nowMs);
+    return this.rateIntegral;
+  }
+
+  /**
+   * Adds the time since the last meter (the billed rate is constant since) to the rate's
+   * integral, and to the time over budget where the rate exceeded it, piece by piece of the schedule.
+   */
   private meter(nowMs: Ms): void {
+    if (nowMs > this.meterAtMs) this.rateIntegral += this.rateUsdPerHour * (nowMs - this.meterAtMs);
     const { budgetAt, nextBudgetChange } = this.opts;
     for (let t = this.meterAtMs; t < nowMs && budgetAt !== undefined && this.rateUsdPerHour > 0; ) {
       const next = Math.min(nowMs, nextBudgetChange?.(t) ?? Infinity);

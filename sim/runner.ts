@@ -252,7 +252,11 @@ export async function runSimulation(loaded: LoadedConfig, overrides: SimOverride
   };
   clock.setTimeout(tick, 0);
   let costAtStart = 0;
-  clock.setTimeout(() => (costAtStart = cloud.totalUsd(0)), warmupMs);
+  let rateIntegralAtStart = 0;
+  clock.setTimeout(() => {
+    costAtStart = cloud.totalUsd(0);
+    rateIntegralAtStart = cloud.rateIntegralAt(0);
+  }, warmupMs);
 
   function failQueued(node: ServiceNode, now: Ms): void {
     while (node.queued > 0) {
@@ -436,7 +440,9 @@ export async function runSimulation(loaded: LoadedConfig, overrides: SimOverride
       if (node.queued > 0 && !node.gone) start(node.dequeue(), node, t);
       else if (lateBinding) bindWaiting(node, t);
       lastT = t;
-    } else {
+    } else if (!arrivalsDone || heap.size > 0) {
+      // (The last window event, once nothing is left to happen, would close a window past the
+      // run's end: the run's own end closes the last one instead.)
       recorder.closeWindow(t, fleetSample(t));
       if (!arrivalsDone) heap.push(t + sim.window, EV_WINDOW, 0);
     }
@@ -457,7 +463,7 @@ export async function runSimulation(loaded: LoadedConfig, overrides: SimOverride
     }
   }
   clock.advanceTo(endMs);
-  if (recorder.windows.length === 0 || recorder.windows[recorder.windows.length - 1]!.tMs < endMs) recorder.closeWindow(endMs, fleetSample(endMs));
+  if (recorder.windows.length === 0 || recorder.openSinceMs < endMs) recorder.closeWindow(endMs, fleetSample(endMs));
 
   const overall = recorder.overall();
   let total = 0;
@@ -497,7 +503,7 @@ export async function runSimulation(loaded: LoadedConfig, overrides: SimOverride
       totalUsd,
       budgetUsdPerHour: cfg.budget.usdPerHour,
       maxUsdPerHour: cloud.maxUsdPerHour(),
-      meanUsdPerHour: endMs > 0 ? (totalUsd * 3_600_000) / endMs : 0,
+      meanUsdPerHour: endMs > 0 ? (cloud.rateIntegralAt(endMs) - rateIntegralAtStart) / endMs : 0,
       overBudgetSeconds: cloud.overBudgetSeconds(endMs),
     },
     fleet: recorder.windows.map((w) => ({ tMs: w.tMs, mix: w.mix, usdPerHour: w.usdPerHour, budgetUsdPerHour: w.budgetUsdPerHour })),

@@ -56,6 +56,8 @@ describe('simulation runner', () => {
       assert.equal(r.dropped, Object.values(r.dropReasons).reduce((a, b) => a + b, 0));
       assert.ok(run.checks.conservation);
       assert.ok(r.total > 40_000, `${r.total} requests`);
+      // The mean spend rate is a time-average of the rate, so no higher than its peak.
+      assert.ok(run.cost.meanUsdPerHour <= run.cost.maxUsdPerHour + 1e-9, `${policy}: mean $${run.cost.meanUsdPerHour}/h, max $${run.cost.maxUsdPerHour}/h`);
     }
   });
 
@@ -107,6 +109,7 @@ describe('simulation runner', () => {
     const expected = (16 * 0.149 * run.simulatedMs) / 3_600_000;
     assert.ok(Math.abs(run.cost.totalUsd - expected) / expected < 0.01, `${run.cost.totalUsd} vs ${expected}`);
     assert.ok(run.fleet.every((f) => f.mix['r5n.large'] === 16));
+    assert.ok(Math.abs(run.cost.meanUsdPerHour - 16 * 0.149) < 1e-9, `mean $${run.cost.meanUsdPerHour}/h`);
   });
 
   it('counts the seconds over a budget that a schedule lowers under the running fleet', async () => {
@@ -122,6 +125,21 @@ describe('simulation runner', () => {
     const run = await runSimulation(cfg, { seed: 1 });
     assert.ok(run.cost.overBudgetSeconds > 0 && run.cost.overBudgetSeconds <= 60, `${run.cost.overBudgetSeconds} s over budget`);
     assert.ok(run.fleet.at(-1)!.usdPerHour <= 0.5, JSON.stringify(run.fleet.at(-1)));
+  });
+
+  it('ends the last report window at the end of the run, and starts none after it', async () => {
+    const cfg = loadConfigObject({
+      budget: { usdPerHour: 1 },
+      classes: [{ name: 'rm2', model: 'rm2', slo: '350ms' }],
+      pools: [{ name: 'r5n', type: 'r5n.large' }],
+      scaling: { policy: 'static-mix', options: { mix: { 'r5n.large': 2 } } },
+      routing: { policy: 'least-outstanding' },
+      sim: { rps: 10, duration: '90s', window: '1m' },
+    });
+    const run = await runSimulation(cfg, { seed: 1 });
+    assert.deepEqual(run.timeline.map((w) => w.tMs), [0, 60_000]);
+    // 10 rps over the last 30 s, not over a full minute.
+    assert.ok(run.timeline[1]!.offeredRps > 8 && run.timeline[1]!.offeredRps < 12, `${run.timeline[1]!.offeredRps} rps`);
   });
 
   it('runs a constant Poisson load given instead of a trace', async () => {
