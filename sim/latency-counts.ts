@@ -16,11 +16,14 @@ export class LatencyCounts {
   private highest = -1;
   private lowest = Infinity;
   private overflow: number[] = [];
+  /** The largest value counted (µs), exact: the buckets keep only a value's bucket. */
+  private maxUs = 0;
   count = 0;
 
   record(ms: number): void {
     const v = ms > 0 ? Math.round(ms * 1000) : 0;
     this.count++;
+    if (v > this.maxUs) this.maxUs = v;
     if (v > FAST_LIMIT) {
       this.overflow.push(ms);
       return;
@@ -46,14 +49,15 @@ export class LatencyCounts {
       if (n === 0) continue;
       const b = i < 2048 ? 0 : (i >> SUB_BUCKET_BITS) - 1;
       const sub = i - (b << SUB_BUCKET_BITS);
-      h.recordMany((sub * 2 ** b) / 1000, n);
+      if (i === this.highest && this.overflow.length === 0) {
+        // The largest value itself, so the histogram's max is exact (same bucket, same percentiles).
+        if (n > 1) h.recordMany((sub * 2 ** b) / 1000, n - 1);
+        h.record(this.maxUs / 1000);
+      } else h.recordMany((sub * 2 ** b) / 1000, n);
       c[i] = 0;
     }
     for (const ms of this.overflow) h.record(ms);
-    this.overflow = [];
-    this.highest = -1;
-    this.lowest = Infinity;
-    this.count = 0;
+    this.clear();
   }
 
   /**
@@ -69,6 +73,7 @@ export class LatencyCounts {
       copy.highest = this.highest;
       copy.lowest = this.lowest;
       copy.overflow = [...this.overflow];
+      copy.maxUs = this.maxUs;
       copy.count = this.count;
       copy.drainInto(h);
       return h.quantile(q);
@@ -82,7 +87,8 @@ export class LatencyCounts {
       if (seen >= target) {
         const b = i < 2048 ? 0 : (i >> SUB_BUCKET_BITS) - 1;
         const lowest = (i - (b << SUB_BUCKET_BITS)) * 2 ** b;
-        return (p === 0 ? lowest : lowest + 2 ** b - 1) / 1000;
+        // Never above the largest value (as LatencyHistogram.quantile).
+        return (p === 0 ? lowest : Math.min(lowest + 2 ** b - 1, this.maxUs)) / 1000;
       }
     }
     return 0;
@@ -92,6 +98,7 @@ export class LatencyCounts {
   clear(): void {
     if (this.highest >= 0) this.counts.fill(0, this.lowest, this.highest + 1);
     this.overflow = [];
+    this.maxUs = 0;
     this.highest = -1;
     this.lowest = Infinity;
     this.count = 0;

@@ -184,12 +184,14 @@ async function* readRows(opts: TraceOptions, stats: TraceStats): AsyncGenerator<
     stats.skippedRows++;
     if (stats.skipped.length < 5) stats.skipped.push(text);
   };
+  /** Queues the part of a rate bin inside the window, counting the row when there is one. */
   const flushRate = (row: Row, binEnd: Ms): void => {
     const width = binEnd - row.t;
     const from = Math.max(row.t, startMs);
     const to = Math.min(binEnd, endMs);
     if (to <= from) return;
     inWindow = true;
+    stats.rows++;
     const rate = layout!.isCount ? row.v / (width / 1000) : row.v;
     batch.push({ t: from, v: rate, line: row.line });
     widths.push(to - from);
@@ -277,7 +279,6 @@ async function* readRows(opts: TraceOptions, stats: TraceStats): AsyncGenerator<
         if (pending !== undefined) {
           lastStep = t - pending.t;
           if (pending.t < endMs) {
-            stats.rows++;
             flushRate(pending, t);
           } else {
             pending = undefined;
@@ -308,7 +309,6 @@ async function* readRows(opts: TraceOptions, stats: TraceStats): AsyncGenerator<
   }
   let traceEnd = lastT;
   if (pending !== undefined && pending.t < endMs) {
-    stats.rows++;
     // The last bin repeats the previous step; a single-row series is a one-second bin.
     traceEnd = pending.t + (Number.isNaN(lastStep) ? 1000 : lastStep);
     flushRate(pending, traceEnd);

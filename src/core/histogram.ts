@@ -42,10 +42,14 @@ export class LatencyHistogram {
     return this.h.totalCount;
   }
 
-  /** Value at the given quantile (0..1), in ms; 0 when empty. */
+  /**
+   * Value at the given quantile (0..1), in ms; 0 when empty. HDR answers with the highest value
+   * of the quantile's bucket; it is capped at the largest value recorded, so no percentile
+   * exceeds the max.
+   */
   quantile(q: number): number {
     if (this.h.totalCount === 0) return 0;
-    return this.h.getValueAtPercentile(q * 100) / 1000;
+    return Math.min(this.h.getValueAtPercentile(q * 100), this.h.maxValue) / 1000;
   }
 
   get meanMs(): number {

@@ -37,6 +37,17 @@ describe('latency counts (the hot-path front of an HDR histogram)', () => {
     assert.equal(new LatencyCounts().quantileMs(0.5), 0);
   });
 
+  it('keeps the largest value exact, and no quantile above it', () => {
+    const counts = new LatencyCounts();
+    counts.record(100.3);
+    counts.record(5000.7);
+    assert.equal(counts.quantileMs(1), 5000.7);
+    const h = counts.take();
+    assert.equal(h.maxMs, 5000.7);
+    assert.equal(h.quantile(0.99), 5000.7);
+    assert.equal(h.quantile(0.5), 100.351, 'other quantiles keep their bucket');
+  });
+
   it('starts over after a drain', () => {
     const counts = new LatencyCounts();
     counts.record(5);

@@ -118,6 +118,16 @@ describe('trace reader', () => {
     assert.deepEqual(await all({ path: requests, startMs: 1500, durationMs: 100 }), []);
   });
 
+  it('counts the rows inside the window only, for rate series as for requests', async () => {
+    const rates = traceFile('t_s,rps\n0,5\n10,5\n20,5\n30,5\n40,5\n');
+    const stats = newTraceStats();
+    await all({ path: rates, startMs: 25_000, durationMs: 10_000, seed: 1, stats });
+    assert.equal(stats.rows, 2, 'the bins at 20 s and 30 s');
+    const requests = newTraceStats();
+    await all({ path: traceFile('t_ms\n0\n1000\n2000\n3000\n'), startMs: 1000, durationMs: 1500, stats: requests });
+    assert.equal(requests.rows, 2);
+  });
+
   it('cuts a window and scales time', async () => {
     const p = traceFile('t_ms\n0\n1000\n2000\n3000\n4000\n');
     const got = await all({ path: p, startMs: 1000, durationMs: 2500, timeScale: 2 });
