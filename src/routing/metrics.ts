@@ -56,6 +56,8 @@ export class RouterMetrics {
    * numbers keep it, and memory stays bounded however many backends come and go.
    */
   private readonly retired = new Map<string, Cell>();
+  /** Backends already retired (a request still in flight to one may finish after). */
+  private readonly gone = new WeakSet<BackendState>();
   private readonly rejections: Array<Map<RouterRejectReason, number>>;
   private readonly sizeSums: number[];
   private readonly slots: Slot[] = [];
@@ -147,17 +149,24 @@ export class RouterMetrics {
     if (cells !== undefined) {
       for (const c of cells) {
         if (c === undefined) continue;
-        const key = `${c.classIndex}\0${c.pool}`;
-        let r = this.retired.get(key);
-        if (r === undefined) {
-          r = { classIndex: c.classIndex, backend: 'removed', pool: c.pool, type: c.type, latency: new LatencyHistogram(), statuses: new Map() };
-          this.retired.set(key, r);
-        }
+        const r = this.retiredCell(c.classIndex, c.pool, c.type);
         r.latency.merge(c.latency);
         for (const [code, n] of c.statuses) r.statuses.set(code, (r.statuses.get(code) ?? 0) + n);
       }
     }
     this.cells.delete(b);
+    this.gone.add(b);
+  }
+
+  /** The merged history of the removed backends of one (class, pool). */
+  private retiredCell(classIndex: number, pool: string, type: string): Cell {
+    const key = `${classIndex}\0${pool}`;
+    let r = this.retired.get(key);
+    if (r === undefined) {
+      r = { classIndex, backend: 'removed', pool, type, latency: new LatencyHistogram(), statuses: new Map() };
+      this.retired.set(key, r);
+    }
+    return r;
   }
 
   /** The last full window plus the current partial slot, merged. */
@@ -235,6 +244,8 @@ export class RouterMetrics {
   }
 
   private cell(b: BackendState, classIndex: number): Cell {
+    // A request that finishes after its backend was removed joins the removed backends' history.
+    if (this.gone.has(b)) return this.retiredCell(classIndex, b.pool, b.type);
     let cells = this.cells.get(b);
     if (cells === undefined) {
       cells = [];
@@ -359,7 +370,7 @@ export class RouterMetrics {
       return [...groups.values()];
     };
     hdrSummary('mixscale_router_backend_latency_seconds', 'End-to-end latency since start (HDR), by model, class, pool and backend.', () =>
-      merged((c) => `${c.classIndex}\0${c.backend}`, (c) => ({ ...classLabels(c.classIndex), pool: c.pool, backend: c.backend })),
+      merged((c) => `${c.classIndex}\0${c.pool}\0${c.backend}`, (c) => ({ ...classLabels(c.classIndex), pool: c.pool, backend: c.backend })),
     );
     hdrSummary('mixscale_router_class_latency_seconds', 'End-to-end latency since start (HDR), by model and class.', () =>
       merged((c) => String(c.classIndex), (c) => classLabels(c.classIndex)),

@@ -80,6 +80,25 @@ describe('router metrics', () => {
       assert.equal(LatencyHistogram.decode(s.latency).count, 0);
     });
 
+    it('keeps removed backends of different pools apart, and counts a request that finishes after its backend was removed with them', async () => {
+      const clock = new SimClock(0);
+      const gpu: BackendState = { ...backend, id: 'g', type: 'g4dn.xlarge', pool: 'gpu', fast: true };
+      const cpu: BackendState = { ...backend };
+      const m = new RouterMetrics(classes, 60_000, () => clock.now(), () => [], () => true);
+      m.completed(0, gpu, 200, 10);
+      m.completed(0, cpu, 200, 50);
+      m.completed(0, cpu, 200, 60);
+      m.retire(gpu);
+      m.retire(cpu);
+      m.completed(0, cpu, 200, 70); // was in flight when removed
+      const text = await m.registry.metrics();
+      assert.match(text, /mixscale_router_requests_total\{model="rm2",class="interactive",pool="cpu",backend="removed",code="200"\} 3/);
+      assert.match(text, /mixscale_router_requests_total\{model="rm2",class="interactive",pool="gpu",backend="removed",code="200"\} 1/);
+      assert.match(text, /mixscale_router_backend_latency_seconds_count\{model="rm2",class="interactive",pool="cpu",backend="removed"\} 3/);
+      assert.match(text, /mixscale_router_backend_latency_seconds_count\{model="rm2",class="interactive",pool="gpu",backend="removed"\} 1/);
+      assert.doesNotMatch(text, /backend="b"/);
+    });
+
     it('measures pool utilization as the busy share of its backends’ slots', () => {
       const clock = new SimClock(0);
       const b = { ...backend };
