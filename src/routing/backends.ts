@@ -110,6 +110,8 @@ export class BackendSet {
     private readonly onRemove?: (state: BackendState) => void,
     /** A backend started taking requests (added, healthy again): late binding gives it waiting work. */
     private readonly onAvailable?: (state: BackendState) => void,
+    /** A backend stopped taking requests (draining, unhealthy, removed): requests waiting for it must look elsewhere. */
+    private readonly onUnavailable?: (state: BackendState) => void,
   ) {}
 
   list(): Backend[] {
@@ -216,6 +218,8 @@ export class BackendSet {
     b.state.accepting = false;
     for (const w of b.drainWaiters.splice(0)) w();
     this.onRemove?.(b.state);
+    // Even one that had stopped accepting: its model may now have no backend at all.
+    this.onUnavailable?.(b.state);
     this.log.info({ backend: id, inFlight: b.state.outstanding }, 'backend removed');
     // close() waits for requests already sent; the caller need not.
     void b.dispatcher.close().catch(() => undefined);
@@ -273,6 +277,7 @@ export class BackendSet {
     const was = b.state.accepting;
     b.state.accepting = !b.draining && b.healthy;
     if (!was && b.state.accepting) this.onAvailable?.(b.state);
+    else if (was && !b.state.accepting) this.onUnavailable?.(b.state);
   }
 
   private maybeDrained(b: Backend): void {

@@ -36,6 +36,8 @@ export interface InferRouterOptions {
 /** A request waiting at the router for a backend slot. */
 interface Waiter {
   resolve(state: BackendState | null): void;
+  /** Answers it with a rejection (it has left the waiting room already). */
+  refuse(reason: RouterRejectReason, message: string): void;
   /** Bound, expired or abandoned: nothing more happens to it here. */
   settled: boolean;
   timer: TimerHandle | undefined;
@@ -173,6 +175,23 @@ export class InferRouter {
   }
 
   /**
+   * Late binding: a backend stopped taking requests (draining, unhealthy, removed). Requests
+   * that waited for it are offered every backend with a free slot, and those whose model no
+   * backend takes any more are refused at once (503 no-backend) instead of waiting out their
+   * deadline.
+   */
+  rebindWaiting(): void {
+    const q = this.waiting;
+    if (q === undefined || q.length === 0) return;
+    const { tracker } = this.o;
+    for (const s of tracker.backends) if (s.accepting) this.bindWaiting(s);
+    q.removeModels(
+      (model) => !tracker.viewFor(model).backends.some((b) => b.accepting),
+      (w, req) => w.refuse('no-backend', `no backend serving model "${req.model}" is left to take this request`),
+    );
+  }
+
+  /**
    * Holds a request until a slot is bound to it (returned, already counted as dispatched), or
    * answers it and returns null: the waiting room is full, its deadline or the wait limit passed,
    * or the client went away.
@@ -180,7 +199,18 @@ export class InferRouter {
   private wait(p: ParsedInfer, res: ServerResponse, q: WaitQueue<Waiter>, maxWaitMs: number): Promise<BackendState | null> {
     const ci = p.req.classIndex;
     return new Promise((resolve) => {
-      const w: Waiter = { resolve, settled: false, timer: undefined };
+      const w: Waiter = {
+        resolve,
+        settled: false,
+        timer: undefined,
+        refuse: (reason, message) => {
+          if (w.settled) return;
+          w.settled = true;
+          if (w.timer !== undefined) this.o.clock.clearTimeout(w.timer);
+          this.reject(res, ci, reason, message);
+          resolve(null);
+        },
+      };
       if (!q.hold(p.req, w)) {
         this.reject(res, ci, 'overloaded', `every backend slot is busy and ${q.max} requests are already waiting (routing.maxWaiting)`);
         resolve(null);

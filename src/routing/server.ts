@@ -97,6 +97,7 @@ export class RouterServer {
       log,
       (state) => this.metrics.retire(state),
       (state) => this.infer?.bindWaiting(state),
+      () => this.infer?.rebindWaiting(),
     );
     this.metrics = new RouterMetrics(
       classes.classes,

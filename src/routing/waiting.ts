@@ -107,6 +107,17 @@ export class WaitQueue<T> {
     return n;
   }
 
+  /** Removes the waiting requests of the models `gone` says no backend serves any more, handing each to `onRemoved`. */
+  removeModels(gone: (model: string) => boolean, onRemoved: (handle: T, req: RoutableRequest) => void): void {
+    for (const lane of this.lanes) {
+      if (lane.length === 0 || !gone(lane.model)) continue;
+      while (lane.length > 0) {
+        const r = lane.reqs[0]!;
+        onRemoved(lane.removeAt(0), r);
+      }
+    }
+  }
+
   /**
    * Backend `b` has a free slot: removes the waiting request the policy gives it and returns
    * true (read it from boundReq / boundHandle), or false when it takes none. Only requests of

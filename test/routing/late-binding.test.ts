@@ -107,4 +107,47 @@ describe('router with late binding (routing.lateBinding)', () => {
     assert.equal(answer.headers.get('x-mixscale-backend'), 'fast');
     assert.equal((await first).status, 200);
   });
+
+  it('refuses at once the waiting requests of a model whose last backend is removed', async () => {
+    const { a, server, url } = await oneBackend(200);
+    const first = infer(url);
+    await until(() => a.inFlight === 1, 'first request at the backend');
+    const second = infer(url);
+    await until(() => server.infer.requestsWaiting === 1, 'second request waiting');
+    server.backends.remove('a');
+    const answer = await second;
+    assert.equal(answer.status, 503);
+    assert.equal(answer.headers.get('x-mixscale-reject'), 'no-backend', 'not "overloaded" after the wait limit');
+    assert.match(((await answer.json()) as { error: string }).error, /no backend serving model "rm2" is left/);
+    assert.equal(server.infer.requestsWaiting, 0);
+    assert.equal((await first).status, 200);
+  });
+
+  it('offers a waiting request to the other backends when the one it waited for is drained', async () => {
+    // heterogeneity-aware: a latency-critical request waits for the busy GPU rather than take the free CPU.
+    const g = await backend('g', 300);
+    const c = await backend('c', 0);
+    const loaded = loadConfigObject({
+      budget: { usdPerHour: 10 },
+      classes: [{ name: 'rm2', model: 'rm2', slo: '5s' }],
+      pools: [{ name: 'gpu', type: 'g4dn.xlarge' }, { name: 'cpu', type: 'r5n.large' }],
+      routing: { policy: 'heterogeneity-aware', lateBinding: true },
+      router: { adminToken: ADMIN_TOKEN },
+    });
+    const server = bed.serve(new RouterServer(loaded, { healthChecks: false }));
+    const url = await server.listen(0, '127.0.0.1');
+    server.backends.add({ id: 'g', url: g.url, type: 'g4dn.xlarge' });
+    server.backends.add({ id: 'c', url: c.url, type: 'r5n.large' });
+    const critical = { 'x-mixscale-priority': 'high' };
+    const first = infer(url, critical);
+    await until(() => g.inFlight === 1, 'first request at the GPU');
+    const second = infer(url, critical);
+    await until(() => server.infer.requestsWaiting === 1, 'second request waiting for the GPU');
+    assert.equal(c.received.length, 0);
+    server.backends.drain('g');
+    const answer = await second;
+    assert.equal(answer.status, 200);
+    assert.equal(answer.headers.get('x-mixscale-backend'), 'c');
+    assert.equal((await first).status, 200);
+  });
 });
