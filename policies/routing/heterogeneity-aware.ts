@@ -61,7 +61,6 @@ export class HeterogeneityAware implements RoutingPolicy {
     let busyFastMs = Infinity;
     // ...and the shortest service time among them: below the time left, waiting can still pay.
     let busySvcMs = Infinity;
-    let busyFastSvcMs = Infinity;
     // A request's service time depends on the backend's type only, and backends of one type
     // tend to sit together in the list: look it up once per run of a type.
     let svcType = '';
@@ -85,10 +84,7 @@ export class HeterogeneityAware implements RoutingPolicy {
       if (full) {
         if (t < busyMs) busyMs = t;
         if (svc < busySvcMs) busySvcMs = svc;
-        if (b.fast) {
-          if (t < busyFastMs) busyFastMs = t;
-          if (svc < busyFastSvcMs) busyFastSvcMs = svc;
-        }
+        if (b.fast && t < busyFastMs) busyFastMs = t;
         continue;
       }
       if (!(t >= 0)) continue;
@@ -116,8 +112,10 @@ export class HeterogeneityAware implements RoutingPolicy {
     }
     const needsFast = this.needsFast(req, frugalServiceMs);
     // Late binding: rather than bind to a free backend that would miss, wait for a busy one that
-    // might not (a large request for a fast slot; any request that would be late where it could go).
-    if (view.lateBinding && ((sawFullFast && bestFast === null && needsFast && busyFastSvcMs <= remainingMs) || (sawFull && bestMs > remainingMs && busySvcMs <= remainingMs))) {
+    // might not (any request that would be late where it could go); a request that needs a fast
+    // slot waits for a busy one expected to finish it in time, its queue counted (a free frugal
+    // slot that meets the deadline beats waiting for one that may not).
+    if (view.lateBinding && ((sawFullFast && bestFast === null && needsFast && busyFastMs <= remainingMs) || (sawFull && bestMs > remainingMs && busySvcMs <= remainingMs))) {
       this.lastRejectReason = 'overloaded';
       return null;
     }

@@ -50,6 +50,16 @@ describe('heterogeneity-aware routing', () => {
     const lb = (id: string, type: string, fast: boolean, outstanding = 0): BackendState => ({ ...backend(id, type, fast, outstanding, outstanding * 100), maxOutstanding: 1 });
     const at = (size: number, arrivalMs: number, deadlineMs: number): RoutableRequest => ({ ...request(size, deadlineMs), arrivalMs });
 
+    it('sends a critical request to a free frugal backend that meets its deadline when the busy fast one is not expected to', () => {
+      // gpu busy with 261 ms of work; the request: 5 ms on the gpu, 6 ms on the cpu, 150 ms deadline.
+      const gpu = { ...lb('gpu', 'gpu', true, 1), pendingWorkMs: 261 };
+      const view = fakeView([lb('cpu', 'cpu', false), gpu], { cpu: 0.6, gpu: 0.5 }, 0, true);
+      assert.equal(createRoutingPolicy('heterogeneity-aware').pick(request(10, 150, true), view)?.id, 'cpu');
+      // A busy gpu expected to free in time is still worth the wait.
+      const soon = fakeView([lb('cpu', 'cpu', false), { ...gpu, pendingWorkMs: 20 }], { cpu: 0.6, gpu: 0.5 }, 0, true);
+      assert.equal(createRoutingPolicy('heterogeneity-aware').pick(request(10, 150, true), soon), null);
+    });
+
     it('waits for a busy fast backend rather than bind a large request to a free frugal one', () => {
       // cpu: 1.5 × 240 = 360 ms > 350 ms: only the gpu can serve it in time.
       const view = fakeView([lb('cpu', 'cpu', false), lb('gpu', 'gpu', true, 1)], { cpu: 1.5, gpu: 1 }, 0, true);
