@@ -47,12 +47,21 @@ export function isRetryableStatus(status: number): boolean {
 export type ProxyOutcome =
   /** The backend's answer was relayed to the client. */
   | { readonly kind: 'relayed'; readonly status: number }
-  /** The backend answered 502/503 and `mayRetry` was set: nothing was sent to the client. */
-  | { readonly kind: 'refused'; readonly status: number }
-  /** No answer: `responded` tells whether part of it had already reached the client. */
-  | { readonly kind: 'failed'; readonly error: Error; readonly responded: boolean }
+  /**
+   * The backend answered 502/503 and `mayRetry` was set: nothing was sent to the client. Its
+   * body (up to REFUSAL_BODY_LIMIT bytes) is kept, to pass on when no other backend can take it.
+   */
+  | { readonly kind: 'refused'; readonly status: number; readonly body: Buffer; readonly contentType: string | undefined }
+  /**
+   * No whole answer: `answered` tells whether the backend had begun one (so it did take the
+   * request: not safe to send elsewhere), `responded` whether part of it had reached the client.
+   */
+  | { readonly kind: 'failed'; readonly error: Error; readonly answered: boolean; readonly responded: boolean }
   /** The client went away first. */
   | { readonly kind: 'aborted' };
+
+/** The most of a refused answer's body kept to pass on. */
+const REFUSAL_BODY_LIMIT = 16 * 1024;
 
 class ClientGone extends Error {
   constructor() {
@@ -70,6 +79,9 @@ class RelayHandler implements Dispatcher.DispatchHandler {
   private controller: Dispatcher.DispatchController | undefined;
   private status = 0;
   private discard = false;
+  private refusal: Buffer[] = [];
+  private refusalBytes = 0;
+  private refusalType: string | undefined;
   private started = false;
   private pending: Buffer | undefined;
   /** Response headers as a flat [name, value, ...] list (what writeHead takes without copying). */
@@ -103,6 +115,8 @@ class RelayHandler implements Dispatcher.DispatchHandler {
     this.status = statusCode;
     if (this.mayRetry && isRetryableStatus(statusCode)) {
       this.discard = true;
+      const type = headers['content-type'];
+      this.refusalType = typeof type === 'string' ? type : undefined;
       return;
     }
     const out = ['x-mixscale-backend', this.backendId];
@@ -114,7 +128,14 @@ class RelayHandler implements Dispatcher.DispatchHandler {
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    if (this.discard) return;
+    if (this.discard) {
+      if (this.refusalBytes < REFUSAL_BODY_LIMIT) {
+        const part = chunk.subarray(0, REFUSAL_BODY_LIMIT - this.refusalBytes);
+        this.refusal.push(part);
+        this.refusalBytes += part.length;
+      }
+      return;
+    }
     if (this.pending === undefined && !this.started) {
       this.pending = chunk;
       return;
@@ -127,7 +148,7 @@ class RelayHandler implements Dispatcher.DispatchHandler {
   }
 
   onResponseEnd(): void {
-    if (this.discard) return this.settle({ kind: 'refused', status: this.status });
+    if (this.discard) return this.settle({ kind: 'refused', status: this.status, body: Buffer.concat(this.refusal, this.refusalBytes), contentType: this.refusalType });
     if (this.started) this.res.end();
     else {
       const body = this.pending;
@@ -140,7 +161,9 @@ class RelayHandler implements Dispatcher.DispatchHandler {
 
   onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
     if (error instanceof ClientGone || this.res.destroyed) return this.settle({ kind: 'aborted' });
-    this.settle({ kind: 'failed', error, responded: this.started });
+    // A 502/503 cut short is still a refusal: the backend did not take the request.
+    if (this.discard) return this.settle({ kind: 'refused', status: this.status, body: Buffer.concat(this.refusal, this.refusalBytes), contentType: this.refusalType });
+    this.settle({ kind: 'failed', error, answered: this.status !== 0, responded: this.started });
   }
 
   /** A second chunk arrived: the answer is not small, so send headers and stream the rest. */

@@ -33,6 +33,19 @@ export interface InferRouterOptions {
   readonly largestProfiledSize?: (model: string) => number | undefined;
 }
 
+/**
+ * How the first backend tried failed, when the failure was safe to retry elsewhere: passed on
+ * to the client as it was when no other backend can take the request.
+ */
+interface FirstFailure {
+  readonly backend: Backend;
+  readonly status: number;
+  readonly message: string;
+  /** The backend's own answer (a 502/503 it sent), when it sent one. */
+  readonly body?: Buffer;
+  readonly contentType?: string | undefined;
+}
+
 /** A request waiting at the router for a backend slot. */
 interface Waiter {
   resolve(state: BackendState | null): void;
@@ -337,16 +350,18 @@ export class InferRouter {
    * Picks a backend (waiting for a slot under late binding), forwards, accounts, and retries once
    * elsewhere when the failure was safe; calls `done` once the request is answered.
    */
-  private attempt(call: Call, p: ParsedInfer, body: Buffer, failed: Backend | undefined): void {
+  private attempt(call: Call, p: ParsedInfer, body: Buffer, failed: FirstFailure | undefined): void {
     const { res } = call;
     const ci = p.req.classIndex;
-    const state = this.pick(p, failed?.state);
+    const state = this.pick(p, failed?.backend.state);
     if (failed === undefined) {
       // Counted once picked, so a size no profile covers (400 below) stays out of the load.
       if (state === null && this.beyondProfiles(res, p)) return call.done();
       this.o.metrics.arrived(ci, p.req.size);
     }
     if (state !== null) return this.send(call, p, body, failed, state, false);
+    // A retry with no other backend to take it: the client gets the first backend's failure.
+    if (failed !== undefined) return this.passOn(call, p, failed);
     const reason = this.o.policy.lastRejectReason ?? 'no-backend';
     if (reason === 'overloaded' && this.waiting !== undefined && this.o.lateBinding !== undefined) {
       // Late binding counts the dispatch when it binds the request to a slot.
@@ -373,6 +388,20 @@ export class InferRouter {
     call.done();
   }
 
+  /** Answers as the first backend failed (its own 502/503 when it sent one), naming it. */
+  private passOn(call: Call, p: ParsedInfer, f: FirstFailure): void {
+    const { res } = call;
+    const id = f.backend.state.id;
+    this.o.metrics.completed(p.req.classIndex, f.backend.state, f.status, this.o.clock.now() - p.req.arrivalMs);
+    if (f.body !== undefined && !res.headersSent) {
+      const headers: Record<string, string> = { 'content-length': String(f.body.length), 'x-mixscale-backend': id };
+      if (f.contentType !== undefined) headers['content-type'] = f.contentType;
+      res.writeHead(f.status, headers);
+      res.end(f.body);
+    } else sendError(res, f.status, f.message, { 'x-mixscale-backend': id });
+    call.done();
+  }
+
   /**
    * Error branch: when no backend type serving the model is profiled for a size this large, no
    * backend will ever take the request: answer 400 naming the size's field, not 503 + retry.
@@ -387,7 +416,7 @@ export class InferRouter {
   }
 
   /** Sends the request to `state` (already counted as dispatched when `counted`) and handles the outcome. */
-  private send(call: Call, p: ParsedInfer, body: Buffer, failed: Backend | undefined, state: BackendState, counted: boolean): void {
+  private send(call: Call, p: ParsedInfer, body: Buffer, failed: FirstFailure | undefined, state: BackendState, counted: boolean): void {
     const { req, res } = call;
     const { tracker, metrics, backends } = this.o;
     const ci = p.req.classIndex;
@@ -433,7 +462,7 @@ export class InferRouter {
     });
   }
 
-  private outcome(call: Call, p: ParsedInfer, body: Buffer, failed: Backend | undefined, state: BackendState, backend: Backend, outcome: ProxyOutcome): void {
+  private outcome(call: Call, p: ParsedInfer, body: Buffer, failed: FirstFailure | undefined, state: BackendState, backend: Backend, outcome: ProxyOutcome): void {
     const { res } = call;
     const { metrics, backends } = this.o;
     const ci = p.req.classIndex;
@@ -446,7 +475,7 @@ export class InferRouter {
         return call.done();
       case 'refused':
         backends.markFailure(backend, `answered ${outcome.status}`);
-        return this.attempt(call, p, body, backend);
+        return this.attempt(call, p, body, { backend, status: outcome.status, message: `backend ${state.id} answered ${outcome.status}`, body: outcome.body, contentType: outcome.contentType });
       case 'aborted':
         return call.done();
       case 'failed': {
@@ -456,9 +485,11 @@ export class InferRouter {
           res.destroy();
           return call.done();
         }
-        if (kind === 'safe' && failed === undefined) {
+        // Retried only when the backend cannot have taken the request: a connection failure
+        // before any answer began.
+        if (kind === 'safe' && !outcome.answered && failed === undefined) {
           this.o.log.debug({ backend: state.id, err: outcome.error.message }, 'retrying on another backend');
-          return this.attempt(call, p, body, backend);
+          return this.attempt(call, p, body, { backend, status: 502, message: `backend ${state.id} failed: ${outcome.error.message}` });
         }
         const status = kind === 'timeout' ? 504 : 502;
         metrics.completed(ci, state, status, this.o.clock.now() - p.req.arrivalMs);

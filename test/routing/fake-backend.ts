@@ -8,6 +8,8 @@ export interface FakeBehaviour {
   ready: boolean;
   /** When set, the answer is this many KiB sent in 1 KiB chunks (chunked encoding). */
   streamKiB?: number;
+  /** Sends the status line, headers and part of the body, then drops the connection. */
+  dieMidAnswer?: boolean;
 }
 
 /**
@@ -56,6 +58,12 @@ export class FakeBackend {
       const { status, delayMs, streamKiB } = this.behaviour;
       setTimeout(() => {
         this.inFlight--;
+        if (this.behaviour.dieMidAnswer === true) {
+          res.writeHead(status, { 'content-type': 'application/json', 'content-length': 1000 });
+          res.write('{"model_name":"rm2",');
+          setTimeout(() => res.socket?.destroy(), 20);
+          return;
+        }
         if (streamKiB !== undefined) {
           res.writeHead(status, { 'content-type': 'application/octet-stream' });
           for (let k = 0; k < streamKiB; k++) res.write(Buffer.alloc(1024, k % 256));

@@ -57,13 +57,32 @@ describe('router backend health and retries', () => {
     assert.equal(a.received.length + b.received.length, 2);
   });
 
-  it('answers 503 with retry-after when the only backend is down and nothing is left to retry on', async () => {
+  it('answers 502 naming the backend when the only backend is down and nothing is left to retry on', async () => {
     router.backends.remove('b');
     await a.stop();
     const res = await request(url).post('/v2/models/rm2/infer').send(inferBody(1));
+    assert.equal(res.status, 502);
+    assert.equal(res.headers['x-mixscale-backend'], 'a');
+    assert.match(res.body.error, /^backend a failed: /);
+  });
+
+  it("passes on the only backend's own 503 when nothing is left to retry on", async () => {
+    router.backends.remove('b');
+    a.behaviour.status = 503;
+    const res = await request(url).post('/v2/models/rm2/infer').send(inferBody(1));
     assert.equal(res.status, 503);
-    assert.equal(res.headers['retry-after'], '1');
-    assert.match(res.body.error, /no backend/);
+    assert.equal(res.headers['x-mixscale-backend'], 'a');
+    assert.equal(res.body.id, 'a', "the backend's own body, not the router's no-backend");
+    const metrics = (await request(url).get('/metrics')).text;
+    assert.match(metrics, /mixscale_router_requests_total\{[^}]*backend="a",code="503"\} 1/);
+    assert.doesNotMatch(metrics, /reason="no-backend"\} [1-9]/);
+  });
+
+  it('does not retry elsewhere once the backend has begun its answer', async () => {
+    a.behaviour.dieMidAnswer = true;
+    const res = await request(url).post('/v2/models/rm2/infer').send(inferBody(1)).catch((e: unknown) => e);
+    assert.equal(b.received.length, 0, 'the request ran on a; a copy on b would run it twice');
+    if (!(res instanceof Error)) assert.equal((res as { status: number }).status, 502);
   });
 
   it('answers 504 naming the backend when it does not answer within the request timeout', async () => {
