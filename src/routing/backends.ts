@@ -1,4 +1,4 @@
-import { Pool } from 'undici';
+import { Client, Pool } from 'undici';
 import { MixscaleError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import type { PoolTracker } from './pool.ts';
@@ -35,6 +35,8 @@ export interface Backend {
   readonly state: BackendState;
   readonly origin: string;
   readonly dispatcher: Pool;
+  /** A connection of its own for health checks, so a probe never queues behind slow requests. */
+  readonly probe: Client;
   draining: boolean;
   healthy: boolean;
   consecutiveFailures: number;
@@ -180,7 +182,8 @@ export class BackendSet {
       headersTimeout: this.defaults.requestTimeoutMs,
       bodyTimeout: this.defaults.requestTimeoutMs,
     });
-    const backend: Backend = { state, origin, dispatcher, draining: false, healthy: true, consecutiveFailures: 0, drainWaiters: [] };
+    const probe = new Client(origin, { pipelining: 1, keepAliveTimeout: 30_000 });
+    const backend: Backend = { state, origin, dispatcher, probe, draining: false, healthy: true, consecutiveFailures: 0, drainWaiters: [] };
     this.byId.set(id, backend);
     this.byState.set(state, backend);
     this.log.info({ backend: id, url: origin, type: state.type, pool: state.pool }, 'backend added');
@@ -223,6 +226,7 @@ export class BackendSet {
     this.log.info({ backend: id, inFlight: b.state.outstanding }, 'backend removed');
     // close() waits for requests already sent; the caller need not.
     void b.dispatcher.close().catch(() => undefined);
+    void b.probe.destroy().catch(() => undefined);
     return true;
   }
 
@@ -270,7 +274,7 @@ export class BackendSet {
   }
 
   async closeAll(): Promise<void> {
-    await Promise.all(this.list().map((b) => b.dispatcher.close().catch(() => undefined)));
+    await Promise.all(this.list().flatMap((b) => [b.dispatcher.close().catch(() => undefined), b.probe.destroy().catch(() => undefined)]));
   }
 
   private refresh(b: Backend): void {

@@ -2,8 +2,10 @@ import type { Clock, TimerHandle } from '../core/clock.ts';
 import type { Backend, BackendSet } from './backends.ts';
 
 /**
- * Active health checks: every interval, GET /v2/health/ready on each backend. A pass brings an
- * unhealthy backend back; failures count like failed requests. Timers come from the Clock.
+ * Active health checks: every interval, GET /v2/health/ready on each backend, over a connection
+ * of its own (a probe never waits behind the backend's requests) and within the probe timeout.
+ * A pass brings an unhealthy backend back; failures count like failed requests. Timers come
+ * from the Clock.
  */
 export class HealthChecker {
   private timer: TimerHandle | undefined;
@@ -34,7 +36,8 @@ export class HealthChecker {
 
   private async probe(b: Backend): Promise<void> {
     try {
-      const res = await b.dispatcher.request({ path: '/v2/health/ready', method: 'GET', headersTimeout: this.timeoutMs, bodyTimeout: this.timeoutMs });
+      // Its own connection, and a time limit covering connect, headers and body.
+      const res = await b.probe.request({ path: '/v2/health/ready', method: 'GET', signal: AbortSignal.timeout(Math.ceil(this.timeoutMs)) });
       await res.body.dump();
       if (res.statusCode === 200) this.backends.markSuccess(b);
       else this.backends.markFailure(b, `health check answered ${res.statusCode}`);

@@ -119,6 +119,23 @@ describe('router backend health and retries', () => {
     assert.equal(res.headers['x-mixscale-backend'], 'a');
   });
 
+  it('probes over a connection of its own: a probe does not wait behind a slow request', async () => {
+    await router.close();
+    ({ server: router, url } = await startRouter({ connectionsPerBackend: 1, health: { failures: 2 }, backends: [{ id: 'a', url: a.url, type: 'g4dn.xlarge' }] }, { policy: new FirstAvailable() }));
+    a.behaviour.delayMs = 1500;
+    const slow = request(url).post('/v2/models/rm2/infer').send(inferBody(1));
+    const pending = slow.then((r) => r.status);
+    await until(() => a.inFlight === 1, 'the slow request at the backend, on its only request connection');
+    const backend = router.backends.get('a')!;
+    router.backends.markFailure(backend, 'test');
+    router.backends.markFailure(backend, 'test');
+    assert.equal(backend.healthy, false);
+    await new HealthChecker(router.backends, new RealClock(), 60_000, 1000).checkAll();
+    assert.equal(backend.healthy, true);
+    assert.equal(a.inFlight, 1, 'the probe answered while the slow request was still running');
+    assert.equal(await pending, 200);
+  });
+
   it('probes on the clock it is given, every interval, until stopped', async () => {
     a.behaviour.ready = false;
     const clock = new SimClock(0);
