@@ -7,7 +7,7 @@ import { createRoutingPolicy, routingPolicyNames } from '../../policies/routing/
 import { createComparedScalingPolicy, createScalingPolicy, scalingPolicyNames } from '../../policies/scaling/index.ts';
 import { Catalog } from '../catalog/catalog.ts';
 import { BudgetSchedule } from '../control/budget-schedule.ts';
-import { defaultBackendId, normalizeOrigin } from '../routing/backends.ts';
+import { defaultBackendId, normalizeOrigin, poolProblem } from '../routing/backends.ts';
 import { ServiceProfiles } from '../catalog/profiles.ts';
 import { ConfigError, MixscaleError } from '../core/errors.ts';
 import { configSchema, type Config } from './schema.ts';
@@ -231,17 +231,8 @@ function checkBackends(config: Config, catalog: Catalog, fail: (path: ReadonlyAr
     const sameId = ids.get(id);
     if (sameId !== undefined) fail(at(b.id !== undefined ? 'id' : 'url'), `duplicate backend id "${id}" (router.backends[${sameId}] has it${b.id === undefined ? '; the id defaults to host:port' : ''})`);
     ids.set(id, i);
-    if (b.pool !== undefined) {
-      const pool = config.pools.find((p) => p.name === b.pool);
-      if (pool === undefined) fail(at('pool'), `no pool named "${b.pool}"; pools: ${config.pools.map((p) => p.name).join(', ')}`);
-      if (pool.type !== b.type) fail(at('type'), `${b.type} is not the type of pool "${pool.name}" (${pool.type})`);
-      return;
-    }
-    const pools = config.pools.filter((p) => p.type === b.type);
-    if (pools.length === 0) {
-      fail(at('type'), `no pool has type ${b.type} (pools: ${config.pools.map((p) => `${p.name} ${p.type}`).join(', ')}); a backend belongs to a pool of its type: add one to pools`);
-    }
-    if (pools.length > 1) fail(at('type'), `pools ${pools.map((p) => `"${p.name}"`).join(', ')} all have type ${b.type}; set router.backends[${i}].pool to one of them`);
+    const problem = poolProblem(config.pools, b.type, b.pool);
+    if (problem !== undefined) fail(at(problem.field), problem.message.replace("name one as the backend's pool", `set router.backends[${i}].pool to one of them`));
   });
 }
 

@@ -2,7 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Clock } from '../core/clock.ts';
 import { MixscaleError } from '../core/errors.ts';
-import { exactOrigin, type BackendSet } from './backends.ts';
+import { exactOrigin, poolProblem, type BackendSet } from './backends.ts';
 
 /**
  * Compares a presented bearer token with the configured one in constant time: both are hashed
@@ -48,7 +48,14 @@ const MAX_DRAIN_WAIT_MS = 600_000;
  * Draining answers at once with the in-flight count, or with `?wait=MS` holds the answer until
  * in-flight reaches 0 (or the wait ends): `drained: true` means safe to terminate.
  */
-export function adminRoutes(opts: { backends: BackendSet; token: string | undefined; clock: Clock; isKnownType: (type: string) => boolean }): express.Router {
+export function adminRoutes(opts: {
+  backends: BackendSet;
+  token: string | undefined;
+  clock: Clock;
+  isKnownType: (type: string) => boolean;
+  /** The config's pools: a backend joins one of its type (undefined: any type, its own pool). */
+  pools?: ReadonlyArray<{ readonly name: string; readonly type: string }>;
+}): express.Router {
   const { backends, clock } = opts;
   const r = express.Router();
   r.use(requireToken(opts.token));
@@ -70,6 +77,10 @@ export function adminRoutes(opts: { backends: BackendSet; token: string | undefi
     for (const k of OPTIONAL_INT) {
       const v = b[k];
       if (v !== undefined && !(typeof v === 'number' && Number.isSafeInteger(v) && v > 0 && v <= MAX_SLOTS)) return badRequest(res, `${k}: expected a positive integer up to ${MAX_SLOTS}, got ${JSON.stringify(v)}`);
+    }
+    if (opts.pools !== undefined) {
+      const problem = poolProblem(opts.pools, b.type, b.pool as string | undefined);
+      if (problem !== undefined) return badRequest(res, `${problem.field}: ${problem.message}`);
     }
     if (b.maxOutstanding !== undefined && backends.lateBinding) {
       return badRequest(res, 'maxOutstanding: does not apply with routing.lateBinding (a backend holds at most its slots in flight; the rest wait at the router); set slots instead');
@@ -101,16 +112,13 @@ export function adminRoutes(opts: { backends: BackendSet; token: string | undefi
 
   r.post('/backends/:id/drain', async (req, res) => {
     const id = req.params.id;
+    // The wait is checked first: a bad request changes nothing.
+    const waitParam = req.query.wait;
+    const waitMs = waitParam === undefined ? undefined : typeof waitParam === 'string' && /^\d+$/.test(waitParam) ? Number(waitParam) : NaN;
+    if (waitMs !== undefined && !(waitMs >= 0 && waitMs <= MAX_DRAIN_WAIT_MS)) return badRequest(res, `wait: expected milliseconds between 0 and ${MAX_DRAIN_WAIT_MS}, got ${JSON.stringify(waitParam)}`);
     const b = backends.drain(id);
     if (b === undefined) return void res.status(404).json({ error: `no backend "${id}"` });
-    const waitParam = req.query.wait;
-    if (waitParam !== undefined) {
-      const waitMs = Number(waitParam);
-      if (!Number.isFinite(waitMs) || waitMs < 0 || waitMs > MAX_DRAIN_WAIT_MS) return badRequest(res, `wait: expected milliseconds between 0 and ${MAX_DRAIN_WAIT_MS}, got ${JSON.stringify(waitParam)}`);
-      let timer;
-      await Promise.race([backends.whenDrained(id), new Promise<void>((resolve) => (timer = clock.setTimeout(resolve, waitMs)))]);
-      if (timer !== undefined) clock.clearTimeout(timer);
-    }
+    if (waitMs !== undefined) await backends.whenDrained(id, clock, waitMs);
     res.json({ backend: backends.info(b) });
   });
 

@@ -1,4 +1,5 @@
 import { Client, Pool } from 'undici';
+import type { Clock } from '../core/clock.ts';
 import { MixscaleError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import type { PoolTracker } from './pool.ts';
@@ -77,6 +78,24 @@ function parseBackendUrl(url: string): URL {
 /** The origin (http://host:port) of a backend URL or host:port; anything after it is dropped. */
 export function normalizeOrigin(url: string): string {
   return parseBackendUrl(url).origin;
+}
+
+/**
+ * Why a backend of `type` (in `pool`, when named) cannot join the config's pools, or undefined
+ * when it can: a backend belongs to a pool of its type, which says which models it serves. The
+ * config loader (router.backends) and the admin API ask the same question.
+ */
+export function poolProblem(pools: ReadonlyArray<{ readonly name: string; readonly type: string }>, type: string, pool: string | undefined): { field: 'pool' | 'type'; message: string } | undefined {
+  if (pool !== undefined) {
+    const p = pools.find((x) => x.name === pool);
+    if (p === undefined) return { field: 'pool', message: `no pool named "${pool}"; pools: ${pools.map((x) => x.name).join(', ')}` };
+    if (p.type !== type) return { field: 'type', message: `${type} is not the type of pool "${p.name}" (${p.type})` };
+    return undefined;
+  }
+  const ofType = pools.filter((x) => x.type === type);
+  if (ofType.length === 0) return { field: 'type', message: `no pool has type ${type} (pools: ${pools.map((x) => `${x.name} ${x.type}`).join(', ')}); a backend belongs to a pool of its type: add one to pools` };
+  if (ofType.length > 1) return { field: 'type', message: `pools ${ofType.map((x) => `"${x.name}"`).join(', ')} all have type ${type}; name one as the backend's pool` };
+  return undefined;
 }
 
 /** A backend's id when none is given: its host:port. */
@@ -204,11 +223,23 @@ export class BackendSet {
     return b;
   }
 
-  /** Resolves once the backend is draining and idle (or gone). */
-  whenDrained(id: string): Promise<void> {
+  /**
+   * Resolves once the backend is draining and idle (or gone), or after `waitMs` on `clock`,
+   * whichever comes first; a wait that times out leaves nothing behind.
+   */
+  whenDrained(id: string, clock: Clock, waitMs: number): Promise<void> {
     const b = this.byId.get(id);
     if (b === undefined || (b.draining && b.state.outstanding === 0)) return Promise.resolve();
-    return new Promise((resolve) => b.drainWaiters.push(resolve));
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clock.clearTimeout(timer);
+        const i = b.drainWaiters.indexOf(done);
+        if (i >= 0) b.drainWaiters.splice(i, 1);
+        resolve();
+      };
+      const timer = clock.setTimeout(done, waitMs);
+      b.drainWaiters.push(done);
+    });
   }
 
   /** Forgets a backend. In-flight requests on it still finish; its connections close after them. */

@@ -184,7 +184,7 @@ export class RouterServer {
     app.get('/v1/snapshot', (_req, res) => {
       res.json(this.metrics.snapshot());
     });
-    app.use('/v1', adminRoutes({ backends: this.backends, token, clock, isKnownType: (t) => catalog.has(t) }));
+    app.use('/v1', adminRoutes({ backends: this.backends, token, clock, isKnownType: (t) => catalog.has(t), pools: config.pools }));
     app.use((_req, res) => sendError(res, 404, 'no such endpoint; see docs/router.md'));
     app.use((err: unknown, req: express.Request, res: express.Response, _next: express.NextFunction) => {
       const status = (err as { status?: unknown }).status;

@@ -131,7 +131,6 @@ describe('router admin API', () => {
     const cases: Array<[Record<string, unknown>, RegExp]> = [
       [{ type: 'r5n.large' }, /type "g4dn\.xlarge" \(asked: "r5n\.large"\)/],
       [{ slots: 4 }, /slots 1 \(asked: 4\)/],
-      [{ pool: 'cpu' }, /pool "gpu" \(asked: "cpu"\)/],
       [{ maxOutstanding: 8 }, /maxOutstanding 64 \(asked: 8\)/],
     ];
     for (const [change, error] of cases) {
@@ -179,6 +178,9 @@ describe('router admin API', () => {
       [{ type: 'g4dn.xlarge' }, /^url:/],
       [{ url: a.url }, /^type:/],
       [{ url: a.url, type: 'g9.huge' }, /^type: "g9.huge" is not in the instance catalog/],
+      [{ url: a.url, type: 'r5n.large', pool: 'egde' }, /^pool: no pool named "egde"; pools: gpu, cpu$/],
+      [{ url: a.url, type: 'g4dn.xlarge', pool: 'cpu' }, /^type: g4dn.xlarge is not the type of pool "cpu" \(r5n.large\)$/],
+      [{ url: a.url, type: 't3.xlarge' }, /^type: no pool has type t3.xlarge/],
       [{ url: a.url, type: 'r5n.large', slots: 0 }, /^slots:/],
       [{ url: a.url, type: 'r5n.large', colour: 'red' }, /^colour: unknown field/],
       [{ url: 'ftp://x', type: 'r5n.large' }, /^url: only http/],
@@ -204,6 +206,23 @@ describe('router admin API', () => {
     assert.deepEqual([waited.body.backend.inFlight, waited.body.backend.drained], [0, true]);
     assert.equal((await inflight).status, 200);
     assert.equal(a.received.length, 1);
+  });
+
+  it('checks ?wait before draining: a bad one changes nothing, and a wait that times out leaves nothing behind', async () => {
+    await request(url).post('/v1/backends').set('authorization', AUTH).send({ id: 'i-1', url: a.url, type: 'g4dn.xlarge' });
+    for (const wait of ['abc', '-1', '1.5', '700000']) {
+      const bad = await request(url).post(`/v1/backends/i-1/drain?wait=${wait}`).set('authorization', AUTH);
+      assert.equal(bad.status, 400, wait);
+      assert.match(bad.body.error, /^wait: expected milliseconds between 0 and 600000/);
+    }
+    assert.equal(router.backends.get('i-1')!.draining, false);
+    a.behaviour.delayMs = 300;
+    const inflight = request(url).post('/v2/models/rm2/infer').send(inferBody(1)).then((r) => r);
+    while (a.inFlight === 0) await new Promise((r) => setTimeout(r, 5));
+    const timedOut = await request(url).post('/v1/backends/i-1/drain?wait=20').set('authorization', AUTH);
+    assert.deepEqual([timedOut.status, timedOut.body.backend.drained], [200, false]);
+    assert.equal(router.backends.get('i-1')!.drainWaiters.length, 0);
+    assert.equal((await inflight).status, 200);
   });
 
   it('removes a backend, and answers 404 for one it does not know', async () => {
