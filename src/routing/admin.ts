@@ -14,11 +14,25 @@ export function tokenMatches(presented: string, expected: string): boolean {
   return timingSafeEqual(a, b);
 }
 
+/**
+ * The admin token: `configured` (router.adminToken), else env MIXSCALE_ADMIN_TOKEN. Unset or
+ * blank means none (the admin API answers 401 to everyone); an env token shorter than 16
+ * characters is refused, as a configured one is.
+ */
+export function adminToken(configured: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (configured !== undefined) return configured;
+  const t = env.MIXSCALE_ADMIN_TOKEN?.trim();
+  if (t === undefined || t === '') return undefined;
+  if (t.length < 16) throw new MixscaleError('MIXSCALE_CONFIG_INVALID', `MIXSCALE_ADMIN_TOKEN: must be at least 16 characters, as router.adminToken (got ${t.length})`);
+  return t;
+}
+
 function requireToken(token: string | undefined) {
   return (req: Request, res: Response, next: NextFunction): void => {
     const auth = req.headers.authorization;
     const m = typeof auth === 'string' ? /^Bearer\s+(.+)$/i.exec(auth) : null;
-    if (token === undefined || m === null || !tokenMatches(m[1]!.trim(), token)) {
+    const presented = m === null ? '' : m[1]!.trim();
+    if (token === undefined || token === '' || presented === '' || !tokenMatches(presented, token)) {
       res
         .status(401)
         .set('www-authenticate', 'Bearer realm="mixscale-admin"')

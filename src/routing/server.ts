@@ -10,7 +10,7 @@ import { RealClock, type Clock } from '../core/clock.ts';
 import { badPathEncoding } from '../core/http-path.ts';
 import { silentLogger, type Logger } from '../core/log.ts';
 import { Rng } from '../core/rng.ts';
-import { adminRoutes } from './admin.ts';
+import { adminRoutes, adminToken } from './admin.ts';
 import { BackendSet } from './backends.ts';
 import { CloudWatchPublisher } from './cloudwatch.ts';
 import { HealthChecker } from './health.ts';
@@ -145,7 +145,7 @@ export class RouterServer {
             log,
           });
 
-    const token = opts.adminToken ?? settings.adminToken ?? process.env.MIXSCALE_ADMIN_TOKEN;
+    const token = opts.adminToken ?? adminToken(settings.adminToken);
     if (token === undefined) log.warn('no admin token (router.adminToken or MIXSCALE_ADMIN_TOKEN): the admin API answers 401 to everyone');
     const app = express();
     app.disable('x-powered-by');

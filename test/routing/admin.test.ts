@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import request from 'supertest';
-import { tokenMatches } from '../../src/routing/admin.ts';
+import { adminToken, tokenMatches } from '../../src/routing/admin.ts';
 import { loadConfigObject } from '../../src/config/load.ts';
 import { RouterServer } from '../../src/routing/server.ts';
 import { FakeBackend, inferBody } from './fake-backend.ts';
@@ -61,6 +61,26 @@ describe('router admin API', () => {
       ({ server: router, url } = await startRouter({ adminToken: undefined }, { policy: new FirstAvailable() }));
       const res = await request(url).get('/v1/backends').set('authorization', 'Bearer from-the-environment-1234');
       assert.equal(res.status, 200);
+    } finally {
+      if (saved === undefined) delete process.env.MIXSCALE_ADMIN_TOKEN;
+      else process.env.MIXSCALE_ADMIN_TOKEN = saved;
+    }
+  });
+
+  it('treats an empty MIXSCALE_ADMIN_TOKEN as none (no empty bearer gets in), and refuses a short one', async () => {
+    await router.close();
+    const saved = process.env.MIXSCALE_ADMIN_TOKEN;
+    process.env.MIXSCALE_ADMIN_TOKEN = '';
+    try {
+      ({ server: router, url } = await startRouter({ adminToken: undefined }, { policy: new FirstAvailable() }));
+      for (const bearer of ['Bearer \u00a0', 'Bearer  ', 'Bearer x']) {
+        const res = await request(url).post('/v1/backends').set('authorization', bearer).send({ url: a.url, type: 'g4dn.xlarge' });
+        assert.equal(res.status, 401, JSON.stringify(bearer));
+      }
+      assert.equal(router.backends.list().length, 0);
+      assert.equal(adminToken(undefined, { MIXSCALE_ADMIN_TOKEN: '  ' }), undefined);
+      assert.throws(() => adminToken(undefined, { MIXSCALE_ADMIN_TOKEN: 'short' }), /^MixscaleError: MIXSCALE_ADMIN_TOKEN: must be at least 16 characters/);
+      assert.equal(adminToken('from-the-config-12345', { MIXSCALE_ADMIN_TOKEN: 'x' }), 'from-the-config-12345');
     } finally {
       if (saved === undefined) delete process.env.MIXSCALE_ADMIN_TOKEN;
       else process.env.MIXSCALE_ADMIN_TOKEN = saved;
