@@ -364,6 +364,12 @@ export class InferRouter {
     if (failed !== undefined) return this.passOn(call, p, failed);
     const reason = this.o.policy.lastRejectReason ?? 'no-backend';
     if (reason === 'overloaded' && this.waiting !== undefined && this.o.lateBinding !== undefined) {
+      const fastestMs = p.clientDeadline ? this.fastestServiceMs(p) : NaN;
+      if (this.o.clock.now() + fastestMs > p.req.deadlineMs) {
+        // No backend could finish it in time even with a slot free now: say so at once.
+        this.reject(res, ci, 'deadline', `cannot finish within the ${Math.round(p.req.deadlineMs - p.req.arrivalMs)} ms deadline: expected ${Math.round(fastestMs)} ms on the fastest backend, before any wait`);
+        return call.done();
+      }
       // Late binding counts the dispatch when it binds the request to a slot.
       this.wait(p, res, this.waiting, this.o.lateBinding.maxWaitMs).then(
         (bound) => {
@@ -386,6 +392,18 @@ export class InferRouter {
           : `no backend serving model "${p.req.model}" can take this request`;
     this.reject(res, ci, reason, why);
     call.done();
+  }
+
+  /** The request's shortest expected service time over the backends taking its model (NaN when none is known). */
+  private fastestServiceMs(p: ParsedInfer): number {
+    const { tracker } = this.o;
+    let best = NaN;
+    for (const b of tracker.viewFor(p.req.model).backends) {
+      if (!b.accepting) continue;
+      const ms = tracker.expectedServiceMs(b, p.req);
+      if (ms >= 0 && !(ms >= best)) best = ms;
+    }
+    return best;
   }
 
   /** Answers as the first backend failed (its own 502/503 when it sent one), naming it. */

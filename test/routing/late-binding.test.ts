@@ -72,6 +72,19 @@ describe('router with late binding (routing.lateBinding)', () => {
     assert.equal(a.received.length, 1, 'the expired request never reached the backend');
   });
 
+  it('answers 504 at once, without waiting, a request no backend could finish by its deadline even when free', async () => {
+    const { a, server, url } = await oneBackend(300);
+    const first = infer(url);
+    await until(() => a.inFlight === 1, 'first request at the backend');
+    // size 500 on r5n.large: about 205 ms expected, against a 100 ms deadline.
+    const res = await fetch(`${url}/v2/models/rm2/infer`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-mixscale-deadline-ms': '100' }, body: inferBody(1, { size: 500 }) });
+    assert.equal(res.status, 504);
+    assert.equal(res.headers.get('x-mixscale-reject'), 'deadline');
+    assert.match(((await res.json()) as { error: string }).error, /^cannot finish within the 100 ms deadline: expected \d+ ms on the fastest backend, before any wait$/);
+    assert.equal(server.infer.requestsWaiting, 0);
+    assert.equal((await first).status, 200);
+  });
+
   it('forgets a waiting request whose client went away', async () => {
     const { a, server, url } = await oneBackend(150);
     const first = infer(url);
