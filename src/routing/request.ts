@@ -79,13 +79,13 @@ export class ClassTable {
    * The class of a request: named explicitly, else the tightest for a priority request, else
    * the loosest whose SLO still fits the client's deadline, else the model's first class.
    */
-  resolve(model: string, named: string | undefined, critical: boolean, deadlineMs: number | undefined): { index: number; cls: RequestClass } {
+  resolve(model: string, named: string | undefined, critical: boolean, deadlineMs: number | undefined, namedBy = 'class'): { index: number; cls: RequestClass } {
     const list = this.byModel.get(model);
     if (list === undefined || list.length === 0) throw new MixscaleError('MIXSCALE_REQUEST_INVALID', `unknown model "${model}"`, { model });
     if (named !== undefined) {
       const c = this.byName.get(named);
       if (c === undefined || c.cls.model !== model) {
-        throw invalid('class', `"${named}" is not a class of model "${model}"; classes: ${list.map((x) => x.cls.name).join(', ')}`);
+        throw invalid(namedBy, `"${named}" is not a class of model "${model}"; classes: ${list.map((x) => x.cls.name).join(', ')}`);
       }
       return c;
     }
@@ -190,13 +190,17 @@ export function parseInfer(model: string, body: Buffer, headers: InferHeaders, c
     size = lead;
   }
 
-  const critical = parsePriority(params?.priority, 'parameters.priority') || parsePriority(header(headers, 'x-mixscale-priority'), 'x-mixscale-priority');
-  const fromHeader = parseDeadline(header(headers, 'x-mixscale-deadline-ms'), 'x-mixscale-deadline-ms');
-  const deadline = fromHeader ?? parseDeadline(params?.deadline_ms, 'parameters.deadline_ms');
+  // Each hint is checked wherever it is given, header and parameter alike (the header wins).
+  const priorityParam = parsePriority(params?.priority, 'parameters.priority');
+  const priorityHeader = parsePriority(header(headers, 'x-mixscale-priority'), 'x-mixscale-priority');
+  const critical = priorityParam || priorityHeader;
+  const deadlineParam = parseDeadline(params?.deadline_ms, 'parameters.deadline_ms');
+  const deadline = parseDeadline(header(headers, 'x-mixscale-deadline-ms'), 'x-mixscale-deadline-ms') ?? deadlineParam;
   const namedParam = params?.class;
   if (namedParam !== undefined && typeof namedParam !== 'string') throw invalid('parameters.class', `expected a class name, got ${JSON.stringify(namedParam)}`);
-  const named = header(headers, 'x-mixscale-class') ?? namedParam;
-  const { index, cls } = classes.resolve(model, named, critical, deadline);
+  const namedHeader = header(headers, 'x-mixscale-class');
+  const named = namedHeader ?? namedParam;
+  const { index, cls } = classes.resolve(model, named, critical, deadline, namedHeader !== undefined ? 'x-mixscale-class' : 'parameters.class');
 
   return {
     req: {

@@ -85,7 +85,7 @@ describe('router server (OIP v2)', () => {
       [inferBody(1, { size: 'big' }), /^parameters\.size/],
       [inferBody(1, { size: 2.5 }), /^parameters\.size: expected a positive integer/],
       [JSON.stringify({ inputs: [{ name: 'x', shape: [0, 4], datatype: 'FP32' }] }), /^inputs\[0\]\.shape: the leading dimension/],
-      [inferBody(1, { class: 'nightly' }), /^class: "nightly" is not a class/],
+      [inferBody(1, { class: 'nightly' }), /^parameters\.class: "nightly" is not a class/],
     ];
     for (const [body, message] of cases) {
       const res = await request(url).post('/v2/models/rm2/infer').set('content-type', 'application/json').send(body);
@@ -99,6 +99,20 @@ describe('router server (OIP v2)', () => {
     const res = await request(url).post('/v2/models/rm2/infer').set('x-mixscale-deadline-ms', 'soon').send(inferBody(1));
     assert.equal(res.status, 400);
     assert.match(res.body.error, /^x-mixscale-deadline-ms/);
+  });
+
+  it('checks every hint wherever it is given, and names the one at fault', async () => {
+    const cases: Array<[Record<string, string>, Record<string, unknown>, RegExp]> = [
+      [{ 'x-mixscale-priority': 'maybe' }, { priority: true }, /^x-mixscale-priority/],
+      [{ 'x-mixscale-deadline-ms': '100' }, { deadline_ms: -5 }, /^parameters\.deadline_ms/],
+      [{ 'x-mixscale-class': 'nope' }, {}, /^x-mixscale-class: "nope" is not a class of model "rm2"/],
+      [{}, { class: 'nope' }, /^parameters\.class: "nope" is not a class of model "rm2"/],
+    ];
+    for (const [headers, parameters, error] of cases) {
+      const res = await request(url).post('/v2/models/rm2/infer').set(headers).send(inferBody(1, parameters));
+      assert.equal(res.status, 400, JSON.stringify([headers, parameters]));
+      assert.match(res.body.error, error);
+    }
   });
 
   it('answers 413 for a body over the configured limit', async () => {
