@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { LineCounter, parseDocument, isMap, isNode, isScalar, type Document } from 'yaml';
+import { LineCounter, parseDocument, isMap, isNode, isScalar, visit, type Document } from 'yaml';
 import cron from 'node-cron';
 import type { z } from 'zod';
 import { createRoutingPolicy, routingPolicyNames } from '../../policies/routing/index.ts';
@@ -104,9 +104,32 @@ export function loadConfigFile(path: string): LoadedConfig {
     const line = counter.linePos(e.pos[0]).line;
     throw new ConfigError(`${path}:${line}: YAML syntax error: ${e.message.split('\n')[0]}`, { file: path, line });
   }
-  const input: unknown = doc.toJS() ?? {};
+  const input = toPlain(doc, counter, path);
   const config = parseConfig(input, path, lineFinder(doc, counter));
   return finishLoad(config, path, dirname(path), lineFinder(doc, counter));
+}
+
+/**
+ * The document as plain data. An alias with no anchor before it, or aliases that expand
+ * without bound (an "alias bomb"), are mistakes in the file: one line naming it (and the alias's line).
+ */
+function toPlain(doc: Document, counter: LineCounter, path: string): unknown {
+  try {
+    return doc.toJS() ?? {};
+  } catch (e) {
+    let line: number | undefined;
+    let alias = '';
+    visit(doc, {
+      Alias(_key, node) {
+        if (node.resolve(doc) !== undefined) return undefined;
+        alias = node.source;
+        if (node.range) line = counter.linePos(node.range[0]).line;
+        return visit.BREAK;
+      },
+    });
+    const why = alias !== '' ? `alias *${alias} has no anchor &${alias} before it` : /alias count/i.test((e as Error).message) ? 'its aliases expand too far (aliases of aliases of ...: an alias bomb?)' : (e as Error).message.split('\n')[0]!;
+    throw new ConfigError(`${path}${line !== undefined ? `:${line}` : ''}: YAML error: ${why}`, { file: path, ...(line !== undefined ? { line } : {}) });
+  }
 }
 
 /** Validates a config given as an object (tests, embedded use). Paths resolve against `baseDir`. */

@@ -146,6 +146,12 @@ describe('config loading', () => {
     fails('budget: [1,\n', /config\.yaml:\d+: YAML syntax error/);
   });
 
+  it('names an alias with no anchor, with its line, and refuses an alias bomb, naming the file', () => {
+    fails(`${GOOD}catalog: *nope\n`, new RegExp(`config\\.yaml:${GOOD.split('\n').length}: YAML error: alias \\*nope has no anchor &nope before it$`));
+    const bomb = ['a0: &a0 [x, x, x, x, x, x, x, x, x, x]', ...Array.from({ length: 7 }, (_, i) => `a${i + 1}: &a${i + 1} [${Array(10).fill(`*a${i}`).join(', ')}]`)].join('\n');
+    fails(`${bomb}\n`, /config\.yaml: YAML error: its aliases expand too far/);
+  });
+
   it('names an unknown scaling or routing policy with its line and the available ones', () => {
     const lines = GOOD.split('\n').length;
     const e = fails(`${GOOD}scaling:\n  policy: fast-frugl\n`, new RegExp(`config\\.yaml:${lines + 1}: scaling\\.policy: unknown scaling policy "fast-frugl" \\(available: .*fast-frugal.*\\)$`));
