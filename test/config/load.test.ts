@@ -125,6 +125,12 @@ describe('config loading', () => {
     assert.equal(config.sim!.trace!.start, 0);
   });
 
+  it('takes a byte size above zero only, in either form', () => {
+    assert.equal(loadConfigFile(write(`${GOOD}router:\n  bodyLimit: 2kb\n`)).config.router!.bodyLimit, 2048);
+    for (const v of ['0', '"0kb"', '"0.0001kb"', '"0"']) fails(`${GOOD}router:\n  bodyLimit: ${v}\n`, /router\.bodyLimit: /);
+    fails(`${GOOD}router:\n  bodyLimit: "0kb"\n`, /config\.yaml:\d+: router\.bodyLimit: must be a size above zero bytes \(got "0kb"\)/);
+  });
+
   it('names a missing required field', () => {
     fails(GOOD.replace('    model: rm2\n', ''), /classes\[0\]\.model: .*missing/);
   });
