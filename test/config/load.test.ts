@@ -129,6 +129,10 @@ describe('config loading', () => {
     assert.equal(loadConfigFile(write(`${GOOD}router:\n  bodyLimit: 2kb\n`)).config.router!.bodyLimit, 2048);
     for (const v of ['0', '"0kb"', '"0.0001kb"', '"0"']) fails(`${GOOD}router:\n  bodyLimit: ${v}\n`, /router\.bodyLimit: /);
     fails(`${GOOD}router:\n  bodyLimit: "0kb"\n`, /config\.yaml:\d+: router\.bodyLimit: must be a size above zero bytes \(got "0kb"\)/);
+    // node.bodyLimit is a byte size too (it was any string, and a node started with "lots" crashed).
+    assert.equal(loadConfigFile(write(`${GOOD}node:\n  bodyLimit: 2kb\n`)).config.node!.bodyLimit, 2048);
+    fails(`${GOOD}node:\n  bodyLimit: lots\n`, new RegExp(`config\\.yaml:${GOOD.split('\n').length + 1}: node\\.bodyLimit: expected a size`));
+    fails(`${GOOD}node:\n  bodyLimit: 0mb\n`, /node\.bodyLimit: must be a size above zero bytes/);
   });
 
   it('names a missing required field', () => {

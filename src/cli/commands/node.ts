@@ -43,7 +43,7 @@ function fraction(flag: string) {
  * The first stdout line is `{"listening":"http://HOST:PORT"}`: the local cloud provider
  * launches nodes with port 0 and reads the chosen port from it.
  */
-async function serve(node: InferenceNode, host: string, p: number, bodyLimit: string, logger: Logger, onClose: () => Promise<void>): Promise<void> {
+async function serve(node: InferenceNode, host: string, p: number, bodyLimit: number, logger: Logger, onClose: () => Promise<void>): Promise<void> {
   const clock = new RealClock();
   const app = createNodeApp(node, { clock, logger, bodyLimit });
   let running;
