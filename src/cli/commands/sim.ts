@@ -6,6 +6,8 @@ import type { Command } from 'commander';
 import { isMixscaleError, MixscaleError } from '../../core/errors.ts';
 import type { LogLevel } from '../../core/log.ts';
 import { loadConfigFile } from '../../config/load.ts';
+import { createConfiguredRoutingPolicy } from '../../../policies/routing/index.ts';
+import { createComparedScalingPolicy } from '../../../policies/scaling/index.ts';
 import { runInParallel } from '../../../sim/parallel.ts';
 import { configuredArrivals, runSimulation, simSettings, type ArrivalSource } from '../../../sim/runner.ts';
 import type { SimRun } from '../../../sim/result.ts';
@@ -64,6 +66,16 @@ function arrivalsFrom(opts: SimCliOptions, fromConfig: () => ArrivalSource): Arr
   };
 }
 
+/** Builds a policy named by `flag`; a user mistake (unknown name, options it cannot run with) names the flag. */
+function checkPolicy(flag: string, build: () => unknown): void {
+  try {
+    build();
+  } catch (e) {
+    if (isMixscaleError(e) && e.userFault) throw new MixscaleError('MIXSCALE_USAGE', `${flag}: ${e.message}`, { ...e.details });
+    throw e;
+  }
+}
+
 function describeLoad(a: ArrivalSource): string {
   if (a.kind === 'poisson') return `constant ${a.rps} rps (Poisson) for ${Math.round(a.durationMs / 60_000)} min`;
   const parts = [basename(a.path)];
@@ -118,6 +130,11 @@ Examples:
       const settings = simSettings(loaded);
       const policies = opts.compare !== undefined ? opts.compare.split(',').map((p) => p.trim()).filter((p) => p !== '') : (settings.compare ?? [loaded.config.scaling.policy]);
       if (policies.length === 0) throw new MixscaleError('MIXSCALE_USAGE', '--compare: name at least one scaling policy');
+      // Every policy named on the command line is checked before any run starts (sim.compare and
+      // routing.policy were checked at load), so a typo never throws away finished runs.
+      const cfg = loaded.config;
+      if (opts.compare !== undefined) for (const p of policies) checkPolicy('--compare', () => createComparedScalingPolicy(p, cfg.scaling.policy, cfg.scaling.options, { lateBinding: cfg.routing.lateBinding }));
+      if (opts.routing !== undefined) checkPolicy('--routing', () => createConfiguredRoutingPolicy(opts.routing!, cfg.routing.policy, cfg.routing.options));
       let seed: number | undefined;
       if (opts.seed !== undefined) {
         seed = Number(opts.seed);

@@ -82,11 +82,14 @@ describe('mixscale sim', () => {
     assert.equal(runs('3'), runs('1'));
   });
 
-  it('names an unknown policy in one line and exits 2', () => {
-    const r = runCli(['--config', config(), 'sim', '--compare', 'homogenous-fast']);
+  it('checks every policy --compare and --routing name before any run, naming the flag in one line (exit 2)', () => {
+    const r = runCli(['--config', config(), 'sim', '--compare', 'homogeneous-cheap,homogenous-fast', '--jobs', '1']);
     assert.equal(r.code, 2);
-    assert.match(r.stderr, /unknown scaling policy "homogenous-fast"; available: .*homogeneous-fast/);
-    assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+    assert.match(r.stderr, /^mixscale: --compare: unknown scaling policy "homogenous-fast"; available: .*homogeneous-fast.*\n$/);
+    assert.equal(r.stdout, '', 'nothing was simulated');
+    const routing = runCli(['--config', config(), 'sim', '--compare', 'homogeneous-cheap', '--routing', 'nope']);
+    assert.equal(routing.code, 2);
+    assert.match(routing.stderr, /^mixscale: --routing: unknown routing policy "nope"; available: .*least-outstanding.*\n$/);
   });
 
   it('names the trace file and line of a bad row and exits 2', () => {
