@@ -204,6 +204,8 @@ function finishLoad(config: Config, source: string, baseDir: string, lineOf: (pa
     if (!cron.validate(entry.cron)) fail(where, `"${entry.cron}" is not a node-cron expression (e.g. "0 0 9 * * *")`);
   });
   const scalingNames = scalingPolicyNames();
+  // What the policies are built with at run time, and the pools' types their options may name.
+  const context = { lateBinding: config.routing.lateBinding, poolTypes: config.pools.map((p) => p.type) };
   const unknownScaling = (path: ReadonlyArray<PropertyKey>, name: string): void => {
     if (!scalingNames.includes(name)) fail(path, `unknown scaling policy "${name}" (available: ${scalingNames.join(', ')})`);
   };
@@ -213,7 +215,7 @@ function finishLoad(config: Config, source: string, baseDir: string, lineOf: (pa
     // A compared policy other than scaling.policy runs with its defaults: it must be able to.
     if (name === config.scaling.policy) return;
     try {
-      createComparedScalingPolicy(name, config.scaling.policy, config.scaling.options, { lateBinding: config.routing.lateBinding });
+      createComparedScalingPolicy(name, config.scaling.policy, config.scaling.options, context);
     } catch (e) {
       if (e instanceof MixscaleError && e.userFault) fail(['sim', 'compare', i], e.message);
       throw e;
@@ -223,7 +225,7 @@ function finishLoad(config: Config, source: string, baseDir: string, lineOf: (pa
   if (!routingNames.includes(config.routing.policy)) fail(['routing', 'policy'], `unknown routing policy "${config.routing.policy}" (available: ${routingNames.join(', ')})`);
   // Options are checked by building the configured policies (cheap, no side effects). A
   // policy's error names its option (`scaling.options.headroom: ...`); the line is that option's.
-  checkOptions('scaling', () => createScalingPolicy(config.scaling.policy, config.scaling.options, { lateBinding: config.routing.lateBinding }), source, lineOf);
+  checkOptions('scaling', () => createScalingPolicy(config.scaling.policy, config.scaling.options, context), source, lineOf);
   checkOptions('routing', () => createRoutingPolicy(config.routing.policy, config.routing.options), source, lineOf);
   return { config, source, catalog, profiles, resolvePath };
 }

@@ -189,6 +189,8 @@ describe('config loading', () => {
     const e = fails(`${GOOD}scaling:\n  options:\n    headroom: 0.2\n    headrom: 0.3\n`, new RegExp(`config\\.yaml:${lines + 3}: scaling\\.options\\.headrom: not an option of fast-frugal`));
     assert.equal(e.details.path, 'scaling.options.headrom');
     fails(`${GOOD}scaling:\n  policy: static-mix\n  options:\n    mix:\n      g4dn.xlarge: -1\n`, new RegExp(`config\\.yaml:${lines + 3}: scaling\\.options\\.mix\\.g4dn\\.xlarge: expected a count`));
+    // A type no pool has is never launched: the run would serve nothing.
+    fails(`${GOOD}scaling:\n  policy: static-mix\n  options:\n    mix: {g4dn.xlarge: 1, m5.large: 2}\n`, new RegExp(`config\\.yaml:${lines + 3}: scaling\\.options\\.mix\\.m5\\.large: m5\\.large is not the type of any pool \\(the pools' types: g4dn\\.xlarge, r5n\\.large\\)$`));
     // A required option that is missing: the section's own line.
     fails(`${GOOD}scaling:\n  policy: static-mix\n`, new RegExp(`config\\.yaml:${lines}: scaling\\.options\\.mix: static-mix needs a map`));
     fails(`${GOOD}routing:\n  policy: heterogeneity-aware\n  options:\n    largeFraction: -1\n`, new RegExp(`config\\.yaml:${lines + 3}: routing\\.options\\.largeFraction: expected a positive number`));
