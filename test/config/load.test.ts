@@ -171,6 +171,10 @@ describe('config loading', () => {
     assert.throws(() => loadConfigObject({ budget: { usdPerHour: 1 }, classes: [{ name: 'a', model: 'rm2', slo: '1s' }], pools: [{ name: 'p', type: 'r5n.large' }], scaling: { policy: 'nope' } }), /<inline>: scaling\.policy: unknown scaling policy "nope"/);
   });
 
+  it('refuses sim.duration beside sim.trace, pointing to sim.trace.duration', () => {
+    fails(`${GOOD}sim:\n  trace: {path: t.csv}\n  duration: 1m\n`, new RegExp(`config\\.yaml:${GOOD.split('\n').length + 2}: sim\\.duration: goes with sim\\.rps; to replay part of the trace, set sim\\.trace\\.duration`));
+  });
+
   it('names sim.compare, not a flag, when it lists no policy', () => {
     const lines = GOOD.split('\n').length;
     fails(`${GOOD}sim:\n  rps: 1\n  duration: 1m\n  compare: []\n`, new RegExp(`config\\.yaml:${lines + 3}: sim\\.compare: name at least one scaling policy`));
