@@ -166,6 +166,8 @@ export function positiveDurationArg(flag: string, text: string): number {
 export interface TraceSettingNames {
   readonly model?: string | undefined;
   readonly start?: string | undefined;
+  /** What cut the window (`--start, --duration`), for an empty one. */
+  readonly window?: string | undefined;
 }
 
 /**
@@ -176,7 +178,7 @@ export interface TraceSettingNames {
 export function nameTraceSetting(e: unknown, names: TraceSettingNames): unknown {
   if (!isMixscaleError(e) || e.code !== 'MIXSCALE_TRACE_INVALID') return e;
   const { setting, detail } = e.details;
-  if ((setting !== 'model' && setting !== 'start') || typeof detail !== 'string') return e;
+  if ((setting !== 'model' && setting !== 'start' && setting !== 'window') || typeof detail !== 'string') return e;
   const name = names[setting];
   return name === undefined ? e : new MixscaleError('MIXSCALE_USAGE', `${name}: ${detail}`, { ...e.details });
 }

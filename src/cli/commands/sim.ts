@@ -76,6 +76,16 @@ function checkPolicy(flag: string, build: () => unknown): void {
   }
 }
 
+/** The flags and config fields that cut the trace's window, e.g. `--start, FILE: sim.trace.duration`. */
+function windowNames(opts: SimCliOptions, a: ArrivalSource, source: string): string | undefined {
+  if (a.kind !== 'trace') return undefined;
+  const set = (['start', 'duration'] as const).filter((k) => (k === 'start' ? a.startMs : a.durationMs) !== undefined);
+  const flags = set.filter((k) => opts[k] !== undefined).map((k) => `--${k}`);
+  const fields = set.filter((k) => opts[k] === undefined).map((k) => `sim.trace.${k}`);
+  const names = [...flags, ...(fields.length > 0 ? [`${source}: ${fields.join(', ')}`] : [])];
+  return names.length > 0 ? names.join(', ') : undefined;
+}
+
 function describeLoad(a: ArrivalSource): string {
   if (a.kind === 'poisson') return `constant ${a.rps} rps (Poisson) for ${Math.round(a.durationMs / 60_000)} min`;
   const parts = [basename(a.path)];
@@ -154,6 +164,7 @@ Examples:
       const traceNames: TraceSettingNames = {
         model: opts.trace !== undefined || opts.traceModel !== undefined ? '--trace-model' : `${loaded.source}: sim.trace.model`,
         start: opts.start !== undefined ? '--start' : opts.trace === undefined ? `${loaded.source}: sim.trace.start` : undefined,
+        window: windowNames(opts, arrivals, loaded.source),
       };
       if (!quiet && process.stderr.isTTY) {
         try {

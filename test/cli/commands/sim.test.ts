@@ -161,6 +161,22 @@ describe('mixscale sim', () => {
     assert.equal(field.stderr, `mixscale: ${cfg}: sim.trace.start: no arrivals in the chosen window: it starts at 2h, past the end of short.csv (1s)\n`);
   });
 
+  it('refuses a trace or a window with no arrivals, naming the trace and the flags or fields that cut the window', () => {
+    const folder = dir();
+    const trace = join(folder, 'short.csv');
+    writeFileSync(trace, 't_ms\n0\n100\n300\n');
+    const flags = runCli(['--config', config(), 'sim', '--trace', trace, '--start', '150ms', '--duration', '100ms', '--compare', 'homogeneous-cheap']);
+    assert.equal(flags.code, 2);
+    assert.equal(flags.stderr, 'mixscale: --start, --duration: no arrivals in the chosen window of short.csv: nothing to simulate\n');
+    assert.equal(flags.stdout, '');
+    const header = join(folder, 'header.csv');
+    writeFileSync(header, 't_ms,size\n');
+    const cfg = config(SMALL.replace(/  rps: 20\n  duration: 5m\n/, `  trace: { path: ${JSON.stringify(header)} }\n`));
+    const empty = runCli(['--config', cfg, 'sim', '--quiet', '--compare', 'homogeneous-cheap']);
+    assert.equal(empty.code, 2);
+    assert.equal(empty.stderr, `mixscale: trace ${header}: no arrivals: nothing to simulate\n`);
+  });
+
   it('names --trace-model, or the config field, with the models the trace has when the chosen one is not there', () => {
     const folder = dir();
     const trace = join(folder, 'rate_model.csv');
