@@ -36,11 +36,15 @@ export const byteSize = z.union([z.number().int().positive(), z.string()]).trans
 
 export const usdPerHour = z.number().positive({ message: 'must be a positive number of USD per hour' });
 
+const wholeSize = z.number().int({ message: 'must be a whole number' }).positive();
+
 export const sizeSpec: z.ZodType<SizeSpec> = z.lazy(() =>
   z.discriminatedUnion('kind', [
     z.strictObject({ kind: z.literal('fixed'), size: z.number().positive() }),
-    z.strictObject({ kind: z.literal('uniform'), min: z.number().int().positive(), max: z.number().int().positive() }).refine((s) => s.min <= s.max, { message: 'min must be ≤ max' }),
-    z.strictObject({ kind: z.literal('lognormal'), mu: z.number(), sigma: z.number().positive(), min: z.number().positive().optional(), max: z.number().positive().optional() }),
+    z.strictObject({ kind: z.literal('uniform'), min: wholeSize, max: wholeSize }).refine((s) => s.min <= s.max, { message: 'must be ≤ max', path: ['min'] }),
+    z
+      .strictObject({ kind: z.literal('lognormal'), mu: z.number(), sigma: z.number().positive(), min: z.number().positive().optional(), max: z.number().positive().optional() })
+      .refine((s) => s.min === undefined || s.max === undefined || s.min <= s.max, { message: 'must be ≤ max', path: ['min'] }),
     z.strictObject({ kind: z.literal('mixture'), components: z.array(z.strictObject({ weight: z.number().positive(), dist: sizeSpec })).min(1) }),
     z.strictObject({ kind: z.literal('kairos') }),
   ]),

@@ -15,7 +15,7 @@ import { renderHtml } from '../../../sim/report/html.ts';
 import { buildReport, reportJson } from '../../../sim/report/json.ts';
 import { renderSummary } from '../../../sim/report/summary.ts';
 import { traceSpanMs } from '../../../sim/workload.ts';
-import { checkJsonFile, checkOutputFile, durationArg, globalOptions, loggerFor, nameTraceSetting, positiveDurationArg, positiveNumber, writeOutputFile, type TraceSettingNames } from '../context.ts';
+import { checkJsonFile, checkOutputFile, durationArg, globalOptions, loggerFor, nameTraceSetting, positiveDurationArg, positiveInteger, positiveNumber, writeOutputFile, type TraceSettingNames } from '../context.ts';
 
 /** The bundled scenario `mixscale sim` (and `npm start`) runs without --config. */
 export const DEFAULT_SCENARIO = fileURLToPath(new URL('../../../sim/scenarios/default.yaml', import.meta.url));
@@ -145,11 +145,7 @@ Examples:
       const cfg = loaded.config;
       if (opts.compare !== undefined) for (const p of policies) checkPolicy('--compare', () => createComparedScalingPolicy(p, cfg.scaling.policy, cfg.scaling.options, { lateBinding: cfg.routing.lateBinding }));
       if (opts.routing !== undefined) checkPolicy('--routing', () => createConfiguredRoutingPolicy(opts.routing!, cfg.routing.policy, cfg.routing.options));
-      let seed: number | undefined;
-      if (opts.seed !== undefined) {
-        seed = Number(opts.seed);
-        if (!Number.isInteger(seed) || seed < 0) throw new MixscaleError('MIXSCALE_USAGE', `--seed: expected a non-negative integer, got "${opts.seed}"`);
-      }
+      const seed = opts.seed !== undefined ? positiveInteger('--seed', opts.seed, 0) : undefined;
       const arrivals = arrivalsFrom(opts, () => configuredArrivals(loaded));
       const jsonTarget = g.json;
       const jsonToStdout = jsonTarget === true;
@@ -174,10 +170,7 @@ Examples:
         }
       }
       let threads = Math.min(policies.length, availableParallelism());
-      if (opts.jobs !== undefined) {
-        threads = Number(opts.jobs);
-        if (!Number.isInteger(threads) || threads < 1) throw new MixscaleError('MIXSCALE_USAGE', `--jobs: expected a positive integer, got "${opts.jobs}"`);
-      }
+      if (opts.jobs !== undefined) threads = positiveInteger('--jobs', opts.jobs);
       const done = new Array<number>(policies.length).fill(0);
       const progress = (i: number, t: number): void => {
         if (spanMs <= 0) return;
