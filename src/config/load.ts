@@ -49,7 +49,8 @@ function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
     return `${where}unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')} (check the spelling; see docs/config.md)`;
   }
   const bad = valueAt(input, issue.path);
-  const shown = bad === undefined ? 'missing' : `got ${JSON.stringify(bad)}`;
+  // YAML's .nan and .inf are shown as such (JSON would say null).
+  const shown = bad === undefined ? 'missing' : `got ${typeof bad === 'number' && !Number.isFinite(bad) ? String(bad) : JSON.stringify(bad)}`;
   if (issue.code === 'invalid_value' && 'values' in issue) {
     return `${at}: ${shown}; allowed: ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
   }

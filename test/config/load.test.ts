@@ -87,6 +87,11 @@ describe('config loading', () => {
     assert.equal(e.details.path, 'budget.usdPerHour');
   });
 
+  it('shows a NaN or infinite value as such, not as null', () => {
+    fails(GOOD.replace('usdPerHour: 2.5', 'usdPerHour: .nan'), /budget\.usdPerHour: .*\(got NaN\)$/);
+    fails(GOOD.replace('    bootTime: 2m', '    bootTime: 2m\n    slots: .inf'), /pools\[0\]\.slots: .*\(got Infinity\)$/);
+  });
+
   it('refuses sizes whose bounds are the wrong way round or not whole, naming the field', () => {
     fails(`${GOOD}sim:\n  rps: 1\n  duration: 1m\n  sizes: {kind: lognormal, mu: 5, sigma: 1, min: 900, max: 10}\n`, /sim\.sizes\.min: must be ≤ max/);
     fails(`${GOOD}sim:\n  rps: 1\n  duration: 1m\n  sizes: {kind: uniform, min: 1.5, max: 3}\n`, /sim\.sizes\.min: must be a whole number \(got 1\.5\)/);
