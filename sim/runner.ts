@@ -1,3 +1,4 @@
+import { basename } from 'node:path';
 import { declaredModels, modelsOfPool, type LoadedConfig } from '../src/config/load.ts';
 import { simSection } from '../src/config/sections/sim.ts';
 import { BudgetSchedule } from '../src/control/budget-schedule.ts';
@@ -7,7 +8,7 @@ import { ControlLoop } from '../src/control/loop.ts';
 import { Reconciler } from '../src/control/reconciler.ts';
 import { candidateServes, type CandidateType, type Estimator, type LoadObservation } from '../src/control/types.ts';
 import { SimClock } from '../src/core/clock.ts';
-import { ConfigError, MixscaleError } from '../src/core/errors.ts';
+import { ConfigError, MixscaleError, TraceError } from '../src/core/errors.ts';
 import { silentLogger, type Logger } from '../src/core/log.ts';
 import { Rng } from '../src/core/rng.ts';
 import { pmfFromSamples, type SizeSpec } from '../src/core/sizes.ts';
@@ -151,7 +152,8 @@ export async function runSimulation(loaded: LoadedConfig, overrides: SimOverride
   const stats = newTraceStats();
   const arrivals = arrivalStream(source, sim.sizes, arrivalSeed, stats);
   let chunk: ArrivalChunk | undefined = (await arrivals.next()).value ?? undefined;
-  if (chunk !== undefined) refuseUnservableSizes(chunk, source, classes, candidates);
+  if (chunk === undefined) refuseNoArrivals(source, loaded.source);
+  refuseUnservableSizes(chunk, source, classes, candidates);
   let idx = 0;
   const shares = classes.map((c) => c.share);
   const shareTotal = shares.reduce((a, b) => a + b, 0);
@@ -551,6 +553,18 @@ function startingLoad(chunk: ArrivalChunk, names: readonly string[], cumShare: F
  * unprofiled). When every arrival of the first chunk is such a size for every class, the run would
  * drop everything: a mistake in the sizes (sim.sizes, or a trace's sizes and sizeScale), said up front.
  */
+/**
+ * Nothing to simulate (a header-only trace, an empty window, a tiny constant rate) is a mistake,
+ * as `load` says, not a run of 0 requests all within SLO. A trace's window is marked
+ * (`details.setting: 'window'`) so the CLI can name the flags or fields that set it.
+ */
+function refuseNoArrivals(source: ArrivalSource, config: string): never {
+  if (source.kind === 'poisson') throw new MixscaleError('MIXSCALE_USAGE', `${config}: sim.rps ${source.rps} for ${source.durationMs} ms gives no arrivals: nothing to simulate`);
+  const windowed = source.startMs !== undefined || source.durationMs !== undefined;
+  const detail = windowed ? `no arrivals in the chosen window of ${basename(source.path)}: nothing to simulate` : 'no arrivals: nothing to simulate';
+  throw new TraceError(`trace ${source.path}: ${detail}`, { file: source.path, ...(windowed ? { setting: 'window', detail } : {}) });
+}
+
 function refuseUnservableSizes(chunk: ArrivalChunk, source: ArrivalSource, classes: readonly RequestClass[], candidates: readonly CandidateType[]): void {
   if (chunk.length === 0) return;
   const sizes = pmfFromSamples(chunk.size.subarray(0, chunk.length).filter((x) => !Number.isNaN(x)), 64);

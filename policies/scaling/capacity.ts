@@ -86,11 +86,21 @@ export function capacityPerDollar(c: CandidateType, classes: readonly RequestCla
 }
 
 /** Reads an optional string option, or says which option is wrong. */
-export function stringOption(policy: string, options: Readonly<Record<string, unknown>>, key: string): string | undefined {
+export function stringOption(policy: string, options: Readonly<Record<string, unknown>>, key: string, poolTypes?: readonly string[]): string | undefined {
   const v = options[key];
   if (v === undefined) return undefined;
   if (typeof v !== 'string' || v === '') throw new ConfigError(`scaling.options.${key}: ${policy} expects an instance type name, got ${JSON.stringify(v)}`);
+  checkPoolType(key, v, poolTypes);
   return v;
+}
+
+/**
+ * A type an option names (`scaling.options.PATH`) must be a pool's type when the pools are known
+ * (ScalingContext.poolTypes): another type is never launched, so the fleet would serve nothing.
+ */
+export function checkPoolType(path: string, type: string, poolTypes: readonly string[] | undefined): void {
+  if (poolTypes === undefined || poolTypes.includes(type)) return;
+  throw new ConfigError(`scaling.options.${path}: ${type} is not the type of any pool (the pools' types: ${[...new Set(poolTypes)].join(', ')})`);
 }
 
 /** Reads an optional number option within [min, max], or says which option is wrong. */

@@ -1,4 +1,5 @@
 import type { ScalingPolicy } from '../../src/control/types.ts';
+import type { ScalingContext } from './index.ts';
 import { chooseType, noTypeDecision, stringOption, wholeBudgetOn } from './capacity.ts';
 
 /**
@@ -6,8 +7,8 @@ import { chooseType, noTypeDecision, stringOption, wholeBudgetOn } from './capac
  * "all GPU" fleet. Option `type` names it; by default the fast type with the most serving
  * capacity per dollar for the observed sizes (the cheapest when sizes are unknown).
  */
-export function createHomogeneousFast(options: Readonly<Record<string, unknown>>): ScalingPolicy {
-  const named = stringOption('homogeneous-fast', options, 'type');
+export function createHomogeneousFast(options: Readonly<Record<string, unknown>>, context: Pick<ScalingContext, 'poolTypes'> = {}): ScalingPolicy {
+  const named = stringOption('homogeneous-fast', options, 'type', context.poolTypes);
   return {
     name: 'homogeneous-fast',
     decide(state) {

@@ -14,6 +14,11 @@ export type ScalingPolicyOptions = Readonly<Record<string, unknown>>;
 export interface ScalingContext {
   /** The router binds requests late (routing.lateBinding): all slots share one queue. */
   readonly lateBinding: boolean;
+  /**
+   * The config's pools' types, when the caller has them (the config loader does): an option
+   * naming another type (static-mix's mix, a baseline's type) is an error, not a fleet that serves nothing.
+   */
+  readonly poolTypes?: readonly string[];
 }
 export const DEFAULT_SCALING_CONTEXT: ScalingContext = { lateBinding: true };
 export type ScalingPolicyFactory = (options: ScalingPolicyOptions, context: ScalingContext) => ScalingPolicy;

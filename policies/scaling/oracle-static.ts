@@ -2,7 +2,7 @@ import { planMix } from '../../src/control/planner.ts';
 import type { CandidateType, LoadObservation, ScalingPolicy } from '../../src/control/types.ts';
 import { ConfigError } from '../../src/core/errors.ts';
 import { formatMix, type Mix, type RequestClass } from '../../src/core/types.ts';
-import type { ScalingPolicyOptions } from './index.ts';
+import type { ScalingContext, ScalingPolicyOptions } from './index.ts';
 import { createStaticMix } from './static-mix.ts';
 
 /** What a hindsight run reports for one fixed mix. */
@@ -64,11 +64,11 @@ export async function findOracleStatic(mixes: readonly Mix[], simulate: (mix: Mi
  * For evaluation: the fixed mix found in hindsight by findOracleStatic (bench/oracle-static.ts
  * runs the search), given as `scaling.options.mix`. Held whatever the load, trimmed to the budget.
  */
-export function createOracleStatic(options: ScalingPolicyOptions): ScalingPolicy {
+export function createOracleStatic(options: ScalingPolicyOptions, context: Pick<ScalingContext, 'poolTypes'> = {}): ScalingPolicy {
   if (options['mix'] === undefined) {
     throw new ConfigError('scaling.options.mix: oracle-static needs the hindsight-best mix; find it with `npx tsx bench/oracle-static.ts --config FILE` and pass it as scaling.options.mix');
   }
-  const inner = createStaticMix(options);
+  const inner = createStaticMix(options, context);
   return {
     name: 'oracle-static',
     decide: (state) => {

@@ -2,7 +2,8 @@ import type { ScalingPolicy } from '../../src/control/types.ts';
 import { ConfigError } from '../../src/core/errors.ts';
 import { formatMix } from '../../src/core/types.ts';
 import { formatUsd } from '../../src/core/units.ts';
-import { boundMix } from './capacity.ts';
+import { boundMix, checkPoolType } from './capacity.ts';
+import type { ScalingContext } from './index.ts';
 
 /**
  * Baseline: a fixed mix from `scaling.options.mix` (`{ type: count }`), whatever the load.
@@ -10,7 +11,7 @@ import { boundMix } from './capacity.ts';
  * when the mix costs more than the budget in force, instances of the priciest type go first
  * until it fits (the budget is a hard cap); types that are not candidates are left out.
  */
-export function createStaticMix(options: Readonly<Record<string, unknown>>): ScalingPolicy {
+export function createStaticMix(options: Readonly<Record<string, unknown>>, context: Pick<ScalingContext, 'poolTypes'> = {}): ScalingPolicy {
   const raw = options.mix;
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new ConfigError('scaling.options.mix: static-mix needs a map of instance type to count, e.g. {g4dn.xlarge: 1, r5n.large: 13}');
@@ -18,6 +19,7 @@ export function createStaticMix(options: Readonly<Record<string, unknown>>): Sca
   const mix: Record<string, number> = {};
   for (const [type, n] of Object.entries(raw as Record<string, unknown>)) {
     if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) throw new ConfigError(`scaling.options.mix.${type}: expected a count (integer ≥ 0), got ${JSON.stringify(n)}`);
+    checkPoolType(`mix.${type}`, type, context.poolTypes);
     mix[type] = n;
   }
   return {

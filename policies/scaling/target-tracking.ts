@@ -1,4 +1,5 @@
 import type { ScalingPolicy } from '../../src/control/types.ts';
+import type { ScalingContext } from './index.ts';
 import type { Ms } from '../../src/core/types.ts';
 import { affordable, boundMix, chooseType, demandSlots, noTypeDecision, numberOption, othersMinimumUsd, stringOption } from './capacity.ts';
 
@@ -12,8 +13,8 @@ import { affordable, boundMix, chooseType, demandSlots, noTypeDecision, numberOp
  *
  * It keeps its recent recommendations (by the given nowMs), as the HPA does.
  */
-export function createTargetTracking(options: Readonly<Record<string, unknown>>): ScalingPolicy {
-  const named = stringOption('target-tracking', options, 'type');
+export function createTargetTracking(options: Readonly<Record<string, unknown>>, context: Pick<ScalingContext, 'poolTypes'> = {}): ScalingPolicy {
+  const named = stringOption('target-tracking', options, 'type', context.poolTypes);
   const target = numberOption('target-tracking', options, 'targetUtilization', 0.6, 0.01, 1);
   const tolerance = numberOption('target-tracking', options, 'tolerance', 0.1, 0, 1);
   const windowMs = numberOption('target-tracking', options, 'stabilizationWindow', 300_000, 0, 86_400_000);

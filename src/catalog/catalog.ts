@@ -1,20 +1,23 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { MixscaleError } from '../core/errors.ts';
+import { z } from 'zod';
 import type { InstanceType } from '../core/types.ts';
+import { MixscaleError } from '../core/errors.ts';
 
 /** The bundled EC2 us-east-1 catalog (see infra/catalog/README.md for provenance). */
 export const DEFAULT_CATALOG_PATH = fileURLToPath(new URL('../../infra/catalog/ec2-us-east-1.json', import.meta.url));
 
-interface RawEntry {
-  type: string;
-  vcpu: number;
-  memoryGiB: number;
-  gpu: InstanceType['gpu'];
-  accelerator: InstanceType['accelerator'];
-  arch: InstanceType['arch'];
-  onDemandUsdPerHour: number;
-}
+const count = z.number().int().nonnegative();
+/** One catalog entry, as infra/catalog/README.md shows it (other keys are ignored). */
+const entrySchema = z.object({
+  type: z.string().min(1),
+  vcpu: z.number().positive(),
+  memoryGiB: z.number().nonnegative(),
+  gpu: z.object({ count, name: z.string(), manufacturer: z.string(), memoryGiB: z.number().nonnegative() }).nullable(),
+  accelerator: z.object({ count, name: z.string(), manufacturer: z.string() }).nullable(),
+  arch: z.enum(['x86_64', 'arm64']),
+  onDemandUsdPerHour: z.number().positive(),
+});
 
 /** Instance types by name, with prices. Prices may be overridden (config, or a price change at run time). */
 export class Catalog {
@@ -30,25 +33,23 @@ export class Catalog {
     try {
       raw = JSON.parse(readFileSync(path, 'utf8'));
     } catch (e) {
-      throw new MixscaleError('MIXSCALE_CATALOG_INVALID', `cannot read catalog ${path}: ${(e as Error).message}`, { file: path });
+      throw new MixscaleError('MIXSCALE_CATALOG_INVALID', `cannot read catalog ${path}: ${readError(e)}`, { file: path });
     }
     if (!Array.isArray(raw)) {
       throw new MixscaleError('MIXSCALE_CATALOG_INVALID', `catalog ${path}: expected a JSON array of instance types`, { file: path });
     }
     return new Catalog(
-      (raw as RawEntry[]).map((e, i) => {
-        if (typeof e.type !== 'string' || typeof e.onDemandUsdPerHour !== 'number' || !(e.onDemandUsdPerHour > 0)) {
-          throw new MixscaleError('MIXSCALE_CATALOG_INVALID', `catalog ${path}: entry [${i}] needs a "type" and a positive "onDemandUsdPerHour"`, { file: path, index: i });
+      raw.map((e: unknown, i) => {
+        const r = entrySchema.safeParse(e);
+        if (!r.success) {
+          const issue = r.error.issues[0]!;
+          const name = e !== null && typeof e === 'object' && typeof (e as { type?: unknown }).type === 'string' ? ` (${(e as { type: string }).type})` : '';
+          const field = issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
+          const missing = issue.path.length > 0 && e !== null && typeof e === 'object' && !(String(issue.path[0]) in e);
+          throw new MixscaleError('MIXSCALE_CATALOG_INVALID', `catalog ${path}: entry [${i}]${name}: ${field}${missing ? 'missing' : issue.message} (see infra/catalog/README.md for an entry's fields)`, { file: path, index: i });
         }
-        return {
-          name: e.type,
-          vcpu: e.vcpu,
-          memoryGiB: e.memoryGiB,
-          gpu: e.gpu,
-          accelerator: e.accelerator,
-          arch: e.arch,
-          usdPerHour: e.onDemandUsdPerHour,
-        };
+        const t = r.data;
+        return { name: t.type, vcpu: t.vcpu, memoryGiB: t.memoryGiB, gpu: t.gpu, accelerator: t.accelerator, arch: t.arch, usdPerHour: t.onDemandUsdPerHour };
       }),
     );
   }
@@ -103,6 +104,14 @@ export class Catalog {
       .slice(0, 3)
       .map(({ n }) => n);
   }
+}
+
+/** Why a catalog file could not be read or parsed, in one line. */
+function readError(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return 'no such file';
+  if (code === 'EISDIR') return 'is a directory';
+  return (e as Error).message.replace(/\s*\n\s*/g, ' ');
 }
 
 export function editDistance(a: string, b: string): number {

@@ -134,17 +134,25 @@ export function notYetAvailable(what: string): never {
   throw new MixscaleError('MIXSCALE_NOT_AVAILABLE', `${what} is not yet available in this version`);
 }
 
+/**
+ * A flag's number written in decimal (`12`, `0.5`, `1e3`), else NaN: Number() alone also takes
+ * `0x10`, `0b11` and '' (as 0), which no one means on a command line.
+ */
+export function decimal(text: string): number {
+  return /^\s*[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?\s*$/i.test(text) ? Number(text) : NaN;
+}
+
 /** A positive number given for `flag`, or a usage error naming the flag and the value. */
 export function positiveNumber(flag: string, text: string): number {
-  const n = Number(text);
+  const n = decimal(text);
   if (!Number.isFinite(n) || !(n > 0)) throw new MixscaleError('MIXSCALE_USAGE', `${flag}: expected a positive number, got "${text}"`);
   return n;
 }
 
 /** A positive integer (or, with min 0, one ≥ 0) given for `flag`, or a usage error naming the flag and the value. */
 export function positiveInteger(flag: string, text: string, min: 0 | 1 = 1): number {
-  const n = Number(text);
-  if (text.trim() === '' || !Number.isInteger(n) || n < min) throw new MixscaleError('MIXSCALE_USAGE', `${flag}: expected ${min === 0 ? 'an integer ≥ 0' : 'a positive integer'}, got "${text}"`);
+  const n = decimal(text);
+  if (!Number.isInteger(n) || n < min) throw new MixscaleError('MIXSCALE_USAGE', `${flag}: expected ${min === 0 ? 'an integer ≥ 0' : 'a positive integer'}, got "${text}"`);
   return n;
 }
 
@@ -166,6 +174,8 @@ export function positiveDurationArg(flag: string, text: string): number {
 export interface TraceSettingNames {
   readonly model?: string | undefined;
   readonly start?: string | undefined;
+  /** What cut the window (`--start, --duration`), for an empty one. */
+  readonly window?: string | undefined;
 }
 
 /**
@@ -176,7 +186,7 @@ export interface TraceSettingNames {
 export function nameTraceSetting(e: unknown, names: TraceSettingNames): unknown {
   if (!isMixscaleError(e) || e.code !== 'MIXSCALE_TRACE_INVALID') return e;
   const { setting, detail } = e.details;
-  if ((setting !== 'model' && setting !== 'start') || typeof detail !== 'string') return e;
+  if ((setting !== 'model' && setting !== 'start' && setting !== 'window') || typeof detail !== 'string') return e;
   const name = names[setting];
   return name === undefined ? e : new MixscaleError('MIXSCALE_USAGE', `${name}: ${detail}`, { ...e.details });
 }

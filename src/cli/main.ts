@@ -42,11 +42,26 @@ Examples:
   return program;
 }
 
+/**
+ * `mixscale --json catalog`: --json's optional FILE would take the command's name, leaving no
+ * command to run. A --json right before the only command name means JSON to stdout: it is moved
+ * after the command's arguments (before a `--`), where it takes no value.
+ */
+export function jsonBeforeCommand(argv: readonly string[], commands: readonly string[]): string[] {
+  const args = argv.slice(2);
+  const i = args.indexOf('--json');
+  if (i < 0 || !commands.includes(args[i + 1] ?? '') || args.slice(i + 2).some((a) => commands.includes(a))) return [...argv];
+  const rest = [...args.slice(0, i), ...args.slice(i + 1)];
+  const end = rest.indexOf('--');
+  const at = end < 0 ? rest.length : end;
+  return [...argv.slice(0, 2), ...rest.slice(0, at), '--json', ...rest.slice(at)];
+}
+
 /** Runs the CLI; user mistakes print one clear line (no stack) and exit 2, failures exit 1. */
 export async function main(argv: readonly string[]): Promise<number> {
   const program = buildProgram();
   try {
-    await program.parseAsync(argv as string[]);
+    await program.parseAsync(jsonBeforeCommand(argv, program.commands.map((c) => c.name())));
     return 0;
   } catch (e) {
     if (e instanceof CommanderError) {

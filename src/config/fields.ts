@@ -16,7 +16,7 @@ export const duration = z.union([z.number(), z.string()]).transform((v, ctx) => 
 /** A duration that must be > 0 (a period, a window, a timeout, a target: zero makes no sense). */
 export const positiveDuration = duration.refine((ms) => ms > 0, { message: 'must be a duration > 0' });
 
-/** A byte size: a number of bytes or "512kb", "1mb". Parses to bytes. */
+/** A byte size above zero: a number of bytes or "512kb", "1mb". Parses to bytes. */
 export const byteSize = z.union([z.number().int().positive(), z.string()]).transform((v, ctx) => {
   if (typeof v === 'number') return v;
   const m = /^\s*(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)?\s*$/i.exec(v);
@@ -25,16 +25,26 @@ export const byteSize = z.union([z.number().int().positive(), z.string()]).trans
     return z.NEVER;
   }
   const mult = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 }[(m[2] ?? 'b').toLowerCase() as 'b'];
-  return Math.round(Number(m[1]) * mult);
+  const bytes = Math.round(Number(m[1]) * mult);
+  // As for the number form: a limit of zero bytes refuses every request.
+  if (!(bytes > 0)) {
+    ctx.addIssue({ code: 'custom', message: 'must be a size above zero bytes' });
+    return z.NEVER;
+  }
+  return bytes;
 });
 
 export const usdPerHour = z.number().positive({ message: 'must be a positive number of USD per hour' });
 
+const wholeSize = z.number().int({ message: 'must be a whole number' }).positive();
+
 export const sizeSpec: z.ZodType<SizeSpec> = z.lazy(() =>
   z.discriminatedUnion('kind', [
     z.strictObject({ kind: z.literal('fixed'), size: z.number().positive() }),
-    z.strictObject({ kind: z.literal('uniform'), min: z.number().int().positive(), max: z.number().int().positive() }).refine((s) => s.min <= s.max, { message: 'min must be ≤ max' }),
-    z.strictObject({ kind: z.literal('lognormal'), mu: z.number(), sigma: z.number().positive(), min: z.number().positive().optional(), max: z.number().positive().optional() }),
+    z.strictObject({ kind: z.literal('uniform'), min: wholeSize, max: wholeSize }).refine((s) => s.min <= s.max, { message: 'must be ≤ max', path: ['min'] }),
+    z
+      .strictObject({ kind: z.literal('lognormal'), mu: z.number(), sigma: z.number().positive(), min: z.number().positive().optional(), max: z.number().positive().optional() })
+      .refine((s) => s.min === undefined || s.max === undefined || s.min <= s.max, { message: 'must be ≤ max', path: ['min'] }),
     z.strictObject({ kind: z.literal('mixture'), components: z.array(z.strictObject({ weight: z.number().positive(), dist: sizeSpec })).min(1) }),
     z.strictObject({ kind: z.literal('kairos') }),
   ]),

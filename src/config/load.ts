@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { LineCounter, parseDocument, isMap, isNode, isScalar, type Document } from 'yaml';
+import { LineCounter, parseDocument, isMap, isNode, isScalar, visit, type Document } from 'yaml';
 import cron from 'node-cron';
 import type { z } from 'zod';
 import { createRoutingPolicy, routingPolicyNames } from '../../policies/routing/index.ts';
@@ -49,7 +49,8 @@ function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
     return `${where}unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')} (check the spelling; see docs/config.md)`;
   }
   const bad = valueAt(input, issue.path);
-  const shown = bad === undefined ? 'missing' : `got ${JSON.stringify(bad)}`;
+  // YAML's .nan and .inf are shown as such (JSON would say null).
+  const shown = bad === undefined ? 'missing' : `got ${typeof bad === 'number' && !Number.isFinite(bad) ? String(bad) : JSON.stringify(bad)}`;
   if (issue.code === 'invalid_value' && 'values' in issue) {
     return `${at}: ${shown}; allowed: ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
   }
@@ -104,9 +105,32 @@ export function loadConfigFile(path: string): LoadedConfig {
     const line = counter.linePos(e.pos[0]).line;
     throw new ConfigError(`${path}:${line}: YAML syntax error: ${e.message.split('\n')[0]}`, { file: path, line });
   }
-  const input: unknown = doc.toJS() ?? {};
+  const input = toPlain(doc, counter, path);
   const config = parseConfig(input, path, lineFinder(doc, counter));
   return finishLoad(config, path, dirname(path), lineFinder(doc, counter));
+}
+
+/**
+ * The document as plain data. An alias with no anchor before it, or aliases that expand
+ * without bound (an "alias bomb"), are mistakes in the file: one line naming it (and the alias's line).
+ */
+function toPlain(doc: Document, counter: LineCounter, path: string): unknown {
+  try {
+    return doc.toJS() ?? {};
+  } catch (e) {
+    let line: number | undefined;
+    let alias = '';
+    visit(doc, {
+      Alias(_key, node) {
+        if (node.resolve(doc) !== undefined) return undefined;
+        alias = node.source;
+        if (node.range) line = counter.linePos(node.range[0]).line;
+        return visit.BREAK;
+      },
+    });
+    const why = alias !== '' ? `alias *${alias} has no anchor &${alias} before it` : /alias count/i.test((e as Error).message) ? 'its aliases expand too far (aliases of aliases of ...: an alias bomb?)' : (e as Error).message.split('\n')[0]!;
+    throw new ConfigError(`${path}${line !== undefined ? `:${line}` : ''}: YAML error: ${why}`, { file: path, ...(line !== undefined ? { line } : {}) });
+  }
 }
 
 /** Validates a config given as an object (tests, embedded use). Paths resolve against `baseDir`. */
@@ -181,6 +205,8 @@ function finishLoad(config: Config, source: string, baseDir: string, lineOf: (pa
     if (!cron.validate(entry.cron)) fail(where, `"${entry.cron}" is not a node-cron expression (e.g. "0 0 9 * * *")`);
   });
   const scalingNames = scalingPolicyNames();
+  // What the policies are built with at run time, and the pools' types their options may name.
+  const context = { lateBinding: config.routing.lateBinding, poolTypes: config.pools.map((p) => p.type) };
   const unknownScaling = (path: ReadonlyArray<PropertyKey>, name: string): void => {
     if (!scalingNames.includes(name)) fail(path, `unknown scaling policy "${name}" (available: ${scalingNames.join(', ')})`);
   };
@@ -190,7 +216,7 @@ function finishLoad(config: Config, source: string, baseDir: string, lineOf: (pa
     // A compared policy other than scaling.policy runs with its defaults: it must be able to.
     if (name === config.scaling.policy) return;
     try {
-      createComparedScalingPolicy(name, config.scaling.policy, config.scaling.options, { lateBinding: config.routing.lateBinding });
+      createComparedScalingPolicy(name, config.scaling.policy, config.scaling.options, context);
     } catch (e) {
       if (e instanceof MixscaleError && e.userFault) fail(['sim', 'compare', i], e.message);
       throw e;
@@ -200,7 +226,7 @@ function finishLoad(config: Config, source: string, baseDir: string, lineOf: (pa
   if (!routingNames.includes(config.routing.policy)) fail(['routing', 'policy'], `unknown routing policy "${config.routing.policy}" (available: ${routingNames.join(', ')})`);
   // Options are checked by building the configured policies (cheap, no side effects). A
   // policy's error names its option (`scaling.options.headroom: ...`); the line is that option's.
-  checkOptions('scaling', () => createScalingPolicy(config.scaling.policy, config.scaling.options, { lateBinding: config.routing.lateBinding }), source, lineOf);
+  checkOptions('scaling', () => createScalingPolicy(config.scaling.policy, config.scaling.options, context), source, lineOf);
   checkOptions('routing', () => createRoutingPolicy(config.routing.policy, config.routing.options), source, lineOf);
   return { config, source, catalog, profiles, resolvePath };
 }

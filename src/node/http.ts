@@ -18,10 +18,13 @@ export interface InferenceNode {
   metadata(): Record<string, unknown>;
 }
 
+const DEFAULT_BODY_LIMIT = 4 * 1024 * 1024;
+
 export interface NodeHttpOptions {
   readonly clock: Clock;
   readonly logger: Logger;
-  readonly bodyLimit?: string;
+  /** Largest request body in bytes (node.bodyLimit; default 4 MiB): a larger one gets 413. */
+  readonly bodyLimit?: number;
 }
 
 /**
@@ -51,7 +54,7 @@ export function createNodeApp(node: InferenceNode, opts: NodeHttpOptions): expre
   app.get(['/v2/models/:name', '/v2/models/:name/versions/:version'], (req, res) => {
     if (known(req, res)) res.json({ name: node.modelName, platform: 'mixscale', ...node.metadata() });
   });
-  app.post(['/v2/models/:name/infer', '/v2/models/:name/versions/:version/infer'], arrival, express.json({ limit: opts.bodyLimit ?? '4mb' }), async (req, res) => {
+  app.post(['/v2/models/:name/infer', '/v2/models/:name/versions/:version/infer'], arrival, express.json({ limit: opts.bodyLimit ?? DEFAULT_BODY_LIMIT }), async (req, res) => {
     if (!known(req, res)) return;
     try {
       const parsed = parseInferRequest(req.body, node.requireInputs);
@@ -73,7 +76,7 @@ export function createNodeApp(node: InferenceNode, opts: NodeHttpOptions): expre
       // A client mistake: answered, and logged without a stack (it is not the node's fault).
       opts.logger.debug({ method: req.method, url: req.originalUrl, status, type: e.type }, 'bad request');
       if (e.type === 'request.aborted') return; // the client is gone: nobody to answer
-      return void res.status(status).json({ error: clientError(e, req.path, opts.bodyLimit ?? '4mb') });
+      return void res.status(status).json({ error: clientError(e, req.path, opts.bodyLimit ?? DEFAULT_BODY_LIMIT) });
     }
     opts.logger.error({ err }, 'request failed');
     res.status(status).json({ error: e.message ?? 'internal error' });
@@ -83,14 +86,14 @@ export function createNodeApp(node: InferenceNode, opts: NodeHttpOptions): expre
 }
 
 /** The message for a client mistake express or body-parser caught, naming what is at fault. */
-function clientError(e: { type?: string; message?: string; charset?: string; encoding?: string }, path: string, bodyLimit: string): string {
+function clientError(e: { type?: string; message?: string; charset?: string; encoding?: string }, path: string, bodyLimit: number): string {
   // A path segment express could not decode (e.g. %ZZ), named as the router names it.
   if (e instanceof URIError) return badPathEncoding(path);
   switch (e.type) {
     case 'entity.parse.failed':
       return `body: not valid JSON (${e.message ?? ''})`;
     case 'entity.too.large':
-      return `body: larger than the ${bodyLimit} limit`;
+      return `body: larger than the ${bodyLimit}-byte limit (node.bodyLimit)`;
     case 'charset.unsupported':
       return `content-type: charset "${e.charset ?? '?'}" is not supported (send utf-8)`;
     case 'encoding.unsupported':

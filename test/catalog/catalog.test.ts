@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Catalog } from '../../src/catalog/catalog.ts';
 import { MixscaleError } from '../../src/core/errors.ts';
 
@@ -33,5 +36,24 @@ describe('Catalog (bundled EC2 us-east-1)', () => {
     const c2 = catalog.withPrices({ 'g4dn.xlarge': 0.4 });
     assert.equal(c2.price('g4dn.xlarge'), 0.4);
     assert.equal(catalog.price('g4dn.xlarge'), 0.526);
+  });
+
+  it('validates a catalog file on load, naming the file, the entry and the field', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mixscale-catalog-'));
+    const invalid = (entries: unknown, pattern: RegExp): void => {
+      const p = join(dir, 'c.json');
+      writeFileSync(p, JSON.stringify(entries));
+      assert.throws(() => Catalog.load(p), (e: unknown) => e instanceof MixscaleError && e.code === 'MIXSCALE_CATALOG_INVALID' && e.userFault && pattern.test(e.message) && e.message.startsWith(`catalog ${p}: `));
+    };
+    const good = { type: 'x1.big', vcpu: 4, memoryGiB: 16, gpu: null, accelerator: null, arch: 'x86_64', onDemandUsdPerHour: 0.5 };
+    invalid([null], /entry \[0\]: /);
+    invalid([good, { type: 'c5n.2xlarge', onDemandUsdPerHour: 0.432 }], /entry \[1\] \(c5n\.2xlarge\): vcpu: missing/);
+    const { gpu: _gpu, ...noGpu } = good;
+    invalid([noGpu], /entry \[0\] \(x1\.big\): gpu: missing/);
+    invalid([{ ...good, accelerator: { count: 1 } }], /entry \[0\] \(x1\.big\): accelerator\.name: /);
+    invalid([{ ...good, onDemandUsdPerHour: 0 }], /onDemandUsdPerHour: /);
+    const p = join(dir, 'ok.json');
+    writeFileSync(p, JSON.stringify([good]));
+    assert.equal(Catalog.load(p).isAccelerated('x1.big'), false);
   });
 });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { checkOutputFile, writeOutputFile } from '../../src/cli/context.ts';
+import { checkOutputFile, positiveInteger, positiveNumber, writeOutputFile } from '../../src/cli/context.ts';
 import { isMixscaleError } from '../../src/core/errors.ts';
 
 /** The usage error `fn` throws: one line naming the flag and the path. */
@@ -43,5 +43,17 @@ describe('cli context: output files', () => {
     if (existsSync('/dev/full')) {
       assert.throws(() => writeOutputFile('--json', '/dev/full', '{}'), (e: unknown) => isMixscaleError(e) && e.code === 'MIXSCALE_INTERNAL' && /^--json: cannot write \/dev\/full: no space left on device$/.test(e.message));
     }
+  });
+});
+
+describe('cli context: numbers on the command line', () => {
+  it('takes decimal numbers only: no hex, binary or empty value slips through as a number', () => {
+    assert.equal(positiveNumber('--rps', '12.5'), 12.5);
+    assert.equal(positiveNumber('--rps', '1e3'), 1000);
+    assert.equal(positiveInteger('--seed', '0', 0), 0);
+    usage(() => positiveNumber('--rps', '0x10'), /^--rps: expected a positive number, got "0x10"$/);
+    usage(() => positiveNumber('--rps', '0b11'), /^--rps: /);
+    usage(() => positiveInteger('--seed', '', 0), /^--seed: expected an integer ≥ 0, got ""$/);
+    usage(() => positiveInteger('--jobs', '0x2'), /^--jobs: expected a positive integer, got "0x2"$/);
   });
 });

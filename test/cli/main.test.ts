@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { jsonBeforeCommand } from '../../src/cli/main.ts';
 import { runCli } from '../support/cli.ts';
 
 describe('mixscale CLI', () => {
@@ -38,6 +39,15 @@ describe('mixscale CLI', () => {
     assert.equal(lines.length, 1, r.stderr);
     assert.match(lines[0]!, /bad\.yaml:2: budget\.usdPerHour: .*got -1/);
     assert.doesNotMatch(r.stderr, /\n\s+at /);
+  });
+
+  it('--json before the command name means JSON to stdout, not a file named after the command', () => {
+    const r = runCli(['--json', 'catalog', '--family', 'g4dn']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok((JSON.parse(r.stdout) as { types: Array<{ type: string }> }).types.some((t) => t.type === 'g4dn.xlarge'));
+    assert.deepEqual(jsonBeforeCommand(['node', 'mixscale', '--json', 'node', 'emulated', '--type', 't'], ['node', 'sim']), ['node', 'mixscale', 'node', 'emulated', '--type', 't', '--json']);
+    // A file named before the command is a file.
+    assert.deepEqual(jsonBeforeCommand(['node', 'mixscale', '--json', 'out.json', 'sim'], ['sim']), ['node', 'mixscale', '--json', 'out.json', 'sim']);
   });
 
   it('an unknown option is a usage error (exit 2)', () => {

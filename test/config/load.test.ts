@@ -87,6 +87,16 @@ describe('config loading', () => {
     assert.equal(e.details.path, 'budget.usdPerHour');
   });
 
+  it('shows a NaN or infinite value as such, not as null', () => {
+    fails(GOOD.replace('usdPerHour: 2.5', 'usdPerHour: .nan'), /budget\.usdPerHour: .*\(got NaN\)$/);
+    fails(GOOD.replace('    bootTime: 2m', '    bootTime: 2m\n    slots: .inf'), /pools\[0\]\.slots: .*\(got Infinity\)$/);
+  });
+
+  it('refuses sizes whose bounds are the wrong way round or not whole, naming the field', () => {
+    fails(`${GOOD}sim:\n  rps: 1\n  duration: 1m\n  sizes: {kind: lognormal, mu: 5, sigma: 1, min: 900, max: 10}\n`, /sim\.sizes\.min: must be ≤ max/);
+    fails(`${GOOD}sim:\n  rps: 1\n  duration: 1m\n  sizes: {kind: uniform, min: 1.5, max: 3}\n`, /sim\.sizes\.min: must be a whole number \(got 1\.5\)/);
+  });
+
   it('names a bad duration and what is allowed', () => {
     fails(GOOD.replace('350ms', 'soon'), /classes\[0\]\.slo: expected a duration .*"30s".*got "soon"/);
   });
@@ -125,6 +135,16 @@ describe('config loading', () => {
     assert.equal(config.sim!.trace!.start, 0);
   });
 
+  it('takes a byte size above zero only, in either form', () => {
+    assert.equal(loadConfigFile(write(`${GOOD}router:\n  bodyLimit: 2kb\n`)).config.router!.bodyLimit, 2048);
+    for (const v of ['0', '"0kb"', '"0.0001kb"', '"0"']) fails(`${GOOD}router:\n  bodyLimit: ${v}\n`, /router\.bodyLimit: /);
+    fails(`${GOOD}router:\n  bodyLimit: "0kb"\n`, /config\.yaml:\d+: router\.bodyLimit: must be a size above zero bytes \(got "0kb"\)/);
+    // node.bodyLimit is a byte size too (it was any string, and a node started with "lots" crashed).
+    assert.equal(loadConfigFile(write(`${GOOD}node:\n  bodyLimit: 2kb\n`)).config.node!.bodyLimit, 2048);
+    fails(`${GOOD}node:\n  bodyLimit: lots\n`, new RegExp(`config\\.yaml:${GOOD.split('\n').length + 1}: node\\.bodyLimit: expected a size`));
+    fails(`${GOOD}node:\n  bodyLimit: 0mb\n`, /node\.bodyLimit: must be a size above zero bytes/);
+  });
+
   it('names a missing required field', () => {
     fails(GOOD.replace('    model: rm2\n', ''), /classes\[0\]\.model: .*missing/);
   });
@@ -146,6 +166,12 @@ describe('config loading', () => {
     fails('budget: [1,\n', /config\.yaml:\d+: YAML syntax error/);
   });
 
+  it('names an alias with no anchor, with its line, and refuses an alias bomb, naming the file', () => {
+    fails(`${GOOD}catalog: *nope\n`, new RegExp(`config\\.yaml:${GOOD.split('\n').length}: YAML error: alias \\*nope has no anchor &nope before it$`));
+    const bomb = ['a0: &a0 [x, x, x, x, x, x, x, x, x, x]', ...Array.from({ length: 7 }, (_, i) => `a${i + 1}: &a${i + 1} [${Array(10).fill(`*a${i}`).join(', ')}]`)].join('\n');
+    fails(`${bomb}\n`, /config\.yaml: YAML error: its aliases expand too far/);
+  });
+
   it('names an unknown scaling or routing policy with its line and the available ones', () => {
     const lines = GOOD.split('\n').length;
     const e = fails(`${GOOD}scaling:\n  policy: fast-frugl\n`, new RegExp(`config\\.yaml:${lines + 1}: scaling\\.policy: unknown scaling policy "fast-frugl" \\(available: .*fast-frugal.*\\)$`));
@@ -153,6 +179,10 @@ describe('config loading', () => {
     fails(`${GOOD}routing:\n  policy: hetero\n`, new RegExp(`config\\.yaml:${lines + 1}: routing\\.policy: unknown routing policy "hetero" \\(available: .*heterogeneity-aware.*\\)$`));
     fails(`${GOOD}sim:\n  rps: 1\n  duration: 1m\n  compare:\n    - fast-frugal\n    - nope\n`, new RegExp(`config\\.yaml:${lines + 5}: sim\\.compare\\[1\\]: unknown scaling policy "nope" \\(available: `));
     assert.throws(() => loadConfigObject({ budget: { usdPerHour: 1 }, classes: [{ name: 'a', model: 'rm2', slo: '1s' }], pools: [{ name: 'p', type: 'r5n.large' }], scaling: { policy: 'nope' } }), /<inline>: scaling\.policy: unknown scaling policy "nope"/);
+  });
+
+  it('refuses sim.duration beside sim.trace, pointing to sim.trace.duration', () => {
+    fails(`${GOOD}sim:\n  trace: {path: t.csv}\n  duration: 1m\n`, new RegExp(`config\\.yaml:${GOOD.split('\n').length + 2}: sim\\.duration: goes with sim\\.rps; to replay part of the trace, set sim\\.trace\\.duration`));
   });
 
   it('names sim.compare, not a flag, when it lists no policy', () => {
@@ -173,6 +203,8 @@ describe('config loading', () => {
     const e = fails(`${GOOD}scaling:\n  options:\n    headroom: 0.2\n    headrom: 0.3\n`, new RegExp(`config\\.yaml:${lines + 3}: scaling\\.options\\.headrom: not an option of fast-frugal`));
     assert.equal(e.details.path, 'scaling.options.headrom');
     fails(`${GOOD}scaling:\n  policy: static-mix\n  options:\n    mix:\n      g4dn.xlarge: -1\n`, new RegExp(`config\\.yaml:${lines + 3}: scaling\\.options\\.mix\\.g4dn\\.xlarge: expected a count`));
+    // A type no pool has is never launched: the run would serve nothing.
+    fails(`${GOOD}scaling:\n  policy: static-mix\n  options:\n    mix: {g4dn.xlarge: 1, m5.large: 2}\n`, new RegExp(`config\\.yaml:${lines + 3}: scaling\\.options\\.mix\\.m5\\.large: m5\\.large is not the type of any pool \\(the pools' types: g4dn\\.xlarge, r5n\\.large\\)$`));
     // A required option that is missing: the section's own line.
     fails(`${GOOD}scaling:\n  policy: static-mix\n`, new RegExp(`config\\.yaml:${lines}: scaling\\.options\\.mix: static-mix needs a map`));
     fails(`${GOOD}routing:\n  policy: heterogeneity-aware\n  options:\n    largeFraction: -1\n`, new RegExp(`config\\.yaml:${lines + 3}: routing\\.options\\.largeFraction: expected a positive number`));

@@ -25,6 +25,16 @@ describe('maxRpsWithinSlo', () => {
     assert.equal(beyond.meetsSlo, false);
   });
 
+  it('gives the same answer however far above (or below) what the budget holds the load given is', () => {
+    const from = (rps: number) => maxRpsWithinSlo({ ...input(2.5), load: rm2Load(rps), options: { sharedQueue: false } }).rps;
+    const near = from(50);
+    assert.ok(near > 50, `${near}`);
+    for (const rps of [3, 100_000, 200_000, 5e6]) assert.equal(from(rps), near, `from ${rps} rps`);
+    // Two budgets of a sweep at a load far above both: each holds its own load, the larger more.
+    const small = maxRpsWithinSlo({ ...input(2), load: rm2Load(200_000) }).rps;
+    assert.ok(small > 0 && maxRpsWithinSlo({ ...input(3), load: rm2Load(200_000) }).rps > small);
+  });
+
   it('holds more load with more budget', () => {
     assert.ok(maxRpsWithinSlo(input(4)).rps > maxRpsWithinSlo(input(2)).rps * 1.5);
   });

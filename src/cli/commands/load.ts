@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { readTraceChunks } from '../../../sim/workload.ts';
-import { loadConfigFile } from '../../config/load.ts';
+import { loadConfigFile, type LoadedConfig } from '../../config/load.ts';
 import { RealClock } from '../../core/clock.ts';
 import { MixscaleError } from '../../core/errors.ts';
 import type { SizeSpec } from '../../core/sizes.ts';
@@ -79,7 +79,9 @@ Latency counts from each request's intended send time (open loop, no coordinated
       const g = globalOptions(cmd);
       // Checked before the replay, so a long replay never ends in a write that fails.
       checkJsonFile(cmd);
-      const target = opts.target ?? routerTarget(g.config);
+      // A config given is loaded and validated, as by every command, even when --target says where to send.
+      const loaded = g.config !== undefined ? loadConfigFile(g.config) : undefined;
+      const target = opts.target ?? routerTarget(loaded);
       // Everything the command line says is checked before the trace is read or anything is sent.
       inferUrl(target, opts.model);
       const classes = opts.classes === undefined ? undefined : parseClassMix(opts.classes);
@@ -157,10 +159,10 @@ function noneSucceeded(r: ReplayReport): void {
 }
 
 /** The router a config describes, as the default target. */
-function routerTarget(config: string | undefined): string {
-  if (config === undefined) throw new MixscaleError('MIXSCALE_USAGE', 'load: --target URL is required (or --config FILE with a router section)');
-  const listen = loadConfigFile(config).config.router?.listen;
-  if (listen === undefined) throw new MixscaleError('MIXSCALE_USAGE', `load: ${config} has no router section; pass --target URL`);
+function routerTarget(loaded: LoadedConfig | undefined): string {
+  if (loaded === undefined) throw new MixscaleError('MIXSCALE_USAGE', 'load: --target URL is required (or --config FILE with a router section)');
+  const listen = loaded.config.router?.listen;
+  if (listen === undefined) throw new MixscaleError('MIXSCALE_USAGE', `load: ${loaded.source} has no router section; pass --target URL`);
   return `http://${listen.host}:${listen.port}`;
 }
 

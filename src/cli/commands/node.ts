@@ -13,7 +13,7 @@ import { EdgeNode } from '../../node/edge/node.ts';
 import { EXIT_POLICIES, type ExitPolicyName } from '../../node/edge/exit-policy.ts';
 import { MultiExitModel } from '../../node/edge/model.ts';
 import { createNodeApp, listen, type InferenceNode } from '../../node/http.ts';
-import { globalOptions, loggerFor, nonNegativeIntegerOption, positiveIntegerOption } from '../context.ts';
+import { decimal, globalOptions, loggerFor, nonNegativeIntegerOption, positiveIntegerOption } from '../context.ts';
 
 /** The model the edge node serves by default: the staged CNN shipped in the repo. */
 const DEFAULT_EDGE_MODEL = fileURLToPath(new URL('../../../models/digits-cnn', import.meta.url));
@@ -24,14 +24,14 @@ function nodeConfig(cmd: Command): NodeConfig {
 }
 
 function port(v: string): number {
-  const n = Number(v);
+  const n = decimal(v);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new MixscaleError('MIXSCALE_USAGE', `--port: "${v}" is not a port (0..65535; 0 lets the OS choose)`);
   return n;
 }
 
 function fraction(flag: string) {
   return (v: string): number => {
-    const n = Number(v);
+    const n = decimal(v);
     if (!(n > 0 && n <= 1)) throw new MixscaleError('MIXSCALE_USAGE', `${flag}: "${v}" must be a number in (0, 1]`);
     return n;
   };
@@ -43,7 +43,7 @@ function fraction(flag: string) {
  * The first stdout line is `{"listening":"http://HOST:PORT"}`: the local cloud provider
  * launches nodes with port 0 and reads the chosen port from it.
  */
-async function serve(node: InferenceNode, host: string, p: number, bodyLimit: string, logger: Logger, onClose: () => Promise<void>): Promise<void> {
+async function serve(node: InferenceNode, host: string, p: number, bodyLimit: number, logger: Logger, onClose: () => Promise<void>): Promise<void> {
   const clock = new RealClock();
   const app = createNodeApp(node, { clock, logger, bodyLimit });
   let running;

@@ -8,7 +8,7 @@ import { Rng } from '../../core/rng.ts';
 import { sizePmf, type SizeSpec } from '../../core/sizes.ts';
 import { sizeSpec as sizeSpecSchema } from '../../config/fields.ts';
 import { formatMix, type PredictedLatency } from '../../core/types.ts';
-import { checkJsonFile, jsonRequested, positiveNumber, requireConfig, writeJsonOutput } from '../context.ts';
+import { checkJsonFile, decimal, jsonRequested, positiveNumber, requireConfig, writeJsonOutput } from '../context.ts';
 import { renderTable } from '../table.ts';
 import { plannerOptionsFor } from '../../../policies/scaling/fast-frugal.ts';
 
@@ -29,38 +29,44 @@ export function parseSizeDist(text: string): SizeSpec {
     } catch {
       throw new MixscaleError('MIXSCALE_USAGE', `--size-dist: not valid JSON: ${t}`);
     }
-    // The same rules as sim.sizes in a config.
-    const r = sizeSpecSchema.safeParse(raw);
-    if (!r.success) {
-      const issue = r.error.issues[0]!;
-      const at = issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
-      throw new MixscaleError('MIXSCALE_USAGE', `--size-dist: ${at}${issue.message} (in ${t})`);
-    }
-    return r.data;
+    return checkedSizeSpec(raw, t);
   }
   const [kind, ...args] = t.split(':');
-  const nums = args.map(Number);
+  const nums = args.map(decimal);
   const bad = (): never => {
     throw new MixscaleError('MIXSCALE_USAGE', `--size-dist: "${t}" is not a size distribution; use kairos, fixed:N, uniform:MIN:MAX, lognormal:MU:SIGMA or a JSON spec`);
   };
   if (nums.some((n) => !Number.isFinite(n))) bad();
+  const [a, b] = nums;
   if (kind === 'kairos' && nums.length === 0) return { kind: 'kairos' };
-  if (kind === 'fixed' && nums.length === 1 && nums[0]! > 0) return { kind: 'fixed', size: nums[0]! };
-  if (kind === 'uniform' && nums.length === 2 && nums[0]! > 0 && nums[0]! <= nums[1]!) return { kind: 'uniform', min: nums[0]!, max: nums[1]! };
-  if (kind === 'lognormal' && nums.length === 2 && nums[1]! > 0) return { kind: 'lognormal', mu: nums[0]!, sigma: nums[1]! };
+  // The short forms are checked by the same rules as the JSON one (and sim.sizes in a config).
+  if (kind === 'fixed' && nums.length === 1) return checkedSizeSpec({ kind, size: a }, t);
+  if (kind === 'uniform' && nums.length === 2) return checkedSizeSpec({ kind, min: a, max: b }, t);
+  if (kind === 'lognormal' && nums.length === 2) return checkedSizeSpec({ kind, mu: a, sigma: b }, t);
   return bad();
+}
+
+/** A size spec checked as sim.sizes in a config is, or a usage error naming --size-dist and the field. */
+function checkedSizeSpec(raw: unknown, text: string): SizeSpec {
+  const r = sizeSpecSchema.safeParse(raw);
+  if (!r.success) {
+    const issue = r.error.issues[0]!;
+    const at = issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
+    throw new MixscaleError('MIXSCALE_USAGE', `--size-dist: ${at}${issue.message} (in ${text})`);
+  }
+  return r.data;
 }
 
 
 /** `LO:HI:STEP` → the budgets LO, LO+STEP, ..., ≤ HI. */
 export function parseSweep(text: string): number[] {
-  const parts = text.split(':').map(Number);
+  const parts = text.split(':').map(decimal);
   if (parts.length !== 3 || parts.some((x) => !Number.isFinite(x)) || !(parts[0]! > 0) || !(parts[2]! > 0) || parts[1]! < parts[0]!) {
     throw new MixscaleError('MIXSCALE_USAGE', `--budget-sweep: expected LO:HI:STEP in $/h with 0 < LO ≤ HI and STEP > 0, got "${text}"`);
   }
   const [lo, hi, step] = parts as [number, number, number];
   const n = Math.floor((hi - lo) / step + 1e-9) + 1;
-  if (n > 200) throw new MixscaleError('MIXSCALE_USAGE', `--budget-sweep: ${n} budgets is too many (at most 200); use a larger STEP`);
+  if (!(n <= 200)) throw new MixscaleError('MIXSCALE_USAGE', `--budget-sweep: ${Number.isFinite(n) ? n : 'far more than 200'} budgets from $${lo} to $${hi}/h in steps of $${step}; at most 200: use a larger STEP`);
   return Array.from({ length: n }, (_, i) => +(lo + i * step).toFixed(6));
 }
 

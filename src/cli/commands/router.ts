@@ -7,7 +7,7 @@ import type { Logger } from '../../core/log.ts';
 import { Rng } from '../../core/rng.ts';
 import { createConfiguredRoutingPolicy } from '../../../policies/routing/index.ts';
 import { RouterServer, type HotPath } from '../../routing/server.ts';
-import { loggerFor, requireConfig } from '../context.ts';
+import { decimal, loggerFor, requireConfig } from '../context.ts';
 
 interface RouterOptions {
   host?: string;
@@ -19,7 +19,7 @@ interface RouterOptions {
 const SUMMARY_EVERY_MS = 60_000;
 
 function parsePort(v: string): number {
-  const n = Number(v);
+  const n = decimal(v);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new MixscaleError('MIXSCALE_USAGE', `--port: "${v}" is not a port (0..65535; 0 lets the OS choose)`);
   return n;
 }

@@ -6,6 +6,8 @@ import type { Command } from 'commander';
 import { isMixscaleError, MixscaleError } from '../../core/errors.ts';
 import type { LogLevel } from '../../core/log.ts';
 import { loadConfigFile } from '../../config/load.ts';
+import { createConfiguredRoutingPolicy } from '../../../policies/routing/index.ts';
+import { createComparedScalingPolicy } from '../../../policies/scaling/index.ts';
 import { runInParallel } from '../../../sim/parallel.ts';
 import { configuredArrivals, runSimulation, simSettings, type ArrivalSource } from '../../../sim/runner.ts';
 import type { SimRun } from '../../../sim/result.ts';
@@ -13,7 +15,7 @@ import { renderHtml } from '../../../sim/report/html.ts';
 import { buildReport, reportJson } from '../../../sim/report/json.ts';
 import { renderSummary } from '../../../sim/report/summary.ts';
 import { traceSpanMs } from '../../../sim/workload.ts';
-import { checkJsonFile, checkOutputFile, durationArg, globalOptions, loggerFor, nameTraceSetting, positiveDurationArg, positiveNumber, writeOutputFile, type TraceSettingNames } from '../context.ts';
+import { checkJsonFile, checkOutputFile, durationArg, globalOptions, loggerFor, nameTraceSetting, positiveDurationArg, positiveInteger, positiveNumber, writeOutputFile, type TraceSettingNames } from '../context.ts';
 
 /** The bundled scenario `mixscale sim` (and `npm start`) runs without --config. */
 export const DEFAULT_SCENARIO = fileURLToPath(new URL('../../../sim/scenarios/default.yaml', import.meta.url));
@@ -62,6 +64,26 @@ function arrivalsFrom(opts: SimCliOptions, fromConfig: () => ArrivalSource): Arr
     ...(durationMs !== undefined ? { durationMs } : {}),
     ...(opts.skipBadRows === true ? { skipBadRows: true } : {}),
   };
+}
+
+/** Builds a policy named by `flag`; a user mistake (unknown name, options it cannot run with) names the flag. */
+function checkPolicy(flag: string, build: () => unknown): void {
+  try {
+    build();
+  } catch (e) {
+    if (isMixscaleError(e) && e.userFault) throw new MixscaleError('MIXSCALE_USAGE', `${flag}: ${e.message}`, { ...e.details });
+    throw e;
+  }
+}
+
+/** The flags and config fields that cut the trace's window, e.g. `--start, FILE: sim.trace.duration`. */
+function windowNames(opts: SimCliOptions, a: ArrivalSource, source: string): string | undefined {
+  if (a.kind !== 'trace') return undefined;
+  const set = (['start', 'duration'] as const).filter((k) => (k === 'start' ? a.startMs : a.durationMs) !== undefined);
+  const flags = set.filter((k) => opts[k] !== undefined).map((k) => `--${k}`);
+  const fields = set.filter((k) => opts[k] === undefined).map((k) => `sim.trace.${k}`);
+  const names = [...flags, ...(fields.length > 0 ? [`${source}: ${fields.join(', ')}`] : [])];
+  return names.length > 0 ? names.join(', ') : undefined;
 }
 
 function describeLoad(a: ArrivalSource): string {
@@ -118,11 +140,12 @@ Examples:
       const settings = simSettings(loaded);
       const policies = opts.compare !== undefined ? opts.compare.split(',').map((p) => p.trim()).filter((p) => p !== '') : (settings.compare ?? [loaded.config.scaling.policy]);
       if (policies.length === 0) throw new MixscaleError('MIXSCALE_USAGE', '--compare: name at least one scaling policy');
-      let seed: number | undefined;
-      if (opts.seed !== undefined) {
-        seed = Number(opts.seed);
-        if (!Number.isInteger(seed) || seed < 0) throw new MixscaleError('MIXSCALE_USAGE', `--seed: expected a non-negative integer, got "${opts.seed}"`);
-      }
+      // Every policy named on the command line is checked before any run starts (sim.compare and
+      // routing.policy were checked at load), so a typo never throws away finished runs.
+      const cfg = loaded.config;
+      if (opts.compare !== undefined) for (const p of policies) checkPolicy('--compare', () => createComparedScalingPolicy(p, cfg.scaling.policy, cfg.scaling.options, { lateBinding: cfg.routing.lateBinding }));
+      if (opts.routing !== undefined) checkPolicy('--routing', () => createConfiguredRoutingPolicy(opts.routing!, cfg.routing.policy, cfg.routing.options));
+      const seed = opts.seed !== undefined ? positiveInteger('--seed', opts.seed, 0) : undefined;
       const arrivals = arrivalsFrom(opts, () => configuredArrivals(loaded));
       const jsonTarget = g.json;
       const jsonToStdout = jsonTarget === true;
@@ -137,6 +160,7 @@ Examples:
       const traceNames: TraceSettingNames = {
         model: opts.trace !== undefined || opts.traceModel !== undefined ? '--trace-model' : `${loaded.source}: sim.trace.model`,
         start: opts.start !== undefined ? '--start' : opts.trace === undefined ? `${loaded.source}: sim.trace.start` : undefined,
+        window: windowNames(opts, arrivals, loaded.source),
       };
       if (!quiet && process.stderr.isTTY) {
         try {
@@ -146,10 +170,7 @@ Examples:
         }
       }
       let threads = Math.min(policies.length, availableParallelism());
-      if (opts.jobs !== undefined) {
-        threads = Number(opts.jobs);
-        if (!Number.isInteger(threads) || threads < 1) throw new MixscaleError('MIXSCALE_USAGE', `--jobs: expected a positive integer, got "${opts.jobs}"`);
-      }
+      if (opts.jobs !== undefined) threads = positiveInteger('--jobs', opts.jobs);
       const done = new Array<number>(policies.length).fill(0);
       const progress = (i: number, t: number): void => {
         if (spanMs <= 0) return;

@@ -1,10 +1,11 @@
 import { z } from 'zod';
+import { byteSize } from '../fields.ts';
 
 /** `node:` — serving nodes for local runs (see docs/config.md and docs/nodes.md). Owned by the nodes. */
 export const nodeSection = z.strictObject({
   host: z.string().default('127.0.0.1'),
-  /** Largest request body a node accepts (express size string). */
-  bodyLimit: z.string().default('4mb'),
+  /** Largest request body a node accepts: bytes, or a size such as "4mb". */
+  bodyLimit: byteSize.default(4 * 1024 * 1024),
   edge: z
     .strictObject({
       /** Exit control: `predictive` (plan with measured stage times) or `reactive` (Dělen: check after each stage). */

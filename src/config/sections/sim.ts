@@ -44,4 +44,5 @@ export const simSection = z.strictObject({
    */
   batchMaxSize: z.number().int().nonnegative().default(0),
 }).refine((s) => s.trace === undefined || s.rps === undefined, { message: 'set either sim.trace or sim.rps, not both', path: ['rps'] })
-  .refine((s) => s.rps === undefined || s.duration !== undefined, { message: 'sim.rps needs sim.duration', path: ['duration'] });
+  .refine((s) => s.rps === undefined || s.duration !== undefined, { message: 'sim.rps needs sim.duration', path: ['duration'] })
+  .refine((s) => s.trace === undefined || s.duration === undefined, { message: 'goes with sim.rps; to replay part of the trace, set sim.trace.duration (and sim.trace.start)', path: ['duration'] });

@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parseSizeDist, parseSweep } from '../../../src/cli/commands/plan.ts';
+import { isMixscaleError } from '../../../src/core/errors.ts';
 import { runCli } from '../../support/cli.ts';
 
 const CONFIG = 'sim/scenarios/default.yaml';
@@ -156,5 +158,17 @@ describe('mixscale plan', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /warning: 100\.0% of the request sizes \(sim\.sizes, used for every class\) are above 8, the largest size digits-cnn is profiled for/);
     assert.match(r.stdout, /\nrec\s+350ms\s+\d+ms\s+\d+ms/);
+  });
+
+  it('checks the short size forms by the same rules as sim.sizes, and a sweep STEP too small to count', () => {
+    const usage = (fn: () => unknown, pattern: RegExp): void => {
+      assert.throws(fn, (e: unknown) => isMixscaleError(e) && e.code === 'MIXSCALE_USAGE' && pattern.test(e.message));
+    };
+    assert.deepEqual(parseSizeDist('uniform:2:4'), { kind: 'uniform', min: 2, max: 4 });
+    usage(() => parseSizeDist('uniform:1.5:3.5'), /^--size-dist: min: must be a whole number \(in uniform:1\.5:3\.5\)$/);
+    usage(() => parseSizeDist('fixed:0x10'), /^--size-dist: "fixed:0x10" is not a size distribution/);
+    usage(() => parseSizeDist('{"kind":"lognormal","mu":5,"sigma":1,"min":900,"max":10}'), /^--size-dist: min: must be ≤ max/);
+    usage(() => parseSweep('1:10:1e-320'), /^--budget-sweep: far more than 200 budgets from \$1 to \$10\/h in steps of \$1e-320; at most 200: use a larger STEP$/);
+    usage(() => parseSweep('1:10:0x1'), /^--budget-sweep: expected LO:HI:STEP/);
   });
 });

@@ -82,11 +82,14 @@ describe('mixscale sim', () => {
     assert.equal(runs('3'), runs('1'));
   });
 
-  it('names an unknown policy in one line and exits 2', () => {
-    const r = runCli(['--config', config(), 'sim', '--compare', 'homogenous-fast']);
+  it('checks every policy --compare and --routing name before any run, naming the flag in one line (exit 2)', () => {
+    const r = runCli(['--config', config(), 'sim', '--compare', 'homogeneous-cheap,homogenous-fast', '--jobs', '1']);
     assert.equal(r.code, 2);
-    assert.match(r.stderr, /unknown scaling policy "homogenous-fast"; available: .*homogeneous-fast/);
-    assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+    assert.match(r.stderr, /^mixscale: --compare: unknown scaling policy "homogenous-fast"; available: .*homogeneous-fast.*\n$/);
+    assert.equal(r.stdout, '', 'nothing was simulated');
+    const routing = runCli(['--config', config(), 'sim', '--compare', 'homogeneous-cheap', '--routing', 'nope']);
+    assert.equal(routing.code, 2);
+    assert.match(routing.stderr, /^mixscale: --routing: unknown routing policy "nope"; available: .*least-outstanding.*\n$/);
   });
 
   it('names the trace file and line of a bad row and exits 2', () => {
@@ -156,6 +159,22 @@ describe('mixscale sim', () => {
     const field = runCli(['--config', cfg, 'sim', '--quiet']);
     assert.equal(field.code, 2);
     assert.equal(field.stderr, `mixscale: ${cfg}: sim.trace.start: no arrivals in the chosen window: it starts at 2h, past the end of short.csv (1s)\n`);
+  });
+
+  it('refuses a trace or a window with no arrivals, naming the trace and the flags or fields that cut the window', () => {
+    const folder = dir();
+    const trace = join(folder, 'short.csv');
+    writeFileSync(trace, 't_ms\n0\n100\n300\n');
+    const flags = runCli(['--config', config(), 'sim', '--trace', trace, '--start', '150ms', '--duration', '100ms', '--compare', 'homogeneous-cheap']);
+    assert.equal(flags.code, 2);
+    assert.equal(flags.stderr, 'mixscale: --start, --duration: no arrivals in the chosen window of short.csv: nothing to simulate\n');
+    assert.equal(flags.stdout, '');
+    const header = join(folder, 'header.csv');
+    writeFileSync(header, 't_ms,size\n');
+    const cfg = config(SMALL.replace(/  rps: 20\n  duration: 5m\n/, `  trace: { path: ${JSON.stringify(header)} }\n`));
+    const empty = runCli(['--config', cfg, 'sim', '--quiet', '--compare', 'homogeneous-cheap']);
+    assert.equal(empty.code, 2);
+    assert.equal(empty.stderr, `mixscale: trace ${header}: no arrivals: nothing to simulate\n`);
   });
 
   it('names --trace-model, or the config field, with the models the trace has when the chosen one is not there', () => {

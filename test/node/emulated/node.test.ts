@@ -80,6 +80,19 @@ describe('emulated node', () => {
     assert.equal((await reply).parameters!.size, 30);
   });
 
+  it('over HTTP, answers 413 naming node.bodyLimit for a body over the limit in bytes', async () => {
+    const clock = new RealClock();
+    const node = new EmulatedNode(profiles.table('r5n.large', 'rm2'), clock, new Rng(1), { slots: 1, timerSlackMs: 2 });
+    const server = await listen(createNodeApp(node, { clock, logger: silentLogger, bodyLimit: 64 }), '127.0.0.1', 0);
+    try {
+      const r = await fetch(`${server.url}/v2/models/rm2/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ parameters: { size: 1, pad: 'x'.repeat(100) } }) });
+      assert.equal(r.status, 413);
+      assert.equal(((await r.json()) as { error: string }).error, 'body: larger than the 64-byte limit (node.bodyLimit)');
+    } finally {
+      await server.close();
+    }
+  });
+
   it('over HTTP, the service times it draws match the measured distribution (KS distance below the 1% critical value), and it never answers early', async function () {
     this.timeout(30_000);
     // rm2 on r5n.large at size 100: 42.4..43.9 ms measured.

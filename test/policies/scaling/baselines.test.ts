@@ -61,6 +61,15 @@ describe('baseline scaling policies', () => {
     assert.throws(() => createScalingPolicy('static-mix', { mix: { 'r5n.large': -1 } }), /scaling\.options\.mix\.r5n\.large/);
   });
 
+  it('refuses a type no pool has, in static-mix\'s mix or a baseline\'s type, when the pools are known', () => {
+    const context = { lateBinding: true, poolTypes: ['g4dn.xlarge', 'r5n.large', 'r5n.large'] };
+    const notAPool = (e: unknown, path: string): boolean => e instanceof ConfigError && e.message === `scaling.options.${path}: m5.large is not the type of any pool (the pools' types: g4dn.xlarge, r5n.large)`;
+    assert.throws(() => createScalingPolicy('static-mix', { mix: { 'r5n.large': 2, 'm5.large': 2 } }, context), (e) => notAPool(e, 'mix.m5.large'));
+    assert.throws(() => createScalingPolicy('oracle-static', { mix: { 'm5.large': 1 } }, context), (e) => notAPool(e, 'mix.m5.large'));
+    for (const p of ['homogeneous-fast', 'homogeneous-cheap', 'target-tracking']) assert.throws(() => createScalingPolicy(p, { type: 'm5.large' }, context), (e) => notAPool(e, 'type'), p);
+    assert.deepEqual(createScalingPolicy('static-mix', { mix: { 'r5n.large': 2 } }, context).decide(state()).mix, { 'r5n.large': 2 });
+  });
+
   describe('target-tracking', () => {
     it('scales out by n·u/target when utilization is above target', () => {
       const p = createScalingPolicy('target-tracking', { type: 'r5n.large' });
