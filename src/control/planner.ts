@@ -112,13 +112,15 @@ export interface PlanResult extends Plan {
  * the one that keeps the most requests within it wins, not the one whose slowest 1% is least
  * slow. Overloaded mixes come last, least utilized first.
  */
-export function rankKey(p: MixPrediction, classes: readonly Pick<ModelClass, 'sloQuantile'>[]): number {
+export function rankKey(p: MixPrediction, classes: ReadonlyArray<Pick<ModelClass, 'sloQuantile'> & { readonly rps?: number }>): number {
   // Overloaded; an infinite tail without overload means sizes no pool serves: ranked by attainment below.
   if (!Number.isFinite(p.score) && p.maxUtilization >= 1) return 1e6 * (1 + Math.min(p.maxUtilization, 1e6));
   if (p.score <= 1) return p.score + (Number.isFinite(p.meanScore) ? 0.02 * p.meanScore : 0.02);
   let shortfall = 0;
   let total = 0;
   p.classes.forEach((c, k) => {
+    // A class without traffic has nothing to miss (its attainment is 0 where no pool serves it).
+    if (classes[k]!.rps === 0) return;
     const q = classes[k]!.sloQuantile;
     const s = Math.max(0, (q - c.attainment) / Math.max(1e-6, 1 - q));
     shortfall = Math.max(shortfall, s);
@@ -128,6 +130,9 @@ export function rankKey(p: MixPrediction, classes: readonly Pick<ModelClass, 'sl
   return 1.1 + shortfall + 0.01 * (total - shortfall) + 0.001 * Math.min(p.score, 1e3);
 }
 
+/** Above every rankKey (overloaded mixes reach about 1e12). */
+const DROPS_A_CLASS = 1e13;
+
 /**
  * rankKey with the shared queue's second opinion: a mix the per-pool model says misses an SLO
  * but the shared-queue model says meets every one ranks after every mix both say meet it and
@@ -136,6 +141,9 @@ export function rankKey(p: MixPrediction, classes: readonly Pick<ModelClass, 'sl
  * mixes a surge would catch (bench/README.md, kairos-capacity).
  */
 export function mixKey(model: PerformanceModel, counts: ArrayLike<number>, p: MixPrediction, sharedQueue: boolean): number {
+  // A mix that serves none of a class with traffic drops that class whole: it ranks after every
+  // mix that serves each class, overloaded ones included (they serve part of it).
+  if (model.dropsAClass(counts)) return DROPS_A_CLASS + rankKey(p, model.classes);
   const key = rankKey(p, model.classes);
   if (!sharedQueue || key < 1.1 || !Number.isFinite(p.score)) return key;
   const verdict = sharedVerdict(model, counts);

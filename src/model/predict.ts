@@ -89,6 +89,8 @@ export class PerformanceModel {
    * fast type is in the mix (fast, or within largeFraction of the SLO). Fixed for the model's life.
    */
   private readonly binFlags: Uint8Array[];
+  /** Per class, per type: whether the type serves any of the class's sizes. */
+  private readonly coversClass: boolean[][];
 
   constructor(types: readonly ModelType[], classes: readonly ModelClass[], options: Partial<ModelOptions> = {}) {
     this.types = types;
@@ -115,6 +117,19 @@ export class PerformanceModel {
       });
       return flags;
     });
+    this.coversClass = classes.map((_, k) => types.map((_t, p) => this.binFlags[k]!.subarray(p * this.nBins[k]!, (p + 1) * this.nBins[k]!).some((f) => (f & COVERS) !== 0)));
+  }
+
+  /** Whether the mix leaves some class with traffic wholly unserved (none of its types serves any of its sizes). */
+  dropsAClass(counts: ArrayLike<number>): boolean {
+    for (let k = 0; k < this.classes.length; k++) {
+      if (!(this.classes[k]!.rps > 0)) continue;
+      const covers = this.coversClass[k]!;
+      let served = false;
+      for (let p = 0; p < covers.length && !served; p++) served = covers[p]! && (counts[p] ?? 0) > 0;
+      if (!served) return true;
+    }
+    return false;
   }
 
   /**

@@ -4,7 +4,8 @@ import type { MixPrediction } from '../../src/model/predict.ts';
 import { mixCost, type Instance } from '../../src/core/types.ts';
 import { buildModel } from '../../src/model/build.ts';
 import { upperBoundRps } from '../../src/model/capacity.ts';
-import { kairosCandidate, kairosCandidates, rm2Class, rm2Load } from './kairos-setup.ts';
+import { ProfileGapError } from '../../src/core/errors.ts';
+import { kairosCandidate, kairosCandidates, kairosSizes, rm2Class, rm2Load } from './kairos-setup.ts';
 
 const price = (t: string) => kairosCandidates.find((c) => c.type === t)!.usdPerHour;
 const plan = (rps: number, extra: Partial<Parameters<typeof planMix>[0]> = {}) =>
@@ -17,6 +18,19 @@ function instance(id: string, type: string, state: Instance['state']): Instance 
 /** A running fleet of `mix` (the first instance of each type in `firstState`). */
 const fleetOf = (mix: Record<string, number>, firstState: Instance['state'] = 'running'): Instance[] =>
   Object.entries(mix).flatMap(([t, n]) => Array.from({ length: n }, (_, i) => instance(`${t}-${i}`, t, i === 0 ? firstState : 'running')));
+
+/** Kairos' types, with g4dn and r5n serving rm2 only and t3 serving ncf only. */
+function twoModelCandidates() {
+  const only = (type: string, max: number, model: string) => {
+    const c = kairosCandidate(type, price(type), max);
+    const profile = (m: string) => {
+      if (m !== model) throw new ProfileGapError(`${type} does not serve ${m}`, {});
+      return c.profile(m);
+    };
+    return kairosCandidate(type, price(type), max, { serves: (m) => m === model, profile });
+  };
+  return [only('g4dn.xlarge', 5, 'rm2'), only('r5n.large', 17, 'rm2'), only('t3.xlarge', 15, 'ncf')];
+}
 
 describe('planMix (Kairos rm2, $2.5/h)', () => {
   it('never exceeds the budget', () => {
@@ -221,5 +235,29 @@ describe('planMix (Kairos rm2, $2.5/h)', () => {
     assert.ok(rankKey(pred(0.8, 0.999), q) < rankKey(pred(0.9, 0.999), q));
     // Overloaded comes last.
     assert.ok(rankKey(pred(1.5, 0.5), q) < rankKey(pred(Infinity, 0, 1.2), q));
+  });
+
+  it('under overload, keeps serving every model: a mix that drops a class whole ranks after the overloaded ones', () => {
+    // rm2's 170 rps is more than $2.5/h holds.
+    const candidates = twoModelCandidates();
+    const classes = [
+      { name: 'rm2', model: 'rm2', sloMs: 350, sloQuantile: 0.99, share: 1 },
+      { name: 'ncf', model: 'ncf', sloMs: 350, sloQuantile: 0.99, share: 1 },
+    ];
+    const load = { atMs: 0, windowMs: 60_000, classes: [{ name: 'rm2', rps: 170, sizes: kairosSizes }, { name: 'ncf', rps: 20, sizes: kairosSizes }] };
+    const p = planMix({ budgetUsdPerHour: 2.5, classes, candidates, load, fleet: fleetOf({ 'g4dn.xlarge': 1, 'r5n.large': 12, 't3.xlarge': 1 }) });
+    assert.ok((p.mix['g4dn.xlarge'] ?? 0) + (p.mix['r5n.large'] ?? 0) > 0, `rm2 is still served: ${JSON.stringify(p.mix)}`);
+    assert.ok((p.mix['t3.xlarge'] ?? 0) > 0, `ncf is still served: ${JSON.stringify(p.mix)}`);
+    assert.match(p.reason, /^overloaded/);
+  });
+
+  it('gives a class without traffic no say: the mix is the one its busy class alone would get', () => {
+    const candidates = twoModelCandidates();
+    const rm2 = { name: 'rm2', model: 'rm2', sloMs: 350, sloQuantile: 0.99, share: 1 };
+    const ncf = { name: 'ncf', model: 'ncf', sloMs: 350, sloQuantile: 0.99, share: 1 };
+    const busy = { name: 'rm2', rps: 140, sizes: kairosSizes };
+    const both = planMix({ budgetUsdPerHour: 2.5, classes: [rm2, ncf], candidates, load: { atMs: 0, windowMs: 60_000, classes: [busy, { name: 'ncf', rps: 0, sizes: kairosSizes }] }, options: { sharedQueue: false } });
+    const alone = planMix({ budgetUsdPerHour: 2.5, classes: [rm2], candidates, load: { atMs: 0, windowMs: 60_000, classes: [busy] }, options: { sharedQueue: false } });
+    assert.deepEqual(both.mix, alone.mix);
   });
 });
