@@ -59,6 +59,8 @@ export class FastFrugal implements ScalingPolicy {
   private readonly feedback = new LatencyFeedback();
   private readonly recent: Array<{ atMs: number; rps: Map<string, number>; sizes: Map<string, SizePmf> }> = [];
   private last: { key: PlanKey; decision: ScalingDecision } | undefined;
+  /** Per class, the size distribution of the latest windows that had requests. */
+  private readonly lastSizes = new Map<string, SizePmf>();
   /** Ticks answered with the last plan (for tests and the bench). */
   reused = 0;
 
@@ -125,7 +127,8 @@ export class FastFrugal implements ScalingPolicy {
   /**
    * Per class, over the scale-down delay (this tick included): the highest estimated rate, and
    * the size distribution of all those windows together (weighted by rate), so that a quiet
-   * window without large requests does not make the planner forget them.
+   * window without large requests does not make the planner forget them; when none of them had
+   * requests, the distribution last seen.
    */
   private stabilized(state: ScalingState): { peak: Map<string, number>; sizes: Map<string, SizePmf> } {
     this.recent.push({
@@ -142,7 +145,11 @@ export class FastFrugal implements ScalingPolicy {
         const pmf = r.sizes.get(c.name);
         return pmf === undefined ? [] : [{ pmf, weight: Math.max(r.rps.get(c.name) ?? 0, 1e-6) }];
       });
-      if (parts.length > 0) sizes.set(c.name, mixPmfs(parts));
+      if (parts.length > 0) this.lastSizes.set(c.name, mixPmfs(parts));
+      // After a quiet spell longer than the delay, the sizes last seen (traffic that returns is
+      // more like it than like nothing: an empty distribution would predict 0 ms).
+      const known = this.lastSizes.get(c.name);
+      if (known !== undefined) sizes.set(c.name, known);
     }
     return { peak, sizes };
   }

@@ -235,7 +235,8 @@ export function planMix(input: PlanInput): PlanResult {
     // A fleet inside tailSlack's band is weighed against the roomier choice (it is not moved for
     // capacity alone); one outside it against the lowest tail, as without tailSlack.
     const against = inBand(curKey, lowest, opts.tailSlack) ? best : lowest;
-    const gain = (curKey - mixKey(model, against.counts, against.prediction, opts.sharedQueue)) / curKey;
+    // (No load at all: every mix is predicted the same, 0, and the fleet is held.)
+    const gain = curKey > 0 ? (curKey - mixKey(model, against.counts, against.prediction, opts.sharedQueue)) / curKey : 0;
     // Hold unless the gain is worth a change; a fleet that is overloaded always moves (it is
     // dropping work), and so does one the per-pool model says misses its SLO when the best
     // mix meets it (the shared queue's second opinion ranks, it does not hold); one that

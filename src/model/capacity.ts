@@ -8,10 +8,13 @@ import type { PerformanceModel } from './predict.ts';
  * queueing delay is ignored, as in Kairos). As in Kairos, 0 when some size has no type in the
  * mix that meets its QoS. With `withinSlo`, each class may leave up to the share of requests its
  * SLO quantile allows outside it unplaced (1% at p99): the planner's tailSlack measures spare
- * capacity with this, so one rare size no type serves in time does not make every mix 0.
+ * capacity with this, so one rare size no type serves in time does not make every mix 0. Also
+ * 0 when the model has no sizes at all (no traffic seen).
  */
 export function upperBoundRps(model: PerformanceModel, counts: readonly number[], opts: { withinSlo?: boolean } = {}): number {
   const { bins, minSvc } = binsOf(model);
+  // No size seen yet (no traffic): nothing to measure a mix's capacity by.
+  if (bins.length === 0) return 0;
   const K = model.classes.length;
   // Demand (as a share of the total rate) each class may leave unplaced.
   const slack = model.classes.map((c, k) => (opts.withinSlo === true ? (1 - c.sloQuantile) * classShare(model, k) : 0));

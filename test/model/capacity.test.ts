@@ -14,6 +14,13 @@ describe('upper bound on a mix’s throughput (Kairos’ fluid capacity)', () =>
     assert.equal(upperBoundRps(model, [0, 0, 16, 0]), 0, 'r5n alone cannot serve the largest sizes within 350 ms');
   });
 
+  it('is 0 for every mix while no size has been seen (no traffic), not a bound from nothing', () => {
+    const none = { ...rm2Load(0), classes: [{ name: 'rm2', rps: 0, sizes: { sizes: new Float64Array(0), weights: new Float64Array(0) } }] };
+    const blind = buildModel(kairosCandidates, rm2Class, none);
+    assert.equal(upperBoundRps(blind, [4, 0, 2, 0]), 0);
+    assert.equal(upperBoundRps(blind, [0, 0, 16, 0], { withinSlo: true }), 0);
+  });
+
   it('lets a class leave what its SLO quantile allows unplaced when asked (withinSlo), per model', () => {
     // At 250 ms no type serves the largest sizes in time (g4dn's largest bin takes ~254 ms), but they are under 1% of requests.
     const mix = [3, 0, 6, 0];

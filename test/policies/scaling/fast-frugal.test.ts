@@ -52,6 +52,24 @@ describe('fast-frugal scaling policy', () => {
     assert.ok((afterKairos.mix['g4dn.xlarge'] ?? 0) > 0, JSON.stringify(afterKairos.mix));
   });
 
+  it('after a quiet spell longer than the scale-down delay, plans with the sizes last seen, and holds the fleet while there is no load', () => {
+    const empty = { sizes: new Float64Array(0), weights: new Float64Array(0) };
+    const silent = (rps: number, nowMs: number, fleet: Instance[]) => {
+      const s = kairosState(rps, nowMs, fleet);
+      const load = { ...s.load, classes: [{ name: 'rm2', rps, sizes: empty }] };
+      return { ...s, load, observed: load };
+    };
+    const p = createScalingPolicy('fast-frugal');
+    const before = p.decide(kairosState(30, 0));
+    const fleet = fleetOf(before.mix);
+    const quiet = p.decide(silent(0, 1_800_000, fleet));
+    assert.deepEqual(quiet.mix, before.mix, `no load: hold (${quiet.reason})`);
+    // The estimate still carries a little load while its window holds no request at all.
+    const trickle = p.decide(silent(2, 1_830_000, fleet));
+    assert.ok(trickle.plan!.predicted['rm2']!.p99Ms > 100, `planned with Kairos' sizes, not with none: ${trickle.plan!.predicted['rm2']!.p99Ms} ms`);
+    assert.deepEqual(trickle.mix, before.mix);
+  });
+
   it('tightens its plan when observed p99 runs above the model', () => {
     const mix = { 'g4dn.xlarge': 1, 'r5n.large': 13 };
     const slow = new LatencyHistogram();
