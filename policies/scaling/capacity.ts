@@ -136,7 +136,13 @@ export function chooseType(
   return best;
 }
 
-/** What a one-type baseline decides when no type qualifies: the pools' minCounts, and why. */
+/**
+ * What a one-type baseline decides when no type qualifies (its type is in capacity cooldown):
+ * it keeps the fleet it has (within the pool bounds and the budget), and says why.
+ */
 export function noTypeDecision(state: Pick<ScalingState, 'candidates' | 'fleet' | 'budgetUsdPerHour'>, named: string | undefined, kind: string): ScalingDecision {
-  return { mix: boundMix({}, state).mix, reason: named !== undefined ? `type ${named} is not an available candidate` : `no ${kind}type available among the candidates` };
+  const have: Record<string, number> = {};
+  for (const i of state.fleet) if (i.state === 'pending' || i.state === 'running') have[i.type] = (have[i.type] ?? 0) + 1;
+  const why = named !== undefined ? `type ${named} is not an available candidate` : `no ${kind}type available among the candidates`;
+  return { mix: boundMix(have, state).mix, reason: `${why}: keeping the fleet as it is` };
 }

@@ -3,6 +3,7 @@ import { ConfigError } from '../../src/core/errors.ts';
 import { formatMix, type Mix } from '../../src/core/types.ts';
 import { buildModel } from '../../src/model/build.ts';
 import { upperBoundRps } from '../../src/model/capacity.ts';
+import { noTypeDecision } from './capacity.ts';
 import type { ScalingPolicyOptions } from './index.ts';
 
 /**
@@ -13,7 +14,7 @@ import type { ScalingPolicyOptions } from './index.ts';
  * configuration with the highest bound. The bound is load-independent, so the mix is static:
  * it provisions for peak throughput.
  */
-export function kairosBestMix(state: Pick<ScalingState, 'budgetUsdPerHour' | 'candidates' | 'classes' | 'load'>): { mix: Mix; boundRps: number; configs: number } {
+export function kairosBestMix(state: Pick<ScalingState, 'budgetUsdPerHour' | 'candidates' | 'classes' | 'load'> & Partial<Pick<ScalingState, 'fleet'>>): { mix: Mix; boundRps: number; configs: number } {
   const cands = state.candidates;
   // The bound depends on the size mixture and class shares, not on the absolute rate.
   const load = { ...state.load, classes: state.load.classes.map((c) => ({ name: c.name, rps: c.rps > 0 ? c.rps : 1, sizes: c.sizes })) };
@@ -23,7 +24,8 @@ export function kairosBestMix(state: Pick<ScalingState, 'budgetUsdPerHour' | 'ca
   let bestBound = -1;
   let bestUsd = Infinity;
   let configs = 0;
-  const hi = cands.map((c) => (c.available ? c.maxCount : 0));
+  // A type in capacity cooldown keeps what it has (pending or running), as every policy's does.
+  const hi = cands.map((c) => (c.available ? c.maxCount : Math.max(c.minCount, Math.min(c.maxCount, heldOf(state.fleet ?? [], c.pool)))));
   const walk = (i: number, usd: number): void => {
     if (i === cands.length) {
       if (!counts.some((n, t) => n > 0 && cands[t]!.fast)) return;
@@ -52,6 +54,11 @@ export function kairosBestMix(state: Pick<ScalingState, 'budgetUsdPerHour' | 'ca
   return { mix, boundRps: Math.max(0, bestBound), configs };
 }
 
+/** Instances of a pool that count as held in a cooldown: pending or running. */
+function heldOf(fleet: ScalingState['fleet'], pool: string): number {
+  return fleet.filter((i) => i.pool === pool && (i.state === 'pending' || i.state === 'running')).length;
+}
+
 export function createKairos(options: ScalingPolicyOptions): ScalingPolicy {
   const unknown = Object.keys(options);
   if (unknown.length > 0) throw new ConfigError(`scaling.options.${unknown[0]}: kairos takes no options`);
@@ -60,9 +67,12 @@ export function createKairos(options: ScalingPolicyOptions): ScalingPolicy {
   return {
     name: 'kairos',
     decide(state: ScalingState): ScalingDecision {
-      const key = `${state.budgetUsdPerHour}|${state.candidates.map((c: CandidateType) => `${c.type}:${c.available}`).join(',')}`;
+      const key = `${state.budgetUsdPerHour}|${state.candidates.map((c: CandidateType) => `${c.type}:${c.available ? 'up' : heldOf(state.fleet, c.pool)}`).join(',')}`;
       if (cached === undefined || key !== cacheKey) {
         const r = kairosBestMix(state);
+        // No configuration with a GPU instance (every fast type in cooldown, none held): keep
+        // the fleet rather than scale it to nothing.
+        if (r.configs === 0) return noTypeDecision(state, undefined, 'fast ');
         cacheKey = key;
         cached = { mix: r.mix, reason: `kairos: ${formatMix(r.mix)} has the highest throughput upper bound (${r.boundRps.toFixed(0)} rps) of ${r.configs} configurations within $${state.budgetUsdPerHour.toFixed(2)}/h` };
       }

@@ -47,6 +47,15 @@ describe('baseline scaling policies', () => {
     assert.equal(d.mix['r5n.large'], undefined);
   });
 
+  it('a one-type policy whose type is in capacity cooldown keeps the fleet it has', () => {
+    const cooled: CandidateType[] = candidates.map((c) => (c.type === 'g4dn.xlarge' ? { ...c, available: false } : c));
+    for (const [name, options] of [['homogeneous-fast', {}], ['target-tracking', { type: 'g4dn.xlarge' }]] as const) {
+      const d = createScalingPolicy(name, options).decide(state({ candidates: cooled, fleet: instances('g4dn.xlarge', 3) }));
+      assert.deepEqual(d.mix, { 'g4dn.xlarge': 3 }, `${name}: ${d.reason}`);
+      assert.match(d.reason, /keeping the fleet as it is/);
+    }
+  });
+
   it('static-mix runs the configured counts and trims the priciest type to fit the budget', () => {
     const fits = createScalingPolicy('static-mix', { mix: { 'g4dn.xlarge': 1, 'r5n.large': 13 } }).decide(state());
     assert.deepEqual(fits.mix, { 'g4dn.xlarge': 1, 'r5n.large': 13 });

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { createScalingPolicy } from '../../../policies/scaling/index.ts';
 import { kairosBestMix } from '../../../policies/scaling/kairos.ts';
+import type { Instance } from '../../../src/core/types.ts';
+import { kairosCandidates } from '../../control/kairos-setup.ts';
 import { kairosState } from './state.ts';
 
 describe('kairos scaling policy (Kairos’ upper-bound allocator)', () => {
@@ -18,5 +20,16 @@ describe('kairos scaling policy (Kairos’ upper-bound allocator)', () => {
   it('needs at least one GPU instance, as Kairos does', () => {
     const r = kairosBestMix(kairosState(50, 0, [], 0.5));
     assert.deepEqual(r.mix, {});
+  });
+
+  it('with the GPU type in capacity cooldown, keeps the GPUs it has; with none, keeps the fleet rather than empty it', () => {
+    const cooled = kairosCandidates.map((c) => (c.type === 'g4dn.xlarge' ? { ...c, available: false } : c));
+    const gpus = (n: number) => Array.from({ length: n }, (_, i): Instance => ({ id: `g-${i}`, type: 'g4dn.xlarge', pool: 'g4dn.xlarge', state: 'running', launchedAtMs: 0, usdPerHour: 0.526 }));
+    const held = createScalingPolicy('kairos').decide({ ...kairosState(60, 0, gpus(3)), candidates: cooled });
+    assert.ok((held.mix['g4dn.xlarge'] ?? 0) >= 1 && (held.mix['g4dn.xlarge'] ?? 0) <= 3, JSON.stringify(held.mix));
+    const r5n = (n: number) => Array.from({ length: n }, (_, i): Instance => ({ id: `r-${i}`, type: 'r5n.large', pool: 'r5n.large', state: 'running', launchedAtMs: 0, usdPerHour: 0.149 }));
+    const none = createScalingPolicy('kairos').decide({ ...kairosState(60, 0, r5n(10)), candidates: cooled });
+    assert.deepEqual(none.mix, { 'r5n.large': 10 }, none.reason);
+    assert.match(none.reason, /keeping the fleet as it is/);
   });
 });
