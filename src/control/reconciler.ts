@@ -69,6 +69,21 @@ export interface ActionPlan {
 
 const defaultScaleDownCost = (price: number) => (_type: string, countNow: number) => -(countNow * price);
 
+/** Slack for float sums of prices. */
+const EPS = 1e-9;
+
+/**
+ * What an owned instance costs now: its type's price today, or, for a type the catalog lacks
+ * (tagged by hand, or dropped from the catalog), the price the provider gave it.
+ */
+export function instancePrice(i: Instance, priceOf: (type: string) => number): number {
+  try {
+    return priceOf(i.type);
+  } catch {
+    return i.usdPerHour;
+  }
+}
+
 function byNewestFirst(a: Instance, b: Instance): number {
   return b.launchedAtMs - a.launchedAtMs || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
 }
@@ -387,7 +402,7 @@ export class Reconciler {
     const plan = planActions(desired, budgetUsdPerHour, { nowMs, fleet, drainingSinceMs: this.drainingSince, inFlight, registered: this.registered, spentTokens: this.spentTokens }, this.rules());
     const failures: ActionFailure[] = [];
     const capacityErrors: string[] = [];
-    if (!dryRun) await this.act(plan.actions, failures, capacityErrors);
+    if (!dryRun) await this.act(plan, budgetUsdPerHour, fleet, failures, capacityErrors);
     if (this.log.isLevelEnabled('info')) {
       for (const a of plan.actions) this.log.info({ action: a.kind === 'register' ? { ...a, instance: undefined } : a, dryRun }, `${dryRun ? 'would ' : ''}${a.kind} ${'id' in a ? a.id : `${a.count}×${a.type}`}: ${a.reason}`);
     }
@@ -406,17 +421,26 @@ export class Reconciler {
     };
   }
 
-  private async act(actions: readonly ReconcileAction[], failures: ActionFailure[], capacityErrors: string[]): Promise<void> {
-    const fail = (action: ReconcileAction, e: unknown): void => {
+  /**
+   * Applies a plan. The plan counted the money of its terminations as free for its launches;
+   * if a termination fails that money is still billed, so each launch is checked again against
+   * what is billed now and cut (or skipped) to what the budget holds.
+   */
+  private async act(plan: ActionPlan, budget: number, fleet: readonly Instance[], failures: ActionFailure[], capacityErrors: string[]): Promise<void> {
+    const fail = (action: ReconcileAction, e: unknown): string => {
       const code = isMixscaleError(e) ? e.code : 'MIXSCALE_INTERNAL';
       const message = (e as Error).message;
       failures.push({ action, code, message });
       if (code === 'MIXSCALE_CLOUD_CAPACITY' && action.kind === 'launch' && !capacityErrors.includes(action.type)) capacityErrors.push(action.type);
       this.log.warn({ action, code, err: message }, `${action.kind} failed`);
+      return code;
     };
+    const priceById = new Map(fleet.map((i) => [i.id, instancePrice(i, this.o.priceOf)]));
+    /** Billed spend as it stands while acting: the fleet's, less what was terminated, plus what was launched. */
+    let committed = plan.spendUsdPerHour;
     // Order: terminations and drains free money before launches spend it; registers last.
     const order = { terminate: 0, drain: 1, launch: 2, register: 3 } as const;
-    const sorted = [...actions].sort((a, b) => order[a.kind] - order[b.kind]);
+    const sorted = [...plan.actions].sort((a, b) => order[a.kind] - order[b.kind]);
     const terminateIds: { action: ReconcileAction; id: string }[] = [];
     for (const a of sorted) if (a.kind === 'terminate') terminateIds.push({ action: a, id: a.id });
     if (terminateIds.length > 0) {
@@ -433,21 +457,40 @@ export class Reconciler {
         for (const t of terminateIds) {
           this.drainingSince.delete(t.id);
           this.registered.delete(t.id);
+          committed -= priceById.get(t.id) ?? 0;
         }
       } catch (e) {
         for (const t of terminateIds) fail(t.action, e);
       }
     }
     for (const a of sorted) {
+      if (a.kind === 'launch') {
+        const price = this.o.priceOf(a.type);
+        const n = Math.max(0, Math.min(a.count, price > 0 ? Math.floor((budget - committed + EPS) / price) : a.count));
+        if (n < a.count) {
+          const message = `${n} of ${a.count}×${a.type} fit the budget: $${committed.toFixed(2)}/h of $${budget.toFixed(2)}/h is still billed (a termination the plan counted on failed)`;
+          failures.push({ action: a, code: 'MIXSCALE_BUDGET_INFEASIBLE', message });
+          this.log.warn({ action: a, budgetUsdPerHour: budget, billedUsdPerHour: committed }, `launch cut: ${message}`);
+          if (n === 0) continue;
+        }
+        // A cut launch is another request than the planned one: its own token, derived from the plan's.
+        const clientToken = n === a.count ? a.clientToken : launchToken(this.rules().tokenPrefix, a.type, a.pool, n, [a.clientToken], 'cut');
+        try {
+          await this.o.provider.launch({ type: a.type, pool: a.pool, count: n, clientToken });
+          this.spentTokens.add(clientToken);
+          if (this.spentTokens.size > 1000) this.spentTokens.delete(this.spentTokens.values().next().value!);
+          committed += n * price;
+        } catch (e) {
+          // Only a capacity error says for sure that nothing was launched.
+          if (fail(a, e) !== 'MIXSCALE_CLOUD_CAPACITY') committed += n * price;
+        }
+        continue;
+      }
       try {
         if (a.kind === 'drain') {
           await this.o.membership.drain(a.id);
           this.drainingSince.set(a.id, this.o.clock.now());
           this.registered.delete(a.id);
-        } else if (a.kind === 'launch') {
-          await this.o.provider.launch({ type: a.type, pool: a.pool, count: a.count, clientToken: a.clientToken });
-          this.spentTokens.add(a.clientToken);
-          if (this.spentTokens.size > 1000) this.spentTokens.delete(this.spentTokens.values().next().value!);
         } else if (a.kind === 'register') {
           await this.o.membership.register(a.instance);
           this.registered.add(a.id);

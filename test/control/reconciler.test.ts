@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { SimClock } from '../../src/core/clock.ts';
+import { MixscaleError } from '../../src/core/errors.ts';
 import type { Instance, Mix } from '../../src/core/types.ts';
 import { fitMixToBudget, planActions, Reconciler, type FleetSnapshot, type PlanRules } from '../../src/control/reconciler.ts';
 import { FakeCloud, FakeMembership } from '../support/fake-cloud.ts';
@@ -296,6 +297,47 @@ describe('Reconciler', () => {
     const res = await r.reconcile({ gpu: 1, cpu: 5 }, 1.0);
     assert.deepEqual(res.actions.map((a) => a.kind).sort(), ['launch', 'terminate']);
     assert.ok(cloud.peakSpend <= 1.0 + 1e-9, `billed $${cloud.peakSpend}/h at a launch`);
+  });
+
+  it('launches nothing a failed termination was to pay for, and catches up once the termination works', async () => {
+    const { clock, cloud, make } = setup();
+    const r = make();
+    await r.reconcile({ gpu: 2 }, 1.0);
+    clock.advanceTo(60_000);
+    await r.reconcile({ gpu: 2 }, 1.0);
+    await r.reconcile({ gpu: 1, cpu: 5 }, 1.0); // drains one GPU: the budget cannot hold the CPUs beside both
+    const terminate = cloud.terminate.bind(cloud);
+    cloud.terminate = async () => {
+      throw new MixscaleError('MIXSCALE_CLOUD_API', 'TerminateInstances: RequestLimitExceeded', { retryable: true });
+    };
+    const res = await r.reconcile({ gpu: 1, cpu: 5 }, 1.0);
+    assert.deepEqual(res.actions.map((a) => a.kind).sort(), ['launch', 'terminate'], 'the plan counted on the termination');
+    assert.equal(cloud.calls.launch.length, 1, 'only the first GPU launch reached the cloud');
+    assert.ok(cloud.spend() <= 1.0 + 1e-9, `billed $${cloud.spend()}/h`);
+    assert.deepEqual(res.failures.map((f) => `${f.action.kind} ${f.code}`).sort(), ['launch MIXSCALE_BUDGET_INFEASIBLE', 'terminate MIXSCALE_CLOUD_API']);
+    cloud.terminate = terminate;
+    await r.reconcile({ gpu: 1, cpu: 5 }, 1.0);
+    assert.equal(cloud.calls.launch.at(-1)?.count, 5);
+    assert.ok(cloud.peakSpend <= 1.0 + 1e-9);
+  });
+
+  it('cuts a launch to what the budget holds when a launch-timeout termination fails', async () => {
+    const { clock, cloud, make } = setup();
+    const r = make();
+    cloud.stuck.add('gpu');
+    await r.reconcile({ gpu: 1 }, 0.7);
+    clock.advanceTo(300_000);
+    cloud.terminate = async () => {
+      throw new MixscaleError('MIXSCALE_CLOUD_API', 'DescribeInstances: RequestLimitExceeded', { retryable: true });
+    };
+    const res = await r.reconcile({ cpu: 3 }, 0.7);
+    assert.ok(res.actions.some((a) => a.kind === 'terminate' && /launch timeout/.test(a.reason)));
+    const planned = res.actions.find((a) => a.kind === 'launch');
+    assert.ok(planned?.kind === 'launch' && planned.count === 3);
+    const sent = cloud.calls.launch.at(-1)!;
+    assert.equal(sent.count, 2, 'the stuck GPU is still billed: two CPUs fit, not three');
+    assert.notEqual(sent.clientToken, planned.clientToken);
+    assert.ok(cloud.spend() <= 0.7 + 1e-9, `billed $${cloud.spend()}/h`);
   });
 
   it('keeps the billed spend within budget through a mix change, tick after tick', async () => {
