@@ -30,6 +30,12 @@ export interface FleetSnapshot {
    * failed is reused as is, so a lost answer is retried idempotently.
    */
   readonly spentTokens?: ReadonlySet<string>;
+  /**
+   * Instances this controller launched that provider.list() does not show yet (EC2's
+   * DescribeInstances lags RunInstances): they count against the budget and the target like
+   * pending ones, but are never terminated or registered until they are listed.
+   */
+  readonly unlisted?: ReadonlySet<string>;
 }
 
 export interface PlanRules {
@@ -153,6 +159,7 @@ export function launchToken(prefix: string, type: string, pool: string, count: n
  */
 export function planActions(desired: Mix, budget: number, snapshot: FleetSnapshot, rules: PlanRules): ActionPlan {
   const { nowMs } = snapshot;
+  const unlisted = snapshot.unlisted ?? new Set<string>();
   const actions: ReconcileAction[] = [];
   const target = fitMixToBudget(desired, budget, rules);
 
@@ -179,7 +186,7 @@ export function planActions(desired: Mix, budget: number, snapshot: FleetSnapsho
       else stillDraining += rules.priceOf(i.type);
       continue;
     }
-    if (i.state === 'pending' && nowMs - i.launchedAtMs >= rules.launchTimeoutMs) {
+    if (i.state === 'pending' && !unlisted.has(i.id) && nowMs - i.launchedAtMs >= rules.launchTimeoutMs) {
       terminate(i, 'launch timeout');
       continue;
     }
@@ -199,10 +206,11 @@ export function planActions(desired: Mix, budget: number, snapshot: FleetSnapsho
     const have = (active.get(t) ?? []).sort(byNewestFirst);
     const want = target[t] ?? 0;
     if (have.length > want) {
-      // Pending ones first (no capacity lost), newest first among each state.
+      // Pending ones first (no capacity lost; listed before unlisted, which cannot be terminated
+      // yet), newest first among each state.
       const pending = have.filter((i) => i.state === 'pending');
       const running = have.filter((i) => i.state !== 'pending');
-      const extra = [...pending, ...running].slice(0, have.length - want);
+      const extra = [...pending.filter((i) => !unlisted.has(i.id)), ...pending.filter((i) => unlisted.has(i.id)), ...running].slice(0, have.length - want);
       for (const i of extra) surplus.push(i);
       pendingWanted += Math.max(0, pending.length - extra.filter((i) => i.state === 'pending').length);
     } else {
@@ -211,8 +219,9 @@ export function planActions(desired: Mix, budget: number, snapshot: FleetSnapsho
     }
   }
 
-  // Surplus pending instances go at once: they are billed and serve nothing.
-  for (const i of surplus) if (i.state === 'pending') terminate(i, 'surplus (pending)');
+  // Surplus pending instances go at once: they are billed and serve nothing. An unlisted one
+  // stays billed until the next tick that lists it.
+  for (const i of surplus) if (i.state === 'pending' && !unlisted.has(i.id)) terminate(i, 'surplus (pending)');
   const surplusRunning = surplus.filter((i) => i.state !== 'pending');
 
   const deficitCost = deficits.reduce((s, d) => s + d.count * rules.priceOf(d.type), 0);
@@ -336,6 +345,11 @@ export class Reconciler {
   private readonly registered = new Set<string>();
   /** Tokens of launches that succeeded, oldest first (bounded: old buckets never recur). */
   private readonly spentTokens = new Set<string>();
+  /**
+   * Instances launched here that provider.list() has not shown yet, with when they were
+   * launched (this clock): kept until listed, or forgotten after launchTimeoutMs.
+   */
+  private readonly unlisted = new Map<string, { readonly instance: Instance; readonly sinceMs: Ms }>();
 
   constructor(options: ReconcilerOptions) {
     this.o = options;
@@ -366,10 +380,20 @@ export class Reconciler {
     const seen = new Set<string>();
     const out: Instance[] = [];
     for (const i of listed) {
+      this.unlisted.delete(i.id); // listed: the provider's word from now on
       if (!BILLED_STATES.has(i.state)) continue;
       seen.add(i.id);
       if (i.state === 'draining' && !this.drainingSince.has(i.id)) this.drainingSince.set(i.id, this.o.clock.now());
       out.push(this.drainingSince.has(i.id) && i.state !== 'draining' ? { ...i, state: 'draining' } : i);
+    }
+    const now = this.o.clock.now();
+    for (const [id, u] of this.unlisted) {
+      if (now - u.sinceMs >= this.o.launchTimeoutMs) {
+        this.unlisted.delete(id);
+        this.log.warn({ id, type: u.instance.type }, 'a launched instance never appeared in the provider listing; forgetting it');
+      } else {
+        out.push({ ...u.instance, state: 'pending' });
+      }
     }
     // Forget what is gone (terminated, died): no state grows without bound.
     for (const id of this.drainingSince.keys()) if (!seen.has(id)) this.drainingSince.delete(id);
@@ -399,7 +423,12 @@ export class Reconciler {
       }
     }
     const nowMs = this.o.clock.now();
-    const plan = planActions(desired, budgetUsdPerHour, { nowMs, fleet, drainingSinceMs: this.drainingSince, inFlight, registered: this.registered, spentTokens: this.spentTokens }, this.rules());
+    const plan = planActions(
+      desired,
+      budgetUsdPerHour,
+      { nowMs, fleet, drainingSinceMs: this.drainingSince, inFlight, registered: this.registered, spentTokens: this.spentTokens, unlisted: new Set(this.unlisted.keys()) },
+      this.rules(),
+    );
     const failures: ActionFailure[] = [];
     const capacityErrors: string[] = [];
     if (!dryRun) await this.act(plan, budgetUsdPerHour, fleet, failures, capacityErrors);
@@ -476,7 +505,12 @@ export class Reconciler {
         // A cut launch is another request than the planned one: its own token, derived from the plan's.
         const clientToken = n === a.count ? a.clientToken : launchToken(this.rules().tokenPrefix, a.type, a.pool, n, [a.clientToken], 'cut');
         try {
-          await this.o.provider.launch({ type: a.type, pool: a.pool, count: n, clientToken });
+          const got = await this.o.provider.launch({ type: a.type, pool: a.pool, count: n, clientToken });
+          // Until list() shows them, only this answer knows they exist: remember them, so the
+          // next plan (this tick's replan, or the next tick's) neither launches them again nor
+          // spends their money twice.
+          const at = this.o.clock.now();
+          for (const i of got) if (i.state === 'pending' || i.state === 'running') this.unlisted.set(i.id, { instance: i, sinceMs: at });
           this.spentTokens.add(clientToken);
           if (this.spentTokens.size > 1000) this.spentTokens.delete(this.spentTokens.values().next().value!);
           committed += n * price;

@@ -197,6 +197,25 @@ describe('controller faults (AWS path)', () => {
     assert.ok(tokens.length > new Set(tokens).size, 'the restarted controller sent a token again');
   });
 
+  it('counts launches DescribeInstances does not show yet: no second launch, within budget', async () => {
+    // EC2 is eventually consistent: a launch can be missing from DescribeInstances for a while.
+    const lagging = world({ budget: 1.5 });
+    lagging.ec2.describeLagMs = 45_000; // longer than a tick
+    await lagging.ticks(6);
+    assert.equal(lagging.ec2.runInputs.length, 2, 'one RunInstances per type, none repeated');
+    assert.deepEqual(lagging.counts('running'), { [GPU]: 1, [CPU]: 5 });
+    assert.ok(lagging.maxSpend.v <= 1.5 + 1e-9, `max spend ${lagging.maxSpend.v}`);
+    // The same tick's replan after a capacity error must see the CPUs it just launched.
+    const replan = world({ budget: 1.5 });
+    replan.ec2.describeLagMs = 20_000;
+    replan.ec2.noCapacity.add(GPU);
+    const [first] = await replan.ticks(1);
+    assert.deepEqual(first!.unavailable, [GPU]);
+    await replan.ticks(5);
+    assert.deepEqual(replan.counts(), { [CPU]: 7 });
+    assert.ok(replan.maxSpend.v <= 1.5 + 1e-9, `max spend ${replan.maxSpend.v}`);
+  });
+
   it('follows a price change mid-run without going over budget', async () => {
     const w = world({ budget: 2 });
     w.load.rps = 100;

@@ -340,6 +340,27 @@ describe('Reconciler', () => {
     assert.ok(cloud.spend() <= 0.7 + 1e-9, `billed $${cloud.spend()}/h`);
   });
 
+  it('remembers what it launched until the provider lists it, and forgets it after the launch timeout', async () => {
+    const { clock, cloud, make } = setup();
+    const r = make();
+    const list = cloud.list.bind(cloud);
+    let lagMs = Infinity; // the listing misses launches younger than this
+    cloud.list = async () => (await list()).filter((i) => clock.now() - i.launchedAtMs >= lagMs);
+    await r.reconcile({ cpu: 2 }, 1);
+    clock.advanceTo(30_000);
+    const again = await r.reconcile({ cpu: 3 }, 1);
+    assert.deepEqual(again.actions.map((a) => (a.kind === 'launch' ? a.count : a.kind)), [1], 'the two unlisted count toward the target');
+    assert.ok(Math.abs(again.spendUsdPerHour - 0.2) < 1e-9, 'and against the budget');
+    lagMs = 40_000;
+    clock.advanceTo(45_000);
+    assert.deepEqual((await r.fleet()).map((i) => i.id).sort(), ['i-1', 'i-2', 'i-3'], 'listed or remembered, each once');
+    // One that never shows up is forgotten after the launch timeout (300 s here) and launched anew.
+    cloud.list = async () => (await list()).filter((i) => i.id !== 'i-3');
+    clock.advanceTo(30_000 + 300_000);
+    const relaunch = await r.reconcile({ cpu: 3 }, 1);
+    assert.deepEqual(relaunch.actions.filter((a) => a.kind === 'launch').map((a) => a.kind === 'launch' && a.count), [1]);
+  });
+
   it('keeps the billed spend within budget through a mix change, tick after tick', async () => {
     const { clock, cloud, membership, make } = setup();
     const r = make();
