@@ -152,8 +152,8 @@ export function launchToken(prefix: string, type: string, pool: string, count: n
  * 4. surplus pending instances are terminated (they serve nothing); surplus running ones are
  *    drained — only once the replacements are running (launch before drain), unless the
  *    money is needed now: over budget, they are drained until the rest fits; when a launch
- *    does not fit, they are drained for it, except the last running instance serving a model
- *    while its replacements are not serving yet;
+ *    does not fit, as many are drained as the launches need, except the last running instance
+ *    serving a model while its replacements are not serving yet;
  * 5. deficits are launched as far as the budget allows, counting pending + running + draining;
  *    the rest waits for later ticks, when drained instances are gone.
  */
@@ -233,7 +233,8 @@ export function planActions(desired: Mix, budget: number, snapshot: FleetSnapsho
   if (replacementsServing) {
     for (const i of order) actions.push({ kind: 'drain', id: i.id, type: i.type, reason: 'surplus' });
   } else if (needMoneyNow) {
-    // The money is needed now: drain what the launches need, but while replacements are not
+    // The money is needed now: drain as many as the launches need (the rest of the surplus goes
+    // later, as a scale-down once the replacements serve), but while replacements are not
     // serving yet never the last running instance serving a model (a mix change must not empty
     // the fleet of a model for a boot time); over budget, drain until the rest fits regardless.
     // Instances already draining count as gone: their money comes when they are terminated.
@@ -248,6 +249,7 @@ export function planActions(desired: Mix, budget: number, snapshot: FleetSnapsho
       modelsOf(i).some((m) => wanted.has(m) && !serving.some((o) => o !== i && !drained.has(o.id) && modelsOf(o).includes(m)));
     for (const i of order) {
       const overBudget = billedAfter > budget + eps;
+      if (!overBudget && billedAfter + deficitCost <= budget + eps) break;
       if (!overBudget && lastServing(i)) continue;
       actions.push({ kind: 'drain', id: i.id, type: i.type, reason: overBudget ? 'surplus (over budget)' : 'surplus (budget)' });
       drained.add(i.id);

@@ -95,6 +95,19 @@ describe('planActions', () => {
     assert.deepEqual(last.actions.map((a) => `${a.kind} ${'id' in a ? a.id : ''}`), ['drain a']);
   });
 
+  it('drains only as many as the launches need, cheapest loss first; the rest once the replacement serves', () => {
+    const prices: Record<string, number> = { a: 0.2, b: 0.5 };
+    const r: PlanRules = { ...rules, priceOf: (t) => prices[t]! };
+    const running = (id: string, type: string): Instance => ({ id, type, pool: `${type}-pool`, state: 'running', launchedAtMs: 0, readyAtMs: 60_000, usdPerHour: prices[type]! });
+    const three = ['a1', 'a2', 'a3'].map((id) => running(id, 'a'));
+    // $0.6/h + $0.5/h for b over a $1/h budget: freeing $0.1/h is enough, so one a goes.
+    const p = planActions({ b: 1 }, 1.0, snap(three), r);
+    assert.deepEqual(p.actions.map((a) => `${a.kind} ${'id' in a ? a.id : ''}`), ['drain a3']);
+    const withB = [running('a1', 'a'), running('a2', 'a'), running('b1', 'b')];
+    const q = planActions({ b: 1 }, 1.0, snap(withB), r);
+    assert.deepEqual(q.actions.map((a) => `${a.kind} ${'id' in a ? a.id : ''}`).sort(), ['drain a1', 'drain a2']);
+  });
+
   it('drains at once what an over-budget fleet must give up, however the replacements stand', () => {
     const fleet = [inst('a', 'gpu', 'running'), inst('b', 'gpu', 'running'), inst('c', 'gpu', 'running'), inst('p', 'cpu', 'pending', 999_000)];
     const p = planActions({ gpu: 1, cpu: 3 }, 1.0, snap(fleet), rules);
