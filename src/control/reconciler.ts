@@ -153,7 +153,8 @@ export function launchToken(prefix: string, type: string, pool: string, count: n
  *    drained — only once the replacements are running (launch before drain), unless the
  *    money is needed now: over budget, they are drained until the rest fits; when a launch
  *    does not fit, as many are drained as the launches need, except the last running instance
- *    serving a model while its replacements are not serving yet;
+ *    serving a model while its replacements are not serving yet — unless no replacement is on
+ *    its way or fits beside it, when it goes too (a serving gap, the only way to the target);
  * 5. deficits are launched as far as the budget allows, counting pending + running + draining;
  *    the rest waits for later ticks, when drained instances are gone.
  */
@@ -245,13 +246,30 @@ export function planActions(desired: Mix, budget: number, snapshot: FleetSnapsho
     // Only models the target still serves have replacements coming; a model it gives up is not held.
     const wanted = new Set<string>();
     for (const [t, n] of Object.entries(target)) if (n > 0) for (const m of rules.modelsOf?.(rules.poolOf(t)) ?? ANY_MODEL) wanted.add(m);
-    const lastServing = (i: Instance): boolean =>
-      modelsOf(i).some((m) => wanted.has(m) && !serving.some((o) => o !== i && !drained.has(o.id) && modelsOf(o).includes(m)));
+    /** The wanted models `i` is the last running instance (not drained) to serve. */
+    const lastFor = (i: Instance): string[] =>
+      modelsOf(i).filter((m) => wanted.has(m) && !serving.some((o) => o !== i && !drained.has(o.id) && modelsOf(o).includes(m)));
+    // Models with a replacement on its way: pending instances the target keeps.
+    const coming = new Set<string>();
+    const surplusIds = new Set(surplus.map((i) => i.id));
+    for (const list of active.values()) for (const i of list) if (i.state === 'pending' && !surplusIds.has(i.id)) for (const m of modelsOf(i)) coming.add(m);
+    // What stays billed if every surplus instance goes: a replacement must fit beside that.
+    let staying = billedAfter;
+    for (const i of surplusRunning) staying -= rules.priceOf(i.type);
+    const fitsBeside = (i: Instance, models: readonly string[]): boolean =>
+      deficits.some((d) => rules.priceOf(d.type) <= budget - staying - rules.priceOf(i.type) + eps && (rules.modelsOf?.(rules.poolOf(d.type)) ?? ANY_MODEL).some((m) => models.includes(m)));
     for (const i of order) {
       const overBudget = billedAfter > budget + eps;
       if (!overBudget && billedAfter + deficitCost <= budget + eps) break;
-      if (!overBudget && lastServing(i)) continue;
-      actions.push({ kind: 'drain', id: i.id, type: i.type, reason: overBudget ? 'surplus (over budget)' : 'surplus (budget)' });
+      let reason = overBudget ? 'surplus (over budget)' : 'surplus (budget)';
+      const last = overBudget ? [] : lastFor(i);
+      if (last.length > 0) {
+        // Kept while a replacement is on its way or can launch beside it. When none can, the
+        // target is out of reach without a gap: the last one goes too, and says so.
+        if (last.some((m) => coming.has(m)) || fitsBeside(i, last)) continue;
+        reason = `surplus (budget): the last instance serving ${last.join(', ')}, but no replacement fits beside it: serving gap until the replacements run`;
+      }
+      actions.push({ kind: 'drain', id: i.id, type: i.type, reason });
       drained.add(i.id);
       billedAfter -= rules.priceOf(i.type);
     }
@@ -434,6 +452,7 @@ export class Reconciler {
     const failures: ActionFailure[] = [];
     const capacityErrors: string[] = [];
     if (!dryRun) await this.act(plan, budgetUsdPerHour, fleet, failures, capacityErrors);
+    for (const a of plan.actions) if (a.kind === 'drain' && a.reason.includes('serving gap')) this.log.warn({ id: a.id, type: a.type, dryRun }, `mix change needs a serving gap: ${a.reason}`);
     if (this.log.isLevelEnabled('info')) {
       for (const a of plan.actions) this.log.info({ action: a.kind === 'register' ? { ...a, instance: undefined } : a, dryRun }, `${dryRun ? 'would ' : ''}${a.kind} ${'id' in a ? a.id : `${a.count}×${a.type}`}: ${a.reason}`);
     }

@@ -108,6 +108,20 @@ describe('planActions', () => {
     assert.deepEqual(q.actions.map((a) => `${a.kind} ${'id' in a ? a.id : ''}`).sort(), ['drain a1', 'drain a2']);
   });
 
+  it('keeps the last serving instance while a replacement fits beside it, and drains it (a stated gap) when none does', () => {
+    const gpu = [inst('g', 'gpu', 'running')];
+    // $0.5/h GPU → five $0.1/h CPUs under $0.65/h: one CPU fits beside the GPU, which stays.
+    const beside = planActions({ cpu: 5 }, 0.65, snap(gpu), rules);
+    assert.deepEqual(beside.actions.map((a) => `${a.kind} ${a.kind === 'launch' ? a.count : a.id}`), ['launch 1']);
+    // Under $0.55/h no CPU fits beside it: waiting would wait forever, so the GPU goes first.
+    const gap = planActions({ cpu: 5 }, 0.55, snap(gpu), rules);
+    assert.deepEqual(kinds(gap), ['drain']);
+    assert.match(gap.actions[0]!.reason, /serving gap/);
+    // A replacement already booting is worth waiting for, though no more fit beside it.
+    const booting = planActions({ cpu: 5 }, 0.65, snap([...gpu, inst('c', 'cpu', 'pending', 999_000)]), rules);
+    assert.deepEqual(kinds(booting), []);
+  });
+
   it('drains at once what an over-budget fleet must give up, however the replacements stand', () => {
     const fleet = [inst('a', 'gpu', 'running'), inst('b', 'gpu', 'running'), inst('c', 'gpu', 'running'), inst('p', 'cpu', 'pending', 999_000)];
     const p = planActions({ gpu: 1, cpu: 3 }, 1.0, snap(fleet), rules);
@@ -373,6 +387,23 @@ describe('Reconciler', () => {
     const relaunch = await r.reconcile({ cpu: 3 }, 1);
     assert.deepEqual(relaunch.actions.filter((a) => a.kind === 'launch').map((a) => a.kind === 'launch' && a.count), [1]);
   });
+
+  for (const [from, to] of [[{ gpu: 1 }, { cpu: 5 }], [{ cpu: 4 }, { gpu: 1 }]] as const) {
+    it(`reaches ${JSON.stringify(to)} from ${JSON.stringify(from)} under a budget that never holds both`, async () => {
+      const { clock, cloud, make } = setup();
+      const r = make();
+      await r.reconcile(from, 0.55);
+      clock.advanceTo(60_000);
+      for (let k = 0; k < 12; k++) {
+        await r.reconcile(to, 0.55);
+        assert.ok(cloud.spend() <= 0.55 + 1e-9, `spend ${cloud.spend()} over budget at ${clock.now()}`);
+        clock.advanceTo(clock.now() + 30_000);
+      }
+      const counts: Record<string, number> = {};
+      for (const i of await cloud.list()) if (i.state === 'running') counts[i.type] = (counts[i.type] ?? 0) + 1;
+      assert.deepEqual(counts, to);
+    });
+  }
 
   it('keeps the billed spend within budget through a mix change, tick after tick', async () => {
     const { clock, cloud, membership, make } = setup();
