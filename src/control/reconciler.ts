@@ -166,8 +166,9 @@ export function planActions(desired: Mix, budget: number, snapshot: FleetSnapsho
 
   const billed = snapshot.fleet.filter((i) => BILLED_STATES.has(i.state));
   // Priced at today's rate, not the launch-time one: a price change applies to the whole fleet.
+  const price = (i: Instance): number => instancePrice(i, rules.priceOf);
   let spend = 0;
-  for (const i of billed) spend += rules.priceOf(i.type);
+  for (const i of billed) spend += price(i);
   const spendBefore = spend;
 
   const active = new Map<string, Instance[]>(); // pending + running, not draining
@@ -175,7 +176,7 @@ export function planActions(desired: Mix, budget: number, snapshot: FleetSnapsho
   let stillDraining = 0;
   const terminate = (i: Instance, reason: string): void => {
     actions.push({ kind: 'terminate', id: i.id, type: i.type, reason });
-    spend -= rules.priceOf(i.type);
+    spend -= price(i);
   };
 
   for (const i of billed) {
@@ -184,7 +185,7 @@ export function planActions(desired: Mix, budget: number, snapshot: FleetSnapsho
       const inFlight = snapshot.inFlight.get(i.id);
       if (inFlight === 0) terminate(i, 'drained');
       else if (nowMs - since >= rules.drainTimeoutMs) terminate(i, `drain timeout (${inFlight ?? '?'} in flight)`);
-      else stillDraining += rules.priceOf(i.type);
+      else stillDraining += price(i);
       continue;
     }
     if (i.state === 'pending' && !unlisted.has(i.id) && nowMs - i.launchedAtMs >= rules.launchTimeoutMs) {
@@ -255,9 +256,9 @@ export function planActions(desired: Mix, budget: number, snapshot: FleetSnapsho
     for (const list of active.values()) for (const i of list) if (i.state === 'pending' && !surplusIds.has(i.id)) for (const m of modelsOf(i)) coming.add(m);
     // What stays billed if every surplus instance goes: a replacement must fit beside that.
     let staying = billedAfter;
-    for (const i of surplusRunning) staying -= rules.priceOf(i.type);
+    for (const i of surplusRunning) staying -= price(i);
     const fitsBeside = (i: Instance, models: readonly string[]): boolean =>
-      deficits.some((d) => rules.priceOf(d.type) <= budget - staying - rules.priceOf(i.type) + eps && (rules.modelsOf?.(rules.poolOf(d.type)) ?? ANY_MODEL).some((m) => models.includes(m)));
+      deficits.some((d) => rules.priceOf(d.type) <= budget - staying - price(i) + eps && (rules.modelsOf?.(rules.poolOf(d.type)) ?? ANY_MODEL).some((m) => models.includes(m)));
     for (const i of order) {
       const overBudget = billedAfter > budget + eps;
       if (!overBudget && billedAfter + deficitCost <= budget + eps) break;
@@ -271,7 +272,7 @@ export function planActions(desired: Mix, budget: number, snapshot: FleetSnapsho
       }
       actions.push({ kind: 'drain', id: i.id, type: i.type, reason });
       drained.add(i.id);
-      billedAfter -= rules.priceOf(i.type);
+      billedAfter -= price(i);
     }
   }
 
@@ -304,7 +305,7 @@ export function planActions(desired: Mix, budget: number, snapshot: FleetSnapsho
 function rankForRemoval(instances: readonly Instance[], rules: PlanRules): Instance[] {
   const counts = new Map<string, number>();
   for (const i of instances) counts.set(i.type, (counts.get(i.type) ?? 0) + 1);
-  const cost = (i: Instance): number => (rules.scaleDownCost ?? defaultScaleDownCost(rules.priceOf(i.type)))(i.type, counts.get(i.type) ?? 1);
+  const cost = (i: Instance): number => (rules.scaleDownCost ?? defaultScaleDownCost(instancePrice(i, rules.priceOf)))(i.type, counts.get(i.type) ?? 1);
   return [...instances].sort((a, b) => cost(a) - cost(b) || byNewestFirst(a, b));
 }
 

@@ -3,9 +3,9 @@ import { Catalog } from '../../src/catalog/catalog.ts';
 import { Ec2Provider } from '../../src/cloud/aws/ec2-provider.ts';
 import { SimClock } from '../../src/core/clock.ts';
 import { MixscaleError } from '../../src/core/errors.ts';
-import type { Mix } from '../../src/core/types.ts';
+import type { Instance, Mix } from '../../src/core/types.ts';
 import { ControlLoop } from '../../src/control/loop.ts';
-import { Reconciler } from '../../src/control/reconciler.ts';
+import { instancePrice, Reconciler } from '../../src/control/reconciler.ts';
 import type { CandidateType, MetricsSource, Observation, ScalingPolicy } from '../../src/control/types.ts';
 import { FakeMembership } from '../support/fake-cloud.ts';
 import { FakeEc2 } from './support/fake-ec2.ts';
@@ -83,7 +83,7 @@ function world(opts: { budget?: number; prices?: Record<string, number> } = {}) 
     for (const i of owned()) if (state === undefined || i.state === state) m[i.type] = (m[i.type] ?? 0) + 1;
     return m;
   };
-  const spend = () => owned().reduce((s, i) => s + priceOf(i.type), 0);
+  const spend = () => owned().reduce((s, i) => s + instancePrice({ type: i.type, usdPerHour: 0 } as Instance, priceOf), 0);
   const maxSpend = { v: 0 };
   const ticks = async (n: number) => {
     const out = [];
@@ -214,6 +214,17 @@ describe('controller faults (AWS path)', () => {
     await replan.ticks(5);
     assert.deepEqual(replan.counts(), { [CPU]: 7 });
     assert.ok(replan.maxSpend.v <= 1.5 + 1e-9, `max spend ${replan.maxSpend.v}`);
+  });
+
+  it('keeps working with an owned instance of a type the catalog lacks, and retires it as part of no pool', async () => {
+    const w = world();
+    // Tagged into the cluster by hand, or of a type since dropped from the catalog.
+    w.ec2.instances.set('i-0odd', { id: 'i-0odd', type: 'zz9.large', state: 'running', launchedAtMs: 0, tags: [{ Key: 'mixscale:cluster', Value: 'prod' }, { Key: 'mixscale:pool', Value: 'frugal' }], ip: '10.1.1.1' });
+    const recs = await w.ticks(8);
+    assert.deepEqual(recs.filter((r) => r.status !== 'ok').map((r) => r.error?.message), []);
+    assert.deepEqual(w.counts('running'), { [GPU]: 1, [CPU]: 5 });
+    assert.ok(w.ec2.terminated.flat().includes('i-0odd'));
+    assert.ok(w.membership.log.includes('drain i-0odd'), 'drained through the router first');
   });
 
   it('follows a price change mid-run without going over budget', async () => {

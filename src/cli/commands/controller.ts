@@ -14,6 +14,7 @@ import { BudgetSchedule } from '../../control/budget-schedule.ts';
 import { classesFromConfig } from '../../control/candidates.ts';
 import { controllerSettings, createController, createProvider, statusPath } from '../../control/controller.ts';
 import type { TickRecord } from '../../control/loop.ts';
+import { instancePrice } from '../../control/reconciler.ts';
 import { scheduleTicks } from '../../control/scheduler.ts';
 import { readStatus, summarizeTick, type TickSummary } from '../../control/status.ts';
 import type { FleetMembership, MetricsSource } from '../../control/types.ts';
@@ -177,7 +178,8 @@ async function showStatus(cmd: Command): Promise<void> {
   } catch (e) {
     fleetError = (e as Error).message;
   }
-  const spend = fleet?.reduce((a, i) => a + loaded.catalog.price(i.type), 0);
+  const priceOf = (t: string) => loaded.catalog.price(t);
+  const spend = fleet?.reduce((a, i) => a + instancePrice(i, priceOf), 0);
   const ticks: readonly TickSummary[] = status?.ticks ?? [];
   const json = { cluster: s.cluster, provider: s.provider, budgetUsdPerHour: budget, spendUsdPerHour: spend ?? null, fleet: fleet ?? null, fleetError: fleetError ?? null, lastTicks: ticks.slice(-10), statusUpdatedAtMs: status?.updatedAtMs ?? null };
 
@@ -188,9 +190,10 @@ async function showStatus(cmd: Command): Promise<void> {
     for (const i of fleet) {
       const row = byType.get(i.type) ?? {};
       row[i.state] = (row[i.state] ?? 0) + 1;
+      row.usd = (row.usd ?? 0) + instancePrice(i, priceOf);
       byType.set(i.type, row);
     }
-    const rows = [...byType.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([t, r]) => [t, String(r.pending ?? 0), String(r.running ?? 0), usd(((r.pending ?? 0) + (r.running ?? 0)) * loaded.catalog.price(t))]);
+    const rows = [...byType.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([t, r]) => [t, String(r.pending ?? 0), String(r.running ?? 0), usd(r.usd)]);
     lines.push('', rows.length === 0 ? 'fleet: (none)' : renderTable(['type', 'pending', 'running', '$/h'], rows));
     lines.push('', `spend ${usd(spend)}/h of budget ${usd(budget)}/h (${budget > 0 && spend !== undefined ? ((100 * spend) / budget).toFixed(0) : '-'}%)`);
   }

@@ -105,6 +105,15 @@ export class LocalProvider implements CloudProvider {
   private toInstance(r: LocalRecord, now: Ms): Instance {
     const booted = now - r.launchedAtMs >= (this.o.bootDelayMs ?? 0);
     const running = booted && r.address !== undefined;
+    let usdPerHour: number;
+    try {
+      usdPerHour = this.o.priceOf(r.type);
+    } catch {
+      // A type dropped from the catalog since launch: listed (the controller drains it as not
+      // part of any pool), not fatal.
+      usdPerHour = 0;
+      if (!(this.o.readOnly ?? false)) this.log.warn({ id: r.id, type: r.type }, 'owned instance of a type the catalog lacks; priced at 0');
+    }
     return {
       id: r.id,
       type: r.type,
@@ -113,7 +122,7 @@ export class LocalProvider implements CloudProvider {
       launchedAtMs: r.launchedAtMs,
       ...(running ? { readyAtMs: Math.max(r.launchedAtMs + (this.o.bootDelayMs ?? 0), r.launchedAtMs) } : {}),
       ...(r.address !== undefined ? { address: r.address } : {}),
-      usdPerHour: this.o.priceOf(r.type),
+      usdPerHour,
     };
   }
 

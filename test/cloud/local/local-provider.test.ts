@@ -8,6 +8,7 @@ import { Catalog } from '../../../src/catalog/catalog.ts';
 import { LocalProvider, type LocalProviderOptions } from '../../../src/cloud/local/local-provider.ts';
 import { RealClock } from '../../../src/core/clock.ts';
 import { isMixscaleError } from '../../../src/core/errors.ts';
+import type { Logger } from '../../../src/core/log.ts';
 
 const catalog = Catalog.load();
 const TINY_NODE = fileURLToPath(new URL('../support/tiny-node.ts', import.meta.url));
@@ -108,6 +109,17 @@ describe('LocalProvider', function () {
     const [i] = await until(() => looker.list(), (l) => l[0]?.state === 'running');
     assert.equal(i?.state, 'running');
     assert.equal(readFileSync(join(dir, 'state.json'), 'utf8'), before);
+  });
+
+  it('lists an instance of a type the catalog no longer has, priced at 0, instead of failing', async () => {
+    await make().launch({ type: 'r5n.large', pool: 'r5n', count: 1, clientToken: 't7' });
+    const warnings: string[] = [];
+    const logger = { info() {}, error() {}, debug() {}, isLevelEnabled: () => false, warn: (_o: unknown, msg?: string) => void warnings.push(String(msg)) } as unknown as Logger;
+    const later = make({ logger, priceOf: (t) => (t === 'r5n.large' ? catalog.price('zz9.large') : catalog.price(t)) });
+    const [i] = await later.list();
+    assert.equal(i?.type, 'r5n.large');
+    assert.equal(i?.usdPerHour, 0);
+    assert.ok(warnings.some((w) => /catalog lacks/.test(w)));
   });
 
   it('refuses a state file that belongs to another cluster', async () => {
