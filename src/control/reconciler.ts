@@ -161,7 +161,7 @@ export function launchToken(prefix: string, type: string, pool: string, count: n
 export function planActions(desired: Mix, budget: number, snapshot: FleetSnapshot, rules: PlanRules): ActionPlan {
   const { nowMs } = snapshot;
   const unlisted = snapshot.unlisted ?? new Set<string>();
-  const actions: ReconcileAction[] = [];
+  let actions: ReconcileAction[] = [];
   const target = fitMixToBudget(desired, budget, rules);
 
   const billed = snapshot.fleet.filter((i) => BILLED_STATES.has(i.state));
@@ -275,6 +275,11 @@ export function planActions(desired: Mix, budget: number, snapshot: FleetSnapsho
       billedAfter -= price(i);
     }
   }
+
+  // An instance this plan drains must not be registered too (acting registers last, which
+  // would hand it traffic again): unknown to the router, it has nothing to drain.
+  const draining = new Set(actions.flatMap((a) => (a.kind === 'drain' ? [a.id] : [])));
+  if (draining.size > 0) actions = actions.filter((a) => a.kind !== 'register' || !draining.has(a.id));
 
   let waiting = pendingWanted;
   const bucketMs = Math.max(1, Math.min(rules.launchTimeoutMs, 300_000));

@@ -172,6 +172,13 @@ describe('planActions', () => {
     assert.deepEqual(p.actions.map((a) => `${a.kind} ${'id' in a ? a.id : ''}`), ['register r2']);
   });
 
+  it('does not register an instance the same plan drains (registering last would give it traffic again)', () => {
+    // A restarted controller knows of no registrations; the surplus one is drained, not registered.
+    const fleet = [inst('r1', 'cpu', 'running'), inst('r2', 'cpu', 'running', 500)];
+    const p = planActions({ cpu: 1 }, 2, snap(fleet, { registered: new Set() }), rules);
+    assert.deepEqual(p.actions.map((a) => `${a.kind} ${'id' in a ? a.id : ''}`), ['register r1', 'drain r2']);
+  });
+
   it('drains the newest instance of a type first', () => {
     const fleet = [inst('old', 'gpu', 'running', 0), inst('new', 'gpu', 'running', 500_000), inst('mid', 'gpu', 'running', 200_000)];
     const p = planActions({ gpu: 2 }, 2, snap(fleet), rules);
