@@ -175,19 +175,23 @@ export class LocalProvider implements CloudProvider {
     mkdirSync(this.logDir, { recursive: true });
     const tokenHash = createHash('sha256').update(spec.clientToken).digest('hex').slice(0, 8);
     const launched: LocalRecord[] = [];
-    // Record the token before spawning: a controller killed mid-launch finds the ids it started.
+    // Each node is in the state file (written whole and renamed) as soon as it is spawned,
+    // under the token: a controller killed mid-launch, or a spawn failing part-way, leaves
+    // every started node adopted by the next list() and returned again for the same token.
+    const token = { token: spec.clientToken, ids: [] as string[] };
+    state.tokens.push(token);
+    if (state.tokens.length > TOKENS_KEPT) state.tokens.splice(0, state.tokens.length - TOKENS_KEPT);
     for (let k = 0; k < spec.count; k++) {
       const id = `local-${String(state.nextSeq++).padStart(4, '0')}-${tokenHash}`;
       const stdoutPath = join(this.logDir, `${id}.out`);
       const pid = this.spawnNode(id, spec, stdoutPath);
       const r: LocalRecord = { id, type: spec.type, pool: spec.pool, pid, launchedAtMs: now, stdoutPath };
       state.instances.push(r);
+      token.ids.push(id);
       launched.push(r);
+      writeState(this.o.stateFile, state);
       this.log.info({ id, pid, type: spec.type }, 'launched local node');
     }
-    state.tokens.push({ token: spec.clientToken, ids: launched.map((r) => r.id) });
-    if (state.tokens.length > TOKENS_KEPT) state.tokens.splice(0, state.tokens.length - TOKENS_KEPT);
-    writeState(this.o.stateFile, state);
     return launched.map((r) => this.toInstance(r, now));
   }
 

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
 import { Catalog } from '../../../src/catalog/catalog.ts';
 import { LocalProvider, type LocalProviderOptions } from '../../../src/cloud/local/local-provider.ts';
+import { readState } from '../../../src/cloud/local/state-file.ts';
 import { RealClock } from '../../../src/core/clock.ts';
 import { isMixscaleError } from '../../../src/core/errors.ts';
 import type { Logger } from '../../../src/core/log.ts';
@@ -79,6 +80,31 @@ describe('LocalProvider', function () {
     assert.ok(adopted.every((i) => i.state === 'running'));
     const again = await second.launch({ type: 'r5n.large', pool: 'r5n', count: 2, clientToken: 't3' });
     assert.deepEqual(again.map((i) => i.id).sort(), launched.map((i) => i.id).sort(), 'the same token launches nothing new');
+  });
+
+  it('records each node in the state file as soon as it is spawned, so a launch cut short leaves none orphaned', async () => {
+    const stateFile = join(dir, 'state.json');
+    const seen: string[][] = [];
+    // Stands for a controller killed right after its first spawn of three: the launch goes no further.
+    const dying = {
+      info(o: { id?: string }, msg?: string) {
+        if (msg !== 'launched local node') return;
+        seen.push(readState(stateFile, 'test').instances.map((r) => r.id));
+        throw new Error('killed');
+      },
+      warn() {},
+      error() {},
+      debug() {},
+      isLevelEnabled: () => true,
+    } as unknown as Logger;
+    await assert.rejects(make({ logger: dying }).launch({ type: 'r5n.large', pool: 'r5n', count: 3, clientToken: 't8' }), /killed/);
+    assert.equal(seen.length, 1);
+    assert.equal(seen[0]!.length, 1, 'the first node was on disk before anything else happened');
+    const restarted = make();
+    const adopted = await restarted.list();
+    assert.deepEqual(adopted.map((i) => i.id), seen[0]);
+    const again = await restarted.launch({ type: 'r5n.large', pool: 'r5n', count: 3, clientToken: 't8' });
+    assert.deepEqual(again.map((i) => i.id), seen[0], 'the same token returns what it started, nothing new');
   });
 
   it('forgets an instance whose process died', async () => {
