@@ -9,7 +9,7 @@ import { MixscaleError } from '../../core/errors.ts';
 import type { Logger } from '../../core/log.ts';
 import { sizePmf } from '../../core/sizes.ts';
 import { Rng } from '../../core/rng.ts';
-import { formatMix, type Instance } from '../../core/types.ts';
+import { BILLED_STATES, formatMix, type Instance } from '../../core/types.ts';
 import { BudgetSchedule } from '../../control/budget-schedule.ts';
 import { classesFromConfig } from '../../control/candidates.ts';
 import { controllerSettings, createController, createProvider, statusPath } from '../../control/controller.ts';
@@ -179,7 +179,7 @@ async function showStatus(cmd: Command): Promise<void> {
     fleetError = (e as Error).message;
   }
   const priceOf = (t: string) => loaded.catalog.price(t);
-  const spend = fleet?.reduce((a, i) => a + instancePrice(i, priceOf), 0);
+  const spend = fleet?.reduce((a, i) => a + (BILLED_STATES.has(i.state) ? instancePrice(i, priceOf) : 0), 0);
   const ticks: readonly TickSummary[] = status?.ticks ?? [];
   const json = { cluster: s.cluster, provider: s.provider, budgetUsdPerHour: budget, spendUsdPerHour: spend ?? null, fleet: fleet ?? null, fleetError: fleetError ?? null, lastTicks: ticks.slice(-10), statusUpdatedAtMs: status?.updatedAtMs ?? null };
 
@@ -190,11 +190,15 @@ async function showStatus(cmd: Command): Promise<void> {
     for (const i of fleet) {
       const row = byType.get(i.type) ?? {};
       row[i.state] = (row[i.state] ?? 0) + 1;
-      row.usd = (row.usd ?? 0) + instancePrice(i, priceOf);
+      if (BILLED_STATES.has(i.state)) row.usd = (row.usd ?? 0) + instancePrice(i, priceOf);
       byType.set(i.type, row);
     }
-    const rows = [...byType.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([t, r]) => [t, String(r.pending ?? 0), String(r.running ?? 0), usd(r.usd)]);
-    lines.push('', rows.length === 0 ? 'fleet: (none)' : renderTable(['type', 'pending', 'running', '$/h'], rows));
+    // Terminated local nodes still exiting get a column while there are any.
+    const leaving = fleet.some((i) => i.state === 'shutting-down');
+    const rows = [...byType.entries()]
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([t, r]) => [t, String(r.pending ?? 0), String(r.running ?? 0), ...(leaving ? [String(r['shutting-down'] ?? 0)] : []), usd(r.usd ?? 0)]);
+    lines.push('', rows.length === 0 ? 'fleet: (none)' : renderTable(['type', 'pending', 'running', ...(leaving ? ['shutting down'] : []), '$/h'], rows));
     lines.push('', `spend ${usd(spend)}/h of budget ${usd(budget)}/h (${budget > 0 && spend !== undefined ? ((100 * spend) / budget).toFixed(0) : '-'}%)`);
   }
   if (status === undefined) lines.push('', 'no decisions recorded yet (is the controller running with this config?)');
@@ -233,6 +237,15 @@ async function tearDown(cmd: Command, opts: { dryRun?: boolean }): Promise<void>
       }
     }
     await provider.terminate(ids);
+    // Local nodes finish in-flight work on SIGTERM (SIGKILL after a grace period, sent by
+    // list()): wait until they are gone, so `down` means down.
+    const deadline = Date.now() + 15_000;
+    let left = ids.length;
+    while (left > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 200));
+      left = (await provider.list()).filter((i) => ids.includes(i.id)).length;
+    }
+    if (left > 0) logger.warn({ left }, 'some nodes are still shutting down');
   }
   const verb = (opts.dryRun ?? false) ? 'would terminate' : 'terminated';
   writeOutput(cmd, ids.length === 0 ? `cluster ${s.cluster}: nothing to terminate` : `cluster ${s.cluster}: ${verb} ${ids.length}: ${ids.join(', ')}`, { cluster: s.cluster, dryRun: opts.dryRun ?? false, terminated: ids });

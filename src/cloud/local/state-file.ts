@@ -13,6 +13,10 @@ export interface LocalRecord {
   /** File the process's stdout goes to: its first line names the URL it listens on. */
   readonly stdoutPath: string;
   address?: string;
+  /** When terminate() sent SIGTERM to its process group; it is listed as shutting down until it exits. */
+  stoppingSinceMs?: Ms;
+  /** When it got SIGKILL for outliving the grace period. */
+  killedAtMs?: Ms;
 }
 
 export interface LocalState {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -105,6 +105,44 @@ describe('LocalProvider', function () {
     assert.deepEqual(adopted.map((i) => i.id), seen[0]);
     const again = await restarted.launch({ type: 'r5n.large', pool: 'r5n', count: 3, clientToken: 't8' });
     assert.deepEqual(again.map((i) => i.id), seen[0], 'the same token returns what it started, nothing new');
+  });
+
+  /** Processes (Linux) that carry a node's instance id: what must be gone after terminate. */
+  const processesOf = (id: string): string[] =>
+    readdirSync('/proc').filter((pid) => {
+      try {
+        return /^\d+$/.test(pid) && readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0').includes(`MIXSCALE_INSTANCE_ID=${id}`);
+      } catch {
+        return false;
+      }
+    });
+
+  it('terminates the whole process group of a node started through a wrapper, listing it as shutting down until it exits', async function () {
+    if (process.platform !== 'linux') this.skip();
+    const p = make({ command: ['sh', '-c', `"${process.execPath}" --import tsx "${TINY_NODE}"; echo exited`] });
+    await p.launch({ type: 'r5n.large', pool: 'r5n', count: 1, clientToken: 't9' });
+    const [i] = await until(() => p.list(), (l) => l[0]?.state === 'running');
+    assert.equal(processesOf(i!.id).length, 2, 'the shell and the node');
+    await p.terminate([i!.id]);
+    const right = await p.list();
+    assert.ok(right.every((x) => x.state === 'shutting-down'), 'not forgotten while it runs');
+    assert.deepEqual(await until(() => p.list(), (l) => l.length === 0), []);
+    assert.deepEqual(processesOf(i!.id), [], 'the node under the shell is gone too');
+    await assert.rejects(request(`${i!.address}/v2/health/ready`));
+  });
+
+  it('sends SIGKILL to a node that outlives the grace period after SIGTERM', async function () {
+    if (process.platform !== 'linux') this.skip();
+    const stubborn = `process.on('SIGTERM', () => {}); console.log(JSON.stringify({ listening: 'http://127.0.0.1:9' })); setInterval(() => {}, 1000);`;
+    const p = make({ command: [process.execPath, '-e', stubborn], terminateGraceMs: 300 });
+    await p.launch({ type: 'r5n.large', pool: 'r5n', count: 1, clientToken: 't10' });
+    const [i] = await until(() => p.list(), (l) => l[0]?.state === 'running');
+    await p.terminate([i!.id]);
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(processesOf(i!.id).length, 1, 'it ignored SIGTERM');
+    assert.deepEqual((await p.list()).map((x) => x.state), ['shutting-down']);
+    assert.deepEqual(await until(() => p.list(), (l) => l.length === 0), []);
+    assert.deepEqual(processesOf(i!.id), []);
   });
 
   it('forgets an instance whose process died', async () => {
