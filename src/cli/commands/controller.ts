@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { Command } from 'commander';
 import { createCloudWatchClient } from '../../cloud/aws/clients.ts';
@@ -16,7 +17,7 @@ import { controllerSettings, createController, createProvider, statusPath } from
 import type { TickRecord } from '../../control/loop.ts';
 import { instancePrice } from '../../control/reconciler.ts';
 import { scheduleTicks } from '../../control/scheduler.ts';
-import { readStatus, summarizeTick, type TickSummary } from '../../control/status.ts';
+import { readStatus, summarizeTick, type ControllerStatus, type TickSummary } from '../../control/status.ts';
 import type { FleetMembership, MetricsSource } from '../../control/types.ts';
 import { RouterAdminClient } from '../../routing/admin-client.ts';
 import { RouterSnapshotSource } from '../../routing/snapshot-client.ts';
@@ -213,14 +214,51 @@ async function showStatus(cmd: Command): Promise<void> {
 }
 
 /**
+ * Whether `pid` is a live controller process: alive, and where /proc shows its command line,
+ * one that runs `controller` (a pid reused by something else since does not count).
+ */
+function controllerRunning(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0').includes('controller');
+  } catch {
+    return true;
+  }
+}
+
+/**
  * Tears the cluster down: every owned instance is deregistered from the router (when it can be
  * reached) and terminated. For local runs, where the nodes outlive the controller on purpose.
+ * Refuses while the cluster's controller runs (it would launch them again at its next tick).
  */
-async function tearDown(cmd: Command, opts: { dryRun?: boolean }): Promise<void> {
+async function tearDown(cmd: Command, opts: { dryRun?: boolean; force?: boolean }): Promise<void> {
   checkJsonFile(cmd);
   const loaded = requireConfig(cmd);
   const logger = loggerFor(cmd);
   const s = controllerSettings(loaded);
+  if (!(opts.dryRun ?? false)) {
+    const file = statusPath(loaded, s);
+    let status: ControllerStatus | undefined;
+    try {
+      status = readStatus(file);
+    } catch (e) {
+      logger.warn({ file, err: (e as Error).message }, 'cannot read the status file; not checking for a running controller');
+    }
+    if (status !== undefined && controllerRunning(status.pid)) {
+      if (!(opts.force ?? false)) {
+        throw new MixscaleError(
+          'MIXSCALE_USAGE',
+          `controller down: the controller of cluster "${s.cluster}" is running as pid ${status.pid} (${file}) and would launch the fleet again; stop it first (kill ${status.pid}), or pass --force`,
+        );
+      }
+      logger.warn({ pid: status.pid }, 'tearing down while the controller runs (--force): it will launch the fleet again at its next tick');
+    }
+  }
   const provider = createProvider(loaded, s, { clock: new RealClock(), logger });
   const fleet = await provider.list();
   const ids = fleet.map((i) => i.id);
@@ -288,5 +326,6 @@ Examples:
     .command('down')
     .description('terminate every instance of the cluster (deregistering it from the router first)')
     .option('--dry-run', 'list what would be terminated')
-    .action(async (opts: { dryRun?: boolean }, cmd: Command) => tearDown(cmd, opts));
+    .option('--force', 'tear down even while the cluster’s controller runs (it will launch again)')
+    .action(async (opts: { dryRun?: boolean; force?: boolean }, cmd: Command) => tearDown(cmd, opts));
 }

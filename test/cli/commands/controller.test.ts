@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -123,6 +123,27 @@ describe('mixscale controller', function () {
     assert.equal(router.calls.filter((c) => c.startsWith('DELETE /v1/backends/')).length, 3, 'deregistered from the router first');
     const state = JSON.parse(readFileSync(join(dir, '.mixscale', 'local-clitest.json'), 'utf8')) as { instances: unknown[] };
     assert.deepEqual(state.instances, []);
+  });
+
+  it('down refuses while the cluster’s controller runs (it would launch again), naming its pid, unless --force', async () => {
+    const config = writeConfig(dir, router.url);
+    // Stands for a running `mixscale controller` whose status file names it.
+    const controller = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)', 'controller'], { stdio: 'ignore' });
+    try {
+      mkdirSync(join(dir, '.mixscale'), { recursive: true });
+      writeFileSync(join(dir, '.mixscale', 'controller-clitest.json'), JSON.stringify({ cluster: 'clitest', provider: 'local', pid: controller.pid, updatedAtMs: Date.now(), ticks: [] }));
+      const refused = await cli(['--config', config, '--log-level', 'silent', 'controller', 'down'], { MIXSCALE_ADMIN_TOKEN: TOKEN });
+      assert.equal(refused.code, 2);
+      assert.match(refused.stderr, new RegExp(`^mixscale: controller down: the controller of cluster "clitest" is running as pid ${controller.pid} .*stop it first.*--force\n$`));
+      const forced = await cli(['--config', config, '--log-level', 'silent', 'controller', 'down', '--force'], { MIXSCALE_ADMIN_TOKEN: TOKEN });
+      assert.equal(forced.code, 0, forced.stderr);
+      assert.match(forced.stdout, /nothing to terminate/);
+    } finally {
+      controller.kill();
+    }
+    await new Promise((r) => controller.once('exit', r));
+    const stopped = await cli(['--config', config, '--log-level', 'silent', 'controller', 'down'], { MIXSCALE_ADMIN_TOKEN: TOKEN });
+    assert.equal(stopped.code, 0, 'a status file whose controller is gone does not block');
   });
 
   it('ticks on its schedule, serves Prometheus metrics, and stops cleanly on SIGTERM', async () => {
