@@ -138,11 +138,13 @@ async function runController(cmd: Command, opts: ControllerOptions): Promise<voi
     const r = await controller.tick();
     if (jsonFile(cmd) !== undefined) writeOutput(cmd, '', summarizeTick(r));
     else report(r);
-    if (r.status === 'failed') throw new MixscaleError(r.error?.code === 'MIXSCALE_CONFIG_INVALID' ? 'MIXSCALE_CONFIG_INVALID' : 'MIXSCALE_INTERNAL', `tick failed: ${r.error?.message ?? 'unknown error'}`);
+    // A mistake the user fixes (the config, a state file not as it should be) exits 2.
+    const userCode = r.error?.code === 'MIXSCALE_CONFIG_INVALID' || r.error?.code === 'MIXSCALE_USAGE' ? r.error.code : undefined;
+    if (r.status === 'failed') throw new MixscaleError(userCode ?? 'MIXSCALE_INTERNAL', `tick failed: ${r.error?.message ?? 'unknown error'}`);
     // A tick that held the fleet because it could not observe the load did not do its job: a
     // cron job or script must see that (exit 1), as it sees a failed tick.
     if (r.status === 'held' && r.error !== undefined) {
-      throw new MixscaleError(r.error.code === 'MIXSCALE_CONFIG_INVALID' ? 'MIXSCALE_CONFIG_INVALID' : 'MIXSCALE_BACKEND_UNAVAILABLE', `tick held the fleet: observing the load failed: ${r.error.message}`);
+      throw new MixscaleError(userCode ?? 'MIXSCALE_BACKEND_UNAVAILABLE', `tick held the fleet: observing the load failed: ${r.error.message}`);
     }
     return;
   }

@@ -170,6 +170,16 @@ describe('mixscale controller', function () {
     assert.ok(router.calls.filter((c) => c === 'GET /v1/snapshot').length >= 2);
   });
 
+  it('status names a status file that is not what a controller writes, in one line (exit 2)', async () => {
+    const config = writeConfig(dir, router.url);
+    mkdirSync(join(dir, '.mixscale'), { recursive: true });
+    const file = join(dir, '.mixscale', 'controller-clitest.json');
+    writeFileSync(file, JSON.stringify({ cluster: 'clitest', provider: 'local', pid: 1, updatedAtMs: 0, ticks: 5 }));
+    const r = await cli(['--config', config, '--log-level', 'silent', 'controller', 'status']);
+    assert.equal(r.code, 2);
+    assert.equal(r.stderr, `mixscale: controller status ${file}: ticks: expected array, received number; move it away (the controller writes a new one)\n`);
+  });
+
   it('status --json names a directory or a missing folder in one line', async () => {
     const config = writeConfig(dir, router.url);
     const isDir = await cli(['--config', config, 'controller', 'status', '--json', dir]);
