@@ -22,7 +22,10 @@ export interface LaunchSpec {
  */
 export interface CloudProvider {
   readonly name: string;
-  /** Owned instances that are not terminated: pending, running or draining. */
+  /**
+   * Owned instances that are not terminated: pending, running or draining; and, where the
+   * provider sees one leave (local), shutting-down until it is gone (not billed).
+   */
   list(): Promise<Instance[]>;
   launch(spec: LaunchSpec): Promise<Instance[]>;
   terminate(ids: readonly string[]): Promise<void>;

@@ -15,8 +15,6 @@ interface Matcher {
   readonly lastDom: boolean;
   readonly months: ReadonlySet<number>;
   readonly dow: ReadonlySet<number>;
-  /** Vixie cron: when both day fields are restricted, a day matches either. */
-  readonly dayOr: boolean;
 }
 
 const DAY_MS = 86_400_000;
@@ -49,7 +47,6 @@ function compile(expr: string, where: string): Matcher {
     lastDom,
     months: new Set(f.month),
     dow: new Set(dow),
-    dayOr: !lastDom && dom.length < 31 && new Set(dow).size < 7,
   };
 }
 
@@ -118,8 +115,9 @@ export class BudgetSchedule {
     if (!m.months.has(p.month)) return false;
     const daysInMonth = new Date(Date.UTC(p.year, p.month, 0)).getUTCDate();
     const domOk = m.lastDom ? p.day === daysInMonth : m.dom.has(p.day);
-    const dowOk = m.dow.has(p.weekday);
-    return m.dayOr ? domOk || dowOk : domOk && dowOk;
+    // Both day fields must match, as node-cron (which fires the boundary ticks) has it; not
+    // Vixie cron's either-or when both are restricted.
+    return domOk && m.dow.has(p.weekday);
   }
 
   /** Latest time ≤ nowMs (whole seconds) the expression fires at, within the lookback. */

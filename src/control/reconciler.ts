@@ -30,6 +30,12 @@ export interface FleetSnapshot {
    * failed is reused as is, so a lost answer is retried idempotently.
    */
   readonly spentTokens?: ReadonlySet<string>;
+  /**
+   * Instances this controller launched that provider.list() does not show yet (EC2's
+   * DescribeInstances lags RunInstances): they count against the budget and the target like
+   * pending ones, but are never terminated or registered until they are listed.
+   */
+  readonly unlisted?: ReadonlySet<string>;
 }
 
 export interface PlanRules {
@@ -68,6 +74,21 @@ export interface ActionPlan {
 }
 
 const defaultScaleDownCost = (price: number) => (_type: string, countNow: number) => -(countNow * price);
+
+/** Slack for float sums of prices. */
+const EPS = 1e-9;
+
+/**
+ * What an owned instance costs now: its type's price today, or, for a type the catalog lacks
+ * (tagged by hand, or dropped from the catalog), the price the provider gave it.
+ */
+export function instancePrice(i: Instance, priceOf: (type: string) => number): number {
+  try {
+    return priceOf(i.type);
+  } catch {
+    return i.usdPerHour;
+  }
+}
 
 function byNewestFirst(a: Instance, b: Instance): number {
   return b.launchedAtMs - a.launchedAtMs || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
@@ -131,20 +152,23 @@ export function launchToken(prefix: string, type: string, pool: string, count: n
  * 4. surplus pending instances are terminated (they serve nothing); surplus running ones are
  *    drained — only once the replacements are running (launch before drain), unless the
  *    money is needed now: over budget, they are drained until the rest fits; when a launch
- *    does not fit, they are drained for it, except the last running instance serving a model
- *    while its replacements are not serving yet;
+ *    does not fit, as many are drained as the launches need, except the last running instance
+ *    serving a model while its replacements are not serving yet — unless no replacement is on
+ *    its way or fits beside it, when it goes too (a serving gap, the only way to the target);
  * 5. deficits are launched as far as the budget allows, counting pending + running + draining;
  *    the rest waits for later ticks, when drained instances are gone.
  */
 export function planActions(desired: Mix, budget: number, snapshot: FleetSnapshot, rules: PlanRules): ActionPlan {
   const { nowMs } = snapshot;
-  const actions: ReconcileAction[] = [];
+  const unlisted = snapshot.unlisted ?? new Set<string>();
+  let actions: ReconcileAction[] = [];
   const target = fitMixToBudget(desired, budget, rules);
 
   const billed = snapshot.fleet.filter((i) => BILLED_STATES.has(i.state));
   // Priced at today's rate, not the launch-time one: a price change applies to the whole fleet.
+  const price = (i: Instance): number => instancePrice(i, rules.priceOf);
   let spend = 0;
-  for (const i of billed) spend += rules.priceOf(i.type);
+  for (const i of billed) spend += price(i);
   const spendBefore = spend;
 
   const active = new Map<string, Instance[]>(); // pending + running, not draining
@@ -152,7 +176,7 @@ export function planActions(desired: Mix, budget: number, snapshot: FleetSnapsho
   let stillDraining = 0;
   const terminate = (i: Instance, reason: string): void => {
     actions.push({ kind: 'terminate', id: i.id, type: i.type, reason });
-    spend -= rules.priceOf(i.type);
+    spend -= price(i);
   };
 
   for (const i of billed) {
@@ -161,10 +185,10 @@ export function planActions(desired: Mix, budget: number, snapshot: FleetSnapsho
       const inFlight = snapshot.inFlight.get(i.id);
       if (inFlight === 0) terminate(i, 'drained');
       else if (nowMs - since >= rules.drainTimeoutMs) terminate(i, `drain timeout (${inFlight ?? '?'} in flight)`);
-      else stillDraining += rules.priceOf(i.type);
+      else stillDraining += price(i);
       continue;
     }
-    if (i.state === 'pending' && nowMs - i.launchedAtMs >= rules.launchTimeoutMs) {
+    if (i.state === 'pending' && !unlisted.has(i.id) && nowMs - i.launchedAtMs >= rules.launchTimeoutMs) {
       terminate(i, 'launch timeout');
       continue;
     }
@@ -184,10 +208,11 @@ export function planActions(desired: Mix, budget: number, snapshot: FleetSnapsho
     const have = (active.get(t) ?? []).sort(byNewestFirst);
     const want = target[t] ?? 0;
     if (have.length > want) {
-      // Pending ones first (no capacity lost), newest first among each state.
+      // Pending ones first (no capacity lost; listed before unlisted, which cannot be terminated
+      // yet), newest first among each state.
       const pending = have.filter((i) => i.state === 'pending');
       const running = have.filter((i) => i.state !== 'pending');
-      const extra = [...pending, ...running].slice(0, have.length - want);
+      const extra = [...pending.filter((i) => !unlisted.has(i.id)), ...pending.filter((i) => unlisted.has(i.id)), ...running].slice(0, have.length - want);
       for (const i of extra) surplus.push(i);
       pendingWanted += Math.max(0, pending.length - extra.filter((i) => i.state === 'pending').length);
     } else {
@@ -196,8 +221,9 @@ export function planActions(desired: Mix, budget: number, snapshot: FleetSnapsho
     }
   }
 
-  // Surplus pending instances go at once: they are billed and serve nothing.
-  for (const i of surplus) if (i.state === 'pending') terminate(i, 'surplus (pending)');
+  // Surplus pending instances go at once: they are billed and serve nothing. An unlisted one
+  // stays billed until the next tick that lists it.
+  for (const i of surplus) if (i.state === 'pending' && !unlisted.has(i.id)) terminate(i, 'surplus (pending)');
   const surplusRunning = surplus.filter((i) => i.state !== 'pending');
 
   const deficitCost = deficits.reduce((s, d) => s + d.count * rules.priceOf(d.type), 0);
@@ -209,7 +235,8 @@ export function planActions(desired: Mix, budget: number, snapshot: FleetSnapsho
   if (replacementsServing) {
     for (const i of order) actions.push({ kind: 'drain', id: i.id, type: i.type, reason: 'surplus' });
   } else if (needMoneyNow) {
-    // The money is needed now: drain what the launches need, but while replacements are not
+    // The money is needed now: drain as many as the launches need (the rest of the surplus goes
+    // later, as a scale-down once the replacements serve), but while replacements are not
     // serving yet never the last running instance serving a model (a mix change must not empty
     // the fleet of a model for a boot time); over budget, drain until the rest fits regardless.
     // Instances already draining count as gone: their money comes when they are terminated.
@@ -220,16 +247,39 @@ export function planActions(desired: Mix, budget: number, snapshot: FleetSnapsho
     // Only models the target still serves have replacements coming; a model it gives up is not held.
     const wanted = new Set<string>();
     for (const [t, n] of Object.entries(target)) if (n > 0) for (const m of rules.modelsOf?.(rules.poolOf(t)) ?? ANY_MODEL) wanted.add(m);
-    const lastServing = (i: Instance): boolean =>
-      modelsOf(i).some((m) => wanted.has(m) && !serving.some((o) => o !== i && !drained.has(o.id) && modelsOf(o).includes(m)));
+    /** The wanted models `i` is the last running instance (not drained) to serve. */
+    const lastFor = (i: Instance): string[] =>
+      modelsOf(i).filter((m) => wanted.has(m) && !serving.some((o) => o !== i && !drained.has(o.id) && modelsOf(o).includes(m)));
+    // Models with a replacement on its way: pending instances the target keeps.
+    const coming = new Set<string>();
+    const surplusIds = new Set(surplus.map((i) => i.id));
+    for (const list of active.values()) for (const i of list) if (i.state === 'pending' && !surplusIds.has(i.id)) for (const m of modelsOf(i)) coming.add(m);
+    // What stays billed if every surplus instance goes: a replacement must fit beside that.
+    let staying = billedAfter;
+    for (const i of surplusRunning) staying -= price(i);
+    const fitsBeside = (i: Instance, models: readonly string[]): boolean =>
+      deficits.some((d) => rules.priceOf(d.type) <= budget - staying - price(i) + eps && (rules.modelsOf?.(rules.poolOf(d.type)) ?? ANY_MODEL).some((m) => models.includes(m)));
     for (const i of order) {
       const overBudget = billedAfter > budget + eps;
-      if (!overBudget && lastServing(i)) continue;
-      actions.push({ kind: 'drain', id: i.id, type: i.type, reason: overBudget ? 'surplus (over budget)' : 'surplus (budget)' });
+      if (!overBudget && billedAfter + deficitCost <= budget + eps) break;
+      let reason = overBudget ? 'surplus (over budget)' : 'surplus (budget)';
+      const last = overBudget ? [] : lastFor(i);
+      if (last.length > 0) {
+        // Kept while a replacement is on its way or can launch beside it. When none can, the
+        // target is out of reach without a gap: the last one goes too, and says so.
+        if (last.some((m) => coming.has(m)) || fitsBeside(i, last)) continue;
+        reason = `surplus (budget): the last instance serving ${last.join(', ')}, but no replacement fits beside it: serving gap until the replacements run`;
+      }
+      actions.push({ kind: 'drain', id: i.id, type: i.type, reason });
       drained.add(i.id);
-      billedAfter -= rules.priceOf(i.type);
+      billedAfter -= price(i);
     }
   }
+
+  // An instance this plan drains must not be registered too (acting registers last, which
+  // would hand it traffic again): unknown to the router, it has nothing to drain.
+  const draining = new Set(actions.flatMap((a) => (a.kind === 'drain' ? [a.id] : [])));
+  if (draining.size > 0) actions = actions.filter((a) => a.kind !== 'register' || !draining.has(a.id));
 
   let waiting = pendingWanted;
   const bucketMs = Math.max(1, Math.min(rules.launchTimeoutMs, 300_000));
@@ -260,7 +310,7 @@ export function planActions(desired: Mix, budget: number, snapshot: FleetSnapsho
 function rankForRemoval(instances: readonly Instance[], rules: PlanRules): Instance[] {
   const counts = new Map<string, number>();
   for (const i of instances) counts.set(i.type, (counts.get(i.type) ?? 0) + 1);
-  const cost = (i: Instance): number => (rules.scaleDownCost ?? defaultScaleDownCost(rules.priceOf(i.type)))(i.type, counts.get(i.type) ?? 1);
+  const cost = (i: Instance): number => (rules.scaleDownCost ?? defaultScaleDownCost(instancePrice(i, rules.priceOf)))(i.type, counts.get(i.type) ?? 1);
   return [...instances].sort((a, b) => cost(a) - cost(b) || byNewestFirst(a, b));
 }
 
@@ -321,6 +371,11 @@ export class Reconciler {
   private readonly registered = new Set<string>();
   /** Tokens of launches that succeeded, oldest first (bounded: old buckets never recur). */
   private readonly spentTokens = new Set<string>();
+  /**
+   * Instances launched here that provider.list() has not shown yet, with when they were
+   * launched (this clock): kept until listed, or forgotten after launchTimeoutMs.
+   */
+  private readonly unlisted = new Map<string, { readonly instance: Instance; readonly sinceMs: Ms }>();
 
   constructor(options: ReconcilerOptions) {
     this.o = options;
@@ -351,10 +406,20 @@ export class Reconciler {
     const seen = new Set<string>();
     const out: Instance[] = [];
     for (const i of listed) {
+      this.unlisted.delete(i.id); // listed: the provider's word from now on
       if (!BILLED_STATES.has(i.state)) continue;
       seen.add(i.id);
       if (i.state === 'draining' && !this.drainingSince.has(i.id)) this.drainingSince.set(i.id, this.o.clock.now());
       out.push(this.drainingSince.has(i.id) && i.state !== 'draining' ? { ...i, state: 'draining' } : i);
+    }
+    const now = this.o.clock.now();
+    for (const [id, u] of this.unlisted) {
+      if (now - u.sinceMs >= this.o.launchTimeoutMs) {
+        this.unlisted.delete(id);
+        this.log.warn({ id, type: u.instance.type }, 'a launched instance never appeared in the provider listing; forgetting it');
+      } else {
+        out.push({ ...u.instance, state: 'pending' });
+      }
     }
     // Forget what is gone (terminated, died): no state grows without bound.
     for (const id of this.drainingSince.keys()) if (!seen.has(id)) this.drainingSince.delete(id);
@@ -384,10 +449,16 @@ export class Reconciler {
       }
     }
     const nowMs = this.o.clock.now();
-    const plan = planActions(desired, budgetUsdPerHour, { nowMs, fleet, drainingSinceMs: this.drainingSince, inFlight, registered: this.registered, spentTokens: this.spentTokens }, this.rules());
+    const plan = planActions(
+      desired,
+      budgetUsdPerHour,
+      { nowMs, fleet, drainingSinceMs: this.drainingSince, inFlight, registered: this.registered, spentTokens: this.spentTokens, unlisted: new Set(this.unlisted.keys()) },
+      this.rules(),
+    );
     const failures: ActionFailure[] = [];
     const capacityErrors: string[] = [];
-    if (!dryRun) await this.act(plan.actions, failures, capacityErrors);
+    if (!dryRun) await this.act(plan, budgetUsdPerHour, fleet, failures, capacityErrors);
+    for (const a of plan.actions) if (a.kind === 'drain' && a.reason.includes('serving gap')) this.log.warn({ id: a.id, type: a.type, dryRun }, `mix change needs a serving gap: ${a.reason}`);
     if (this.log.isLevelEnabled('info')) {
       for (const a of plan.actions) this.log.info({ action: a.kind === 'register' ? { ...a, instance: undefined } : a, dryRun }, `${dryRun ? 'would ' : ''}${a.kind} ${'id' in a ? a.id : `${a.count}×${a.type}`}: ${a.reason}`);
     }
@@ -406,17 +477,26 @@ export class Reconciler {
     };
   }
 
-  private async act(actions: readonly ReconcileAction[], failures: ActionFailure[], capacityErrors: string[]): Promise<void> {
-    const fail = (action: ReconcileAction, e: unknown): void => {
+  /**
+   * Applies a plan. The plan counted the money of its terminations as free for its launches;
+   * if a termination fails that money is still billed, so each launch is checked again against
+   * what is billed now and cut (or skipped) to what the budget holds.
+   */
+  private async act(plan: ActionPlan, budget: number, fleet: readonly Instance[], failures: ActionFailure[], capacityErrors: string[]): Promise<void> {
+    const fail = (action: ReconcileAction, e: unknown): string => {
       const code = isMixscaleError(e) ? e.code : 'MIXSCALE_INTERNAL';
       const message = (e as Error).message;
       failures.push({ action, code, message });
       if (code === 'MIXSCALE_CLOUD_CAPACITY' && action.kind === 'launch' && !capacityErrors.includes(action.type)) capacityErrors.push(action.type);
       this.log.warn({ action, code, err: message }, `${action.kind} failed`);
+      return code;
     };
+    const priceById = new Map(fleet.map((i) => [i.id, instancePrice(i, this.o.priceOf)]));
+    /** Billed spend as it stands while acting: the fleet's, less what was terminated, plus what was launched. */
+    let committed = plan.spendUsdPerHour;
     // Order: terminations and drains free money before launches spend it; registers last.
     const order = { terminate: 0, drain: 1, launch: 2, register: 3 } as const;
-    const sorted = [...actions].sort((a, b) => order[a.kind] - order[b.kind]);
+    const sorted = [...plan.actions].sort((a, b) => order[a.kind] - order[b.kind]);
     const terminateIds: { action: ReconcileAction; id: string }[] = [];
     for (const a of sorted) if (a.kind === 'terminate') terminateIds.push({ action: a, id: a.id });
     if (terminateIds.length > 0) {
@@ -433,21 +513,45 @@ export class Reconciler {
         for (const t of terminateIds) {
           this.drainingSince.delete(t.id);
           this.registered.delete(t.id);
+          committed -= priceById.get(t.id) ?? 0;
         }
       } catch (e) {
         for (const t of terminateIds) fail(t.action, e);
       }
     }
     for (const a of sorted) {
+      if (a.kind === 'launch') {
+        const price = this.o.priceOf(a.type);
+        const n = Math.max(0, Math.min(a.count, price > 0 ? Math.floor((budget - committed + EPS) / price) : a.count));
+        if (n < a.count) {
+          const message = `${n} of ${a.count}×${a.type} fit the budget: $${committed.toFixed(2)}/h of $${budget.toFixed(2)}/h is still billed (a termination the plan counted on failed)`;
+          failures.push({ action: a, code: 'MIXSCALE_BUDGET_INFEASIBLE', message });
+          this.log.warn({ action: a, budgetUsdPerHour: budget, billedUsdPerHour: committed }, `launch cut: ${message}`);
+          if (n === 0) continue;
+        }
+        // A cut launch is another request than the planned one: its own token, derived from the plan's.
+        const clientToken = n === a.count ? a.clientToken : launchToken(this.rules().tokenPrefix, a.type, a.pool, n, [a.clientToken], 'cut');
+        try {
+          const got = await this.o.provider.launch({ type: a.type, pool: a.pool, count: n, clientToken });
+          // Until list() shows them, only this answer knows they exist: remember them, so the
+          // next plan (this tick's replan, or the next tick's) neither launches them again nor
+          // spends their money twice.
+          const at = this.o.clock.now();
+          for (const i of got) if (i.state === 'pending' || i.state === 'running') this.unlisted.set(i.id, { instance: i, sinceMs: at });
+          this.spentTokens.add(clientToken);
+          if (this.spentTokens.size > 1000) this.spentTokens.delete(this.spentTokens.values().next().value!);
+          committed += n * price;
+        } catch (e) {
+          // Only a capacity error says for sure that nothing was launched.
+          if (fail(a, e) !== 'MIXSCALE_CLOUD_CAPACITY') committed += n * price;
+        }
+        continue;
+      }
       try {
         if (a.kind === 'drain') {
           await this.o.membership.drain(a.id);
           this.drainingSince.set(a.id, this.o.clock.now());
           this.registered.delete(a.id);
-        } else if (a.kind === 'launch') {
-          await this.o.provider.launch({ type: a.type, pool: a.pool, count: a.count, clientToken: a.clientToken });
-          this.spentTokens.add(a.clientToken);
-          if (this.spentTokens.size > 1000) this.spentTokens.delete(this.spentTokens.values().next().value!);
         } else if (a.kind === 'register') {
           await this.o.membership.register(a.instance);
           this.registered.add(a.id);

@@ -1,6 +1,7 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { MixscaleError } from '../core/errors.ts';
+import { z } from 'zod';
+import { MixscaleError, shapeProblem } from '../core/errors.ts';
 import type { Mix, Ms } from '../core/types.ts';
 import type { TickRecord } from './loop.ts';
 
@@ -60,6 +61,31 @@ export function writeStatus(path: string, status: ControllerStatus): void {
   renameSync(tmp, path);
 }
 
+/** What `controller status` and a restarting controller read of a tick: checked, the rest kept as is. */
+const tickSchema = z.looseObject({
+  seq: z.number(),
+  atMs: z.number().refine(Number.isFinite, 'expected a time in ms'),
+  status: z.enum(['ok', 'held', 'failed', 'skipped']),
+  mix: z.record(z.string(), z.number()).optional(),
+  reason: z.string().optional(),
+  error: z.string().optional(),
+  actions: z.array(z.string()),
+  failures: z.array(z.string()).default([]),
+});
+
+const statusSchema = z.looseObject({
+  cluster: z.string(),
+  provider: z.string(),
+  pid: z.number().int(),
+  updatedAtMs: z.number().refine(Number.isFinite, 'expected a time in ms'),
+  ticks: z.array(tickSchema),
+  draining: z.record(z.string(), z.number()).optional(),
+});
+
+/**
+ * The status file, or undefined when there is none. A file that is not JSON, or not the shape
+ * a controller writes, is a MIXSCALE_USAGE error naming the file and the field.
+ */
 export function readStatus(path: string): ControllerStatus | undefined {
   let text: string;
   try {
@@ -68,9 +94,14 @@ export function readStatus(path: string): ControllerStatus | undefined {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw new MixscaleError('MIXSCALE_USAGE', `cannot read controller status ${path}: ${(e as Error).message}`, { file: path });
   }
+  let raw: unknown;
   try {
-    return JSON.parse(text) as ControllerStatus;
+    raw = JSON.parse(text);
   } catch (e) {
     throw new MixscaleError('MIXSCALE_USAGE', `controller status ${path} is not JSON: ${(e as Error).message}`, { file: path });
   }
+  const r = statusSchema.safeParse(raw);
+  if (!r.success) throw new MixscaleError('MIXSCALE_USAGE', `controller status ${path}: ${shapeProblem(r.error)}; move it away (the controller writes a new one)`, { file: path });
+  // The fields read back are checked; the rest (kept as written) only travels along.
+  return r.data as unknown as ControllerStatus;
 }

@@ -1,3 +1,5 @@
+import type { z } from 'zod';
+
 /**
  * Typed errors with stable codes. A code never changes meaning once released; scripts and
  * tests match on `code`, humans read `message`. `userFault` errors are the user's to fix
@@ -68,6 +70,12 @@ export class TraceError extends MixscaleError {
     super('MIXSCALE_TRACE_INVALID', message, details);
     this.name = 'TraceError';
   }
+}
+
+/** The first problem zod found in a file's JSON, as `field: what is wrong` (for one-line errors). */
+export function shapeProblem(error: z.ZodError): string {
+  const issue = error.issues[0]!;
+  return `${issue.path.length > 0 ? `${issue.path.join('.')}: ` : ''}${issue.message.replace(/^Invalid input: /, '')}`;
 }
 
 export function isMixscaleError(e: unknown): e is MixscaleError {

@@ -21,9 +21,10 @@ export interface InstanceType {
 
 /**
  * Lifecycle of an instance we own. Budget is counted over pending + running + draining:
- * all three are billed (or about to be).
+ * all three are billed (or about to be). shutting-down: terminated, but not gone yet (a
+ * provider lists it until it has; not billed, not served).
  */
-export type InstanceState = 'pending' | 'running' | 'draining' | 'terminated';
+export type InstanceState = 'pending' | 'running' | 'draining' | 'shutting-down' | 'terminated';
 
 export const BILLED_STATES: ReadonlySet<InstanceState> = new Set(['pending', 'running', 'draining']);
 

@@ -3,9 +3,9 @@ import { Catalog } from '../../src/catalog/catalog.ts';
 import { Ec2Provider } from '../../src/cloud/aws/ec2-provider.ts';
 import { SimClock } from '../../src/core/clock.ts';
 import { MixscaleError } from '../../src/core/errors.ts';
-import type { Mix } from '../../src/core/types.ts';
+import type { Instance, Mix } from '../../src/core/types.ts';
 import { ControlLoop } from '../../src/control/loop.ts';
-import { Reconciler } from '../../src/control/reconciler.ts';
+import { instancePrice, Reconciler } from '../../src/control/reconciler.ts';
 import type { CandidateType, MetricsSource, Observation, ScalingPolicy } from '../../src/control/types.ts';
 import { FakeMembership } from '../support/fake-cloud.ts';
 import { FakeEc2 } from './support/fake-ec2.ts';
@@ -83,7 +83,7 @@ function world(opts: { budget?: number; prices?: Record<string, number> } = {}) 
     for (const i of owned()) if (state === undefined || i.state === state) m[i.type] = (m[i.type] ?? 0) + 1;
     return m;
   };
-  const spend = () => owned().reduce((s, i) => s + priceOf(i.type), 0);
+  const spend = () => owned().reduce((s, i) => s + instancePrice({ type: i.type, usdPerHour: 0 } as Instance, priceOf), 0);
   const maxSpend = { v: 0 };
   const ticks = async (n: number) => {
     const out = [];
@@ -195,6 +195,36 @@ describe('controller faults (AWS path)', () => {
     assert.deepEqual(w.counts(), { [GPU]: 1, [CPU]: 5 });
     const tokens = w.ec2.runInputs.map((r) => r.ClientToken);
     assert.ok(tokens.length > new Set(tokens).size, 'the restarted controller sent a token again');
+  });
+
+  it('counts launches DescribeInstances does not show yet: no second launch, within budget', async () => {
+    // EC2 is eventually consistent: a launch can be missing from DescribeInstances for a while.
+    const lagging = world({ budget: 1.5 });
+    lagging.ec2.describeLagMs = 45_000; // longer than a tick
+    await lagging.ticks(6);
+    assert.equal(lagging.ec2.runInputs.length, 2, 'one RunInstances per type, none repeated');
+    assert.deepEqual(lagging.counts('running'), { [GPU]: 1, [CPU]: 5 });
+    assert.ok(lagging.maxSpend.v <= 1.5 + 1e-9, `max spend ${lagging.maxSpend.v}`);
+    // The same tick's replan after a capacity error must see the CPUs it just launched.
+    const replan = world({ budget: 1.5 });
+    replan.ec2.describeLagMs = 20_000;
+    replan.ec2.noCapacity.add(GPU);
+    const [first] = await replan.ticks(1);
+    assert.deepEqual(first!.unavailable, [GPU]);
+    await replan.ticks(5);
+    assert.deepEqual(replan.counts(), { [CPU]: 7 });
+    assert.ok(replan.maxSpend.v <= 1.5 + 1e-9, `max spend ${replan.maxSpend.v}`);
+  });
+
+  it('keeps working with an owned instance of a type the catalog lacks, and retires it as part of no pool', async () => {
+    const w = world();
+    // Tagged into the cluster by hand, or of a type since dropped from the catalog.
+    w.ec2.instances.set('i-0odd', { id: 'i-0odd', type: 'zz9.large', state: 'running', launchedAtMs: 0, tags: [{ Key: 'mixscale:cluster', Value: 'prod' }, { Key: 'mixscale:pool', Value: 'frugal' }], ip: '10.1.1.1' });
+    const recs = await w.ticks(8);
+    assert.deepEqual(recs.filter((r) => r.status !== 'ok').map((r) => r.error?.message), []);
+    assert.deepEqual(w.counts('running'), { [GPU]: 1, [CPU]: 5 });
+    assert.ok(w.ec2.terminated.flat().includes('i-0odd'));
+    assert.ok(w.membership.log.includes('drain i-0odd'), 'drained through the router first');
   });
 
   it('follows a price change mid-run without going over budget', async () => {

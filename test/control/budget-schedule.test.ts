@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import cron from 'node-cron';
 import { BudgetSchedule } from '../../src/control/budget-schedule.ts';
 
 const at = (iso: string) => Date.parse(iso);
@@ -54,6 +55,29 @@ describe('BudgetSchedule', () => {
     const leap = new BudgetSchedule(1, [{ cron: '0 0 0 29 2 *', usdPerHour: 9 }], { utc: true });
     assert.equal(leap.at(at('2027-01-01T00:00:00Z')), 1);
     assert.equal(leap.at(at('2028-02-29T00:00:00Z')), 9);
+  });
+
+  it('matches a day as node-cron does, which fires the boundary ticks: day of month and day of week both', async () => {
+    const entries = [{ cron: '0 0 8 1 * 1', usdPerHour: 4 }, { cron: '0 0 20 * * *', usdPerHour: 1 }];
+    const s = new BudgetSchedule(1, entries, { utc: true });
+    assert.equal(s.at(at('2025-12-29T10:00:00Z')), 1, 'a Monday, but not the 1st');
+    assert.equal(s.at(at('2025-12-01T10:00:00Z')), 4, 'Monday the 1st');
+    assert.equal(s.nextBoundary(at('2025-12-01T08:00:00Z')), at('2025-12-01T20:00:00Z'));
+    // Day by day through a year, for expressions restricting both day fields: a boundary is
+    // where node-cron's own matcher fires, and nowhere else.
+    for (const expr of ['0 0 8 1 * 1', '0 30 9 13 * 5', '0 0 6 1-7 * 0']) {
+      const one = new BudgetSchedule(0, [{ cron: expr, usdPerHour: 1 }], { utc: true });
+      const task = cron.createTask(expr, () => undefined, { timezone: 'UTC' });
+      try {
+        const [h, mi] = [Number(expr.split(' ')[2]), Number(expr.split(' ')[1])];
+        for (let d = at('2026-01-01T00:00:00Z'); d < at('2027-01-01T00:00:00Z'); d += 86_400_000) {
+          const t = d + (h * 60 + mi) * 60_000;
+          assert.equal(one.nextBoundary(t - 1) === t, task.match(new Date(t)), `${expr} on ${new Date(t).toISOString()}`);
+        }
+      } finally {
+        await task.destroy();
+      }
+    }
   });
 
   it('names the entry of a bad expression', () => {

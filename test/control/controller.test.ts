@@ -1,16 +1,18 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { loadConfigFile } from '../../src/config/load.ts';
 import { SimClock } from '../../src/core/clock.ts';
-import { silentLogger } from '../../src/core/log.ts';
+import { silentLogger, type Logger } from '../../src/core/log.ts';
 import { createController } from '../../src/control/controller.ts';
 import { readStatus } from '../../src/control/status.ts';
 import type { MetricsSource } from '../../src/control/types.ts';
 import { FakeEc2 } from '../cloud/support/fake-ec2.ts';
 import { FakeMembership } from '../support/fake-cloud.ts';
 import { REPO_ROOT } from '../support/cli.ts';
+
+const loggerStub = { info() {}, error() {}, debug() {}, warn() {}, isLevelEnabled: () => false };
 
 const load: MetricsSource = {
   observe: async (nowMs) => ({
@@ -81,6 +83,21 @@ describe('createController (the controller command’s wiring) on the AWS exampl
     membership.inFlightById.set(id, 0);
     const done = await next.tick();
     assert.ok(done.reconcile!.actions.some((a) => a.kind === 'terminate' && a.id === id), 'the drain finished with a terminate');
+  });
+
+  it('starts afresh, with a warning, from a status file that is not what a controller writes', async () => {
+    const { c } = build(false);
+    mkdirSync(dirname(c.statusFile), { recursive: true });
+    for (const text of ['{}', 'null', '{"cluster":"mixscale","provider":"aws","pid":1,"updatedAtMs":0,"ticks":5}']) {
+      writeFileSync(c.statusFile, text);
+      const warnings: string[] = [];
+      const logger = { ...loggerStub, warn: (o: { err?: string }, msg?: string) => void warnings.push(`${msg}: ${o.err}`) } as unknown as Logger;
+      const clock = new SimClock(Date.parse('2026-01-07T12:00:00Z'));
+      const next = createController({ loaded: loadConfigFile(join(dir, 'aws.yaml')), logger, clock, membership: new FakeMembership(), metrics: load, ec2Client: new FakeEc2(clock).client });
+      assert.match(warnings.join('\n'), /ignoring an unreadable status file: controller status .*controller-mixscale\.json: /);
+      assert.equal((await next.tick()).status, 'ok');
+      assert.equal(readStatus(c.statusFile)!.ticks.length, 1, 'a fresh status file');
+    }
   });
 
   it('smooths the observed load with the estimator when controller.estimator is set', async () => {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { SimClock } from '../../src/core/clock.ts';
+import { MixscaleError } from '../../src/core/errors.ts';
 import type { Instance, Mix } from '../../src/core/types.ts';
 import { fitMixToBudget, planActions, Reconciler, type FleetSnapshot, type PlanRules } from '../../src/control/reconciler.ts';
 import { FakeCloud, FakeMembership } from '../support/fake-cloud.ts';
@@ -94,6 +95,33 @@ describe('planActions', () => {
     assert.deepEqual(last.actions.map((a) => `${a.kind} ${'id' in a ? a.id : ''}`), ['drain a']);
   });
 
+  it('drains only as many as the launches need, cheapest loss first; the rest once the replacement serves', () => {
+    const prices: Record<string, number> = { a: 0.2, b: 0.5 };
+    const r: PlanRules = { ...rules, priceOf: (t) => prices[t]! };
+    const running = (id: string, type: string): Instance => ({ id, type, pool: `${type}-pool`, state: 'running', launchedAtMs: 0, readyAtMs: 60_000, usdPerHour: prices[type]! });
+    const three = ['a1', 'a2', 'a3'].map((id) => running(id, 'a'));
+    // $0.6/h + $0.5/h for b over a $1/h budget: freeing $0.1/h is enough, so one a goes.
+    const p = planActions({ b: 1 }, 1.0, snap(three), r);
+    assert.deepEqual(p.actions.map((a) => `${a.kind} ${'id' in a ? a.id : ''}`), ['drain a3']);
+    const withB = [running('a1', 'a'), running('a2', 'a'), running('b1', 'b')];
+    const q = planActions({ b: 1 }, 1.0, snap(withB), r);
+    assert.deepEqual(q.actions.map((a) => `${a.kind} ${'id' in a ? a.id : ''}`).sort(), ['drain a1', 'drain a2']);
+  });
+
+  it('keeps the last serving instance while a replacement fits beside it, and drains it (a stated gap) when none does', () => {
+    const gpu = [inst('g', 'gpu', 'running')];
+    // $0.5/h GPU → five $0.1/h CPUs under $0.65/h: one CPU fits beside the GPU, which stays.
+    const beside = planActions({ cpu: 5 }, 0.65, snap(gpu), rules);
+    assert.deepEqual(beside.actions.map((a) => `${a.kind} ${a.kind === 'launch' ? a.count : a.id}`), ['launch 1']);
+    // Under $0.55/h no CPU fits beside it: waiting would wait forever, so the GPU goes first.
+    const gap = planActions({ cpu: 5 }, 0.55, snap(gpu), rules);
+    assert.deepEqual(kinds(gap), ['drain']);
+    assert.match(gap.actions[0]!.reason, /serving gap/);
+    // A replacement already booting is worth waiting for, though no more fit beside it.
+    const booting = planActions({ cpu: 5 }, 0.65, snap([...gpu, inst('c', 'cpu', 'pending', 999_000)]), rules);
+    assert.deepEqual(kinds(booting), []);
+  });
+
   it('drains at once what an over-budget fleet must give up, however the replacements stand', () => {
     const fleet = [inst('a', 'gpu', 'running'), inst('b', 'gpu', 'running'), inst('c', 'gpu', 'running'), inst('p', 'cpu', 'pending', 999_000)];
     const p = planActions({ gpu: 1, cpu: 3 }, 1.0, snap(fleet), rules);
@@ -142,6 +170,13 @@ describe('planActions', () => {
     const fleet = [inst('r1', 'cpu', 'running'), inst('r2', 'cpu', 'running'), inst('p', 'cpu', 'pending', 999_000)];
     const p = planActions({ cpu: 3 }, 2, snap(fleet, { registered: new Set(['r1']) }), rules);
     assert.deepEqual(p.actions.map((a) => `${a.kind} ${'id' in a ? a.id : ''}`), ['register r2']);
+  });
+
+  it('does not register an instance the same plan drains (registering last would give it traffic again)', () => {
+    // A restarted controller knows of no registrations; the surplus one is drained, not registered.
+    const fleet = [inst('r1', 'cpu', 'running'), inst('r2', 'cpu', 'running', 500)];
+    const p = planActions({ cpu: 1 }, 2, snap(fleet, { registered: new Set() }), rules);
+    assert.deepEqual(p.actions.map((a) => `${a.kind} ${'id' in a ? a.id : ''}`), ['register r1', 'drain r2']);
   });
 
   it('drains the newest instance of a type first', () => {
@@ -297,6 +332,85 @@ describe('Reconciler', () => {
     assert.deepEqual(res.actions.map((a) => a.kind).sort(), ['launch', 'terminate']);
     assert.ok(cloud.peakSpend <= 1.0 + 1e-9, `billed $${cloud.peakSpend}/h at a launch`);
   });
+
+  it('launches nothing a failed termination was to pay for, and catches up once the termination works', async () => {
+    const { clock, cloud, make } = setup();
+    const r = make();
+    await r.reconcile({ gpu: 2 }, 1.0);
+    clock.advanceTo(60_000);
+    await r.reconcile({ gpu: 2 }, 1.0);
+    await r.reconcile({ gpu: 1, cpu: 5 }, 1.0); // drains one GPU: the budget cannot hold the CPUs beside both
+    const terminate = cloud.terminate.bind(cloud);
+    cloud.terminate = async () => {
+      throw new MixscaleError('MIXSCALE_CLOUD_API', 'TerminateInstances: RequestLimitExceeded', { retryable: true });
+    };
+    const res = await r.reconcile({ gpu: 1, cpu: 5 }, 1.0);
+    assert.deepEqual(res.actions.map((a) => a.kind).sort(), ['launch', 'terminate'], 'the plan counted on the termination');
+    assert.equal(cloud.calls.launch.length, 1, 'only the first GPU launch reached the cloud');
+    assert.ok(cloud.spend() <= 1.0 + 1e-9, `billed $${cloud.spend()}/h`);
+    assert.deepEqual(res.failures.map((f) => `${f.action.kind} ${f.code}`).sort(), ['launch MIXSCALE_BUDGET_INFEASIBLE', 'terminate MIXSCALE_CLOUD_API']);
+    cloud.terminate = terminate;
+    await r.reconcile({ gpu: 1, cpu: 5 }, 1.0);
+    assert.equal(cloud.calls.launch.at(-1)?.count, 5);
+    assert.ok(cloud.peakSpend <= 1.0 + 1e-9);
+  });
+
+  it('cuts a launch to what the budget holds when a launch-timeout termination fails', async () => {
+    const { clock, cloud, make } = setup();
+    const r = make();
+    cloud.stuck.add('gpu');
+    await r.reconcile({ gpu: 1 }, 0.7);
+    clock.advanceTo(300_000);
+    cloud.terminate = async () => {
+      throw new MixscaleError('MIXSCALE_CLOUD_API', 'DescribeInstances: RequestLimitExceeded', { retryable: true });
+    };
+    const res = await r.reconcile({ cpu: 3 }, 0.7);
+    assert.ok(res.actions.some((a) => a.kind === 'terminate' && /launch timeout/.test(a.reason)));
+    const planned = res.actions.find((a) => a.kind === 'launch');
+    assert.ok(planned?.kind === 'launch' && planned.count === 3);
+    const sent = cloud.calls.launch.at(-1)!;
+    assert.equal(sent.count, 2, 'the stuck GPU is still billed: two CPUs fit, not three');
+    assert.notEqual(sent.clientToken, planned.clientToken);
+    assert.ok(cloud.spend() <= 0.7 + 1e-9, `billed $${cloud.spend()}/h`);
+  });
+
+  it('remembers what it launched until the provider lists it, and forgets it after the launch timeout', async () => {
+    const { clock, cloud, make } = setup();
+    const r = make();
+    const list = cloud.list.bind(cloud);
+    let lagMs = Infinity; // the listing misses launches younger than this
+    cloud.list = async () => (await list()).filter((i) => clock.now() - i.launchedAtMs >= lagMs);
+    await r.reconcile({ cpu: 2 }, 1);
+    clock.advanceTo(30_000);
+    const again = await r.reconcile({ cpu: 3 }, 1);
+    assert.deepEqual(again.actions.map((a) => (a.kind === 'launch' ? a.count : a.kind)), [1], 'the two unlisted count toward the target');
+    assert.ok(Math.abs(again.spendUsdPerHour - 0.2) < 1e-9, 'and against the budget');
+    lagMs = 40_000;
+    clock.advanceTo(45_000);
+    assert.deepEqual((await r.fleet()).map((i) => i.id).sort(), ['i-1', 'i-2', 'i-3'], 'listed or remembered, each once');
+    // One that never shows up is forgotten after the launch timeout (300 s here) and launched anew.
+    cloud.list = async () => (await list()).filter((i) => i.id !== 'i-3');
+    clock.advanceTo(30_000 + 300_000);
+    const relaunch = await r.reconcile({ cpu: 3 }, 1);
+    assert.deepEqual(relaunch.actions.filter((a) => a.kind === 'launch').map((a) => a.kind === 'launch' && a.count), [1]);
+  });
+
+  for (const [from, to] of [[{ gpu: 1 }, { cpu: 5 }], [{ cpu: 4 }, { gpu: 1 }]] as const) {
+    it(`reaches ${JSON.stringify(to)} from ${JSON.stringify(from)} under a budget that never holds both`, async () => {
+      const { clock, cloud, make } = setup();
+      const r = make();
+      await r.reconcile(from, 0.55);
+      clock.advanceTo(60_000);
+      for (let k = 0; k < 12; k++) {
+        await r.reconcile(to, 0.55);
+        assert.ok(cloud.spend() <= 0.55 + 1e-9, `spend ${cloud.spend()} over budget at ${clock.now()}`);
+        clock.advanceTo(clock.now() + 30_000);
+      }
+      const counts: Record<string, number> = {};
+      for (const i of await cloud.list()) if (i.state === 'running') counts[i.type] = (counts[i.type] ?? 0) + 1;
+      assert.deepEqual(counts, to);
+    });
+  }
 
   it('keeps the billed spend within budget through a mix change, tick after tick', async () => {
     const { clock, cloud, membership, make } = setup();

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { Command } from 'commander';
 import { createCloudWatchClient } from '../../cloud/aws/clients.ts';
@@ -9,13 +10,14 @@ import { MixscaleError } from '../../core/errors.ts';
 import type { Logger } from '../../core/log.ts';
 import { sizePmf } from '../../core/sizes.ts';
 import { Rng } from '../../core/rng.ts';
-import { formatMix, type Instance } from '../../core/types.ts';
+import { BILLED_STATES, formatMix, type Instance } from '../../core/types.ts';
 import { BudgetSchedule } from '../../control/budget-schedule.ts';
 import { classesFromConfig } from '../../control/candidates.ts';
 import { controllerSettings, createController, createProvider, statusPath } from '../../control/controller.ts';
 import type { TickRecord } from '../../control/loop.ts';
+import { instancePrice } from '../../control/reconciler.ts';
 import { scheduleTicks } from '../../control/scheduler.ts';
-import { readStatus, summarizeTick, type TickSummary } from '../../control/status.ts';
+import { readStatus, summarizeTick, type ControllerStatus, type TickSummary } from '../../control/status.ts';
 import type { FleetMembership, MetricsSource } from '../../control/types.ts';
 import { RouterAdminClient } from '../../routing/admin-client.ts';
 import { RouterSnapshotSource } from '../../routing/snapshot-client.ts';
@@ -136,11 +138,13 @@ async function runController(cmd: Command, opts: ControllerOptions): Promise<voi
     const r = await controller.tick();
     if (jsonFile(cmd) !== undefined) writeOutput(cmd, '', summarizeTick(r));
     else report(r);
-    if (r.status === 'failed') throw new MixscaleError(r.error?.code === 'MIXSCALE_CONFIG_INVALID' ? 'MIXSCALE_CONFIG_INVALID' : 'MIXSCALE_INTERNAL', `tick failed: ${r.error?.message ?? 'unknown error'}`);
+    // A mistake the user fixes (the config, a state file not as it should be) exits 2.
+    const userCode = r.error?.code === 'MIXSCALE_CONFIG_INVALID' || r.error?.code === 'MIXSCALE_USAGE' ? r.error.code : undefined;
+    if (r.status === 'failed') throw new MixscaleError(userCode ?? 'MIXSCALE_INTERNAL', `tick failed: ${r.error?.message ?? 'unknown error'}`);
     // A tick that held the fleet because it could not observe the load did not do its job: a
     // cron job or script must see that (exit 1), as it sees a failed tick.
     if (r.status === 'held' && r.error !== undefined) {
-      throw new MixscaleError(r.error.code === 'MIXSCALE_CONFIG_INVALID' ? 'MIXSCALE_CONFIG_INVALID' : 'MIXSCALE_BACKEND_UNAVAILABLE', `tick held the fleet: observing the load failed: ${r.error.message}`);
+      throw new MixscaleError(userCode ?? 'MIXSCALE_BACKEND_UNAVAILABLE', `tick held the fleet: observing the load failed: ${r.error.message}`);
     }
     return;
   }
@@ -177,7 +181,8 @@ async function showStatus(cmd: Command): Promise<void> {
   } catch (e) {
     fleetError = (e as Error).message;
   }
-  const spend = fleet?.reduce((a, i) => a + loaded.catalog.price(i.type), 0);
+  const priceOf = (t: string) => loaded.catalog.price(t);
+  const spend = fleet?.reduce((a, i) => a + (BILLED_STATES.has(i.state) ? instancePrice(i, priceOf) : 0), 0);
   const ticks: readonly TickSummary[] = status?.ticks ?? [];
   const json = { cluster: s.cluster, provider: s.provider, budgetUsdPerHour: budget, spendUsdPerHour: spend ?? null, fleet: fleet ?? null, fleetError: fleetError ?? null, lastTicks: ticks.slice(-10), statusUpdatedAtMs: status?.updatedAtMs ?? null };
 
@@ -188,10 +193,15 @@ async function showStatus(cmd: Command): Promise<void> {
     for (const i of fleet) {
       const row = byType.get(i.type) ?? {};
       row[i.state] = (row[i.state] ?? 0) + 1;
+      if (BILLED_STATES.has(i.state)) row.usd = (row.usd ?? 0) + instancePrice(i, priceOf);
       byType.set(i.type, row);
     }
-    const rows = [...byType.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([t, r]) => [t, String(r.pending ?? 0), String(r.running ?? 0), usd(((r.pending ?? 0) + (r.running ?? 0)) * loaded.catalog.price(t))]);
-    lines.push('', rows.length === 0 ? 'fleet: (none)' : renderTable(['type', 'pending', 'running', '$/h'], rows));
+    // Terminated local nodes still exiting get a column while there are any.
+    const leaving = fleet.some((i) => i.state === 'shutting-down');
+    const rows = [...byType.entries()]
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([t, r]) => [t, String(r.pending ?? 0), String(r.running ?? 0), ...(leaving ? [String(r['shutting-down'] ?? 0)] : []), usd(r.usd ?? 0)]);
+    lines.push('', rows.length === 0 ? 'fleet: (none)' : renderTable(['type', 'pending', 'running', ...(leaving ? ['shutting down'] : []), '$/h'], rows));
     lines.push('', `spend ${usd(spend)}/h of budget ${usd(budget)}/h (${budget > 0 && spend !== undefined ? ((100 * spend) / budget).toFixed(0) : '-'}%)`);
   }
   if (status === undefined) lines.push('', 'no decisions recorded yet (is the controller running with this config?)');
@@ -206,14 +216,51 @@ async function showStatus(cmd: Command): Promise<void> {
 }
 
 /**
+ * Whether `pid` is a live controller process: alive, and where /proc shows its command line,
+ * one that runs `controller` (a pid reused by something else since does not count).
+ */
+function controllerRunning(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0').includes('controller');
+  } catch {
+    return true;
+  }
+}
+
+/**
  * Tears the cluster down: every owned instance is deregistered from the router (when it can be
  * reached) and terminated. For local runs, where the nodes outlive the controller on purpose.
+ * Refuses while the cluster's controller runs (it would launch them again at its next tick).
  */
-async function tearDown(cmd: Command, opts: { dryRun?: boolean }): Promise<void> {
+async function tearDown(cmd: Command, opts: { dryRun?: boolean; force?: boolean }): Promise<void> {
   checkJsonFile(cmd);
   const loaded = requireConfig(cmd);
   const logger = loggerFor(cmd);
   const s = controllerSettings(loaded);
+  if (!(opts.dryRun ?? false)) {
+    const file = statusPath(loaded, s);
+    let status: ControllerStatus | undefined;
+    try {
+      status = readStatus(file);
+    } catch (e) {
+      logger.warn({ file, err: (e as Error).message }, 'cannot read the status file; not checking for a running controller');
+    }
+    if (status !== undefined && controllerRunning(status.pid)) {
+      if (!(opts.force ?? false)) {
+        throw new MixscaleError(
+          'MIXSCALE_USAGE',
+          `controller down: the controller of cluster "${s.cluster}" is running as pid ${status.pid} (${file}) and would launch the fleet again; stop it first (kill ${status.pid}), or pass --force`,
+        );
+      }
+      logger.warn({ pid: status.pid }, 'tearing down while the controller runs (--force): it will launch the fleet again at its next tick');
+    }
+  }
   const provider = createProvider(loaded, s, { clock: new RealClock(), logger });
   const fleet = await provider.list();
   const ids = fleet.map((i) => i.id);
@@ -230,6 +277,15 @@ async function tearDown(cmd: Command, opts: { dryRun?: boolean }): Promise<void>
       }
     }
     await provider.terminate(ids);
+    // Local nodes finish in-flight work on SIGTERM (SIGKILL after a grace period, sent by
+    // list()): wait until they are gone, so `down` means down.
+    const deadline = Date.now() + 15_000;
+    let left = ids.length;
+    while (left > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 200));
+      left = (await provider.list()).filter((i) => ids.includes(i.id)).length;
+    }
+    if (left > 0) logger.warn({ left }, 'some nodes are still shutting down');
   }
   const verb = (opts.dryRun ?? false) ? 'would terminate' : 'terminated';
   writeOutput(cmd, ids.length === 0 ? `cluster ${s.cluster}: nothing to terminate` : `cluster ${s.cluster}: ${verb} ${ids.length}: ${ids.join(', ')}`, { cluster: s.cluster, dryRun: opts.dryRun ?? false, terminated: ids });
@@ -272,5 +328,6 @@ Examples:
     .command('down')
     .description('terminate every instance of the cluster (deregistering it from the router first)')
     .option('--dry-run', 'list what would be terminated')
-    .action(async (opts: { dryRun?: boolean }, cmd: Command) => tearDown(cmd, opts));
+    .option('--force', 'tear down even while the cluster’s controller runs (it will launch again)')
+    .action(async (opts: { dryRun?: boolean; force?: boolean }, cmd: Command) => tearDown(cmd, opts));
 }

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Clock } from '../../core/clock.ts';
@@ -37,6 +37,8 @@ export interface LocalProviderOptions {
   readonly logger?: Logger;
   /** Look, never write the state file (`controller status` beside a running controller). */
   readonly readOnly?: boolean;
+  /** How long a terminated node may take to exit on SIGTERM before it gets SIGKILL (default 10 s). */
+  readonly terminateGraceMs?: Ms;
 }
 
 /** Names the process as ours: a pid reused after a reboot must never be taken for a node. */
@@ -59,6 +61,44 @@ function alive(pid: number, id: string): boolean {
     return true;
   }
   return environ.split('\0').includes(`${INSTANCE_ENV}=${id}`);
+}
+
+/**
+ * Whether anything of node `id`'s process group (its leader is `pgid`: nodes are spawned
+ * detached) still runs. Where /proc is readable, a member must carry our instance id, so a
+ * group id reused by someone else is never taken for ours (nor signalled).
+ */
+function groupAlive(pgid: number, id: string): boolean {
+  try {
+    process.kill(-pgid, 0);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  if (alive(pgid, id)) return true;
+  let pids: string[];
+  try {
+    pids = readdirSync('/proc').filter((f) => /^\d+$/.test(f));
+  } catch {
+    return true;
+  }
+  return pids.some((pid) => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+      // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
+      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]) === pgid && alive(Number(pid), id);
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** Sends `signal` to the whole process group: a wrapper's children (`sh -c …`) go too. */
+function signalGroup(pgid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, signal);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ESRCH') throw e;
+  }
 }
 
 /** The URL from a node's first stdout line, once it is there. */
@@ -105,15 +145,24 @@ export class LocalProvider implements CloudProvider {
   private toInstance(r: LocalRecord, now: Ms): Instance {
     const booted = now - r.launchedAtMs >= (this.o.bootDelayMs ?? 0);
     const running = booted && r.address !== undefined;
+    let usdPerHour: number;
+    try {
+      usdPerHour = this.o.priceOf(r.type);
+    } catch {
+      // A type dropped from the catalog since launch: listed (the controller drains it as not
+      // part of any pool), not fatal.
+      usdPerHour = 0;
+      if (!(this.o.readOnly ?? false)) this.log.warn({ id: r.id, type: r.type }, 'owned instance of a type the catalog lacks; priced at 0');
+    }
     return {
       id: r.id,
       type: r.type,
       pool: r.pool,
-      state: running ? 'running' : 'pending',
+      state: r.stoppingSinceMs !== undefined ? 'shutting-down' : running ? 'running' : 'pending',
       launchedAtMs: r.launchedAtMs,
       ...(running ? { readyAtMs: Math.max(r.launchedAtMs + (this.o.bootDelayMs ?? 0), r.launchedAtMs) } : {}),
       ...(r.address !== undefined ? { address: r.address } : {}),
-      usdPerHour: this.o.priceOf(r.type),
+      usdPerHour,
     };
   }
 
@@ -121,8 +170,25 @@ export class LocalProvider implements CloudProvider {
     const state = this.load();
     const now = this.o.clock.now();
     let changed = false;
+    const readOnly = this.o.readOnly ?? false;
     const live: LocalRecord[] = [];
     for (const r of state.instances) {
+      if (r.stoppingSinceMs !== undefined) {
+        // Terminated: listed as shutting down until every process of its group has exited.
+        if (!groupAlive(r.pid, r.id)) {
+          if (!readOnly) this.log.info({ id: r.id, pid: r.pid }, 'local node exited');
+          changed = true;
+          continue;
+        }
+        if (!readOnly && r.killedAtMs === undefined && now - r.stoppingSinceMs >= (this.o.terminateGraceMs ?? 10_000)) {
+          this.log.warn({ id: r.id, pid: r.pid }, 'local node still running after SIGTERM; sending SIGKILL');
+          signalGroup(r.pid, 'SIGKILL');
+          r.killedAtMs = now;
+          changed = true;
+        }
+        live.push(r);
+        continue;
+      }
       if (!alive(r.pid, r.id)) {
         if (!(this.o.readOnly ?? false)) this.log.warn({ id: r.id, pid: r.pid }, 'local instance died');
         changed = true;
@@ -137,7 +203,7 @@ export class LocalProvider implements CloudProvider {
       }
       live.push(r);
     }
-    if (changed && !(this.o.readOnly ?? false)) {
+    if (changed && !readOnly) {
       state.instances = live;
       writeState(this.o.stateFile, state);
     }
@@ -166,19 +232,23 @@ export class LocalProvider implements CloudProvider {
     mkdirSync(this.logDir, { recursive: true });
     const tokenHash = createHash('sha256').update(spec.clientToken).digest('hex').slice(0, 8);
     const launched: LocalRecord[] = [];
-    // Record the token before spawning: a controller killed mid-launch finds the ids it started.
+    // Each node is in the state file (written whole and renamed) as soon as it is spawned,
+    // under the token: a controller killed mid-launch, or a spawn failing part-way, leaves
+    // every started node adopted by the next list() and returned again for the same token.
+    const token = { token: spec.clientToken, ids: [] as string[] };
+    state.tokens.push(token);
+    if (state.tokens.length > TOKENS_KEPT) state.tokens.splice(0, state.tokens.length - TOKENS_KEPT);
     for (let k = 0; k < spec.count; k++) {
       const id = `local-${String(state.nextSeq++).padStart(4, '0')}-${tokenHash}`;
       const stdoutPath = join(this.logDir, `${id}.out`);
       const pid = this.spawnNode(id, spec, stdoutPath);
       const r: LocalRecord = { id, type: spec.type, pool: spec.pool, pid, launchedAtMs: now, stdoutPath };
       state.instances.push(r);
+      token.ids.push(id);
       launched.push(r);
+      writeState(this.o.stateFile, state);
       this.log.info({ id, pid, type: spec.type }, 'launched local node');
     }
-    state.tokens.push({ token: spec.clientToken, ids: launched.map((r) => r.id) });
-    if (state.tokens.length > TOKENS_KEPT) state.tokens.splice(0, state.tokens.length - TOKENS_KEPT);
-    writeState(this.o.stateFile, state);
     return launched.map((r) => this.toInstance(r, now));
   }
 
@@ -215,17 +285,25 @@ export class LocalProvider implements CloudProvider {
     if (foreign.length > 0) {
       throw new MixscaleError('MIXSCALE_CLOUD_API', `terminate: not owned by this cluster: ${foreign.join(', ')}`, { ids: foreign, retryable: false });
     }
-    const gone = new Set(ids);
+    const now = this.o.clock.now();
+    const gone = new Set<string>();
     for (const id of ids) {
       const r = owned.get(id)!;
-      if (!alive(r.pid, r.id)) continue;
-      try {
-        // The node finishes in-flight requests on SIGTERM, then exits.
-        process.kill(r.pid, 'SIGTERM');
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'ESRCH') throw new MixscaleError('MIXSCALE_CLOUD_API', `terminate ${id}: ${(e as Error).message}`, { retryable: true });
+      if (r.stoppingSinceMs !== undefined) continue; // list() sees it out
+      if (!groupAlive(r.pid, r.id)) {
+        gone.add(id);
+        continue;
       }
-      this.log.info({ id, pid: r.pid }, 'terminated local node');
+      try {
+        // The whole group: a node started through a wrapper must not outlive it. The node
+        // finishes in-flight requests on SIGTERM, then exits; list() keeps it as shutting
+        // down until it has, and sends SIGKILL after terminateGraceMs.
+        signalGroup(r.pid, 'SIGTERM');
+      } catch (e) {
+        throw new MixscaleError('MIXSCALE_CLOUD_API', `terminate ${id}: ${(e as Error).message}`, { retryable: true });
+      }
+      r.stoppingSinceMs = now;
+      this.log.info({ id, pid: r.pid }, 'terminating local node');
     }
     state.instances = state.instances.filter((r) => !gone.has(r.id));
     writeState(this.o.stateFile, state);

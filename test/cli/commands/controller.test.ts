@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -125,6 +125,27 @@ describe('mixscale controller', function () {
     assert.deepEqual(state.instances, []);
   });
 
+  it('down refuses while the cluster’s controller runs (it would launch again), naming its pid, unless --force', async () => {
+    const config = writeConfig(dir, router.url);
+    // Stands for a running `mixscale controller` whose status file names it.
+    const controller = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)', 'controller'], { stdio: 'ignore' });
+    try {
+      mkdirSync(join(dir, '.mixscale'), { recursive: true });
+      writeFileSync(join(dir, '.mixscale', 'controller-clitest.json'), JSON.stringify({ cluster: 'clitest', provider: 'local', pid: controller.pid, updatedAtMs: Date.now(), ticks: [] }));
+      const refused = await cli(['--config', config, '--log-level', 'silent', 'controller', 'down'], { MIXSCALE_ADMIN_TOKEN: TOKEN });
+      assert.equal(refused.code, 2);
+      assert.match(refused.stderr, new RegExp(`^mixscale: controller down: the controller of cluster "clitest" is running as pid ${controller.pid} .*stop it first.*--force\n$`));
+      const forced = await cli(['--config', config, '--log-level', 'silent', 'controller', 'down', '--force'], { MIXSCALE_ADMIN_TOKEN: TOKEN });
+      assert.equal(forced.code, 0, forced.stderr);
+      assert.match(forced.stdout, /nothing to terminate/);
+    } finally {
+      controller.kill();
+    }
+    await new Promise((r) => controller.once('exit', r));
+    const stopped = await cli(['--config', config, '--log-level', 'silent', 'controller', 'down'], { MIXSCALE_ADMIN_TOKEN: TOKEN });
+    assert.equal(stopped.code, 0, 'a status file whose controller is gone does not block');
+  });
+
   it('ticks on its schedule, serves Prometheus metrics, and stops cleanly on SIGTERM', async () => {
     const config = writeConfig(dir, router.url, ["  schedule: '* * * * * *'", '  metrics: { port: 0 }']);
     const child = spawn(process.execPath, [BIN, '--config', config, '--log-level', 'info', 'controller', '--dry-run'], { cwd: REPO_ROOT, env: { ...process.env, MIXSCALE_ADMIN_TOKEN: '' } });
@@ -147,6 +168,16 @@ describe('mixscale controller', function () {
     child.kill('SIGTERM');
     assert.equal(await exited, 0);
     assert.ok(router.calls.filter((c) => c === 'GET /v1/snapshot').length >= 2);
+  });
+
+  it('status names a status file that is not what a controller writes, in one line (exit 2)', async () => {
+    const config = writeConfig(dir, router.url);
+    mkdirSync(join(dir, '.mixscale'), { recursive: true });
+    const file = join(dir, '.mixscale', 'controller-clitest.json');
+    writeFileSync(file, JSON.stringify({ cluster: 'clitest', provider: 'local', pid: 1, updatedAtMs: 0, ticks: 5 }));
+    const r = await cli(['--config', config, '--log-level', 'silent', 'controller', 'status']);
+    assert.equal(r.code, 2);
+    assert.equal(r.stderr, `mixscale: controller status ${file}: ticks: expected array, received number; move it away (the controller writes a new one)\n`);
   });
 
   it('status --json names a directory or a missing folder in one line', async () => {

@@ -1,13 +1,15 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
 import { Catalog } from '../../../src/catalog/catalog.ts';
 import { LocalProvider, type LocalProviderOptions } from '../../../src/cloud/local/local-provider.ts';
+import { readState } from '../../../src/cloud/local/state-file.ts';
 import { RealClock } from '../../../src/core/clock.ts';
 import { isMixscaleError } from '../../../src/core/errors.ts';
+import type { Logger } from '../../../src/core/log.ts';
 
 const catalog = Catalog.load();
 const TINY_NODE = fileURLToPath(new URL('../support/tiny-node.ts', import.meta.url));
@@ -80,6 +82,69 @@ describe('LocalProvider', function () {
     assert.deepEqual(again.map((i) => i.id).sort(), launched.map((i) => i.id).sort(), 'the same token launches nothing new');
   });
 
+  it('records each node in the state file as soon as it is spawned, so a launch cut short leaves none orphaned', async () => {
+    const stateFile = join(dir, 'state.json');
+    const seen: string[][] = [];
+    // Stands for a controller killed right after its first spawn of three: the launch goes no further.
+    const dying = {
+      info(o: { id?: string }, msg?: string) {
+        if (msg !== 'launched local node') return;
+        seen.push(readState(stateFile, 'test').instances.map((r) => r.id));
+        throw new Error('killed');
+      },
+      warn() {},
+      error() {},
+      debug() {},
+      isLevelEnabled: () => true,
+    } as unknown as Logger;
+    await assert.rejects(make({ logger: dying }).launch({ type: 'r5n.large', pool: 'r5n', count: 3, clientToken: 't8' }), /killed/);
+    assert.equal(seen.length, 1);
+    assert.equal(seen[0]!.length, 1, 'the first node was on disk before anything else happened');
+    const restarted = make();
+    const adopted = await restarted.list();
+    assert.deepEqual(adopted.map((i) => i.id), seen[0]);
+    const again = await restarted.launch({ type: 'r5n.large', pool: 'r5n', count: 3, clientToken: 't8' });
+    assert.deepEqual(again.map((i) => i.id), seen[0], 'the same token returns what it started, nothing new');
+  });
+
+  /** Processes (Linux) that carry a node's instance id: what must be gone after terminate. */
+  const processesOf = (id: string): string[] =>
+    readdirSync('/proc').filter((pid) => {
+      try {
+        return /^\d+$/.test(pid) && readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0').includes(`MIXSCALE_INSTANCE_ID=${id}`);
+      } catch {
+        return false;
+      }
+    });
+
+  it('terminates the whole process group of a node started through a wrapper, listing it as shutting down until it exits', async function () {
+    if (process.platform !== 'linux') this.skip();
+    const p = make({ command: ['sh', '-c', `"${process.execPath}" --import tsx "${TINY_NODE}"; echo exited`] });
+    await p.launch({ type: 'r5n.large', pool: 'r5n', count: 1, clientToken: 't9' });
+    const [i] = await until(() => p.list(), (l) => l[0]?.state === 'running');
+    assert.equal(processesOf(i!.id).length, 2, 'the shell and the node');
+    await p.terminate([i!.id]);
+    const right = await p.list();
+    assert.ok(right.every((x) => x.state === 'shutting-down'), 'not forgotten while it runs');
+    assert.deepEqual(await until(() => p.list(), (l) => l.length === 0), []);
+    assert.deepEqual(processesOf(i!.id), [], 'the node under the shell is gone too');
+    await assert.rejects(request(`${i!.address}/v2/health/ready`));
+  });
+
+  it('sends SIGKILL to a node that outlives the grace period after SIGTERM', async function () {
+    if (process.platform !== 'linux') this.skip();
+    const stubborn = `process.on('SIGTERM', () => {}); console.log(JSON.stringify({ listening: 'http://127.0.0.1:9' })); setInterval(() => {}, 1000);`;
+    const p = make({ command: [process.execPath, '-e', stubborn], terminateGraceMs: 300 });
+    await p.launch({ type: 'r5n.large', pool: 'r5n', count: 1, clientToken: 't10' });
+    const [i] = await until(() => p.list(), (l) => l[0]?.state === 'running');
+    await p.terminate([i!.id]);
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(processesOf(i!.id).length, 1, 'it ignored SIGTERM');
+    assert.deepEqual((await p.list()).map((x) => x.state), ['shutting-down']);
+    assert.deepEqual(await until(() => p.list(), (l) => l.length === 0), []);
+    assert.deepEqual(processesOf(i!.id), []);
+  });
+
   it('forgets an instance whose process died', async () => {
     const p = make();
     await p.launch({ type: 'r5n.large', pool: 'r5n', count: 2, clientToken: 't4' });
@@ -108,6 +173,17 @@ describe('LocalProvider', function () {
     const [i] = await until(() => looker.list(), (l) => l[0]?.state === 'running');
     assert.equal(i?.state, 'running');
     assert.equal(readFileSync(join(dir, 'state.json'), 'utf8'), before);
+  });
+
+  it('lists an instance of a type the catalog no longer has, priced at 0, instead of failing', async () => {
+    await make().launch({ type: 'r5n.large', pool: 'r5n', count: 1, clientToken: 't7' });
+    const warnings: string[] = [];
+    const logger = { info() {}, error() {}, debug() {}, isLevelEnabled: () => false, warn: (_o: unknown, msg?: string) => void warnings.push(String(msg)) } as unknown as Logger;
+    const later = make({ logger, priceOf: (t) => (t === 'r5n.large' ? catalog.price('zz9.large') : catalog.price(t)) });
+    const [i] = await later.list();
+    assert.equal(i?.type, 'r5n.large');
+    assert.equal(i?.usdPerHour, 0);
+    assert.ok(warnings.some((w) => /catalog lacks/.test(w)));
   });
 
   it('refuses a state file that belongs to another cluster', async () => {
