@@ -268,8 +268,10 @@ export class LocalProvider implements CloudProvider {
     const err = openSync(stdoutPath.replace(/\.out$/, '.err'), 'w');
     try {
       const child = spawn(cmd, args, { detached: true, stdio: ['ignore', out, err], env: { ...process.env, [INSTANCE_ENV]: id } });
-      if (child.pid === undefined) throw new MixscaleError('MIXSCALE_CLOUD_API', `cannot start ${cmd}`, { retryable: false });
+      // Listened to first: a command that cannot start (not on PATH) reports it by an 'error'
+      // event after this returns, which unheard would end the whole process.
       child.on('error', (e) => this.log.error({ id, err: e.message }, 'local node failed to start'));
+      if (child.pid === undefined) throw new MixscaleError('MIXSCALE_CLOUD_API', `cannot start ${cmd}: not found or not executable`, { retryable: false });
       child.unref();
       return child.pid;
     } finally {

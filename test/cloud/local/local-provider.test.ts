@@ -63,6 +63,14 @@ describe('LocalProvider', function () {
     await res.body.dump();
   });
 
+  it('fails a launch whose command cannot start with a clear error, and the controller process lives on', async () => {
+    const p = make({ command: ['mixscale-no-such-command-on-path'] });
+    await assert.rejects(p.launch({ type: 'r5n.large', pool: 'r5n', count: 1, clientToken: 'bad' }), /cannot start mixscale-no-such-command-on-path: not found or not executable/);
+    // The spawn's 'error' event comes after launch() returns; unheard, it would end this process.
+    await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(await p.list(), []);
+  });
+
   it('keeps an instance pending for the boot delay', async () => {
     const p = make({ bootDelayMs: 60_000 });
     await p.launch({ type: 'r5n.large', pool: 'r5n', count: 1, clientToken: 't2' });
