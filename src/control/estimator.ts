@@ -54,7 +54,8 @@ interface ClassHistory {
 /**
  * Turns raw windowed arrival rates into the load to plan for, per class, the way Knative's
  * autoscaler does: a rate averaged over a 60 s stable window, and over a 6 s panic window; when
- * the panic rate reaches twice the stable rate the estimator panics and, for a stable window
+ * the panic rate reaches twice the stable rate (weighing the panic window as Knative does, even
+ * when the observed windows are as long as the stable one) the estimator panics and, for a stable window
  * from the last trigger, plans for the larger of the two (react to bursts at once, scale down
  * only on the slow average). Optionally it looks ahead by about a boot time with a seasonal-
  * naive forecast (same time one season ago, scaled to today's level) or Holt's linear trend,
@@ -93,7 +94,18 @@ export class LoadEstimator implements Estimator {
 
       const stable = average(h.samples, observed.atMs - o.stableWindowMs, observed.atMs);
       const panic = average(h.samples, observed.atMs - o.panicWindowMs, observed.atMs);
-      if (stable > 0 && panic >= o.panicThreshold * stable) h.panicUntilMs = nowMs + o.stableWindowMs;
+      // Knative compares the panic rate with the stable one, in which the panic window weighs
+      // panic/stable (a tenth). With the 30-60 s windows a router snapshot or a tick gives, the
+      // newest window would weigh a half or all of the stable rate (panic ≥ 2 × stable could
+      // only fire after a window of nothing), so the stable rate it is compared with is rebuilt
+      // with Knative's weights: the windows before the panic window, and the panic rate.
+      const before = average(
+        h.samples.filter((x) => x.endMs <= observed.atMs - o.panicWindowMs),
+        observed.atMs - o.stableWindowMs,
+        observed.atMs,
+      );
+      const share = o.panicWindowMs / o.stableWindowMs;
+      if (before > 0 && panic >= o.panicThreshold * ((1 - share) * before + share * panic)) h.panicUntilMs = nowMs + o.stableWindowMs;
       let rps = nowMs < h.panicUntilMs ? Math.max(stable, panic) : stable;
 
       const ahead = this.forecast(h, observed.atMs, stable);

@@ -44,6 +44,23 @@ describe('LoadEstimator', () => {
     assert.equal(e.panicking('a', 66_000), false);
   });
 
+  it('panics on a burst with windows as long as a tick or a router snapshot, as with 6 s ones', () => {
+    // 30 s windows every 30 s (a simulator tick), and 60 s windows every 30 s (a router snapshot).
+    for (const windowMs of [30_000, 60_000]) {
+      const e = new LoadEstimator();
+      for (let t = 30_000; t <= 300_000; t += 30_000) e.estimate(obs(t, 10, windowMs), t);
+      const burst = windowMs === 30_000 ? 1000 : 505; // a 60 s window holding 30 s of the burst
+      const l = e.estimate(obs(330_000, burst, windowMs), 330_000);
+      assert.ok(e.panicking('a', 330_000), `window ${windowMs} ms`);
+      assert.equal(rpsOf(l), burst);
+      // Doubling is not a burst at these weights either (20 against 0.9 × 10 + 0.1 × 20).
+      const calm = new LoadEstimator();
+      for (let t = 30_000; t <= 300_000; t += 30_000) calm.estimate(obs(t, 10, windowMs), t);
+      calm.estimate(obs(330_000, 20, windowMs), 330_000);
+      assert.equal(calm.panicking('a', 330_000), false);
+    }
+  });
+
   it('stays in panic mode for a stable window, holding the larger estimate while the burst fades', () => {
     const e = new LoadEstimator();
     feed(e, [...Array<number>(10).fill(10), 40]);
