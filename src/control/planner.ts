@@ -372,10 +372,10 @@ function explain(model: PerformanceModel, p: MixPrediction, usd: number, budget:
   const lat = p.classes[worst]!.sloQuantileMs;
   if (p.score > 1 && shared !== null) {
     const within = model.classes.map((c) => `${c.name} ${((shared[c.name] ?? 1) * 100).toFixed(2)}%`).join(', ');
-    return `SLO met only with late binding's shared queue within ${spend}: ${within} within SLO (per-pool queues: ${wc.name} ${q} ${lat.toFixed(0)} ms > ${wc.sloMs} ms)${util}; binding: budget`;
+    return `SLO met only with late binding's shared queue within ${spend}: ${within} within SLO (per-pool queues: ${wc.name} ${q} ${lat.toFixed(0)} ms > ${+wc.sloMs.toFixed(1)} ms)${util}; binding: budget`;
   }
-  if (p.score > 1) return `SLO not attainable within ${spend}: ${wc.name} ${q} predicted ${lat.toFixed(0)} ms > ${wc.sloMs} ms${util}${lost}`;
-  return `${lowest ? 'lowest predicted tail' : 'predicted tail'} within ${spend}: ${wc.name} ${q} ${lat.toFixed(0)} ms (SLO ${wc.sloMs} ms)${util}; binding: budget`;
+  if (p.score > 1) return `SLO not attainable within ${spend}: ${wc.name} ${q} predicted ${lat.toFixed(0)} ms > ${+wc.sloMs.toFixed(1)} ms${util}${lost}`;
+  return `${lowest ? 'lowest predicted tail' : 'predicted tail'} within ${spend}: ${wc.name} ${q} ${lat.toFixed(0)} ms (SLO ${+wc.sloMs.toFixed(1)} ms)${util}; binding: budget`;
 }
 
 function toMix(counts: readonly number[], cands: readonly CandidateType[]): Mix {
@@ -614,7 +614,8 @@ class MixSearch {
       if (this.hi[b]! === 0) continue;
       let dominated = false;
       for (let a = 0; a < P && !dominated; a++) {
-        if (a === b || this.hi[a]! === 0 || fast[a] !== fast[b]) continue;
+        // A type capped below b (in capacity cooldown, or a low maxCount) cannot take b's place.
+        if (a === b || this.hi[a]! < this.hi[b]! || fast[a] !== fast[b]) continue;
         let allNoWorse = true;
         let someBetter = false;
         for (let k = 0; k < stats[a]!.length; k++) {

@@ -251,6 +251,20 @@ describe('planMix (Kairos rm2, $2.5/h)', () => {
     assert.match(p.reason, /^overloaded/);
   });
 
+  it('bounded search keeps a type whose better twin is in capacity cooldown', () => {
+    // r5n-cheap: r5n.large's speed for less, but cooling down with one running.
+    const r5n = kairosCandidates.find((c) => c.type === 'r5n.large')!;
+    const cheap = kairosCandidate('r5n.large', 0.14, 17, { pool: 'r5n-cheap', type: 'r5n-cheap', profile: r5n.profile, available: false });
+    const candidates = [kairosCandidates.find((c) => c.type === 'g4dn.xlarge')!, r5n, cheap];
+    const fleet: Instance[] = [{ id: 'x', type: 'r5n-cheap', pool: 'r5n-cheap', state: 'running', launchedAtMs: 0, usdPerHour: 0.14 }];
+    const run = (exactLimit: number) => planMix({ budgetUsdPerHour: 2.5, classes: rm2Class, candidates, load: rm2Load(100), fleet, options: { exactLimit } });
+    const exact = run(4000);
+    const bounded = run(1);
+    assert.equal(bounded.search, 'bounded');
+    assert.ok(bounded.score <= 1, `bounded: ${JSON.stringify(bounded.mix)} score ${bounded.score}`);
+    assert.ok(bounded.score <= exact.score * 1.05, `bounded ${bounded.score} vs exact ${exact.score}`);
+  });
+
   it('gives a class without traffic no say: the mix is the one its busy class alone would get', () => {
     const candidates = twoModelCandidates();
     const rm2 = { name: 'rm2', model: 'rm2', sloMs: 350, sloQuantile: 0.99, share: 1 };

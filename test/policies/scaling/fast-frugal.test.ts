@@ -78,6 +78,9 @@ describe('fast-frugal scaling policy', () => {
     const observed = { ...state.observed, classes: [{ name: 'rm2', rps: 60, sizes: kairosSizes, latency: slow }] };
     const d = createScalingPolicy('fast-frugal').decide({ ...state, observed });
     assert.match(d.reason, /latency feedback rm2 ×1\.\d\d/);
+    // The SLO the plan was held to, tightened by the feedback, reads rounded.
+    assert.match(d.reason, / > \d+(\.\d)? ms/);
+    assert.doesNotMatch(d.reason, /\d\.\d{2,} ms/);
   });
 
   it("asks the shared queue's second opinion only for a late-binding router, and not once the observed tail runs above the per-pool model", () => {
