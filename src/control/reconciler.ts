@@ -267,7 +267,11 @@ export function planActions(desired: Mix, budget: number, snapshot: FleetSnapsho
       if (last.length > 0) {
         // Kept while a replacement is on its way or can launch beside it. When none can, the
         // target is out of reach without a gap: the last one goes too, and says so.
-        if (last.some((m) => coming.has(m)) || fitsBeside(i, last)) continue;
+        // A kept one stays billed: the next one's replacement must fit beside it too.
+        if (last.some((m) => coming.has(m)) || fitsBeside(i, last)) {
+          staying += price(i);
+          continue;
+        }
         reason = `surplus (budget): the last instance serving ${last.join(', ')}, but no replacement fits beside it: serving gap until the replacements run`;
       }
       actions.push({ kind: 'drain', id: i.id, type: i.type, reason });

@@ -122,6 +122,18 @@ describe('planActions', () => {
     assert.deepEqual(kinds(booting), []);
   });
 
+  it('counts a kept last server as staying: two models whose replacements cannot both fit beside their last servers do not stall', () => {
+    // gpuA serves A, gpuB serves B ($0.5/h each); the target is one $0.3/h CPU per model under $1.1/h.
+    const prices: Record<string, number> = { gpuA: 0.5, gpuB: 0.5, cpuA: 0.3, cpuB: 0.3 };
+    const models: Record<string, string[]> = { gpuA: ['A'], gpuB: ['B'], cpuA: ['A'], cpuB: ['B'] };
+    const r: PlanRules = { ...rules, priceOf: (t) => prices[t]!, poolOf: (t) => t, modelsOf: (pool) => models[pool]! };
+    const run = (id: string, type: string): Instance => ({ id, type, pool: type, state: 'running', launchedAtMs: 0, readyAtMs: 60_000, usdPerHour: prices[type]! });
+    const p = planActions({ cpuA: 1, cpuB: 1 }, 1.1, snap([run('ga', 'gpuA'), run('gb', 'gpuB')]), r);
+    const drains = p.actions.filter((a) => a.kind === 'drain');
+    assert.equal(drains.length, 1, 'one keeps serving its model while the other makes room');
+    assert.match(drains[0]!.reason, /serving gap/);
+  });
+
   it('drains at once what an over-budget fleet must give up, however the replacements stand', () => {
     const fleet = [inst('a', 'gpu', 'running'), inst('b', 'gpu', 'running'), inst('c', 'gpu', 'running'), inst('p', 'cpu', 'pending', 999_000)];
     const p = planActions({ gpu: 1, cpu: 3 }, 1.0, snap(fleet), rules);
