@@ -360,8 +360,6 @@ export class InferRouter {
       this.o.metrics.arrived(ci, p.req.size);
     }
     if (state !== null) return this.send(call, p, body, failed, state, false);
-    // A retry with no other backend to take it: the client gets the first backend's failure.
-    if (failed !== undefined) return this.passOn(call, p, failed);
     const reason = this.o.policy.lastRejectReason ?? 'no-backend';
     if (reason === 'overloaded' && this.waiting !== undefined && this.o.lateBinding !== undefined) {
       const fastestMs = p.clientDeadline ? this.fastestServiceMs(p) : NaN;
@@ -370,7 +368,8 @@ export class InferRouter {
         this.reject(res, ci, 'deadline', `cannot finish within the ${Math.round(p.req.deadlineMs - p.req.arrivalMs)} ms deadline: expected ${Math.round(fastestMs)} ms on the fastest backend, before any wait`);
         return call.done();
       }
-      // Late binding counts the dispatch when it binds the request to a slot.
+      // Late binding counts the dispatch when it binds the request to a slot (a retry, too,
+      // waits for a busy backend).
       this.wait(p, res, this.waiting, this.o.lateBinding.maxWaitMs).then(
         (bound) => {
           if (bound === null) return call.done();
@@ -384,6 +383,8 @@ export class InferRouter {
       );
       return;
     }
+    // A retry with no other backend to take it: the client gets the first backend's failure.
+    if (failed !== undefined) return this.passOn(call, p, failed);
     const why =
       reason === 'deadline'
         ? `no backend can finish this request within its deadline (${Math.round(p.req.deadlineMs - p.req.arrivalMs)} ms)`

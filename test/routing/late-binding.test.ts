@@ -121,6 +121,23 @@ describe('router with late binding (routing.lateBinding)', () => {
     assert.equal((await first).status, 200);
   });
 
+  it('retries a refused request on a backend that is merely busy: it waits for its slot', async () => {
+    const b = await backend('b', 300);
+    const r = await lateRouter();
+    const server = bed.serve(r.server);
+    server.backends.add({ id: 'b', url: b.url, type: 'r5n.large' });
+    const first = infer(r.url);
+    await until(() => b.inFlight === 1, 'b busy');
+    const a = await backend('a', 0);
+    a.behaviour.status = 503;
+    server.backends.add({ id: 'a', url: a.url, type: 'r5n.large' });
+    const second = await infer(r.url);
+    assert.equal(second.status, 200);
+    assert.equal(second.headers.get('x-mixscale-backend'), 'b');
+    assert.deepEqual([a.received.length, b.received.length], [1, 2]);
+    assert.equal((await first).status, 200);
+  });
+
   it('refuses at once the waiting requests of a model whose last backend is removed', async () => {
     const { a, server, url } = await oneBackend(200);
     const first = infer(url);
