@@ -141,8 +141,12 @@ export function chooseType(
  * it keeps the fleet it has (within the pool bounds and the budget), and says why.
  */
 export function noTypeDecision(state: Pick<ScalingState, 'candidates' | 'fleet' | 'budgetUsdPerHour'>, named: string | undefined, kind: string): ScalingDecision {
+  return keepFleet(state, named !== undefined ? `type ${named} is not an available candidate` : `no ${kind}type available among the candidates`);
+}
+
+/** Keeps the fleet's pending and running instances (within the pool bounds and the budget), saying why. */
+export function keepFleet(state: Pick<ScalingState, 'candidates' | 'fleet' | 'budgetUsdPerHour'>, why: string): ScalingDecision {
   const have: Record<string, number> = {};
   for (const i of state.fleet) if (i.state === 'pending' || i.state === 'running') have[i.type] = (have[i.type] ?? 0) + 1;
-  const why = named !== undefined ? `type ${named} is not an available candidate` : `no ${kind}type available among the candidates`;
   return { mix: boundMix(have, state).mix, reason: `${why}: keeping the fleet as it is` };
 }

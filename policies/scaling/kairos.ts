@@ -3,7 +3,7 @@ import { ConfigError } from '../../src/core/errors.ts';
 import { formatMix, type Mix } from '../../src/core/types.ts';
 import { buildModel } from '../../src/model/build.ts';
 import { upperBoundRps } from '../../src/model/capacity.ts';
-import { noTypeDecision } from './capacity.ts';
+import { keepFleet, noTypeDecision } from './capacity.ts';
 import type { ScalingPolicyOptions } from './index.ts';
 
 /**
@@ -67,7 +67,11 @@ export function createKairos(options: ScalingPolicyOptions): ScalingPolicy {
   return {
     name: 'kairos',
     decide(state: ScalingState): ScalingDecision {
-      const key = `${state.budgetUsdPerHour}|${state.candidates.map((c: CandidateType) => `${c.type}:${c.available ? 'up' : heldOf(state.fleet, c.pool)}`).join(',')}`;
+      const key = `${state.load.classes.some((c) => c.sizes.sizes.length > 0) ? 'sized' : 'unsized'}|${state.budgetUsdPerHour}|${state.candidates.map((c: CandidateType) => `${c.type}:${c.available ? 'up' : heldOf(state.fleet, c.pool)}`).join(',')}`;
+      // The bound depends on the request sizes: none seen yet (no traffic), no choice to make.
+      if (!state.load.classes.some((c) => c.sizes.sizes.length > 0) && state.fleet.some((i) => i.state === 'pending' || i.state === 'running')) {
+        return keepFleet(state, 'kairos: no request sizes seen yet');
+      }
       if (cached === undefined || key !== cacheKey) {
         const r = kairosBestMix(state);
         // No configuration with a GPU instance (every fast type in cooldown, none held): keep

@@ -22,6 +22,20 @@ describe('kairos scaling policy (Kairos’ upper-bound allocator)', () => {
     assert.deepEqual(r.mix, {});
   });
 
+  it('makes no lasting choice before any request size is seen: it keeps a fleet it has, and chooses again once traffic shows', () => {
+    const unsized = (fleet: Instance[] = []) => {
+      const s = kairosState(0, 0, fleet);
+      const load = { ...s.load, classes: [{ name: 'rm2', rps: 0, sizes: { sizes: new Float64Array(0), weights: new Float64Array(0) } }] };
+      return { ...s, load, observed: load };
+    };
+    const p = createScalingPolicy('kairos');
+    p.decide(unsized());
+    assert.deepEqual(p.decide(kairosState(80)).mix, { 'g4dn.xlarge': 1, 'r5n.large': 13 });
+    const r5n = Array.from({ length: 10 }, (_, i): Instance => ({ id: `r-${i}`, type: 'r5n.large', pool: 'r5n.large', state: 'running', launchedAtMs: 0, usdPerHour: 0.149 }));
+    const held = createScalingPolicy('kairos').decide(unsized(r5n));
+    assert.deepEqual(held.mix, { 'r5n.large': 10 }, held.reason);
+  });
+
   it('with the GPU type in capacity cooldown, keeps the GPUs it has; with none, keeps the fleet rather than empty it', () => {
     const cooled = kairosCandidates.map((c) => (c.type === 'g4dn.xlarge' ? { ...c, available: false } : c));
     const gpus = (n: number) => Array.from({ length: n }, (_, i): Instance => ({ id: `g-${i}`, type: 'g4dn.xlarge', pool: 'g4dn.xlarge', state: 'running', launchedAtMs: 0, usdPerHour: 0.526 }));
