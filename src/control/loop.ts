@@ -118,6 +118,16 @@ export class ControlLoop {
     return rec;
   }
 
+  /**
+   * The fleet to hold when there is nothing to decide with: its pending and running instances of
+   * the candidates' types (one of a type no pool has, say one the catalog lacks, is not held:
+   * it goes as surplus, as it would on a decided tick).
+   */
+  private heldMix(fleet: readonly Instance[]): Mix {
+    const known = new Set(this.o.candidates().map((c) => c.type));
+    return Object.fromEntries(Object.entries(activeMix(fleet)).filter(([t]) => known.has(t)));
+  }
+
   private candidatesNow(nowMs: Ms): { candidates: CandidateType[]; unavailable: string[] } {
     const off = this.cooldowns.unavailable(nowMs);
     const candidates = this.o.candidates().map((c) => (off.has(c.type) && c.available ? { ...c, available: false } : c));
@@ -154,7 +164,7 @@ export class ControlLoop {
       } catch (e) {
         const err = describe(e);
         this.log.warn({ tick: seq, err: err.message }, 'metrics unavailable; holding the fleet');
-        const held = activeMix(fleet);
+        const held = this.heldMix(fleet);
         const reconcile = await this.o.reconciler.reconcile(held, budget, { dryRun, fleet });
         return done('held', { reconcile, error: err });
       }
@@ -183,7 +193,7 @@ export class ControlLoop {
           // must not freeze the fleet: keep reconciling toward the last target so drains
           // finish, terminations free budget, and the next tick can decide again.
           const err = describe(e);
-          const target = this.lastTarget ?? activeMix(currentFleet);
+          const target = this.lastTarget ?? this.heldMix(currentFleet);
           this.log.warn({ tick: seq, code: err.code, err: err.message, target }, 'policy could not decide; continuing toward the last target');
           const held = await this.o.reconciler.reconcile(target, budget, { dryRun, fleet: currentFleet });
           return done('failed', { reconcile: held, error: err });

@@ -105,6 +105,23 @@ describe('ControlLoop', () => {
     assert.deepEqual(await runningMix(cloud), { gpu: 1, cpu: 4 });
   });
 
+  it('holding the fleet, does not hold an instance of a type the catalog lacks (it goes as surplus, and the tick does not fail)', async () => {
+    const clock = new SimClock(0);
+    const cloud = new FakeCloud(clock, prices, 60_000);
+    const metrics = new ScriptedMetrics();
+    const priceOf = (t: string): number => {
+      if (prices[t] === undefined) throw new MixscaleError('MIXSCALE_CATALOG_UNKNOWN_TYPE', `unknown instance type "${t}"`);
+      return prices[t]!;
+    };
+    const reconciler = new Reconciler({ provider: cloud, membership: new FakeMembership(), clock, priceOf, poolOf: (t) => `${t}-pool`, launchTimeoutMs: 300_000, drainTimeoutMs: 60_000 });
+    const loop = new ControlLoop({ clock, metrics, policy: rpsPolicy, reconciler, classes: [{ name: 'c', model: 'm', sloMs: 100, sloQuantile: 0.99, share: 1 }], candidates: () => [candidate('gpu'), candidate('cpu')], budgetAt: () => 2 });
+    cloud.instances.set('i-odd', { id: 'i-odd', type: 'zz9.large', pool: 'zz9.large-pool', state: 'running', launchedAtMs: 0, readyAtMs: 0, usdPerHour: 0.3 });
+    metrics.down = true;
+    const r = await loop.tick();
+    assert.equal(r.status, 'held', r.error?.message);
+    assert.ok(r.reconcile?.actions.some((a) => a.kind === 'drain' && a.id === 'i-odd'), JSON.stringify(r.reconcile?.actions));
+  });
+
   it('holds the fleet while the router cannot take membership calls, then registers what runs', async () => {
     const { membership, step } = setup();
     membership.unreachable = true;
