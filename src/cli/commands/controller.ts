@@ -18,6 +18,7 @@ import type { TickRecord } from '../../control/loop.ts';
 import { instancePrice } from '../../control/reconciler.ts';
 import { scheduleTicks } from '../../control/scheduler.ts';
 import { readStatus, summarizeTick, type ControllerStatus, type TickSummary } from '../../control/status.ts';
+import { adminToken } from '../../routing/admin.ts';
 import type { FleetMembership, MetricsSource } from '../../control/types.ts';
 import { RouterAdminClient } from '../../routing/admin-client.ts';
 import { RouterSnapshotSource } from '../../routing/snapshot-client.ts';
@@ -49,7 +50,7 @@ const readOnlyMembership: FleetMembership = {
 
 function membershipFor(loaded: LoadedConfig, s: ControllerSettings, dryRun: boolean): FleetMembership {
   const routerUrl = routerUrlOf(s, loaded.source);
-  const token = loaded.config.router?.adminToken ?? (process.env.MIXSCALE_ADMIN_TOKEN || undefined);
+  const token = adminToken(loaded.config.router?.adminToken);
   if (token === undefined) {
     if (dryRun) return readOnlyMembership;
     throw new MixscaleError('MIXSCALE_CONFIG_INVALID', `${loaded.source}: the router's admin token is needed: set router.adminToken or the MIXSCALE_ADMIN_TOKEN environment variable`);
@@ -265,7 +266,7 @@ async function tearDown(cmd: Command, opts: { dryRun?: boolean; force?: boolean 
   const fleet = await provider.list();
   const ids = fleet.map((i) => i.id);
   if (!(opts.dryRun ?? false) && ids.length > 0) {
-    const token = loaded.config.router?.adminToken ?? (process.env.MIXSCALE_ADMIN_TOKEN || undefined);
+    const token = adminToken(loaded.config.router?.adminToken);
     if (s.routerUrl !== undefined && token !== undefined) {
       const router = new RouterAdminClient({ routerUrl: s.routerUrl, token, timeoutMs: 2_000 });
       for (const id of ids) {

@@ -221,10 +221,15 @@ describe('mixscale controller', function () {
     assert.equal(r.stderr.trim().split('\n').length, 1);
   });
 
-  it('says in one line that the admin token is needed outside a dry run', async () => {
+  it('says in one line that the admin token is needed outside a dry run (a blank one is none), and refuses a short one as the router does', async () => {
     const config = writeConfig(dir, router.url);
-    const r = await cli(['--config', config, '--log-level', 'silent', 'controller', '--once']);
-    assert.equal(r.code, 2);
-    assert.match(r.stderr, /MIXSCALE_ADMIN_TOKEN/);
+    for (const blank of ['', '   ']) {
+      const r = await cli(['--config', config, '--log-level', 'silent', 'controller', '--once'], { MIXSCALE_ADMIN_TOKEN: blank });
+      assert.equal(r.code, 2);
+      assert.match(r.stderr, /admin token is needed/);
+    }
+    const short = await cli(['--config', config, '--log-level', 'silent', 'controller', '--once'], { MIXSCALE_ADMIN_TOKEN: 'short' });
+    assert.equal(short.code, 2, short.stderr);
+    assert.match(short.stderr, /MIXSCALE_ADMIN_TOKEN: must be at least 16 characters/);
   });
 });
