@@ -80,14 +80,13 @@ export async function replayTrace(opts: ReplayOptions, clock: Clock): Promise<Re
   // The clock starts once the first arrival is read: reading a trace (and, for --peak-rps, a
   // first pass over it) must not make the first sends late.
   const arrivals = readTrace({ ...opts.trace, stats })[Symbol.asyncIterator]();
-  let first: IteratorResult<TraceArrival> | undefined = await arrivals.next();
+  const first = await arrivals.next();
   const start = clock.now();
   let lastAnswerAt = start;
   const fleet = new FleetWatch(url.origin, clock);
   fleet.start(start);
   try {
     for (let next = first; next.done !== true; next = await arrivals.next()) {
-      first = undefined;
       const a = next.value;
       const intended = start + a.tMs;
       lastT = a.tMs;
@@ -121,7 +120,8 @@ export async function replayTrace(opts: ReplayOptions, clock: Clock): Promise<Re
   } finally {
     await fleet.stop();
     await pool.close();
-    if (first !== undefined) await arrivals.return?.(undefined);
+    // Closes the trace read however the loop ended (a no-op once it has run to the end).
+    await arrivals.return?.(undefined);
   }
   const t = rec.totals;
   const spanS = Math.max(lastT, 1) / 1000;
