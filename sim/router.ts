@@ -24,7 +24,7 @@ export interface SimRouterOptions {
   readonly maxOutstandingPerSlot: number;
   /** A registered instance joined (the run's per-type capacity accounting listens). */
   readonly onJoin?: (node: ServiceNode) => void;
-  /** A node stopped counting as capacity (drained or gone). */
+  /** A node stopped counting as capacity (drained or gone); called once it takes no more requests. */
   readonly onLeave?: (node: ServiceNode) => void;
 }
 
@@ -160,10 +160,10 @@ export class SimRouter implements FleetMembership {
   async deregister(instanceId: string): Promise<void> {
     const node = this.byId.get(instanceId);
     if (node === undefined) return;
-    this.leave(node);
     node.backend.accepting = false;
     this.tracker.remove(instanceId);
     this.byId.delete(instanceId);
+    this.leave(node);
   }
 
   /**
@@ -173,11 +173,11 @@ export class SimRouter implements FleetMembership {
   gone(instanceId: string): ServiceNode | undefined {
     const node = this.everById.get(instanceId);
     if (node === undefined) return undefined;
-    this.leave(node);
     node.gone = true;
     node.backend.accepting = false;
     this.tracker.remove(instanceId);
     this.byId.delete(instanceId);
+    this.leave(node);
     return node;
   }
 

@@ -197,7 +197,10 @@ export async function runSimulation(loaded: LoadedConfig, overrides: SimOverride
       metrics.slots(node.typeIndex, node.slots, clock.now());
       bindWaiting(node, clock.now());
     },
-    onLeave: (node) => metrics.slots(node.typeIndex, -node.slots, clock.now()),
+    onLeave: (node) => {
+      metrics.slots(node.typeIndex, -node.slots, clock.now());
+      if (lateBinding) rebindWaiting(clock.now());
+    },
   });
 
   router.tracker.lateBinding = lateBinding;
@@ -305,6 +308,23 @@ export async function runSimulation(loaded: LoadedConfig, overrides: SimOverride
         start(id, node, t, size);
       } else start(id, node, t);
     }
+  }
+
+  /**
+   * Late binding, as the router does when a backend stops taking requests: the waiting requests
+   * are offered every node with a free slot, and those whose model no node takes any more are
+   * dropped at once (no-backend) instead of at their deadline.
+   */
+  function rebindWaiting(t: Ms): void {
+    if (waiting.length === 0) return;
+    for (const n of router.nodes) if (!n.gone && n.backend.accepting && n.busy < n.slots) bindWaiting(n, t);
+    waiting.removeModels(
+      (model) => !router.tracker.viewFor(model).backends.some((b) => b.accepting),
+      (id) => {
+        recorder.dropped(reqs.cls[id]!, 'no-backend', reqs.arrival[id]!, t);
+        reqs.release(id);
+      },
+    );
   }
 
   /** Counts a waiting request as dispatched to `node`; false (and dropped) when its type has no profile for its size. */

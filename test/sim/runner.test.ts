@@ -272,6 +272,23 @@ describe('simulation runner', () => {
       assert.ok(run.checks.conservation);
     });
 
+    it('drops at once, as no-backend, the waiting requests of a model whose last node leaves (as the router does)', async () => {
+      // One r5n.large, overloaded by size-200 requests; at 00:03 the budget no longer pays for it.
+      const cfg = loadConfigObject({
+        budget: { usdPerHour: 1, schedule: [{ cron: '0 0 0 * * *', usdPerHour: 1 }, { cron: '0 3 0 * * *', usdPerHour: 0.01 }] },
+        classes: [{ name: 'rm2', model: 'rm2', slo: '1h' }],
+        pools: [{ name: 'r5n', type: 'r5n.large' }],
+        scaling: { policy: 'static-mix', interval: '10s', options: { mix: { 'r5n.large': 1 } } },
+        routing: { policy: 'least-outstanding', lateBinding: true },
+        sim: { rps: 20, duration: '4m', sizes: { kind: 'fixed', size: 200 } },
+      });
+      const run = await runSimulation(cfg, { seed: 1 });
+      assert.ok(run.requests.completed > 0);
+      assert.equal(run.requests.dropReasons.deadline, 0, 'none waited out its (hour-long) deadline');
+      assert.ok(run.requests.dropReasons['no-backend'] > 0);
+      assert.ok(run.checks.conservation);
+    });
+
     it('settles every request by the end: those no backend would take are dropped at their deadline', async () => {
       // Overloaded: heterogeneity-aware declines, for a free r5n, waiting requests it cannot
       // finish in time there, so when the last completion frees a slot some are still waiting.
