@@ -44,9 +44,11 @@ export function decideExits(policy: ExitPolicyName, jobs: readonly ExitCandidate
   const next = ctx.done + 1;
   const out: Array<ExitReason | null> = jobs.map((j) => {
     if (next >= ctx.stageCount) return 'last-exit';
+    // Confidence first: a request confident enough stops for that reason, whatever the
+    // energy bound says of the next exit (max_energy ≥ the exit min_accuracy needs).
+    if (next > j.minExit && j.confidence >= ctx.confidenceThreshold) return 'confidence';
     if (next > j.maxExit) return 'energy';
     if (next <= j.minExit) return null; // the accuracy bound needs this stage
-    if (j.confidence >= ctx.confidenceThreshold) return 'confidence';
     if (policy === 'reactive') return ctx.now < j.deadlineMs ? null : 'latency';
     return null;
   });

@@ -110,6 +110,12 @@ describe('exit policy', () => {
         assert.deepEqual(decideExits(policy, [job({ maxExit: 1 })], ctx({ done: 1, now: 4 })), ['energy'], policy);
       }
     });
+
+    it('says the exit was for confidence when the confidence was reached, even where the energy bound also stops it', () => {
+      for (const policy of ['predictive', 'reactive'] as const) {
+        assert.deepEqual(decideExits(policy, [job({ maxExit: 1, confidence: 1 })], ctx({ done: 1, now: 4 })), ['confidence'], policy);
+      }
+    });
   });
 
   describe('confidence', () => {
