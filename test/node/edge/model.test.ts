@@ -87,6 +87,15 @@ describe('multi-exit model loading', () => {
     await loadFails(dir, /stage3\.onnx: onnxruntime cannot load stage 3/);
   });
 
+  it('refuses exit energies that decrease, naming the exit (energy is cumulative)', async () => {
+    await loadFails(
+      modelCopy((m) => {
+        (m.exits as Array<Record<string, unknown>>)[1]!.energy = 100;
+      }),
+      /manifest\.json: exits\[2\]\.energy: 64\.44 is below exits\[1\]\.energy 100 \(energy is cumulative/,
+    );
+  });
+
   it('reports manifest schema mistakes with the field path', async () => {
     await loadFails(
       modelCopy((m) => {
