@@ -19,6 +19,8 @@ export interface InferenceNode {
 }
 
 const DEFAULT_BODY_LIMIT = 4 * 1024 * 1024;
+/** OIP's binary tensor extension: a JSON header of this many bytes, then raw tensor data. */
+const BINARY_HEADER = 'inference-header-content-length';
 
 export interface NodeHttpOptions {
   readonly clock: Clock;
@@ -54,8 +56,15 @@ export function createNodeApp(node: InferenceNode, opts: NodeHttpOptions): expre
   app.get(['/v2/models/:name', '/v2/models/:name/versions/:version'], (req, res) => {
     if (known(req, res)) res.json({ name: node.modelName, platform: 'mixscale', ...node.metadata() });
   });
-  app.post(['/v2/models/:name/infer', '/v2/models/:name/versions/:version/infer'], arrival, express.json({ limit: opts.bodyLimit ?? DEFAULT_BODY_LIMIT }), async (req, res) => {
+  // The body is JSON whatever its content-type says (curl -d sends form-urlencoded, fetch text/plain),
+  // as Triton reads it, except for OIP's binary tensor extension, which these nodes do not speak.
+  const json = express.json({ limit: opts.bodyLimit ?? DEFAULT_BODY_LIMIT, type: (req) => req.headers[BINARY_HEADER] === undefined });
+  app.post(['/v2/models/:name/infer', '/v2/models/:name/versions/:version/infer'], arrival, json, async (req, res) => {
     if (!known(req, res)) return;
+    if (req.headers[BINARY_HEADER] !== undefined) {
+      res.status(400).json({ error: `${BINARY_HEADER}: OIP's binary tensor extension is not supported by this node; send the tensors as JSON` });
+      return;
+    }
     try {
       const parsed = parseInferRequest(req.body, node.requireInputs);
       res.json(await node.infer(parsed, res.locals.arrivalMs as Ms));

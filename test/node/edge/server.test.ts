@@ -105,6 +105,7 @@ describe('edge node over OIP v2', function () {
       ['malformed JSON', '{"inputs": [', /^body: not valid JSON/],
       ['more rows than one request may carry', { inputs: [{ name: 'input', shape: [65, 64], datatype: 'FP32', data: new Array<number>(65 * 64).fill(0) }] }, /^inputs\[0\]\.shape: 65 rows is more than this node takes in one request \(64/],
       ['a value beyond the FP32 range', { inputs: [{ name: 'input', shape: [1, 64], datatype: 'FP32', data: [1e300, ...pixels(0).slice(1)] }] }, /^inputs\[0\]\.data\[0\]: expected an FP32 number, got 1e\+300/],
+      ['a datatype the router takes but this model does not (BF16)', { inputs: [{ name: 'input', shape: [1, 64], datatype: 'BF16', data: pixels(0) }] }, /^inputs\[0\]\.datatype: expected FP32, got BF16/],
       ['a datatype OIP does not have', { inputs: [{ name: 'input', shape: [1, 64], datatype: 'fp32', data: pixels(0) }] }, /^inputs\[0\]\.datatype: expected one of BOOL, .*got "fp32"/],
       ['values of another kind than the datatype', { inputs: [{ name: 'input', shape: [1, 2], datatype: 'FP32', data: ['a', 'b'] }] }, /^inputs\[0\]\.data\[0\]: expected a number for FP32, got "a"/],
     ];
@@ -150,6 +151,14 @@ describe('edge node over OIP v2', function () {
     assert.equal(gzip.status, 400);
     assert.match(((await gzip.json()) as { error: string }).error, /^body: /);
     assert.equal((await infer(request({}))).status, 200);
+  });
+
+  it('reads the body as JSON whatever its content-type, as curl -d (form-urlencoded) and text/plain send it', async () => {
+    for (const type of ['application/x-www-form-urlencoded', 'text/plain']) {
+      const r = await fetch(`${server.url}/v2/models/digits-cnn/infer`, { method: 'POST', headers: { 'content-type': type }, body: JSON.stringify(request({})) });
+      assert.equal(r.status, 200, type);
+      assert.deepEqual(((await r.json()) as Reply['body']).outputs!.find((o) => o.name === 'label')!.data, [rows[0]![0]], type);
+    }
   });
 
   it('answers 404 in the OIP error shape for a model it does not serve', async () => {
