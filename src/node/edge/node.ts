@@ -102,7 +102,7 @@ export class EdgeNode implements InferenceNode {
       if (typeof v !== 'number' || !(Math.abs(v) <= FP32_MAX)) throw badRequest(`${at}.data[${i}]`, `expected an FP32 number, got ${JSON.stringify(v)}`);
       data[i] = v;
     }
-    const bounds = resolveBounds(parseBounds(req.parameters), m.exits, (k) => this.pathMedianMs(k), m.energy?.unit ?? 'units');
+    const bounds = resolveBounds(parseBounds(req.parameters), m.exits, (k) => this.pathMedianMs(k, rows), m.energy?.unit ?? 'units', rows);
     const r = await this.scheduler.submit(data, rows, bounds, arrivalMs);
     const exit = m.exits[r.exit - 1]!;
     const elapsed = r.endMs - r.arrivalMs;
@@ -139,10 +139,10 @@ export class EdgeNode implements InferenceNode {
     };
   }
 
-  /** Median time to reach exit k on an idle node (the floor below which a latency bound is impossible). */
-  private pathMedianMs(k: number): number {
+  /** Median time to reach exit k with `rows` rows on an idle node (the floor below which a latency bound is impossible). */
+  private pathMedianMs(k: number, rows: number): number {
     let t = 0;
-    for (let s = 0; s <= k; s++) t += this.latency.quantile(s, 1, 0.5);
+    for (let s = 0; s <= k; s++) t += this.latency.quantile(s, rows, 0.5);
     return t;
   }
 

@@ -67,6 +67,14 @@ describe('edge node over OIP v2', function () {
     assert.equal(r.body.parameters!.exit, 1);
   });
 
+  it('refuses a latency bound below the first stage\'s median for as many rows as the request carries', async () => {
+    const twiceOneRow = node.latency.quantile(0, 1, 0.5) * 2;
+    assert.equal((await infer(request({ latency_ms: twiceOneRow }))).status, 200, 'one row fits the bound');
+    const r = await infer({ inputs: [{ name: 'input', shape: [64, 64], datatype: 'FP32', data: rows.slice(0, 40).concat(rows.slice(0, 24)).map((x) => x.slice(1)) }], parameters: { latency_ms: twiceOneRow } });
+    assert.equal(r.status, 400);
+    assert.match(r.body.error!, /^parameters\.latency_ms: [\d.e-]+ ms is impossible: the fastest exit takes [\d.]+ ms at the median on this node for 64 rows/);
+  });
+
   it('runs to the exit an accuracy bound needs', async () => {
     const r = await infer(request({ min_accuracy: 0.99 }));
     assert.equal(r.body.parameters!.exit, 3);
