@@ -6,7 +6,7 @@ import type { OipInferRequest, OipInferResponse } from '../oip.ts';
 import { badRequest, parseBounds, resolveBounds } from './bounds.ts';
 import type { ExitPolicyName } from './exit-policy.ts';
 import type { MultiExitModel } from './model.ts';
-import { ExitScheduler } from './scheduler.ts';
+import { ExitScheduler, NonFiniteOutputError } from './scheduler.ts';
 import { StageLatency } from './stage-latency.ts';
 import { warmUp, type WarmUpReport } from './warmup.ts';
 
@@ -103,7 +103,14 @@ export class EdgeNode implements InferenceNode {
       data[i] = v;
     }
     const bounds = resolveBounds(parseBounds(req.parameters), m.exits, (k) => this.pathMedianMs(k, rows), m.energy?.unit ?? 'units', rows);
-    const r = await this.scheduler.submit(data, rows, bounds, arrivalMs);
+    let r;
+    try {
+      r = await this.scheduler.submit(data, rows, bounds, arrivalMs);
+    } catch (e) {
+      // Finite FP32 values can still overflow inside the model (64 × 1e38 does): the request's fault, not the node's.
+      if (!(e instanceof NonFiniteOutputError)) throw e;
+      throw badRequest(`${at}.data`, `row ${e.row}: the model's exit ${e.exit} gives NaN for these values (they overflow it in FP32; send values on the scale it was trained on, see the model's README)`);
+    }
     const exit = m.exits[r.exit - 1]!;
     const elapsed = r.endMs - r.arrivalMs;
     const labels = argmaxRows(r.probs, m.classes);

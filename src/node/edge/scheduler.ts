@@ -34,6 +34,19 @@ export interface SchedulerOptions {
   readonly probeEveryMs?: number;
 }
 
+/** A request whose rows gave a NaN or infinite exit output (values the model overflows on): it stops there. */
+export class NonFiniteOutputError extends Error {
+  /** The request's first such row (0-based) and the 1-based exit it reached. */
+  readonly row: number;
+  readonly exit: number;
+
+  constructor(row: number, exit: number) {
+    super(`row ${row}: exit ${exit} output is not a number`);
+    this.row = row;
+    this.exit = exit;
+  }
+}
+
 interface Job {
   readonly data: Float32Array;
   readonly rows: number;
@@ -190,12 +203,21 @@ export class ExitScheduler {
       this.probeInputs[stage] ??= sliceRows(input, 0, 1);
       if (out.hidden !== undefined && stage + 1 < this.model.stageCount) this.probeInputs[stage + 1] = sliceRows(out.hidden, 0, 1);
       let offset = 0;
+      const going: Job[] = [];
       for (const j of active) {
         j.probs = out.probs.slice(offset * classes, (offset + j.rows) * classes);
         j.hidden = out.hidden === undefined ? undefined : sliceRows(out.hidden, offset, j.rows);
         j.confidence = minRowMax(j.probs, classes);
         offset += j.rows;
+        // Rows are computed independently, so one request's overflow leaves the others' rows intact.
+        const bad = j.probs.findIndex((p) => !Number.isFinite(p));
+        if (bad < 0) going.push(j);
+        else {
+          j.hidden = undefined;
+          j.reject(new NonFiniteOutputError(Math.floor(bad / classes), stage + 1));
+        }
       }
+      active = going;
       const decisions = decideExits(
         this.opts.policy,
         active.map((j) => ({ deadlineMs: j.deadlineMs, minExit: j.bounds.minExit, maxExit: j.bounds.maxExit, rows: j.rows, confidence: j.confidence })),

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { RealClock, SimClock, settle } from '../../../src/core/clock.ts';
 import { MultiExitModel } from '../../../src/node/edge/model.ts';
-import { ExitScheduler, type ExitResult } from '../../../src/node/edge/scheduler.ts';
+import { ExitScheduler, NonFiniteOutputError, type ExitResult } from '../../../src/node/edge/scheduler.ts';
 import { StageLatency } from '../../../src/node/edge/stage-latency.ts';
 
 const MODEL_DIR = fileURLToPath(new URL('../../../models/digits-cnn', import.meta.url));
@@ -58,6 +58,22 @@ describe('exit scheduler', function () {
     } finally {
       s.stop();
     }
+  });
+
+  it('stops a request whose rows give a NaN output with an error naming the row, and answers the requests batched with it', async () => {
+    const s = scheduler(8);
+    const clock = new RealClock();
+    const huge = new Float32Array(128);
+    huge.set(digits[1]!, 0);
+    huge.fill(1e38, 64);
+    const first = s.submit(digits[0]!, 1, ALL_STAGES, clock.now()); // runs alone; the next two wait and run together
+    const bad = s.submit(huge, 2, ALL_STAGES, clock.now());
+    const good = s.submit(digits[2]!, 1, ALL_STAGES, clock.now());
+    await assert.rejects(bad, (e: unknown) => e instanceof NonFiniteOutputError && e.row === 1 && e.exit === 1);
+    const [a, b] = await Promise.all([first, good]);
+    assert.equal(a.exit, 3);
+    assert.equal(b.exit, 3);
+    assert.ok(b.probs.every(Number.isFinite));
   });
 
   it('answers a multi-row request row by row with the exit all its rows take', async () => {
