@@ -88,6 +88,20 @@ describe('exit scheduler', function () {
 });
 
 describe('stage latency', () => {
+  it('forgets a row count not run for two windows, falling back to the one-row figure × rows, so a slow burst there is not kept for good', () => {
+    const l = new StageLatency(1, 1000);
+    for (let i = 0; i < 30; i++) l.record(0, 2, 400, i); // a contended burst at 2 rows
+    for (let i = 0; i < 30; i++) l.record(0, 1, 5, 100 + i);
+    assert.ok(l.quantile(0, 2, 0.99) >= 399);
+    l.record(0, 1, 5, 1500); // only one-row runs (probes) since
+    assert.ok(l.quantile(0, 2, 0.99) >= 399, 'within two windows the burst still counts');
+    l.record(0, 1, 5, 2100);
+    assert.ok(Math.abs(l.quantile(0, 2, 0.99) - 10) < 0.1, `p99 at 2 rows: ${l.quantile(0, 2, 0.99)}`);
+    l.record(0, 2, 12, 2200);
+    assert.equal(l.count(0, 2), 1, 'measured afresh');
+    assert.equal(l.count(0, 1), 32, 'the one-row histogram is kept');
+  });
+
   it('forgets runs older than two windows, so a burst of slow runs stops weighing on the plan', async () => {
     const { StageLatency } = await import('../../../src/node/edge/stage-latency.ts');
     const l = new StageLatency(1, 1000);
