@@ -13,7 +13,8 @@ export interface InferenceNode {
   readonly modelName: string;
   /** False for nodes that take a bare size (`parameters.size`) without input tensors. */
   readonly requireInputs: boolean;
-  infer(req: OipInferRequest, arrivalMs: Ms): Promise<OipInferResponse>;
+  /** `signal` aborts when the client goes away before the answer: a node may stop working on it. */
+  infer(req: OipInferRequest, arrivalMs: Ms, signal?: AbortSignal): Promise<OipInferResponse>;
   /** Model metadata for `GET /v2/models/{name}`. */
   metadata(): Record<string, unknown>;
 }
@@ -65,10 +66,26 @@ export function createNodeApp(node: InferenceNode, opts: NodeHttpOptions): expre
       res.status(400).json({ error: `${BINARY_HEADER}: OIP's binary tensor extension is not supported by this node; send the tensors as JSON` });
       return;
     }
+    // The client hung up (e.g. curl -m) when its socket ends or the response closes before it
+    // was written; the socket's end is seen a loop turn sooner (and the server drops such a request anyway).
+    const gone = new AbortController();
+    const hangUp = (): void => {
+      if (!res.writableFinished) gone.abort();
+    };
+    req.socket.once('end', hangUp);
+    res.once('close', () => {
+      req.socket.off('end', hangUp);
+      hangUp();
+    });
     try {
       const parsed = parseInferRequest(req.body, node.requireInputs);
-      res.json(await node.infer(parsed, res.locals.arrivalMs as Ms));
+      const answer = await node.infer(parsed, res.locals.arrivalMs as Ms, gone.signal);
+      if (!gone.signal.aborted) res.json(answer);
     } catch (e) {
+      if (gone.signal.aborted) {
+        opts.logger.debug({ url: req.originalUrl }, 'client went away before the answer');
+        return;
+      }
       if (isMixscaleError(e) && e.code === 'MIXSCALE_REQUEST_INVALID') {
         res.status(400).json({ error: e.message });
         return;

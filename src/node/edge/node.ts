@@ -81,7 +81,7 @@ export class EdgeNode implements InferenceNode {
     };
   }
 
-  async infer(req: OipInferRequest, arrivalMs: Ms): Promise<OipInferResponse> {
+  async infer(req: OipInferRequest, arrivalMs: Ms, signal?: AbortSignal): Promise<OipInferResponse> {
     const m = this.model.manifest;
     const input = req.inputs.find((t) => t.name === m.input.name) ?? (req.inputs.length === 1 ? req.inputs[0] : undefined);
     if (input === undefined) throw badRequest('inputs', `no tensor named "${m.input.name}"`);
@@ -105,7 +105,7 @@ export class EdgeNode implements InferenceNode {
     const bounds = resolveBounds(parseBounds(req.parameters), m.exits, (k) => this.pathMedianMs(k, rows), m.energy?.unit ?? 'units', rows);
     let r;
     try {
-      r = await this.scheduler.submit(data, rows, bounds, arrivalMs);
+      r = await this.scheduler.submit(data, rows, bounds, arrivalMs, signal);
     } catch (e) {
       // Finite FP32 values can still overflow inside the model (64 × 1e38 does): the request's fault, not the node's.
       if (!(e instanceof NonFiniteOutputError)) throw e;

@@ -47,7 +47,15 @@ export class NonFiniteOutputError extends Error {
   }
 }
 
+/** The client went away (its request's signal aborted): the request left the queue or stopped between stages. */
+export class ClientGoneError extends Error {
+  constructor() {
+    super('the client went away before the answer');
+  }
+}
+
 interface Job {
+  readonly signal: AbortSignal | undefined;
   readonly data: Float32Array;
   readonly rows: number;
   readonly bounds: ResolvedBounds;
@@ -131,9 +139,16 @@ export class ExitScheduler {
     return this.queue.length + (this.running ? 1 : 0);
   }
 
-  submit(data: Float32Array, rows: number, bounds: ResolvedBounds, arrivalMs: Ms): Promise<ExitResult> {
+  /**
+   * Queues a request. When `signal` aborts (the client hung up), a queued request leaves the
+   * queue and a running one stops before its next stage; either way it is rejected with
+   * ClientGoneError, and its rows no longer weigh on anyone's plan.
+   */
+  submit(data: Float32Array, rows: number, bounds: ResolvedBounds, arrivalMs: Ms, signal?: AbortSignal): Promise<ExitResult> {
+    if (signal?.aborted === true) return Promise.reject(new ClientGoneError());
     return new Promise<ExitResult>((resolve, reject) => {
-      this.queue.push({
+      const job: Job = {
+        signal,
         data,
         rows,
         bounds,
@@ -145,7 +160,14 @@ export class ExitScheduler {
         confidence: 0,
         resolve,
         reject,
-      });
+      };
+      this.queue.push(job);
+      signal?.addEventListener('abort', () => {
+        const i = this.queue.indexOf(job);
+        if (i < 0) return; // running (it stops before its next stage) or answered
+        this.queue.splice(i, 1);
+        reject(new ClientGoneError());
+      }, { once: true });
       if (!this.running) void this.drain();
     });
   }
@@ -187,7 +209,16 @@ export class ExitScheduler {
     for (const j of cohort) j.startMs = start;
     let active = cohort;
     const classes = this.model.classes;
-    for (let stage = 0; active.length > 0; stage++) {
+    for (let stage = 0; ; stage++) {
+      // A stage runs on this thread, so a client that hung up during the last one is only seen
+      // once the sockets have been read: let them be, then drop the requests nobody waits for.
+      await new Promise<void>((r) => setImmediate(r));
+      active = active.filter((j) => {
+        if (j.signal?.aborted !== true) return true;
+        j.reject(new ClientGoneError());
+        return false;
+      });
+      if (active.length === 0) return;
       const rows = active.reduce((a, j) => a + j.rows, 0);
       const input = stage === 0 ? this.model.inputTensor(concat(active.map((j) => j.data)), rows) : concatTensors(active.map((j) => j.hidden!));
       const t0 = this.clock.now();

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { RealClock, SimClock, settle } from '../../../src/core/clock.ts';
 import { MultiExitModel } from '../../../src/node/edge/model.ts';
-import { ExitScheduler, NonFiniteOutputError, type ExitResult } from '../../../src/node/edge/scheduler.ts';
+import { ClientGoneError, ExitScheduler, NonFiniteOutputError, type ExitResult } from '../../../src/node/edge/scheduler.ts';
 import { StageLatency } from '../../../src/node/edge/stage-latency.ts';
 
 const MODEL_DIR = fileURLToPath(new URL('../../../models/digits-cnn', import.meta.url));
@@ -74,6 +74,39 @@ describe('exit scheduler', function () {
     assert.equal(a.exit, 3);
     assert.equal(b.exit, 3);
     assert.ok(b.probs.every(Number.isFinite));
+  });
+
+  it('drops a request whose client went away: from the queue at once, from a running batch before its next stage', async () => {
+    const latency = new StageLatency(3);
+    const clock = new RealClock();
+    const rows = (n: number): Float32Array => {
+      const d = new Float32Array(64 * n);
+      for (let r = 0; r < n; r++) d.set(digits[r]!, 64 * r);
+      return d;
+    };
+    // A model that reports each stage it starts, so the test can hang up at a stage boundary.
+    const started: Array<[number, number]> = [];
+    const hangUps = new Map<string, AbortController>();
+    const watched = Object.create(model) as MultiExitModel;
+    watched.runStage = (stage, input) => {
+      started.push([stage, input.dims[0]!]);
+      hangUps.get(`${stage},${input.dims[0]}`)?.abort();
+      return model.runStage(stage, input);
+    };
+    for (let st = 0; st < 3; st++) latency.record(st, 1, [1, 3, 7][st]!, 0);
+    const s = new ExitScheduler(watched, latency, clock, { policy: 'predictive', percentile: 0.99, confidenceThreshold: 0.95, maxBatchRows: 1, probeEveryMs: 0 });
+    const running = new AbortController();
+    hangUps.set('0,3', running); // the 3-row request's client hangs up while its first stage runs
+    const queued = new AbortController();
+    const a = s.submit(rows(3), 3, ALL_STAGES, clock.now(), running.signal);
+    const b = s.submit(rows(2), 2, ALL_STAGES, clock.now(), queued.signal);
+    const c = s.submit(rows(1), 1, ALL_STAGES, clock.now());
+    queued.abort(); // b's client hangs up while it waits
+    await assert.rejects(b, ClientGoneError);
+    await assert.rejects(a, ClientGoneError);
+    assert.equal((await c).exit, 3);
+    assert.deepEqual(started, [[0, 3], [0, 1], [1, 1], [2, 1]], 'a ran one stage, b none');
+    await assert.rejects(s.submit(rows(1), 1, ALL_STAGES, clock.now(), AbortSignal.abort()), ClientGoneError);
   });
 
   it('answers a multi-row request row by row with the exit all its rows take', async () => {
