@@ -213,6 +213,8 @@ function finishLoad(config: Config, source: string, baseDir: string, lineOf: (pa
   unknownScaling(['scaling', 'policy'], config.scaling.policy);
   config.sim?.compare?.forEach((name, i) => {
     unknownScaling(['sim', 'compare', i], name);
+    // Runs are told apart by policy (the report's panels select by it): one named twice would count twice.
+    if (config.sim!.compare!.indexOf(name) !== i) fail(['sim', 'compare', i], `"${name}" is named twice; name each scaling policy once`);
     // A compared policy other than scaling.policy runs with its defaults: it must be able to.
     if (name === config.scaling.policy) return;
     try {

@@ -13,12 +13,15 @@ export interface InferenceNode {
   readonly modelName: string;
   /** False for nodes that take a bare size (`parameters.size`) without input tensors. */
   readonly requireInputs: boolean;
-  infer(req: OipInferRequest, arrivalMs: Ms): Promise<OipInferResponse>;
+  /** `signal` aborts when the client goes away before the answer: a node may stop working on it. */
+  infer(req: OipInferRequest, arrivalMs: Ms, signal?: AbortSignal): Promise<OipInferResponse>;
   /** Model metadata for `GET /v2/models/{name}`. */
   metadata(): Record<string, unknown>;
 }
 
 const DEFAULT_BODY_LIMIT = 4 * 1024 * 1024;
+/** OIP's binary tensor extension: a JSON header of this many bytes, then raw tensor data. */
+const BINARY_HEADER = 'inference-header-content-length';
 
 export interface NodeHttpOptions {
   readonly clock: Clock;
@@ -54,12 +57,35 @@ export function createNodeApp(node: InferenceNode, opts: NodeHttpOptions): expre
   app.get(['/v2/models/:name', '/v2/models/:name/versions/:version'], (req, res) => {
     if (known(req, res)) res.json({ name: node.modelName, platform: 'mixscale', ...node.metadata() });
   });
-  app.post(['/v2/models/:name/infer', '/v2/models/:name/versions/:version/infer'], arrival, express.json({ limit: opts.bodyLimit ?? DEFAULT_BODY_LIMIT }), async (req, res) => {
+  // The body is JSON whatever its content-type says (curl -d sends form-urlencoded, fetch text/plain),
+  // as Triton reads it, except for OIP's binary tensor extension, which these nodes do not speak.
+  const json = express.json({ limit: opts.bodyLimit ?? DEFAULT_BODY_LIMIT, type: (req) => req.headers[BINARY_HEADER] === undefined });
+  app.post(['/v2/models/:name/infer', '/v2/models/:name/versions/:version/infer'], arrival, json, async (req, res) => {
     if (!known(req, res)) return;
+    if (req.headers[BINARY_HEADER] !== undefined) {
+      res.status(400).json({ error: `${BINARY_HEADER}: OIP's binary tensor extension is not supported by this node; send the tensors as JSON` });
+      return;
+    }
+    // The client hung up (e.g. curl -m) when its socket ends or the response closes before it
+    // was written; the socket's end is seen a loop turn sooner (and the server drops such a request anyway).
+    const gone = new AbortController();
+    const hangUp = (): void => {
+      if (!res.writableFinished) gone.abort();
+    };
+    req.socket.once('end', hangUp);
+    res.once('close', () => {
+      req.socket.off('end', hangUp);
+      hangUp();
+    });
     try {
       const parsed = parseInferRequest(req.body, node.requireInputs);
-      res.json(await node.infer(parsed, res.locals.arrivalMs as Ms));
+      const answer = await node.infer(parsed, res.locals.arrivalMs as Ms, gone.signal);
+      if (!gone.signal.aborted) res.json(answer);
     } catch (e) {
+      if (gone.signal.aborted) {
+        opts.logger.debug({ url: req.originalUrl }, 'client went away before the answer');
+        return;
+      }
       if (isMixscaleError(e) && e.code === 'MIXSCALE_REQUEST_INVALID') {
         res.status(400).json({ error: e.message });
         return;

@@ -25,8 +25,8 @@ export interface OipInferResponse {
   readonly outputs: ReadonlyArray<{ name: string; shape: readonly number[]; datatype: string; data: ArrayLike<number> | readonly number[] }>;
 }
 
-/** The tensor datatypes of the Open Inference Protocol v2. */
-const DATATYPES: ReadonlySet<string> = new Set(['BOOL', 'UINT8', 'UINT16', 'UINT32', 'UINT64', 'INT8', 'INT16', 'INT32', 'INT64', 'FP16', 'FP32', 'FP64', 'BYTES']);
+/** The tensor datatypes of the Open Inference Protocol v2 (the router's list: src/routing/request.ts). */
+const DATATYPES: ReadonlySet<string> = new Set(['BOOL', 'UINT8', 'UINT16', 'UINT32', 'UINT64', 'INT8', 'INT16', 'INT32', 'INT64', 'FP16', 'BF16', 'FP32', 'FP64', 'BYTES']);
 
 function bad(field: string, message: string): MixscaleError {
   return new MixscaleError('MIXSCALE_REQUEST_INVALID', `${field}: ${message}`, { field });

@@ -185,6 +185,11 @@ describe('config loading', () => {
     fails(`${GOOD}sim:\n  trace: {path: t.csv}\n  duration: 1m\n`, new RegExp(`config\\.yaml:${GOOD.split('\n').length + 2}: sim\\.duration: goes with sim\\.rps; to replay part of the trace, set sim\\.trace\\.duration`));
   });
 
+  it('refuses a policy sim.compare names twice (its runs would count twice in the report), naming the entry', () => {
+    const lines = GOOD.split('\n').length;
+    fails(`${GOOD}sim:\n  rps: 1\n  duration: 1m\n  compare:\n    - fast-frugal\n    - fast-frugal\n`, new RegExp(`config\\.yaml:${lines + 5}: sim\\.compare\\[1\\]: "fast-frugal" is named twice`));
+  });
+
   it('names sim.compare, not a flag, when it lists no policy', () => {
     const lines = GOOD.split('\n').length;
     fails(`${GOOD}sim:\n  rps: 1\n  duration: 1m\n  compare: []\n`, new RegExp(`config\\.yaml:${lines + 3}: sim\\.compare: name at least one scaling policy`));

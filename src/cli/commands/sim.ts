@@ -140,6 +140,9 @@ Examples:
       const settings = simSettings(loaded);
       const policies = opts.compare !== undefined ? opts.compare.split(',').map((p) => p.trim()).filter((p) => p !== '') : (settings.compare ?? [loaded.config.scaling.policy]);
       if (policies.length === 0) throw new MixscaleError('MIXSCALE_USAGE', '--compare: name at least one scaling policy');
+      // Runs are told apart by policy (the report's panels select by it): a policy named twice would count twice.
+      const twice = policies.find((p, i) => policies.indexOf(p) !== i);
+      if (twice !== undefined) throw new MixscaleError('MIXSCALE_USAGE', `--compare: "${twice}" is named twice; name each scaling policy once`);
       // Every policy named on the command line is checked before any run starts (sim.compare and
       // routing.policy were checked at load), so a typo never throws away finished runs.
       const cfg = loaded.config;

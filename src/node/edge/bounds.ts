@@ -43,9 +43,10 @@ export function parseBounds(parameters: Readonly<Record<string, unknown>>): Requ
  * Turns bounds into exit limits and rejects what no exit can honour on this node even when
  * idle: an accuracy above the best exit, an energy below the first, a latency below the
  * fastest exit's median here, or two bounds that exclude each other.
- * `pathMedianMs(k)` is the measured median time to reach exit k (0-based) on an idle node.
+ * `pathMedianMs(k)` is the measured median time to reach exit k (0-based) on an idle node,
+ * for the request's `rows` rows.
  */
-export function resolveBounds(b: RequestBounds, exits: readonly ExitSpec[], pathMedianMs: (k: number) => number, energyUnit: string): ResolvedBounds {
+export function resolveBounds(b: RequestBounds, exits: readonly ExitSpec[], pathMedianMs: (k: number) => number, energyUnit: string, rows = 1): ResolvedBounds {
   const last = exits.length - 1;
   let minExit = 0;
   if (b.minAccuracy !== undefined) {
@@ -74,7 +75,8 @@ export function resolveBounds(b: RequestBounds, exits: readonly ExitSpec[], path
     const need = pathMedianMs(minExit);
     if (b.latencyMs < need) {
       const why = minExit === 0 ? 'the fastest exit' : `exit ${minExit + 1} (needed for min_accuracy ${b.minAccuracy})`;
-      throw badRequest('parameters.latency_ms', `${b.latencyMs} ms is impossible: ${why} takes ${need.toFixed(2)} ms at the median on this node`);
+      const forRows = rows > 1 ? ` for ${rows} rows` : '';
+      throw badRequest('parameters.latency_ms', `${b.latencyMs} ms is impossible: ${why} takes ${need.toFixed(2)} ms at the median on this node${forRows}`);
     }
   }
   return { ...b, minExit, maxExit };

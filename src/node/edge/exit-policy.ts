@@ -44,24 +44,38 @@ export function decideExits(policy: ExitPolicyName, jobs: readonly ExitCandidate
   const next = ctx.done + 1;
   const out: Array<ExitReason | null> = jobs.map((j) => {
     if (next >= ctx.stageCount) return 'last-exit';
+    // Confidence first: a request confident enough stops for that reason, whatever the
+    // energy bound says of the next exit (max_energy ≥ the exit min_accuracy needs).
+    if (next > j.minExit && j.confidence >= ctx.confidenceThreshold) return 'confidence';
     if (next > j.maxExit) return 'energy';
     if (next <= j.minExit) return null; // the accuracy bound needs this stage
-    if (j.confidence >= ctx.confidenceThreshold) return 'confidence';
     if (policy === 'reactive') return ctx.now < j.deadlineMs ? null : 'latency';
     return null;
   });
   if (policy === 'reactive') return out;
 
   // Predictive: the optional stage runs for the largest set of requests whose batch (with the
-  // mandatory rows) still ends before each one's deadline: taken latest deadline first (on a tie,
-  // least confident first: they gain most from the stage), a set fits when the stage ends before
-  // its earliest deadline. A request left out stops here ('latency'); one that fits but would
-  // cost the queue a deadline it could still meet stops too ('queue').
+  // mandatory rows) still ends before each one's deadline, the mandatory requests' included:
+  // taken latest deadline first (on a tie, least confident first: they gain most from the
+  // stage), a set fits when the stage ends before its earliest deadline. A request left out
+  // stops here ('latency'); one that fits but would cost the queue a deadline it could still
+  // meet stops too ('queue').
   const opt = jobs.flatMap((j, i) => (out[i] === null && next > j.minExit ? [i] : []));
   if (opt.length === 0) return out;
   opt.sort((a, b) => jobs[b]!.deadlineMs - jobs[a]!.deadlineMs || jobs[a]!.confidence - jobs[b]!.confidence);
-  const mandatory = jobs.reduce((a, j, i) => (out[i] === null && next <= j.minExit ? a + j.rows : a), 0);
+  const mandatoryRows = (stage: number): number => jobs.reduce((a, j, i) => (out[i] === null && stage <= j.minExit ? a + j.rows : a), 0);
+  const mandatory = mandatoryRows(next);
   const base = mandatory > 0 ? ctx.stageMs(next, mandatory) : 0;
+  // A request that must run the stage bounds the batch too: the stage has to end early enough
+  // for the later stages it needs (with the rows sure to run them) to end by its deadline. One
+  // that misses its deadline even without optional rows does not hold the others back.
+  let limit = Infinity;
+  jobs.forEach((j, i) => {
+    if (out[i] !== null || next > j.minExit || j.deadlineMs === Infinity) return;
+    let rest = 0;
+    for (let s = next + 1; s <= j.minExit; s++) rest += ctx.stageMs(s, mandatoryRows(s));
+    if (ctx.now + base + rest <= j.deadlineMs) limit = Math.min(limit, j.deadlineMs - rest);
+  });
   const ends: number[] = [];
   let rows = mandatory;
   let fits = 0;
@@ -69,7 +83,7 @@ export function decideExits(policy: ExitPolicyName, jobs: readonly ExitCandidate
     rows += jobs[opt[k]!]!.rows;
     const t = ctx.stageMs(next, rows);
     ends.push(t);
-    if (ctx.now + t <= jobs[opt[k]!]!.deadlineMs) fits = k + 1;
+    if (ctx.now + t <= Math.min(limit, jobs[opt[k]!]!.deadlineMs)) fits = k + 1;
   }
   let kept = fits;
   if (fits > 0) {

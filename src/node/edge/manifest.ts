@@ -80,6 +80,12 @@ export function loadManifest(dir: string): LoadedManifest {
   }
   m.exits.forEach((e, i) => {
     if (e.exit !== i + 1) throw invalid(path, `exits[${i}].exit: expected ${i + 1} (exits are listed in stage order)`);
+    // Energy is cumulative (the cost of stopping after stage i), so it cannot fall from one exit
+    // to the next: the bounds take the last exit within max_energy as the cheapest way there.
+    const prev = m.exits[i - 1];
+    if (prev !== undefined && e.energy < prev.energy) {
+      throw invalid(path, `exits[${i}].energy: ${e.energy} is below exits[${i - 1}].energy ${prev.energy} (energy is cumulative: each exit costs at least as much as the one before)`, { path: `exits[${i}].energy` });
+    }
   });
   const first = m.stages[0]!;
   if (first.input !== m.input.name) throw invalid(path, `stages[0].input: "${first.input}" is not the model input "${m.input.name}"`);

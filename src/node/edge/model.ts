@@ -48,6 +48,7 @@ export class MultiExitModel {
         sessions.push(session);
         checkStage(manifest, i, session);
       }
+      await dryRun(manifest, sessions);
     } catch (e) {
       await Promise.all(sessions.map((s) => s.release()));
       throw e;
@@ -108,6 +109,39 @@ function checkStage(m: LoadedManifest, i: number, session: ort.InferenceSession)
   const exit = session.outputMetadata.find((x) => x.name === stage.exit);
   if (exit !== undefined && exit.isTensor && exit.shape.length === 2 && typeof exit.shape[1] === 'number' && exit.shape[1] !== m.classes) {
     fail(`exit "${stage.exit}" has ${exit.shape[1]} classes, the manifest says ${m.classes}`);
+  }
+}
+
+/**
+ * Runs one row through every stage and checks what the metadata cannot promise: each exit
+ * gives [1, classes] float32 and each hidden output has the shape the next stage reads
+ * (stages[i + 1].inputShape), so a stage that does not chain fails here, not at warm-up.
+ */
+async function dryRun(m: LoadedManifest, sessions: readonly ort.InferenceSession[]): Promise<void> {
+  const shape = (dims: readonly number[]): string => `[${dims.join(',')}]`;
+  let input: ort.Tensor = new ort.Tensor('float32', new Float32Array(m.input.features), [1, m.input.features]);
+  for (let i = 0; i < sessions.length; i++) {
+    const stage = m.stages[i]!;
+    const fail = (msg: string): never => {
+      throw new MixscaleError('MIXSCALE_MODEL_INVALID', `${m.stagePaths[i]!}: stage ${i + 1} ${msg}`, { file: m.stagePaths[i]!, stage: i + 1 });
+    };
+    let out: ort.InferenceSession.OnnxValueMapType;
+    try {
+      out = await sessions[i]!.run({ [stage.input]: input });
+    } catch (e) {
+      return fail(`cannot run on input "${stage.input}" ${shape(input.dims)}${i > 0 ? ` (stage ${i}'s "${stage.input}")` : ''}: ${firstLine(e)}`);
+    }
+    const exit = out[stage.exit] as ort.Tensor;
+    if (exit.type !== 'float32' || exit.dims.length !== 2 || exit.dims[0] !== 1 || exit.dims[1] !== m.classes) {
+      fail(`exit "${stage.exit}" gives ${exit.type} ${shape(exit.dims)} for one row, expected float32 [1,${m.classes}] (the manifest's classes)`);
+    }
+    if (stage.hidden === undefined) break;
+    const hidden = out[stage.hidden] as ort.Tensor;
+    const want = m.stages[i + 1]!.inputShape;
+    if (hidden.dims.length !== want.length || hidden.dims[0] !== 1 || want.some((d, k) => k > 0 && d !== -1 && hidden.dims[k] !== d)) {
+      fail(`output "${stage.hidden}" has shape ${shape(hidden.dims)} for one row, stage ${i + 2} reads [${want.map((d) => (d === -1 ? 'N' : d)).join(',')}] (stages[${i + 1}].inputShape)`);
+    }
+    input = hidden;
   }
 }
 

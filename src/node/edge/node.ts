@@ -6,7 +6,7 @@ import type { OipInferRequest, OipInferResponse } from '../oip.ts';
 import { badRequest, parseBounds, resolveBounds } from './bounds.ts';
 import type { ExitPolicyName } from './exit-policy.ts';
 import type { MultiExitModel } from './model.ts';
-import { ExitScheduler } from './scheduler.ts';
+import { ExitScheduler, NonFiniteOutputError } from './scheduler.ts';
 import { StageLatency } from './stage-latency.ts';
 import { warmUp, type WarmUpReport } from './warmup.ts';
 
@@ -81,7 +81,7 @@ export class EdgeNode implements InferenceNode {
     };
   }
 
-  async infer(req: OipInferRequest, arrivalMs: Ms): Promise<OipInferResponse> {
+  async infer(req: OipInferRequest, arrivalMs: Ms, signal?: AbortSignal): Promise<OipInferResponse> {
     const m = this.model.manifest;
     const input = req.inputs.find((t) => t.name === m.input.name) ?? (req.inputs.length === 1 ? req.inputs[0] : undefined);
     if (input === undefined) throw badRequest('inputs', `no tensor named "${m.input.name}"`);
@@ -102,8 +102,15 @@ export class EdgeNode implements InferenceNode {
       if (typeof v !== 'number' || !(Math.abs(v) <= FP32_MAX)) throw badRequest(`${at}.data[${i}]`, `expected an FP32 number, got ${JSON.stringify(v)}`);
       data[i] = v;
     }
-    const bounds = resolveBounds(parseBounds(req.parameters), m.exits, (k) => this.pathMedianMs(k), m.energy?.unit ?? 'units');
-    const r = await this.scheduler.submit(data, rows, bounds, arrivalMs);
+    const bounds = resolveBounds(parseBounds(req.parameters), m.exits, (k) => this.pathMedianMs(k, rows), m.energy?.unit ?? 'units', rows);
+    let r;
+    try {
+      r = await this.scheduler.submit(data, rows, bounds, arrivalMs, signal);
+    } catch (e) {
+      // Finite FP32 values can still overflow inside the model (64 × 1e38 does): the request's fault, not the node's.
+      if (!(e instanceof NonFiniteOutputError)) throw e;
+      throw badRequest(`${at}.data`, `row ${e.row}: the model's exit ${e.exit} gives NaN for these values (they overflow it in FP32; send values on the scale it was trained on, see the model's README)`);
+    }
     const exit = m.exits[r.exit - 1]!;
     const elapsed = r.endMs - r.arrivalMs;
     const labels = argmaxRows(r.probs, m.classes);
@@ -139,10 +146,10 @@ export class EdgeNode implements InferenceNode {
     };
   }
 
-  /** Median time to reach exit k on an idle node (the floor below which a latency bound is impossible). */
-  private pathMedianMs(k: number): number {
+  /** Median time to reach exit k with `rows` rows on an idle node (the floor below which a latency bound is impossible). */
+  private pathMedianMs(k: number, rows: number): number {
     let t = 0;
-    for (let s = 0; s <= k; s++) t += this.latency.quantile(s, 1, 0.5);
+    for (let s = 0; s <= k; s++) t += this.latency.quantile(s, rows, 0.5);
     return t;
   }
 

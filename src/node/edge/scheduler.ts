@@ -34,7 +34,28 @@ export interface SchedulerOptions {
   readonly probeEveryMs?: number;
 }
 
+/** A request whose rows gave a NaN or infinite exit output (values the model overflows on): it stops there. */
+export class NonFiniteOutputError extends Error {
+  /** The request's first such row (0-based) and the 1-based exit it reached. */
+  readonly row: number;
+  readonly exit: number;
+
+  constructor(row: number, exit: number) {
+    super(`row ${row}: exit ${exit} output is not a number`);
+    this.row = row;
+    this.exit = exit;
+  }
+}
+
+/** The client went away (its request's signal aborted): the request left the queue or stopped between stages. */
+export class ClientGoneError extends Error {
+  constructor() {
+    super('the client went away before the answer');
+  }
+}
+
 interface Job {
+  readonly signal: AbortSignal | undefined;
   readonly data: Float32Array;
   readonly rows: number;
   readonly bounds: ResolvedBounds;
@@ -118,9 +139,16 @@ export class ExitScheduler {
     return this.queue.length + (this.running ? 1 : 0);
   }
 
-  submit(data: Float32Array, rows: number, bounds: ResolvedBounds, arrivalMs: Ms): Promise<ExitResult> {
+  /**
+   * Queues a request. When `signal` aborts (the client hung up), a queued request leaves the
+   * queue and a running one stops before its next stage; either way it is rejected with
+   * ClientGoneError, and its rows no longer weigh on anyone's plan.
+   */
+  submit(data: Float32Array, rows: number, bounds: ResolvedBounds, arrivalMs: Ms, signal?: AbortSignal): Promise<ExitResult> {
+    if (signal?.aborted === true) return Promise.reject(new ClientGoneError());
     return new Promise<ExitResult>((resolve, reject) => {
-      this.queue.push({
+      const job: Job = {
+        signal,
         data,
         rows,
         bounds,
@@ -132,7 +160,14 @@ export class ExitScheduler {
         confidence: 0,
         resolve,
         reject,
-      });
+      };
+      this.queue.push(job);
+      signal?.addEventListener('abort', () => {
+        const i = this.queue.indexOf(job);
+        if (i < 0) return; // running (it stops before its next stage) or answered
+        this.queue.splice(i, 1);
+        reject(new ClientGoneError());
+      }, { once: true });
       if (!this.running) void this.drain();
     });
   }
@@ -174,7 +209,16 @@ export class ExitScheduler {
     for (const j of cohort) j.startMs = start;
     let active = cohort;
     const classes = this.model.classes;
-    for (let stage = 0; active.length > 0; stage++) {
+    for (let stage = 0; ; stage++) {
+      // A stage runs on this thread, so a client that hung up during the last one is only seen
+      // once the sockets have been read: let them be, then drop the requests nobody waits for.
+      await new Promise<void>((r) => setImmediate(r));
+      active = active.filter((j) => {
+        if (j.signal?.aborted !== true) return true;
+        j.reject(new ClientGoneError());
+        return false;
+      });
+      if (active.length === 0) return;
       const rows = active.reduce((a, j) => a + j.rows, 0);
       const input = stage === 0 ? this.model.inputTensor(concat(active.map((j) => j.data)), rows) : concatTensors(active.map((j) => j.hidden!));
       const t0 = this.clock.now();
@@ -190,12 +234,21 @@ export class ExitScheduler {
       this.probeInputs[stage] ??= sliceRows(input, 0, 1);
       if (out.hidden !== undefined && stage + 1 < this.model.stageCount) this.probeInputs[stage + 1] = sliceRows(out.hidden, 0, 1);
       let offset = 0;
+      const going: Job[] = [];
       for (const j of active) {
         j.probs = out.probs.slice(offset * classes, (offset + j.rows) * classes);
         j.hidden = out.hidden === undefined ? undefined : sliceRows(out.hidden, offset, j.rows);
         j.confidence = minRowMax(j.probs, classes);
         offset += j.rows;
+        // Rows are computed independently, so one request's overflow leaves the others' rows intact.
+        const bad = j.probs.findIndex((p) => !Number.isFinite(p));
+        if (bad < 0) going.push(j);
+        else {
+          j.hidden = undefined;
+          j.reject(new NonFiniteOutputError(Math.floor(bad / classes), stage + 1));
+        }
       }
+      active = going;
       const decisions = decideExits(
         this.opts.policy,
         active.map((j) => ({ deadlineMs: j.deadlineMs, minExit: j.bounds.minExit, maxExit: j.bounds.maxExit, rows: j.rows, confidence: j.confidence })),

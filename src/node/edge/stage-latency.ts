@@ -4,14 +4,19 @@ import { LatencyHistogram } from '../../core/histogram.ts';
  * What each stage costs on this node, measured: one HDR histogram per (stage, rows in the
  * run), seeded by the warm-up and updated by every real run. Old measurements age out: a
  * histogram covers the current and the previous `windowMs` of runs, so the prediction follows
- * the machine when its load changes (a window with no runs is kept rather than emptied; the
- * scheduler probes idle stages so that every stage keeps being measured). Quantiles are cached
- * because the exit policy asks for them on every decision.
+ * the machine when its load changes. A one-row window with no runs is kept rather than emptied
+ * (the scheduler probes idle stages at one row so that every stage keeps being measured); a
+ * multi-row histogram not run for two windows, by the node's latest measurement, is dropped,
+ * so its row count falls back to the one-row figure × rows until it is measured again (else a
+ * slow burst at a row count the policy then stops starting would never be forgotten).
+ * Quantiles are cached because the exit policy asks for them on every decision.
  */
 export class StageLatency {
   private readonly stages: Array<Map<number, WindowedHistogram>>;
   private readonly lastAt: number[];
   private readonly windowMs: number;
+  /** The latest run recorded, at any stage: the clock the histograms age by. */
+  private latestAt = -Infinity;
 
   constructor(stageCount: number, windowMs = 10_000) {
     this.stages = Array.from({ length: stageCount }, () => new Map());
@@ -21,11 +26,20 @@ export class StageLatency {
 
   /** One run of `stage` on `rows` rows that took `ms`, finished at `atMs`. */
   record(stage: number, rows: number, ms: number, atMs: number): void {
-    const m = this.stages[stage]!;
-    let h = m.get(rows);
-    if (h === undefined) m.set(rows, (h = new WindowedHistogram(this.windowMs)));
+    this.latestAt = Math.max(this.latestAt, atMs);
+    let h = this.histogram(stage, rows);
+    if (h === undefined) this.stages[stage]!.set(rows, (h = new WindowedHistogram(this.windowMs)));
     h.record(ms, atMs);
     this.lastAt[stage] = Math.max(this.lastAt[stage]!, atMs);
+  }
+
+  /** The histogram of (stage, rows), dropped once a multi-row one has gone two windows without a run. */
+  private histogram(stage: number, rows: number): WindowedHistogram | undefined {
+    const m = this.stages[stage]!;
+    const h = m.get(rows);
+    if (h === undefined || rows === 1 || this.latestAt - h.lastAt < 2 * this.windowMs) return h;
+    m.delete(rows);
+    return undefined;
   }
 
   /** When `stage` last ran (-Infinity: never). */
@@ -45,7 +59,7 @@ export class StageLatency {
    */
   quantile(stage: number, rows: number, q: number): number {
     const m = this.stages[stage]!;
-    const exact = m.get(rows);
+    const exact = this.histogram(stage, rows);
     if (exact !== undefined && exact.count >= MIN_SAMPLES) return exact.quantile(q);
     const one = m.get(1);
     if (one !== undefined && one.count > 0) return one.quantile(q) * rows;
@@ -71,6 +85,8 @@ class WindowedHistogram {
   private previous = new LatencyHistogram();
   private merged = new LatencyHistogram();
   private currentStart = -Infinity;
+  /** When the last run was recorded. */
+  lastAt = -Infinity;
   private sinceRefresh = Infinity;
   private readonly cache = new Map<number, number>();
   private readonly windowMs: number;
@@ -95,6 +111,7 @@ class WindowedHistogram {
       this.sinceRefresh = Infinity;
     }
     this.current.record(ms);
+    this.lastAt = Math.max(this.lastAt, atMs);
     this.sinceRefresh++;
   }
 

@@ -87,6 +87,10 @@ describe('mixscale sim', () => {
     assert.equal(r.code, 2);
     assert.match(r.stderr, /^mixscale: --compare: unknown scaling policy "homogenous-fast"; available: .*homogeneous-fast.*\n$/);
     assert.equal(r.stdout, '', 'nothing was simulated');
+    const twice = runCli(['--config', config(), 'sim', '--compare', 'homogeneous-cheap,homogeneous-fast, homogeneous-cheap']);
+    assert.equal(twice.code, 2);
+    assert.match(twice.stderr, /^mixscale: --compare: "homogeneous-cheap" is named twice; name each scaling policy once\n$/);
+    assert.equal(twice.stdout, '', 'nothing was simulated');
     const routing = runCli(['--config', config(), 'sim', '--compare', 'homogeneous-cheap', '--routing', 'nope']);
     assert.equal(routing.code, 2);
     assert.match(routing.stderr, /^mixscale: --routing: unknown routing policy "nope"; available: .*least-outstanding.*\n$/);

@@ -52,6 +52,10 @@ describe('request bounds', () => {
     rejects({ latency_ms: 0.5 }, 'parameters.latency_ms', /impossible: the fastest exit takes 1\.00 ms/);
   });
 
+  it('says how many rows the latency floor is for', () => {
+    assert.throws(() => resolveBounds(parseBounds({ latency_ms: 5 }), EXITS, (k) => MEDIAN_PATH[k]! * 8, 'mJ', 8), /^MixscaleError: parameters\.latency_ms: 5 ms is impossible: the fastest exit takes 8\.00 ms at the median on this node for 8 rows$/);
+  });
+
   it('rejects bounds that exclude each other', () => {
     rejects({ min_accuracy: 0.99, max_energy: 20 }, 'parameters.max_energy', /exclude each other/);
     rejects({ min_accuracy: 0.99, latency_ms: 5 }, 'parameters.latency_ms', /exit 3 \(needed for min_accuracy 0\.99\) takes 10\.50 ms/);

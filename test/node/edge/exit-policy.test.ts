@@ -60,6 +60,22 @@ describe('exit policy', () => {
       assert.deepEqual(decideExits('predictive', [job({ minExit: 1 }), job({ deadlineMs: 10 })], ctx({ done: 0, now: 4 })), [null, null]);
     });
 
+    it('predictive adds optional rows only while the requests that must run the stage still meet their deadlines, later stages included', () => {
+      // A needs stage 3 (minExit 2); at 4 ms, stage 2 takes 3 ms for A alone, then stage 3 7 ms: A ends at 14.
+      // With B's row, stage 2 takes 6 ms and A ends at 17: B goes on only when A's deadline is 17 or later.
+      const a = (deadlineMs: number) => job({ minExit: 2, deadlineMs });
+      const b = job({ deadlineMs: 300 });
+      assert.deepEqual(decideExits('predictive', [a(16), b], ctx({ done: 0, now: 4 })), [null, 'latency']);
+      assert.deepEqual(decideExits('predictive', [a(17), b], ctx({ done: 0, now: 4 })), [null, null]);
+      // At the last stage: A alone ends at 4 + 7 = 11, with B at 4 + 14 = 18.
+      assert.deepEqual(decideExits('predictive', [a(17), b], ctx({ done: 1, now: 4 })), [null, 'latency']);
+      assert.deepEqual(decideExits('predictive', [a(18), b], ctx({ done: 1, now: 4 })), [null, null]);
+    });
+
+    it('predictive does not hold optional rows back for a request that must run the stage but misses its deadline anyway', () => {
+      assert.deepEqual(decideExits('predictive', [job({ minExit: 2, deadlineMs: 10 }), job({ deadlineMs: 300 })], ctx({ done: 0, now: 4 })), [null, null]);
+    });
+
     it('predictive drops only the requests whose own deadline the stage would break', () => {
       const out = decideExits('predictive', [job({ deadlineMs: 6 }), job({ deadlineMs: 50 })], ctx({ done: 0, now: 2 }));
       assert.deepEqual(out, ['latency', null]);
@@ -108,6 +124,12 @@ describe('exit policy', () => {
     it('stops at the last exit within the energy budget', () => {
       for (const policy of ['predictive', 'reactive'] as const) {
         assert.deepEqual(decideExits(policy, [job({ maxExit: 1 })], ctx({ done: 1, now: 4 })), ['energy'], policy);
+      }
+    });
+
+    it('says the exit was for confidence when the confidence was reached, even where the energy bound also stops it', () => {
+      for (const policy of ['predictive', 'reactive'] as const) {
+        assert.deepEqual(decideExits(policy, [job({ maxExit: 1, confidence: 1 })], ctx({ done: 1, now: 4 })), ['confidence'], policy);
       }
     });
   });

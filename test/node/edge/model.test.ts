@@ -81,10 +81,38 @@ describe('multi-exit model loading', () => {
     );
   });
 
+  it('names the stage and tensor when an exit is not [N, classes] (a hidden tensor named as the exit)', async () => {
+    await loadFails(
+      modelCopy((m) => {
+        m.stages[0]!.exit = 'hidden1';
+      }),
+      /stage1\.onnx: stage 1 exit "hidden1" gives float32 \[1,80,32,32\] for one row, expected float32 \[1,10\]/,
+    );
+  });
+
+  it('names the stage and tensor when a stage\'s output is not the shape the next stage reads', async () => {
+    // A stand-in stage 1: hidden1 = Identity(input) [N,64], exit1 = Softmax(input[:, 0:10]) [N,10]; stage 2 reads [N,80,32,32].
+    const flat = 'CAdCBAoAEA067gEKGgoFaW5wdXQSB2hpZGRlbjEiCElkZW50aXR5Ch4KBWlucHV0CgJzdAoCZW4KAmF4EgJzbCIFU2xpY2UKIQoCc2wSBWV4aXQxIgdTb2Z0bWF4KgsKBGF4aXMYAaABAhIBZyoSCAEQB0ICc3RKCAAAAAAAAAAAKhIIARAHQgJlbkoICgAAAAAAAAAqEggBEAdCAmF4SggBAAAAAAAAAFoYCgVpbnB1dBIPCg0IARIJCgMSAU4KAghAYhoKB2hpZGRlbjESDwoNCAESCQoDEgFOCgIIQGIYCgVleGl0MRIPCg0IARIJCgMSAU4KAggK';
+    const dir = modelCopy((m) => {
+      m.stages[0]!.file = 'flat.onnx';
+    }, ['stage2.onnx', 'stage3.onnx']);
+    writeFileSync(join(dir, 'flat.onnx'), Buffer.from(flat, 'base64'));
+    await loadFails(dir, /flat\.onnx: stage 1 output "hidden1" has shape \[1,64\] for one row, stage 2 reads \[N,80,32,32\] \(stages\[1\]\.inputShape\)$/);
+  });
+
   it('reports a file that is not an ONNX model', async () => {
     const dir = modelCopy(() => {});
     writeFileSync(join(dir, 'stage3.onnx'), 'not a model');
     await loadFails(dir, /stage3\.onnx: onnxruntime cannot load stage 3/);
+  });
+
+  it('refuses exit energies that decrease, naming the exit (energy is cumulative)', async () => {
+    await loadFails(
+      modelCopy((m) => {
+        (m.exits as Array<Record<string, unknown>>)[1]!.energy = 100;
+      }),
+      /manifest\.json: exits\[2\]\.energy: 64\.44 is below exits\[1\]\.energy 100 \(energy is cumulative/,
+    );
   });
 
   it('reports manifest schema mistakes with the field path', async () => {

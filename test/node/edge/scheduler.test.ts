@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { RealClock, SimClock, settle } from '../../../src/core/clock.ts';
 import { MultiExitModel } from '../../../src/node/edge/model.ts';
-import { ExitScheduler, type ExitResult } from '../../../src/node/edge/scheduler.ts';
+import { ClientGoneError, ExitScheduler, NonFiniteOutputError, type ExitResult } from '../../../src/node/edge/scheduler.ts';
 import { StageLatency } from '../../../src/node/edge/stage-latency.ts';
 
 const MODEL_DIR = fileURLToPath(new URL('../../../models/digits-cnn', import.meta.url));
@@ -60,6 +60,55 @@ describe('exit scheduler', function () {
     }
   });
 
+  it('stops a request whose rows give a NaN output with an error naming the row, and answers the requests batched with it', async () => {
+    const s = scheduler(8);
+    const clock = new RealClock();
+    const huge = new Float32Array(128);
+    huge.set(digits[1]!, 0);
+    huge.fill(1e38, 64);
+    const first = s.submit(digits[0]!, 1, ALL_STAGES, clock.now()); // runs alone; the next two wait and run together
+    const bad = s.submit(huge, 2, ALL_STAGES, clock.now());
+    const good = s.submit(digits[2]!, 1, ALL_STAGES, clock.now());
+    await assert.rejects(bad, (e: unknown) => e instanceof NonFiniteOutputError && e.row === 1 && e.exit === 1);
+    const [a, b] = await Promise.all([first, good]);
+    assert.equal(a.exit, 3);
+    assert.equal(b.exit, 3);
+    assert.ok(b.probs.every(Number.isFinite));
+  });
+
+  it('drops a request whose client went away: from the queue at once, from a running batch before its next stage', async () => {
+    const latency = new StageLatency(3);
+    const clock = new RealClock();
+    const rows = (n: number): Float32Array => {
+      const d = new Float32Array(64 * n);
+      for (let r = 0; r < n; r++) d.set(digits[r]!, 64 * r);
+      return d;
+    };
+    // A model that reports each stage it starts, so the test can hang up at a stage boundary.
+    const started: Array<[number, number]> = [];
+    const hangUps = new Map<string, AbortController>();
+    const watched = Object.create(model) as MultiExitModel;
+    watched.runStage = (stage, input) => {
+      started.push([stage, input.dims[0]!]);
+      hangUps.get(`${stage},${input.dims[0]}`)?.abort();
+      return model.runStage(stage, input);
+    };
+    for (let st = 0; st < 3; st++) latency.record(st, 1, [1, 3, 7][st]!, 0);
+    const s = new ExitScheduler(watched, latency, clock, { policy: 'predictive', percentile: 0.99, confidenceThreshold: 0.95, maxBatchRows: 1, probeEveryMs: 0 });
+    const running = new AbortController();
+    hangUps.set('0,3', running); // the 3-row request's client hangs up while its first stage runs
+    const queued = new AbortController();
+    const a = s.submit(rows(3), 3, ALL_STAGES, clock.now(), running.signal);
+    const b = s.submit(rows(2), 2, ALL_STAGES, clock.now(), queued.signal);
+    const c = s.submit(rows(1), 1, ALL_STAGES, clock.now());
+    queued.abort(); // b's client hangs up while it waits
+    await assert.rejects(b, ClientGoneError);
+    await assert.rejects(a, ClientGoneError);
+    assert.equal((await c).exit, 3);
+    assert.deepEqual(started, [[0, 3], [0, 1], [1, 1], [2, 1]], 'a ran one stage, b none');
+    await assert.rejects(s.submit(rows(1), 1, ALL_STAGES, clock.now(), AbortSignal.abort()), ClientGoneError);
+  });
+
   it('answers a multi-row request row by row with the exit all its rows take', async () => {
     const s = scheduler(1);
     const both = new Float32Array(128);
@@ -72,6 +121,20 @@ describe('exit scheduler', function () {
 });
 
 describe('stage latency', () => {
+  it('forgets a row count not run for two windows, falling back to the one-row figure × rows, so a slow burst there is not kept for good', () => {
+    const l = new StageLatency(1, 1000);
+    for (let i = 0; i < 30; i++) l.record(0, 2, 400, i); // a contended burst at 2 rows
+    for (let i = 0; i < 30; i++) l.record(0, 1, 5, 100 + i);
+    assert.ok(l.quantile(0, 2, 0.99) >= 399);
+    l.record(0, 1, 5, 1500); // only one-row runs (probes) since
+    assert.ok(l.quantile(0, 2, 0.99) >= 399, 'within two windows the burst still counts');
+    l.record(0, 1, 5, 2100);
+    assert.ok(Math.abs(l.quantile(0, 2, 0.99) - 10) < 0.1, `p99 at 2 rows: ${l.quantile(0, 2, 0.99)}`);
+    l.record(0, 2, 12, 2200);
+    assert.equal(l.count(0, 2), 1, 'measured afresh');
+    assert.equal(l.count(0, 1), 32, 'the one-row histogram is kept');
+  });
+
   it('forgets runs older than two windows, so a burst of slow runs stops weighing on the plan', async () => {
     const { StageLatency } = await import('../../../src/node/edge/stage-latency.ts');
     const l = new StageLatency(1, 1000);

@@ -67,6 +67,14 @@ describe('edge node over OIP v2', function () {
     assert.equal(r.body.parameters!.exit, 1);
   });
 
+  it('refuses a latency bound below the first stage\'s median for as many rows as the request carries', async () => {
+    const twiceOneRow = node.latency.quantile(0, 1, 0.5) * 2;
+    assert.equal((await infer(request({ latency_ms: twiceOneRow }))).status, 200, 'one row fits the bound');
+    const r = await infer({ inputs: [{ name: 'input', shape: [64, 64], datatype: 'FP32', data: rows.slice(0, 40).concat(rows.slice(0, 24)).map((x) => x.slice(1)) }], parameters: { latency_ms: twiceOneRow } });
+    assert.equal(r.status, 400);
+    assert.match(r.body.error!, /^parameters\.latency_ms: [\d.e-]+ ms is impossible: the fastest exit takes [\d.]+ ms at the median on this node for 64 rows/);
+  });
+
   it('runs to the exit an accuracy bound needs', async () => {
     const r = await infer(request({ min_accuracy: 0.99 }));
     assert.equal(r.body.parameters!.exit, 3);
@@ -105,6 +113,8 @@ describe('edge node over OIP v2', function () {
       ['malformed JSON', '{"inputs": [', /^body: not valid JSON/],
       ['more rows than one request may carry', { inputs: [{ name: 'input', shape: [65, 64], datatype: 'FP32', data: new Array<number>(65 * 64).fill(0) }] }, /^inputs\[0\]\.shape: 65 rows is more than this node takes in one request \(64/],
       ['a value beyond the FP32 range', { inputs: [{ name: 'input', shape: [1, 64], datatype: 'FP32', data: [1e300, ...pixels(0).slice(1)] }] }, /^inputs\[0\]\.data\[0\]: expected an FP32 number, got 1e\+300/],
+      ['a datatype the router takes but this model does not (BF16)', { inputs: [{ name: 'input', shape: [1, 64], datatype: 'BF16', data: pixels(0) }] }, /^inputs\[0\]\.datatype: expected FP32, got BF16/],
+      ['finite FP32 values the model overflows on (NaN output)', { inputs: [{ name: 'input', shape: [2, 64], datatype: 'FP32', data: [pixels(0), new Array<number>(64).fill(1e38)] }] }, /^inputs\[0\]\.data: row 1: the model's exit 1 gives NaN for these values/],
       ['a datatype OIP does not have', { inputs: [{ name: 'input', shape: [1, 64], datatype: 'fp32', data: pixels(0) }] }, /^inputs\[0\]\.datatype: expected one of BOOL, .*got "fp32"/],
       ['values of another kind than the datatype', { inputs: [{ name: 'input', shape: [1, 2], datatype: 'FP32', data: ['a', 'b'] }] }, /^inputs\[0\]\.data\[0\]: expected a number for FP32, got "a"/],
     ];
@@ -150,6 +160,14 @@ describe('edge node over OIP v2', function () {
     assert.equal(gzip.status, 400);
     assert.match(((await gzip.json()) as { error: string }).error, /^body: /);
     assert.equal((await infer(request({}))).status, 200);
+  });
+
+  it('reads the body as JSON whatever its content-type, as curl -d (form-urlencoded) and text/plain send it', async () => {
+    for (const type of ['application/x-www-form-urlencoded', 'text/plain']) {
+      const r = await fetch(`${server.url}/v2/models/digits-cnn/infer`, { method: 'POST', headers: { 'content-type': type }, body: JSON.stringify(request({})) });
+      assert.equal(r.status, 200, type);
+      assert.deepEqual(((await r.json()) as Reply['body']).outputs!.find((o) => o.name === 'label')!.data, [rows[0]![0]], type);
+    }
   });
 
   it('answers 404 in the OIP error shape for a model it does not serve', async () => {

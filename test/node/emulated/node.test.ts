@@ -93,6 +93,27 @@ describe('emulated node', () => {
     }
   });
 
+  it('over HTTP, reads the body as JSON whatever its content-type (curl -d, text/plain), accepts every datatype the router does (BF16), and refuses the binary extension naming its header', async () => {
+    const clock = new RealClock();
+    const node = new EmulatedNode(profiles.table('r5n.large', 'rm2'), clock, new Rng(1), { slots: 4, timerSlackMs: 2 });
+    const server = await listen(createNodeApp(node, { clock, logger: silentLogger }), '127.0.0.1', 0);
+    const post = (headers: Record<string, string>, body: unknown) => fetch(`${server.url}/v2/models/rm2/infer`, { method: 'POST', headers, body: JSON.stringify(body) });
+    try {
+      for (const type of ['application/x-www-form-urlencoded', 'text/plain', 'application/octet-stream']) {
+        const r = await post({ 'content-type': type }, { parameters: { size: 2 } });
+        assert.equal(r.status, 200, type);
+        assert.equal(((await r.json()) as OipInferResponse).parameters!.size, 2, type);
+      }
+      const bf16 = await post({ 'content-type': 'application/json' }, { inputs: [{ name: 'x', shape: [2, 1], datatype: 'BF16', data: [0.5, 1] }] });
+      assert.equal(bf16.status, 200);
+      const binary = await post({ 'content-type': 'application/octet-stream', 'inference-header-content-length': '20' }, { parameters: { size: 2 } });
+      assert.equal(binary.status, 400);
+      assert.match(((await binary.json()) as { error: string }).error, /^inference-header-content-length: OIP's binary tensor extension is not supported/);
+    } finally {
+      await server.close();
+    }
+  });
+
   it('over HTTP, the service times it draws match the measured distribution (KS distance below the 1% critical value), and it never answers early', async function () {
     this.timeout(30_000);
     // rm2 on r5n.large at size 100: 42.4..43.9 ms measured.
