@@ -30,3 +30,17 @@ export interface CloudProvider {
   launch(spec: LaunchSpec): Promise<Instance[]>;
   terminate(ids: readonly string[]): Promise<void>;
 }
+
+/**
+ * An owned instance's $/h: the catalog's, or 0 for a type the catalog lacks (tagged by hand, or
+ * dropped from the catalog since launch), with `warn` called: listed, and drained by the
+ * controller as part of no pool, rather than fatal.
+ */
+export function ownedPrice(priceOf: (type: string) => number, type: string, warn: () => void): number {
+  try {
+    return priceOf(type);
+  } catch {
+    warn();
+    return 0;
+  }
+}

@@ -108,7 +108,7 @@ export function fitMixToBudget(desired: Mix, budget: number, rules: Pick<PlanRul
       cost += n * rules.priceOf(t);
     }
   }
-  const eps = 1e-9;
+  const eps = EPS;
   while (cost > budget + eps) {
     let pick: string | undefined;
     let best = Infinity;
@@ -227,7 +227,7 @@ export function planActions(desired: Mix, budget: number, snapshot: FleetSnapsho
   const surplusRunning = surplus.filter((i) => i.state !== 'pending');
 
   const deficitCost = deficits.reduce((s, d) => s + d.count * rules.priceOf(d.type), 0);
-  const eps = 1e-9;
+  const eps = EPS;
   const needMoneyNow = spend > budget + eps || spend + deficitCost > budget + eps;
   // Launch before drain: keep the old capacity until the new is serving, unless budget says no.
   const replacementsServing = deficits.length === 0 && pendingWanted === 0;

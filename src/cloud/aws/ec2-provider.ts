@@ -11,7 +11,7 @@ import {
 import { MixscaleError } from '../../core/errors.ts';
 import { silentLogger, type Logger } from '../../core/log.ts';
 import type { Instance, InstanceState } from '../../core/types.ts';
-import type { CloudProvider, LaunchSpec } from '../provider.ts';
+import { ownedPrice, type CloudProvider, type LaunchSpec } from '../provider.ts';
 import { fromAwsError } from './errors.ts';
 import { MANAGED_BY, TAG_CLUSTER, TAG_MANAGED_BY, TAG_POOL } from './tags.ts';
 
@@ -61,13 +61,7 @@ export class Ec2Provider implements CloudProvider {
     const state = STATE[i.State?.Name ?? ''];
     if (i.InstanceId === undefined || i.InstanceType === undefined || state === undefined) return undefined;
     const ip = i.PrivateIpAddress;
-    let usdPerHour: number;
-    try {
-      usdPerHour = this.o.priceOf(i.InstanceType);
-    } catch {
-      usdPerHour = 0;
-      this.log.warn({ id: i.InstanceId, type: i.InstanceType }, 'owned instance of a type the catalog lacks; priced at 0');
-    }
+    const usdPerHour = ownedPrice(this.o.priceOf, i.InstanceType, () => this.log.warn({ id: i.InstanceId, type: i.InstanceType }, 'owned instance of a type the catalog lacks; priced at 0'));
     return {
       id: i.InstanceId,
       type: i.InstanceType,

@@ -7,7 +7,7 @@ import type { Clock } from '../../core/clock.ts';
 import { MixscaleError } from '../../core/errors.ts';
 import { silentLogger, type Logger } from '../../core/log.ts';
 import type { Instance, Ms } from '../../core/types.ts';
-import type { CloudProvider, LaunchSpec } from '../provider.ts';
+import { ownedPrice, type CloudProvider, type LaunchSpec } from '../provider.ts';
 import { readState, writeState, type LocalRecord, type LocalState } from './state-file.ts';
 
 const BIN = fileURLToPath(new URL('../../../bin/mixscale.js', import.meta.url));
@@ -145,15 +145,9 @@ export class LocalProvider implements CloudProvider {
   private toInstance(r: LocalRecord, now: Ms): Instance {
     const booted = now - r.launchedAtMs >= (this.o.bootDelayMs ?? 0);
     const running = booted && r.address !== undefined;
-    let usdPerHour: number;
-    try {
-      usdPerHour = this.o.priceOf(r.type);
-    } catch {
-      // A type dropped from the catalog since launch: listed (the controller drains it as not
-      // part of any pool), not fatal.
-      usdPerHour = 0;
+    const usdPerHour = ownedPrice(this.o.priceOf, r.type, () => {
       if (!(this.o.readOnly ?? false)) this.log.warn({ id: r.id, type: r.type }, 'owned instance of a type the catalog lacks; priced at 0');
-    }
+    });
     return {
       id: r.id,
       type: r.type,
