@@ -50,7 +50,13 @@ const readOnlyMembership: FleetMembership = {
 
 function membershipFor(loaded: LoadedConfig, s: ControllerSettings, dryRun: boolean): FleetMembership {
   const routerUrl = routerUrlOf(s, loaded.source);
-  const token = adminToken(loaded.config.router?.adminToken);
+  let token: string | undefined;
+  try {
+    token = adminToken(loaded.config.router?.adminToken);
+  } catch (e) {
+    // A dry run changes nothing at the router: it needs no token, nor a valid one.
+    if (!dryRun) throw e;
+  }
   if (token === undefined) {
     if (dryRun) return readOnlyMembership;
     throw new MixscaleError('MIXSCALE_CONFIG_INVALID', `${loaded.source}: the router's admin token is needed: set router.adminToken or the MIXSCALE_ADMIN_TOKEN environment variable`);
@@ -266,7 +272,14 @@ async function tearDown(cmd: Command, opts: { dryRun?: boolean; force?: boolean 
   const fleet = await provider.list();
   const ids = fleet.map((i) => i.id);
   if (!(opts.dryRun ?? false) && ids.length > 0) {
-    const token = adminToken(loaded.config.router?.adminToken);
+    // Tearing down must not stop at a bad token: the router is told what it can be, and the
+    // instances go either way.
+    let token: string | undefined;
+    try {
+      token = adminToken(loaded.config.router?.adminToken);
+    } catch (e) {
+      logger.warn({ err: (e as Error).message }, 'cannot deregister from the router; terminating anyway');
+    }
     if (s.routerUrl !== undefined && token !== undefined) {
       const router = new RouterAdminClient({ routerUrl: s.routerUrl, token, timeoutMs: 2_000 });
       for (const id of ids) {

@@ -125,6 +125,19 @@ describe('mixscale controller', function () {
     assert.deepEqual(state.instances, []);
   });
 
+  it('a dry run and down go ahead with a short admin token (down terminates, only without telling the router)', async () => {
+    const config = writeConfig(dir, router.url);
+    const dry = await cli(['--config', config, '--log-level', 'silent', 'controller', '--dry-run', '--once'], { MIXSCALE_ADMIN_TOKEN: 'short' });
+    assert.equal(dry.code, 0, dry.stderr);
+    const up = await cli(['--config', config, '--log-level', 'silent', 'controller', '--once'], { MIXSCALE_ADMIN_TOKEN: TOKEN });
+    assert.equal(up.code, 0, up.stderr);
+    const down = await cli(['--config', config, '--log-level', 'silent', 'controller', 'down'], { MIXSCALE_ADMIN_TOKEN: 'short' });
+    assert.equal(down.code, 0, down.stderr);
+    assert.match(down.stdout, /terminated 3/);
+    const state = JSON.parse(readFileSync(join(dir, '.mixscale', 'local-clitest.json'), 'utf8')) as { instances: unknown[] };
+    assert.deepEqual(state.instances, []);
+  });
+
   it('down refuses while the cluster’s controller runs (it would launch again), naming its pid, unless --force', async () => {
     const config = writeConfig(dir, router.url);
     // Stands for a running `mixscale controller` whose status file names it.
