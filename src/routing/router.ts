@@ -209,7 +209,7 @@ export class InferRouter {
    * answers it and returns null: the waiting room is full, its deadline or the wait limit passed,
    * or the client went away.
    */
-  private wait(p: ParsedInfer, res: ServerResponse, q: WaitQueue<Waiter>, maxWaitMs: number): Promise<BackendState | null> {
+  private wait(p: ParsedInfer, res: ServerResponse, q: WaitQueue<Waiter>, maxWaitMs: number, exclude: BackendState | undefined): Promise<BackendState | null> {
     const ci = p.req.classIndex;
     return new Promise((resolve) => {
       const w: Waiter = {
@@ -224,7 +224,7 @@ export class InferRouter {
           resolve(null);
         },
       };
-      if (!q.hold(p.req, w)) {
+      if (!q.hold(p.req, w, exclude)) {
         this.reject(res, ci, 'overloaded', `every backend slot is busy and ${q.max} requests are already waiting (routing.maxWaiting)`);
         resolve(null);
         return;
@@ -370,7 +370,7 @@ export class InferRouter {
       }
       // Late binding counts the dispatch when it binds the request to a slot (a retry, too,
       // waits for a busy backend).
-      this.wait(p, res, this.waiting, this.o.lateBinding.maxWaitMs).then(
+      this.wait(p, res, this.waiting, this.o.lateBinding.maxWaitMs, failed?.backend.state).then(
         (bound) => {
           if (bound === null) return call.done();
           try {

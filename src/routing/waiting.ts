@@ -9,6 +9,10 @@ export class WaitLane<T> {
   readonly model: string;
   readonly reqs: RoutableRequest[] = [];
   readonly handles: T[] = [];
+  /** Per request, a backend it must not be bound to (a retry: the one that refused it). */
+  readonly excluded: Array<BackendState | undefined> = [];
+  /** How many entries of `excluded` are set (0 almost always: the scan is skipped). */
+  excludedCount = 0;
 
   constructor(model: string) {
     this.model = model;
@@ -27,19 +31,24 @@ export class WaitLane<T> {
   removeAt(i: number): T {
     const reqs = this.reqs;
     const handles = this.handles;
+    const excluded = this.excluded;
     const h = handles[i]!;
+    if (excluded[i] !== undefined) this.excludedCount--;
     if (i === 0) {
       reqs.shift();
       handles.shift();
+      excluded.shift();
       return h;
     }
     const last = reqs.length - 1;
     for (let j = i; j < last; j++) {
       reqs[j] = reqs[j + 1]!;
       handles[j] = handles[j + 1]!;
+      excluded[j] = excluded[j + 1];
     }
     reqs.pop();
     handles.pop();
+    excluded.pop();
     return h;
   }
 }
@@ -76,8 +85,11 @@ export class WaitQueue<T> {
     return undefined;
   }
 
-  /** Holds a request; false when the queue is full (the caller rejects it as overloaded). */
-  hold(req: RoutableRequest, handle: T): boolean {
+  /**
+   * Holds a request; false when the queue is full (the caller rejects it as overloaded). A retry
+   * names the backend that refused it (`exclude`): it is never bound to that one.
+   */
+  hold(req: RoutableRequest, handle: T, exclude?: BackendState): boolean {
     if (this.length >= this.max) return false;
     let lane = this.lane(req.model);
     if (lane === undefined) {
@@ -86,6 +98,8 @@ export class WaitQueue<T> {
     }
     lane.reqs.push(req);
     lane.handles.push(handle);
+    lane.excluded.push(exclude);
+    if (exclude !== undefined) lane.excludedCount++;
     return true;
   }
 
@@ -138,9 +152,19 @@ export class WaitQueue<T> {
   private bindLane(lane: WaitLane<T>, b: BackendState, policy: RoutingPolicy, views: WaitViews): boolean {
     if (lane.length === 0 || !serves(b, lane.model)) return false;
     const view = views.viewFor !== undefined ? views.viewFor(lane.model) : views;
+    // A retry is not offered to the backend that refused it: the policy sees the others only.
+    let reqs: readonly RoutableRequest[] = lane.reqs;
+    let at: number[] | undefined;
+    if (lane.excludedCount > 0 && lane.excluded.includes(b)) {
+      at = [];
+      for (let k = 0; k < lane.length; k++) if (lane.excluded[k] !== b) at.push(k);
+      reqs = at.map((k) => lane.reqs[k]!);
+      if (reqs.length === 0) return false;
+    }
     // Without a pickWaiting of its own, a policy serves the waiting requests first come, first served.
-    const i = policy.pickWaiting !== undefined ? policy.pickWaiting(b, lane.reqs, view) : 0;
-    if (i < 0 || i >= lane.length) return false;
+    const j = policy.pickWaiting !== undefined ? policy.pickWaiting(b, reqs, view) : 0;
+    if (j < 0 || j >= reqs.length) return false;
+    const i = at === undefined ? j : at[j]!;
     this.boundReq = lane.reqs[i]!;
     this.boundHandle = lane.removeAt(i);
     return true;
@@ -165,6 +189,8 @@ export class WaitQueue<T> {
       out.push(...lane.handles);
       lane.reqs.length = 0;
       lane.handles.length = 0;
+      lane.excluded.length = 0;
+      lane.excludedCount = 0;
     }
     return out;
   }

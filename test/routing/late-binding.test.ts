@@ -131,10 +131,15 @@ describe('router with late binding (routing.lateBinding)', () => {
     const a = await backend('a', 0);
     a.behaviour.status = 503;
     server.backends.add({ id: 'a', url: a.url, type: 'r5n.large' });
-    const second = await infer(r.url);
-    assert.equal(second.status, 200);
-    assert.equal(second.headers.get('x-mixscale-backend'), 'b');
-    assert.deepEqual([a.received.length, b.received.length], [1, 2]);
+    const second = infer(r.url);
+    await until(() => server.infer.requestsWaiting === 1, 'the retry waiting for b');
+    // A third request takes a's free slot: the waiting retry must not be bound back to a.
+    const third = infer(r.url);
+    for (const res of [await second, await third]) {
+      assert.equal(res.status, 200);
+      assert.equal(res.headers.get('x-mixscale-backend'), 'b');
+    }
+    assert.deepEqual([a.received.length, b.received.length], [2, 3]);
     assert.equal((await first).status, 200);
   });
 

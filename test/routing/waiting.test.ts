@@ -30,6 +30,21 @@ describe('late binding wait queue', () => {
     assert.equal(q.length, 1);
   });
 
+  it('never binds a retry to the backend that refused it; others still bind it', () => {
+    const q = new WaitQueue<string>(10);
+    const a = backend('a', 'cpu', false);
+    const b = backend('b', 'cpu', false);
+    const view = fakeView([a, b], { cpu: 1 });
+    q.hold(req(1, 0, 100), 'retry', a);
+    q.hold(req(1, 1, 100), 'fresh');
+    assert.ok(q.bind(a, fifo, view));
+    assert.equal(q.boundHandle, 'fresh', 'a skips the retry it refused');
+    assert.equal(q.bind(a, fifo, view), false);
+    assert.ok(q.bind(b, fifo, view));
+    assert.equal(q.boundHandle, 'retry');
+    assert.equal(q.length, 0);
+  });
+
   it('binds nothing to a busy, draining or empty-queue backend', () => {
     const q = new WaitQueue<string>(10);
     const busy = backend('busy', 'cpu', false, 1);
