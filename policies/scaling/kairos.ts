@@ -59,28 +59,37 @@ function heldOf(fleet: ScalingState['fleet'], pool: string): number {
   return fleet.filter((i) => i.pool === pool && (i.state === 'pending' || i.state === 'running')).length;
 }
 
+/** Request sizes kairos waits to have seen before its choice is final. */
+const SIZES_TO_SETTLE = 1000;
+
 export function createKairos(options: ScalingPolicyOptions): ScalingPolicy {
   const unknown = Object.keys(options);
   if (unknown.length > 0) throw new ConfigError(`scaling.options.${unknown[0]}: kairos takes no options`);
   let cacheKey = '';
   let cached: ScalingDecision | undefined;
+  // Requests whose sizes have been seen: the choice, which depends on the size mixture, is kept
+  // for good only once it rests on SIZES_TO_SETTLE of them (a first quiet window would fix it).
+  let seen = 0;
   return {
     name: 'kairos',
     decide(state: ScalingState): ScalingDecision {
-      const key = `${state.load.classes.some((c) => c.sizes.sizes.length > 0) ? 'sized' : 'unsized'}|${state.budgetUsdPerHour}|${state.candidates.map((c: CandidateType) => `${c.type}:${c.available ? 'up' : heldOf(state.fleet, c.pool)}`).join(',')}`;
-      // The bound depends on the request sizes: none seen yet (no traffic), no choice to make.
+      for (const c of state.load.classes) if (c.sizes.sizes.length > 0) seen += (c.rps * state.load.windowMs) / 1000;
+      const key = `${state.budgetUsdPerHour}|${state.candidates.map((c: CandidateType) => `${c.type}:${c.available ? 'up' : heldOf(state.fleet, c.pool)}`).join(',')}`;
+      if (cached !== undefined && key === cacheKey) return cached;
+      // The bound depends on the request sizes: before any is seen (no traffic), no choice to make.
       if (!state.load.classes.some((c) => c.sizes.sizes.length > 0) && state.fleet.some((i) => i.state === 'pending' || i.state === 'running')) {
         return keepFleet(state, 'kairos: no request sizes seen yet');
       }
-      if (cached === undefined || key !== cacheKey) {
-        const r = kairosBestMix(state);
-        // No configuration with a GPU instance (every fast type in cooldown, none held): keep
-        // the fleet rather than scale it to nothing.
-        if (r.configs === 0) return noTypeDecision(state, undefined, 'fast ');
+      const r = kairosBestMix(state);
+      // No configuration with a GPU instance (every fast type in cooldown, none held): keep
+      // the fleet rather than scale it to nothing.
+      if (r.configs === 0) return noTypeDecision(state, undefined, 'fast ');
+      const decision = { mix: r.mix, reason: `kairos: ${formatMix(r.mix)} has the highest throughput upper bound (${r.boundRps.toFixed(0)} rps) of ${r.configs} configurations within $${state.budgetUsdPerHour.toFixed(2)}/h` };
+      if (seen >= SIZES_TO_SETTLE) {
         cacheKey = key;
-        cached = { mix: r.mix, reason: `kairos: ${formatMix(r.mix)} has the highest throughput upper bound (${r.boundRps.toFixed(0)} rps) of ${r.configs} configurations within $${state.budgetUsdPerHour.toFixed(2)}/h` };
+        cached = decision;
       }
-      return cached;
+      return decision;
     },
   };
 }

@@ -34,6 +34,21 @@ describe('kairos scaling policy (Kairos’ upper-bound allocator)', () => {
     const r5n = Array.from({ length: 10 }, (_, i): Instance => ({ id: `r-${i}`, type: 'r5n.large', pool: 'r5n.large', state: 'running', launchedAtMs: 0, usdPerHour: 0.149 }));
     const held = createScalingPolicy('kairos').decide(unsized(r5n));
     assert.deepEqual(held.mix, { 'r5n.large': 10 }, held.reason);
+    // Once chosen on enough sizes, a quiet tick keeps the choice.
+    const settled = createScalingPolicy('kairos');
+    const chosen = settled.decide(kairosState(80)).mix;
+    assert.deepEqual(settled.decide(unsized(r5n)).mix, chosen);
+  });
+
+  it('settles only once it has seen enough request sizes: a thin first window does not fix the mix', () => {
+    const thin = (() => {
+      const s = kairosState(1); // one request a second: 60 sizes in the window
+      const load = { ...s.load, classes: [{ name: 'rm2', rps: 1, sizes: { sizes: Float64Array.of(1000), weights: Float64Array.of(1) } }] };
+      return { ...s, load, observed: load };
+    })();
+    const p = createScalingPolicy('kairos');
+    assert.notDeepEqual(p.decide(thin).mix, { 'g4dn.xlarge': 1, 'r5n.large': 13 });
+    assert.deepEqual(p.decide(kairosState(80)).mix, { 'g4dn.xlarge': 1, 'r5n.large': 13 });
   });
 
   it('with the GPU type in capacity cooldown, keeps the GPUs it has; with none, keeps the fleet rather than empty it', () => {
