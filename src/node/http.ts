@@ -66,16 +66,11 @@ export function createNodeApp(node: InferenceNode, opts: NodeHttpOptions): expre
       res.status(400).json({ error: `${BINARY_HEADER}: OIP's binary tensor extension is not supported by this node; send the tensors as JSON` });
       return;
     }
-    // The client hung up (e.g. curl -m) when its socket ends or the response closes before it
-    // was written; the socket's end is seen a loop turn sooner (and the server drops such a request anyway).
+    // The client hung up (e.g. curl -m) when the response closes before it was written. (Not a
+    // listener on the socket: pipelined requests share it, and each would add one.)
     const gone = new AbortController();
-    const hangUp = (): void => {
-      if (!res.writableFinished) gone.abort();
-    };
-    req.socket.once('end', hangUp);
     res.once('close', () => {
-      req.socket.off('end', hangUp);
-      hangUp();
+      if (!res.writableFinished) gone.abort();
     });
     try {
       const parsed = parseInferRequest(req.body, node.requireInputs);

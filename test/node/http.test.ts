@@ -1,11 +1,44 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { RealClock } from '../../src/core/clock.ts';
 import { silentLogger } from '../../src/core/log.ts';
 import { createNodeApp, listen, type InferenceNode } from '../../src/node/http.ts';
 import type { OipInferResponse } from '../../src/node/oip.ts';
 
 describe('node HTTP front', () => {
+  it('adds no listener per request to a shared connection: fifteen pipelined requests, no MaxListeners warning', async () => {
+    // Each answer takes a while, so all fifteen are in flight at once.
+    const node: InferenceNode = { modelName: 'm', requireInputs: false, metadata: () => ({}), infer: () => new Promise((r) => setTimeout(() => r({ model_name: 'm', outputs: [] }), 50)) };
+    const server = await listen(createNodeApp(node, { clock: new RealClock(), logger: silentLogger }), '127.0.0.1', 0);
+    const warnings: string[] = [];
+    const onWarning = (w: Error): void => void warnings.push(w.name);
+    process.on('warning', onWarning);
+    try {
+      const body = '{"parameters":{"size":1}}';
+      const one = `POST /v2/models/m/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+      const { port } = new URL(server.url);
+      const answers = await new Promise<number>((resolve) => {
+        const socket = connect(Number(port), '127.0.0.1', () => socket.write(one.repeat(15)));
+        let got = '';
+        socket.on('data', (d: Buffer) => {
+          got += d.toString();
+          const n = (got.match(/HTTP\/1\.1 200/g) ?? []).length;
+          if (n === 15) {
+            socket.destroy();
+            resolve(n);
+          }
+        });
+      });
+      assert.equal(answers, 15);
+      await new Promise((r) => setImmediate(r));
+      assert.deepEqual(warnings.filter((w) => w === 'MaxListenersExceededWarning'), []);
+    } finally {
+      process.off('warning', onWarning);
+      await server.close();
+    }
+  });
+
   it('aborts the signal it gives the node when the client hangs up before the answer, and keeps serving', async function () {
     this.timeout(10_000); // fails (never aborted) rather than hangs
     const calls: Array<{ signal: AbortSignal; finish: (r: OipInferResponse) => void }> = [];
