@@ -102,7 +102,7 @@ export class EdgeNode implements InferenceNode {
       if (typeof v !== 'number' || !(Math.abs(v) <= FP32_MAX)) throw badRequest(`${at}.data[${i}]`, `expected an FP32 number, got ${JSON.stringify(v)}`);
       data[i] = v;
     }
-    const bounds = resolveBounds(parseBounds(req.parameters), m.exits, (k) => this.pathMedianMs(k, rows), m.energy?.unit ?? 'units', rows);
+    const bounds = resolveBounds(parseBounds(req.parameters), m.exits, (k) => this.pathFloorMs(k, rows), m.energy?.unit ?? 'units', rows);
     let r;
     try {
       r = await this.scheduler.submit(data, rows, bounds, arrivalMs, signal);
@@ -146,10 +146,10 @@ export class EdgeNode implements InferenceNode {
     };
   }
 
-  /** Median time to reach exit k with `rows` rows on an idle node (the floor below which a latency bound is impossible). */
-  private pathMedianMs(k: number, rows: number): number {
+  /** The least time to reach exit k with `rows` rows on an idle node (below it a latency bound is impossible). */
+  private pathFloorMs(k: number, rows: number): number {
     let t = 0;
-    for (let s = 0; s <= k; s++) t += this.latency.quantile(s, rows, 0.5);
+    for (let s = 0; s <= k; s++) t += this.latency.floorMs(s, rows);
     return t;
   }
 

@@ -68,6 +68,25 @@ export class StageLatency {
     return best;
   }
 
+  /**
+   * The median time of running `stage` on `rows` rows as the impossible-bound check needs it:
+   * measured at the largest row count up to `rows` that has run at all (however few times: the
+   * warm-up's few batch runs count), scaled by rows from there. Where batching helps this is
+   * below `quantile`'s linear scaling of the one-row figure, which would refuse bounds the
+   * node can meet.
+   */
+  floorMs(stage: number, rows: number): number {
+    let at = 0;
+    let ms = Infinity;
+    for (const [r, h] of this.stages[stage]!) {
+      if (h.count > 0 && r <= rows && r > at) {
+        at = r;
+        ms = (h.quantile(0.5) / r) * rows;
+      }
+    }
+    return at > 0 ? ms : this.quantile(stage, rows, 0.5);
+  }
+
   /** Per stage at one row: p50 / p99 / count, for /v2/models/{name} and logs. */
   summary(): Array<{ stage: number; p50Ms: number; p99Ms: number; count: number }> {
     return this.stages.map((m, i) => {

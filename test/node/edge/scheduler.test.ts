@@ -121,6 +121,16 @@ describe('exit scheduler', function () {
 });
 
 describe('stage latency', () => {
+  it('judges a bound impossible by the largest row count measured at all (the warm-up batch runs count), not the one-row figure scaled', () => {
+    const l = new StageLatency(1);
+    for (let i = 0; i < 30; i++) l.record(0, 1, 1, i); // one row: 1 ms
+    for (let i = 0; i < 4; i++) l.record(0, 8, 2, 40 + i); // a few warm-up runs at 8 rows: 2 ms (batching helps)
+    assert.ok(Math.abs(l.floorMs(0, 8) - 2) < 0.01, `8 rows: ${l.floorMs(0, 8)} ms`);
+    assert.ok(Math.abs(l.floorMs(0, 16) - 4) < 0.01, `16 rows: from the 8-row runs, ${l.floorMs(0, 16)} ms`);
+    assert.ok(Math.abs(l.floorMs(0, 1) - 1) < 0.01, 'one row: the one-row runs');
+    assert.equal(l.quantile(0, 8, 0.5), 8, 'planning still scales the one-row figure until 20 runs at 8 rows');
+  });
+
   it('forgets a row count not run for two windows, falling back to the one-row figure × rows, so a slow burst there is not kept for good', () => {
     const l = new StageLatency(1, 1000);
     for (let i = 0; i < 30; i++) l.record(0, 2, 400, i); // a contended burst at 2 rows
