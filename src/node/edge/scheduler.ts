@@ -147,6 +147,13 @@ export class ExitScheduler {
   submit(data: Float32Array, rows: number, bounds: ResolvedBounds, arrivalMs: Ms, signal?: AbortSignal): Promise<ExitResult> {
     if (signal?.aborted === true) return Promise.reject(new ClientGoneError());
     return new Promise<ExitResult>((resolve, reject) => {
+      // The abort listener goes once the job settles (a long-lived signal must not keep it).
+      const onAbort = (): void => {
+        const i = this.queue.indexOf(job);
+        if (i < 0) return; // running (it stops before its next stage) or answered
+        this.queue.splice(i, 1);
+        job.reject(new ClientGoneError());
+      };
       const job: Job = {
         signal,
         data,
@@ -158,16 +165,17 @@ export class ExitScheduler {
         hidden: undefined,
         probs: new Float32Array(0),
         confidence: 0,
-        resolve,
-        reject,
+        resolve: (r) => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve(r);
+        },
+        reject: (e) => {
+          signal?.removeEventListener('abort', onAbort);
+          reject(e);
+        },
       };
       this.queue.push(job);
-      signal?.addEventListener('abort', () => {
-        const i = this.queue.indexOf(job);
-        if (i < 0) return; // running (it stops before its next stage) or answered
-        this.queue.splice(i, 1);
-        reject(new ClientGoneError());
-      }, { once: true });
+      signal?.addEventListener('abort', onAbort, { once: true });
       if (!this.running) void this.drain();
     });
   }

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { getEventListeners } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { RealClock, SimClock, settle } from '../../../src/core/clock.ts';
@@ -39,6 +40,13 @@ describe('exit scheduler', function () {
     });
     // The first request starts alone; the seven that queued behind it run as batches of 4 and 3.
     assert.ok(latency.count(0, 4) >= 1 && latency.count(0, 3) >= 1, 'no batched stage runs recorded');
+  });
+
+  it('leaves no abort listener on a signal once the request is answered', async () => {
+    const s = scheduler(1);
+    const shared = new AbortController();
+    for (let i = 0; i < 3; i++) await s.submit(digits[i]!, 1, ALL_STAGES, new RealClock().now(), shared.signal);
+    assert.equal(getEventListeners(shared.signal, 'abort').length, 0);
   });
 
   it('while idle, re-measures a stage the exit policy has stopped starting', async () => {
