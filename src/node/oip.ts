@@ -1,4 +1,5 @@
 import { MixscaleError } from '../core/errors.ts';
+import { DATATYPE_BYTES } from '../routing/request.ts';
 
 /**
  * The Open Inference Protocol v2 (KServe, Triton) as our nodes read it. A request is
@@ -25,8 +26,8 @@ export interface OipInferResponse {
   readonly outputs: ReadonlyArray<{ name: string; shape: readonly number[]; datatype: string; data: ArrayLike<number> | readonly number[] }>;
 }
 
-/** The tensor datatypes of the Open Inference Protocol v2 (the router's list: src/routing/request.ts). */
-const DATATYPES: ReadonlySet<string> = new Set(['BOOL', 'UINT8', 'UINT16', 'UINT32', 'UINT64', 'INT8', 'INT16', 'INT32', 'INT64', 'FP16', 'BF16', 'FP32', 'FP64', 'BYTES']);
+/** The tensor datatypes of the Open Inference Protocol v2: the router's list, so both accept the same. */
+const DATATYPES: ReadonlySet<string> = new Set(Object.keys(DATATYPE_BYTES));
 
 function bad(field: string, message: string): MixscaleError {
   return new MixscaleError('MIXSCALE_REQUEST_INVALID', `${field}: ${message}`, { field });

@@ -3,7 +3,7 @@ import type { Ms, RequestClass } from '../core/types.ts';
 import type { RoutableRequest } from './types.ts';
 
 /** Bytes per element of each OIP v2 tensor datatype (BYTES elements are variable: counted as 1). */
-const DATATYPE_BYTES: Readonly<Record<string, number>> = {
+export const DATATYPE_BYTES: Readonly<Record<string, number>> = {
   BOOL: 1,
   UINT8: 1,
   UINT16: 2,
