@@ -70,10 +70,17 @@ export function createKairos(options: ScalingPolicyOptions): ScalingPolicy {
   // Requests whose sizes have been seen: the choice, which depends on the size mixture, is kept
   // for good only once it rests on SIZES_TO_SETTLE of them (a first quiet window would fix it).
   let seen = 0;
+  let seenUntil = -Infinity;
   return {
     name: 'kairos',
     decide(state: ScalingState): ScalingDecision {
-      for (const c of state.load.classes) if (c.sizes.sizes.length > 0) seen += (c.rps * state.load.windowMs) / 1000;
+      // Counted from what was observed, each part of time once (windows may overlap from tick to tick).
+      const obs = state.observed;
+      const spanMs = Math.min(obs.windowMs, obs.atMs - seenUntil);
+      if (spanMs > 0) {
+        seenUntil = obs.atMs;
+        for (const c of obs.classes) if (c.sizes.sizes.length > 0 && c.rps > 0 && Number.isFinite(c.rps)) seen += (c.rps * spanMs) / 1000;
+      }
       const key = `${state.budgetUsdPerHour}|${state.candidates.map((c: CandidateType) => `${c.type}:${c.available ? 'up' : heldOf(state.fleet, c.pool)}`).join(',')}`;
       if (cached !== undefined && key === cacheKey) return cached;
       // The bound depends on the request sizes: before any is seen (no traffic), no choice to make.

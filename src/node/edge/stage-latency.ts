@@ -78,13 +78,15 @@ export class StageLatency {
   floorMs(stage: number, rows: number): number {
     let at = 0;
     let ms = Infinity;
-    for (const [r, h] of this.stages[stage]!) {
-      if (h.count > 0 && r <= rows && r > at) {
+    for (const r of [...this.stages[stage]!.keys()]) {
+      const h = this.histogram(stage, r); // (forgets an expired row count, as planning does)
+      if (h !== undefined && h.count > 0 && r <= rows && r > at) {
         at = r;
         ms = (h.quantile(0.5) / r) * rows;
       }
     }
-    return at > 0 ? ms : this.quantile(stage, rows, 0.5);
+    // Never above the planning estimate: a floor errs on the side of taking the request.
+    return Math.min(ms, this.quantile(stage, rows, 0.5));
   }
 
   /** Per stage at one row: p50 / p99 / count, for /v2/models/{name} and logs. */

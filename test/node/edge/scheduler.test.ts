@@ -137,6 +137,18 @@ describe('stage latency', () => {
     assert.ok(Math.abs(l.floorMs(0, 16) - 4) < 0.01, `16 rows: from the 8-row runs, ${l.floorMs(0, 16)} ms`);
     assert.ok(Math.abs(l.floorMs(0, 1) - 1) < 0.01, 'one row: the one-row runs');
     assert.equal(l.quantile(0, 8, 0.5), 8, 'planning still scales the one-row figure until 20 runs at 8 rows');
+    // Never above the planning estimate (a slow first batch shape does not raise the floor).
+    const slow = new StageLatency(1);
+    for (let i = 0; i < 30; i++) slow.record(0, 1, 1, i);
+    for (let i = 0; i < 3; i++) slow.record(0, 2, 50, 40 + i);
+    assert.equal(slow.floorMs(0, 8), 8);
+  });
+
+  it('forgets an old burst at a row count in the floor too', () => {
+    const l = new StageLatency(1, 1000);
+    for (let i = 0; i < 5; i++) l.record(0, 2, 400, i); // a contended burst at 2 rows, long ago
+    for (let i = 0; i < 30; i++) l.record(0, 1, 1, 100_000 + i);
+    assert.ok(Math.abs(l.floorMs(0, 4) - 4) < 0.01, `4 rows: ${l.floorMs(0, 4)} ms`);
   });
 
   it('forgets a row count not run for two windows, falling back to the one-row figure × rows, so a slow burst there is not kept for good', () => {

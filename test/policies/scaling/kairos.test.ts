@@ -51,6 +51,19 @@ describe('kairos scaling policy (Kairos’ upper-bound allocator)', () => {
     assert.deepEqual(p.decide(kairosState(80)).mix, { 'g4dn.xlarge': 1, 'r5n.large': 13 });
   });
 
+  it('counts each observed request once, however the windows of successive ticks overlap', () => {
+    // 4 rps of size 1000, seen through 60 s windows every 10 s for 2 minutes: 240 + 11 × 40 = 680
+    // requests, fewer than the 1,000 it settles on (counting whole windows would make 3,120).
+    const big = (atMs: number) => {
+      const s = kairosState(4, atMs);
+      const load = { atMs, windowMs: 60_000, classes: [{ name: 'rm2', rps: 4, sizes: { sizes: Float64Array.of(1000), weights: Float64Array.of(1) } }] };
+      return { ...s, load, observed: load };
+    };
+    const p = createScalingPolicy('kairos');
+    for (let t = 0; t <= 110_000; t += 10_000) p.decide(big(t));
+    assert.deepEqual(p.decide(kairosState(80, 120_000)).mix, { 'g4dn.xlarge': 1, 'r5n.large': 13 }, 'not settled on the size-1000 windows');
+  });
+
   it('with the GPU type in capacity cooldown, keeps the GPUs it has; with none, keeps the fleet rather than empty it', () => {
     const cooled = kairosCandidates.map((c) => (c.type === 'g4dn.xlarge' ? { ...c, available: false } : c));
     const gpus = (n: number) => Array.from({ length: n }, (_, i): Instance => ({ id: `g-${i}`, type: 'g4dn.xlarge', pool: 'g4dn.xlarge', state: 'running', launchedAtMs: 0, usdPerHour: 0.526 }));
