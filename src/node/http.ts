@@ -1,5 +1,5 @@
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Clock } from '../core/clock.ts';
 import { isMixscaleError } from '../core/errors.ts';
@@ -34,6 +34,28 @@ export interface NodeHttpOptions {
  * The OIP v2 routes every node serves: health, readiness, metadata and infer. Request
  * mistakes get 400 `{error}` naming the field; an unknown model 404.
  */
+/** Per connection, the requests on it still unanswered (aborted together when the client goes). */
+const unanswered = new WeakMap<Socket, Set<AbortController>>();
+
+/** Aborts `c` when `socket` ends or closes first; returns the function that stops watching. */
+function watchHangUp(socket: Socket, c: AbortController): () => void {
+  let set = unanswered.get(socket);
+  if (set === undefined) {
+    const mine = new Set<AbortController>();
+    const hangUp = (): void => {
+      for (const x of mine) x.abort();
+      mine.clear();
+    };
+    socket.once('end', hangUp);
+    socket.once('close', hangUp);
+    unanswered.set(socket, mine);
+    set = mine;
+  }
+  set.add(c);
+  const held = set;
+  return () => void held.delete(c);
+}
+
 export function createNodeApp(node: InferenceNode, opts: NodeHttpOptions): express.Express {
   const app = express();
   app.disable('x-powered-by');
@@ -66,10 +88,13 @@ export function createNodeApp(node: InferenceNode, opts: NodeHttpOptions): expre
       res.status(400).json({ error: `${BINARY_HEADER}: OIP's binary tensor extension is not supported by this node; send the tensors as JSON` });
       return;
     }
-    // The client hung up (e.g. curl -m) when the response closes before it was written. (Not a
-    // listener on the socket: pipelined requests share it, and each would add one.)
+    // The client hung up (e.g. curl -m) when its connection ends or closes before the answer is
+    // written: one watch per connection covers every request pipelined on it (a response
+    // queued behind another has no socket of its own, so its 'close' would never come).
     const gone = new AbortController();
+    const unwatch = watchHangUp(req.socket, gone);
     res.once('close', () => {
+      unwatch();
       if (!res.writableFinished) gone.abort();
     });
     try {

@@ -7,6 +7,38 @@ import { createNodeApp, listen, type InferenceNode } from '../../src/node/http.t
 import type { OipInferResponse } from '../../src/node/oip.ts';
 
 describe('node HTTP front', () => {
+  it('aborts every request pipelined on a connection when the client hangs up, not only the first', async function () {
+    this.timeout(10_000);
+    const signals: AbortSignal[] = [];
+    let three = (): void => {};
+    const started = new Promise<void>((r) => (three = r));
+    const node: InferenceNode = {
+      modelName: 'm',
+      requireInputs: false,
+      metadata: () => ({}),
+      infer: (_req, _arrival, signal) =>
+        new Promise((finish) => {
+          signals.push(signal!);
+          if (signals.length === 3) three();
+          signal!.addEventListener('abort', () => finish({ model_name: 'm', outputs: [] }));
+        }),
+    };
+    const server = await listen(createNodeApp(node, { clock: new RealClock(), logger: silentLogger }), '127.0.0.1', 0);
+    try {
+      const body = '{"parameters":{"size":1}}';
+      const one = `POST /v2/models/m/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+      const socket = connect(Number(new URL(server.url).port), '127.0.0.1', () => socket.write(one.repeat(3)));
+      socket.on('error', () => {});
+      await started;
+      const aborted = Promise.all(signals.map((sig) => new Promise<void>((r) => (sig.aborted ? r() : sig.addEventListener('abort', () => r())))));
+      socket.destroy();
+      await aborted; // (the test times out if a queued one is never told)
+      assert.ok(signals.every((sig) => sig.aborted));
+    } finally {
+      await server.close();
+    }
+  });
+
   it('adds no listener per request to a shared connection: fifteen pipelined requests, no MaxListeners warning', async () => {
     // Each answer takes a while, so all fifteen are in flight at once.
     const node: InferenceNode = { modelName: 'm', requireInputs: false, metadata: () => ({}), infer: () => new Promise((r) => setTimeout(() => r({ model_name: 'm', outputs: [] }), 50)) };
