@@ -318,7 +318,7 @@ export async function runSimulation(loaded: LoadedConfig, overrides: SimOverride
   function rebindWaiting(t: Ms): void {
     if (waiting.length === 0) return;
     for (const n of router.nodes) if (!n.gone && n.backend.accepting && n.busy < n.slots) bindWaiting(n, t);
-    waiting.removeModels(
+    waiting.removeStranded(
       (model) => !router.tracker.viewFor(model).backends.some((b) => b.accepting),
       (id) => {
         recorder.dropped(reqs.cls[id]!, 'no-backend', reqs.arrival[id]!, t);

@@ -47,10 +47,15 @@ interface FirstFailure {
 }
 
 /** A request waiting at the router for a backend slot. */
+/** What a waiting retry resolves to when no backend but the one that refused it is left. */
+const PASS_ON = 'pass-on';
+
 interface Waiter {
-  resolve(state: BackendState | null): void;
+  resolve(state: BackendState | null | typeof PASS_ON): void;
   /** Answers it with a rejection (it has left the waiting room already). */
   refuse(reason: RouterRejectReason, message: string): void;
+  /** A retry: hands it back to be answered with the first backend's failure (it has left the waiting room). */
+  passOn(): void;
   /** Bound, expired or abandoned: nothing more happens to it here. */
   settled: boolean;
   timer: TimerHandle | undefined;
@@ -198,9 +203,13 @@ export class InferRouter {
     if (q === undefined || q.length === 0) return;
     const { tracker } = this.o;
     for (const s of tracker.backends) if (s.accepting) this.bindWaiting(s);
-    q.removeModels(
-      (model) => !tracker.viewFor(model).backends.some((b) => b.accepting),
-      (w, req) => w.refuse('no-backend', `no backend serving model "${req.model}" is left to take this request`),
+    q.removeStranded(
+      (model, excluded) => !tracker.viewFor(model).backends.some((b) => b.accepting && b !== excluded),
+      (w, req, excluded) => {
+        // A retry with no backend left but the one that refused it: the client gets that failure.
+        if (excluded !== undefined) return void w.passOn();
+        w.refuse('no-backend', `no backend serving model "${req.model}" is left to take this request`);
+      },
     );
   }
 
@@ -209,7 +218,7 @@ export class InferRouter {
    * answers it and returns null: the waiting room is full, its deadline or the wait limit passed,
    * or the client went away.
    */
-  private wait(p: ParsedInfer, res: ServerResponse, q: WaitQueue<Waiter>, maxWaitMs: number, exclude: BackendState | undefined): Promise<BackendState | null> {
+  private wait(p: ParsedInfer, res: ServerResponse, q: WaitQueue<Waiter>, maxWaitMs: number, exclude: BackendState | undefined): Promise<BackendState | null | typeof PASS_ON> {
     const ci = p.req.classIndex;
     return new Promise((resolve) => {
       const w: Waiter = {
@@ -222,6 +231,12 @@ export class InferRouter {
           if (w.timer !== undefined) this.o.clock.clearTimeout(w.timer);
           this.reject(res, ci, reason, message);
           resolve(null);
+        },
+        passOn: () => {
+          if (w.settled) return;
+          w.settled = true;
+          if (w.timer !== undefined) this.o.clock.clearTimeout(w.timer);
+          resolve(PASS_ON);
         },
       };
       if (!q.hold(p.req, w, exclude)) {
@@ -374,6 +389,7 @@ export class InferRouter {
         (bound) => {
           if (bound === null) return call.done();
           try {
+            if (bound === PASS_ON) return this.passOn(call, p, failed!);
             this.send(call, p, body, failed, bound, true);
           } catch (e) {
             call.bug(e);

@@ -121,13 +121,25 @@ export class WaitQueue<T> {
     return n;
   }
 
-  /** Removes the waiting requests of the models `gone` says no backend serves any more, handing each to `onRemoved`. */
-  removeModels(gone: (model: string) => boolean, onRemoved: (handle: T, req: RoutableRequest) => void): void {
+  /**
+   * Removes the waiting requests no backend is left to take: `stranded` says, for a model and a
+   * request's excluded backend (a retry's refuser, else undefined), whether none other serves
+   * it. Each goes to `onRemoved` with its excluded backend.
+   */
+  removeStranded(
+    stranded: (model: string, excluded: BackendState | undefined) => boolean,
+    onRemoved: (handle: T, req: RoutableRequest, excluded: BackendState | undefined) => void,
+  ): void {
     for (const lane of this.lanes) {
-      if (lane.length === 0 || !gone(lane.model)) continue;
-      while (lane.length > 0) {
-        const r = lane.reqs[0]!;
-        onRemoved(lane.removeAt(0), r);
+      if (lane.length === 0) continue;
+      const all = stranded(lane.model, undefined);
+      if (!all && lane.excludedCount === 0) continue;
+      for (let i = 0; i < lane.length; ) {
+        const ex = lane.excluded[i];
+        if (all || (ex !== undefined && stranded(lane.model, ex))) {
+          const r = lane.reqs[i]!;
+          onRemoved(lane.removeAt(i), r, ex);
+        } else i++;
       }
     }
   }

@@ -143,6 +143,26 @@ describe('router with late binding (routing.lateBinding)', () => {
     assert.equal((await first).status, 200);
   });
 
+  it("answers a waiting retry with the first backend's failure when no other backend is left for it", async () => {
+    const b = await backend('b', 300);
+    const r = await lateRouter();
+    const server = bed.serve(r.server);
+    server.backends.add({ id: 'b', url: b.url, type: 'r5n.large' });
+    const first = infer(r.url);
+    await until(() => b.inFlight === 1, 'b busy');
+    const a = await backend('a', 0);
+    a.behaviour.status = 503;
+    server.backends.add({ id: 'a', url: a.url, type: 'r5n.large' });
+    const second = infer(r.url);
+    await until(() => server.infer.requestsWaiting === 1, 'the retry waiting for b');
+    server.backends.drain('b');
+    const res = await second;
+    assert.equal(res.status, 503);
+    assert.equal(res.headers.get('x-mixscale-backend'), 'a', "a's own answer, not a wait to the deadline");
+    assert.equal(server.infer.requestsWaiting, 0);
+    assert.equal((await first).status, 200);
+  });
+
   it('refuses at once the waiting requests of a model whose last backend is removed', async () => {
     const { a, server, url } = await oneBackend(200);
     const first = infer(url);
