@@ -6,6 +6,12 @@ import { silentLogger } from '../../src/core/log.ts';
 import { createNodeApp, listen, type InferenceNode } from '../../src/node/http.ts';
 import type { OipInferResponse } from '../../src/node/oip.ts';
 
+/** `n` inference requests back to back, as one write on one connection (HTTP/1.1 pipelining). */
+function pipelined(n: number): string {
+  const body = '{"parameters":{"size":1}}';
+  return `POST /v2/models/m/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`.repeat(n);
+}
+
 describe('node HTTP front', () => {
   it('aborts every request pipelined on a connection when the client hangs up, not only the first', async function () {
     this.timeout(10_000);
@@ -25,9 +31,7 @@ describe('node HTTP front', () => {
     };
     const server = await listen(createNodeApp(node, { clock: new RealClock(), logger: silentLogger }), '127.0.0.1', 0);
     try {
-      const body = '{"parameters":{"size":1}}';
-      const one = `POST /v2/models/m/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
-      const socket = connect(Number(new URL(server.url).port), '127.0.0.1', () => socket.write(one.repeat(3)));
+      const socket = connect(Number(new URL(server.url).port), '127.0.0.1', () => socket.write(pipelined(3)));
       socket.on('error', () => {});
       await started;
       const aborted = Promise.all(signals.map((sig) => new Promise<void>((r) => (sig.aborted ? r() : sig.addEventListener('abort', () => r())))));
@@ -47,11 +51,9 @@ describe('node HTTP front', () => {
     const onWarning = (w: Error): void => void warnings.push(w.name);
     process.on('warning', onWarning);
     try {
-      const body = '{"parameters":{"size":1}}';
-      const one = `POST /v2/models/m/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
       const { port } = new URL(server.url);
       const answers = await new Promise<number>((resolve) => {
-        const socket = connect(Number(port), '127.0.0.1', () => socket.write(one.repeat(15)));
+        const socket = connect(Number(port), '127.0.0.1', () => socket.write(pipelined(15)));
         let got = '';
         socket.on('data', (d: Buffer) => {
           got += d.toString();

@@ -121,7 +121,11 @@ describe('router with late binding (routing.lateBinding)', () => {
     assert.equal((await first).status, 200);
   });
 
-  it('retries a refused request on a backend that is merely busy: it waits for its slot', async () => {
+  /**
+   * Backend b busy with a first request, backend a refusing everything (503), and a second
+   * request that a refused waiting as a retry for b.
+   */
+  const retryWaitingForB = async () => {
     const b = await backend('b', 300);
     const r = await lateRouter();
     const server = bed.serve(r.server);
@@ -133,8 +137,13 @@ describe('router with late binding (routing.lateBinding)', () => {
     server.backends.add({ id: 'a', url: a.url, type: 'r5n.large' });
     const second = infer(r.url);
     await until(() => server.infer.requestsWaiting === 1, 'the retry waiting for b');
+    return { a, b, server, url: r.url, first, second };
+  };
+
+  it('retries a refused request on a backend that is merely busy: it waits for its slot', async () => {
+    const { a, b, url, first, second } = await retryWaitingForB();
     // A third request takes a's free slot: the waiting retry must not be bound back to a.
-    const third = infer(r.url);
+    const third = infer(url);
     for (const res of [await second, await third]) {
       assert.equal(res.status, 200);
       assert.equal(res.headers.get('x-mixscale-backend'), 'b');
@@ -144,17 +153,7 @@ describe('router with late binding (routing.lateBinding)', () => {
   });
 
   it("answers a waiting retry with the first backend's failure when no other backend is left for it", async () => {
-    const b = await backend('b', 300);
-    const r = await lateRouter();
-    const server = bed.serve(r.server);
-    server.backends.add({ id: 'b', url: b.url, type: 'r5n.large' });
-    const first = infer(r.url);
-    await until(() => b.inFlight === 1, 'b busy');
-    const a = await backend('a', 0);
-    a.behaviour.status = 503;
-    server.backends.add({ id: 'a', url: a.url, type: 'r5n.large' });
-    const second = infer(r.url);
-    await until(() => server.infer.requestsWaiting === 1, 'the retry waiting for b');
+    const { server, first, second } = await retryWaitingForB();
     server.backends.drain('b');
     const res = await second;
     assert.equal(res.status, 503);
