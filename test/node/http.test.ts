@@ -12,23 +12,23 @@ function pipelined(n: number): string {
   return `POST /v2/models/m/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`.repeat(n);
 }
 
+/** A node whose inference is `infer` (model "m", no input checks). */
+const stubNode = (infer: InferenceNode['infer']): InferenceNode => ({ modelName: 'm', requireInputs: false, metadata: () => ({}), infer });
+
 describe('node HTTP front', () => {
   it('aborts every request pipelined on a connection when the client hangs up, not only the first', async function () {
     this.timeout(10_000);
     const signals: AbortSignal[] = [];
     let three = (): void => {};
     const started = new Promise<void>((r) => (three = r));
-    const node: InferenceNode = {
-      modelName: 'm',
-      requireInputs: false,
-      metadata: () => ({}),
-      infer: (_req, _arrival, signal) =>
+    const node = stubNode(
+      (_req, _arrival, signal) =>
         new Promise((finish) => {
           signals.push(signal!);
           if (signals.length === 3) three();
           signal!.addEventListener('abort', () => finish({ model_name: 'm', outputs: [] }));
         }),
-    };
+    );
     const server = await listen(createNodeApp(node, { clock: new RealClock(), logger: silentLogger }), '127.0.0.1', 0);
     try {
       const socket = connect(Number(new URL(server.url).port), '127.0.0.1', () => socket.write(pipelined(3)));
@@ -45,7 +45,7 @@ describe('node HTTP front', () => {
 
   it('adds no listener per request to a shared connection: fifteen pipelined requests, no MaxListeners warning', async () => {
     // Each answer takes a while, so all fifteen are in flight at once.
-    const node: InferenceNode = { modelName: 'm', requireInputs: false, metadata: () => ({}), infer: () => new Promise((r) => setTimeout(() => r({ model_name: 'm', outputs: [] }), 50)) };
+    const node = stubNode(() => new Promise((r) => setTimeout(() => r({ model_name: 'm', outputs: [] }), 50)));
     const server = await listen(createNodeApp(node, { clock: new RealClock(), logger: silentLogger }), '127.0.0.1', 0);
     const warnings: string[] = [];
     const onWarning = (w: Error): void => void warnings.push(w.name);
@@ -77,16 +77,13 @@ describe('node HTTP front', () => {
     this.timeout(10_000); // fails (never aborted) rather than hangs
     const calls: Array<{ signal: AbortSignal; finish: (r: OipInferResponse) => void }> = [];
     let called = (): void => {};
-    const node: InferenceNode = {
-      modelName: 'm',
-      requireInputs: false,
-      metadata: () => ({}),
-      infer: (_req, _arrival, signal) =>
+    const node = stubNode(
+      (_req, _arrival, signal) =>
         new Promise((finish) => {
           calls.push({ signal: signal!, finish });
           called();
         }),
-    };
+    );
     const nextCall = (): Promise<void> => new Promise((r) => (called = r));
     const server = await listen(createNodeApp(node, { clock: new RealClock(), logger: silentLogger }), '127.0.0.1', 0);
     try {
