@@ -154,9 +154,9 @@ export class SimCloud implements CloudProvider {
   }
 
   /**
-   * Time-average of the billed $/h from `sinceIntegral` (an earlier `rateIntegralAt`) to
-   * `nowMs`: the mean spend rate, which per-second billing's rounding (in `totalUsd`) cannot
-   * lift above the highest.
+   * ∫ billed $/h dt (in $/h · ms) from the start to `nowMs`: the difference of two readings over
+   * their span is the mean spend rate, which per-second billing's rounding (in `totalUsd`)
+   * cannot lift above the highest.
    */
   rateIntegralAt(nowMs: Ms = this.clock.now()): number {
     this.meter(nowMs);

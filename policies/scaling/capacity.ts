@@ -1,6 +1,6 @@
 import { ConfigError } from '../../src/core/errors.ts';
 import { candidateServes, type CandidateType, type ScalingDecision, type ScalingState } from '../../src/control/types.ts';
-import { formatMix, type Mix, type RequestClass } from '../../src/core/types.ts';
+import { activeMix, formatMix, isActive, type Mix, type RequestClass } from '../../src/core/types.ts';
 import { formatUsd } from '../../src/core/units.ts';
 
 /**
@@ -23,7 +23,7 @@ export function boundMix(want: Mix, state: Pick<ScalingState, 'candidates' | 'fl
   const mix: Record<string, number> = {};
   for (const [type, t] of types) {
     let n = Math.min(t.max, Math.max(t.min, want[type] ?? 0));
-    if (!t.available) n = Math.min(n, Math.max(t.min, state.fleet.filter((i) => i.type === type && (i.state === 'pending' || i.state === 'running')).length));
+    if (!t.available) n = Math.min(n, Math.max(t.min, state.fleet.filter((i) => i.type === type && isActive(i)).length));
     if (n > 0) mix[type] = n;
   }
   const usd = (): number => Object.entries(mix).reduce((a, [type, n]) => a + n * types.get(type)!.usd, 0);
@@ -146,7 +146,5 @@ export function noTypeDecision(state: Pick<ScalingState, 'candidates' | 'fleet' 
 
 /** Keeps the fleet's pending and running instances (within the pool bounds and the budget), saying why. */
 export function keepFleet(state: Pick<ScalingState, 'candidates' | 'fleet' | 'budgetUsdPerHour'>, why: string): ScalingDecision {
-  const have: Record<string, number> = {};
-  for (const i of state.fleet) if (i.state === 'pending' || i.state === 'running') have[i.type] = (have[i.type] ?? 0) + 1;
-  return { mix: boundMix(have, state).mix, reason: `${why}: keeping the fleet as it is` };
+  return { mix: boundMix(activeMix(state.fleet), state).mix, reason: `${why}: keeping the fleet as it is` };
 }

@@ -1,6 +1,6 @@
 import type { CandidateType, ScalingDecision, ScalingPolicy, ScalingState } from '../../src/control/types.ts';
 import { ConfigError } from '../../src/core/errors.ts';
-import { formatMix, type Mix } from '../../src/core/types.ts';
+import { formatMix, isActive, type Mix } from '../../src/core/types.ts';
 import { buildModel } from '../../src/model/build.ts';
 import { upperBoundRps } from '../../src/model/capacity.ts';
 import { keepFleet, noTypeDecision } from './capacity.ts';
@@ -56,7 +56,7 @@ export function kairosBestMix(state: Pick<ScalingState, 'budgetUsdPerHour' | 'ca
 
 /** Instances of a pool that count as held in a cooldown: pending or running. */
 function heldOf(fleet: ScalingState['fleet'], pool: string): number {
-  return fleet.filter((i) => i.pool === pool && (i.state === 'pending' || i.state === 'running')).length;
+  return fleet.filter((i) => i.pool === pool && isActive(i)).length;
 }
 
 /** Request sizes kairos waits to have seen before its choice is final. */
@@ -84,7 +84,7 @@ export function createKairos(options: ScalingPolicyOptions): ScalingPolicy {
       const key = `${state.budgetUsdPerHour}|${state.candidates.map((c: CandidateType) => `${c.type}:${c.available ? 'up' : heldOf(state.fleet, c.pool)}`).join(',')}`;
       if (cached !== undefined && key === cacheKey) return cached;
       // The bound depends on the request sizes: before any is seen (no traffic), no choice to make.
-      if (!state.load.classes.some((c) => c.sizes.sizes.length > 0) && state.fleet.some((i) => i.state === 'pending' || i.state === 'running')) {
+      if (!state.load.classes.some((c) => c.sizes.sizes.length > 0) && state.fleet.some(isActive)) {
         return keepFleet(state, 'kairos: no request sizes seen yet');
       }
       const r = kairosBestMix(state);

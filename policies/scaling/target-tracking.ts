@@ -1,6 +1,6 @@
 import type { ScalingPolicy } from '../../src/control/types.ts';
 import type { ScalingContext } from './index.ts';
-import type { Ms } from '../../src/core/types.ts';
+import { isActive, type Ms } from '../../src/core/types.ts';
 import { affordable, boundMix, chooseType, demandSlots, noTypeDecision, numberOption, othersMinimumUsd, stringOption } from './capacity.ts';
 
 /**
@@ -25,7 +25,7 @@ export function createTargetTracking(options: Readonly<Record<string, unknown>>,
       const c = chooseType(state, named, () => true);
       if (c === undefined) return noTypeDecision(state, named, '');
       const mine = state.fleet.filter((i) => i.type === c.type);
-      const current = mine.filter((i) => i.state === 'pending' || i.state === 'running').length;
+      const current = mine.filter(isActive).length;
       const serving = mine.filter((i) => i.state === 'running').length;
       const measured = state.utilization?.[c.type];
       let desired: number;

@@ -1,7 +1,7 @@
 import type { Clock } from '../core/clock.ts';
 import { isMixscaleError } from '../core/errors.ts';
 import { silentLogger, type Logger } from '../core/log.ts';
-import type { Instance, Mix, Ms, Plan, RequestClass } from '../core/types.ts';
+import { activeMix, type Instance, type Mix, type Ms, type Plan, type RequestClass } from '../core/types.ts';
 import { CapacityCooldowns } from './cooldowns.ts';
 import type { ReconcileResult, Reconciler } from './reconciler.ts';
 import { passThroughEstimator, type CandidateType, type Estimator, type LoadObservation, type MetricsSource, type ScalingDecision, type ScalingPolicy } from './types.ts';
@@ -57,12 +57,6 @@ export interface TickRecord {
   readonly error?: { readonly code: string; readonly message: string };
 }
 
-/** Counts of pending + running (not draining) instances per type: the fleet as it stands. */
-export function activeMix(fleet: readonly Instance[]): Mix {
-  const m: Record<string, number> = {};
-  for (const i of fleet) if (i.state === 'pending' || i.state === 'running') m[i.type] = (m[i.type] ?? 0) + 1;
-  return m;
-}
 
 /**
  * observe → estimate → decide → reconcile, one tick at a time. The loop owns no timer:

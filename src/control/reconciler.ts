@@ -3,7 +3,7 @@ import type { CloudProvider } from '../cloud/provider.ts';
 import type { Clock } from '../core/clock.ts';
 import { isMixscaleError } from '../core/errors.ts';
 import { silentLogger, type Logger } from '../core/log.ts';
-import { BILLED_STATES, type Instance, type Mix, type Ms } from '../core/types.ts';
+import { BILLED_STATES, isActive, type Instance, type Mix, type Ms } from '../core/types.ts';
 import type { FleetMembership } from './types.ts';
 
 /** One step the reconciler takes. Plans are lists of these; acting applies them in order. */
@@ -108,8 +108,7 @@ export function fitMixToBudget(desired: Mix, budget: number, rules: Pick<PlanRul
       cost += n * rules.priceOf(t);
     }
   }
-  const eps = EPS;
-  while (cost > budget + eps) {
+  while (cost > budget + EPS) {
     let pick: string | undefined;
     let best = Infinity;
     for (const [t, n] of Object.entries(out)) {
@@ -227,8 +226,7 @@ export function planActions(desired: Mix, budget: number, snapshot: FleetSnapsho
   const surplusRunning = surplus.filter((i) => i.state !== 'pending');
 
   const deficitCost = deficits.reduce((s, d) => s + d.count * rules.priceOf(d.type), 0);
-  const eps = EPS;
-  const needMoneyNow = spend > budget + eps || spend + deficitCost > budget + eps;
+  const needMoneyNow = spend > budget + EPS || spend + deficitCost > budget + EPS;
   // Launch before drain: keep the old capacity until the new is serving, unless budget says no.
   const replacementsServing = deficits.length === 0 && pendingWanted === 0;
   const order = rankForRemoval(surplusRunning, rules);
@@ -258,10 +256,10 @@ export function planActions(desired: Mix, budget: number, snapshot: FleetSnapsho
     let staying = billedAfter;
     for (const i of surplusRunning) staying -= price(i);
     const fitsBeside = (i: Instance, models: readonly string[]): boolean =>
-      deficits.some((d) => rules.priceOf(d.type) <= budget - staying - price(i) + eps && (rules.modelsOf?.(rules.poolOf(d.type)) ?? ANY_MODEL).some((m) => models.includes(m)));
+      deficits.some((d) => rules.priceOf(d.type) <= budget - staying - price(i) + EPS && (rules.modelsOf?.(rules.poolOf(d.type)) ?? ANY_MODEL).some((m) => models.includes(m)));
     for (const i of order) {
-      const overBudget = billedAfter > budget + eps;
-      if (!overBudget && billedAfter + deficitCost <= budget + eps) break;
+      const overBudget = billedAfter > budget + EPS;
+      if (!overBudget && billedAfter + deficitCost <= budget + EPS) break;
       let reason = overBudget ? 'surplus (over budget)' : 'surplus (budget)';
       const last = overBudget ? [] : lastFor(i);
       if (last.length > 0) {
@@ -290,7 +288,7 @@ export function planActions(desired: Mix, budget: number, snapshot: FleetSnapsho
   const bucket = Math.floor(nowMs / bucketMs);
   for (const d of deficits) {
     const price = rules.priceOf(d.type);
-    const room = price > 0 ? Math.floor((budget - spend + eps) / price) : d.count;
+    const room = price > 0 ? Math.floor((budget - spend + EPS) / price) : d.count;
     const n = Math.max(0, Math.min(d.count, room));
     waiting += d.count;
     if (n === 0) continue;
@@ -541,7 +539,7 @@ export class Reconciler {
           // next plan (this tick's replan, or the next tick's) neither launches them again nor
           // spends their money twice.
           const at = this.o.clock.now();
-          for (const i of got) if (i.state === 'pending' || i.state === 'running') this.unlisted.set(i.id, { instance: i, sinceMs: at });
+          for (const i of got) if (isActive(i)) this.unlisted.set(i.id, { instance: i, sinceMs: at });
           this.spentTokens.add(clientToken);
           if (this.spentTokens.size > 1000) this.spentTokens.delete(this.spentTokens.values().next().value!);
           committed += n * price;

@@ -92,6 +92,16 @@ export function mixTotal(mix: Mix): number {
 }
 
 /** A stable, readable rendering: `1×g4dn.xlarge + 13×r5n.large` (types sorted by name). */
+/** An instance that serves or soon will: pending or running (not draining, not gone). */
+export const isActive = (i: Instance): boolean => i.state === 'pending' || i.state === 'running';
+
+/** Counts of active (pending + running) instances per type: the fleet as it stands. */
+export function activeMix(fleet: readonly Instance[]): Mix {
+  const m: Record<string, number> = {};
+  for (const i of fleet) if (isActive(i)) m[i.type] = (m[i.type] ?? 0) + 1;
+  return m;
+}
+
 export function formatMix(mix: Mix): string {
   const parts = Object.entries(mix)
     .filter(([, n]) => n > 0)

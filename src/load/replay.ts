@@ -1,5 +1,5 @@
 import { Pool } from 'undici';
-import { readTrace, newTraceStats, type TraceArrival, type TraceOptions, type TraceStats } from '../../sim/workload.ts';
+import { readTrace, newTraceStats, type TraceOptions, type TraceStats } from '../../sim/workload.ts';
 import type { Clock } from '../core/clock.ts';
 import { MixscaleError } from '../core/errors.ts';
 import { Rng } from '../core/rng.ts';

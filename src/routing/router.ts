@@ -46,18 +46,21 @@ interface FirstFailure {
   readonly contentType?: string | undefined;
 }
 
-/** A request waiting at the router for a backend slot. */
 /** What a waiting retry resolves to when no backend but the one that refused it is left. */
 const PASS_ON = 'pass-on';
 
+/** A request waiting at the router for a backend slot. */
 interface Waiter {
   resolve(state: BackendState | null | typeof PASS_ON): void;
   /** Answers it with a rejection (it has left the waiting room already). */
   refuse(reason: RouterRejectReason, message: string): void;
   /** A retry: hands it back to be answered with the first backend's failure (it has left the waiting room). */
   passOn(): void;
-  /** Bound, expired or abandoned: nothing more happens to it here. */
-  settled: boolean;
+  /**
+   * Marks it bound, expired, refused or abandoned (nothing more happens to it here) and stops
+   * its timer; false when it already was.
+   */
+  settle(): boolean;
   timer: TimerHandle | undefined;
 }
 
@@ -183,9 +186,7 @@ export class InferRouter {
     const { tracker, metrics } = this.o;
     while (q.bind(state, this.o.policy, tracker)) {
       const w = q.boundHandle!;
-      if (w.settled) continue;
-      w.settled = true;
-      if (w.timer !== undefined) this.o.clock.clearTimeout(w.timer);
+      if (!w.settle()) continue;
       metrics.beforeLoadChange(state);
       tracker.dispatched(state, tracker.expectedServiceMs(state, q.boundReq!));
       w.resolve(state);
@@ -221,22 +222,23 @@ export class InferRouter {
   private wait(p: ParsedInfer, res: ServerResponse, q: WaitQueue<Waiter>, maxWaitMs: number, exclude: BackendState | undefined): Promise<BackendState | null | typeof PASS_ON> {
     const ci = p.req.classIndex;
     return new Promise((resolve) => {
+      let settled = false;
       const w: Waiter = {
         resolve,
-        settled: false,
         timer: undefined,
-        refuse: (reason, message) => {
-          if (w.settled) return;
-          w.settled = true;
+        settle: () => {
+          if (settled) return false;
+          settled = true;
           if (w.timer !== undefined) this.o.clock.clearTimeout(w.timer);
+          return true;
+        },
+        refuse: (reason, message) => {
+          if (!w.settle()) return;
           this.reject(res, ci, reason, message);
           resolve(null);
         },
         passOn: () => {
-          if (w.settled) return;
-          w.settled = true;
-          if (w.timer !== undefined) this.o.clock.clearTimeout(w.timer);
-          resolve(PASS_ON);
+          if (w.settle()) resolve(PASS_ON);
         },
       };
       if (!q.hold(p.req, w, exclude)) {
@@ -248,17 +250,15 @@ export class InferRouter {
       const byDeadline = p.req.deadlineMs <= p.req.arrivalMs + maxWaitMs;
       const until = Math.min(p.req.deadlineMs, p.req.arrivalMs + maxWaitMs);
       w.timer = this.o.clock.setTimeout(() => {
-        if (w.settled) return;
-        w.settled = true;
+        w.timer = undefined; // (fired: nothing to stop)
+        if (!w.settle()) return;
         q.remove(w);
         if (byDeadline) this.reject(res, ci, 'deadline', `no backend slot freed before the request's ${Math.round(p.req.deadlineMs - p.req.arrivalMs)} ms deadline`);
         else this.reject(res, ci, 'overloaded', `no backend slot freed within ${Math.round(maxWaitMs)} ms (router.requestTimeout)`);
         resolve(null);
       }, Math.max(0, until - now));
       res.on('close', () => {
-        if (w.settled) return;
-        w.settled = true;
-        if (w.timer !== undefined) this.o.clock.clearTimeout(w.timer);
+        if (!w.settle()) return;
         q.remove(w);
         resolve(null);
       });
