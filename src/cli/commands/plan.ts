@@ -7,16 +7,30 @@ import { MixscaleError } from '../../core/errors.ts';
 import { Rng } from '../../core/rng.ts';
 import { sizePmf, type SizeSpec } from '../../core/sizes.ts';
 import { sizeSpec as sizeSpecSchema } from '../../config/fields.ts';
-import { formatMix, type PredictedLatency } from '../../core/types.ts';
+import { formatMix, type Mix, type PredictedLatency } from '../../core/types.ts';
 import { checkJsonFile, decimal, jsonRequested, positiveNumber, requireConfig, writeJsonOutput } from '../context.ts';
 import { renderTable } from '../table.ts';
 import { plannerOptionsFor } from '../../../policies/scaling/fast-frugal.ts';
+import { bestChecked, checkMixes } from '../../../sim/check.ts';
 
 interface PlanOptions {
   rps?: string;
   sizeDist?: string;
   budget?: string;
   budgetSweep?: string;
+  check?: string | true;
+}
+
+/** Simulated minutes of `--check` without a value. */
+const CHECK_MINUTES = 10;
+
+/** `--check [minutes]` → simulated ms; undefined when not asked. */
+export function parseCheck(value: string | true | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (value === true) return CHECK_MINUTES * 60_000;
+  const m = decimal(value);
+  if (!(m > 0 && m <= 240)) throw new MixscaleError('MIXSCALE_USAGE', `--check: expected simulated minutes in (0, 240], got "${value}"`);
+  return m * 60_000;
 }
 
 /** `kairos`, `fixed:N`, `uniform:MIN:MAX`, `lognormal:MU:SIGMA`, or a JSON size spec. */
@@ -90,19 +104,23 @@ export function registerPlan(program: Command): void {
     .option('--size-dist <spec>', 'request sizes: kairos, fixed:N, uniform:MIN:MAX, lognormal:MU:SIGMA or JSON (default: sim.sizes of the config, else kairos)')
     .option('--budget <usd>', 'budget in $/h (default: budget.usdPerHour of the config)')
     .option('--budget-sweep <lo:hi:step>', 'print budget → best p99 and max rps within SLO for each budget')
+    .option('--check [minutes]', `check the chosen mix and the runners-up against a short simulation: each runs as a fixed, warm fleet for MINUTES (default ${CHECK_MINUTES}) of Poisson arrivals at this load, through the configured router`)
     .addHelpText(
       'after',
       `
 Examples:
   mixscale plan --config sim/scenarios/default.yaml --rps 80
   mixscale plan --config sim/scenarios/default.yaml --rps 80 --budget 4 --json
-  mixscale plan --config sim/scenarios/default.yaml --rps 60 --budget-sweep 1:10:0.5`,
+  mixscale plan --config sim/scenarios/default.yaml --rps 60 --budget-sweep 1:10:0.5
+  mixscale plan --config sim/scenarios/default.yaml --rps 80 --check`,
     )
-    .action((opts: PlanOptions, cmd: Command) => {
+    .action(async (opts: PlanOptions, cmd: Command) => {
       checkJsonFile(cmd);
       const loaded = requireConfig(cmd);
       if (opts.rps === undefined) throw new MixscaleError('MIXSCALE_USAGE', 'plan: --rps N is required (the load to plan for)');
       const rps = positiveNumber('--rps', opts.rps);
+      const checkMs = parseCheck(opts.check);
+      if (checkMs !== undefined && opts.budgetSweep !== undefined) throw new MixscaleError('MIXSCALE_USAGE', 'plan: --check checks one plan; it does not go with --budget-sweep');
       const spec = opts.sizeDist !== undefined ? parseSizeDist(opts.sizeDist) : (loaded.config.sim?.sizes ?? { kind: 'kairos' });
       const sizes = sizePmf(spec, new Rng(1));
       const classes = classesFromConfig(loaded);
@@ -166,6 +184,17 @@ Examples:
       const budget = opts.budget !== undefined ? positiveNumber('--budget', opts.budget) : loaded.config.budget.usdPerHour;
       const p = planMix(input(budget));
       const max = maxRpsWithinSlo(input(budget));
+      const plans: Array<{ mix: Mix; predicted: Readonly<Record<string, PredictedLatency>> }> = [p, ...p.runnersUp];
+      const checked =
+        checkMs === undefined
+          ? undefined
+          : await checkMixes(loaded, plans.map((x) => x.mix), {
+              rps,
+              sizes: spec,
+              durationMs: checkMs,
+              budgetUsdPerHour: budget,
+              onMix: (mix, i) => process.stderr.write(`plan: simulating ${formatMix(mix)} for ${checkMs / 60_000} min (${i + 1}/${plans.length})\n`),
+            });
       if (jsonRequested(cmd)) {
         out(toJson({
           budgetUsdPerHour: budget,
@@ -175,6 +204,9 @@ Examples:
           maxRpsWithinSlo: max.rps,
           maxRpsMix: max.plan?.mix ?? null,
           runnersUp: p.runnersUp,
+          ...(checked !== undefined
+            ? { check: { simulatedMs: checkMs, routing: loaded.config.routing.policy, lateBinding: loaded.config.routing.lateBinding, mixes: checked, bestMix: bestChecked(checked, classes)?.mix ?? null } }
+            : {}),
         }));
         return;
       }
@@ -194,6 +226,30 @@ Examples:
       if (p.runnersUp.length > 0) {
         const first = classes[0]!;
         lines.push('', 'Runners-up:', renderTable(['mix', '$/h', `p99 ${first.name}`, 'within SLO'], p.runnersUp.map((r) => [formatMix(r.mix), r.usdPerHour.toFixed(2), ms(r.predicted[first.name]!.p99Ms), pct(r.predicted[first.name]!.attainment)])));
+      }
+      if (checked !== undefined) {
+        lines.push(
+          '',
+          `Checked by simulation (${checkMs! / 60_000} simulated min per mix, fixed warm fleet, ${loaded.config.routing.policy} routing${loaded.config.routing.lateBinding ? ' with late binding' : ''}, the same arrivals for each):`,
+          renderTable(
+            ['mix', 'class', 'p99 predicted', 'p99 simulated', 'within SLO predicted', 'within SLO simulated'],
+            checked.flatMap((c, i) =>
+              classes.map((k) => {
+                const pred = plans[i]!.predicted[k.name]!;
+                const sim = c.perClass[k.name]!;
+                return [formatMix(c.mix), k.name, ms(pred.p99Ms), ms(sim.p99Ms), pct(pred.attainment), pct(sim.attainment)];
+              }),
+            ),
+          ),
+        );
+        const best = bestChecked(checked, classes);
+        if (best !== undefined) {
+          lines.push(
+            best.mix === p.mix
+              ? `The simulation agrees: no runner-up does better than ${formatMix(p.mix)}.`
+              : `The simulation ranks ${formatMix(best.mix)} first (the model chose ${formatMix(p.mix)}): the model is an approximation; run \`mixscale sim\` on a trace before acting on a close call.`,
+          );
+        }
       }
       process.stdout.write(lines.join('\n') + '\n');
     });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseSizeDist, parseSweep } from '../../../src/cli/commands/plan.ts';
+import { parseCheck, parseSizeDist, parseSweep } from '../../../src/cli/commands/plan.ts';
 import { isMixscaleError } from '../../../src/core/errors.ts';
 import { runCli } from '../../support/cli.ts';
 
@@ -137,6 +137,47 @@ describe('mixscale plan', () => {
     const both = runCli(['plan', '--config', CONFIG, '--rps', '30', '--budget', '3', '--budget-sweep', '1:2:1']);
     assert.equal(both.code, 2);
     assert.match(both.stderr, /--budget and --budget-sweep/);
+  });
+
+  it('checks the chosen mix and the runners-up against a short simulation when asked (--check)', () => {
+    const r = runCli(['plan', '--config', CONFIG, '--rps', '80', '--check', '1', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as {
+      plan: { mix: Record<string, number> };
+      runnersUp: Array<{ mix: Record<string, number> }>;
+      check: { simulatedMs: number; routing: string; mixes: Array<{ mix: Record<string, number>; perClass: Record<string, { p99Ms: number; attainment: number }> }>; bestMix: Record<string, number> };
+    };
+    assert.equal(out.check.simulatedMs, 60_000);
+    assert.equal(out.check.routing, 'heterogeneity-aware');
+    assert.deepEqual(out.check.mixes.map((m) => m.mix), [out.plan.mix, ...out.runnersUp.map((x) => x.mix)]);
+    for (const m of out.check.mixes) {
+      assert.ok(m.perClass['rm2']!.p99Ms > 0 && m.perClass['rm2']!.attainment > 0.9, JSON.stringify(m));
+    }
+    assert.ok(out.check.mixes.some((m) => JSON.stringify(m.mix) === JSON.stringify(out.check.bestMix)));
+    // Progress on stderr, one line per mix.
+    assert.equal(r.stderr.match(/plan: simulating .* for 1 min/g)?.length, out.check.mixes.length, r.stderr);
+    const text = runCli(['plan', '--config', CONFIG, '--rps', '10', '--check', '0.5']);
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, /Checked by simulation \(0\.5 simulated min per mix, fixed warm fleet, heterogeneity-aware routing with late binding/);
+    assert.match(text.stdout, /rm2\s+\d+ms\s+\d+ms\s+\d+\.\d\d%\s+\d+\.\d\d%/);
+    assert.match(text.stdout, /The simulation (agrees|ranks)/);
+    // Without --check, nothing is simulated.
+    const plain = runCli(['plan', '--config', CONFIG, '--rps', '10', '--json']);
+    assert.equal((JSON.parse(plain.stdout) as { check?: unknown }).check, undefined);
+  });
+
+  it('refuses a --check that is not a positive number of minutes, or one beside --budget-sweep', () => {
+    assert.equal(parseCheck(undefined), undefined);
+    assert.equal(parseCheck(true), 600_000);
+    assert.equal(parseCheck('2.5'), 150_000);
+    for (const bad of ['0', '-1', 'ten', '1e9']) {
+      const r = runCli(['plan', '--config', CONFIG, '--rps', '10', `--check=${bad}`]);
+      assert.equal(r.code, 2, bad);
+      assert.equal(r.stderr, `mixscale: --check: expected simulated minutes in (0, 240], got "${bad}"\n`);
+    }
+    const sweep = runCli(['plan', '--config', CONFIG, '--rps', '10', '--check', '--budget-sweep', '1:2:1']);
+    assert.equal(sweep.code, 2);
+    assert.match(sweep.stderr, /--check checks one plan; it does not go with --budget-sweep/);
   });
 
   it('checks --json FILE before planning: a directory or a missing folder is one line naming the flag', () => {

@@ -1,0 +1,57 @@
+import assert from 'node:assert/strict';
+import { loadConfigObject } from '../../src/config/load.ts';
+import { bestChecked, checkMixes, type MixCheck } from '../../sim/check.ts';
+import { kairosConfig, rm2Class } from '../control/kairos-setup.ts';
+
+const loaded = loadConfigObject({ ...kairosConfig, sim: { sizes: { kind: 'kairos' } } });
+const MINUTE = 60_000;
+const rm2 = (p99Ms: number, attainment: number): MixCheck['perClass'] => ({ rm2: { p50Ms: p99Ms / 4, p99Ms, attainment, dropped: 0 } });
+
+describe('checkMixes (plan --check)', () => {
+  it('runs each mix on the same arrivals: the same mix twice gives the same figures', async () => {
+    const mix = { 'g4dn.xlarge': 2, 'r5n.large': 9 };
+    const [a, b] = await checkMixes(loaded, [mix, mix], { rps: 60, sizes: { kind: 'kairos' }, durationMs: 2 * MINUTE, budgetUsdPerHour: 2.5 });
+    assert.deepEqual(a!.perClass, b!.perClass);
+    assert.ok(a!.perClass['rm2']!.p99Ms > 0);
+  });
+
+  it('boots the fleet before the first arrival: at low load nothing is dropped', async () => {
+    const [c] = await checkMixes(loaded, [{ 'g4dn.xlarge': 4 }], { rps: 10, sizes: { kind: 'kairos' }, durationMs: 2 * MINUTE, budgetUsdPerHour: 2.5 });
+    assert.equal(c!.perClass['rm2']!.dropped, 0);
+    assert.equal(c!.perClass['rm2']!.attainment, 1);
+  });
+
+  it('tells mixes apart: all-fast has the lower tail at 10 rps, Kairos mix keeps more within SLO at 120 rps', async () => {
+    const fast = { 'g4dn.xlarge': 4 };
+    const kairos = { 'g4dn.xlarge': 1, 'r5n.large': 13 };
+    const cheap = { 'r5n.large': 16 };
+    const low = await checkMixes(loaded, [fast, cheap], { rps: 10, sizes: { kind: 'kairos' }, durationMs: 3 * MINUTE, budgetUsdPerHour: 2.5 });
+    assert.ok(low[0]!.perClass['rm2']!.p99Ms < low[1]!.perClass['rm2']!.p99Ms, JSON.stringify(low));
+    const high = await checkMixes(loaded, [fast, kairos], { rps: 120, sizes: { kind: 'kairos' }, durationMs: 2 * MINUTE, budgetUsdPerHour: 2.5 });
+    assert.ok(high[1]!.perClass['rm2']!.attainment > high[0]!.perClass['rm2']!.attainment + 0.1, JSON.stringify(high));
+  });
+
+  it('trims a mix to the budget it is checked at, as static-mix does', async () => {
+    const [c] = await checkMixes(loaded, [{ 'g4dn.xlarge': 4 }], { rps: 40, sizes: { kind: 'kairos' }, durationMs: 2 * MINUTE, budgetUsdPerHour: 0.6 });
+    const [full] = await checkMixes(loaded, [{ 'g4dn.xlarge': 4 }], { rps: 40, sizes: { kind: 'kairos' }, durationMs: 2 * MINUTE, budgetUsdPerHour: 2.5 });
+    assert.ok(c!.perClass['rm2']!.attainment < full!.perClass['rm2']!.attainment, `one g4dn at 40 rps: ${JSON.stringify(c)}`);
+  });
+});
+
+describe('bestChecked', () => {
+  const a = { mix: { a: 1 }, perClass: rm2(300, 0.995) };
+  const b = { mix: { b: 1 }, perClass: rm2(250, 0.999) };
+  const c = { mix: { c: 1 }, perClass: rm2(200, 0.98) };
+  const d = { mix: { d: 1 }, perClass: rm2(400, 0.985) };
+
+  it('ranks mixes meeting the SLO by their tail, before any that misses it', () => {
+    assert.equal(bestChecked([a, c, b], rm2Class), b);
+  });
+  it('when none meets it, the one keeping the most within SLO', () => {
+    assert.equal(bestChecked([c, d], rm2Class), d);
+  });
+  it('keeps the planner’s order on ties, and has no answer for nothing', () => {
+    assert.equal(bestChecked([a, { ...a, mix: { e: 1 } }], rm2Class), a);
+    assert.equal(bestChecked([], rm2Class), undefined);
+  });
+});
