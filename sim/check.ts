@@ -23,7 +23,8 @@ export interface MixCheckOptions {
  * Checks the planner's answer against a short simulation (`mixscale plan --check`): each mix
  * runs as a fixed fleet, booted before the first arrival (static-mix, warm start), for
  * `durationMs` of Poisson arrivals at the planned rate and sizes, through the config's own
- * routing policy and binding. Every mix sees the same arrival sequence (the config's sim.seed),
+ * routing policy and binding (the simulated cloud's capacity errors are off: the fleet is the
+ * question, not whether it can be launched). Every mix sees the same arrival sequence (the config's sim.seed),
  * so they are compared on identical traffic. Dropped requests count as outside the SLO.
  */
 export async function checkMixes(loaded: LoadedConfig, mixes: readonly Mix[], opts: MixCheckOptions): Promise<MixCheck[]> {
@@ -37,7 +38,7 @@ export async function checkMixes(loaded: LoadedConfig, mixes: readonly Mix[], op
         ...cfg,
         budget: { usdPerHour: opts.budgetUsdPerHour, schedule: [] },
         scaling: { ...cfg.scaling, policy: 'static-mix', options: { mix } },
-        sim: { ...simSettings(loaded), warmStart: true },
+        sim: { ...simSettings(loaded), warmStart: true, capacityErrorRate: 0 },
       },
     };
     const run = await runSimulation(fixed, { arrivals: { kind: 'poisson', rps: opts.rps, durationMs: opts.durationMs, sizes: opts.sizes } });
