@@ -6,7 +6,11 @@ import { runSimulation, simSettings } from './runner.ts';
 /** What a short simulation of one fixed mix gave, per class. */
 export interface MixCheck {
   readonly mix: Mix;
-  readonly perClass: Readonly<Record<string, { readonly p50Ms: number; readonly p99Ms: number; readonly attainment: number; readonly dropped: number }>>;
+  /**
+   * p50 and p99 are over the requests served (NaN when none was); dropped requests count in
+   * `attainment` (the share of all requests within the class's SLO) and in `dropped`.
+   */
+  readonly perClass: Readonly<Record<string, { readonly p50Ms: number; readonly p99Ms: number; readonly attainment: number; readonly completed: number; readonly dropped: number }>>;
 }
 
 export interface MixCheckOptions {
@@ -23,8 +27,9 @@ export interface MixCheckOptions {
  * Checks the planner's answer against a short simulation (`mixscale plan --check`): each mix
  * runs as a fixed fleet, booted before the first arrival (static-mix, warm start), for
  * `durationMs` of Poisson arrivals at the planned rate and sizes, through the config's own
- * routing policy and binding (the simulated cloud's capacity errors are off: the fleet is the
- * question, not whether it can be launched). Every mix sees the same arrival sequence (the config's sim.seed),
+ * routing policy and binding, and the config's other sim settings (batching, per-slot queue
+ * limit) as `mixscale sim` uses them. The simulated cloud's capacity errors and the launch
+ * timeout are off: the fleet is the question, not whether it can be launched. Every mix sees the same arrival sequence (the config's sim.seed),
  * so they are compared on identical traffic. Dropped requests count as outside the SLO.
  */
 export async function checkMixes(loaded: LoadedConfig, mixes: readonly Mix[], opts: MixCheckOptions): Promise<MixCheck[]> {
@@ -39,12 +44,15 @@ export async function checkMixes(loaded: LoadedConfig, mixes: readonly Mix[], op
         budget: { usdPerHour: opts.budgetUsdPerHour, schedule: [] },
         scaling: { ...cfg.scaling, policy: 'static-mix', options: { mix } },
         sim: { ...simSettings(loaded), warmStart: true, capacityErrorRate: 0 },
+        // A launch slower than controller.launchTimeout would be relaunched forever: the fleet is given.
+        ...(cfg.controller !== undefined ? { controller: { ...cfg.controller, launchTimeout: Infinity } } : {}),
       },
     };
     const run = await runSimulation(fixed, { arrivals: { kind: 'poisson', rps: opts.rps, durationMs: opts.durationMs, sizes: opts.sizes } });
     const perClass: Record<string, MixCheck['perClass'][string]> = {};
     for (const [name, c] of Object.entries(run.perClass)) {
-      perClass[name] = { p50Ms: c.latencyMs.p50, p99Ms: c.latencyMs.p99, attainment: c.slo.attainment, dropped: c.requests.dropped };
+      const served = c.requests.completed > 0;
+      perClass[name] = { p50Ms: served ? c.latencyMs.p50 : NaN, p99Ms: served ? c.latencyMs.p99 : NaN, attainment: c.slo.attainment, completed: c.requests.completed, dropped: c.requests.dropped };
     }
     out.push({ mix, perClass });
   }
@@ -53,7 +61,8 @@ export async function checkMixes(loaded: LoadedConfig, mixes: readonly Mix[], op
 
 /**
  * The checked mix the simulation ranks first: among those keeping every class within its SLO
- * at its quantile, the lowest worst p99 relative to its SLO; if none does, the one whose worst
+ * at its quantile (dropped requests count as outside it), the lowest worst p99 of the served
+ * requests relative to its SLO; if none does, the one whose worst
  * class keeps the most requests within SLO. Ties go to the earlier mix (the planner's order).
  */
 export function bestChecked(checks: readonly MixCheck[], classes: ReadonlyArray<Pick<RequestClass, 'name' | 'sloMs' | 'sloQuantile'>>): MixCheck | undefined {
@@ -64,7 +73,7 @@ export function bestChecked(checks: readonly MixCheck[], classes: ReadonlyArray<
       const r = c.perClass[k.name];
       if (r === undefined) continue;
       worstShortfall = Math.max(worstShortfall, k.sloQuantile - r.attainment);
-      worstTail = Math.max(worstTail, r.p99Ms / k.sloMs);
+      worstTail = Math.max(worstTail, Number.isNaN(r.p99Ms) ? Infinity : r.p99Ms / k.sloMs);
     }
     return worstShortfall > 0 ? 1e6 + worstShortfall : worstTail;
   };

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { loadConfigObject } from '../../src/config/load.ts';
+import { loadConfigFile, loadConfigObject } from '../../src/config/load.ts';
 import { bestChecked, checkMixes, type MixCheck } from '../../sim/check.ts';
 import { kairosConfig, rm2Class } from '../control/kairos-setup.ts';
 
 const loaded = loadConfigObject({ ...kairosConfig, sim: { sizes: { kind: 'kairos' } } });
 const MINUTE = 60_000;
-const rm2 = (p99Ms: number, attainment: number): MixCheck['perClass'] => ({ rm2: { p50Ms: p99Ms / 4, p99Ms, attainment, dropped: 0 } });
+const rm2 = (p99Ms: number, attainment: number): MixCheck['perClass'] => ({ rm2: { p50Ms: p99Ms / 4, p99Ms, attainment, completed: 1000, dropped: 0 } });
 
 describe('checkMixes (plan --check)', () => {
   it('runs each mix on the same arrivals: the same mix twice gives the same figures', async () => {
@@ -34,6 +34,25 @@ describe('checkMixes (plan --check)', () => {
     assert.ok(high[1]!.perClass['rm2']!.attainment > high[0]!.perClass['rm2']!.attainment + 0.1, JSON.stringify(high));
   });
 
+  it('gives the fleet: a launch slower than controller.launchTimeout is not relaunched while requests wait', async () => {
+    const mix = { 'g4dn.xlarge': 2, 'r5n.large': 9 };
+    const opts = { rps: 80, sizes: { kind: 'kairos' } as const, durationMs: 2 * MINUTE, budgetUsdPerHour: 2.5 };
+    const [given] = await checkMixes(loaded, [mix], opts);
+    const [hasty] = await checkMixes(loadConfigObject({ ...kairosConfig, sim: { sizes: { kind: 'kairos' } }, controller: { launchTimeout: '1m' } }), [mix], opts);
+    assert.deepEqual(hasty!.perClass, given!.perClass);
+  });
+
+  it('reports no tail for a class nothing served, and its drops', async () => {
+    // Kairos' sizes are all above the digits CNN's largest profiled size (8): its class is unserved.
+    const mixed = loadConfigFile('examples/mixed.yaml');
+    const [c] = await checkMixes(mixed, [{ 'g4dn.xlarge': 1, 'r5n.large': 4, 't3.xlarge': 1 }], { rps: 20, sizes: { kind: 'kairos' }, durationMs: 2 * MINUTE, budgetUsdPerHour: 1.5 });
+    const digits = c!.perClass['digits']!;
+    assert.equal(digits.completed, 0);
+    assert.ok(Number.isNaN(digits.p99Ms));
+    assert.ok(digits.dropped > 0 && digits.attainment === 0, JSON.stringify(digits));
+    assert.ok(c!.perClass['rec']!.completed > 0);
+  });
+
   it('trims a mix to the budget it is checked at, as static-mix does', async () => {
     const [c] = await checkMixes(loaded, [{ 'g4dn.xlarge': 4 }], { rps: 40, sizes: { kind: 'kairos' }, durationMs: 2 * MINUTE, budgetUsdPerHour: 0.6 });
     const [full] = await checkMixes(loaded, [{ 'g4dn.xlarge': 4 }], { rps: 40, sizes: { kind: 'kairos' }, durationMs: 2 * MINUTE, budgetUsdPerHour: 2.5 });
@@ -52,6 +71,10 @@ describe('bestChecked', () => {
   });
   it('when none meets it, the one keeping the most within SLO', () => {
     assert.equal(bestChecked([c, d], rm2Class), d);
+  });
+  it('ranks a mix that served nothing of a class after one that served it', () => {
+    const none = { mix: { n: 1 }, perClass: { rm2: { p50Ms: NaN, p99Ms: NaN, attainment: 0.995, completed: 0, dropped: 0 } } };
+    assert.equal(bestChecked([none, a], rm2Class), a);
   });
   it('keeps the planner’s order on ties, and has no answer for nothing', () => {
     assert.equal(bestChecked([a, { ...a, mix: { e: 1 } }], rm2Class), a);

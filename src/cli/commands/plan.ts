@@ -185,6 +185,10 @@ Examples:
       const p = planMix(input(budget));
       const max = maxRpsWithinSlo(input(budget));
       const plans: Array<{ mix: Mix; predicted: Readonly<Record<string, PredictedLatency>> }> = [p, ...p.runnersUp];
+      // A tail needs requests: fewer than 1,000 per mix leave fewer than 10 above the p99.
+      if (checkMs !== undefined && rps * (checkMs / 1000) < 1000) {
+        throw new MixscaleError('MIXSCALE_USAGE', `--check: ${checkMs / 60_000} simulated min at --rps ${rps} is about ${Math.round(rps * (checkMs / 1000))} requests per mix; a p99 needs at least 1000: check for longer`);
+      }
       const checked =
         checkMs === undefined
           ? undefined
@@ -232,12 +236,12 @@ Examples:
           '',
           `Checked by simulation (${checkMs! / 60_000} simulated min per mix, fixed warm fleet, ${loaded.config.routing.policy} routing${loaded.config.routing.lateBinding ? ' with late binding' : ''}, the same arrivals for each):`,
           renderTable(
-            ['mix', 'class', 'p99 predicted', 'p99 simulated', 'within SLO predicted', 'within SLO simulated'],
+            ['mix', 'class', 'p99 predicted', 'p99 simulated (served)', 'dropped', 'within SLO predicted', 'within SLO simulated'],
             checked.flatMap((c, i) =>
               classes.map((k) => {
                 const pred = plans[i]!.predicted[k.name]!;
                 const sim = c.perClass[k.name]!;
-                return [formatMix(c.mix), k.name, ms(pred.p99Ms), ms(sim.p99Ms), pct(pred.attainment), pct(sim.attainment)];
+                return [formatMix(c.mix), k.name, ms(pred.p99Ms), Number.isNaN(sim.p99Ms) ? '-' : ms(sim.p99Ms), String(sim.dropped), pct(pred.attainment), pct(sim.attainment)];
               }),
             ),
           ),

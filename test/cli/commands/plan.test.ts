@@ -156,10 +156,11 @@ describe('mixscale plan', () => {
     assert.ok(out.check.mixes.some((m) => JSON.stringify(m.mix) === JSON.stringify(out.check.bestMix)));
     // Progress on stderr, one line per mix.
     assert.equal(r.stderr.match(/plan: simulating .* for 1 min/g)?.length, out.check.mixes.length, r.stderr);
-    const text = runCli(['plan', '--config', CONFIG, '--rps', '10', '--check', '0.5']);
+    const text = runCli(['plan', '--config', CONFIG, '--rps', '40', '--check', '0.5']);
     assert.equal(text.code, 0, text.stderr);
     assert.match(text.stdout, /Checked by simulation \(0\.5 simulated min per mix, fixed warm fleet, heterogeneity-aware routing with late binding/);
-    assert.match(text.stdout, /rm2\s+\d+ms\s+\d+ms\s+\d+\.\d\d%\s+\d+\.\d\d%/);
+    assert.match(text.stdout, /p99 simulated \(served\)\s+dropped/);
+    assert.match(text.stdout, /rm2\s+\d+ms\s+\d+ms\s+\d+\s+\d+\.\d\d%\s+\d+\.\d\d%/);
     assert.match(text.stdout, /The simulation (agrees|ranks)/);
     // Without --check, nothing is simulated.
     const plain = runCli(['plan', '--config', CONFIG, '--rps', '10', '--json']);
@@ -175,6 +176,10 @@ describe('mixscale plan', () => {
       assert.equal(r.code, 2, bad);
       assert.equal(r.stderr, `mixscale: --check: expected simulated minutes in (0, 240], got "${bad}"\n`);
     }
+    // Too few requests for a tail: refused before anything runs, naming both flags.
+    const short = runCli(['plan', '--config', CONFIG, '--rps', '0.01', '--check', '0.5']);
+    assert.equal(short.code, 2);
+    assert.equal(short.stderr, 'mixscale: --check: 0.5 simulated min at --rps 0.01 is about 0 requests per mix; a p99 needs at least 1000: check for longer\n');
     const sweep = runCli(['plan', '--config', CONFIG, '--rps', '10', '--check', '--budget-sweep', '1:2:1']);
     assert.equal(sweep.code, 2);
     assert.match(sweep.stderr, /--check checks one plan; it does not go with --budget-sweep/);
