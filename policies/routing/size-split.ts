@@ -9,7 +9,8 @@ export const DEFAULT_SIZE_THRESHOLD = 500;
 /**
  * A static size threshold: requests of at least `threshold` go to fast backends, smaller ones to
  * frugal backends, each to the one expected to finish first. When the preferred group has no
- * accepting backend the request goes to the other group rather than being dropped.
+ * backend with room (none accepting, or all full) the request goes to the other group rather
+ * than wait or be dropped.
  */
 export class SizeSplit implements RoutingPolicy {
   readonly name = 'size-split';

@@ -27,7 +27,7 @@ export interface FastFrugalOptions {
   readonly scaleDownDelayMs: number;
   /**
    * Reuse the last plan while nothing it was made for has moved by more than this fraction
-   * (each class's planned rate and mean size, its latency-feedback factor) and the fleet, budget
+   * (each class's planned rate and mean size; its latency-feedback factor by half of it) and the fleet, budget
    * and candidates are unchanged; re-plan at least every `replanEveryMs` anyway. 0: plan every tick.
    */
   readonly replanTolerance: number;
