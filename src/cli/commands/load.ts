@@ -168,7 +168,14 @@ function routerTarget(loaded: LoadedConfig | undefined): string {
 
 function summarize(r: ReplayReport): string {
   const ms = (v: number): string => v.toFixed(1);
-  const rows = Object.entries(r.classes).map(([name, c]) => [name, String(c.sent), String(c.ok), String(c.failed), ms(c.latencyMs.p50), ms(c.latencyMs.p90), ms(c.latencyMs.p99), ms(c.latencyMs.p999), ms(c.latencyMs.max)]);
+  // Latency is of the answers that succeeded: a class with none has no percentiles, not 0 ms.
+  const rows = Object.entries(r.classes).map(([name, c]) => [
+    name,
+    String(c.sent),
+    String(c.ok),
+    String(c.failed),
+    ...(c.ok > 0 ? [c.latencyMs.p50, c.latencyMs.p90, c.latencyMs.p99, c.latencyMs.p999, c.latencyMs.max].map(ms) : ['-', '-', '-', '-', '-']),
+  ]);
   const failures = Object.entries(r.failures).map(([k, v]) => `${k}: ${v}`).join(', ');
   return [
     `${r.target}: ${r.sent} requests in ${(r.durationMs / 1000).toFixed(1)} s (offered ${r.offeredRps.toFixed(1)} rps), ${r.ok} ok, ${r.failed} failed${failures === '' ? '' : ` (${failures})`}`,

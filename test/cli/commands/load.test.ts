@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { runCli } from '../../support/cli.ts';
 
@@ -15,6 +16,24 @@ describe('mixscale load', () => {
       assert.equal(r.code, 2);
       assert.equal(r.stderr, `mixscale: cannot read config ${missing}: no such file\n`);
       assert.equal(r.stdout, '', 'nothing was sent');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+  it('prints no percentiles, not 0 ms, for a class with no successful answer', async () => {
+    // A port that was just free: nothing listens there.
+    const srv = createServer();
+    await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+    const port = (srv.address() as { port: number }).port;
+    await new Promise<void>((resolve) => srv.close(() => resolve()));
+    const dir = mkdtempSync(join(tmpdir(), 'mixscale-load-cli-'));
+    try {
+      const trace = join(dir, 't.csv');
+      writeFileSync(trace, 't_ms,size\n0,10\n10,20\n20,30\n');
+      const r = runCli(['load', '--trace', trace, '--target', `http://127.0.0.1:${port}`, '--model', 'rm2', '--no-progress']);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stdout, /\n\S+\s+3\s+0\s+3\s+-\s+-\s+-\s+-\s+-\n/, r.stdout);
+      assert.doesNotMatch(r.stdout, /\b0\.0\s+0\.0\b/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
