@@ -6,6 +6,7 @@ import { isMixscaleError } from '../core/errors.ts';
 import { badPathEncoding } from '../core/http-path.ts';
 import type { Logger } from '../core/log.ts';
 import type { Ms } from '../core/types.ts';
+import { answerClientError } from '../core/client-error.ts';
 import { parseInferRequest, type OipInferRequest, type OipInferResponse } from './oip.ts';
 
 /** What a serving node plugs into the shared OIP v2 HTTP front. */
@@ -161,6 +162,7 @@ export interface RunningServer {
 export function listen(app: express.Express, host: string, port: number): Promise<RunningServer> {
   return new Promise((resolve, reject) => {
     const server = app.listen(port, host);
+    server.on('clientError', answerClientError);
     server.once('error', reject);
     server.once('listening', () => {
       const addr = server.address() as AddressInfo;

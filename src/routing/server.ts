@@ -19,6 +19,7 @@ import { PoolTracker } from './pool.ts';
 import { ClassTable } from './request.ts';
 import { InferRouter, sendError } from './router.ts';
 import type { RoutingPolicy } from './types.ts';
+import { answerClientError } from '../core/client-error.ts';
 
 /**
  * How inference requests reach the hot path: `lean` checks the URL in the node listener and
@@ -220,6 +221,7 @@ export class RouterServer {
           }
         : app;
     this.server = createServer({ keepAliveTimeout: 65_000 }, listener);
+    this.server.on('clientError', answerClientError);
   }
 
   /** Listens (port 0 picks a free one) and starts health checks; resolves to the base URL. */

@@ -1,0 +1,21 @@
+import { maxHeaderSize } from 'node:http';
+import type { Duplex } from 'node:stream';
+
+/**
+ * Node's HTTP parser refuses a malformed request (a bad request line or header line, headers
+ * over the size limit, conflicting lengths, a bad chunk) before any handler sees it, and by
+ * default answers a bare 400 or 431 with no body. This answers it in the servers' own error
+ * shape instead, `{"error": "..."}`, naming what was wrong; the connection is closed, since
+ * the parser cannot tell where the next request would start. (`server.on('clientError', ...)`)
+ */
+export function answerClientError(err: Error & { code?: string }, socket: Duplex): void {
+  // The client is gone, or an answer already began on this connection: nothing can be sent.
+  if (err.code === 'ECONNRESET' || !socket.writable || (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true) {
+    socket.destroy();
+    return;
+  }
+  const overflow = err.code === 'HPE_HEADER_OVERFLOW';
+  const status = overflow ? '431 Request Header Fields Too Large' : '400 Bad Request';
+  const body = JSON.stringify({ error: overflow ? `headers: over the ${maxHeaderSize}-byte limit` : `request: not valid HTTP/1.1 (${err.code ?? 'parse error'}: ${err.message})` });
+  socket.end(`HTTP/1.1 ${status}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+}

@@ -1,0 +1,62 @@
+import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import { RealClock } from '../../src/core/clock.ts';
+import { silentLogger } from '../../src/core/log.ts';
+import { createNodeApp, listen, type InferenceNode } from '../../src/node/http.ts';
+import { startRouter } from '../routing/harness.ts';
+
+/** Sends raw bytes and reads until the server closes the connection. */
+function raw(url: string, bytes: string): Promise<string> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const s = connect(Number(port), hostname);
+    let out = '';
+    s.setEncoding('utf8');
+    s.on('data', (d: string) => (out += d));
+    s.on('error', reject);
+    s.on('close', () => resolve(out));
+    s.write(bytes);
+  });
+}
+
+const MALFORMED: ReadonlyArray<[string, string]> = [
+  ['a garbage request line', 'HELLO\r\n\r\n'],
+  ['a header line without a colon', 'GET /v2/health/live HTTP/1.1\r\nHost: x\r\nnocolon\r\n\r\n'],
+  ['two lengths', 'POST /v2/models/m/infer HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n{}'],
+  ['a length that is not a number', 'POST /v2/models/m/infer HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n'],
+];
+
+/** Every malformed request gets a 400 (431 for oversized headers) with a JSON error, as other mistakes do. */
+async function checkServer(url: string): Promise<void> {
+  for (const [what, bytes] of MALFORMED) {
+    const answer = await raw(url, bytes);
+    assert.match(answer, /^HTTP\/1\.1 400 Bad Request\r\n/, what);
+    assert.match(answer, /content-type: application\/json/i, what);
+    const body = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as { error: string };
+    assert.match(body.error, /^request: not valid HTTP\/1\.1 \(HPE_/, what);
+  }
+  const big = await raw(url, `GET /v2/health/live HTTP/1.1\r\nHost: x\r\nx-big: ${'a'.repeat(20_000)}\r\n\r\n`);
+  assert.match(big, /^HTTP\/1\.1 431 /);
+  assert.match(big, /\{"error":"headers: over the \d+-byte limit"\}$/);
+}
+
+describe('answerClientError: malformed HTTP gets a JSON error', () => {
+  it('from the router', async () => {
+    const { server, url } = await startRouter();
+    try {
+      await checkServer(url);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('from a node', async () => {
+    const node: InferenceNode = { modelName: 'm', requireInputs: false, metadata: () => ({}), infer: () => Promise.resolve({ model_name: 'm', outputs: [] }) };
+    const server = await listen(createNodeApp(node, { clock: new RealClock(), logger: silentLogger }), '127.0.0.1', 0);
+    try {
+      await checkServer(server.url);
+    } finally {
+      await server.close();
+    }
+  });
+});
