@@ -63,6 +63,9 @@ export interface BackendInfo {
   readonly drained: boolean;
 }
 
+/** The backend label /metrics keeps removed backends' merged history under. */
+export const REMOVED_BACKEND = 'removed';
+
 function parseBackendUrl(url: string): URL {
   const withScheme = /^[a-z]+:\/\//i.test(url) ? url : `http://${url}`;
   let u: URL;
@@ -72,6 +75,7 @@ function parseBackendUrl(url: string): URL {
     throw new MixscaleError('MIXSCALE_REQUEST_INVALID', `url: ${JSON.stringify(url)} is not a URL or host:port`, { field: 'url' });
   }
   if (u.protocol !== 'http:') throw new MixscaleError('MIXSCALE_REQUEST_INVALID', `url: only http:// backends are supported, got ${u.protocol}`, { field: 'url' });
+  if (u.port === '0') throw new MixscaleError('MIXSCALE_REQUEST_INVALID', `url: port 0 is not a port a backend listens on (${JSON.stringify(url)})`, { field: 'url' });
   return u;
 }
 
@@ -159,6 +163,9 @@ export class BackendSet {
    */
   add(input: BackendInput): { backend: Backend; created: boolean } {
     const origin = normalizeOrigin(input.url);
+    if (input.id !== undefined && input.id.trim() === '') throw new MixscaleError('MIXSCALE_REQUEST_INVALID', 'id: expected a non-empty string', { field: 'id' });
+    // /metrics merges removed backends' history under backend="removed": a live one may not take the name.
+    if (input.id === REMOVED_BACKEND) throw new MixscaleError('MIXSCALE_REQUEST_INVALID', `id: "${REMOVED_BACKEND}" is reserved (/metrics keeps removed backends' history under it)`, { field: 'id' });
     const id = input.id ?? defaultBackendId(origin);
     const { pool: typePool, slots: poolSlots } = this.defaults.poolOf(input.type, input.pool);
     const pool = input.pool ?? typePool;

@@ -1,5 +1,6 @@
 import { Counter, Gauge, Registry, type Metric } from 'prom-client';
 import { LatencyHistogram } from '../core/histogram.ts';
+import { REMOVED_BACKEND } from './backends.ts';
 import type { RequestClass } from '../core/types.ts';
 import type { ClassSnapshot, PoolSnapshot, RouterSnapshot } from './snapshot.ts';
 import type { BackendState, RejectReason } from './types.ts';
@@ -163,7 +164,7 @@ export class RouterMetrics {
     const key = `${classIndex}\0${pool}`;
     let r = this.retired.get(key);
     if (r === undefined) {
-      r = { classIndex, backend: 'removed', pool, type, latency: new LatencyHistogram(), statuses: new Map() };
+      r = { classIndex, backend: REMOVED_BACKEND, pool, type, latency: new LatencyHistogram(), statuses: new Map() };
       this.retired.set(key, r);
     }
     return r;

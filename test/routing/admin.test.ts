@@ -204,12 +204,28 @@ describe('router admin API', () => {
       [{ url: a.url, type: 'r5n.large', slots: 0 }, /^slots:/],
       [{ url: a.url, type: 'r5n.large', colour: 'red' }, /^colour: unknown field/],
       [{ url: 'ftp://x', type: 'r5n.large' }, /^url: only http/],
+      [{ url: '127.0.0.1:0', type: 'r5n.large' }, /^url: port 0 is not a port a backend listens on/],
+      [{ url: a.url, type: 'r5n.large', id: '   ' }, /^id: expected a non-empty string$/],
+      [{ url: a.url, type: 'r5n.large', id: 'removed' }, /^id: "removed" is reserved/],
     ];
     for (const [body, message] of cases) {
       const res = await request(url).post('/v1/backends').set('authorization', AUTH).send(body);
       assert.equal(res.status, 400, JSON.stringify(body));
       assert.match(res.body.error, message);
     }
+  });
+
+  it('reads the body as JSON whatever its content-type (curl -d), and names the body when it is not an object', async () => {
+    const form = await request(url).post('/v1/backends').set('authorization', AUTH).set('content-type', 'application/x-www-form-urlencoded').send(JSON.stringify({ url: a.url, type: 'r5n.large', id: 'a' }));
+    assert.equal(form.status, 201, JSON.stringify(form.body));
+    for (const body of ['null', '42', '"a"', '[]']) {
+      const res = await request(url).post('/v1/backends').set('authorization', AUTH).set('content-type', 'application/json').send(body);
+      assert.equal(res.status, 400, body);
+      assert.match(res.body.error, /^body: expected a JSON object \{url, type/, body);
+    }
+    const broken = await request(url).post('/v1/backends').set('authorization', AUTH).set('content-type', 'text/plain').send('{"url":');
+    assert.equal(broken.status, 400);
+    assert.match(broken.body.error, /^body: malformed JSON/);
   });
 
   it('drains: no new requests, in-flight ones finish, and reports drained when in-flight reaches 0', async () => {
