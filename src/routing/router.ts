@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { gunzipSync, inflateSync } from 'node:zlib';
 import type { Clock, TimerHandle } from '../core/clock.ts';
 import { MixscaleError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
@@ -99,6 +100,25 @@ function readBody(req: IncomingMessage, limit: number, done: (err: Error | null,
   req.on('close', () => {
     if (!req.complete) r.finish(new Error('client closed the connection before sending the whole body'));
   });
+}
+
+/**
+ * The body as the client meant it: gzip and deflate are decoded (as the nodes' body parser
+ * does), up to `limit` bytes decoded; the router forwards the decoded bytes (content-encoding
+ * is not passed on). Anything else is refused with 415 naming the header.
+ */
+function decodeBody(body: Buffer, encoding: string | undefined, limit: number): Buffer {
+  const e = (encoding ?? '').trim().toLowerCase();
+  if (e === '' || e === 'identity') return body;
+  if (e !== 'gzip' && e !== 'x-gzip' && e !== 'deflate') {
+    throw new MixscaleError('MIXSCALE_REQUEST_INVALID', `content-encoding: "${encoding ?? ''}" is not supported (send identity, gzip or deflate)`, { field: 'content-encoding', status: 415 });
+  }
+  try {
+    return e === 'deflate' ? inflateSync(body, { maxOutputLength: limit }) : gunzipSync(body, { maxOutputLength: limit });
+  } catch (err) {
+    if (err instanceof RangeError) throw new BodyTooLarge();
+    throw new MixscaleError('MIXSCALE_REQUEST_INVALID', `body: not valid ${e} data (content-encoding: ${e}): ${(err as Error).message}`, { field: 'body' });
+  }
 }
 
 /** The chunks of one body being read, and whether its callback has run (once only). */
@@ -321,10 +341,15 @@ export class InferRouter {
         }
         let parsed: ParsedInfer;
         try {
+          body = decodeBody(body, req.headers['content-encoding'], this.o.bodyLimit);
           parsed = parseInfer(model, body, req.headers, this.o.classes, arrival);
         } catch (e) {
+          if (e instanceof BodyTooLarge) {
+            sendError(res, 413, `request body is over the ${this.o.bodyLimit}-byte limit once decoded (router.bodyLimit)`);
+            return call.done();
+          }
           if (e instanceof MixscaleError && e.code === 'MIXSCALE_REQUEST_INVALID') {
-            sendError(res, 400, e.message);
+            sendError(res, e.details['status'] === 415 ? 415 : 400, e.message);
             return call.done();
           }
           throw e;

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { deflateSync, gzipSync } from 'node:zlib';
 import request from 'supertest';
 import type { RouterServer } from '../../src/routing/server.ts';
 import { FakeBackend, inferBody } from './fake-backend.ts';
@@ -41,6 +42,28 @@ describe('router server (OIP v2)', () => {
     assert.equal(a.received.length, 1);
     assert.equal(a.received[0]!.url, '/v2/models/rm2/infer');
     assert.deepEqual(JSON.parse(a.received[0]!.body), JSON.parse(inferBody(3)));
+  });
+
+  it('reads gzip and deflate bodies as the nodes do and forwards them decoded; refuses other encodings with 415 naming the header', async () => {
+    const gz = await request(url).post('/v2/models/rm2/infer').set('content-type', 'application/octet-stream').set('content-encoding', 'gzip').send(gzipSync(inferBody(3)));
+    assert.equal(gz.status, 200, JSON.stringify(gz.body));
+    const df = await request(url).post('/v2/models/rm2/infer').set('content-type', 'application/octet-stream').set('content-encoding', 'deflate').send(deflateSync(inferBody(4)));
+    assert.equal(df.status, 200, JSON.stringify(df.body));
+    assert.deepEqual(policy.seen.map((r) => r.size), [3, 4]);
+    assert.deepEqual(JSON.parse(a.received[0]!.body), JSON.parse(inferBody(3)));
+    assert.equal(a.received[0]!.headers['content-encoding'], undefined);
+    const bogus = await request(url).post('/v2/models/rm2/infer').set('content-type', 'application/json').set('content-encoding', 'br').send(inferBody(1));
+    assert.equal(bogus.status, 415);
+    assert.match(bogus.body.error, /^content-encoding: "br" is not supported/);
+    const garbage = await request(url).post('/v2/models/rm2/infer').set('content-type', 'application/json').set('content-encoding', 'gzip').send(inferBody(1));
+    assert.equal(garbage.status, 400);
+    assert.match(garbage.body.error, /^body: not valid gzip data/);
+    // (Buffers go as octet-stream: supertest would JSON-encode one sent as application/json.)
+    // Small on the wire, over router.bodyLimit (2048 bytes here) once decoded.
+    const bomb = await request(url).post('/v2/models/rm2/infer').set('content-type', 'application/octet-stream').set('content-encoding', 'gzip').send(gzipSync(Buffer.alloc(100_000, 32)));
+    assert.equal(bomb.status, 413);
+    assert.match(bomb.body.error, /over the 2048-byte limit once decoded/);
+    assert.equal(a.received.length + b.received.length, 2);
   });
 
   it('takes the size from the batch dimension, or from the size parameter when given', async () => {
