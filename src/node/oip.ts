@@ -29,6 +29,25 @@ export interface OipInferResponse {
 /** The tensor datatypes of the Open Inference Protocol v2: the router's list, so both accept the same. */
 const DATATYPES: ReadonlySet<string> = new Set(Object.keys(DATATYPE_BYTES));
 
+/**
+ * The values each numeric datatype holds: integers within their width (64-bit ones within
+ * what a JSON number carries exactly), floats finite and within their largest finite value.
+ */
+const RANGES: Readonly<Record<string, { readonly integer: boolean; readonly min: number; readonly max: number }>> = {
+  UINT8: { integer: true, min: 0, max: 255 },
+  UINT16: { integer: true, min: 0, max: 65_535 },
+  UINT32: { integer: true, min: 0, max: 4_294_967_295 },
+  UINT64: { integer: true, min: 0, max: Number.MAX_SAFE_INTEGER },
+  INT8: { integer: true, min: -128, max: 127 },
+  INT16: { integer: true, min: -32_768, max: 32_767 },
+  INT32: { integer: true, min: -2_147_483_648, max: 2_147_483_647 },
+  INT64: { integer: true, min: Number.MIN_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER },
+  FP16: { integer: false, min: -65_504, max: 65_504 },
+  BF16: { integer: false, min: -3.3895313892515355e38, max: 3.3895313892515355e38 },
+  FP32: { integer: false, min: -3.4028234663852886e38, max: 3.4028234663852886e38 },
+  FP64: { integer: false, min: -Number.MAX_VALUE, max: Number.MAX_VALUE },
+};
+
 function bad(field: string, message: string): MixscaleError {
   return new MixscaleError('MIXSCALE_REQUEST_INVALID', `${field}: ${message}`, { field });
 }
@@ -61,8 +80,14 @@ export function parseInferRequest(body: unknown, requireInputs = true): OipInfer
     if (data.length !== want) throw bad(`${at}.data`, `has ${data.length} values, shape [${(t.shape as number[]).join(',')}] needs ${want}`);
     // The values must be of the datatype's kind: booleans, strings (BYTES) or numbers.
     const kind = t.datatype === 'BOOL' ? 'boolean' : t.datatype === 'BYTES' ? 'string' : 'number';
+    const range = RANGES[t.datatype];
     for (let j = 0; j < data.length; j++) {
-      if (typeof data[j] !== kind) throw bad(`${at}.data[${j}]`, `expected a ${kind} for ${t.datatype}, got ${JSON.stringify(data[j])}`);
+      const v = data[j];
+      if (typeof v !== kind) throw bad(`${at}.data[${j}]`, `expected a ${kind} for ${t.datatype}, got ${JSON.stringify(v)}`);
+      if (range !== undefined && (!(v as number >= range.min && (v as number) <= range.max) || (range.integer && !Number.isInteger(v)))) {
+        const holds = range.integer ? `an integer from ${range.min} to ${range.max}` : `a finite value within ±${range.max}`;
+        throw bad(`${at}.data[${j}]`, `expected ${holds} for ${t.datatype}, got ${JSON.stringify(v)}`);
+      }
     }
     return { name: t.name, shape: t.shape as number[], datatype: t.datatype, data };
   });

@@ -114,6 +114,34 @@ describe('emulated node', () => {
     }
   });
 
+  it('over HTTP, refuses values a numeric datatype cannot hold, naming the value, and takes those it can', async () => {
+    const clock = new RealClock();
+    const node = new EmulatedNode(profiles.table('r5n.large', 'rm2'), clock, new Rng(1), { slots: 4, timerSlackMs: 2 });
+    const server = await listen(createNodeApp(node, { clock, logger: silentLogger }), '127.0.0.1', 0);
+    const infer = (datatype: string, data: number[]) =>
+      fetch(`${server.url}/v2/models/rm2/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ inputs: [{ name: 'x', shape: [data.length], datatype, data }] }) });
+    try {
+      const refused: Array<[string, number[], RegExp]> = [
+        ['UINT8', [255, 300], /^inputs\[0\]\.data\[1\]: expected an integer from 0 to 255 for UINT8, got 300$/],
+        ['UINT64', [-5], /^inputs\[0\]\.data\[0\]: expected an integer from 0 to/],
+        ['INT32', [1.5], /^inputs\[0\]\.data\[0\]: expected an integer from -2147483648 to 2147483647 for INT32, got 1\.5$/],
+        ['INT8', [1e20], /^inputs\[0\]\.data\[0\]: expected an integer from -128 to 127 for INT8/],
+        ['FP16', [1e10], /^inputs\[0\]\.data\[0\]: expected a finite value within ±65504 for FP16, got 10000000000$/],
+        ['FP32', [1e39], /^inputs\[0\]\.data\[0\]: expected a finite value within ±3\.4028234663852886e\+38 for FP32/],
+      ];
+      for (const [datatype, data, message] of refused) {
+        const r = await infer(datatype, data);
+        assert.equal(r.status, 400, datatype);
+        assert.match(((await r.json()) as { error: string }).error, message);
+      }
+      for (const [datatype, data] of [['UINT8', [0, 255]], ['INT8', [-128, 127]], ['INT64', [-(2 ** 53) + 1]], ['FP16', [-65504, 0.5]], ['FP64', [1e300]]] as Array<[string, number[]]>) {
+        assert.equal((await infer(datatype, data)).status, 200, datatype);
+      }
+    } finally {
+      await server.close();
+    }
+  });
+
   it('over HTTP, the service times it draws match the measured distribution (KS distance below the 1% critical value), and it never answers early', async function () {
     this.timeout(30_000);
     // rm2 on r5n.large at size 100: 42.4..43.9 ms measured.
