@@ -1,8 +1,13 @@
 import { z } from 'zod';
+import { REMOVED_BACKEND } from '../../routing/backends.ts';
 import { byteSize, positiveDuration } from '../fields.ts';
 
 const backend = z.strictObject({
-  id: z.string().min(1).optional(),
+  id: z
+    .string()
+    .refine((s) => s.trim() !== '', { message: 'expected a non-empty string' })
+    .refine((s) => s !== REMOVED_BACKEND, { message: `"${REMOVED_BACKEND}" is reserved (/metrics keeps removed backends' history under it)` })
+    .optional(),
   url: z.url(),
   type: z.string().min(1),
   pool: z.string().min(1).optional(),
