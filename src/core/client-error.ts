@@ -14,8 +14,22 @@ export function answerClientError(err: Error & { code?: string }, socket: Duplex
     socket.destroy();
     return;
   }
-  const overflow = err.code === 'HPE_HEADER_OVERFLOW';
-  const status = overflow ? '431 Request Header Fields Too Large' : '400 Bad Request';
-  const body = JSON.stringify({ error: overflow ? `headers: over the ${maxHeaderSize}-byte limit` : `request: not valid HTTP/1.1 (${err.code ?? 'parse error'}: ${err.message})` });
-  socket.end(`HTTP/1.1 ${status}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  const [status, error] = answerFor(err);
+  const body = JSON.stringify({ error });
+  // Closed at once once written (a client keeping its half open must not hold the socket).
+  socket.end(`HTTP/1.1 ${status}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`, () => socket.destroy());
+}
+
+/** The status line and message for a parser error, with the statuses Node itself would send. */
+function answerFor(err: Error & { code?: string }): [string, string] {
+  switch (err.code) {
+    case 'HPE_HEADER_OVERFLOW':
+      return ['431 Request Header Fields Too Large', `headers: over the ${maxHeaderSize}-byte limit`];
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return ['408 Request Timeout', 'request: not received in time (the server\'s headers or request timeout)'];
+    case 'HPE_CHUNK_EXTENSIONS_OVERFLOW':
+      return ['413 Payload Too Large', 'request: chunk extensions over the limit'];
+    default:
+      return ['400 Bad Request', `request: not valid HTTP/1.1 (${err.code ?? 'parse error'}: ${err.message})`];
+  }
 }

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { gunzipSync, inflateSync } from 'node:zlib';
+import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import type { Clock, TimerHandle } from '../core/clock.ts';
 import { MixscaleError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
@@ -103,18 +103,19 @@ function readBody(req: IncomingMessage, limit: number, done: (err: Error | null,
 }
 
 /**
- * The body as the client meant it: gzip and deflate are decoded (as the nodes' body parser
+ * The body as the client meant it: gzip, deflate and br are decoded (as the nodes' body parser
  * does), up to `limit` bytes decoded; the router forwards the decoded bytes (content-encoding
  * is not passed on). Anything else is refused with 415 naming the header.
  */
 function decodeBody(body: Buffer, encoding: string | undefined, limit: number): Buffer {
   const e = (encoding ?? '').trim().toLowerCase();
   if (e === '' || e === 'identity') return body;
-  if (e !== 'gzip' && e !== 'x-gzip' && e !== 'deflate') {
-    throw new MixscaleError('MIXSCALE_REQUEST_INVALID', `content-encoding: "${encoding ?? ''}" is not supported (send identity, gzip or deflate)`, { field: 'content-encoding', status: 415 });
+  const decode = e === 'gzip' || e === 'x-gzip' ? gunzipSync : e === 'deflate' ? inflateSync : e === 'br' ? brotliDecompressSync : undefined;
+  if (decode === undefined) {
+    throw new MixscaleError('MIXSCALE_REQUEST_INVALID', `content-encoding: "${encoding ?? ''}" is not supported (send identity, gzip, deflate or br)`, { field: 'content-encoding', status: 415 });
   }
   try {
-    return e === 'deflate' ? inflateSync(body, { maxOutputLength: limit }) : gunzipSync(body, { maxOutputLength: limit });
+    return decode(body, { maxOutputLength: limit });
   } catch (err) {
     if (err instanceof RangeError) throw new BodyTooLarge();
     throw new MixscaleError('MIXSCALE_REQUEST_INVALID', `body: not valid ${e} data (content-encoding: ${e}): ${(err as Error).message}`, { field: 'body' });

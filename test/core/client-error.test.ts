@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
+import { Duplex } from 'node:stream';
+import { answerClientError } from '../../src/core/client-error.ts';
 import { RealClock } from '../../src/core/clock.ts';
 import { silentLogger } from '../../src/core/log.ts';
 import { createNodeApp, listen, type InferenceNode } from '../../src/node/http.ts';
@@ -41,6 +43,18 @@ async function checkServer(url: string): Promise<void> {
 }
 
 describe('answerClientError: malformed HTTP gets a JSON error', () => {
+  it('answers a timeout 408 and oversized chunk extensions 413, as Node would, and closes the socket', async () => {
+    for (const [code, status] of [['ERR_HTTP_REQUEST_TIMEOUT', '408 Request Timeout'], ['HPE_CHUNK_EXTENSIONS_OVERFLOW', '413 Payload Too Large'], ['HPE_INVALID_METHOD', '400 Bad Request']] as const) {
+      let written = '';
+      const socket = new Duplex({ read() {}, write(chunk: Buffer, _enc, done) { written += chunk.toString(); done(); } });
+      const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+      answerClientError(Object.assign(new Error('x'), { code }), socket);
+      await closed;
+      assert.match(written, new RegExp(`^HTTP/1\\.1 ${status}\r\n`), code);
+      assert.ok(socket.destroyed, code);
+    }
+  });
+
   it('from the router', async () => {
     const { server, url } = await startRouter();
     try {
