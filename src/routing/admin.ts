@@ -73,14 +73,15 @@ export function adminRoutes(opts: {
   const { backends, clock } = opts;
   const r = express.Router();
   r.use(requireToken(opts.token));
-  // Any content-type (curl -d sends a form type) and any JSON value: the handlers say what they expect.
-  r.use(express.json({ limit: '64kb', type: () => true, strict: false }));
+  // Any content-type (curl -d sends a form type) and any JSON value: the handler says what it
+  // expects. Only the route that reads a body parses one (a drain ignores whatever is sent).
+  const json = express.json({ limit: '64kb', type: () => true, strict: false });
 
   r.get('/backends', (_req, res) => {
     res.json({ backends: backends.list().map((b) => backends.info(b)) });
   });
 
-  r.post('/backends', (req, res) => {
+  r.post('/backends', json, (req, res) => {
     const body: unknown = req.body;
     if (body === null || typeof body !== 'object' || Array.isArray(body)) return badRequest(res, 'body: expected a JSON object {url, type, id?, pool?, slots?, maxOutstanding?}');
     const b = body as Record<string, unknown>;

@@ -66,6 +66,17 @@ export interface BackendInfo {
 /** The backend label /metrics keeps removed backends' merged history under. */
 export const REMOVED_BACKEND = 'removed';
 
+/**
+ * Why a backend id cannot be used, or undefined when it can: blank, or the label /metrics
+ * merges removed backends under (a live backend would be merged into it). The config loader
+ * (router.backends) and the admin API ask the same question.
+ */
+export function backendIdProblem(id: string): string | undefined {
+  if (id.trim() === '') return 'expected a non-empty string';
+  if (id === REMOVED_BACKEND) return `"${REMOVED_BACKEND}" is reserved (/metrics keeps removed backends' history under it)`;
+  return undefined;
+}
+
 function parseBackendUrl(url: string): URL {
   const withScheme = /^[a-z]+:\/\//i.test(url) ? url : `http://${url}`;
   let u: URL;
@@ -163,9 +174,8 @@ export class BackendSet {
    */
   add(input: BackendInput): { backend: Backend; created: boolean } {
     const origin = normalizeOrigin(input.url);
-    if (input.id !== undefined && input.id.trim() === '') throw new MixscaleError('MIXSCALE_REQUEST_INVALID', 'id: expected a non-empty string', { field: 'id' });
-    // /metrics merges removed backends' history under backend="removed": a live one may not take the name.
-    if (input.id === REMOVED_BACKEND) throw new MixscaleError('MIXSCALE_REQUEST_INVALID', `id: "${REMOVED_BACKEND}" is reserved (/metrics keeps removed backends' history under it)`, { field: 'id' });
+    const idProblem = input.id !== undefined ? backendIdProblem(input.id) : undefined;
+    if (idProblem !== undefined) throw new MixscaleError('MIXSCALE_REQUEST_INVALID', `id: ${idProblem}`, { field: 'id' });
     const id = input.id ?? defaultBackendId(origin);
     const { pool: typePool, slots: poolSlots } = this.defaults.poolOf(input.type, input.pool);
     const pool = input.pool ?? typePool;

@@ -226,6 +226,9 @@ describe('router admin API', () => {
     const broken = await request(url).post('/v1/backends').set('authorization', AUTH).set('content-type', 'text/plain').send('{"url":');
     assert.equal(broken.status, 400);
     assert.match(broken.body.error, /^body: malformed JSON/);
+    // Routes that take no body ignore whatever is sent.
+    const drain = await request(url).post('/v1/backends/a/drain').set('authorization', AUTH).set('content-type', 'text/plain').send('now');
+    assert.equal(drain.status, 200, JSON.stringify(drain.body));
   });
 
   it('drains: no new requests, in-flight ones finish, and reports drained when in-flight reaches 0', async () => {

@@ -125,6 +125,15 @@ Examples:
       const sizes = sizePmf(spec, new Rng(1));
       const classes = classesFromConfig(loaded);
       const shares = classes.reduce((a, c) => a + c.share, 0);
+      // A tail needs requests: fewer than 1,000 of a class per mix leave fewer than 10 above its p99.
+      if (checkMs !== undefined) {
+        const least = classes.reduce((a, c) => (c.share < a.share ? c : a));
+        const n = Math.round((rps * least.share * checkMs) / shares / 1000);
+        if (n < 1000) {
+          const who = classes.length > 1 ? `class ${least.name} gets` : 'is';
+          throw new MixscaleError('MIXSCALE_USAGE', `--check: ${checkMs / 60_000} simulated min at --rps ${rps} ${who} about ${n} requests per mix; a p99 needs at least 1000: check for longer`);
+        }
+      }
       const load: LoadObservation = { atMs: 0, windowMs: 60_000, classes: classes.map((c) => ({ name: c.name, rps: (rps * c.share) / shares, sizes })) };
       const candidates = candidatesFromConfig(loaded);
       for (const c of candidates) for (const k of classes) if (candidateServes(c, k.model)) c.profile(k.model); // fails early, naming the gap
@@ -185,10 +194,6 @@ Examples:
       const p = planMix(input(budget));
       const max = maxRpsWithinSlo(input(budget));
       const plans: Array<{ mix: Mix; predicted: Readonly<Record<string, PredictedLatency>> }> = [p, ...p.runnersUp];
-      // A tail needs requests: fewer than 1,000 per mix leave fewer than 10 above the p99.
-      if (checkMs !== undefined && rps * (checkMs / 1000) < 1000) {
-        throw new MixscaleError('MIXSCALE_USAGE', `--check: ${checkMs / 60_000} simulated min at --rps ${rps} is about ${Math.round(rps * (checkMs / 1000))} requests per mix; a p99 needs at least 1000: check for longer`);
-      }
       const checked =
         checkMs === undefined
           ? undefined

@@ -1,12 +1,14 @@
 import { z } from 'zod';
-import { REMOVED_BACKEND } from '../../routing/backends.ts';
+import { backendIdProblem } from '../../routing/backends.ts';
 import { byteSize, positiveDuration } from '../fields.ts';
 
 const backend = z.strictObject({
   id: z
     .string()
-    .refine((s) => s.trim() !== '', { message: 'expected a non-empty string' })
-    .refine((s) => s !== REMOVED_BACKEND, { message: `"${REMOVED_BACKEND}" is reserved (/metrics keeps removed backends' history under it)` })
+    .superRefine((s, ctx) => {
+      const problem = backendIdProblem(s);
+      if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+    })
     .optional(),
   url: z.url(),
   type: z.string().min(1),

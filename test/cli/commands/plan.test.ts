@@ -180,6 +180,10 @@ describe('mixscale plan', () => {
     const short = runCli(['plan', '--config', CONFIG, '--rps', '0.01', '--check', '0.5']);
     assert.equal(short.code, 2);
     assert.equal(short.stderr, 'mixscale: --check: 0.5 simulated min at --rps 0.01 is about 0 requests per mix; a p99 needs at least 1000: check for longer\n');
+    // With several classes, the smallest one's count decides.
+    const mixed = runCli(['plan', '--config', 'examples/mixed.yaml', '--rps', '3', '--check', '1']);
+    assert.equal(mixed.code, 2);
+    assert.match(mixed.stderr, /^mixscale: --check: 1 simulated min at --rps 3 class rec gets about 90 requests per mix/);
     const sweep = runCli(['plan', '--config', CONFIG, '--rps', '10', '--check', '--budget-sweep', '1:2:1']);
     assert.equal(sweep.code, 2);
     assert.match(sweep.stderr, /--check checks one plan; it does not go with --budget-sweep/);
