@@ -16,7 +16,7 @@ export function answerClientError(err: Error & { code?: string }, socket: Duplex
   }
   const [status, error] = answerFor(err);
   const body = JSON.stringify({ error });
-  // Closed at once once written (a client keeping its half open must not hold the socket).
+  // Destroyed as soon as written: a client that keeps its half open must not hold the socket.
   socket.end(`HTTP/1.1 ${status}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`, () => socket.destroy());
 }
 
