@@ -86,7 +86,8 @@ try {
   console.log(`|---|---:|---:|---:|---:|---:|`);
   console.log(`| sim | ${sim.requests.total} | ${sim.requests.completed} | ${sim.latencyMs.p50.toFixed(0)} ms | ${sim.latencyMs.p99.toFixed(0)} ms | ${sim.cost.maxUsdPerHour.toFixed(2)} |`);
   const spends = sys.ticks.filter((t) => t.atMs >= loadStart).map((t) => t.spendUsdPerHour);
-  console.log(`| real | ${real.sent} | ${real.ok} | ${r.latencyMs.p50.toFixed(0)} ms | ${r.latencyMs.p99.toFixed(0)} ms | ${Math.max(...spends).toFixed(2)} |`);
+  const ms = (x: number | undefined): string => (x === undefined ? '-' : `${x.toFixed(0)} ms`);
+  console.log(`| real | ${real.sent} | ${real.ok} | ${ms(r.latencyMs?.p50)} | ${ms(r.latencyMs?.p99)} | ${Math.max(...spends).toFixed(2)} |`);
   console.log('\nfleet decisions (s from the start of the load):');
   console.log(`  sim:  ${sim.decisions.map((d) => `${(d.tMs / 1000).toFixed(0)}s ${formatMix(d.mix)}`).join(' → ')}`);
   console.log(`  real: ${realDecisions.map((t) => `${((t.atMs - loadStart) / 1000).toFixed(0)}s ${formatMix(t.mix)}`).join(' → ')}`);

@@ -4,7 +4,8 @@ export interface ClassReport {
   readonly sent: number;
   readonly ok: number;
   readonly failed: number;
-  readonly latencyMs: ReturnType<LatencyHistogram['summary']>;
+  /** Of the successful answers; null when there was none (no percentiles, rather than 0 ms). */
+  readonly latencyMs: ReturnType<LatencyHistogram['summary']> | null;
 }
 
 /**
@@ -55,9 +56,10 @@ export class LoadRecorder {
       const c = this.counts.get(name)!;
       const h = this.hist.get(name) ?? new LatencyHistogram();
       all.merge(h);
-      out[name] = { ...c, latencyMs: h.summary() };
+      out[name] = { ...c, latencyMs: c.ok > 0 ? h.summary() : null };
     }
-    if (this.counts.size > 1) out.all = { ...this.totals, latencyMs: all.summary() };
+    const totals = this.totals;
+    if (this.counts.size > 1) out.all = { ...totals, latencyMs: totals.ok > 0 ? all.summary() : null };
     return out;
   }
 

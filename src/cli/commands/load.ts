@@ -174,7 +174,7 @@ function summarize(r: ReplayReport): string {
     String(c.sent),
     String(c.ok),
     String(c.failed),
-    ...(c.ok > 0 ? [c.latencyMs.p50, c.latencyMs.p90, c.latencyMs.p99, c.latencyMs.p999, c.latencyMs.max].map(ms) : ['-', '-', '-', '-', '-']),
+    ...(c.latencyMs !== null ? [c.latencyMs.p50, c.latencyMs.p90, c.latencyMs.p99, c.latencyMs.p999, c.latencyMs.max].map(ms) : ['-', '-', '-', '-', '-']),
   ]);
   const failures = Object.entries(r.failures).map(([k, v]) => `${k}: ${v}`).join(', ');
   return [

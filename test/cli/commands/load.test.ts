@@ -32,6 +32,9 @@ describe('mixscale load', () => {
       writeFileSync(trace, 't_ms,size\n0,10\n10,20\n20,30\n');
       const r = runCli(['load', '--trace', trace, '--target', `http://127.0.0.1:${port}`, '--model', 'rm2', '--no-progress']);
       assert.equal(r.code, 1, r.stderr);
+      const json = runCli(['load', '--trace', trace, '--target', `http://127.0.0.1:${port}`, '--model', 'rm2', '--no-progress', '--json']);
+      const report = JSON.parse(json.stdout.slice(json.stdout.indexOf('{'))) as { classes: Record<string, { ok: number; latencyMs: unknown }> };
+      for (const c of Object.values(report.classes)) assert.equal(c.latencyMs, null);
       assert.match(r.stdout, /\n\S+\s+3\s+0\s+3\s+-\s+-\s+-\s+-\s+-\n/, r.stdout);
       assert.doesNotMatch(r.stdout, /\b0\.0\s+0\.0\b/);
     } finally {
