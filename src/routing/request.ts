@@ -111,9 +111,12 @@ function parsePriority(v: unknown, field: string): boolean {
   throw invalid(field, `expected true/false, a number, or "high"/"normal", got ${JSON.stringify(v)}`);
 }
 
+/** A decimal number of milliseconds as text ("250", "12.5"): not hex, exponents or Infinity. */
+const DECIMAL_MS = /^\s*\d+(\.\d+)?\s*$/;
+
 function parseDeadline(v: unknown, field: string): number | undefined {
   if (v === undefined) return undefined;
-  const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
+  const n = typeof v === 'string' && DECIMAL_MS.test(v) ? Number(v) : v;
   if (typeof n !== 'number' || !Number.isFinite(n) || n <= 0) throw invalid(field, `expected a positive number of milliseconds, got ${JSON.stringify(v)}`);
   return n;
 }

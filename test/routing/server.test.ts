@@ -120,10 +120,14 @@ describe('router server (OIP v2)', () => {
     assert.equal(a.received.length + b.received.length, 0);
   });
 
-  it('answers 400 for a deadline header that is not a positive number', async () => {
-    const res = await request(url).post('/v2/models/rm2/infer').set('x-mixscale-deadline-ms', 'soon').send(inferBody(1));
-    assert.equal(res.status, 400);
-    assert.match(res.body.error, /^x-mixscale-deadline-ms/);
+  it('answers 400 for a deadline header that is not a positive decimal number of milliseconds', async () => {
+    for (const v of ['soon', '0x10', '1e3', '-5', '0']) {
+      const res = await request(url).post('/v2/models/rm2/infer').set('x-mixscale-deadline-ms', v).send(inferBody(1));
+      assert.equal(res.status, 400, v);
+      assert.match(res.body.error, /^x-mixscale-deadline-ms: expected a positive number of milliseconds/, v);
+    }
+    const ok = await request(url).post('/v2/models/rm2/infer').set('x-mixscale-deadline-ms', ' 2500.5 ').send(inferBody(1));
+    assert.equal(ok.status, 200);
   });
 
   it('checks every hint wherever it is given, and names the one at fault', async () => {
