@@ -8,6 +8,19 @@ import { ADMIN_TOKEN, FirstAvailable, startRouter, testConfig } from './harness.
 
 const AUTH = `Bearer ${ADMIN_TOKEN}`;
 
+/** Runs `fn` with MIXSCALE_ADMIN_TOKEN set to `value` (unset for undefined), then puts it back. */
+async function withEnvToken(value: string | undefined, fn: () => Promise<void>): Promise<void> {
+  const saved = process.env.MIXSCALE_ADMIN_TOKEN;
+  if (value === undefined) delete process.env.MIXSCALE_ADMIN_TOKEN;
+  else process.env.MIXSCALE_ADMIN_TOKEN = value;
+  try {
+    await fn();
+  } finally {
+    if (saved === undefined) delete process.env.MIXSCALE_ADMIN_TOKEN;
+    else process.env.MIXSCALE_ADMIN_TOKEN = saved;
+  }
+}
+
 describe('router admin API', () => {
   let router: RouterServer;
   let url: string;
@@ -41,37 +54,26 @@ describe('router admin API', () => {
 
   it('refuses everyone when no token is configured', async () => {
     await router.close();
-    const saved = process.env.MIXSCALE_ADMIN_TOKEN;
-    delete process.env.MIXSCALE_ADMIN_TOKEN;
-    try {
+    await withEnvToken(undefined, async () => {
       ({ server: router, url } = await startRouter({ adminToken: undefined }, { policy: new FirstAvailable() }));
       const res = await request(url).get('/v1/backends').set('authorization', 'Bearer anything-at-all-here');
       assert.equal(res.status, 401);
       assert.match(res.body.error, /admin API disabled/);
-    } finally {
-      if (saved !== undefined) process.env.MIXSCALE_ADMIN_TOKEN = saved;
-    }
+    });
   });
 
   it('takes the token from MIXSCALE_ADMIN_TOKEN when the config has none', async () => {
     await router.close();
-    const saved = process.env.MIXSCALE_ADMIN_TOKEN;
-    process.env.MIXSCALE_ADMIN_TOKEN = 'from-the-environment-1234';
-    try {
+    await withEnvToken('from-the-environment-1234', async () => {
       ({ server: router, url } = await startRouter({ adminToken: undefined }, { policy: new FirstAvailable() }));
       const res = await request(url).get('/v1/backends').set('authorization', 'Bearer from-the-environment-1234');
       assert.equal(res.status, 200);
-    } finally {
-      if (saved === undefined) delete process.env.MIXSCALE_ADMIN_TOKEN;
-      else process.env.MIXSCALE_ADMIN_TOKEN = saved;
-    }
+    });
   });
 
   it('treats an empty MIXSCALE_ADMIN_TOKEN as none (no empty bearer gets in), and refuses a short one', async () => {
     await router.close();
-    const saved = process.env.MIXSCALE_ADMIN_TOKEN;
-    process.env.MIXSCALE_ADMIN_TOKEN = '';
-    try {
+    await withEnvToken('', async () => {
       ({ server: router, url } = await startRouter({ adminToken: undefined }, { policy: new FirstAvailable() }));
       for (const bearer of ['Bearer \u00a0', 'Bearer  ', 'Bearer x']) {
         const res = await request(url).post('/v1/backends').set('authorization', bearer).send({ url: a.url, type: 'g4dn.xlarge' });
@@ -81,10 +83,7 @@ describe('router admin API', () => {
       assert.equal(adminToken(undefined, { MIXSCALE_ADMIN_TOKEN: '  ' }), undefined);
       assert.throws(() => adminToken(undefined, { MIXSCALE_ADMIN_TOKEN: 'short' }), /^MixscaleError: MIXSCALE_ADMIN_TOKEN: must be at least 16 characters/);
       assert.equal(adminToken('from-the-config-12345', { MIXSCALE_ADMIN_TOKEN: 'x' }), 'from-the-config-12345');
-    } finally {
-      if (saved === undefined) delete process.env.MIXSCALE_ADMIN_TOKEN;
-      else process.env.MIXSCALE_ADMIN_TOKEN = saved;
-    }
+    });
   });
 
   it('compares tokens by content, whatever their lengths', () => {

@@ -33,6 +33,15 @@ describe('router with late binding (routing.lateBinding)', () => {
     server.backends.add({ id: 'a', url: a.url, type: 'r5n.large' });
     return { a, server, url: r.url };
   };
+  /** oneBackend with a first request at `a` and a second waiting at the router for its slot. */
+  const secondWaiting = async (delayMs: number, routing: Record<string, unknown> = {}) => {
+    const one = await oneBackend(delayMs, routing);
+    const first = infer(one.url);
+    await until(() => one.a.inFlight === 1, 'first request at the backend');
+    const second = infer(one.url);
+    await until(() => one.server.infer.requestsWaiting === 1, 'second request waiting');
+    return { ...one, first, second };
+  };
 
   it('keeps at most one request per slot at a backend and answers the rest in turn', async () => {
     const { a, server, url } = await oneBackend(60);
@@ -47,11 +56,7 @@ describe('router with late binding (routing.lateBinding)', () => {
   });
 
   it('rejects with 503 naming routing.maxWaiting when the waiting room is full', async () => {
-    const { a, server, url } = await oneBackend(150, { maxWaiting: 1 });
-    const first = infer(url);
-    await until(() => a.inFlight === 1, 'first request at the backend');
-    const second = infer(url);
-    await until(() => server.infer.requestsWaiting === 1, 'second request waiting');
+    const { url, first, second } = await secondWaiting(150, { maxWaiting: 1 });
     const third = await infer(url);
     assert.equal(third.status, 503);
     assert.equal(third.headers.get('x-mixscale-reject'), 'overloaded');
@@ -163,11 +168,7 @@ describe('router with late binding (routing.lateBinding)', () => {
   });
 
   it('refuses at once the waiting requests of a model whose last backend is removed', async () => {
-    const { a, server, url } = await oneBackend(200);
-    const first = infer(url);
-    await until(() => a.inFlight === 1, 'first request at the backend');
-    const second = infer(url);
-    await until(() => server.infer.requestsWaiting === 1, 'second request waiting');
+    const { server, first, second } = await secondWaiting(200);
     server.backends.remove('a');
     const answer = await second;
     assert.equal(answer.status, 503);

@@ -33,6 +33,18 @@ function ksDistance(sample: number[], cdf: (x: number) => number): number {
   return d;
 }
 
+/** An emulated r5n.large node for rm2 served on loopback while `fn` runs, closed after. */
+async function overHttp(fn: (url: string) => Promise<void>, opts: { slots?: number; bodyLimit?: number } = {}): Promise<void> {
+  const clock = new RealClock();
+  const node = new EmulatedNode(profiles.table('r5n.large', 'rm2'), clock, new Rng(1), { slots: opts.slots ?? 4, timerSlackMs: 2 });
+  const server = await listen(createNodeApp(node, { clock, logger: silentLogger, ...(opts.bodyLimit !== undefined ? { bodyLimit: opts.bodyLimit } : {}) }), '127.0.0.1', 0);
+  try {
+    await fn(server.url);
+  } finally {
+    await server.close();
+  }
+}
+
 describe('emulated node', () => {
   it('holds each request for a service time drawn from the profile of (type, model, size)', async () => {
     const table = profiles.table('g4dn.xlarge', 'rm2');
@@ -81,24 +93,19 @@ describe('emulated node', () => {
   });
 
   it('over HTTP, answers 413 naming node.bodyLimit for a body over the limit in bytes', async () => {
-    const clock = new RealClock();
-    const node = new EmulatedNode(profiles.table('r5n.large', 'rm2'), clock, new Rng(1), { slots: 1, timerSlackMs: 2 });
-    const server = await listen(createNodeApp(node, { clock, logger: silentLogger, bodyLimit: 64 }), '127.0.0.1', 0);
-    try {
-      const r = await fetch(`${server.url}/v2/models/rm2/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ parameters: { size: 1, pad: 'x'.repeat(100) } }) });
-      assert.equal(r.status, 413);
-      assert.equal(((await r.json()) as { error: string }).error, 'body: larger than the 64-byte limit (node.bodyLimit)');
-    } finally {
-      await server.close();
-    }
+    await overHttp(
+      async (url) => {
+        const r = await fetch(`${url}/v2/models/rm2/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ parameters: { size: 1, pad: 'x'.repeat(100) } }) });
+        assert.equal(r.status, 413);
+        assert.equal(((await r.json()) as { error: string }).error, 'body: larger than the 64-byte limit (node.bodyLimit)');
+      },
+      { slots: 1, bodyLimit: 64 },
+    );
   });
 
   it('over HTTP, reads the body as JSON whatever its content-type (curl -d, text/plain), accepts every datatype the router does (BF16), and refuses the binary extension naming its header', async () => {
-    const clock = new RealClock();
-    const node = new EmulatedNode(profiles.table('r5n.large', 'rm2'), clock, new Rng(1), { slots: 4, timerSlackMs: 2 });
-    const server = await listen(createNodeApp(node, { clock, logger: silentLogger }), '127.0.0.1', 0);
-    const post = (headers: Record<string, string>, body: unknown) => fetch(`${server.url}/v2/models/rm2/infer`, { method: 'POST', headers, body: JSON.stringify(body) });
-    try {
+    await overHttp(async (url) => {
+      const post = (headers: Record<string, string>, body: unknown) => fetch(`${url}/v2/models/rm2/infer`, { method: 'POST', headers, body: JSON.stringify(body) });
       for (const type of ['application/x-www-form-urlencoded', 'text/plain', 'application/octet-stream']) {
         const r = await post({ 'content-type': type }, { parameters: { size: 2 } });
         assert.equal(r.status, 200, type);
@@ -109,18 +116,13 @@ describe('emulated node', () => {
       const binary = await post({ 'content-type': 'application/octet-stream', 'inference-header-content-length': '20' }, { parameters: { size: 2 } });
       assert.equal(binary.status, 400);
       assert.match(((await binary.json()) as { error: string }).error, /^inference-header-content-length: OIP's binary tensor extension is not supported/);
-    } finally {
-      await server.close();
-    }
+    });
   });
 
   it('over HTTP, refuses values a numeric datatype cannot hold, naming the value, and takes those it can', async () => {
-    const clock = new RealClock();
-    const node = new EmulatedNode(profiles.table('r5n.large', 'rm2'), clock, new Rng(1), { slots: 4, timerSlackMs: 2 });
-    const server = await listen(createNodeApp(node, { clock, logger: silentLogger }), '127.0.0.1', 0);
-    const infer = (datatype: string, data: number[]) =>
-      fetch(`${server.url}/v2/models/rm2/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ inputs: [{ name: 'x', shape: [data.length], datatype, data }] }) });
-    try {
+    await overHttp(async (url) => {
+      const infer = (datatype: string, data: number[]) =>
+        fetch(`${url}/v2/models/rm2/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ inputs: [{ name: 'x', shape: [data.length], datatype, data }] }) });
       const refused: Array<[string, number[], RegExp]> = [
         ['UINT8', [255, 300], /^inputs\[0\]\.data\[1\]: expected an integer from 0 to 255 for UINT8, got 300$/],
         ['UINT64', [-5], /^inputs\[0\]\.data\[0\]: expected an integer from 0 to/],
@@ -137,9 +139,7 @@ describe('emulated node', () => {
       for (const [datatype, data] of [['UINT8', [0, 255]], ['INT8', [-128, 127]], ['INT64', [-(2 ** 53) + 1]], ['FP16', [-65504, 0.5]], ['FP64', [1e300]]] as Array<[string, number[]]>) {
         assert.equal((await infer(datatype, data)).status, 200, datatype);
       }
-    } finally {
-      await server.close();
-    }
+    });
   });
 
   it('over HTTP, the service times it draws match the measured distribution (KS distance below the 1% critical value), and it never answers early', async function () {
