@@ -107,16 +107,10 @@ describe('router with late binding (routing.lateBinding)', () => {
   });
 
   it('gives waiting requests to a backend as soon as it is added, and reports them in /metrics', async () => {
-    const slow = await backend('slow', 400);
+    // a is slow (400 ms) and busy with the first request.
+    const { server, url, first, second } = await secondWaiting(400);
     const fast = await backend('fast', 0);
-    const r = await lateRouter();
-    const server = bed.serve(r.server);
-    server.backends.add({ id: 'slow', url: slow.url, type: 'r5n.large' });
-    const first = infer(r.url);
-    await until(() => slow.inFlight === 1, 'first request at the slow backend');
-    const second = infer(r.url);
-    await until(() => server.infer.requestsWaiting === 1, 'second request waiting');
-    const metrics = await (await fetch(`${r.url}/metrics`)).text();
+    const metrics = await (await fetch(`${url}/metrics`)).text();
     assert.match(metrics, /^mixscale_router_waiting_requests 1$/m);
     server.backends.add({ id: 'fast', url: fast.url, type: 'r5n.large' });
     const answer = await second;
