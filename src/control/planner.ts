@@ -254,7 +254,7 @@ export function planMix(input: PlanInput): PlanResult {
   if (chosen === best && best !== lowest) {
     reasonPrefix = `most capacity within ${slackPct(opts.tailSlack)} of the lowest predicted tail (up to ${room.boundRps.toFixed(0)} rps, against ${room.lowestBoundRps.toFixed(0)} rps for ${formatMix(toMix(lowest.counts, cands))}); `;
   }
-  const pred = model.predict(chosen.counts, true);
+  const pred = chosen === best && room.full !== undefined ? room.full : model.predict(chosen.counts, true);
   const shared = opts.sharedQueue && pred.score > 1 ? sharedVerdict(model, chosen.counts) : null;
   const predicted: Record<string, PredictedLatency> = {};
   const split: Record<string, Record<string, number>> = {};
@@ -300,24 +300,22 @@ const ROOMY_CANDIDATES = 64;
  * apart, and with the same transition and surge penalty as the lowest) is within `slack` of the
  * lowest's, the one with the highest throughput bound (more than 0.1% above the rest; `top` is
  * in key order, so on a tie the lower key stays); the lowest itself when slack is 0. Bounds are
- * NaN when not computed.
+ * NaN when not computed; `full` is a roomier mix's full prediction (the plan reuses it).
  */
-function roomiest(model: PerformanceModel, top: readonly Scored[], lowest: Scored, slack: number): { mix: Scored; boundRps: number; lowestBoundRps: number } {
+function roomiest(model: PerformanceModel, top: readonly Scored[], lowest: Scored, slack: number): { mix: Scored; boundRps: number; lowestBoundRps: number; full?: MixPrediction } {
   if (slack <= 0) return { mix: lowest, boundRps: NaN, lowestBoundRps: NaN };
   const bound = (s: Scored): number => upperBoundRps(model, s.counts, { withinSlo: true });
   // The search ranks with the quick prediction; a mix taken over the lowest must also meet every
   // SLO, with no pool overloaded, in the full one the plan reports.
-  const sound = (s: Scored): boolean => {
-    const full = model.predict(s.counts, true);
-    return full.score <= 1 && full.maxUtilization < 1;
-  };
   const lowestBoundRps = lowest.prediction.score <= 1 ? bound(lowest) : NaN;
-  let best = { mix: lowest, boundRps: lowestBoundRps, lowestBoundRps };
+  let best: { mix: Scored; boundRps: number; lowestBoundRps: number; full?: MixPrediction } = { mix: lowest, boundRps: lowestBoundRps, lowestBoundRps };
   if (Number.isNaN(lowestBoundRps)) return best;
   for (const s of top) {
     if (s === lowest || s.prediction.score > 1 || s.prediction.maxUtilization >= 1 || Math.abs(s.penalty - lowest.penalty) > 1e-9 || !inBand(s.base, lowest, slack)) continue;
     const b = bound(s);
-    if (b > best.boundRps * 1.001 && sound(s)) best = { mix: s, boundRps: b, lowestBoundRps };
+    if (b <= best.boundRps * 1.001) continue;
+    const full = model.predict(s.counts, true);
+    if (full.score <= 1 && full.maxUtilization < 1) best = { mix: s, boundRps: b, lowestBoundRps, full };
   }
   return best;
 }
