@@ -31,13 +31,16 @@ const CONFIG = {
   view: { stroke: null },
 } as const;
 
-function label(r: SimRun): string {
-  return `${r.policy} / ${r.router}`;
+/** Each run's label, `policy / router`, numbered where two runs would share one (the plots select runs by label). */
+function runLabels(runs: readonly SimRun[]): string[] {
+  const base = runs.map((r) => `${r.policy} / ${r.router}`);
+  return base.map((b, i) => (base.filter((x) => x === b).length > 1 ? `${b} (${base.slice(0, i + 1).filter((x) => x === b).length})` : b));
 }
 
 export async function renderHtml(report: SimReport): Promise<string> {
   const runs = report.runs;
-  const labels = runs.map(label);
+  const labels = runLabels(runs);
+  const label = (r: SimRun): string => labels[runs.indexOf(r)]!;
   const policyScale = { domain: labels, range: labels.map((_, i) => PALETTE[i % PALETTE.length]!) };
   const slo = report.scenario.classes[0]?.sloMs ?? 0;
   const price = new Map(report.scenario.pools.map((p) => [p.type, p.usdPerHour]));

@@ -48,4 +48,19 @@ describe('simulation reports', () => {
     assert.ok((page.match(/<svg/g) ?? []).length >= 6);
     assert.doesNotMatch(page, /<script/);
   });
+
+  it('number two runs that share a policy and router, so each fleet panel shows its own run', async () => {
+    const r = await report();
+    const first = r.runs[0]!;
+    const cheaper = { ...first, fleet: first.fleet.map((f) => ({ ...f, mix: {} })) };
+    const page = await renderHtml({ ...r, runs: [first, cheaper] });
+    const name = `${first.policy} / ${first.router}`;
+    for (const n of [1, 2]) assert.ok(page.includes(`${name} (${n})`), `${name} (${n})`);
+    // The second run's fleet is empty: its panel must bill nothing, while the first's bills its fleet.
+    const panel = (n: number): string => page.split('<svg').find((p) => p.includes(`Title text '${name} (${n})'`)) ?? '';
+    const billed = (svg: string): number[] => [...svg.matchAll(/\$\/h billed: ([\d.]+)/g)].map((m) => Number(m[1]));
+    assert.ok(billed(panel(1)).some((usd) => usd > 0));
+    assert.ok(billed(panel(2)).length > 0);
+    assert.ok(billed(panel(2)).every((usd) => usd === 0));
+  });
 });
