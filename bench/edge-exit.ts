@@ -7,7 +7,7 @@
  * the answers, and the exits taken; and the load generator's own view (latency from each
  * request's intended send time), which also counts the wait before the node reads a request.
  *
- *   npx tsx bench/edge-exit.ts [--bound 10] [--rates 40,80,120] [--seconds 15] [--percentile 0.99] [--nice 10]
+ *   npx tsx bench/edge-exit.ts [--bound 10] [--rates 40,80,120] [--seconds 15] [--percentile 0.99] [--nice 10] [--policies predictive,reactive]
  *
  * --nice lowers the load generator's priority so that it does not take the node's CPU on a
  * small machine (it stands in for remote clients).
@@ -24,7 +24,7 @@ import { PayloadBuilder } from '../src/load/payload.ts';
 import { replayTrace } from '../src/load/replay.ts';
 
 const BIN = fileURLToPath(new URL('../bin/mixscale.js', import.meta.url));
-const { values } = parseArgs({ options: { bound: { type: 'string', default: '10' }, rates: { type: 'string', default: '40,80,120' }, seconds: { type: 'string', default: '15' }, confidence: { type: 'string', default: '0.95' }, percentile: { type: 'string', default: '0.99' }, nice: { type: 'string', default: '0' } } });
+const { values } = parseArgs({ options: { bound: { type: 'string', default: '10' }, rates: { type: 'string', default: '40,80,120' }, seconds: { type: 'string', default: '15' }, confidence: { type: 'string', default: '0.95' }, percentile: { type: 'string', default: '0.99' }, nice: { type: 'string', default: '0' }, policies: { type: 'string', default: 'predictive,reactive' } } });
 // The load generator stands in for remote clients: with --nice N it yields the CPU to the node.
 if (Number(values.nice) !== 0) setPriority(Number(values.nice));
 const bound = Number(values.bound);
@@ -141,7 +141,7 @@ const dir = mkdtempSync(join(tmpdir(), 'mixscale-edge-bench-'));
 try {
   const rows: Row[] = [];
   for (const rps of rates) {
-    for (const policy of ['predictive', 'reactive']) {
+    for (const policy of values.policies.split(',')) {
       const r = await run(policy, rps, dir);
       rows.push(r);
       process.stderr.write(`${policy} @ ${rps} rps: ${(r.withinBound * 100).toFixed(2)}% within ${bound} ms, accuracy ${(r.accuracy * 100).toFixed(2)}% (timely ${(r.timelyAccuracy * 100).toFixed(2)}%), exits ${r.exits.join('/')}, elapsed p50 ${r.p50.toFixed(2)} p99 ${r.p99.toFixed(2)} ms, exit reasons ${JSON.stringify(r.reasons)}, late by exit ${r.late.byExit.join('/')} (${r.late.queued} queued over half the bound); ${r.stages}; client-side ${(r.client.within * 100).toFixed(2)}% within, p99 ${r.client.p99.toFixed(2)} ms\n`);
