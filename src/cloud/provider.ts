@@ -18,7 +18,9 @@ export interface LaunchSpec {
  * cluster); terminate() refuses anything else.
  *
  * Errors: MixscaleError with code MIXSCALE_CLOUD_CAPACITY (details.type names the type that
- * has no capacity or is unsupported) or MIXSCALE_CLOUD_API (anything else; details.retryable).
+ * has no capacity or is unsupported) or MIXSCALE_CLOUD_API (anything else; details.retryable,
+ * and details.outcomeUnknown when the call may have been carried out although it failed: a
+ * launch whose answer was lost, which the caller settles by sending it again with its token).
  */
 export interface CloudProvider {
   readonly name: string;

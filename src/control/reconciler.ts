@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { CloudProvider } from '../cloud/provider.ts';
+import type { CloudProvider, LaunchSpec } from '../cloud/provider.ts';
 import type { Clock } from '../core/clock.ts';
 import { isMixscaleError } from '../core/errors.ts';
 import { silentLogger, type Logger } from '../core/log.ts';
@@ -378,6 +378,16 @@ export class Reconciler {
    * launched (this clock): kept until listed, or forgotten after launchTimeoutMs.
    */
   private readonly unlisted = new Map<string, { readonly instance: Instance; readonly sinceMs: Ms }>();
+  /**
+   * Launches that failed without saying whether they happened (details.outcomeUnknown: EC2 may
+   * have launched and lost the answer), by token. Until settled they stand in the fleet as
+   * pending instances of their type (ids `unanswered:<token>:<k>`), so no plan launches them
+   * again or spends their money twice; each fleet() sends them again with the same token, which
+   * returns the instances if they were launched and launches them if not.
+   */
+  private readonly unanswered = new Map<string, { readonly spec: LaunchSpec; readonly sinceMs: Ms; readonly placeholders: readonly Instance[] }>();
+  /** What settling unanswered launches met, reported with the next reconcile's result. */
+  private settled: { failures: ActionFailure[]; capacityErrors: string[] } = { failures: [], capacityErrors: [] };
 
   constructor(options: ReconcilerOptions) {
     this.o = options;
@@ -404,6 +414,7 @@ export class Reconciler {
 
   /** Owned billed instances, with the draining overlay applied. */
   async fleet(): Promise<Instance[]> {
+    await this.settleUnanswered();
     const listed = await this.o.provider.list();
     const seen = new Set<string>();
     const out: Instance[] = [];
@@ -423,10 +434,59 @@ export class Reconciler {
         out.push({ ...u.instance, state: 'pending' });
       }
     }
-    // Forget what is gone (terminated, died): no state grows without bound.
-    for (const id of this.drainingSince.keys()) if (!seen.has(id)) this.drainingSince.delete(id);
-    for (const id of this.registered) if (!seen.has(id)) this.registered.delete(id);
+    for (const u of this.unanswered.values()) for (const i of u.placeholders) out.push({ ...i });
+    // Forget what is gone (terminated, died): no state grows without bound. The router forgets
+    // it too: a dead instance left there would keep its address, which the cloud may give to a
+    // new instance (the router refuses a second backend at one address).
+    const gone = new Set<string>();
+    for (const id of this.drainingSince.keys()) if (!seen.has(id)) gone.add(id);
+    for (const id of this.registered) if (!seen.has(id)) gone.add(id);
+    for (const id of gone) {
+      this.drainingSince.delete(id);
+      this.registered.delete(id);
+      try {
+        await this.o.membership.deregister(id);
+      } catch (e) {
+        this.log.warn({ id, err: (e as Error).message }, 'an instance that is gone could not be deregistered from the router');
+      }
+    }
     return out;
+  }
+
+  /** Sends each unanswered launch again with its token (see `unanswered`); gives up after launchTimeoutMs. */
+  private async settleUnanswered(): Promise<void> {
+    for (const [token, u] of this.unanswered) {
+      const now = this.o.clock.now();
+      const action: ReconcileAction = { kind: 'launch', type: u.spec.type, pool: u.spec.pool, count: u.spec.count, clientToken: token, reason: 'settling a launch whose answer was lost' };
+      if (now - u.sinceMs >= this.o.launchTimeoutMs) {
+        this.unanswered.delete(token);
+        this.log.warn({ action }, 'a launch whose answer was lost could not be settled within the launch timeout; forgetting it');
+        continue;
+      }
+      try {
+        const got = await this.o.provider.launch(u.spec);
+        this.unanswered.delete(token);
+        for (const i of got) if (isActive(i)) this.unlisted.set(i.id, { instance: i, sinceMs: now });
+        this.spentTokens.add(token);
+        this.log.info({ action, ids: got.map((i) => i.id) }, `settled a launch whose answer was lost: ${got.length}×${u.spec.type}`);
+      } catch (e) {
+        const code = isMixscaleError(e) ? e.code : 'MIXSCALE_INTERNAL';
+        this.settled.failures.push({ action, code, message: (e as Error).message });
+        // Refused for sure (no capacity, a client error): nothing was launched. Unknown again: keep asking.
+        if (!outcomeUnknown(e)) {
+          this.unanswered.delete(token);
+          if (code === 'MIXSCALE_CLOUD_CAPACITY' && !this.settled.capacityErrors.includes(u.spec.type)) this.settled.capacityErrors.push(u.spec.type);
+        }
+        this.log.warn({ action, code, err: (e as Error).message }, 'settling a launch whose answer was lost failed');
+      }
+    }
+  }
+
+  /** Instances known only from launch answers, or standing in for a lost one: never terminated or registered. */
+  private unlistedIds(): Set<string> {
+    const ids = new Set(this.unlisted.keys());
+    for (const u of this.unanswered.values()) for (const i of u.placeholders) ids.add(i.id);
+    return ids;
   }
 
   /** Whether this reconciler registered the instance (tests, status). */
@@ -454,11 +514,12 @@ export class Reconciler {
     const plan = planActions(
       desired,
       budgetUsdPerHour,
-      { nowMs, fleet, drainingSinceMs: this.drainingSince, inFlight, registered: this.registered, spentTokens: this.spentTokens, unlisted: new Set(this.unlisted.keys()) },
+      { nowMs, fleet, drainingSinceMs: this.drainingSince, inFlight, registered: this.registered, spentTokens: this.spentTokens, unlisted: this.unlistedIds() },
       this.rules(),
     );
-    const failures: ActionFailure[] = [];
-    const capacityErrors: string[] = [];
+    const failures: ActionFailure[] = this.settled.failures;
+    const capacityErrors: string[] = this.settled.capacityErrors;
+    this.settled = { failures: [], capacityErrors: [] };
     if (!dryRun) await this.act(plan, budgetUsdPerHour, fleet, failures, capacityErrors);
     for (const a of plan.actions) if (a.kind === 'drain' && a.reason.includes('serving gap')) this.log.warn({ id: a.id, type: a.type, dryRun }, `mix change needs a serving gap: ${a.reason}`);
     if (this.log.isLevelEnabled('info')) {
@@ -546,6 +607,11 @@ export class Reconciler {
         } catch (e) {
           // Only a capacity error says for sure that nothing was launched.
           if (fail(a, e) !== 'MIXSCALE_CLOUD_CAPACITY') committed += n * price;
+          if (outcomeUnknown(e)) {
+            const at = this.o.clock.now();
+            const placeholders = Array.from({ length: n }, (_, k): Instance => ({ id: `unanswered:${clientToken}:${k}`, type: a.type, pool: a.pool, state: 'pending', launchedAtMs: at, usdPerHour: price }));
+            this.unanswered.set(clientToken, { spec: { type: a.type, pool: a.pool, count: n, clientToken }, sinceMs: at, placeholders });
+          }
         }
         continue;
       }
@@ -563,4 +629,9 @@ export class Reconciler {
       }
     }
   }
+}
+
+/** Whether a failed call may still have been carried out (see CloudProvider's errors). */
+function outcomeUnknown(e: unknown): boolean {
+  return isMixscaleError(e) && e.details.outcomeUnknown === true;
 }

@@ -156,6 +156,9 @@ describe('controller faults (AWS path)', () => {
     w.ec2.kill(victim.id);
     await w.ticks(5);
     assert.deepEqual(w.counts('running'), { [GPU]: 1, [CPU]: 5 });
+    // The router forgets it too: its address may go to a new instance, which the router would refuse beside it.
+    assert.ok(w.membership.log.includes(`deregister ${victim.id}`));
+    assert.ok(!w.membership.registered.has(victim.id));
   });
 
   it('holds the fleet while the router is unreachable, and does not scale to zero', async () => {
@@ -214,6 +217,18 @@ describe('controller faults (AWS path)', () => {
     await replan.ticks(5);
     assert.deepEqual(replan.counts(), { [CPU]: 7 });
     assert.ok(replan.maxSpend.v <= 1.5 + 1e-9, `max spend ${replan.maxSpend.v}`);
+  });
+
+  it('settles a launch whose answer was lost by sending it again with its token: no second launch in the replan, within budget', async () => {
+    const w = world({ budget: 1.5 });
+    w.ec2.describeLagMs = 20_000;
+    w.ec2.noCapacity.add(GPU); // the replan after this capacity error ...
+    w.ec2.loseRunAnswers = 1; // ... follows a CPU launch that happened at EC2 but whose answer was lost
+    await w.ticks(6);
+    assert.deepEqual(w.counts(), { [CPU]: 7 });
+    assert.ok(w.maxSpend.v <= 1.5 + 1e-9, `max spend ${w.maxSpend.v}`);
+    const cpuRuns = w.ec2.runInputs.filter((r) => r.InstanceType === CPU);
+    assert.equal(cpuRuns[1]!.ClientToken, cpuRuns[0]!.ClientToken, 'the lost launch was sent again as it was');
   });
 
   it('keeps working with an owned instance of a type the catalog lacks, and retires it as part of no pool', async () => {

@@ -407,6 +407,53 @@ describe('Reconciler', () => {
     assert.deepEqual(relaunch.actions.filter((a) => a.kind === 'launch').map((a) => a.kind === 'launch' && a.count), [1]);
   });
 
+  it('holds a launch whose answer was lost as pending until sending it again settles it: launched, refused or timed out', async () => {
+    const lost = (): MixscaleError => new MixscaleError('MIXSCALE_CLOUD_API', 'RunInstances: TimeoutError: socket hang up', { retryable: true, outcomeUnknown: true });
+    const { clock, cloud, make } = setup();
+    const r = make();
+    const launch = cloud.launch.bind(cloud);
+    // 1. Launched at the cloud, answer lost: the next look sends it again and gets the same two back.
+    let mode: 'lose-answer' | 'unknown' | 'refuse' | 'ok' = 'lose-answer';
+    cloud.launch = async (spec) => {
+      if (mode === 'ok') return launch(spec);
+      if (mode === 'lose-answer') {
+        await launch(spec);
+        throw lost();
+      }
+      cloud.calls.launch.push(spec);
+      throw mode === 'unknown' ? lost() : new MixscaleError('MIXSCALE_CLOUD_API', 'RunInstances: UnauthorizedOperation', { retryable: false, outcomeUnknown: false });
+    };
+    const first = await r.reconcile({ cpu: 2 }, 1);
+    assert.equal(first.failures.length, 1);
+    mode = 'ok';
+    const fleet = await r.fleet();
+    assert.deepEqual(fleet.map((i) => i.id).sort(), ['i-1', 'i-2'], 'the same instances, not new ones');
+    assert.equal(cloud.calls.launch[1]!.clientToken, cloud.calls.launch[0]!.clientToken);
+    assert.deepEqual((await r.reconcile({ cpu: 2 }, 1, { fleet })).actions.filter((a) => a.kind === 'launch'), []);
+
+    // 2. Unknown again and again: held (counted against the budget, never launched anew) until the launch timeout.
+    mode = 'unknown';
+    await r.reconcile({ cpu: 4 }, 1);
+    clock.advanceTo(30_000);
+    const held = await r.reconcile({ cpu: 4 }, 1);
+    assert.deepEqual(held.actions.filter((a) => a.kind === 'launch'), []);
+    assert.ok(Math.abs(held.spendUsdPerHour - 0.4) < 1e-9, `${held.spendUsdPerHour}`);
+    assert.ok(held.failures.some((f) => /socket hang up/.test(f.message)), 'the failed resend is reported');
+    clock.advanceTo(400_000);
+    mode = 'ok';
+    const after = await r.reconcile({ cpu: 4 }, 1);
+    assert.deepEqual(after.actions.filter((a) => a.kind === 'launch').map((a) => a.kind === 'launch' && a.count), [2], 'forgotten after the launch timeout, launched anew');
+
+    // 3. Refused when sent again: nothing was launched, so the deficit is launched at once.
+    mode = 'unknown';
+    await r.reconcile({ cpu: 6 }, 1);
+    mode = 'refuse';
+    clock.advanceTo(430_000);
+    const refused = await r.reconcile({ cpu: 6 }, 1);
+    assert.ok(refused.failures.some((f) => /UnauthorizedOperation/.test(f.message)));
+    assert.deepEqual(refused.actions.filter((a) => a.kind === 'launch').map((a) => a.kind === 'launch' && a.count), [2]);
+  });
+
   for (const [from, to] of [[{ gpu: 1 }, { cpu: 5 }], [{ cpu: 4 }, { gpu: 1 }]] as const) {
     it(`reaches ${JSON.stringify(to)} from ${JSON.stringify(from)} under a budget that never holds both`, async () => {
       const { clock, cloud, make } = setup();

@@ -21,7 +21,7 @@ interface SdkError {
   $metadata?: { httpStatusCode?: number };
 }
 
-/** Maps an AWS SDK error to MIXSCALE_CLOUD_CAPACITY or MIXSCALE_CLOUD_API (with retryable). */
+/** Maps an AWS SDK error to MIXSCALE_CLOUD_CAPACITY or MIXSCALE_CLOUD_API (with retryable, and outcomeUnknown when EC2 may have acted). */
 export function fromAwsError(e: unknown, op: string, type?: string): MixscaleError {
   if (e instanceof MixscaleError) return e;
   const err = (e ?? {}) as SdkError;
@@ -32,5 +32,8 @@ export function fromAwsError(e: unknown, op: string, type?: string): MixscaleErr
   }
   const status = err.$metadata?.httpStatusCode ?? 0;
   const retryable = err.$retryable !== undefined || THROTTLING_CODES.has(code) || status >= 500;
-  return new MixscaleError('MIXSCALE_CLOUD_API', message, { awsCode: code, retryable, ...(type !== undefined ? { type } : {}) }, { cause: e });
+  // A call that got no answer, or a server error, may still have been carried out (EC2 may have
+  // launched the instances and lost the answer); a client error or throttling was refused.
+  const outcomeUnknown = !THROTTLING_CODES.has(code) && (status === 0 || status >= 500);
+  return new MixscaleError('MIXSCALE_CLOUD_API', message, { awsCode: code, retryable, outcomeUnknown, ...(type !== undefined ? { type } : {}) }, { cause: e });
 }

@@ -24,6 +24,14 @@ describe('AWS errors and clients', () => {
     assert.match(denied.message, /TerminateInstances: UnauthorizedOperation/);
   });
 
+  it('says when a failed call may still have been carried out: a lost answer or a server error, not a refusal', () => {
+    const lost = fromAwsError(Object.assign(new Error('socket hang up'), { name: 'TimeoutError' }), 'RunInstances', 'r5n.large');
+    assert.equal(lost.details.outcomeUnknown, true);
+    assert.equal(fromAwsError(awsError('InternalError', 'oops', 500), 'RunInstances').details.outcomeUnknown, true);
+    assert.equal(fromAwsError(awsError('RequestLimitExceeded', 'slow down', 503), 'RunInstances').details.outcomeUnknown, false);
+    assert.equal(fromAwsError(awsError('UnauthorizedOperation', 'not allowed'), 'RunInstances').details.outcomeUnknown, false);
+  });
+
   it('builds clients with adaptive retry and the given endpoint', async () => {
     const ec2 = createEc2Client({ region: 'eu-west-1', endpointUrl: 'http://127.0.0.1:4566' });
     assert.equal(modeOf(await ec2.config.retryStrategy()), 'adaptive');
