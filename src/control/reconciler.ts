@@ -482,6 +482,63 @@ export class Reconciler {
     }
   }
 
+  /**
+   * Checks what this reconciler believes of the router against what the router holds (when the
+   * membership can say), and takes the router's word:
+   * - an instance registered here that the router no longer has (the router restarted) is
+   *   registered again this tick;
+   * - one the router drains while it is counted here as serving (a drain whose answer was
+   *   lost, a drain by hand) is draining: it is terminated once idle, and replaced;
+   * - a running instance the router already serves (a restarted controller) counts as registered;
+   * - a backend at the address of an instance about to be registered, under an id the listing
+   *   does not have, is stale (a dead instance whose address went to the new one): it is removed
+   *   first, since the router refuses two backends at one address.
+   */
+  private async syncMembership(fleet: readonly Instance[]): Promise<Instance[]> {
+    const membership = this.o.membership;
+    if (membership.members === undefined) return [...fleet];
+    let members: ReadonlyMap<string, { readonly url: string; readonly draining: boolean }>;
+    try {
+      members = await membership.members();
+    } catch (e) {
+      this.log.warn({ err: (e as Error).message }, "the router's backends could not be listed; acting on what this controller remembers");
+      return [...fleet];
+    }
+    const now = this.o.clock.now();
+    for (const id of [...this.registered]) {
+      if (members.has(id)) continue;
+      this.registered.delete(id);
+      this.log.warn({ id }, 'the router no longer has this backend (restarted?); registering it again');
+    }
+    const listed = new Set(fleet.map((i) => i.id));
+    const out = fleet.map((i) => {
+      const b = members.get(i.id);
+      if (b === undefined || i.state !== 'running') return i;
+      if (!b.draining) {
+        this.registered.add(i.id);
+        return i;
+      }
+      if (this.drainingSince.has(i.id)) return i;
+      this.drainingSince.set(i.id, now);
+      this.registered.delete(i.id);
+      this.log.warn({ id: i.id }, 'the router drains this instance; it is retired and replaced');
+      return { ...i, state: 'draining' as const };
+    });
+    for (const i of out) {
+      if (i.state !== 'running' || this.registered.has(i.id) || i.address === undefined) continue;
+      for (const [id, b] of members) {
+        if (id === i.id || listed.has(id) || sameOrigin(b.url, i.address) !== true) continue;
+        try {
+          await membership.deregister(id);
+          this.log.warn({ id, url: b.url, instance: i.id }, 'removed a stale backend at the address of a new instance');
+        } catch (e) {
+          this.log.warn({ id, err: (e as Error).message }, 'a stale backend at the address of a new instance could not be removed');
+        }
+      }
+    }
+    return out;
+  }
+
   /** Instances known only from launch answers, or standing in for a lost one: never terminated or registered. */
   private unlistedIds(): Set<string> {
     const ids = new Set(this.unlisted.keys());
@@ -500,7 +557,8 @@ export class Reconciler {
    */
   async reconcile(desired: Mix, budgetUsdPerHour: number, opts: { dryRun?: boolean; fleet?: readonly Instance[] } = {}): Promise<ReconcileResult> {
     const dryRun = opts.dryRun ?? false;
-    const fleet = opts.fleet ?? (await this.fleet());
+    let fleet = opts.fleet ?? (await this.fleet());
+    if (!dryRun) fleet = await this.syncMembership(fleet);
     const inFlight = new Map<string, number>();
     for (const i of fleet) {
       if (i.state !== 'draining') continue;
@@ -634,4 +692,18 @@ export class Reconciler {
 /** Whether a failed call may still have been carried out (see CloudProvider's errors). */
 function outcomeUnknown(e: unknown): boolean {
   return isMixscaleError(e) && e.details.outcomeUnknown === true;
+}
+
+/** Whether two backend addresses (URLs or host:port) name one origin; undefined when either is not an address. */
+function sameOrigin(a: string, b: string): boolean | undefined {
+  const origin = (x: string): string | undefined => {
+    try {
+      return new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(x) ? x : `http://${x}`).origin;
+    } catch {
+      return undefined;
+    }
+  };
+  const oa = origin(a);
+  const ob = origin(b);
+  return oa === undefined || ob === undefined ? undefined : oa === ob;
 }

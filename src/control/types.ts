@@ -104,4 +104,11 @@ export interface FleetMembership {
   /** Requests still in flight on it (0 once drained and idle; 0 for unknown ids). */
   inFlight(instanceId: string): Promise<number>;
   deregister(instanceId: string): Promise<void>;
+  /**
+   * The backends the router holds now (id → its URL and whether it drains), when it can say:
+   * the reconciler checks its own memory against it every tick, so a router that restarted (and
+   * forgot the fleet), a drain whose answer was lost, or a stale backend at a new instance's
+   * address is mended. Absent (the simulator's router): the reconciler's memory is the truth.
+   */
+  members?(): Promise<ReadonlyMap<string, { readonly url: string; readonly draining: boolean }>>;
 }

@@ -47,6 +47,10 @@ export class RouterAdminClient implements FleetMembership {
     await this.call('DELETE', `/v1/backends/${encodeURIComponent(instanceId)}`, undefined, [200, 404]);
   }
 
+  async members(): Promise<ReadonlyMap<string, { readonly url: string; readonly draining: boolean }>> {
+    return new Map((await this.list()).map((b) => [b.id, { url: b.url, draining: b.draining }]));
+  }
+
   /** Every backend the router knows, as its admin API describes them. */
   async list(): Promise<BackendInfo[]> {
     const r = await this.call('GET', '/v1/backends', undefined, [200]);

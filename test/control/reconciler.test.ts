@@ -407,6 +407,31 @@ describe('Reconciler', () => {
     assert.deepEqual(relaunch.actions.filter((a) => a.kind === 'launch').map((a) => a.kind === 'launch' && a.count), [1]);
   });
 
+  it("takes the router's word each tick: re-registers what a restarted router forgot, retires what it drains, removes a stale backend at a new instance's address", async () => {
+    const { clock, cloud, membership, make } = setup();
+    const r = make();
+    // A dead instance's backend left at the address the cloud now gives i-1 (the router refuses two backends at one address).
+    membership.registered.add('i-dead');
+    membership.urls.set('i-dead', 'http://10.0.0.1:8000');
+    await r.reconcile({ cpu: 2 }, 1);
+    clock.advanceTo(60_000);
+    await r.reconcile({ cpu: 2 }, 1);
+    assert.ok(membership.log.indexOf('deregister i-dead') >= 0 && membership.log.indexOf('deregister i-dead') < membership.log.indexOf('register i-1'), membership.log.join(', '));
+    assert.deepEqual([...membership.registered].sort(), ['i-1', 'i-2']);
+
+    // The router restarted and holds nothing: both are registered again.
+    membership.forget();
+    clock.advanceTo(90_000);
+    await r.reconcile({ cpu: 2 }, 1);
+    assert.deepEqual([...membership.registered].sort(), ['i-1', 'i-2']);
+
+    // The router drains i-2 (a drain whose answer was lost, or one by hand): it is retired and replaced.
+    membership.drained.add('i-2');
+    clock.advanceTo(120_000);
+    const next = await r.reconcile({ cpu: 2 }, 1);
+    assert.deepEqual(next.actions.map((a) => `${a.kind} ${a.kind === 'launch' ? a.count : a.id}`).sort(), ['launch 1', 'terminate i-2']);
+  });
+
   it('holds a launch whose answer was lost as pending until sending it again settles it: launched, refused or timed out', async () => {
     const lost = (): MixscaleError => new MixscaleError('MIXSCALE_CLOUD_API', 'RunInstances: TimeoutError: socket hang up', { retryable: true, outcomeUnknown: true });
     const { clock, cloud, make } = setup();

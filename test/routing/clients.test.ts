@@ -39,7 +39,9 @@ describe('router clients for the controller', () => {
       a.behaviour.delayMs = 150;
       const pending = request(url).post('/v2/models/rm2/infer').send(inferBody(1)).then((r) => r);
       while (a.inFlight === 0) await new Promise((r) => setTimeout(r, 5));
+      assert.deepEqual([...(await fleet.members())], [['i-1', { url: a.url, draining: false }]]);
       await fleet.drain('i-1');
+      assert.deepEqual([...(await fleet.members())], [['i-1', { url: a.url, draining: true }]]);
       assert.equal(await fleet.inFlight('i-1'), 1);
       assert.equal((await pending).status, 200);
       assert.equal(await fleet.inFlight('i-1'), 0);

@@ -89,9 +89,13 @@ export class FakeCloud implements CloudProvider {
   }
 }
 
-/** The router's membership, in memory. */
+/**
+ * The router's membership, in memory, with the router's rules: registering an id it has is a
+ * no-op (a drained backend stays drained), and it lists what it holds (`members`).
+ */
 export class FakeMembership implements FleetMembership {
   readonly registered = new Set<string>();
+  readonly urls = new Map<string, string>();
   readonly drained = new Set<string>();
   readonly inFlightById = new Map<string, number>();
   readonly log: string[] = [];
@@ -105,7 +109,7 @@ export class FakeMembership implements FleetMembership {
     this.check();
     this.log.push(`register ${instance.id}`);
     this.registered.add(instance.id);
-    this.drained.delete(instance.id);
+    this.urls.set(instance.id, instance.address ?? '');
   }
 
   async drain(id: string): Promise<void> {
@@ -124,5 +128,18 @@ export class FakeMembership implements FleetMembership {
     this.log.push(`deregister ${id}`);
     this.registered.delete(id);
     this.drained.delete(id);
+    this.urls.delete(id);
+  }
+
+  async members(): Promise<ReadonlyMap<string, { readonly url: string; readonly draining: boolean }>> {
+    this.check();
+    return new Map([...this.registered].map((id) => [id, { url: this.urls.get(id) ?? '', draining: this.drained.has(id) }]));
+  }
+
+  /** The router restarted: it holds nothing the controller registered. */
+  forget(): void {
+    this.registered.clear();
+    this.drained.clear();
+    this.urls.clear();
   }
 }
