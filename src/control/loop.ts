@@ -165,6 +165,8 @@ export class ControlLoop {
       load = this.estimator.estimate(observed, atMs);
 
       let reconcile: ReconcileResult | undefined;
+      /** The first attempt, when a capacity error made the tick replan: its actions count too. */
+      let first: ReconcileResult | undefined;
       let currentFleet = fleet;
       // A capacity error cools the type down and replans with the rest, once per tick.
       for (let attempt = 0; attempt < 2; attempt++) {
@@ -190,15 +192,18 @@ export class ControlLoop {
           const target = this.lastTarget ?? this.heldMix(currentFleet);
           this.log.warn({ tick: seq, code: err.code, err: err.message, target }, 'policy could not decide; continuing toward the last target');
           const held = await this.o.reconciler.reconcile(target, budget, { dryRun, fleet: currentFleet });
-          return done('failed', { reconcile: held, error: err });
+          return done('failed', { reconcile: first !== undefined ? mergeAttempts(first, held) : held, error: err });
         }
         this.lastTarget = d.mix;
         decision = { mix: d.mix, reason: d.reason, policy: this.o.policy.name, ...(d.plan !== undefined ? { plan: d.plan } : {}) };
-        reconcile = await this.o.reconciler.reconcile(d.mix, budget, { dryRun, fleet: currentFleet });
-        this.logDecision(seq, budget, observed, decision, reconcile);
-        if (dryRun || reconcile.capacityErrors.length === 0) break;
-        for (const t of reconcile.capacityErrors) this.cooldowns.mark(t, this.o.clock.now());
-        this.log.warn({ tick: seq, types: reconcile.capacityErrors }, 'no capacity; cooling these types down and replanning');
+        const attempted = await this.o.reconciler.reconcile(d.mix, budget, { dryRun, fleet: currentFleet });
+        this.logDecision(seq, budget, observed, decision, attempted);
+        reconcile = first !== undefined ? mergeAttempts(first, attempted) : attempted;
+        if (dryRun || attempted.capacityErrors.length === 0) break;
+        for (const t of attempted.capacityErrors) this.cooldowns.mark(t, this.o.clock.now());
+        if (first !== undefined) break;
+        this.log.warn({ tick: seq, types: attempted.capacityErrors }, 'no capacity; cooling these types down and replanning');
+        first = reconcile;
         currentFleet = await this.o.reconciler.fleet();
       }
       return done('ok', reconcile !== undefined ? { reconcile } : {});
@@ -230,6 +235,19 @@ export class ControlLoop {
       `decided: ${decision.reason}`,
     );
   }
+}
+
+/**
+ * A tick that replanned after a capacity error did both attempts' actions: the record, the
+ * status and /metrics show them all (the second attempt's plan and spend are the tick's).
+ */
+function mergeAttempts(first: ReconcileResult, second: ReconcileResult): ReconcileResult {
+  return {
+    ...second,
+    actions: [...first.actions, ...second.actions],
+    failures: [...first.failures, ...second.failures],
+    capacityErrors: [...new Set([...first.capacityErrors, ...second.capacityErrors])],
+  };
 }
 
 function describe(e: unknown): { code: string; message: string } {

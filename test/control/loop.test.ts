@@ -188,6 +188,11 @@ describe('ControlLoop', () => {
     const r = await step();
     assert.deepEqual(r.unavailable, ['gpu']);
     assert.deepEqual(r.decision?.mix, { cpu: 7 });
+    // The tick's record keeps both attempts: the refused launch and the replan's.
+    assert.deepEqual(r.reconcile?.capacityErrors, ['gpu']);
+    assert.deepEqual(r.reconcile?.failures.map((f) => `${f.code} ${f.action.type}`), ['MIXSCALE_CLOUD_CAPACITY gpu']);
+    assert.ok(r.reconcile?.actions.some((a) => a.kind === 'launch' && a.type === 'gpu'));
+    assert.ok(r.reconcile?.actions.some((a) => a.kind === 'launch' && a.type === 'cpu'));
     for (let k = 0; k < 3; k++) await step();
     assert.deepEqual(await runningMix(cloud), { cpu: 7 });
   });
