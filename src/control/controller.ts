@@ -144,6 +144,7 @@ export function createController(deps: ControllerDeps): Controller {
     logger,
     dryRun: deps.dryRun ?? false,
     capacityCooldownMs: settings.capacityCooldown,
+    capacityCooldowns: new Map(Object.entries(prior?.cooldowns ?? {})),
   });
   const prometheus = new ControllerMetrics();
   return {
@@ -169,6 +170,7 @@ export function createController(deps: ControllerDeps): Controller {
             updatedAtMs: clock.now(),
             ticks: kept,
             draining: Object.fromEntries(reconciler.draining()),
+            cooldowns: Object.fromEntries(loop.cooldowns.entries(clock.now())),
           });
         } catch (e) {
           logger.warn({ err: (e as Error).message, file: statusFile }, 'cannot write the status file');

@@ -8,7 +8,19 @@ import type { Ms } from '../core/types.ts';
 export class CapacityCooldowns {
   private readonly until = new Map<string, Ms>();
 
-  constructor(private readonly cooldownMs: Ms) {}
+  /** `since`: cooldowns a previous controller left (type → when each ends), e.g. from the status file. */
+  constructor(
+    private readonly cooldownMs: Ms,
+    since?: ReadonlyMap<string, Ms>,
+  ) {
+    for (const [t, u] of since ?? []) this.until.set(t, u);
+  }
+
+  /** Each type still cooling down at `nowMs`, with when its cooldown ends: what a successor needs. */
+  entries(nowMs: Ms): ReadonlyMap<string, Ms> {
+    this.unavailable(nowMs);
+    return this.until;
+  }
 
   mark(type: string, nowMs: Ms): void {
     this.until.set(type, nowMs + this.cooldownMs);

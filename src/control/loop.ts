@@ -22,6 +22,8 @@ export interface ControlLoopOptions {
   readonly dryRun?: boolean;
   /** How long a type that hit a capacity error is left out of plans (default 10 min). */
   readonly capacityCooldownMs?: Ms;
+  /** Capacity cooldowns a previous controller left (type → when each ends). */
+  readonly capacityCooldowns?: ReadonlyMap<string, Ms>;
   /** How many tick records to keep for status (default 20). */
   readonly historySize?: number;
 }
@@ -77,7 +79,7 @@ export class ControlLoop {
     this.o = options;
     this.log = options.logger ?? silentLogger;
     this.estimator = options.estimator ?? passThroughEstimator;
-    this.cooldowns = new CapacityCooldowns(options.capacityCooldownMs ?? 600_000);
+    this.cooldowns = new CapacityCooldowns(options.capacityCooldownMs ?? 600_000, options.capacityCooldowns);
   }
 
   /** The most recent tick records, oldest first. */

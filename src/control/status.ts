@@ -32,6 +32,8 @@ export interface ControllerStatus {
   readonly ticks: readonly TickSummary[];
   /** Drains in progress (instance id → drain start ms): a restarted controller finishes them. */
   readonly draining?: Readonly<Record<string, Ms>>;
+  /** Types in a capacity cooldown (type → when it ends, ms): a restarted controller, or the next `--once`, keeps them. */
+  readonly cooldowns?: Readonly<Record<string, Ms>>;
 }
 
 export function summarizeTick(r: TickRecord): TickSummary {
@@ -80,6 +82,7 @@ const statusSchema = z.looseObject({
   updatedAtMs: z.number().refine(Number.isFinite, 'expected a time in ms'),
   ticks: z.array(tickSchema),
   draining: z.record(z.string(), z.number()).optional(),
+  cooldowns: z.record(z.string(), z.number()).optional(),
 });
 
 /**

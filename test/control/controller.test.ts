@@ -85,6 +85,29 @@ describe('createController (the controller command’s wiring) on the AWS exampl
     assert.ok(done.reconcile!.actions.some((a) => a.kind === 'terminate' && a.id === id), 'the drain finished with a terminate');
   });
 
+  it('keeps capacity cooldowns in the status file: the next controller (or --once) does not retry a type before its cooldown ends', async () => {
+    const { c, loaded, clock, ec2 } = build(false);
+    for (const p of loaded.config.pools) ec2.noCapacity.add(p.type);
+    const first = await c.tick();
+    const cooldowns = readStatus(c.statusFile)!.cooldowns ?? {};
+    // Every type the tick tried (both attempts: the replan's too) cools down.
+    const cooled = Object.keys(cooldowns);
+    assert.ok(first.unavailable.length > 0 && first.unavailable.every((t) => cooled.includes(t)));
+    const until = Math.min(...Object.values(cooldowns));
+    assert.equal(until, clock.now() + c.settings.capacityCooldown);
+    const runs = ec2.runInputs.length;
+    clock.advanceTo(clock.now() + 60_000);
+    const next = createController({ loaded, logger: silentLogger, clock, membership: new FakeMembership(), metrics: load, ec2Client: ec2.client });
+    const second = await next.tick();
+    for (const t of cooled) assert.ok(second.unavailable.includes(t), `${t} still cooling down`);
+    assert.ok(ec2.runInputs.slice(runs).every((r) => !cooled.includes(r.InstanceType!)), 'none tried again within the cooldown');
+    clock.advanceTo(until + 1);
+    for (const p of loaded.config.pools) ec2.noCapacity.delete(p.type);
+    const before = ec2.runInputs.length;
+    await createController({ loaded, logger: silentLogger, clock, membership: new FakeMembership(), metrics: load, ec2Client: ec2.client }).tick();
+    assert.ok(ec2.runInputs.slice(before).some((r) => cooled.includes(r.InstanceType!)), 'tried again once it ended');
+  });
+
   it('starts afresh, with a warning, from a status file that is not what a controller writes', async () => {
     const { c } = build(false);
     mkdirSync(dirname(c.statusFile), { recursive: true });

@@ -153,6 +153,12 @@ async function runController(cmd: Command, opts: ControllerOptions): Promise<voi
     if (r.status === 'held' && r.error !== undefined) {
       throw new MixscaleError(userCode ?? 'MIXSCALE_BACKEND_UNAVAILABLE', `tick held the fleet: observing the load failed: ${r.error.message}`);
     }
+    // Nor did one an action of which failed (say, IAM refused it): exit 1 naming the first. A
+    // capacity error is not such a failure: the tick cooled the type down and replanned around it.
+    const failed = (r.reconcile?.failures ?? []).filter((f) => f.code !== 'MIXSCALE_CLOUD_CAPACITY');
+    if (failed.length > 0) {
+      throw new MixscaleError('MIXSCALE_CLOUD_API', `tick acted only in part: ${failed.length} action${failed.length === 1 ? '' : 's'} failed; first: ${failed[0]!.action.kind}: ${failed[0]!.message}`);
+    }
     return;
   }
 

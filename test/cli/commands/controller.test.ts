@@ -50,7 +50,7 @@ function fakeRouter(): Promise<{ server: Server; url: string; calls: string[] }>
   });
 }
 
-function writeConfig(dir: string, routerUrl: string | undefined, extra: readonly string[] = []): string {
+function writeConfig(dir: string, routerUrl: string | undefined, extra: readonly string[] = [], command: readonly string[] = [process.execPath, '--import', 'tsx', TINY_NODE]): string {
   const path = join(dir, 'config.yaml');
   writeFileSync(
     path,
@@ -63,7 +63,7 @@ function writeConfig(dir: string, routerUrl: string | undefined, extra: readonly
       '  provider: local',
       '  cluster: clitest',
       ...(routerUrl !== undefined ? [`  routerUrl: ${routerUrl}`] : []),
-      `  local: { command: [${JSON.stringify(process.execPath)}, --import, tsx, ${JSON.stringify(TINY_NODE)}] }`,
+      `  local: { command: ${JSON.stringify(command)} }`,
       ...extra,
     ].join('\n'),
   );
@@ -213,6 +213,21 @@ describe('mixscale controller', function () {
     assert.match(r.stdout, /^tick 1 held .*ECONNREFUSED/);
     assert.match(r.stderr, /^mixscale: tick held the fleet: observing the load failed: .*ECONNREFUSED.*\n$/);
     assert.equal(r.stderr.trim().split('\n').length, 1);
+  });
+
+  it('--once exits 1 naming the first failed action when the tick could not do all it planned (the router refuses its token)', async () => {
+    const config = writeConfig(dir, router.url);
+    const up = await cli(['--config', config, '--log-level', 'silent', 'controller', '--once'], { MIXSCALE_ADMIN_TOKEN: TOKEN });
+    assert.equal(up.code, 0, up.stderr);
+    // The next tick registers the nodes that now run, with a token the router does not take.
+    let r = await cli(['--config', config, '--log-level', 'silent', 'controller', '--once'], { MIXSCALE_ADMIN_TOKEN: 'another-token-the-router-refuses-0' });
+    for (let k = 0; k < 20 && r.code === 0 && !/register/.test(r.stdout); k++) {
+      await new Promise((done) => setTimeout(done, 250));
+      r = await cli(['--config', config, '--log-level', 'silent', 'controller', '--once'], { MIXSCALE_ADMIN_TOKEN: 'another-token-the-router-refuses-0' });
+    }
+    assert.equal(r.code, 1, `${r.stdout}${r.stderr}`);
+    assert.match(r.stdout, /^tick \d+ ok .*register/);
+    assert.match(r.stderr, /^mixscale: tick acted only in part: 3 actions failed; first: register: router admin API POST \S+ answered 401\n$/);
   });
 
   it('rejects an --endpoint-url that is not an http(s) URL before doing anything', async () => {
