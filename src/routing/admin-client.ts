@@ -54,7 +54,9 @@ export class RouterAdminClient implements FleetMembership {
   /** Every backend the router knows, as its admin API describes them. */
   async list(): Promise<BackendInfo[]> {
     const r = await this.call('GET', '/v1/backends', undefined, [200]);
-    return (r.body as { backends: BackendInfo[] }).backends;
+    const backends = (r.body as { backends?: unknown } | undefined)?.backends;
+    if (!Array.isArray(backends)) throw new MixscaleError('MIXSCALE_BACKEND_UNAVAILABLE', `router admin API GET ${this.base}/v1/backends answered without a backends list`, { url: `${this.base}/v1/backends` });
+    return backends as BackendInfo[];
   }
 
   private async call(method: 'GET' | 'POST' | 'DELETE', path: string, body: unknown, ok: readonly number[]): Promise<{ status: number; body: unknown }> {

@@ -102,6 +102,7 @@ describe('router clients for the controller', () => {
       try {
         // The fake backend answers every path with an inference response.
         await assert.rejects(new RouterSnapshotSource({ routerUrl: other.url }).observe(0), /is not a mixscale snapshot/);
+        await assert.rejects(new RouterAdminClient({ routerUrl: other.url, token: ADMIN_TOKEN }).members(), /GET \S+\/v1\/backends answered without a backends list/);
       } finally {
         await other.stop();
       }
