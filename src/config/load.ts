@@ -21,6 +21,8 @@ export interface LoadedConfig {
   readonly profiles: ServiceProfiles;
   /** Resolves a path written in the config relative to the config file's folder. */
   resolvePath(p: string): string;
+  /** The error for a problem found after loading, naming the file, the line and the field as the loader does. */
+  problemAt(path: ReadonlyArray<PropertyKey>, message: string): ConfigError;
 }
 
 /** Renders a path like `pools[1].type`. */
@@ -140,9 +142,12 @@ export function loadConfigObject(input: unknown, baseDir = process.cwd()): Loade
 
 function finishLoad(config: Config, source: string, baseDir: string, lineOf: (path: ReadonlyArray<PropertyKey>) => number | undefined): LoadedConfig {
   const resolvePath = (p: string): string => (isAbsolute(p) ? p : resolve(baseDir, p));
-  const fail = (path: ReadonlyArray<PropertyKey>, msg: string): never => {
+  const problemAt = (path: ReadonlyArray<PropertyKey>, msg: string): ConfigError => {
     const line = lineOf(path);
-    throw new ConfigError(`${source}${line !== undefined ? `:${line}` : ''}: ${formatPath(path)}: ${msg}`, { file: source, path: formatPath(path) });
+    return new ConfigError(`${source}${line !== undefined ? `:${line}` : ''}: ${formatPath(path)}: ${msg}`, { file: source, path: formatPath(path) });
+  };
+  const fail = (path: ReadonlyArray<PropertyKey>, msg: string): never => {
+    throw problemAt(path, msg);
   };
 
   let catalog = Catalog.load(config.catalog.path !== undefined ? resolvePath(config.catalog.path) : undefined);
@@ -230,7 +235,7 @@ function finishLoad(config: Config, source: string, baseDir: string, lineOf: (pa
   // policy's error names its option (`scaling.options.headroom: ...`); the line is that option's.
   checkOptions('scaling', () => createScalingPolicy(config.scaling.policy, config.scaling.options, context), source, lineOf);
   checkOptions('routing', () => createRoutingPolicy(config.routing.policy, config.routing.options), source, lineOf);
-  return { config, source, catalog, profiles, resolvePath };
+  return { config, source, catalog, profiles, resolvePath, problemAt };
 }
 
 /**

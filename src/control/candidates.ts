@@ -7,9 +7,24 @@ import { candidateServes, type CandidateType } from './types.ts';
 /** Boot delay when a pool does not set one: accelerated instances take longer (driver, model load). */
 export const DEFAULT_BOOT_MS = { accelerated: 120_000, other: 60_000 } as const;
 
-/** The config's pools as planner candidates, priced from the (possibly overridden) catalog. */
+/**
+ * The config's pools as planner candidates, priced from the (possibly overridden) catalog.
+ * Mixes count instances by type, so two pools of one type cannot be sized apart: such a config
+ * is refused here, naming the second pool's type (the router alone may have them, for static
+ * backends; scaling may not).
+ */
 export function candidatesFromConfig(loaded: LoadedConfig, unavailable: ReadonlySet<string> = new Set()): CandidateType[] {
-  return loaded.config.pools.map((p) => {
+  const pools = loaded.config.pools;
+  pools.forEach((p, i) => {
+    const first = pools.findIndex((q) => q.type === p.type);
+    if (first < i) {
+      throw loaded.problemAt(
+        ['pools', i, 'type'],
+        `pool "${p.name}" has type ${p.type}, as pool "${pools[first]!.name}" (pools[${first}]) has; mixes are sized by type, so each pool needs a type of its own (one pool may serve several models: pools[].models)`,
+      );
+    }
+  });
+  return pools.map((p) => {
     const fast = loaded.catalog.isAccelerated(p.type);
     return {
       pool: p.name,

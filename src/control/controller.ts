@@ -103,6 +103,8 @@ export function createController(deps: ControllerDeps): Controller {
   const { loaded, logger } = deps;
   const clock = deps.clock ?? new RealClock();
   const settings = controllerSettings(loaded);
+  // A config the planner cannot size (two pools of one type) is refused at start, not at each tick.
+  candidatesFromConfig(loaded);
   const provider = deps.provider ?? createProvider(loaded, settings, { ...deps, clock });
   const statusFile = statusPath(loaded, settings);
   // Keep the history of earlier runs (--once from cron appends to it), and their drains.
