@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import { createEc2Client } from '../cloud/aws/clients.ts';
-import { Ec2Provider } from '../cloud/aws/ec2-provider.ts';
+import { Ec2Provider, httpReadiness } from '../cloud/aws/ec2-provider.ts';
 import { LocalProvider } from '../cloud/local/local-provider.ts';
 import type { CloudProvider } from '../cloud/provider.ts';
 import { declaredModels, modelsOfPool, type LoadedConfig } from '../config/load.ts';
@@ -9,6 +9,7 @@ import { controllerSection, type ControllerSettings } from '../config/sections/c
 import { RealClock, type Clock } from '../core/clock.ts';
 import { ConfigError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
+import type { Instance } from '../core/types.ts';
 import { createScalingPolicy } from '../../policies/scaling/index.ts';
 import { BudgetSchedule } from './budget-schedule.ts';
 import { candidatesFromConfig, classesFromConfig } from './candidates.ts';
@@ -39,6 +40,8 @@ export interface ProviderDeps {
   readonly endpointUrl?: string;
   /** An EC2 client to use instead of one from the SDK chain (tests). */
   readonly ec2Client?: EC2Client;
+  /** The readiness check of running EC2 instances, instead of GET controller.aws.readinessPath (tests). */
+  readonly readiness?: (instance: Instance) => Promise<boolean>;
   /** Only look (status): the local provider leaves its state file to the running controller. */
   readonly readOnly?: boolean;
 }
@@ -55,7 +58,15 @@ export function createProvider(loaded: LoadedConfig, s: ControllerSettings, deps
     const endpointUrl = deps.endpointUrl ?? s.aws.endpointUrl;
     const client = deps.ec2Client ?? createEc2Client({ ...(s.aws.region !== undefined ? { region: s.aws.region } : {}), ...(endpointUrl !== undefined ? { endpointUrl } : {}) });
     const templates = new Map(loaded.config.pools.map((p) => [p.name, p.launchTemplate]));
-    return new Ec2Provider({ client, cluster: s.cluster, launchTemplateOf: (pool) => templates.get(pool), priceOf, backendPort: s.aws.backendPort, logger: deps.logger });
+    return new Ec2Provider({
+      client,
+      cluster: s.cluster,
+      launchTemplateOf: (pool) => templates.get(pool),
+      priceOf,
+      backendPort: s.aws.backendPort,
+      ...(s.aws.readinessPath !== null ? { ready: deps.readiness ?? httpReadiness(s.aws.readinessPath) } : {}),
+      logger: deps.logger,
+    });
   }
   const model = s.local.model ?? loaded.config.classes[0]!.model;
   const poolModels = declaredModels(loaded.config);

@@ -80,6 +80,7 @@ describe('config loading', () => {
 
   it('wants an http(s) controller.aws.endpointUrl', () => {
     fails(`${GOOD}controller:\n  cluster: c1\n  provider: aws\n  aws:\n    endpointUrl: ftp://example.com\n`, /controller\.aws\.endpointUrl: must be an http\(s\) URL/);
+    fails(`${GOOD}controller:\n  cluster: c1\n  provider: aws\n  aws:\n    readinessPath: v2/health/ready\n`, /controller\.aws\.readinessPath: .*"\/"/);
   });
 
   it('names a negative budget and the value it got', () => {

@@ -21,6 +21,10 @@ const load: MetricsSource = {
   }),
 };
 
+/** The nodes' readiness as the tests set it (the real check GETs each instance's private address). */
+let nodesReady = true;
+const ready = async (): Promise<boolean> => nodesReady;
+
 describe('createController (the controller command’s wiring) on the AWS example config', () => {
   let dir: string;
   beforeEach(() => {
@@ -35,8 +39,8 @@ describe('createController (the controller command’s wiring) on the AWS exampl
     const ec2 = new FakeEc2(clock);
     const membership = new FakeMembership();
     const loaded = loadConfigFile(join(dir, 'aws.yaml'));
-    const c = createController({ loaded, logger: silentLogger, clock, membership, metrics: load, ec2Client: ec2.client, dryRun });
-    return { c, ec2, clock, loaded };
+    const c = createController({ readiness: ready, loaded, logger: silentLogger, clock, membership, metrics: load, ec2Client: ec2.client, dryRun });
+    return { c, ec2, clock, loaded, membership };
   }
 
   it('a dry run observes and plans for real and calls nothing that changes EC2', async () => {
@@ -65,6 +69,25 @@ describe('createController (the controller command’s wiring) on the AWS exampl
     assert.match(text, /mixscale_controller_observed_rps\{class="rm2"\} 40/);
   });
 
+  it('counts an instance EC2 runs as booting until its node answers ready: not registered, not yet the replacement a drain waits for', async () => {
+    const { c, ec2, clock, membership } = build(false);
+    nodesReady = false;
+    try {
+      await c.tick();
+      clock.advanceTo(clock.now() + 2 * 60_000); // EC2 has said running for a minute
+      const booting = await c.tick();
+      assert.ok([...ec2.instances.values()].some((i) => i.state === 'running' && i.tags.length > 1));
+      assert.ok(booting.reconcile!.fleet.every((i) => i.state === 'pending'), 'listed as pending while the node loads');
+      assert.equal(membership.registered.size, 0);
+      nodesReady = true;
+      clock.advanceTo(clock.now() + 30_000);
+      await c.tick();
+      assert.ok(membership.registered.size > 0, 'registered once ready');
+    } finally {
+      nodesReady = true;
+    }
+  });
+
   it('keeps drains in progress in the status file and hands them to the next controller', async () => {
     const { c, loaded, clock, ec2 } = build(false);
     await c.tick();
@@ -76,7 +99,7 @@ describe('createController (the controller command’s wiring) on the AWS exampl
     writeWith({ [id]: clock.now() });
     const membership = new FakeMembership();
     membership.inFlightById.set(id, 5);
-    const next = createController({ loaded, logger: silentLogger, clock, membership, metrics: load, ec2Client: ec2.client });
+    const next = createController({ readiness: ready, loaded, logger: silentLogger, clock, membership, metrics: load, ec2Client: ec2.client });
     assert.deepEqual([...next.reconciler.draining().keys()], [id]);
     await next.tick();
     assert.ok(id in (readStatus(c.statusFile)!.draining ?? {}), 'still draining after the next tick');
@@ -97,14 +120,14 @@ describe('createController (the controller command’s wiring) on the AWS exampl
     assert.equal(until, clock.now() + c.settings.capacityCooldown);
     const runs = ec2.runInputs.length;
     clock.advanceTo(clock.now() + 60_000);
-    const next = createController({ loaded, logger: silentLogger, clock, membership: new FakeMembership(), metrics: load, ec2Client: ec2.client });
+    const next = createController({ readiness: ready, loaded, logger: silentLogger, clock, membership: new FakeMembership(), metrics: load, ec2Client: ec2.client });
     const second = await next.tick();
     for (const t of cooled) assert.ok(second.unavailable.includes(t), `${t} still cooling down`);
     assert.ok(ec2.runInputs.slice(runs).every((r) => !cooled.includes(r.InstanceType!)), 'none tried again within the cooldown');
     clock.advanceTo(until + 1);
     for (const p of loaded.config.pools) ec2.noCapacity.delete(p.type);
     const before = ec2.runInputs.length;
-    await createController({ loaded, logger: silentLogger, clock, membership: new FakeMembership(), metrics: load, ec2Client: ec2.client }).tick();
+    await createController({ readiness: ready, loaded, logger: silentLogger, clock, membership: new FakeMembership(), metrics: load, ec2Client: ec2.client }).tick();
     assert.ok(ec2.runInputs.slice(before).some((r) => cooled.includes(r.InstanceType!)), 'tried again once it ended');
   });
 
@@ -116,7 +139,7 @@ describe('createController (the controller command’s wiring) on the AWS exampl
       const warnings: string[] = [];
       const logger = { ...loggerStub, warn: (o: { err?: string }, msg?: string) => void warnings.push(`${msg}: ${o.err}`) } as unknown as Logger;
       const clock = new SimClock(Date.parse('2026-01-07T12:00:00Z'));
-      const next = createController({ loaded: loadConfigFile(join(dir, 'aws.yaml')), logger, clock, membership: new FakeMembership(), metrics: load, ec2Client: new FakeEc2(clock).client });
+      const next = createController({ readiness: ready, loaded: loadConfigFile(join(dir, 'aws.yaml')), logger, clock, membership: new FakeMembership(), metrics: load, ec2Client: new FakeEc2(clock).client });
       assert.match(warnings.join('\n'), /ignoring an unreadable status file: controller status .*controller-mixscale\.json: /);
       assert.equal((await next.tick()).status, 'ok');
       assert.equal(readStatus(c.statusFile)!.ticks.length, 1, 'a fresh status file');
@@ -132,7 +155,7 @@ describe('createController (the controller command’s wiring) on the AWS exampl
     };
     const clock = new SimClock(Date.parse('2026-01-07T12:00:00Z'));
     const ec2 = new FakeEc2(clock);
-    const c = createController({ loaded: loadConfigFile(join(dir, 'aws.yaml')), logger: silentLogger, clock, membership: new FakeMembership(), metrics: stepping, ec2Client: ec2.client, dryRun: true });
+    const c = createController({ readiness: ready, loaded: loadConfigFile(join(dir, 'aws.yaml')), logger: silentLogger, clock, membership: new FakeMembership(), metrics: stepping, ec2Client: ec2.client, dryRun: true });
     await c.tick();
     clock.advanceTo(clock.now() + 30_000);
     rps = 10;
@@ -146,7 +169,7 @@ describe('createController (the controller command’s wiring) on the AWS exampl
     writeFileSync(join(dir, 'aws.yaml'), text);
     const clock = new SimClock(0);
     assert.throws(
-      () => createController({ loaded: loadConfigFile(join(dir, 'aws.yaml')), logger: silentLogger, clock, membership: new FakeMembership(), metrics: load, ec2Client: new FakeEc2(clock).client }),
+      () => createController({ readiness: ready, loaded: loadConfigFile(join(dir, 'aws.yaml')), logger: silentLogger, clock, membership: new FakeMembership(), metrics: load, ec2Client: new FakeEc2(clock).client }),
       /pools\[1\]\.launchTemplate: pool "c5n"/,
     );
   });

@@ -8,6 +8,7 @@ import {
   type Instance as Ec2Instance,
   type _InstanceType,
 } from '@aws-sdk/client-ec2';
+import { request } from 'undici';
 import { MixscaleError } from '../../core/errors.ts';
 import { silentLogger, type Logger } from '../../core/log.ts';
 import type { Instance, InstanceState } from '../../core/types.ts';
@@ -24,7 +25,28 @@ export interface Ec2ProviderOptions {
   readonly priceOf: (type: string) => number;
   /** Port the node serves on inside the instance (the router reaches http://IP:PORT). */
   readonly backendPort?: number;
+  /**
+   * Whether a running instance serves yet (its node has loaded its model). EC2's `running` only
+   * says the machine booted: until this says yes the instance is listed as pending, so it is not
+   * registered with the router, nor counted as the replacement a drain waits for. Absent: running
+   * is ready. The controller passes `httpReadiness` (OIP's GET /v2/health/ready).
+   */
+  readonly ready?: (instance: Instance) => Promise<boolean>;
   readonly logger?: Logger;
+}
+
+/** A readiness check over HTTP: GET `path` on the instance's address answers 200 within `timeoutMs`. */
+export function httpReadiness(path: string, timeoutMs = 2_000): (instance: Instance) => Promise<boolean> {
+  return async (instance) => {
+    if (instance.address === undefined) return false;
+    try {
+      const res = await request(new URL(path, instance.address), { method: 'GET', signal: AbortSignal.timeout(timeoutMs) });
+      await res.body.dump();
+      return res.statusCode === 200;
+    } catch {
+      return false;
+    }
+  };
 }
 
 /** EC2 states we bill and manage. shutting-down/terminated are gone; stopped ones are not ours to restart. */
@@ -44,6 +66,8 @@ export class Ec2Provider implements CloudProvider {
   readonly name = 'aws';
   private readonly o: Ec2ProviderOptions;
   private readonly log: Logger;
+  /** Running instances whose readiness check has passed (it is not asked again). */
+  private readonly readyIds = new Set<string>();
 
   constructor(options: Ec2ProviderOptions) {
     this.o = options;
@@ -89,7 +113,20 @@ export class Ec2Provider implements CloudProvider {
     } catch (e) {
       throw fromAwsError(e, 'DescribeInstances');
     }
-    return out;
+    return this.withReadiness(out);
+  }
+
+  /** Running instances not ready yet are pending (see `ready`); those ready once stay running. */
+  private async withReadiness(listed: Instance[]): Promise<Instance[]> {
+    const ready = this.o.ready;
+    if (ready === undefined) return listed;
+    const ids = new Set(listed.map((i) => i.id));
+    for (const id of this.readyIds) if (!ids.has(id)) this.readyIds.delete(id);
+    const asked = listed.filter((i) => i.state === 'running' && !this.readyIds.has(i.id));
+    const answers = await Promise.all(asked.map((i) => ready(i)));
+    const booting = new Set<string>();
+    asked.forEach((i, k) => (answers[k] === true ? this.readyIds.add(i.id) : booting.add(i.id)));
+    return listed.map((i) => (booting.has(i.id) ? { ...i, state: 'pending' } : i));
   }
 
   async launch(spec: LaunchSpec): Promise<Instance[]> {

@@ -51,10 +51,16 @@ export const controllerSection = z.strictObject({
       endpointUrl: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
       /** Port the node serves on inside each instance. */
       backendPort: z.number().int().min(1).max(65535).default(8000),
+      /**
+       * Path the controller GETs on a running instance (http://IP:backendPort) to know it serves
+       * (200); until then it counts as booting. null: EC2's running is ready (the controller
+       * cannot reach the nodes).
+       */
+      readinessPath: z.string().startsWith('/').nullable().default('/v2/health/ready'),
       /** CloudWatch namespace read when `observe: cloudwatch`. */
       namespace: z.string().min(1).default('mixscale/router'),
     })
-    .default({ backendPort: 8000, namespace: 'mixscale/router' }),
+    .default({ backendPort: 8000, readinessPath: '/v2/health/ready', namespace: 'mixscale/router' }),
   local: z
     .strictObject({
       /** argv of one node; {type} {model} {pool} {id} {slots} are filled in. Default: `mixscale node emulated --type {type} --model {model} --slots {slots} --port 0`. */
