@@ -31,6 +31,13 @@ export interface CloudProvider {
   list(): Promise<Instance[]>;
   launch(spec: LaunchSpec): Promise<Instance[]>;
   terminate(ids: readonly string[]): Promise<void>;
+  /**
+   * Those of `ids` the provider can see, owned, in whatever state, `terminated` included (EC2
+   * keeps a terminated instance visible for a while); an id it cannot see yet is left out.
+   * Optional: the reconciler asks it about launches list() has not shown yet, to tell one still
+   * on its way from one the cloud ended at once (an AMI or volume-key failure).
+   */
+  describe?(ids: readonly string[]): Promise<Instance[]>;
 }
 
 /**

@@ -152,6 +152,9 @@ export class ControlLoop {
     try {
       budget = this.o.budgetAt(atMs);
       const fleet = await this.o.reconciler.fleet();
+      // Types the look at the fleet found refused (a launch the cloud ended at once, or one
+      // refused when sent again) cool down before this tick plans.
+      for (const t of this.o.reconciler.refusedTypes()) this.cooldowns.mark(t, this.o.clock.now());
       let utilization: Readonly<Record<string, number>> | undefined;
       try {
         const obs = await this.o.metrics.observe(atMs);
@@ -207,6 +210,7 @@ export class ControlLoop {
         this.log.warn({ tick: seq, types: attempted.capacityErrors }, 'no capacity; cooling these types down and replanning');
         first = reconcile;
         currentFleet = await this.o.reconciler.fleet();
+        for (const t of this.o.reconciler.refusedTypes()) this.cooldowns.mark(t, this.o.clock.now());
       }
       return done('ok', reconcile !== undefined ? { reconcile } : {});
     } catch (e) {

@@ -425,6 +425,7 @@ export class Reconciler {
       if (i.state === 'draining' && !this.drainingSince.has(i.id)) this.drainingSince.set(i.id, this.o.clock.now());
       out.push(this.drainingSince.has(i.id) && i.state !== 'draining' ? { ...i, state: 'draining' } : i);
     }
+    await this.endedAtOnce();
     const now = this.o.clock.now();
     for (const [id, u] of this.unlisted) {
       if (now - u.sinceMs >= this.o.launchTimeoutMs) {
@@ -451,6 +452,33 @@ export class Reconciler {
       }
     }
     return out;
+  }
+
+  /**
+   * Launches not listed yet that the cloud has already ended (EC2 terminates an instance at once
+   * when, say, its AMI or volume key fails): forgotten, so they no longer hold money and a place
+   * in the target, and their type cooled down like a capacity error, since launching it again
+   * now would end the same way. Asked only of providers that can describe instances by id.
+   */
+  private async endedAtOnce(): Promise<void> {
+    if (this.unlisted.size === 0 || this.o.provider.describe === undefined) return;
+    let seen: Instance[];
+    try {
+      seen = await this.o.provider.describe([...this.unlisted.keys()]);
+    } catch (e) {
+      this.log.warn({ err: (e as Error).message }, 'launches not listed yet could not be described; keeping them');
+      return;
+    }
+    for (const i of seen) {
+      const u = this.unlisted.get(i.id);
+      if (u === undefined || (i.state !== 'terminated' && i.state !== 'shutting-down')) continue;
+      this.unlisted.delete(i.id);
+      const action: ReconcileAction = { kind: 'launch', type: u.instance.type, pool: u.instance.pool, count: 1, clientToken: '', reason: `${i.id} ended right after its launch` };
+      const message = `${i.id} (${i.type}) was ${i.state === 'terminated' ? 'terminated' : 'shutting down'} by the cloud right after its launch; ${i.type} cools down as after a capacity error`;
+      this.settled.failures.push({ action, code: 'MIXSCALE_CLOUD_CAPACITY', message });
+      if (!this.settled.capacityErrors.includes(i.type)) this.settled.capacityErrors.push(i.type);
+      this.log.warn({ id: i.id, type: i.type }, message);
+    }
   }
 
   /** Sends each unanswered launch again with its token (see `unanswered`); gives up after launchTimeoutMs. */
@@ -537,6 +565,11 @@ export class Reconciler {
       }
     }
     return out;
+  }
+
+  /** Types refused capacity since the last reconcile, found by fleet() (see endedAtOnce, settleUnanswered). */
+  refusedTypes(): readonly string[] {
+    return this.settled.capacityErrors;
   }
 
   /** Instances known only from launch answers, or standing in for a lost one: never terminated or registered. */

@@ -146,6 +146,19 @@ for (const [name, make] of Object.entries(implementations)) {
       assert.ok(listed.every((i) => i.id === got[1]!.id || i.state === 'shutting-down'));
     });
 
+    // describe() is optional: the providers that have it (EC2) keep this part of the contract.
+    if (name === 'aws') it('describes what it owns by id in any state, terminated included, and leaves out what it cannot see', async () => {
+      const describe = h.provider.describe!.bind(h.provider);
+      const got = await h.provider.launch({ type: h.type, pool: 'frugal', count: 2, clientToken: 'contract-g' });
+      await h.provider.terminate([got[0]!.id]);
+      await h.settle();
+      const seen = await describe([got[0]!.id, got[1]!.id]);
+      assert.deepEqual(ids(seen), ids(got));
+      assert.ok(['shutting-down', 'terminated'].includes(seen.find((i) => i.id === got[0]!.id)!.state));
+      assert.ok(BILLED_STATES.has(seen.find((i) => i.id === got[1]!.id)!.state));
+      assert.deepEqual(await describe(['i-0000000000000dead']), []);
+    });
+
     it('refuses to terminate an instance it does not own, and terminates nothing of that call', async () => {
       const got = await h.provider.launch({ type: h.type, pool: 'frugal', count: 1, clientToken: 'contract-f' });
       await assert.rejects(h.provider.terminate([got[0]!.id, h.foreignId]), (e: unknown) => isMixscaleError(e) && e.code === 'MIXSCALE_CLOUD_API' && e.details.retryable === false);

@@ -231,6 +231,16 @@ describe('controller faults (AWS path)', () => {
     assert.equal(cpuRuns[1]!.ClientToken, cpuRuns[0]!.ClientToken, 'the lost launch was sent again as it was');
   });
 
+  it('forgets a launch EC2 ends at once (not listed, terminated) and cools its type down, instead of holding its money for the launch timeout', async () => {
+    const w = world({ budget: 1.5 });
+    w.ec2.endAtOnce.add(GPU);
+    const recs = await w.ticks(4);
+    assert.deepEqual(w.counts(), { [CPU]: 7 });
+    assert.ok(recs.some((r) => r.unavailable.includes(GPU)), 'the GPU cools down');
+    assert.equal(w.ec2.runInputs.filter((r) => r.InstanceType === GPU).length, 1, 'not launched again within the cooldown');
+    assert.ok(recs.flatMap((r) => r.reconcile?.failures ?? []).some((f) => /terminated by the cloud right after its launch/.test(f.message)));
+  });
+
   it('keeps working with an owned instance of a type the catalog lacks, and retires it as part of no pool', async () => {
     const w = world();
     // Tagged into the cluster by hand, or of a type since dropped from the catalog.

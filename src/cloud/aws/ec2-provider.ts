@@ -51,6 +51,8 @@ export function httpReadiness(path: string, timeoutMs = 2_000): (instance: Insta
 
 /** EC2 states we bill and manage. shutting-down/terminated are gone; stopped ones are not ours to restart. */
 const STATE: Readonly<Record<string, InstanceState>> = { pending: 'pending', running: 'running' };
+/** Every state describe() reports (list() reports only those above). */
+const ANY_STATE: Readonly<Record<string, InstanceState>> = { ...STATE, 'shutting-down': 'shutting-down', terminated: 'terminated', stopping: 'shutting-down', stopped: 'terminated' };
 
 function tag(i: Ec2Instance, key: string): string | undefined {
   return i.Tags?.find((t) => t.Key === key)?.Value;
@@ -81,8 +83,8 @@ export class Ec2Provider implements CloudProvider {
     ];
   }
 
-  private toInstance(i: Ec2Instance): Instance | undefined {
-    const state = STATE[i.State?.Name ?? ''];
+  private toInstance(i: Ec2Instance, states: Readonly<Record<string, InstanceState>> = STATE): Instance | undefined {
+    const state = states[i.State?.Name ?? ''];
     if (i.InstanceId === undefined || i.InstanceType === undefined || state === undefined) return undefined;
     const ip = i.PrivateIpAddress;
     const usdPerHour = ownedPrice(this.o.priceOf, i.InstanceType, () => this.log.warn({ id: i.InstanceId, type: i.InstanceType }, 'owned instance of a type the catalog lacks; priced at 0'));
@@ -114,6 +116,19 @@ export class Ec2Provider implements CloudProvider {
       throw fromAwsError(e, 'DescribeInstances');
     }
     return this.withReadiness(out);
+  }
+
+  async describe(ids: readonly string[]): Promise<Instance[]> {
+    if (ids.length === 0) return [];
+    try {
+      const r = await this.o.client.send(new DescribeInstancesCommand({ InstanceIds: [...ids], Filters: [{ Name: `tag:${TAG_CLUSTER}`, Values: [this.o.cluster] }] }));
+      return (r.Reservations ?? []).flatMap((res) => (res.Instances ?? []).filter((i) => tag(i, TAG_CLUSTER) === this.o.cluster).flatMap((i) => this.toInstance(i, ANY_STATE) ?? []));
+    } catch (e) {
+      const mapped = fromAwsError(e, 'DescribeInstances');
+      // Too new for EC2's reads to know (eventual consistency): not visible yet.
+      if (mapped.details.awsCode === 'InvalidInstanceID.NotFound') return [];
+      throw mapped;
+    }
   }
 
   /** Running instances not ready yet are pending (see `ready`); those ready once stay running. */

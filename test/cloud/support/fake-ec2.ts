@@ -39,6 +39,8 @@ export class FakeEc2 {
   private readonly tokens = new Map<string, string[]>();
   private next = 1;
   noCapacity = new Set<string>();
+  /** Types whose instances EC2 accepts (answering pending) and then terminates at once (a bad AMI, a volume key it may not use). */
+  endAtOnce = new Set<string>();
   unsupported = new Set<string>();
   stuck = new Set<string>();
   /** Calls to fail with RequestLimitExceeded before answering again. */
@@ -76,6 +78,7 @@ export class FakeEc2 {
   private refresh(): void {
     const now = this.clock.now();
     for (const i of this.instances.values()) {
+      if (i.state === 'pending' && this.endAtOnce.has(i.type)) i.state = 'terminated';
       if (i.state === 'pending' && !this.stuck.has(i.type) && now - i.launchedAtMs >= this.bootMs) i.state = 'running';
       if (i.state === 'shutting-down') i.state = 'terminated';
     }
