@@ -44,6 +44,12 @@ export interface ProviderDeps {
   readonly readiness?: (instance: Instance) => Promise<boolean>;
   /** Only look (status): the local provider leaves its state file to the running controller. */
   readonly readOnly?: boolean;
+  /**
+   * The control loop's view: an instance EC2 runs counts as booting until its node answers
+   * controller.aws.readinessPath. `status` and `down` list instances as EC2 says (they may run
+   * where the nodes cannot be reached).
+   */
+  readonly checkReadiness?: boolean;
 }
 
 /** The cloud the config names, owning only instances tagged with the cluster. */
@@ -64,7 +70,7 @@ export function createProvider(loaded: LoadedConfig, s: ControllerSettings, deps
       launchTemplateOf: (pool) => templates.get(pool),
       priceOf,
       backendPort: s.aws.backendPort,
-      ...(s.aws.readinessPath !== null ? { ready: deps.readiness ?? httpReadiness(s.aws.readinessPath) } : {}),
+      ...(s.aws.readinessPath !== null && deps.checkReadiness === true ? { ready: deps.readiness ?? httpReadiness(s.aws.readinessPath) } : {}),
       logger: deps.logger,
     });
   }
@@ -116,7 +122,7 @@ export function createController(deps: ControllerDeps): Controller {
   const settings = controllerSettings(loaded);
   // A config the planner cannot size (two pools of one type) is refused at start, not at each tick.
   candidatesFromConfig(loaded);
-  const provider = deps.provider ?? createProvider(loaded, settings, { ...deps, clock });
+  const provider = deps.provider ?? createProvider(loaded, settings, { ...deps, clock, checkReadiness: true });
   const statusFile = statusPath(loaded, settings);
   // Keep the history of earlier runs (--once from cron appends to it), and their drains.
   const kept: TickSummary[] = [];
