@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { loadConfigFile } from '../../src/config/load.ts';
 import { SimClock } from '../../src/core/clock.ts';
 import { silentLogger, type Logger } from '../../src/core/log.ts';
-import { createController } from '../../src/control/controller.ts';
+import { createController, createProvider } from '../../src/control/controller.ts';
 import { readStatus } from '../../src/control/status.ts';
 import type { MetricsSource } from '../../src/control/types.ts';
 import { FakeEc2 } from '../cloud/support/fake-ec2.ts';
@@ -70,7 +70,7 @@ describe('createController (the controller command’s wiring) on the AWS exampl
   });
 
   it('counts an instance EC2 runs as booting until its node answers ready: not registered, not yet the replacement a drain waits for', async () => {
-    const { c, ec2, clock, membership } = build(false);
+    const { c, ec2, clock, membership, loaded } = build(false);
     nodesReady = false;
     try {
       await c.tick();
@@ -79,6 +79,9 @@ describe('createController (the controller command’s wiring) on the AWS exampl
       assert.ok([...ec2.instances.values()].some((i) => i.state === 'running' && i.tags.length > 1));
       assert.ok(booting.reconcile!.fleet.every((i) => i.state === 'pending'), 'listed as pending while the node loads');
       assert.equal(membership.registered.size, 0);
+      // controller status and down list as EC2 says (they may run where the nodes cannot be reached).
+      const asEc2Says = await createProvider(loaded, c.settings, { clock, logger: silentLogger, ec2Client: ec2.client, readiness: ready, readOnly: true }).list();
+      assert.ok(asEc2Says.some((i) => i.state === 'running'));
       nodesReady = true;
       clock.advanceTo(clock.now() + 30_000);
       await c.tick();
