@@ -63,17 +63,12 @@ export interface BackendInfo {
   readonly drained: boolean;
 }
 
-/** The backend label /metrics keeps removed backends' merged history under. */
-export const REMOVED_BACKEND = 'removed';
-
 /**
- * Why a backend id cannot be used, or undefined when it can: blank, or the label /metrics
- * merges removed backends under (a live backend would be merged into it). The config loader
+ * Why a backend id cannot be used, or undefined when it can: blank. The config loader
  * (router.backends) and the admin API ask the same question.
  */
 export function backendIdProblem(id: string): string | undefined {
   if (id.trim() === '') return 'expected a non-empty string';
-  if (id === REMOVED_BACKEND) return `"${REMOVED_BACKEND}" is reserved (/metrics keeps removed backends' history under it)`;
   return undefined;
 }
 

@@ -1,6 +1,5 @@
 import { Counter, Gauge, Registry, type Metric } from 'prom-client';
 import { LatencyHistogram } from '../core/histogram.ts';
-import { REMOVED_BACKEND } from './backends.ts';
 import type { RequestClass } from '../core/types.ts';
 import type { ClassSnapshot, PoolSnapshot, RouterSnapshot } from './snapshot.ts';
 import type { BackendState, RejectReason } from './types.ts';
@@ -53,8 +52,11 @@ export class RouterMetrics {
   readonly registry = new Registry();
   private readonly cells = new Map<BackendState, Cell[]>();
   /**
-   * Removed backends' history, merged per (class, pool) under backend "removed": cumulative
-   * numbers keep it, and memory stays bounded however many backends come and go.
+   * Removed backends' history, merged per (class, pool): the class and pool latency summaries
+   * keep it (their counts never go back), and memory stays bounded however many backends come
+   * and go. A removed backend's own series (requests_total, backend_latency_seconds) end with
+   * it, as a scrape target's do: moving its totals under another label would show its whole
+   * lifetime as one burst of traffic there.
    */
   private readonly retired = new Map<string, Cell>();
   /** Backends already retired (a request still in flight to one may finish after). */
@@ -164,7 +166,7 @@ export class RouterMetrics {
     const key = `${classIndex}\0${pool}`;
     let r = this.retired.get(key);
     if (r === undefined) {
-      r = { classIndex, backend: REMOVED_BACKEND, pool, type, latency: new LatencyHistogram(), statuses: new Map() };
+      r = { classIndex, backend: '', pool, type, latency: new LatencyHistogram(), statuses: new Map() };
       this.retired.set(key, r);
     }
     return r;
@@ -307,8 +309,9 @@ export class RouterMetrics {
     return this.slots[this.slots.length - 1]!;
   }
 
-  private allCells(): Cell[] {
-    const out: Cell[] = [...this.retired.values()];
+  /** The live backends' cells, and with `retired` the removed backends' merged history too. */
+  private allCells(retired: boolean): Cell[] {
+    const out: Cell[] = retired ? [...this.retired.values()] : [];
     for (const cells of this.cells.values()) for (const c of cells) if (c !== undefined) out.push(c);
     return out;
   }
@@ -326,7 +329,7 @@ export class RouterMetrics {
       registers: [reg],
       collect() {
         this.reset();
-        for (const c of metrics.allCells()) {
+        for (const c of metrics.allCells(false)) {
           for (const [code, n] of c.statuses) this.inc({ ...classLabels(c.classIndex), pool: c.pool, backend: c.backend, code: String(code) }, n);
         }
       },
@@ -357,9 +360,9 @@ export class RouterMetrics {
     const hdrSummary = (name: string, help: string, groups: () => Array<{ labels: Record<string, string>; h: LatencyHistogram }>): void => {
       reg.registerMetric(new HdrSummary(name, help, groups) as unknown as Metric);
     };
-    const merged = (key: (c: Cell) => string, labels: (c: Cell) => Record<string, string>): Array<{ labels: Record<string, string>; h: LatencyHistogram }> => {
+    const merged = (retired: boolean, key: (c: Cell) => string, labels: (c: Cell) => Record<string, string>): Array<{ labels: Record<string, string>; h: LatencyHistogram }> => {
       const groups = new Map<string, { labels: Record<string, string>; h: LatencyHistogram }>();
-      for (const c of metrics.allCells()) {
+      for (const c of metrics.allCells(retired)) {
         const k = key(c);
         let g = groups.get(k);
         if (g === undefined) {
@@ -371,12 +374,12 @@ export class RouterMetrics {
       return [...groups.values()];
     };
     hdrSummary('mixscale_router_backend_latency_seconds', 'End-to-end latency since start (HDR), by model, class, pool and backend.', () =>
-      merged((c) => `${c.classIndex}\0${c.pool}\0${c.backend}`, (c) => ({ ...classLabels(c.classIndex), pool: c.pool, backend: c.backend })),
+      merged(false, (c) => `${c.classIndex}\0${c.pool}\0${c.backend}`, (c) => ({ ...classLabels(c.classIndex), pool: c.pool, backend: c.backend })),
     );
     hdrSummary('mixscale_router_class_latency_seconds', 'End-to-end latency since start (HDR), by model and class.', () =>
-      merged((c) => String(c.classIndex), (c) => classLabels(c.classIndex)),
+      merged(true, (c) => String(c.classIndex), (c) => classLabels(c.classIndex)),
     );
-    hdrSummary('mixscale_router_pool_latency_seconds', 'End-to-end latency since start (HDR), by pool.', () => merged((c) => c.pool, (c) => ({ pool: c.pool })));
+    hdrSummary('mixscale_router_pool_latency_seconds', 'End-to-end latency since start (HDR), by pool.', () => merged(true, (c) => c.pool, (c) => ({ pool: c.pool })));
     new Gauge({
       name: 'mixscale_router_waiting_requests',
       help: 'Requests waiting at the router for a free backend slot (late binding).',

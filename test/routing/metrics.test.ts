@@ -44,11 +44,17 @@ describe('router metrics', () => {
       assert.match(text, /mixscale_router_backend_accepting\{backend="a",pool="gpu",type="g4dn.xlarge"\} 0/);
     });
 
-    it('keeps a removed backend’s history under backend "removed", merged per pool', async () => {
+    it('ends a removed backend’s own series, as a scrape target’s end, and keeps its history in the class and pool summaries', async () => {
+      const before = (await request(url).get('/metrics')).text;
+      const count = (text: string, series: string): number => Number(new RegExp(`${series} (\\d+)`).exec(text)?.[1]);
       router.backends.remove('a');
       const text = (await request(url).get('/metrics')).text;
-      assert.match(text, /mixscale_router_requests_total\{model="rm2",class="interactive",pool="gpu",backend="removed",code="200"\} 1/);
       assert.doesNotMatch(text, /backend="a"/);
+      assert.doesNotMatch(text, /backend="removed"/, 'no other series takes its totals (that would read as a burst of traffic)');
+      for (const series of ['mixscale_router_class_latency_seconds_count\\{model="rm2",class="interactive"\\}', 'mixscale_router_pool_latency_seconds_count\\{pool="gpu"\\}']) {
+        assert.ok(count(before, series) > 0, series);
+        assert.equal(count(text, series), count(before, series), series);
+      }
     });
 
     it('passes promtool check metrics', async function () {
@@ -80,7 +86,7 @@ describe('router metrics', () => {
       assert.equal(LatencyHistogram.decode(s.latency).count, 0);
     });
 
-    it('keeps removed backends of different pools apart, and counts a request that finishes after its backend was removed with them', async () => {
+    it('keeps removed backends of different pools apart in the pool summaries, and counts a request that finishes after its backend was removed with them', async () => {
       const clock = new SimClock(0);
       const gpu: BackendState = { ...backend, id: 'g', type: 'g4dn.xlarge', pool: 'gpu', fast: true };
       const cpu: BackendState = { ...backend };
@@ -92,11 +98,11 @@ describe('router metrics', () => {
       m.retire(cpu);
       m.completed(0, cpu, 200, 70); // was in flight when removed
       const text = await m.registry.metrics();
-      assert.match(text, /mixscale_router_requests_total\{model="rm2",class="interactive",pool="cpu",backend="removed",code="200"\} 3/);
-      assert.match(text, /mixscale_router_requests_total\{model="rm2",class="interactive",pool="gpu",backend="removed",code="200"\} 1/);
-      assert.match(text, /mixscale_router_backend_latency_seconds_count\{model="rm2",class="interactive",pool="cpu",backend="removed"\} 3/);
-      assert.match(text, /mixscale_router_backend_latency_seconds_count\{model="rm2",class="interactive",pool="gpu",backend="removed"\} 1/);
-      assert.doesNotMatch(text, /backend="b"/);
+      assert.match(text, /mixscale_router_pool_latency_seconds_count\{pool="cpu"\} 3/);
+      assert.match(text, /mixscale_router_pool_latency_seconds_count\{pool="gpu"\} 1/);
+      assert.match(text, /mixscale_router_class_latency_seconds_count\{model="rm2",class="interactive"\} 4/);
+      assert.doesNotMatch(text, /mixscale_router_requests_total\{/);
+      assert.doesNotMatch(text, /backend="[bg]"/);
     });
 
     it('measures pool utilization as the busy share of its backends’ slots', () => {
