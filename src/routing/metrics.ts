@@ -137,6 +137,17 @@ export class RouterMetrics {
   }
 
   /**
+   * A request dispatched to a backend that ended without a whole answer the latency could
+   * describe: the backend broke off an answer it had begun (502), or the client went away (499,
+   * nginx's "client closed request"). Counted in requests_total by status, not in the latency
+   * summaries or the snapshot.
+   */
+  ended(classIndex: number, b: BackendState, status: number): void {
+    const cell = this.cell(b, classIndex);
+    cell.statuses.set(status, (cell.statuses.get(status) ?? 0) + 1);
+  }
+
+  /**
    * Per class: what happened since the previous call (the first call starts counting and
    * returns zeros). For publishers that push deltas, such as CloudWatch.
    */

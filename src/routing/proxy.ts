@@ -6,7 +6,18 @@ import type { Backend } from './backends.ts';
 const FORWARDED = ['content-type', 'inference-header-content-length', 'accept', 'traceparent', 'tracestate', 'x-request-id'] as const;
 
 /** Response headers passed back to the client. */
-const RETURNED = ['content-type', 'inference-header-content-length'] as const;
+const RETURNED = ['content-type', 'inference-header-content-length', 'content-encoding', 'retry-after'] as const;
+
+/** How a relay treats the client's side. */
+export interface RelayOptions {
+  /**
+   * Longest a client may leave the answer unread (the router's send buffer full) before its
+   * connection is cut: a client that stops reading must not hold a backend slot forever.
+   */
+  readonly sendTimeoutMs: number;
+  /** Whether the router is shutting down: answers then say `connection: close`. */
+  readonly closing: () => boolean;
+}
 
 /**
  * Connection-level failures where the backend cannot have started the work: refused, reset or
@@ -51,7 +62,7 @@ export type ProxyOutcome =
    * The backend answered 502/503 and `mayRetry` was set: nothing was sent to the client. Its
    * body (up to REFUSAL_BODY_LIMIT bytes) is kept, to pass on when no other backend can take it.
    */
-  | { readonly kind: 'refused'; readonly status: number; readonly body: Buffer; readonly contentType: string | undefined }
+  | { readonly kind: 'refused'; readonly status: number; readonly body: Buffer; readonly headers: Readonly<Record<string, string>> }
   /**
    * No whole answer: `answered` tells whether the backend had begun one (so it did take the
    * request: not safe to send elsewhere), `responded` whether part of it had reached the client.
@@ -81,7 +92,8 @@ class RelayHandler implements Dispatcher.DispatchHandler {
   private discard = false;
   private refusal: Buffer[] = [];
   private refusalBytes = 0;
-  private refusalType: string | undefined;
+  /** The refusal's own headers among RETURNED (content-type, retry-after ...), to pass on with it. */
+  private refusalHeaders: Record<string, string> = {};
   private started = false;
   private pending: Buffer | undefined;
   /** Response headers as a flat [name, value, ...] list (what writeHead takes without copying). */
@@ -92,6 +104,7 @@ class RelayHandler implements Dispatcher.DispatchHandler {
     private readonly res: ServerResponse,
     private readonly backendId: string,
     private readonly mayRetry: boolean,
+    private readonly relay: RelayOptions,
     private readonly done: (o: ProxyOutcome) => void,
   ) {
     // One shared listener, no closure per request; it stays on this response (a retry reuses
@@ -115,8 +128,10 @@ class RelayHandler implements Dispatcher.DispatchHandler {
     this.status = statusCode;
     if (this.mayRetry && isRetryableStatus(statusCode)) {
       this.discard = true;
-      const type = headers['content-type'];
-      this.refusalType = typeof type === 'string' ? type : undefined;
+      for (const h of RETURNED) {
+        const v = headers[h];
+        if (typeof v === 'string') this.refusalHeaders[h] = v;
+      }
       return;
     }
     const out = ['x-mixscale-backend', this.backendId];
@@ -143,17 +158,22 @@ class RelayHandler implements Dispatcher.DispatchHandler {
     this.startStreaming();
     if (!this.res.write(chunk)) {
       controller.pause();
-      this.res.once('drain', () => controller.resume());
+      // Cutting the connection closes the response: clientClosed then aborts the backend request.
+      const stalled = setTimeout(() => this.res.destroy(), this.relay.sendTimeoutMs);
+      this.res.once('drain', () => {
+        clearTimeout(stalled);
+        controller.resume();
+      });
     }
   }
 
   onResponseEnd(): void {
-    if (this.discard) return this.settle({ kind: 'refused', status: this.status, body: Buffer.concat(this.refusal, this.refusalBytes), contentType: this.refusalType });
+    if (this.discard) return this.settle({ kind: 'refused', status: this.status, body: Buffer.concat(this.refusal, this.refusalBytes), headers: this.refusalHeaders });
     if (this.started) this.res.end();
     else {
       const body = this.pending;
       this.headers.push('content-length', String(body?.length ?? 0));
-      this.res.writeHead(this.status, this.headers);
+      this.writeHead();
       this.res.end(body);
     }
     this.settle({ kind: 'relayed', status: this.status });
@@ -162,7 +182,7 @@ class RelayHandler implements Dispatcher.DispatchHandler {
   onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
     if (error instanceof ClientGone || this.res.destroyed) return this.settle({ kind: 'aborted' });
     // A 502/503 cut short is still a refusal: the backend did not take the request.
-    if (this.discard) return this.settle({ kind: 'refused', status: this.status, body: Buffer.concat(this.refusal, this.refusalBytes), contentType: this.refusalType });
+    if (this.discard) return this.settle({ kind: 'refused', status: this.status, body: Buffer.concat(this.refusal, this.refusalBytes), headers: this.refusalHeaders });
     this.settle({ kind: 'failed', error, answered: this.status !== 0, responded: this.started });
   }
 
@@ -170,9 +190,15 @@ class RelayHandler implements Dispatcher.DispatchHandler {
   private startStreaming(): void {
     if (this.started) return;
     this.started = true;
-    this.res.writeHead(this.status, this.headers);
+    this.writeHead();
     if (this.pending !== undefined) this.res.write(this.pending);
     this.pending = undefined;
+  }
+
+  private writeHead(): void {
+    // Shutting down: the client must not send its next request on this connection.
+    if (this.relay.closing()) this.res.shouldKeepAlive = false;
+    this.res.writeHead(this.status, this.headers);
   }
 
   private settle(o: ProxyOutcome): void {
@@ -195,11 +221,11 @@ function onClientClose(this: RelayedResponse): void {
  * answer to `res`; `done` gets the outcome. With `mayRetry`, a 502/503 answer is swallowed
  * (outcome `refused`) so the caller can try another backend.
  */
-export function forward(backend: Backend, path: string, headers: IncomingHttpHeaders, body: Buffer, res: ServerResponse, mayRetry: boolean, done: (o: ProxyOutcome) => void): void {
+export function forward(backend: Backend, path: string, headers: IncomingHttpHeaders, body: Buffer, res: ServerResponse, mayRetry: boolean, relay: RelayOptions, done: (o: ProxyOutcome) => void): void {
   const out: Record<string, string> = { 'content-length': String(body.length) };
   for (const h of FORWARDED) {
     const v = headers[h];
     if (typeof v === 'string') out[h] = v;
   }
-  backend.dispatcher.dispatch({ origin: backend.origin, path, method: 'POST', headers: out, body }, new RelayHandler(res, backend.state.id, mayRetry, done));
+  backend.dispatcher.dispatch({ origin: backend.origin, path, method: 'POST', headers: out, body }, new RelayHandler(res, backend.state.id, mayRetry, relay, done));
 }

@@ -6,7 +6,7 @@ import type { Logger } from '../core/log.ts';
 import type { Backend, BackendSet } from './backends.ts';
 import type { RouterMetrics, RouterRejectReason } from './metrics.ts';
 import { queuedWaitMs, type PoolTracker } from './pool.ts';
-import { classifyError, forward, type ProxyOutcome } from './proxy.ts';
+import { classifyError, forward, type ProxyOutcome, type RelayOptions } from './proxy.ts';
 import { parseInfer, type ClassTable, type ParsedInfer } from './request.ts';
 import type { BackendState, RoutingPolicy } from './types.ts';
 import { WaitQueue } from './waiting.ts';
@@ -21,6 +21,8 @@ export interface InferRouterOptions {
   readonly metrics: RouterMetrics;
   readonly bodyLimit: number;
   readonly retryAfterSeconds: number;
+  /** Longest a client may leave an answer unread before its connection is cut (router.requestTimeout). */
+  readonly sendTimeoutMs: number;
   /**
    * Late binding: requests that find every backend slot busy wait here (at most `maxWaiting`)
    * until a slot frees, their deadline passes or `maxWaitMs` runs out. Undefined: off.
@@ -44,7 +46,8 @@ interface FirstFailure {
   readonly message: string;
   /** The backend's own answer (a 502/503 it sent), when it sent one. */
   readonly body?: Buffer;
-  readonly contentType?: string | undefined;
+  /** Its headers worth passing on with it (content-type, retry-after ...). */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 /** What a waiting retry resolves to when no backend but the one that refused it is left. */
@@ -182,6 +185,7 @@ export class InferRouter {
   private inFlight = 0;
   private idleWaiters: Array<() => void> = [];
   private closing = false;
+  private readonly relay: RelayOptions;
 
   /** Per-request log lines only at debug level (checked once: the hot path skips them otherwise). */
   private readonly debug: boolean;
@@ -189,6 +193,7 @@ export class InferRouter {
 
   constructor(private readonly o: InferRouterOptions) {
     this.debug = o.log.isLevelEnabled('debug');
+    this.relay = { sendTimeoutMs: o.sendTimeoutMs, closing: () => this.closing };
     this.waiting = o.lateBinding === undefined ? undefined : new WaitQueue<Waiter>(o.lateBinding.maxWaiting);
   }
 
@@ -455,8 +460,7 @@ export class InferRouter {
     const id = f.backend.state.id;
     this.o.metrics.completed(p.req.classIndex, f.backend.state, f.status, this.o.clock.now() - p.req.arrivalMs);
     if (f.body !== undefined && !res.headersSent) {
-      const headers: Record<string, string> = { 'content-length': String(f.body.length), 'x-mixscale-backend': id };
-      if (f.contentType !== undefined) headers['content-type'] = f.contentType;
+      const headers: Record<string, string> = { ...f.headers, 'content-length': String(f.body.length), 'x-mixscale-backend': id };
       res.writeHead(f.status, headers);
       res.end(f.body);
     } else sendError(res, f.status, f.message, { 'x-mixscale-backend': id });
@@ -510,7 +514,7 @@ export class InferRouter {
       metrics.beforeLoadChange(state);
       tracker.dispatched(state, expectedMs);
     }
-    forward(backend, req.url ?? '/', req.headers, body, res, failed === undefined, (outcome) => {
+    forward(backend, req.url ?? '/', req.headers, body, res, failed === undefined, this.relay, (outcome) => {
       try {
         metrics.beforeLoadChange(state);
         tracker.finished(state, expectedMs);
@@ -536,13 +540,16 @@ export class InferRouter {
         return call.done();
       case 'refused':
         backends.markFailure(backend, `answered ${outcome.status}`);
-        return this.attempt(call, p, body, { backend, status: outcome.status, message: `backend ${state.id} answered ${outcome.status}`, body: outcome.body, contentType: outcome.contentType });
+        return this.attempt(call, p, body, { backend, status: outcome.status, message: `backend ${state.id} answered ${outcome.status}`, body: outcome.body, headers: outcome.headers });
       case 'aborted':
+        metrics.ended(ci, state, 499);
         return call.done();
       case 'failed': {
         const kind = classifyError(outcome.error);
         backends.markFailure(backend, outcome.error.message);
         if (outcome.responded) {
+          // The client has the status the backend began with and a cut body; /metrics says 502.
+          metrics.ended(ci, state, 502);
           res.destroy();
           return call.done();
         }

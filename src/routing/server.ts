@@ -59,6 +59,7 @@ export class RouterServer {
   private readonly cloudwatch: CloudWatchPublisher | undefined;
   private readonly healthChecks: boolean;
   private closing: Promise<void> | undefined;
+  private readonly log: Logger;
 
   constructor(loaded: LoadedConfig, opts: RouterServerOptions = {}) {
     const { config, catalog, profiles } = loaded;
@@ -66,6 +67,7 @@ export class RouterServer {
     this.settings = settings;
     const clock = opts.clock ?? new RealClock();
     const log = opts.log ?? silentLogger;
+    this.log = log;
     this.healthChecks = opts.healthChecks ?? true;
     this.policy = opts.policy ?? createRoutingPolicy(config.routing.policy, config.routing.options);
     const classes = new ClassTable(classesFromConfig(loaded));
@@ -119,6 +121,7 @@ export class RouterServer {
       metrics: this.metrics,
       bodyLimit: settings.bodyLimit,
       retryAfterSeconds: settings.retryAfterSeconds,
+      sendTimeoutMs: settings.requestTimeout,
       largestProfiledSize: (model) => {
         // Error branch only: the types of the pools serving the model and of the backends present.
         let largest = 0;
@@ -241,8 +244,9 @@ export class RouterServer {
   }
 
   /**
-   * Graceful stop: refuse new connections and requests, let in-flight requests finish, then
-   * close every connection and backend pool.
+   * Graceful stop: refuse new connections and requests, let in-flight requests finish (for at
+   * most router.shutdownTimeout; those still going then are cut), then close every connection
+   * and backend pool.
    */
   close(): Promise<void> {
     this.closing ??= (async () => {
@@ -250,7 +254,13 @@ export class RouterServer {
       this.health.stop();
       const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
       this.server.closeIdleConnections();
-      await this.infer.whenIdle();
+      let deadline: NodeJS.Timeout | undefined;
+      const idle = await Promise.race([
+        this.infer.whenIdle().then(() => true),
+        new Promise<boolean>((resolve) => (deadline = setTimeout(() => resolve(false), this.settings.shutdownTimeout))),
+      ]);
+      clearTimeout(deadline);
+      if (!idle) this.log.warn({ inFlight: this.infer.requestsInFlight, shutdownTimeout: this.settings.shutdownTimeout }, 'requests still in flight at router.shutdownTimeout; cutting them');
       this.server.closeAllConnections();
       await closed;
       await this.backends.closeAll();

@@ -10,6 +10,8 @@ export interface FakeBehaviour {
   streamKiB?: number;
   /** Sends the status line, headers and part of the body, then drops the connection. */
   dieMidAnswer?: boolean;
+  /** Extra headers on the answer (retry-after, say). */
+  headers?: Record<string, string>;
 }
 
 /**
@@ -71,7 +73,7 @@ export class FakeBackend {
           return;
         }
         const body = JSON.stringify({ model_name: 'rm2', id: this.name, outputs: [{ name: 'y', shape: [1], datatype: 'FP32', data: [1] }] });
-        res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }).end(body);
+        res.writeHead(status, { ...this.behaviour.headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }).end(body);
       }, delayMs);
     });
   }

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import request from 'supertest';
-import type { RouterServer } from '../../src/routing/server.ts';
+import { RouterServer } from '../../src/routing/server.ts';
 import { FakeBackend, inferBody } from './fake-backend.ts';
-import { FirstAvailable, startRouter } from './harness.ts';
+import { FirstAvailable, routerTestbed, startRouter, testConfig, until } from './harness.ts';
 
 describe('router server (OIP v2)', () => {
   let router: RouterServer;
@@ -250,6 +251,72 @@ describe('router server when clients go away', () => {
     } finally {
       await server.close();
     }
+  });
+});
+
+describe('router server in operation', () => {
+  const bed = routerTestbed();
+  const metricsText = async (url: string): Promise<string> => (await request(url).get('/metrics')).text;
+
+  it('cuts a client that stops reading after router.requestTimeout, freeing its backend slot', async function () {
+    this.timeout(20_000);
+    const a = await bed.backend('a');
+    a.behaviour.streamKiB = 64 * 1024; // far more than the socket buffers hold
+    const server = bed.serve(new RouterServer(testConfig({ requestTimeout: '500ms', backends: [{ id: 'a', url: a.url, type: 'g4dn.xlarge' }] }), { healthChecks: false, policy: new FirstAvailable() }));
+    const url = await server.listen(0, '127.0.0.1');
+    const body = inferBody(1);
+    const socket = connect(Number(new URL(url).port), '127.0.0.1');
+    socket.on('error', () => undefined);
+    socket.write(`POST /v2/models/rm2/infer HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    socket.once('data', () => socket.pause()); // reads the first bytes, then nothing more
+    try {
+      await until(() => server.tracker.get('a')!.outstanding === 1, 'the request is in flight');
+      await until(() => server.tracker.get('a')!.outstanding === 0, 'the slot is free again');
+      assert.match(await metricsText(url), /mixscale_router_requests_total\{[^}]*backend="a",code="499"\} 1/);
+    } finally {
+      socket.destroy();
+    }
+  });
+
+  it('cuts what is still in flight at router.shutdownTimeout and stops', async () => {
+    const a = await bed.backend('a', 10_000);
+    const server = bed.serve(new RouterServer(testConfig({ shutdownTimeout: '300ms', backends: [{ id: 'a', url: a.url, type: 'g4dn.xlarge' }] }), { healthChecks: false, policy: new FirstAvailable() }));
+    const url = await server.listen(0, '127.0.0.1');
+    const pending = request(url).post('/v2/models/rm2/infer').send(inferBody(1)).then(() => 'answered', () => 'cut');
+    await until(() => a.inFlight === 1, 'the request reached the backend');
+    const t0 = Date.now();
+    await server.close();
+    assert.ok(Date.now() - t0 < 5_000, `close took ${Date.now() - t0} ms`);
+    assert.equal(await pending, 'cut');
+  });
+
+  it('answers connection: close once shutting down, so the client does not reuse the connection', async () => {
+    const a = await bed.backend('a', 300);
+    const server = bed.serve(new RouterServer(testConfig({ backends: [{ id: 'a', url: a.url, type: 'g4dn.xlarge' }] }), { healthChecks: false, policy: new FirstAvailable() }));
+    const url = await server.listen(0, '127.0.0.1');
+    const pending = request(url).post('/v2/models/rm2/infer').send(inferBody(1)).then((r) => r);
+    await until(() => a.inFlight === 1, 'the request reached the backend');
+    const closing = server.close();
+    const res = await pending;
+    assert.equal(res.status, 200);
+    assert.equal(res.headers['connection'], 'close');
+    await closing;
+  });
+
+  it('counts an answer the backend broke off as 502 in /metrics, and passes on the retry-after of a 503 it refused with', async () => {
+    const a = await bed.backend('a');
+    const server = bed.serve(new RouterServer(testConfig({ backends: [{ id: 'a', url: a.url, type: 'g4dn.xlarge' }] }), { healthChecks: false, policy: new FirstAvailable() }));
+    const url = await server.listen(0, '127.0.0.1');
+    a.behaviour.dieMidAnswer = true;
+    await request(url).post('/v2/models/rm2/infer').send(inferBody(1)).then(() => undefined, () => undefined);
+    await until(() => server.infer.requestsInFlight === 0, 'the request ended');
+    assert.match(await metricsText(url), /mixscale_router_requests_total\{[^}]*backend="a",code="502"\} 1/);
+    a.behaviour.dieMidAnswer = false;
+    a.behaviour.status = 503;
+    a.behaviour.headers = { 'retry-after': '7' };
+    const refused = await request(url).post('/v2/models/rm2/infer').send(inferBody(1));
+    assert.equal(refused.status, 503);
+    assert.equal(refused.headers['retry-after'], '7');
   });
 });
 

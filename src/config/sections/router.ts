@@ -24,6 +24,8 @@ export const routerSection = z.strictObject({
   adminToken: z.string().min(16, { message: 'must be at least 16 characters' }).optional(),
   bodyLimit: byteSize.default(1024 * 1024),
   requestTimeout: positiveDuration.default(30_000),
+  /** On SIGTERM, longest the router waits for requests in flight before it cuts them and exits. */
+  shutdownTimeout: positiveDuration.default(30_000),
   /** Most requests kept in flight to one backend (its queue included) unless the backend sets its own. */
   maxOutstanding: z.number().int().positive().default(64),
   /** Keep-alive connections the router opens to one backend. */
