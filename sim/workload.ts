@@ -356,6 +356,9 @@ async function peakMinuteRps(opts: TraceOptions): Promise<number> {
   return max / seconds;
 }
 
+/** The most times peakRps may repeat each request of a trace. */
+const MAX_REPLICAS = 10_000;
+
 /** Arrivals in time order, in chunks: what the simulator consumes. */
 export async function* readTraceChunks(opts: TraceOptions): AsyncGenerator<ArrivalChunk> {
   const stats = opts.stats ?? newTraceStats();
@@ -367,6 +370,11 @@ export async function* readTraceChunks(opts: TraceOptions): AsyncGenerator<Arriv
     const peak = await peakMinuteRps(opts);
     if (peak <= 0) throw new TraceError(`trace ${opts.path}: no arrivals in the chosen window, so peakRps cannot rescale it`, { file: opts.path });
     factor = opts.peakRps / peak;
+    // Each row is sent `factor` times: beyond this a trace is not being rescaled but replaced.
+    if (factor > MAX_REPLICAS) {
+      const detail = `${opts.peakRps} rps would send each request of ${opts.path} about ${Math.round(factor).toLocaleString('en-US')} times (its busiest minute is ${+peak.toPrecision(3)} rps); at most ${MAX_REPLICAS.toLocaleString('en-US')}× its peak`;
+      throw new TraceError(`trace ${opts.path}: peakRps ${detail}`, { file: opts.path, setting: 'peakRps', detail });
+    }
   }
   stats.rateFactor = factor;
   const rng = new Rng(opts.seed ?? 1);

@@ -176,6 +176,7 @@ export interface TraceSettingNames {
   readonly start?: string | undefined;
   /** What cut the window (`--start, --duration`), for an empty one. */
   readonly window?: string | undefined;
+  readonly peakRps?: string | undefined;
 }
 
 /**
@@ -186,7 +187,7 @@ export interface TraceSettingNames {
 export function nameTraceSetting(e: unknown, names: TraceSettingNames): unknown {
   if (!isMixscaleError(e) || e.code !== 'MIXSCALE_TRACE_INVALID') return e;
   const { setting, detail } = e.details;
-  if ((setting !== 'model' && setting !== 'start' && setting !== 'window') || typeof detail !== 'string') return e;
+  if ((setting !== 'model' && setting !== 'start' && setting !== 'window' && setting !== 'peakRps') || typeof detail !== 'string') return e;
   const name = names[setting];
   return name === undefined ? e : new MixscaleError('MIXSCALE_USAGE', `${name}: ${detail}`, { ...e.details });
 }

@@ -183,6 +183,11 @@ describe('trace reader', () => {
     for (let i = 1; i < got.length; i++) assert.ok(got[i]!.tMs >= got[i - 1]!.tMs);
   });
 
+  it('refuses a peakRps that would repeat each request more than 10,000 times, as a setting the CLI names', async () => {
+    const e = await rejects({ path: traceFile('t_ms\n0\n100\n200\n'), peakRps: 1e10 }, /peakRps 10000000000 rps would send each request of .* about 666,666,667 times \(its busiest minute is 15 rps\); at most 10,000× its peak/);
+    assert.equal(e.details['setting'], 'peakRps');
+  });
+
   it('gives the same arrivals for the same seed', async () => {
     const p = traceFile('t_s,rps\n0,30\n30,60\n');
     const a = await all({ path: p, seed: 11, sizes: { kind: 'kairos' } });

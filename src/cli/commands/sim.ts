@@ -163,6 +163,7 @@ Examples:
       const traceNames: TraceSettingNames = {
         model: opts.trace !== undefined || opts.traceModel !== undefined ? '--trace-model' : `${loaded.source}: sim.trace.model`,
         start: opts.start !== undefined ? '--start' : opts.trace === undefined ? `${loaded.source}: sim.trace.start` : undefined,
+        peakRps: opts.peakRps !== undefined ? '--peak-rps' : opts.trace === undefined ? `${loaded.source}: sim.trace.peakRps` : undefined,
         window: windowNames(opts, arrivals, loaded.source),
       };
       if (!quiet && process.stderr.isTTY) {

@@ -53,6 +53,20 @@ describe('mixscale sim', () => {
     assert.doesNotMatch(page, /<script|https?:\/\/(?!www\.w3\.org)/, 'self-contained: no scripts, nothing fetched');
   });
 
+  it('names sim.trace.peakRps or --peak-rps, in one line, when the peak would repeat each request past reason', () => {
+    const d = dir();
+    const trace = join(d, 'three.csv');
+    writeFileSync(trace, 't_ms\n0\n100\n200\n');
+    const cfg = config(SMALL.replace(/\n  rps: 20\n  duration: 5m\n/, `\n  trace: { path: ${JSON.stringify(trace)}, peakRps: 1e12 }\n`));
+    for (const [args, name] of [[[], `${cfg}: sim.trace.peakRps`], [['--trace', trace, '--peak-rps', '1e10'], '--peak-rps']] as const) {
+      const r = runCli(['--config', cfg, 'sim', '--quiet', ...args]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.ok(r.stderr.startsWith(`mixscale: ${name}: `), r.stderr);
+      assert.match(r.stderr, /would send each request of .* times .*at most 10,000× its peak\n$/);
+      assert.equal(r.stderr.trim().split('\n').length, 1);
+    }
+  });
+
   it('writes the JSON document to stdout with --json and no file', () => {
     const r = runCli(['--config', config(), 'sim', '--json', '--compare', 'homogeneous-cheap']);
     assert.equal(r.code, 0, r.stderr);
