@@ -150,9 +150,12 @@ export function positiveNumber(flag: string, text: string): number {
 }
 
 /** A positive integer (or, with min 0, one ≥ 0) given for `flag`, or a usage error naming the flag and the value. */
-export function positiveInteger(flag: string, text: string, min: 0 | 1 = 1): number {
+export function positiveInteger(flag: string, text: string, min: 0 | 1 = 1, max = Number.MAX_SAFE_INTEGER): number {
   const n = decimal(text);
-  if (!Number.isInteger(n) || n < min) throw new MixscaleError('MIXSCALE_USAGE', `${flag}: expected ${min === 0 ? 'an integer ≥ 0' : 'a positive integer'}, got "${text}"`);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    const what = min === 0 ? 'an integer ≥ 0' : 'a positive integer';
+    throw new MixscaleError('MIXSCALE_USAGE', `${flag}: expected ${what}${max < Number.MAX_SAFE_INTEGER || n > max ? ` up to ${max}` : ''}, got "${text}"`);
+  }
   return n;
 }
 
@@ -194,7 +197,10 @@ export function nameTraceSetting(e: unknown, names: TraceSettingNames): unknown 
 
 /** commander option parsers for the three above (and an integer ≥ 0). */
 export const positiveNumberOption = (flag: string) => (text: string): number => positiveNumber(flag, text);
-export const positiveIntegerOption = (flag: string) => (text: string): number => positiveInteger(flag, text);
+export const positiveIntegerOption =
+  (flag: string, max?: number) =>
+  (text: string): number =>
+    positiveInteger(flag, text, 1, max);
 export const nonNegativeIntegerOption = (flag: string) => (text: string): number => positiveInteger(flag, text, 0);
 export const durationOption = (flag: string) => (text: string): number => durationArg(flag, text);
 export const positiveDurationOption = (flag: string) => (text: string): number => positiveDurationArg(flag, text);

@@ -2,6 +2,9 @@ import { z } from 'zod';
 import { parseDurationMs } from '../core/units.ts';
 import type { SizeSpec } from '../core/sizes.ts';
 
+/** Most slots (and maxOutstanding) one pool, backend or node may declare: more is a mistake, not a node. */
+export const MAX_SLOTS = 10_000;
+
 /** A duration: ms as a number, or a string with a unit. Parses to ms. */
 export const duration = z.union([z.number(), z.string()]).transform((v, ctx) => {
   const ms = parseDurationMs(v);

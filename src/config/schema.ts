@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { duration, positiveDuration, usdPerHour } from './fields.ts';
+import { duration, MAX_SLOTS, positiveDuration, usdPerHour } from './fields.ts';
 import { controllerSection } from './sections/controller.ts';
 import { nodeSection } from './sections/node.ts';
 import { routerSection } from './sections/router.ts';
@@ -41,7 +41,7 @@ export const configSchema = z.strictObject({
       z.strictObject({
         name: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/i, { message: 'must be letters, digits, - or _' }),
         type: z.string().min(1),
-        slots: z.number().int().positive().default(1),
+        slots: z.number().int().positive().max(MAX_SLOTS).default(1),
         /** Launch-to-ready delay (default by family: GPU 120s, others 60s). */
         bootTime: duration.optional(),
         minCount: z.number().int().nonnegative().default(0),

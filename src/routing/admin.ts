@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
+import { MAX_SLOTS } from '../config/fields.ts';
 import type { Clock } from '../core/clock.ts';
 import { MixscaleError } from '../core/errors.ts';
 import { exactOrigin, poolProblem, type BackendSet } from './backends.ts';
@@ -51,8 +52,6 @@ const OPTIONAL_STRING = ['id', 'pool'] as const;
 const OPTIONAL_INT = ['slots', 'maxOutstanding'] as const;
 const KNOWN_FIELDS = new Set(['id', 'url', 'type', 'pool', 'slots', 'maxOutstanding']);
 
-/** Most slots (and maxOutstanding) one backend may declare: more is a mistake, not a node. */
-const MAX_SLOTS = 10_000;
 
 /** Longest a drain request may wait for in-flight work to finish (?wait=ms). */
 const MAX_DRAIN_WAIT_MS = 600_000;

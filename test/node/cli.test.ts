@@ -70,6 +70,19 @@ describe('mixscale node', function () {
     }
   });
 
+  it('caps what would exhaust memory or never start, as the config does: --seed, --slots, --max-batch, --max-rows', () => {
+    for (const [args, message] of [
+      [['node', 'emulated', '--type', 'r5n.large', '--model', 'rm2', '--seed', '1e300'], '--seed: expected an integer ≥ 0 up to 9007199254740991, got "1e300"'],
+      [['node', 'emulated', '--type', 'r5n.large', '--model', 'rm2', '--slots', '20000'], '--slots: expected a positive integer up to 10000, got "20000"'],
+      [['node', 'edge', '--port', '0', '--max-batch', '1e9'], '--max-batch: expected a positive integer up to 1024, got "1e9"'],
+      [['node', 'edge', '--port', '0', '--max-rows', '1000000000'], '--max-rows: expected a positive integer up to 100000, got "1000000000"'],
+    ] as const) {
+      const r = runCli(args);
+      assert.equal(r.code, 2, r.stderr);
+      assert.equal(r.stderr, `mixscale: ${message}\n`);
+    }
+  });
+
   it('emulated: an unprofiled type is a one-line user error naming what is profiled', () => {
     const r = runCli(['node', 'emulated', '--type', 'p4d.24xlarge', '--model', 'rm2']);
     assert.equal(r.code, 2);

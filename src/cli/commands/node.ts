@@ -3,7 +3,8 @@ import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { ServiceProfiles } from '../../catalog/profiles.ts';
 import { loadConfigFile } from '../../config/load.ts';
-import { nodeSection, type NodeConfig } from '../../config/sections/node.ts';
+import { MAX_SLOTS } from '../../config/fields.ts';
+import { MAX_BATCH_ROWS, MAX_REQUEST_ROWS, nodeSection, type NodeConfig } from '../../config/sections/node.ts';
 import { RealClock } from '../../core/clock.ts';
 import { MixscaleError } from '../../core/errors.ts';
 import type { Logger } from '../../core/log.ts';
@@ -88,9 +89,9 @@ On start a node prints one JSON line on stdout: {"listening":"http://127.0.0.1:P
     .addOption(new Option('--policy <name>', 'exit control (default: node.edge.policy, predictive)').choices([...EXIT_POLICIES]))
     .option('--percentile <q>', 'stage-time percentile the predictive policy plans with (default 0.99)', fraction('--percentile'))
     .option('--confidence <p>', 'confidence threshold for an early exit (default 0.95)', fraction('--confidence'))
-    .option('--max-batch <rows>', 'most rows per stage run across requests (default 8)', positiveIntegerOption('--max-batch'))
-    .option('--max-rows <rows>', 'most rows one request may carry (default 64)', positiveIntegerOption('--max-rows'))
-    .option('--warmup-runs <n>', 'warm-up runs per stage (default 30)', positiveIntegerOption('--warmup-runs'))
+    .option('--max-batch <rows>', `most rows per stage run across requests (default 8, at most ${MAX_BATCH_ROWS})`, positiveIntegerOption('--max-batch', MAX_BATCH_ROWS))
+    .option('--max-rows <rows>', `most rows one request may carry (default 64, at most ${MAX_REQUEST_ROWS})`, positiveIntegerOption('--max-rows', MAX_REQUEST_ROWS))
+    .option('--warmup-runs <n>', 'warm-up runs per stage (default 30, at most 10000)', positiveIntegerOption('--warmup-runs', 10_000))
     .action(async (opts: { model?: string; host?: string; port: number; policy?: ExitPolicyName; percentile?: number; confidence?: number; maxBatch?: number; maxRows?: number; warmupRuns?: number }, cmd: Command) => {
       const cfg = nodeConfig(cmd);
       const logger = loggerFor(cmd);
@@ -118,7 +119,7 @@ On start a node prints one JSON line on stdout: {"listening":"http://127.0.0.1:P
     .requiredOption('--model <model>', 'profiled model, e.g. rm2')
     .option('--host <host>', 'address to listen on (default: node.host, 127.0.0.1)')
     .option('--port <port>', 'port (0: the OS chooses)', port, 0)
-    .option('--slots <n>', 'requests served at once (default: node.emulated.slots, 1)', positiveIntegerOption('--slots'))
+    .option('--slots <n>', `requests served at once (default: node.emulated.slots, 1; at most ${MAX_SLOTS})`, positiveIntegerOption('--slots', MAX_SLOTS))
     .option('--seed <n>', 'seed of the service-time draws (default: node.emulated.seed, else one per process)', nonNegativeIntegerOption('--seed'))
     .option('--profiles <csv>', 'a service-time profile CSV instead of the bundled Kairos profiles')
     .action(async (opts: { type: string; model: string; host?: string; port: number; slots?: number; seed?: number; profiles?: string }, cmd: Command) => {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { backendIdProblem } from '../../routing/backends.ts';
-import { byteSize, positiveDuration } from '../fields.ts';
+import { byteSize, MAX_SLOTS, positiveDuration } from '../fields.ts';
 
 const backend = z.strictObject({
   id: z
@@ -13,8 +13,8 @@ const backend = z.strictObject({
   url: z.url(),
   type: z.string().min(1),
   pool: z.string().min(1).optional(),
-  slots: z.number().int().positive().optional(),
-  maxOutstanding: z.number().int().positive().optional(),
+  slots: z.number().int().positive().max(MAX_SLOTS).optional(),
+  maxOutstanding: z.number().int().positive().max(MAX_SLOTS).optional(),
 });
 
 /** `router:` — the HTTP request router (see docs/config.md). Owned by the router. */
