@@ -11,6 +11,14 @@ export interface Clock {
   sleep(ms: Ms): Promise<void>;
 }
 
+/** The longest delay a Node timer takes (2³¹−1 ms, about 24.8 days): a longer one fires after 1 ms. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** A delay as a Node timer (or AbortSignal.timeout, or undici's timeouts) can honour: capped at MAX_TIMER_MS. */
+export function timerMs(ms: Ms): number {
+  return Math.min(Math.max(0, ms), MAX_TIMER_MS);
+}
+
 export interface TimerHandle {
   readonly id: number;
 }
@@ -28,7 +36,7 @@ export class RealClock implements Clock {
     const t = setTimeout(() => {
       this.timers.delete(id);
       fn();
-    }, Math.max(0, delayMs));
+    }, timerMs(delayMs));
     this.timers.set(id, t);
     return { id };
   }

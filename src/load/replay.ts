@@ -1,6 +1,6 @@
 import { Pool } from 'undici';
 import { readTrace, newTraceStats, type TraceOptions, type TraceStats } from '../../sim/workload.ts';
-import type { Clock } from '../core/clock.ts';
+import { type Clock, timerMs } from '../core/clock.ts';
 import { MixscaleError } from '../core/errors.ts';
 import { Rng } from '../core/rng.ts';
 import type { Ms } from '../core/types.ts';
@@ -142,7 +142,7 @@ export async function replayTrace(opts: ReplayOptions, clock: Clock): Promise<Re
 class ReplayTimeout extends Error {}
 
 async function send(pool: Pool, url: URL, body: string, timeoutMs: Ms): Promise<{ status: number; payload: unknown }> {
-  const signal = AbortSignal.timeout(Math.ceil(timeoutMs));
+  const signal = AbortSignal.timeout(timerMs(Math.ceil(timeoutMs)));
   let text: string;
   let status: number;
   try {

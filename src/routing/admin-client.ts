@@ -3,6 +3,7 @@ import type { FleetMembership } from '../control/types.ts';
 import { MixscaleError } from '../core/errors.ts';
 import type { Instance } from '../core/types.ts';
 import type { BackendInfo } from './backends.ts';
+import { timerMs } from '../core/clock.ts';
 
 export interface AdminClientOptions {
   /** The router's base URL, e.g. http://127.0.0.1:8080. */
@@ -68,8 +69,8 @@ export class RouterAdminClient implements FleetMembership {
         method,
         headers: { authorization: `Bearer ${this.o.token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-        headersTimeout: this.timeoutMs,
-        bodyTimeout: this.timeoutMs,
+        headersTimeout: timerMs(this.timeoutMs),
+        bodyTimeout: timerMs(this.timeoutMs),
       });
       status = res.statusCode;
       const text = await res.body.text();

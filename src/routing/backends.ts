@@ -1,5 +1,5 @@
 import { Client, Pool } from 'undici';
-import type { Clock } from '../core/clock.ts';
+import { type Clock, timerMs } from '../core/clock.ts';
 import { MixscaleError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import type { PoolTracker } from './pool.ts';
@@ -210,8 +210,8 @@ export class BackendSet {
       connections: this.defaults.connections,
       pipelining: 1,
       keepAliveTimeout: 30_000,
-      headersTimeout: this.defaults.requestTimeoutMs,
-      bodyTimeout: this.defaults.requestTimeoutMs,
+      headersTimeout: timerMs(this.defaults.requestTimeoutMs),
+      bodyTimeout: timerMs(this.defaults.requestTimeoutMs),
     });
     const probe = new Client(origin, { pipelining: 1, keepAliveTimeout: 30_000 });
     const backend: Backend = { state, origin, dispatcher, probe, draining: false, healthy: true, consecutiveFailures: 0, drainWaiters: [] };

@@ -1,4 +1,4 @@
-import type { Clock, TimerHandle } from '../core/clock.ts';
+import { type Clock, type TimerHandle, timerMs } from '../core/clock.ts';
 import type { Backend, BackendSet } from './backends.ts';
 
 /**
@@ -37,7 +37,7 @@ export class HealthChecker {
   private async probe(b: Backend): Promise<void> {
     try {
       // Its own connection, and a time limit covering connect, headers and body.
-      const res = await b.probe.request({ path: '/v2/health/ready', method: 'GET', signal: AbortSignal.timeout(Math.ceil(this.timeoutMs)) });
+      const res = await b.probe.request({ path: '/v2/health/ready', method: 'GET', signal: AbortSignal.timeout(timerMs(Math.ceil(this.timeoutMs))) });
       await res.body.dump();
       if (res.statusCode === 200) this.backends.markSuccess(b);
       else this.backends.markFailure(b, `health check answered ${res.statusCode}`);

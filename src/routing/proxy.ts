@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import type { Backend } from './backends.ts';
+import { timerMs } from '../core/clock.ts';
 
 /** Request headers passed through to a backend (the rest are hop-by-hop or router hints). */
 const FORWARDED = ['content-type', 'inference-header-content-length', 'accept', 'traceparent', 'tracestate', 'x-request-id'] as const;
@@ -159,7 +160,7 @@ class RelayHandler implements Dispatcher.DispatchHandler {
     if (!this.res.write(chunk)) {
       controller.pause();
       // Cutting the connection closes the response: clientClosed then aborts the backend request.
-      const stalled = setTimeout(() => this.res.destroy(), this.relay.sendTimeoutMs);
+      const stalled = setTimeout(() => this.res.destroy(), timerMs(this.relay.sendTimeoutMs));
       this.res.once('drain', () => {
         clearTimeout(stalled);
         controller.resume();

@@ -6,7 +6,7 @@ import { createRoutingPolicy } from '../../policies/routing/index.ts';
 import { classesFromConfig } from '../control/candidates.ts';
 import { declaredModels, servesModel, type LoadedConfig } from '../config/load.ts';
 import { routerSection, type RouterSettings } from '../config/sections/router.ts';
-import { RealClock, type Clock } from '../core/clock.ts';
+import { type Clock, RealClock, timerMs } from '../core/clock.ts';
 import { badPathEncoding } from '../core/http-path.ts';
 import { silentLogger, type Logger } from '../core/log.ts';
 import { Rng } from '../core/rng.ts';
@@ -257,7 +257,7 @@ export class RouterServer {
       let deadline: NodeJS.Timeout | undefined;
       const idle = await Promise.race([
         this.infer.whenIdle().then(() => true),
-        new Promise<boolean>((resolve) => (deadline = setTimeout(() => resolve(false), this.settings.shutdownTimeout))),
+        new Promise<boolean>((resolve) => (deadline = setTimeout(() => resolve(false), timerMs(this.settings.shutdownTimeout)))),
       ]);
       clearTimeout(deadline);
       if (!idle) this.log.warn({ inFlight: this.infer.requestsInFlight, shutdownTimeout: this.settings.shutdownTimeout }, 'requests still in flight at router.shutdownTimeout; cutting them');

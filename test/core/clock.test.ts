@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { SimClock } from '../../src/core/clock.ts';
+import { MAX_TIMER_MS, RealClock, SimClock, timerMs } from '../../src/core/clock.ts';
 
 describe('SimClock', () => {
   it('fires timers in (time, order set) order and only when time reaches them', () => {
@@ -37,5 +37,18 @@ describe('SimClock', () => {
     c.setTimeout(() => undefined, 60);
     await c.advanceToSettled(100);
     assert.equal(doneAt, 30);
+  });
+});
+
+describe('RealClock', () => {
+  it('waits out a delay past 2^31 ms instead of firing after 1 ms, as a bare Node timer would', async () => {
+    assert.equal(timerMs(30 * 24 * 3_600_000), MAX_TIMER_MS);
+    assert.equal(timerMs(-5), 0);
+    const clock = new RealClock();
+    let fired = false;
+    const t = clock.setTimeout(() => (fired = true), 30 * 24 * 3_600_000);
+    await new Promise((r) => setTimeout(r, 50));
+    clock.clearTimeout(t);
+    assert.equal(fired, false);
   });
 });

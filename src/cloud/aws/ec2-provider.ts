@@ -15,6 +15,7 @@ import type { Instance, InstanceState } from '../../core/types.ts';
 import { ownedPrice, type CloudProvider, type LaunchSpec } from '../provider.ts';
 import { fromAwsError } from './errors.ts';
 import { MANAGED_BY, TAG_CLUSTER, TAG_MANAGED_BY, TAG_POOL } from './tags.ts';
+import { timerMs } from '../../core/clock.ts';
 
 export interface Ec2ProviderOptions {
   readonly client: EC2Client;
@@ -40,7 +41,7 @@ export function httpReadiness(path: string, timeoutMs = 2_000): (instance: Insta
   return async (instance) => {
     if (instance.address === undefined) return false;
     try {
-      const res = await request(new URL(path, instance.address), { method: 'GET', signal: AbortSignal.timeout(timeoutMs) });
+      const res = await request(new URL(path, instance.address), { method: 'GET', signal: AbortSignal.timeout(timerMs(timeoutMs)) });
       await res.body.dump();
       return res.statusCode === 200;
     } catch {
