@@ -232,13 +232,18 @@ async function* readRows(opts: TraceOptions, stats: TraceStats): AsyncGenerator<
         }
       }
       const tRaw = f[layout.tCol]!.trim();
-      const tNum = tRaw === '' ? NaN : Number(tRaw);
+      const tNum = decimalField(tRaw);
       const tUnit = layout.kind === 'rates' ? 1000 : 1;
       if (!Number.isFinite(tNum) || tNum < 0) {
         bad(`${layout.kind === 'rates' ? 't_s' : 't_ms'} "${tRaw}" is not a non-negative number`);
         continue;
       }
       const t = tNum * tUnit;
+      // Absolute times (Unix epoch ms) would replay decades of silence before the first request.
+      if (t > MAX_TRACE_MS) {
+        bad(`${layout.kind === 'rates' ? 't_s' : 't_ms'} ${tRaw} is ${Math.round(t / 86_400_000).toLocaleString('en-US')} days into the trace; times count from the trace's start (at most ${MAX_TRACE_MS / 86_400_000} days): rebase them to the first row`);
+        continue;
+      }
       if (layout.kind === 'rates' ? t <= lastT : t < lastT) {
         bad(`timestamps must ${layout.kind === 'rates' ? 'increase' : 'not decrease'}: ${tRaw} after ${lastT / tUnit}`);
         continue;
@@ -247,7 +252,7 @@ async function* readRows(opts: TraceOptions, stats: TraceStats): AsyncGenerator<
       if (layout.vCol >= 0) {
         const vRaw = f[layout.vCol]!.trim();
         if (layout.kind === 'rates') {
-          v = vRaw === '' ? NaN : Number(vRaw);
+          v = decimalField(vRaw);
           if (!Number.isFinite(v) || v < 0) {
             bad(`${layout.isCount ? 'count' : 'rps'} "${vRaw}" is not a non-negative number`);
             continue;
@@ -257,7 +262,7 @@ async function* readRows(opts: TraceOptions, stats: TraceStats): AsyncGenerator<
             continue;
           }
         } else if (vRaw !== '') {
-          v = Number(vRaw);
+          v = decimalField(vRaw);
           if (!Number.isFinite(v) || v <= 0) {
             bad(`size "${vRaw}" is not a positive number`);
             continue;
@@ -354,6 +359,14 @@ async function peakMinuteRps(opts: TraceOptions): Promise<number> {
   // A trace shorter than a minute averages over its own span.
   const seconds = Math.max(Math.min(60, spanEnd / 1000), 1e-3);
   return max / seconds;
+}
+
+/** The latest time a trace row may have (366 days): past it, its times are absolute, not from its start. */
+const MAX_TRACE_MS = 366 * 86_400_000;
+
+/** A number field written in decimal (`12`, `0.5`, `1e3`); anything else (blank, `0x10`, `Infinity`) is NaN. */
+function decimalField(raw: string): number {
+  return /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(raw) ? Number(raw) : NaN;
 }
 
 /** The most times peakRps may repeat each request of a trace. */

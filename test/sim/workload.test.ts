@@ -188,6 +188,12 @@ describe('trace reader', () => {
     assert.equal(e.details['setting'], 'peakRps');
   });
 
+  it('refuses absolute times (epoch ms) and numbers not written in decimal, naming the line', async () => {
+    await rejects({ path: traceFile('t_ms\n1700000000000\n1700000000100\n') }, /:2: t_ms 1700000000000 is 19,676 days into the trace; times count from the trace's start \(at most 366 days\): rebase them to the first row/);
+    await rejects({ path: traceFile('t_ms\n0x10\n20\n') }, /:2: t_ms "0x10" is not a non-negative number/);
+    await rejects({ path: traceFile('t_s,rps\n0,0x1e\n') }, /:2: rps "0x1e" is not a non-negative number/);
+  });
+
   it('gives the same arrivals for the same seed', async () => {
     const p = traceFile('t_s,rps\n0,30\n30,60\n');
     const a = await all({ path: p, seed: 11, sizes: { kind: 'kairos' } });
