@@ -31,13 +31,15 @@ export class Catalog {
   static load(path: string = DEFAULT_CATALOG_PATH): Catalog {
     let raw: unknown;
     try {
-      raw = JSON.parse(readFileSync(path, 'utf8'));
+      // A byte-order mark is not JSON, but editors write one: read past it.
+      raw = JSON.parse(readFileSync(path, 'utf8').replace(/^\uFEFF/, ''));
     } catch (e) {
       throw new MixscaleError('MIXSCALE_CATALOG_INVALID', `cannot read catalog ${path}: ${readError(e)}`, { file: path });
     }
     if (!Array.isArray(raw)) {
       throw new MixscaleError('MIXSCALE_CATALOG_INVALID', `catalog ${path}: expected a JSON array of instance types`, { file: path });
     }
+    const seen = new Map<string, number>();
     return new Catalog(
       raw.map((e: unknown, i) => {
         const r = entrySchema.safeParse(e);
@@ -49,6 +51,9 @@ export class Catalog {
           throw new MixscaleError('MIXSCALE_CATALOG_INVALID', `catalog ${path}: entry [${i}]${name}: ${field}${missing ? 'missing' : issue.message} (see infra/catalog/README.md for an entry's fields)`, { file: path, index: i });
         }
         const t = r.data;
+        const before = seen.get(t.type);
+        if (before !== undefined) throw new MixscaleError('MIXSCALE_CATALOG_INVALID', `catalog ${path}: entry [${i}] (${t.type}): the type is listed already, at entry [${before}]; list each type once`, { file: path, index: i });
+        seen.set(t.type, i);
         return { name: t.type, vcpu: t.vcpu, memoryGiB: t.memoryGiB, gpu: t.gpu, accelerator: t.accelerator, arch: t.arch, usdPerHour: t.onDemandUsdPerHour };
       }),
     );

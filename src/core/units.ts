@@ -5,7 +5,9 @@ export function parseDurationMs(value: number | string): number | undefined {
   if (typeof value === 'number') return Number.isFinite(value) && value >= 0 ? value : undefined;
   const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(value);
   if (m === null) return undefined;
-  return Number(m[1]) * (UNIT_MS[m[2] ?? 'ms'] ?? 1);
+  const ms = Number(m[1]) * (UNIT_MS[m[2] ?? 'ms'] ?? 1);
+  // Four hundred digits parse to Infinity: not a duration.
+  return Number.isFinite(ms) ? ms : undefined;
 }
 
 export function formatDuration(ms: number): string {

@@ -52,8 +52,10 @@ describe('Catalog (bundled EC2 us-east-1)', () => {
     invalid([noGpu], /entry \[0\] \(x1\.big\): gpu: missing/);
     invalid([{ ...good, accelerator: { count: 1 } }], /entry \[0\] \(x1\.big\): accelerator\.name: /);
     invalid([{ ...good, onDemandUsdPerHour: 0 }], /onDemandUsdPerHour: /);
+    invalid([good, { ...good, onDemandUsdPerHour: 0.01 }], /entry \[1\] \(x1\.big\): the type is listed already, at entry \[0\]; list each type once/);
     const p = join(dir, 'ok.json');
-    writeFileSync(p, JSON.stringify([good]));
+    // A byte-order mark, as some editors write, is read past.
+    writeFileSync(p, `\uFEFF${JSON.stringify([good])}`);
     assert.equal(Catalog.load(p).isAccelerated('x1.big'), false);
   });
 });

@@ -14,7 +14,7 @@ export const controllerSection = z.strictObject({
     .default('mixscale'),
   /** node-cron expression (six fields: seconds first) for control ticks. */
   schedule: cronExpr.default('*/30 * * * * *'),
-  routerUrl: z.url().optional(),
+  routerUrl: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
   /** Where observations come from: the router's /v1/snapshot, or CloudWatch metrics the router publishes. */
   observe: z.enum(['router', 'cloudwatch']).default('router'),
   launchTimeout: positiveDuration.default(600_000),

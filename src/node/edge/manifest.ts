@@ -65,7 +65,7 @@ export function loadManifest(dir: string): LoadedManifest {
   if (!existsSync(dir)) throw invalid(dir, 'model folder not found (expected a folder with manifest.json and one ONNX file per stage)');
   let raw: unknown;
   try {
-    raw = JSON.parse(readFileSync(path, 'utf8'));
+    raw = JSON.parse(readFileSync(path, 'utf8').replace(/^\uFEFF/, ''));
   } catch (e) {
     throw invalid(path, existsSync(path) ? `not valid JSON: ${(e as Error).message}` : 'not found (a model folder needs a manifest.json)');
   }
@@ -85,6 +85,10 @@ export function loadManifest(dir: string): LoadedManifest {
     const prev = m.exits[i - 1];
     if (prev !== undefined && e.energy < prev.energy) {
       throw invalid(path, `exits[${i}].energy: ${e.energy} is below exits[${i - 1}].energy ${prev.energy} (energy is cumulative: each exit costs at least as much as the one before)`, { path: `exits[${i}].energy` });
+    }
+    // A later exit runs more of the model: the bounds take the first exit that reaches min_accuracy.
+    if (prev !== undefined && e.accuracy < prev.accuracy) {
+      throw invalid(path, `exits[${i}].accuracy: ${e.accuracy} is below exits[${i - 1}].accuracy ${prev.accuracy} (a later exit must be at least as accurate as the one before)`, { path: `exits[${i}].accuracy` });
     }
   });
   const first = m.stages[0]!;

@@ -115,6 +115,15 @@ describe('multi-exit model loading', () => {
     );
   });
 
+  it('refuses exit accuracies that decrease, naming the exit (min_accuracy takes the first exit that reaches it)', async () => {
+    await loadFails(
+      modelCopy((m) => {
+        (m.exits as Array<Record<string, unknown>>)[2]!.accuracy = 0.8;
+      }),
+      /manifest\.json: exits\[2\]\.accuracy: 0\.8 is below exits\[1\]\.accuracy 0\.98\d* \(a later exit must be at least as accurate/,
+    );
+  });
+
   it('reports manifest schema mistakes with the field path', async () => {
     await loadFails(
       modelCopy((m) => {
