@@ -107,7 +107,7 @@ export function checkPoolType(path: string, type: string, poolTypes: readonly st
 export function numberOption(policy: string, options: Readonly<Record<string, unknown>>, key: string, fallback: number, min: number, max: number): number {
   const v = options[key];
   if (v === undefined) return fallback;
-  if (typeof v !== 'number' || !(v >= min && v <= max)) throw new ConfigError(`scaling.options.${key}: ${policy} expects a number in [${min}, ${max}], got ${JSON.stringify(v)}`);
+  if (typeof v !== 'number' || !(v >= min && v <= max)) throw new ConfigError(`scaling.options.${key}: ${policy} expects a number in [${min}, ${max}], got ${typeof v === 'number' ? String(v) : JSON.stringify(v)}`);
   return v;
 }
 

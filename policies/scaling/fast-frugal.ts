@@ -174,7 +174,7 @@ export class FastFrugal implements ScalingPolicy {
 type Parsed = { planner: Record<string, unknown>; headroom?: number; feedback?: boolean; scaleDownDelayMs?: number; replanTolerance?: number; replanEveryMs?: number };
 
 const number = (k: string, v: unknown, ok: (x: number) => boolean, expected: string): number => {
-  if (typeof v !== 'number' || !ok(v)) throw new ConfigError(`scaling.options.${k}: expected ${expected}, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v)) throw new ConfigError(`scaling.options.${k}: expected ${expected}, got ${typeof v === 'number' ? String(v) : JSON.stringify(v)}`);
   return v;
 };
 const atLeast0 = (k: string, v: unknown): number => number(k, v, (x) => x >= 0, 'a number ≥ 0');
@@ -192,7 +192,7 @@ const OPTION_PARSERS: Readonly<Record<string, (o: Parsed, v: unknown) => void>> 
   minGain: plannerOption('minGain'),
   changeCostUsd: plannerOption('changeCostUsd'),
   amortizeHours: plannerOption('amortizeHours'),
-  exactLimit: plannerOption('exactLimit'),
+  exactLimit: (o, v) => void (o.planner['exactLimit'] = number('exactLimit', v, (x) => Number.isInteger(x) && x >= 1, 'an integer ≥ 1')),
   feedback: (o, v) => void (o.feedback = bool('feedback', v)),
   sharedQueue: (o, v) => void (o.planner['sharedQueue'] = bool('sharedQueue', v)),
 };

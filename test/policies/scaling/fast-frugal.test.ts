@@ -11,6 +11,17 @@ const fleetOf = (mix: Record<string, number>): Instance[] =>
   Object.entries(mix).flatMap(([type, n]) => Array.from({ length: n }, (_, i) => ({ id: `${type}-${i}`, type, pool: type, state: 'running' as const, launchedAtMs: 0, usdPerHour: price(type) })));
 
 describe('fast-frugal scaling policy', () => {
+  it('refuses options that are not finite, or an exactLimit that is not a whole count, naming the option and what it got', () => {
+    for (const [options, message] of [
+      [{ headroom: Infinity }, 'scaling.options.headroom: expected a number ≥ 0, got Infinity'],
+      [{ headroom: NaN }, 'scaling.options.headroom: expected a number ≥ 0, got NaN'],
+      [{ surgeFactor: Infinity }, 'scaling.options.surgeFactor: expected a number ≥ 0, got Infinity'],
+      [{ exactLimit: 2.5 }, 'scaling.options.exactLimit: expected an integer ≥ 1, got 2.5'],
+    ] as const) {
+      assert.throws(() => createScalingPolicy('fast-frugal', options), (e: unknown) => e instanceof Error && e.message === message);
+    }
+  });
+
   it('is the planner as a policy: a mix within budget, with its plan and reason', () => {
     const d = createScalingPolicy('fast-frugal').decide(kairosState(60));
     assert.ok(mixCost(d.mix, price) <= 2.5 + 1e-9);
