@@ -46,7 +46,10 @@ export const controllerSection = z.strictObject({
   aws: z
     .strictObject({
       /** Default: the SDK chain (AWS_REGION, profile). */
-      region: z.string().min(1).optional(),
+      region: z
+        .string()
+        .regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, { message: 'expected an AWS region such as us-east-1' })
+        .optional(),
       /** A compatible endpoint; `--endpoint-url` overrides it. */
       endpointUrl: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
       /** Port the node serves on inside each instance. */
