@@ -70,7 +70,7 @@ export function createProvider(loaded: LoadedConfig, s: ControllerSettings, deps
       launchTemplateOf: (pool) => templates.get(pool),
       priceOf,
       backendPort: s.aws.backendPort,
-      ...(s.aws.readinessPath !== null && deps.checkReadiness === true ? { ready: deps.readiness ?? httpReadiness(s.aws.readinessPath) } : {}),
+      ...(s.aws.readinessPath !== null && deps.checkReadiness === true ? { ready: deps.readiness ?? httpReadiness(s.aws.readinessPath), readyWithinMs: s.launchTimeout, now: () => deps.clock.now() } : {}),
       logger: deps.logger,
     });
   }

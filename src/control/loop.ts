@@ -204,10 +204,12 @@ export class ControlLoop {
         const attempted = await this.o.reconciler.reconcile(d.mix, budget, { dryRun, fleet: currentFleet });
         this.logDecision(seq, budget, observed, decision, attempted);
         reconcile = first !== undefined ? mergeAttempts(first, attempted) : attempted;
-        if (dryRun || attempted.capacityErrors.length === 0) break;
-        for (const t of attempted.capacityErrors) this.cooldowns.mark(t, this.o.clock.now());
+        // Types this plan already left out (refused while the fleet was looked at) need no replan.
+        const refused = attempted.capacityErrors.filter((t) => !unavailable.includes(t));
+        if (dryRun || refused.length === 0) break;
+        for (const t of refused) this.cooldowns.mark(t, this.o.clock.now());
         if (first !== undefined) break;
-        this.log.warn({ tick: seq, types: attempted.capacityErrors }, 'no capacity; cooling these types down and replanning');
+        this.log.warn({ tick: seq, types: refused }, 'no capacity; cooling these types down and replanning');
         first = reconcile;
         currentFleet = await this.o.reconciler.fleet();
         for (const t of this.o.reconciler.refusedTypes()) this.cooldowns.mark(t, this.o.clock.now());

@@ -386,6 +386,8 @@ export class Reconciler {
    * returns the instances if they were launched and launches them if not.
    */
   private readonly unanswered = new Map<string, { readonly spec: LaunchSpec; readonly sinceMs: Ms; readonly placeholders: readonly Instance[] }>();
+  /** Instances that left the listing unasked (died): the router is told to forget them. */
+  private readonly gone = new Set<string>();
   /** What settling unanswered launches met, reported with the next reconcile's result. */
   private settled: { failures: ActionFailure[]; capacityErrors: string[] } = { failures: [], capacityErrors: [] };
 
@@ -439,19 +441,33 @@ export class Reconciler {
     // Forget what is gone (terminated, died): no state grows without bound. The router forgets
     // it too: a dead instance left there would keep its address, which the cloud may give to a
     // new instance (the router refuses a second backend at one address).
-    const gone = new Set<string>();
-    for (const id of this.drainingSince.keys()) if (!seen.has(id)) gone.add(id);
-    for (const id of this.registered) if (!seen.has(id)) gone.add(id);
-    for (const id of gone) {
+    // (Deregistered by the next reconcile that acts: a dry run changes nothing at the router.)
+    for (const id of this.drainingSince.keys()) if (!seen.has(id)) this.gone.add(id);
+    for (const id of this.registered) if (!seen.has(id)) this.gone.add(id);
+    for (const id of this.gone) {
       this.drainingSince.delete(id);
       this.registered.delete(id);
+    }
+    return out;
+  }
+
+  /** Tells the router to forget the instances that are gone (see fleet()); one that fails is asked again next time. */
+  private async deregisterGone(): Promise<void> {
+    for (const id of [...this.gone]) {
       try {
         await this.o.membership.deregister(id);
+        this.gone.delete(id);
       } catch (e) {
         this.log.warn({ id, err: (e as Error).message }, 'an instance that is gone could not be deregistered from the router');
       }
     }
-    return out;
+  }
+
+  /** Remembers what a launch returned until list() shows it, and its token as spent (bounded). */
+  private recordLaunch(got: readonly Instance[], token: string, atMs: Ms): void {
+    for (const i of got) if (isActive(i)) this.unlisted.set(i.id, { instance: i, sinceMs: atMs });
+    this.spentTokens.add(token);
+    while (this.spentTokens.size > 1000) this.spentTokens.delete(this.spentTokens.values().next().value!);
   }
 
   /**
@@ -494,8 +510,7 @@ export class Reconciler {
       try {
         const got = await this.o.provider.launch(u.spec);
         this.unanswered.delete(token);
-        for (const i of got) if (isActive(i)) this.unlisted.set(i.id, { instance: i, sinceMs: now });
-        this.spentTokens.add(token);
+        this.recordLaunch(got, token, now);
         this.log.info({ action, ids: got.map((i) => i.id) }, `settled a launch whose answer was lost: ${got.length}×${u.spec.type}`);
       } catch (e) {
         const code = isMixscaleError(e) ? e.code : 'MIXSCALE_INTERNAL';
@@ -591,7 +606,10 @@ export class Reconciler {
   async reconcile(desired: Mix, budgetUsdPerHour: number, opts: { dryRun?: boolean; fleet?: readonly Instance[] } = {}): Promise<ReconcileResult> {
     const dryRun = opts.dryRun ?? false;
     let fleet = opts.fleet ?? (await this.fleet());
-    if (!dryRun) fleet = await this.syncMembership(fleet);
+    if (!dryRun) {
+      await this.deregisterGone();
+      fleet = await this.syncMembership(fleet);
+    }
     const inFlight = new Map<string, number>();
     for (const i of fleet) {
       if (i.state !== 'draining') continue;
@@ -690,10 +708,7 @@ export class Reconciler {
           // Until list() shows them, only this answer knows they exist: remember them, so the
           // next plan (this tick's replan, or the next tick's) neither launches them again nor
           // spends their money twice.
-          const at = this.o.clock.now();
-          for (const i of got) if (isActive(i)) this.unlisted.set(i.id, { instance: i, sinceMs: at });
-          this.spentTokens.add(clientToken);
-          if (this.spentTokens.size > 1000) this.spentTokens.delete(this.spentTokens.values().next().value!);
+          this.recordLaunch(got, clientToken, this.o.clock.now());
           committed += n * price;
         } catch (e) {
           // Only a capacity error says for sure that nothing was launched.

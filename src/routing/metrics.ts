@@ -121,7 +121,7 @@ export class RouterMetrics {
   completed(classIndex: number, b: BackendState, status: number, latencyMs: number): void {
     const cell = this.cell(b, classIndex);
     cell.latency.record(latencyMs);
-    cell.statuses.set(status, (cell.statuses.get(status) ?? 0) + 1);
+    if (!this.gone.has(b)) cell.statuses.set(status, (cell.statuses.get(status) ?? 0) + 1);
     const slot = this.current();
     const c = slot.classes[classIndex]!;
     c.completed++;
@@ -143,6 +143,7 @@ export class RouterMetrics {
    * summaries or the snapshot.
    */
   ended(classIndex: number, b: BackendState, status: number): void {
+    if (this.gone.has(b)) return; // its series have ended
     const cell = this.cell(b, classIndex);
     cell.statuses.set(status, (cell.statuses.get(status) ?? 0) + 1);
   }
@@ -164,8 +165,7 @@ export class RouterMetrics {
       for (const c of cells) {
         if (c === undefined) continue;
         const r = this.retiredCell(c.classIndex, c.pool, c.type);
-        r.latency.merge(c.latency);
-        for (const [code, n] of c.statuses) r.statuses.set(code, (r.statuses.get(code) ?? 0) + n);
+        r.latency.merge(c.latency); // latency only: a removed backend's status counts end with its series
       }
     }
     this.cells.delete(b);

@@ -100,6 +100,8 @@ class RelayHandler implements Dispatcher.DispatchHandler {
   /** Response headers as a flat [name, value, ...] list (what writeHead takes without copying). */
   private headers: string[] = [];
   private settled = false;
+  /** Cuts a client that leaves the answer unread (see RelayOptions.sendTimeoutMs). */
+  private stalled: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly res: ServerResponse,
@@ -160,9 +162,11 @@ class RelayHandler implements Dispatcher.DispatchHandler {
     if (!this.res.write(chunk)) {
       controller.pause();
       // Cutting the connection closes the response: clientClosed then aborts the backend request.
-      const stalled = setTimeout(() => this.res.destroy(), timerMs(this.relay.sendTimeoutMs));
+      this.stalled ??= setTimeout(() => this.res.destroy(), timerMs(this.relay.sendTimeoutMs));
+      this.stalled.unref();
       this.res.once('drain', () => {
-        clearTimeout(stalled);
+        clearTimeout(this.stalled);
+        this.stalled = undefined;
         controller.resume();
       });
     }
@@ -205,6 +209,8 @@ class RelayHandler implements Dispatcher.DispatchHandler {
   private settle(o: ProxyOutcome): void {
     if (this.settled) return;
     this.settled = true;
+    clearTimeout(this.stalled);
+    this.stalled = undefined;
     this.done(o);
   }
 }

@@ -373,8 +373,14 @@ export class InferRouter {
     });
   }
 
+  /** Shutting down: the answer about to be written closes its connection (the client must not send another on it). */
+  private lastOnConnection(res: ServerResponse): void {
+    if (this.closing) res.shouldKeepAlive = false;
+  }
+
   private reject(res: ServerResponse, classIndex: number, reason: RouterRejectReason, message: string, extra: Record<string, string> = {}): void {
     this.o.metrics.rejected(classIndex, reason);
+    this.lastOnConnection(res);
     if (reason === 'deadline') sendError(res, 504, message, { 'x-mixscale-reject': reason, ...extra });
     else sendError(res, 503, message, { 'retry-after': String(this.o.retryAfterSeconds), 'x-mixscale-reject': reason, ...extra });
   }
@@ -459,6 +465,7 @@ export class InferRouter {
     const { res } = call;
     const id = f.backend.state.id;
     this.o.metrics.completed(p.req.classIndex, f.backend.state, f.status, this.o.clock.now() - p.req.arrivalMs);
+    this.lastOnConnection(res);
     if (f.body !== undefined && !res.headersSent) {
       const headers: Record<string, string> = { ...f.headers, 'content-length': String(f.body.length), 'x-mixscale-backend': id };
       res.writeHead(f.status, headers);
@@ -561,6 +568,7 @@ export class InferRouter {
         }
         const status = kind === 'timeout' ? 504 : 502;
         metrics.completed(ci, state, status, this.o.clock.now() - p.req.arrivalMs);
+        this.lastOnConnection(res);
         if (kind === 'timeout') sendError(res, 504, `backend ${state.id} did not answer in time`, { 'x-mixscale-backend': state.id });
         else sendError(res, 502, `backend ${state.id} failed: ${outcome.error.message}`, { 'x-mixscale-backend': state.id });
         return call.done();

@@ -157,6 +157,8 @@ for (const [name, make] of Object.entries(implementations)) {
       assert.ok(['shutting-down', 'terminated'].includes(seen.find((i) => i.id === got[0]!.id)!.state));
       assert.ok(BILLED_STATES.has(seen.find((i) => i.id === got[1]!.id)!.state));
       assert.deepEqual(await describe(['i-0000000000000dead']), []);
+      // One id it cannot see does not hide the others.
+      assert.deepEqual(ids(await describe([got[1]!.id, 'i-0000000000000dead'])), [got[1]!.id]);
     });
 
     it('refuses to terminate an instance it does not own, and terminates nothing of that call', async () => {

@@ -234,7 +234,19 @@ describe('controller faults (AWS path)', () => {
   it('forgets a launch EC2 ends at once (not listed, terminated) and cools its type down, instead of holding its money for the launch timeout', async () => {
     const w = world({ budget: 1.5 });
     w.ec2.endAtOnce.add(GPU);
-    const recs = await w.ticks(4);
+    const decide = policy.decide.bind(policy);
+    const decisions: number[] = [];
+    policy.decide = (s) => {
+      decisions.push(s.nowMs);
+      return decide(s);
+    };
+    let recs;
+    try {
+      recs = await w.ticks(4);
+    } finally {
+      policy.decide = decide;
+    }
+    assert.equal(decisions.length, 4, 'one decision a tick: a type left out before planning needs no replan');
     assert.deepEqual(w.counts(), { [CPU]: 7 });
     assert.ok(recs.some((r) => r.unavailable.includes(GPU)), 'the GPU cools down');
     assert.equal(w.ec2.runInputs.filter((r) => r.InstanceType === GPU).length, 1, 'not launched again within the cooldown');

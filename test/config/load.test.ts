@@ -83,6 +83,7 @@ describe('config loading', () => {
     fails(`${GOOD}controller:\n  cluster: c1\n  provider: aws\n  aws:\n    readinessPath: v2/health/ready\n`, /controller\.aws\.readinessPath: .*"\/"/);
     fails(`${GOOD}controller:\n  routerUrl: ftp://x\n`, /controller\.routerUrl: must be an http\(s\) URL/);
     fails(`${GOOD}controller:\n  aws:\n    region: "not a region!!"\n`, /controller\.aws\.region: expected an AWS region such as us-east-1/);
+    for (const region of ['us-east-1', 'us-gov-west-1', 'eusc-de-east-1']) assert.equal(loadConfigFile(write(`${GOOD}controller:\n  aws:\n    region: ${region}\n`)).config.controller?.aws.region, region);
     fails(GOOD.replace('slo: 350ms', `slo: ${'9'.repeat(400)}ms`), /classes\[0\]\.slo: expected a duration/);
     // What would hang the planner or exhaust memory is capped, naming the field.
     fails(GOOD.replace('    bootTime: 2m', '    bootTime: 2m\n    slots: 1000000000'), /pools\[0\]\.slots: Too big: expected number to be <=10000/);

@@ -432,6 +432,20 @@ describe('Reconciler', () => {
     assert.deepEqual(next.actions.map((a) => `${a.kind} ${a.kind === 'launch' ? a.count : a.id}`).sort(), ['launch 1', 'terminate i-2']);
   });
 
+  it('tells the router to forget an instance that died, but not in a dry run', async () => {
+    const { clock, cloud, membership, make } = setup();
+    const r = make();
+    await r.reconcile({ cpu: 2 }, 1);
+    clock.advanceTo(60_000);
+    await r.reconcile({ cpu: 2 }, 1);
+    cloud.kill('i-1');
+    clock.advanceTo(90_000);
+    await r.reconcile({ cpu: 2 }, 1, { dryRun: true });
+    assert.ok(!membership.log.includes('deregister i-1'), 'a dry run changes nothing at the router');
+    await r.reconcile({ cpu: 2 }, 1);
+    assert.ok(membership.log.includes('deregister i-1'));
+  });
+
   it('holds a launch whose answer was lost as pending until sending it again settles it: launched, refused or timed out', async () => {
     const lost = (): MixscaleError => new MixscaleError('MIXSCALE_CLOUD_API', 'RunInstances: TimeoutError: socket hang up', { retryable: true, outcomeUnknown: true });
     const { clock, cloud, make } = setup();

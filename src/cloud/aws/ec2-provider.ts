@@ -33,6 +33,15 @@ export interface Ec2ProviderOptions {
    * is ready. The controller passes `httpReadiness` (OIP's GET /v2/health/ready).
    */
   readonly ready?: (instance: Instance) => Promise<boolean>;
+  /**
+   * How long after its launch an instance is asked (the controller's launch timeout): one this
+   * process first sees older than that was serving before it started (a restarted controller),
+   * and counts as ready without asking; one it has found not ready is asked until it is, so a
+   * node that never gets ready stays pending until the launch timeout ends it. Default: always ask.
+   */
+  readonly readyWithinMs?: number;
+  /** The clock readyWithinMs is measured on (default: the wall clock). */
+  readonly now?: () => number;
   readonly logger?: Logger;
 }
 
@@ -69,8 +78,10 @@ export class Ec2Provider implements CloudProvider {
   readonly name = 'aws';
   private readonly o: Ec2ProviderOptions;
   private readonly log: Logger;
-  /** Running instances whose readiness check has passed (it is not asked again). */
+  /** Running instances whose readiness check has passed, or that were serving before this process (not asked again). */
   private readonly readyIds = new Set<string>();
+  /** Running instances found not ready yet: asked until they are, whatever their age. */
+  private readonly booting = new Set<string>();
 
   constructor(options: Ec2ProviderOptions) {
     this.o = options;
@@ -122,7 +133,8 @@ export class Ec2Provider implements CloudProvider {
   async describe(ids: readonly string[]): Promise<Instance[]> {
     if (ids.length === 0) return [];
     try {
-      const r = await this.o.client.send(new DescribeInstancesCommand({ InstanceIds: [...ids], Filters: [{ Name: `tag:${TAG_CLUSTER}`, Values: [this.o.cluster] }] }));
+      // A filter, not InstanceIds: one id EC2 does not know yet would fail the whole call.
+      const r = await this.o.client.send(new DescribeInstancesCommand({ Filters: [{ Name: 'instance-id', Values: [...ids] }, { Name: `tag:${TAG_CLUSTER}`, Values: [this.o.cluster] }] }));
       return (r.Reservations ?? []).flatMap((res) => (res.Instances ?? []).filter((i) => tag(i, TAG_CLUSTER) === this.o.cluster).flatMap((i) => this.toInstance(i, ANY_STATE) ?? []));
     } catch (e) {
       const mapped = fromAwsError(e, 'DescribeInstances');
@@ -137,12 +149,24 @@ export class Ec2Provider implements CloudProvider {
     const ready = this.o.ready;
     if (ready === undefined) return listed;
     const ids = new Set(listed.map((i) => i.id));
-    for (const id of this.readyIds) if (!ids.has(id)) this.readyIds.delete(id);
-    const asked = listed.filter((i) => i.state === 'running' && !this.readyIds.has(i.id));
+    for (const set of [this.readyIds, this.booting]) for (const id of set) if (!ids.has(id)) set.delete(id);
+    const now = (this.o.now ?? Date.now)();
+    const within = this.o.readyWithinMs ?? Infinity;
+    const asked: Instance[] = [];
+    for (const i of listed) {
+      if (i.state !== 'running' || this.readyIds.has(i.id)) continue;
+      if (this.booting.has(i.id) || now - i.launchedAtMs < within) asked.push(i);
+      else this.readyIds.add(i.id); // serving before this process started
+    }
     const answers = await Promise.all(asked.map((i) => ready(i)));
-    const booting = new Set<string>();
-    asked.forEach((i, k) => (answers[k] === true ? this.readyIds.add(i.id) : booting.add(i.id)));
-    return listed.map((i) => (booting.has(i.id) ? { ...i, state: 'pending' } : i));
+    asked.forEach((i, k) => {
+      if (answers[k] === true) {
+        this.readyIds.add(i.id);
+        this.booting.delete(i.id);
+      } else this.booting.add(i.id);
+    });
+    if (asked.length > 1 && answers.every((a) => a !== true)) this.log.warn({ asked: asked.length }, 'no running instance answered its readiness check: can this controller reach the nodes? (controller.aws.readinessPath: null turns the check off)');
+    return listed.map((i) => (this.booting.has(i.id) ? { ...i, state: 'pending' } : i));
   }
 
   async launch(spec: LaunchSpec): Promise<Instance[]> {
@@ -190,7 +214,8 @@ export class Ec2Provider implements CloudProvider {
     if (ids.length === 0) return;
     let ownedIds: Set<string>;
     try {
-      const r = await this.o.client.send(new DescribeInstancesCommand({ InstanceIds: [...ids], Filters: [{ Name: `tag:${TAG_CLUSTER}`, Values: [this.o.cluster] }] }));
+      // A filter, not InstanceIds: one id EC2 does not know yet would fail the whole call.
+      const r = await this.o.client.send(new DescribeInstancesCommand({ Filters: [{ Name: 'instance-id', Values: [...ids] }, { Name: `tag:${TAG_CLUSTER}`, Values: [this.o.cluster] }] }));
       ownedIds = new Set((r.Reservations ?? []).flatMap((res) => (res.Instances ?? []).filter((i) => tag(i, TAG_CLUSTER) === this.o.cluster).map((i) => i.InstanceId ?? '')));
     } catch (e) {
       const mapped = fromAwsError(e, 'DescribeInstances');

@@ -48,7 +48,7 @@ export const controllerSection = z.strictObject({
       /** Default: the SDK chain (AWS_REGION, profile). */
       region: z
         .string()
-        .regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, { message: 'expected an AWS region such as us-east-1' })
+        .regex(/^[a-z]{2,4}(-[a-z]+)+-\d+$/, { message: 'expected an AWS region such as us-east-1' })
         .optional(),
       /** A compatible endpoint; `--endpoint-url` overrides it. */
       endpointUrl: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),

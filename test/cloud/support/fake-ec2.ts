@@ -124,6 +124,8 @@ export class FakeEc2 {
       if (f.Name?.startsWith('tag:')) {
         const key = f.Name.slice(4);
         list = list.filter((i) => i.tags.some((t) => t.Key === key && values.includes(t.Value ?? '')));
+      } else if (f.Name === 'instance-id') {
+        list = list.filter((i) => values.includes(i.id));
       } else if (f.Name === 'instance-state-name') {
         list = list.filter((i) => values.includes(i.state));
       } else {
