@@ -212,7 +212,15 @@ describe('Reconciler', () => {
     const cloud = new FakeCloud(clock, PRICES, 60_000);
     const membership = new FakeMembership();
     const make = () => new Reconciler({ provider: cloud, membership, clock, priceOf: rules.priceOf, poolOf: rules.poolOf, launchTimeoutMs: 300_000, drainTimeoutMs: 60_000, cluster: 'test' });
-    return { clock, cloud, membership, make };
+    /** A reconciler whose two cpu instances (i-1, i-2) run and are registered, at 60 s. */
+    const serving = async (): Promise<Reconciler> => {
+      const r = make();
+      await r.reconcile({ cpu: 2 }, 1);
+      clock.advanceTo(60_000);
+      await r.reconcile({ cpu: 2 }, 1);
+      return r;
+    };
+    return { clock, cloud, membership, make, serving };
   }
 
   it('launches, then registers the instances with the membership once they run', async () => {
@@ -227,11 +235,8 @@ describe('Reconciler', () => {
   });
 
   it('drains through the membership before it terminates, and terminates once idle', async () => {
-    const { clock, cloud, membership, make } = setup();
-    const r = make();
-    await r.reconcile({ cpu: 2 }, 1);
-    clock.advanceTo(60_000);
-    await r.reconcile({ cpu: 2 }, 1);
+    const { clock, cloud, membership, serving } = setup();
+    const r = await serving();
     const ids = [...membership.registered];
     for (const id of ids) membership.inFlightById.set(id, 2);
     await r.reconcile({ cpu: 1 }, 1);
@@ -321,11 +326,8 @@ describe('Reconciler', () => {
   });
 
   it('replaces an instance that died', async () => {
-    const { clock, cloud, make } = setup();
-    const r = make();
-    await r.reconcile({ cpu: 2 }, 1);
-    clock.advanceTo(60_000);
-    await r.reconcile({ cpu: 2 }, 1);
+    const { clock, cloud, serving } = setup();
+    const r = await serving();
     cloud.kill([...cloud.instances.keys()][0]!);
     const res = await r.reconcile({ cpu: 2 }, 1);
     assert.deepEqual(res.actions.filter((a) => a.kind === 'launch').map((a) => a.kind === 'launch' && a.count), [1]);
@@ -433,11 +435,8 @@ describe('Reconciler', () => {
   });
 
   it('tells the router to forget an instance that died, but not in a dry run', async () => {
-    const { clock, cloud, membership, make } = setup();
-    const r = make();
-    await r.reconcile({ cpu: 2 }, 1);
-    clock.advanceTo(60_000);
-    await r.reconcile({ cpu: 2 }, 1);
+    const { clock, cloud, membership, serving } = setup();
+    const r = await serving();
     cloud.kill('i-1');
     clock.advanceTo(90_000);
     await r.reconcile({ cpu: 2 }, 1, { dryRun: true });
