@@ -162,13 +162,13 @@ class RelayHandler implements Dispatcher.DispatchHandler {
     if (!this.res.write(chunk)) {
       controller.pause();
       // Cutting the connection closes the response: clientClosed then aborts the backend request.
-      this.stalled ??= setTimeout(() => this.res.destroy(), timerMs(this.relay.sendTimeoutMs));
-      this.stalled.unref();
-      this.res.once('drain', () => {
-        clearTimeout(this.stalled);
-        this.stalled = undefined;
-        controller.resume();
-      });
+      if (this.stalled === undefined) {
+        this.stalled = setTimeout(() => this.res.destroy(), timerMs(this.relay.sendTimeoutMs)).unref();
+        this.res.once('drain', () => {
+          this.clearStall();
+          controller.resume();
+        });
+      }
     }
   }
 
@@ -200,6 +200,11 @@ class RelayHandler implements Dispatcher.DispatchHandler {
     this.pending = undefined;
   }
 
+  private clearStall(): void {
+    clearTimeout(this.stalled);
+    this.stalled = undefined;
+  }
+
   private writeHead(): void {
     // Shutting down: the client must not send its next request on this connection.
     if (this.relay.closing()) this.res.shouldKeepAlive = false;
@@ -209,8 +214,9 @@ class RelayHandler implements Dispatcher.DispatchHandler {
   private settle(o: ProxyOutcome): void {
     if (this.settled) return;
     this.settled = true;
-    clearTimeout(this.stalled);
-    this.stalled = undefined;
+    // A relayed answer whose tail the client has not read yet stays under the timer until it has.
+    if (o.kind === 'relayed' && this.stalled !== undefined && !this.res.writableFinished) this.res.once('finish', () => this.clearStall());
+    else this.clearStall();
     this.done(o);
   }
 }
