@@ -42,6 +42,8 @@ export interface ProviderDeps {
   readonly ec2Client?: EC2Client;
   /** The readiness check of running EC2 instances, instead of GET controller.aws.readinessPath (tests). */
   readonly readiness?: (instance: Instance) => Promise<boolean>;
+  /** The instances the router serves (see Ec2ProviderOptions.served). */
+  readonly served?: () => Promise<ReadonlySet<string>>;
   /** Only look (status): the local provider leaves its state file to the running controller. */
   readonly readOnly?: boolean;
   /**
@@ -70,7 +72,9 @@ export function createProvider(loaded: LoadedConfig, s: ControllerSettings, deps
       launchTemplateOf: (pool) => templates.get(pool),
       priceOf,
       backendPort: s.aws.backendPort,
-      ...(s.aws.readinessPath !== null && deps.checkReadiness === true ? { ready: deps.readiness ?? httpReadiness(s.aws.readinessPath), readyWithinMs: s.launchTimeout, now: () => deps.clock.now() } : {}),
+      ...(s.aws.readinessPath !== null && deps.checkReadiness === true
+        ? { ready: deps.readiness ?? httpReadiness(s.aws.readinessPath), ...(deps.served !== undefined ? { served: deps.served } : {}), now: () => deps.clock.now() }
+        : {}),
       logger: deps.logger,
     });
   }
@@ -122,7 +126,9 @@ export function createController(deps: ControllerDeps): Controller {
   const settings = controllerSettings(loaded);
   // A config the planner cannot size (two pools of one type) is refused at start, not at each tick.
   candidatesFromConfig(loaded);
-  const provider = deps.provider ?? createProvider(loaded, settings, { ...deps, clock, checkReadiness: true });
+  const members = deps.membership.members?.bind(deps.membership);
+  const served = members === undefined ? undefined : async (): Promise<ReadonlySet<string>> => new Set([...(await members())].filter(([, b]) => !b.draining).map(([id]) => id));
+  const provider = deps.provider ?? createProvider(loaded, settings, { ...deps, clock, checkReadiness: deps.dryRun !== true, ...(served !== undefined ? { served } : {}) });
   const statusFile = statusPath(loaded, settings);
   // Keep the history of earlier runs (--once from cron appends to it), and their drains.
   const kept: TickSummary[] = [];

@@ -388,6 +388,8 @@ export class Reconciler {
   private readonly unanswered = new Map<string, { readonly spec: LaunchSpec; readonly sinceMs: Ms; readonly placeholders: readonly Instance[] }>();
   /** Instances that left the listing unasked (died): the router is told to forget them. */
   private readonly gone = new Set<string>();
+  /** Registered or draining instances the last listing did not show (gone if the next does not either). */
+  private readonly missedOnce = new Set<string>();
   /** What settling unanswered launches met, reported with the next reconcile's result. */
   private settled: { failures: ActionFailure[]; capacityErrors: string[] } = { failures: [], capacityErrors: [] };
 
@@ -442,12 +444,22 @@ export class Reconciler {
     // it too: a dead instance left there would keep its address, which the cloud may give to a
     // new instance (the router refuses a second backend at one address).
     // (Deregistered by the next reconcile that acts: a dry run changes nothing at the router.)
-    for (const id of this.drainingSince.keys()) if (!seen.has(id)) this.gone.add(id);
-    for (const id of this.registered) if (!seen.has(id)) this.gone.add(id);
-    for (const id of this.gone) {
+    // One listing that misses an instance is not proof it is gone: it must miss two in a row,
+    // else a drain in progress would be forgotten and the instance cut with requests in flight.
+    for (const id of seen) {
+      this.gone.delete(id);
+      this.missedOnce.delete(id);
+    }
+    const missed = new Set<string>();
+    for (const id of [...this.drainingSince.keys(), ...this.registered]) if (!seen.has(id)) missed.add(id);
+    for (const id of missed) {
+      if (!this.missedOnce.has(id)) continue;
+      this.gone.add(id);
       this.drainingSince.delete(id);
       this.registered.delete(id);
     }
+    for (const id of this.missedOnce) if (!missed.has(id)) this.missedOnce.delete(id);
+    for (const id of missed) if (!this.gone.has(id)) this.missedOnce.add(id);
     return out;
   }
 

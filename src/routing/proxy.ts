@@ -215,8 +215,10 @@ class RelayHandler implements Dispatcher.DispatchHandler {
     if (this.settled) return;
     this.settled = true;
     // A relayed answer whose tail the client has not read yet stays under the timer until it has.
-    if (o.kind === 'relayed' && this.stalled !== undefined && !this.res.writableFinished) this.res.once('finish', () => this.clearStall());
-    else this.clearStall();
+    if (o.kind === 'relayed' && this.res.writableLength > 0 && !this.res.destroyed) {
+      this.stalled ??= setTimeout(() => this.res.destroy(), timerMs(this.relay.sendTimeoutMs)).unref();
+      this.res.once('finish', () => this.clearStall());
+    } else this.clearStall();
     this.done(o);
   }
 }

@@ -445,6 +445,23 @@ describe('Reconciler', () => {
     assert.ok(membership.log.includes('deregister i-1'));
   });
 
+  it('takes an instance for gone only when two listings in a row miss it: a drain in progress survives one that does', async () => {
+    const { clock, cloud, membership, serving } = setup();
+    const r = await serving();
+    membership.inFlightById.set('i-2', 3);
+    const drained = await r.reconcile({ cpu: 1 }, 1);
+    assert.ok(drained.actions.some((a) => a.kind === 'drain' && a.id === 'i-2'));
+    const list = cloud.list.bind(cloud);
+    cloud.list = async () => (await list()).filter((i) => i.id !== 'i-2');
+    clock.advanceTo(70_000);
+    await r.reconcile({ cpu: 1 }, 1);
+    cloud.list = list;
+    clock.advanceTo(80_000);
+    const next = await r.reconcile({ cpu: 1 }, 1);
+    assert.ok(!membership.log.includes('deregister i-2'), membership.log.join(', '));
+    assert.deepEqual(next.actions.filter((a) => a.kind === 'launch' || a.id === 'i-2'), [], 'still draining, with requests in flight');
+  });
+
   it('holds a launch whose answer was lost as pending until sending it again settles it: launched, refused or timed out', async () => {
     const lost = (): MixscaleError => new MixscaleError('MIXSCALE_CLOUD_API', 'RunInstances: TimeoutError: socket hang up', { retryable: true, outcomeUnknown: true });
     const { clock, cloud, make } = setup();

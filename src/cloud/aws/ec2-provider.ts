@@ -34,13 +34,14 @@ export interface Ec2ProviderOptions {
    */
   readonly ready?: (instance: Instance) => Promise<boolean>;
   /**
-   * How long after its launch an instance is asked (the controller's launch timeout): one this
-   * process first sees older than that was serving before it started (a restarted controller),
-   * and counts as ready without asking; one it has found not ready is asked until it is, so a
-   * node that never gets ready stays pending until the launch timeout ends it. Default: always ask.
+   * The instances the router serves now (registered, not draining): some controller found them
+   * ready, so they are not asked again (a restarted controller, or one run by cron, that cannot
+   * reach the nodes must not take a serving fleet for a booting one). When it cannot be told
+   * (the router unreachable), running instances are taken as EC2 says. Absent: every running
+   * instance is asked until it answers.
    */
-  readonly readyWithinMs?: number;
-  /** The clock readyWithinMs is measured on (default: the wall clock). */
+  readonly served?: () => Promise<ReadonlySet<string>>;
+  /** The clock instance ages are measured on, for the unreachable-nodes warning (default: the wall clock). */
   readonly now?: () => number;
   readonly logger?: Logger;
 }
@@ -78,10 +79,8 @@ export class Ec2Provider implements CloudProvider {
   readonly name = 'aws';
   private readonly o: Ec2ProviderOptions;
   private readonly log: Logger;
-  /** Running instances whose readiness check has passed, or that were serving before this process (not asked again). */
+  /** Running instances whose readiness check has passed, or that the router serves (not asked again). */
   private readonly readyIds = new Set<string>();
-  /** Running instances found not ready yet: asked until they are, whatever their age. */
-  private readonly booting = new Set<string>();
 
   constructor(options: Ec2ProviderOptions) {
     this.o = options;
@@ -149,24 +148,29 @@ export class Ec2Provider implements CloudProvider {
     const ready = this.o.ready;
     if (ready === undefined) return listed;
     const ids = new Set(listed.map((i) => i.id));
-    for (const set of [this.readyIds, this.booting]) for (const id of set) if (!ids.has(id)) set.delete(id);
-    const now = (this.o.now ?? Date.now)();
-    const within = this.o.readyWithinMs ?? Infinity;
-    const asked: Instance[] = [];
-    for (const i of listed) {
-      if (i.state !== 'running' || this.readyIds.has(i.id)) continue;
-      if (this.booting.has(i.id) || now - i.launchedAtMs < within) asked.push(i);
-      else this.readyIds.add(i.id); // serving before this process started
+    for (const id of this.readyIds) if (!ids.has(id)) this.readyIds.delete(id);
+    let asked = listed.filter((i) => i.state === 'running' && !this.readyIds.has(i.id));
+    if (asked.length === 0) return listed;
+    if (this.o.served !== undefined) {
+      let served: ReadonlySet<string>;
+      try {
+        served = await this.o.served();
+      } catch (e) {
+        this.log.warn({ err: (e as Error).message }, 'the router cannot say which instances it serves; taking running instances as EC2 says');
+        return listed;
+      }
+      for (const i of asked) if (served.has(i.id)) this.readyIds.add(i.id);
+      asked = asked.filter((i) => !served.has(i.id));
     }
     const answers = await Promise.all(asked.map((i) => ready(i)));
-    asked.forEach((i, k) => {
-      if (answers[k] === true) {
-        this.readyIds.add(i.id);
-        this.booting.delete(i.id);
-      } else this.booting.add(i.id);
-    });
-    if (asked.length > 1 && answers.every((a) => a !== true)) this.log.warn({ asked: asked.length }, 'no running instance answered its readiness check: can this controller reach the nodes? (controller.aws.readinessPath: null turns the check off)');
-    return listed.map((i) => (this.booting.has(i.id) ? { ...i, state: 'pending' } : i));
+    const booting = new Set<string>();
+    asked.forEach((i, k) => (answers[k] === true ? this.readyIds.add(i.id) : booting.add(i.id)));
+    // Nodes load their models for minutes; none answering after that suggests they cannot be reached.
+    const now = (this.o.now ?? Date.now)();
+    if (booting.size > 0 && booting.size === asked.length && asked.every((i) => now - i.launchedAtMs > 600_000)) {
+      this.log.warn({ booting: booting.size }, 'no running instance has answered its readiness check for 10 minutes: can this controller reach the nodes? (controller.aws.readinessPath: null turns the check off)');
+    }
+    return listed.map((i) => (booting.has(i.id) ? { ...i, state: 'pending' } : i));
   }
 
   async launch(spec: LaunchSpec): Promise<Instance[]> {

@@ -55,21 +55,33 @@ describe('Ec2Provider readiness', () => {
     assert.equal(paths.length, asked);
   });
 
-  it('asks only within readyWithinMs of a launch, unless it found the instance not ready: a restarted controller keeps a serving fleet, a node that never gets ready stays pending', async () => {
+  it('does not ask what the router serves (some controller found it ready), takes EC2’s word when the router cannot say, and asks the rest whatever their age', async () => {
     const clock = new SimClock(Date.parse('2026-01-05T00:00:00Z'));
     const ec2 = new FakeEc2(clock, 60_000);
-    const make = () => new Ec2Provider({ client: ec2.client, cluster: 'prod', launchTemplateOf: () => 'lt-x', priceOf: () => 0.149, backendPort: port, ready: httpReadiness('/v2/health/ready', 1_000), readyWithinMs: 300_000, now: () => clock.now() });
-    const first = make();
-    const [launched] = await first.launch({ type: 'r5n.large', pool: 'p', count: 1, clientToken: 't-2' });
+    let served: ReadonlySet<string> | Error = new Set();
+    const make = () =>
+      new Ec2Provider({
+        client: ec2.client,
+        cluster: 'prod',
+        launchTemplateOf: () => 'lt-x',
+        priceOf: () => 0.149,
+        backendPort: port,
+        ready: httpReadiness('/v2/health/ready', 1_000),
+        served: async () => {
+          if (served instanceof Error) throw served;
+          return served;
+        },
+        now: () => clock.now(),
+      });
+    const [launched] = await make().launch({ type: 'r5n.large', pool: 'p', count: 1, clientToken: 't-2' });
     ec2.instances.get(launched!.id)!.ip = '127.0.0.1';
     status = 503;
-    clock.advanceTo(clock.now() + 120_000);
-    assert.deepEqual((await first.list()).map((i) => i.state), ['pending']);
-    clock.advanceTo(clock.now() + 600_000); // past the window: still asked, still not ready
-    assert.deepEqual((await first.list()).map((i) => i.state), ['pending'], 'never ready: the launch timeout ends it');
-    // A new process first sees it long after its launch: it was serving before, not asked.
+    clock.advanceTo(clock.now() + 3_600_000); // long past any launch timeout
+    assert.deepEqual((await make().list()).map((i) => i.state), ['pending'], 'never ready, never served: the launch timeout ends it, in any process');
     const asked = paths.length;
+    served = new Error('router unreachable');
     assert.deepEqual((await make().list()).map((i) => i.state), ['running']);
-    assert.equal(paths.length, asked);
-  });
-});
+    served = new Set([launched!.id]);
+    assert.deepEqual((await make().list()).map((i) => i.state), ['running']);
+    assert.equal(paths.length, asked, 'neither asked');
+  });});
