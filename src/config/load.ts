@@ -94,12 +94,17 @@ function lineFinder(doc: Document, counter: LineCounter): (path: ReadonlyArray<P
 
 /** Reads, validates and cross-checks a YAML config file. */
 export function loadConfigFile(path: string): LoadedConfig {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = readFileSync(path, 'utf8');
+    bytes = readFileSync(path);
   } catch (e) {
     throw new ConfigError(`cannot read config ${path}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`, { file: path });
   }
+  // UTF-16 (a byte-order mark FF FE or FE FF, or NUL bytes) reads as one long string of garbage.
+  if ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff) || bytes.subarray(0, 4096).includes(0)) {
+    throw new ConfigError(`${path}: not UTF-8 text (UTF-16?): save it as UTF-8`, { file: path });
+  }
+  const text = bytes.toString('utf8');
   const counter = new LineCounter();
   const doc = parseDocument(text, { lineCounter: counter, prettyErrors: false });
   if (doc.errors.length > 0) {

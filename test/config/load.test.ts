@@ -85,6 +85,9 @@ describe('config loading', () => {
     fails(`${GOOD}controller:\n  aws:\n    region: "not a region!!"\n`, /controller\.aws\.region: expected an AWS region such as us-east-1/);
     for (const region of ['us-east-1', 'us-gov-west-1', 'eusc-de-east-1']) assert.equal(loadConfigFile(write(`${GOOD}controller:\n  aws:\n    region: ${region}\n`)).config.controller?.aws.region, region);
     fails(GOOD.replace('slo: 350ms', `slo: ${'9'.repeat(400)}ms`), /classes\[0\]\.slo: expected a duration/);
+    const utf16 = write('');
+    writeFileSync(utf16, Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(GOOD, 'utf16le')]));
+    assert.throws(() => loadConfigFile(utf16), (e: Error) => e.message === `${utf16}: not UTF-8 text (UTF-16?): save it as UTF-8`);
     // What would hang the planner or exhaust memory is capped, naming the field.
     fails(GOOD.replace('    bootTime: 2m', '    bootTime: 2m\n    slots: 1000000000'), /pools\[0\]\.slots: Too big: expected number to be <=10000/);
     fails(`${GOOD}node:\n  edge:\n    maxBatch: 100000000\n`, /node\.edge\.maxBatch: Too big: expected number to be <=1024/);

@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import { z } from 'zod';
 import { MixscaleError } from '../../core/errors.ts';
 import { formatPath } from '../../config/load.ts';
@@ -63,11 +63,18 @@ function invalid(where: string, message: string, details: Record<string, unknown
 export function loadManifest(dir: string): LoadedManifest {
   const path = join(dir, 'manifest.json');
   if (!existsSync(dir)) throw invalid(dir, 'model folder not found (expected a folder with manifest.json and one ONNX file per stage)');
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw invalid(path, code === 'ENOENT' ? 'not found (a model folder needs a manifest.json)' : code === 'EISDIR' ? 'is a folder, not a file' : (e as Error).message);
+  }
   let raw: unknown;
   try {
-    raw = JSON.parse(readFileSync(path, 'utf8').replace(/^\uFEFF/, ''));
+    raw = JSON.parse(text.replace(/^\uFEFF/, ''));
   } catch (e) {
-    throw invalid(path, existsSync(path) ? `not valid JSON: ${(e as Error).message}` : 'not found (a model folder needs a manifest.json)');
+    throw invalid(path, `not valid JSON: ${(e as Error).message}`);
   }
   const r = manifestSchema.safeParse(raw);
   if (!r.success) {
@@ -107,6 +114,8 @@ export function loadManifest(dir: string): LoadedManifest {
     if (s.inputShape[0] !== -1) throw invalid(path, `stages[${i}].inputShape[0]: the batch dimension must be -1 (dynamic)`);
   }
   const stagePaths = m.stages.map((s, i) => {
+    // A stage file is the model folder's own: a path out of it would be another model's, or none.
+    if (isAbsolute(s.file) || s.file.split(/[\\/]/).includes('..')) throw invalid(path, `stages[${i}].file: "${s.file}" is not a file name inside the model folder`, { stage: i + 1 });
     const p = join(dir, s.file);
     if (!existsSync(p)) throw invalid(path, `stages[${i}].file: ${p} not found`, { stage: i + 1 });
     return p;

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -46,6 +46,20 @@ describe('multi-exit model loading', () => {
   it('names the manifest when the folder has none', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mixscale-model-'));
     await loadFails(dir, /manifest\.json: not found/);
+  });
+
+  it('says so when manifest.json is a folder, and refuses a stage file outside the model folder', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mixscale-model-'));
+    mkdirSync(join(dir, 'manifest.json'));
+    await loadFails(dir, /manifest\.json: is a folder, not a file$/);
+    for (const file of ['/etc/passwd', '../stage1.onnx']) {
+      await loadFails(
+        modelCopy((m) => {
+          (m.stages as Array<Record<string, unknown>>)[0]!.file = file;
+        }),
+        new RegExp(`manifest\\.json: stages\\[0\\]\\.file: "${file.replace(/\./g, '\\.')}" is not a file name inside the model folder`),
+      );
+    }
   });
 
   it('names the stage whose file is missing', async () => {
