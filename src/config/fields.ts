@@ -48,7 +48,10 @@ export const sizeSpec: z.ZodType<SizeSpec> = z.lazy(() =>
     z
       .strictObject({ kind: z.literal('lognormal'), mu: z.number(), sigma: z.number().positive(), min: z.number().positive().optional(), max: z.number().positive().optional() })
       .refine((s) => s.min === undefined || s.max === undefined || s.min <= s.max, { message: 'must be ≤ max', path: ['min'] }),
-    z.strictObject({ kind: z.literal('mixture'), components: z.array(z.strictObject({ weight: z.number().positive(), dist: sizeSpec })).min(1) }),
+    z
+      .strictObject({ kind: z.literal('mixture'), components: z.array(z.strictObject({ weight: z.number().positive(), dist: sizeSpec })).min(1) })
+      // Weights are normalized by their sum: one that overflows it (1e308 twice) loses the others.
+      .refine((s) => Number.isFinite(s.components.reduce((a, c) => a + c.weight, 0)), { message: 'weights must add up to a finite number (they are relative: 1, 2, 0.5 ...)', path: ['components'] }),
     z.strictObject({ kind: z.literal('kairos') }),
   ]),
 ) as z.ZodType<SizeSpec>;

@@ -88,6 +88,7 @@ describe('config loading', () => {
     const utf16 = write('');
     writeFileSync(utf16, Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(GOOD, 'utf16le')]));
     assert.throws(() => loadConfigFile(utf16), (e: Error) => e.message === `${utf16}: not UTF-8 text (UTF-16?): save it as UTF-8`);
+    fails(`${GOOD}sim:\n  rps: 1\n  duration: 1m\n  sizes: { kind: mixture, components: [{ weight: 1e308, dist: { kind: fixed, size: 5 } }, { weight: 1e308, dist: { kind: fixed, size: 50 } }] }\n`, /sim\.sizes\.components: weights must add up to a finite number/);
     // What would hang the planner or exhaust memory is capped, naming the field.
     fails(GOOD.replace('    bootTime: 2m', '    bootTime: 2m\n    slots: 1000000000'), /pools\[0\]\.slots: Too big: expected number to be <=10000/);
     fails(`${GOOD}node:\n  edge:\n    maxBatch: 100000000\n`, /node\.edge\.maxBatch: Too big: expected number to be <=1024/);
