@@ -6,7 +6,7 @@ import { isMixscaleError, TraceError } from '../src/core/errors.ts';
 import { Rng } from '../src/core/rng.ts';
 import { sizeSampler, type SizeSpec } from '../src/core/sizes.ts';
 import type { Ms } from '../src/core/types.ts';
-import { formatDuration } from '../src/core/units.ts';
+import { decimal, formatDuration } from '../src/core/units.ts';
 
 /**
  * Streaming trace readers. A CSV is recognized by its header:
@@ -232,7 +232,7 @@ async function* readRows(opts: TraceOptions, stats: TraceStats): AsyncGenerator<
         }
       }
       const tRaw = f[layout.tCol]!.trim();
-      const tNum = decimalField(tRaw);
+      const tNum = decimal(tRaw);
       const tUnit = layout.kind === 'rates' ? 1000 : 1;
       if (!Number.isFinite(tNum) || tNum < 0) {
         bad(`${layout.kind === 'rates' ? 't_s' : 't_ms'} "${tRaw}" is not a non-negative number`);
@@ -252,7 +252,7 @@ async function* readRows(opts: TraceOptions, stats: TraceStats): AsyncGenerator<
       if (layout.vCol >= 0) {
         const vRaw = f[layout.vCol]!.trim();
         if (layout.kind === 'rates') {
-          v = decimalField(vRaw);
+          v = decimal(vRaw);
           if (!Number.isFinite(v) || v < 0) {
             bad(`${layout.isCount ? 'count' : 'rps'} "${vRaw}" is not a non-negative number`);
             continue;
@@ -262,7 +262,7 @@ async function* readRows(opts: TraceOptions, stats: TraceStats): AsyncGenerator<
             continue;
           }
         } else if (vRaw !== '') {
-          v = decimalField(vRaw);
+          v = decimal(vRaw);
           if (!Number.isFinite(v) || v <= 0) {
             bad(`size "${vRaw}" is not a positive number`);
             continue;
@@ -363,11 +363,6 @@ async function peakMinuteRps(opts: TraceOptions): Promise<number> {
 
 /** The latest time a trace row may have (366 days): past it, its times are absolute, not from its start. */
 const MAX_TRACE_MS = 366 * 86_400_000;
-
-/** A number field written in decimal (`12`, `0.5`, `1e3`); anything else (blank, `0x10`, `Infinity`) is NaN. */
-function decimalField(raw: string): number {
-  return /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(raw) ? Number(raw) : NaN;
-}
 
 /** The most times peakRps may repeat each request of a trace. */
 const MAX_REPLICAS = 10_000;

@@ -3,7 +3,7 @@ import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from '../core/log.ts';
 import { isMixscaleError, MixscaleError } from '../core/errors.ts';
-import { parseDurationMs } from '../core/units.ts';
+import { decimal, parseDurationMs } from '../core/units.ts';
 import { loadConfigFile, type LoadedConfig } from '../config/load.ts';
 
 /** Options every command accepts (declared on the root program). */
@@ -134,13 +134,8 @@ export function notYetAvailable(what: string): never {
   throw new MixscaleError('MIXSCALE_NOT_AVAILABLE', `${what} is not yet available in this version`);
 }
 
-/**
- * A flag's number written in decimal (`12`, `0.5`, `1e3`), else NaN: Number() alone also takes
- * `0x10`, `0b11` and '' (as 0), which no one means on a command line.
- */
-export function decimal(text: string): number {
-  return /^\s*[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?\s*$/i.test(text) ? Number(text) : NaN;
-}
+/** A flag's number written in decimal (see core/units' decimal). */
+export { decimal };
 
 /** A positive number given for `flag`, or a usage error naming the flag and the value. */
 export function positiveNumber(flag: string, text: string): number {

@@ -10,6 +10,14 @@ export function parseDurationMs(value: number | string): number | undefined {
   return Number.isFinite(ms) ? ms : undefined;
 }
 
+/**
+ * A number written in decimal (`12`, `0.5`, `1e3`), else NaN: Number() alone also takes `0x10`,
+ * `0b11` and '' (as 0), which no one means on a command line or in a trace.
+ */
+export function decimal(text: string): number {
+  return /^\s*[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?\s*$/i.test(text) ? Number(text) : NaN;
+}
+
 export function formatDuration(ms: number): string {
   if (ms >= 3_600_000 && ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
   if (ms >= 60_000 && ms % 60_000 === 0) return `${ms / 60_000}m`;
