@@ -151,10 +151,7 @@ export class ControlLoop {
     });
     try {
       budget = this.o.budgetAt(atMs);
-      const fleet = await this.o.reconciler.fleet();
-      // Types the look at the fleet found refused (a launch the cloud ended at once, or one
-      // refused when sent again) cool down before this tick plans.
-      for (const t of this.o.reconciler.refusedTypes()) this.cooldowns.mark(t, this.o.clock.now());
+      const fleet = await this.fleet();
       let utilization: Readonly<Record<string, number>> | undefined;
       try {
         const obs = await this.o.metrics.observe(atMs);
@@ -211,8 +208,7 @@ export class ControlLoop {
         if (first !== undefined) break;
         this.log.warn({ tick: seq, types: refused }, 'no capacity; cooling these types down and replanning');
         first = reconcile;
-        currentFleet = await this.o.reconciler.fleet();
-        for (const t of this.o.reconciler.refusedTypes()) this.cooldowns.mark(t, this.o.clock.now());
+        currentFleet = await this.fleet();
       }
       return done('ok', reconcile !== undefined ? { reconcile } : {});
     } catch (e) {
@@ -220,6 +216,16 @@ export class ControlLoop {
       this.log.error({ tick: seq, code: err.code, err: err.message }, 'control tick failed');
       return done('failed', { error: err });
     }
+  }
+
+  /**
+   * The fleet as the reconciler sees it. Types that look found refused (a launch the cloud ended
+   * at once, or one refused when sent again) cool down before the tick plans with it.
+   */
+  private async fleet(): Promise<Instance[]> {
+    const fleet = await this.o.reconciler.fleet();
+    for (const t of this.o.reconciler.refusedTypes()) this.cooldowns.mark(t, this.o.clock.now());
+    return fleet;
   }
 
   private logDecision(seq: number, budget: number, observed: LoadObservation, decision: TickDecision, r: ReconcileResult): void {

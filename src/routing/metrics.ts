@@ -121,7 +121,7 @@ export class RouterMetrics {
   completed(classIndex: number, b: BackendState, status: number, latencyMs: number): void {
     const cell = this.cell(b, classIndex);
     cell.latency.record(latencyMs);
-    if (!this.gone.has(b)) cell.statuses.set(status, (cell.statuses.get(status) ?? 0) + 1);
+    this.countStatus(cell, b, status);
     const slot = this.current();
     const c = slot.classes[classIndex]!;
     c.completed++;
@@ -143,9 +143,12 @@ export class RouterMetrics {
    * summaries or the snapshot.
    */
   ended(classIndex: number, b: BackendState, status: number): void {
-    if (this.gone.has(b)) return; // its series have ended
-    const cell = this.cell(b, classIndex);
-    cell.statuses.set(status, (cell.statuses.get(status) ?? 0) + 1);
+    this.countStatus(this.cell(b, classIndex), b, status);
+  }
+
+  /** One answer of `status` in requests_total; none for a removed backend, whose series have ended. */
+  private countStatus(cell: Cell, b: BackendState, status: number): void {
+    if (!this.gone.has(b)) cell.statuses.set(status, (cell.statuses.get(status) ?? 0) + 1);
   }
 
   /**

@@ -16,8 +16,8 @@ export interface RelayOptions {
    * connection is cut: a client that stops reading must not hold a backend slot forever.
    */
   readonly sendTimeoutMs: number;
-  /** Whether the router is shutting down: answers then say `connection: close`. */
-  readonly closing: () => boolean;
+  /** Called before the answer's head is written (the router ends the connection with it while shutting down). */
+  readonly beforeHead: (res: ServerResponse) => void;
 }
 
 /**
@@ -206,8 +206,7 @@ class RelayHandler implements Dispatcher.DispatchHandler {
   }
 
   private writeHead(): void {
-    // Shutting down: the client must not send its next request on this connection.
-    if (this.relay.closing()) this.res.shouldKeepAlive = false;
+    this.relay.beforeHead(this.res);
     this.res.writeHead(this.status, this.headers);
   }
 

@@ -193,7 +193,7 @@ export class InferRouter {
 
   constructor(private readonly o: InferRouterOptions) {
     this.debug = o.log.isLevelEnabled('debug');
-    this.relay = { sendTimeoutMs: o.sendTimeoutMs, closing: () => this.closing };
+    this.relay = { sendTimeoutMs: o.sendTimeoutMs, beforeHead: (res) => this.lastOnConnection(res) };
     this.waiting = o.lateBinding === undefined ? undefined : new WaitQueue<Waiter>(o.lateBinding.maxWaiting);
   }
 

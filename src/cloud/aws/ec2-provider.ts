@@ -9,13 +9,13 @@ import {
   type _InstanceType,
 } from '@aws-sdk/client-ec2';
 import { request } from 'undici';
+import { timerMs } from '../../core/clock.ts';
 import { MixscaleError } from '../../core/errors.ts';
 import { silentLogger, type Logger } from '../../core/log.ts';
 import type { Instance, InstanceState } from '../../core/types.ts';
 import { ownedPrice, type CloudProvider, type LaunchSpec } from '../provider.ts';
 import { fromAwsError } from './errors.ts';
 import { MANAGED_BY, TAG_CLUSTER, TAG_MANAGED_BY, TAG_POOL } from './tags.ts';
-import { timerMs } from '../../core/clock.ts';
 
 export interface Ec2ProviderOptions {
   readonly client: EC2Client;
@@ -132,15 +132,19 @@ export class Ec2Provider implements CloudProvider {
   async describe(ids: readonly string[]): Promise<Instance[]> {
     if (ids.length === 0) return [];
     try {
-      // A filter, not InstanceIds: one id EC2 does not know yet would fail the whole call.
-      const r = await this.o.client.send(new DescribeInstancesCommand({ Filters: [{ Name: 'instance-id', Values: [...ids] }, { Name: `tag:${TAG_CLUSTER}`, Values: [this.o.cluster] }] }));
-      return (r.Reservations ?? []).flatMap((res) => (res.Instances ?? []).filter((i) => tag(i, TAG_CLUSTER) === this.o.cluster).flatMap((i) => this.toInstance(i, ANY_STATE) ?? []));
+      return (await this.ownedOf(ids)).flatMap((i) => this.toInstance(i, ANY_STATE) ?? []);
     } catch (e) {
-      const mapped = fromAwsError(e, 'DescribeInstances');
-      // Too new for EC2's reads to know (eventual consistency): not visible yet.
-      if (mapped.details.awsCode === 'InvalidInstanceID.NotFound') return [];
-      throw mapped;
+      throw fromAwsError(e, 'DescribeInstances');
     }
+  }
+
+  /**
+   * Those of `ids` that carry this cluster's tag, in any state. By filter, not InstanceIds: one
+   * id EC2 does not know (yet) would fail the whole call; a filter leaves it out.
+   */
+  private async ownedOf(ids: readonly string[]): Promise<Ec2Instance[]> {
+    const r = await this.o.client.send(new DescribeInstancesCommand({ Filters: [{ Name: 'instance-id', Values: [...ids] }, { Name: `tag:${TAG_CLUSTER}`, Values: [this.o.cluster] }] }));
+    return (r.Reservations ?? []).flatMap((res) => (res.Instances ?? []).filter((i) => tag(i, TAG_CLUSTER) === this.o.cluster));
   }
 
   /** Running instances not ready yet are pending (see `ready`); those ready once stay running. */
@@ -218,9 +222,7 @@ export class Ec2Provider implements CloudProvider {
     if (ids.length === 0) return;
     let ownedIds: Set<string>;
     try {
-      // A filter, not InstanceIds: one id EC2 does not know yet would fail the whole call.
-      const r = await this.o.client.send(new DescribeInstancesCommand({ Filters: [{ Name: 'instance-id', Values: [...ids] }, { Name: `tag:${TAG_CLUSTER}`, Values: [this.o.cluster] }] }));
-      ownedIds = new Set((r.Reservations ?? []).flatMap((res) => (res.Instances ?? []).filter((i) => tag(i, TAG_CLUSTER) === this.o.cluster).map((i) => i.InstanceId ?? '')));
+      ownedIds = new Set((await this.ownedOf(ids)).map((i) => i.InstanceId ?? ''));
     } catch (e) {
       const mapped = fromAwsError(e, 'DescribeInstances');
       // An id EC2 does not know at all is certainly not ours.
