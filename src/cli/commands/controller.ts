@@ -179,7 +179,7 @@ async function runController(cmd: Command, opts: ControllerOptions): Promise<voi
   if (server !== undefined) await new Promise<void>((r) => server.close(() => r()));
 }
 
-async function showStatus(cmd: Command): Promise<void> {
+async function showStatus(cmd: Command, opts: { endpointUrl?: string }): Promise<void> {
   checkJsonFile(cmd);
   const loaded = requireConfig(cmd);
   const logger = loggerFor(cmd);
@@ -190,7 +190,7 @@ async function showStatus(cmd: Command): Promise<void> {
   let fleet: Instance[] | undefined;
   let fleetError: string | undefined;
   try {
-    fleet = await createProvider(loaded, s, { clock, logger, readOnly: true }).list();
+    fleet = await createProvider(loaded, s, { clock, logger, readOnly: true, ...(opts.endpointUrl !== undefined ? { endpointUrl: opts.endpointUrl } : {}) }).list();
   } catch (e) {
     fleetError = (e as Error).message;
   }
@@ -251,7 +251,7 @@ function controllerRunning(pid: number): boolean {
  * reached) and terminated. For local runs, where the nodes outlive the controller on purpose.
  * Refuses while the cluster's controller runs (it would launch them again at its next tick).
  */
-async function tearDown(cmd: Command, opts: { dryRun?: boolean; force?: boolean }): Promise<void> {
+async function tearDown(cmd: Command, opts: { dryRun?: boolean; force?: boolean; endpointUrl?: string }): Promise<void> {
   checkJsonFile(cmd);
   const loaded = requireConfig(cmd);
   const logger = loggerFor(cmd);
@@ -274,7 +274,7 @@ async function tearDown(cmd: Command, opts: { dryRun?: boolean; force?: boolean 
       logger.warn({ pid: status.pid }, 'tearing down while the controller runs (--force): it will launch the fleet again at its next tick');
     }
   }
-  const provider = createProvider(loaded, s, { clock: new RealClock(), logger });
+  const provider = createProvider(loaded, s, { clock: new RealClock(), logger, ...(opts.endpointUrl !== undefined ? { endpointUrl: opts.endpointUrl } : {}) });
   const fleet = await provider.list();
   const ids = fleet.map((i) => i.id);
   if (!(opts.dryRun ?? false) && ids.length > 0) {
@@ -343,11 +343,33 @@ Examples:
   controller
     .command('status')
     .description('print the fleet, spend rate vs budget, and the last decisions')
-    .action(async (_opts: unknown, cmd: Command) => showStatus(cmd));
+    .option('--endpoint-url <url>', 'AWS endpoint for EC2 (compatible services)', endpointUrlArg)
+    .action(async (opts: { endpointUrl?: string }, cmd: Command) => showStatus(cmd, subcommandOptions(cmd, opts, ['endpointUrl'])));
   controller
     .command('down')
     .description('terminate every instance of the cluster (deregistering it from the router first)')
     .option('--dry-run', 'list what would be terminated')
     .option('--force', 'tear down even while the cluster’s controller runs (it will launch again)')
-    .action(async (opts: { dryRun?: boolean; force?: boolean }, cmd: Command) => tearDown(cmd, opts));
+    .option('--endpoint-url <url>', 'AWS endpoint for EC2 (compatible services)', endpointUrlArg)
+    .action(async (opts: { dryRun?: boolean; force?: boolean; endpointUrl?: string }, cmd: Command) => tearDown(cmd, subcommandOptions(cmd, opts, ['dryRun', 'endpointUrl'])));
+}
+
+/**
+ * A subcommand's options, taking those it shares with the loop from wherever commander put
+ * them: the loop's command reads its own flags after the subcommand's name too, so
+ * `controller down --dry-run` set the loop's --dry-run, and down, not seeing it, terminated
+ * the fleet. A loop-only flag given to a subcommand is refused rather than ignored.
+ */
+function subcommandOptions<T extends object>(cmd: Command, own: T, shared: ReadonlyArray<keyof ControllerOptions>): T {
+  const loop = (cmd.parent?.opts() ?? {}) as ControllerOptions;
+  const out = { ...own } as Record<string, unknown>;
+  for (const [key, value] of Object.entries(loop)) {
+    if (value === undefined) continue;
+    if (!shared.includes(key as keyof ControllerOptions)) {
+      const flag = `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+      throw new MixscaleError('MIXSCALE_USAGE', `controller ${cmd.name()}: ${flag} is an option of the control loop, not of ${cmd.name()}`);
+    }
+    out[key] ??= value;
+  }
+  return out as T;
 }

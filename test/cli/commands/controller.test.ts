@@ -125,6 +125,24 @@ describe('mixscale controller', function () {
     assert.deepEqual(state.instances, []);
   });
 
+  it('down --dry-run lists the fleet and terminates nothing; a loop-only flag after down or status is refused', async () => {
+    const config = writeConfig(dir, router.url);
+    const r = await cli(['--config', config, '--log-level', 'silent', 'controller', '--once'], { MIXSCALE_ADMIN_TOKEN: TOKEN });
+    assert.equal(r.code, 0, r.stderr);
+    const dry = await cli(['--config', config, '--log-level', 'silent', 'controller', 'down', '--dry-run'], { MIXSCALE_ADMIN_TOKEN: TOKEN });
+    assert.equal(dry.code, 0, dry.stderr);
+    assert.match(dry.stdout, /would terminate 3/);
+    const state = JSON.parse(readFileSync(join(dir, '.mixscale', 'local-clitest.json'), 'utf8')) as { instances: Array<{ pid: number }> };
+    assert.equal(state.instances.length, 3);
+    for (const i of state.instances) process.kill(i.pid, 0); // still running
+    assert.ok(!router.calls.some((c) => c.startsWith('DELETE')), 'nothing deregistered');
+    for (const args of [['down', '--once'], ['status', '--dry-run']]) {
+      const bad = await cli(['--config', config, '--log-level', 'silent', 'controller', ...args]);
+      assert.equal(bad.code, 2, args.join(' '));
+      assert.match(bad.stderr, new RegExp(`^mixscale: controller ${args[0]!}: ${args[1]!} is an option of the control loop, not of ${args[0]!}\n$`));
+    }
+  });
+
   it('a dry run and down go ahead with a short admin token (down terminates, only without telling the router)', async () => {
     const config = writeConfig(dir, router.url);
     const dry = await cli(['--config', config, '--log-level', 'silent', 'controller', '--dry-run', '--once'], { MIXSCALE_ADMIN_TOKEN: 'short' });
