@@ -70,6 +70,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (isMixscaleError(e)) {
       process.stderr.write(`mixscale: ${e.message}\n`);
       if (e.code === 'MIXSCALE_NOT_AVAILABLE') return 2;
+      if (e.code === 'MIXSCALE_INTERRUPTED') return 130;
       return e.userFault ? 2 : 1;
     }
     process.stderr.write(`mixscale: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);

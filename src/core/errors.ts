@@ -20,6 +20,7 @@ export type ErrorCode =
   | 'MIXSCALE_CLOUD_API'
   | 'MIXSCALE_BACKEND_UNAVAILABLE'
   | 'MIXSCALE_NOT_AVAILABLE'
+  | 'MIXSCALE_INTERRUPTED'
   | 'MIXSCALE_INTERNAL';
 
 const USER_FAULT: ReadonlySet<ErrorCode> = new Set<ErrorCode>([

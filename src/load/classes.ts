@@ -19,6 +19,7 @@ export function parseClassMix(text: string): ClassMix {
     if (extra !== undefined || name === undefined || !/^[a-z0-9][a-z0-9_-]*$/i.test(name) || !(s > 0)) {
       throw new MixscaleError('MIXSCALE_USAGE', `--classes: "${p}" is not name:share with a positive share (e.g. interactive:0.3)`);
     }
+    if (name === 'all') throw new MixscaleError('MIXSCALE_USAGE', '--classes: "all" names the total over every class in the report; give the class another name');
     if (names.includes(name)) throw new MixscaleError('MIXSCALE_USAGE', `--classes: class "${name}" is given twice; give each class once with its share`);
     names.push(name);
     shares.push(s);

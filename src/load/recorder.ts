@@ -18,6 +18,8 @@ export class LoadRecorder {
   private readonly hist = new Map<string, LatencyHistogram>();
   private readonly counts = new Map<string, { sent: number; ok: number; failed: number }>();
   readonly failures = new Map<string, number>();
+  /** The first failure's message per reason. */
+  readonly failureExamples = new Map<string, string>();
   /** How late the generator sent, beyond the intended time (its own lag, ms). */
   readonly sendLag = new LatencyHistogram();
 
@@ -33,9 +35,10 @@ export class LoadRecorder {
     h.record(latencyMs);
   }
 
-  failed(cls: string, reason: string): void {
+  failed(cls: string, reason: string, message?: string): void {
     this.count(cls).failed++;
     this.failures.set(reason, (this.failures.get(reason) ?? 0) + 1);
+    if (message !== undefined && !this.failureExamples.has(reason)) this.failureExamples.set(reason, message);
   }
 
   get totals(): { sent: number; ok: number; failed: number } {
@@ -48,7 +51,7 @@ export class LoadRecorder {
     return t;
   }
 
-  /** Per class, sorted by name, plus `all`. */
+  /** Per class, sorted by name, plus `all` (a name the class mix may not use). */
   classes(): Record<string, ClassReport> {
     const out: Record<string, ClassReport> = {};
     const all = new LatencyHistogram();

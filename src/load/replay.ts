@@ -23,6 +23,10 @@ export interface ReplayOptions {
   readonly seed?: number;
   /** Called after every send and every answer. */
   readonly onProgress?: (p: ReplayProgress) => void;
+  /** Aborted (Ctrl-C): no more sends; requests in flight get `graceMs` to answer, then are counted as `interrupted`. */
+  readonly signal?: AbortSignal;
+  /** With `signal`: how long requests in flight may still answer (default 2 s). */
+  readonly graceMs?: Ms;
   /** Called with every answer (for scripts that read response parameters). */
   readonly onResponse?: (r: { cls: string; size: number; intendedMs: Ms; latencyMs: Ms; status: number; body: unknown }) => void;
 }
@@ -39,10 +43,14 @@ export interface ReplayReport {
   readonly ok: number;
   readonly failed: number;
   readonly failures: Record<string, number>;
+  /** The first failure of each reason, as the target said it (its `error`, or the start of its body). */
+  readonly failureExamples: Record<string, string>;
+  /** True when the replay was stopped (Ctrl-C) before the trace's end. */
+  readonly interrupted: boolean;
   /** Wall time from the first intended send to the last answer. */
   readonly durationMs: Ms;
-  /** Arrivals per second the trace asked for over its span. */
-  readonly offeredRps: number;
+  /** Arrivals per second the trace asked for, between its first and last arrival (null with fewer than two). */
+  readonly offeredRps: number | null;
   readonly classes: Record<string, ClassReport>;
   /** How late the generator itself sent (p99 / max ms): large values mean this machine could not keep up. */
   readonly sendLagMs: { p99: number; max: number };
@@ -59,7 +67,12 @@ export function inferUrl(target: string, model: string): URL {
     throw new MixscaleError('MIXSCALE_USAGE', `--target: "${target}" is not a URL (e.g. http://127.0.0.1:8080)`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new MixscaleError('MIXSCALE_USAGE', `--target: "${target}" must be http(s)`);
-  if (!/\/v2\/models\/[^/]+\/infer$/.test(url.pathname)) url = new URL(`/v2/models/${encodeURIComponent(model)}/infer`, url);
+  // A full infer URL (versioned or not) is used as given; a base URL, with or without a path
+  // prefix (a gateway's), gets the model's infer path appended.
+  if (!/\/v2\/models\/[^/]+(\/versions\/[^/]+)?\/infer$/.test(url.pathname)) {
+    url = new URL(url.href);
+    url.pathname = `${url.pathname.replace(/\/+$/, '')}/v2/models/${encodeURIComponent(model)}/infer`;
+  }
   return url;
 }
 
@@ -76,6 +89,7 @@ export async function replayTrace(opts: ReplayOptions, clock: Clock): Promise<Re
   const inflight = new Set<Promise<void>>();
   const timeoutMs = opts.timeoutMs ?? 30_000;
   const progress = (): void => opts.onProgress?.(rec.totals);
+  let firstT: number | undefined;
   let lastT = 0;
   // The clock starts once the first arrival is read: reading a trace (and, for --peak-rps, a
   // first pass over it) must not make the first sends late.
@@ -85,29 +99,35 @@ export async function replayTrace(opts: ReplayOptions, clock: Clock): Promise<Re
   let lastAnswerAt = start;
   const fleet = new FleetWatch(url.origin, clock);
   fleet.start(start);
+  const stop = opts.signal;
+  const stopped = (): boolean => stop?.aborted === true;
+  const cancel = new AbortController();
   try {
-    for (let next = first; next.done !== true; next = await arrivals.next()) {
+    for (let next = first; next.done !== true && !stopped(); next = await arrivals.next()) {
       const a = next.value;
       const intended = start + a.tMs;
-      lastT = a.tMs;
       const wait = intended - clock.now();
-      if (wait > 0.5) await clock.sleep(wait);
+      if (wait > 0.5) await sleepUnless(clock, wait, stop);
+      if (stopped()) break;
+      firstT ??= a.tMs;
+      lastT = a.tMs;
       const size = Math.max(1, Math.round(a.size ?? 1));
       const cls = opts.classes === undefined ? 'all' : pickClass(opts.classes, rng);
       const body = opts.payload.body(size, opts.classes === undefined ? undefined : cls);
       rec.sent(cls, Math.max(0, clock.now() - intended));
       // --timeout counts from the intended send, time waiting for a connection included.
-      const p = send(pool, url, body, Math.max(1, intended + timeoutMs - clock.now()))
+      const p = send(pool, url, body, Math.max(1, intended + timeoutMs - clock.now()), cancel.signal)
         .then(({ status, payload }) => {
           lastAnswerAt = clock.now();
           const latency = lastAnswerAt - intended;
           if (status === 200) rec.ok(cls, latency);
-          else rec.failed(cls, `http ${status}`);
+          else rec.failed(cls, `http ${status}`, errorText(payload));
           opts.onResponse?.({ cls, size, intendedMs: intended - start, latencyMs: latency, status, body: payload });
         })
         .catch((e: unknown) => {
+          if (cancel.signal.aborted) return rec.failed(cls, 'interrupted');
           lastAnswerAt = clock.now();
-          rec.failed(cls, errorReason(e));
+          rec.failed(cls, errorReason(e), e instanceof Error ? e.message : undefined);
         })
         .finally(() => {
           inflight.delete(p);
@@ -116,7 +136,14 @@ export async function replayTrace(opts: ReplayOptions, clock: Clock): Promise<Re
       inflight.add(p);
       progress();
     }
-    await Promise.all(inflight);
+    const all = Promise.all(inflight);
+    if (stopped()) {
+      const settled = new AbortController();
+      void all.then(() => settled.abort());
+      await sleepUnless(clock, opts.graceMs ?? 2000, settled.signal);
+      cancel.abort();
+    }
+    await all;
   } finally {
     await fleet.stop();
     await pool.close();
@@ -124,13 +151,15 @@ export async function replayTrace(opts: ReplayOptions, clock: Clock): Promise<Re
     await arrivals.return?.(undefined);
   }
   const t = rec.totals;
-  const spanS = Math.max(lastT, 1) / 1000;
+  const spanMs = lastT - (firstT ?? lastT);
   return {
     target: url.href,
     ...t,
     failures: Object.fromEntries(rec.failures),
+    failureExamples: Object.fromEntries(rec.failureExamples),
+    interrupted: stopped(),
     durationMs: Math.max(lastAnswerAt, start + lastT) - start,
-    offeredRps: t.sent / spanS,
+    offeredRps: t.sent > 1 && spanMs > 0 ? ((t.sent - 1) * 1000) / spanMs : null,
     classes: rec.classes(),
     sendLagMs: { p99: rec.sendLag.quantile(0.99), max: rec.sendLag.maxMs },
     trace: stats,
@@ -138,11 +167,28 @@ export async function replayTrace(opts: ReplayOptions, clock: Clock): Promise<Re
   };
 }
 
+/** Sleeps `ms` on the clock, or until `signal` aborts. */
+function sleepUnless(clock: Clock, ms: Ms, signal: AbortSignal | undefined): Promise<void> {
+  if (signal?.aborted === true) return Promise.resolve();
+  return new Promise((resolve) => {
+    const onAbort = (): void => {
+      clock.clearTimeout(timer);
+      resolve();
+    };
+    const timer = clock.setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
 /** A request not answered within --timeout of its intended send time. */
 class ReplayTimeout extends Error {}
 
-async function send(pool: Pool, url: URL, body: string, timeoutMs: Ms): Promise<{ status: number; payload: unknown }> {
-  const signal = AbortSignal.timeout(timerMs(Math.ceil(timeoutMs)));
+async function send(pool: Pool, url: URL, body: string, timeoutMs: Ms, cancel: AbortSignal): Promise<{ status: number; payload: unknown }> {
+  const timeout = AbortSignal.timeout(timerMs(Math.ceil(timeoutMs)));
+  const signal = AbortSignal.any([timeout, cancel]);
   let text: string;
   let status: number;
   try {
@@ -150,7 +196,7 @@ async function send(pool: Pool, url: URL, body: string, timeoutMs: Ms): Promise<
     status = r.statusCode;
     text = await r.body.text();
   } catch (e) {
-    if (signal.aborted) throw new ReplayTimeout();
+    if (timeout.aborted) throw new ReplayTimeout();
     throw e;
   }
   let payload: unknown = text;
@@ -160,6 +206,13 @@ async function send(pool: Pool, url: URL, body: string, timeoutMs: Ms): Promise<
     // a non-JSON answer (a proxy's error page): keep the text
   }
   return { status, payload };
+}
+
+/** What a failed answer said: its OIP `error`, else the start of its text. */
+function errorText(payload: unknown): string | undefined {
+  const error = typeof payload === 'object' && payload !== null ? (payload as { error?: unknown }).error : undefined;
+  const text = typeof error === 'string' ? error : typeof payload === 'string' ? payload : JSON.stringify(payload);
+  return text === undefined || text.trim() === '' ? undefined : text.trim().slice(0, 300);
 }
 
 function errorReason(e: unknown): string {

@@ -55,6 +55,10 @@ describe('load payloads and classes', () => {
     assert.throws(() => parseClassMix(''), /--classes: expected name:share/);
   });
 
+  it('rejects the class name "all", which the report uses for the total (its requests vanished under it)', () => {
+    assert.throws(() => parseClassMix('all:0.5,b:0.5'), /^MixscaleError: --classes: "all" names the total over every class/);
+  });
+
   it('rejects a class given twice instead of merging it', () => {
     assert.throws(() => parseClassMix('a:1,b:1,a:2'), /^MixscaleError: --classes: class "a" is given twice/);
   });

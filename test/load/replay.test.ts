@@ -8,7 +8,7 @@ import { RealClock } from '../../src/core/clock.ts';
 import { parseClassMix } from '../../src/load/classes.ts';
 import { PayloadBuilder } from '../../src/load/payload.ts';
 import { inferUrl, replayTrace } from '../../src/load/replay.ts';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 const BIN = fileURLToPath(new URL('../../bin/mixscale.js', import.meta.url));
@@ -146,6 +146,57 @@ describe('load generator (trace replay)', function () {
     assert.deepEqual(report.failures, { ECONNREFUSED: 3 });
   });
 
+  it("keeps the first answer of each failure reason, so the report says why (the node's own words)", async () => {
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'latency_ms: 8 ms is impossible for 10 rows' })));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const report = await replayTrace({ trace: { path: trace, durationMs: 250 }, target: url, model: 'rm2', payload }, new RealClock());
+      assert.deepEqual(report.failures, { 'http 400': 3 });
+      assert.deepEqual(report.failureExamples, { 'http 400': 'latency_ms: 8 ms is impossible for 10 rows' });
+    } finally {
+      server.close();
+    }
+  });
+
+  it('reports the offered rate between the first and last arrival, and none for a single arrival', async () => {
+    const s = await stub(() => 1);
+    try {
+      const two = join(dir, 'two.csv');
+      writeFileSync(two, 't_ms,size\n0,1\n500,1\n');
+      assert.equal((await replayTrace({ trace: { path: two }, target: s.url, model: 'rm2', payload }, new RealClock())).offeredRps, 2);
+      const one = join(dir, 'one.csv');
+      writeFileSync(one, 't_ms,size\n0,1\n');
+      assert.equal((await replayTrace({ trace: { path: one }, target: s.url, model: 'rm2', payload }, new RealClock())).offeredRps, null);
+    } finally {
+      s.server.close();
+    }
+  });
+
+  it('on interrupt stops sending, waits a grace period for the answers in flight, and counts the rest as interrupted', async () => {
+    // Interrupted at 250 ms with a 100 ms grace: requests at 0, 100 and 200 ms were sent; the
+    // first answers after 50 ms, the others would take 5 s and are cut when the grace ends.
+    const s = await stub((i) => (i === 0 ? 50 : 5000));
+    try {
+      const stop = new AbortController();
+      setTimeout(() => stop.abort(), 250);
+      const clock = new RealClock();
+      const t0 = clock.now();
+      const report = await replayTrace({ trace: { path: trace }, target: s.url, model: 'rm2', payload, signal: stop.signal, graceMs: 100 }, clock);
+      assert.equal(report.interrupted, true);
+      assert.equal(report.sent, 3);
+      assert.equal(report.ok, 1);
+      assert.deepEqual(report.failures, { interrupted: 2 });
+      assert.ok(clock.now() - t0 < 1000, 'did not wait for the 5 s answers');
+    } finally {
+      s.server.closeAllConnections();
+      s.server.close();
+    }
+  });
+
   it('times a request out --timeout after its intended send, time queued for a connection included', async () => {
     // One connection, three arrivals at 0 ms, each answer 400 ms: the second would answer at
     // 800 ms and the third at 1200 ms, past a 600 ms timeout that only counted from the socket.
@@ -184,9 +235,12 @@ describe('load generator (trace replay)', function () {
     }
   });
 
-  it('accepts a base URL or a full infer URL as the target', () => {
+  it('accepts a base URL (a gateway path prefix kept) or a full infer URL, versioned or not, as the target', () => {
     assert.equal(inferUrl('http://127.0.0.1:8080', 'rm2').href, 'http://127.0.0.1:8080/v2/models/rm2/infer');
     assert.equal(inferUrl('http://127.0.0.1:8080/v2/models/x/infer', 'rm2').href, 'http://127.0.0.1:8080/v2/models/x/infer');
+    assert.equal(inferUrl('http://127.0.0.1:8080/v2/models/x/versions/1/infer', 'rm2').href, 'http://127.0.0.1:8080/v2/models/x/versions/1/infer');
+    assert.equal(inferUrl('http://gw:8080/serving/', 'rm2').href, 'http://gw:8080/serving/v2/models/rm2/infer');
+    assert.equal(inferUrl('http://gw:8080/serving', 'rm2').href, 'http://gw:8080/serving/v2/models/rm2/infer');
     assert.throws(() => inferUrl('localhost:8080', 'rm2'), /--target: "localhost:8080" must be http\(s\)|is not a URL/);
   });
 
@@ -213,6 +267,33 @@ describe('load generator (trace replay)', function () {
 
 describe('mixscale load (usage)', function () {
   this.timeout(30_000);
+  it('Ctrl-C prints the summary of what was sent, writes the JSON report marked interrupted, and exits 130', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mixscale-load-'));
+    const s = await stub(() => 1);
+    try {
+      writeFileSync(join(dir, 't.csv'), `t_ms,size\n${Array.from({ length: 100 }, (_, i) => `${i * 100},1`).join('\n')}\n`);
+      const json = join(dir, 'out.json');
+      const child = spawn(process.execPath, [BIN, 'load', '--trace', join(dir, 't.csv'), '--target', s.url, '--no-progress', '--json', json]);
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      // Interrupted once a few requests have arrived (the whole trace takes 10 s).
+      while (s.seen.length < 3) await new Promise((r) => setTimeout(r, 20));
+      child.kill('SIGINT');
+      const code = await new Promise<number | null>((r) => child.on('close', r));
+      assert.equal(code, 130, stderr);
+      assert.match(stdout, /requests in .* failed, interrupted/);
+      assert.match(stderr, /^mixscale: load: interrupted after \d+ requests; the report covers those\n$/);
+      const report = JSON.parse(readFileSync(json, 'utf8')) as { interrupted: boolean; sent: number };
+      assert.equal(report.interrupted, true);
+      assert.ok(report.sent >= 3 && report.sent < 100, `sent ${report.sent}`);
+    } finally {
+      s.server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
 
   it('targets the router of --config when no --target is given', async () => {
     const s = await stub(() => 1);

@@ -112,6 +112,16 @@ Latency counts from each request's intended send time (open loop, no coordinated
       }
       const bar = opts.progress ? new SingleBar({ stream: process.stderr, format: 'load [{bar}] {value}/{total} sent | {ok} ok | {failed} failed', hideCursor: true }) : undefined;
       bar?.start(total, 0, { ok: 0, failed: 0 });
+      // Ctrl-C (or SIGTERM) stops sending and reports what was measured, as wrk does; a second
+      // one quits at once.
+      const interrupt = new AbortController();
+      const onSignal = (): void => {
+        if (!interrupt.signal.aborted) return interrupt.abort();
+        bar?.stop();
+        process.exit(130);
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
       let report: ReplayReport;
       try {
         report = await replayTrace(
@@ -124,19 +134,21 @@ Latency counts from each request's intended send time (open loop, no coordinated
             connections: opts.connections,
             timeoutMs: opts.timeout,
             seed: opts.seed,
+            signal: interrupt.signal,
             onProgress: (p) => bar?.update(p.sent, { ok: p.ok, failed: p.failed }),
           },
           new RealClock(),
         );
       } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
         bar?.stop();
       }
       if (g.json !== undefined && g.json !== false) {
         const text = `${JSON.stringify(report, null, 2)}\n`;
         if (typeof g.json !== 'string') {
           process.stdout.write(text);
-          noneSucceeded(report);
-          return;
+          return endOf(report);
         }
         // A write that fails still prints the summary; the failure comes after it.
         try {
@@ -147,12 +159,16 @@ Latency counts from each request's intended send time (open loop, no coordinated
         }
       }
       process.stdout.write(`${summarize(report)}\n`);
-      noneSucceeded(report);
+      endOf(report);
     });
 }
 
-/** A replay where no request succeeded fails (exit 1), after its report is out: the target is down or refuses everything. */
-function noneSucceeded(r: ReplayReport): void {
+/**
+ * After the report is out: an interrupted replay exits 130 (as a shell reports Ctrl-C), and
+ * one where no request succeeded fails (exit 1): the target is down or refuses everything.
+ */
+function endOf(r: ReplayReport): void {
+  if (r.interrupted) throw new MixscaleError('MIXSCALE_INTERRUPTED', `load: interrupted after ${r.sent} requests; the report covers those`);
   if (r.sent === 0 || r.ok > 0) return;
   const why = Object.entries(r.failures).map(([k, v]) => `${k}: ${v}`).join(', ');
   throw new MixscaleError('MIXSCALE_BACKEND_UNAVAILABLE', `load: none of the ${r.sent} requests to ${r.target} succeeded${why === '' ? '' : ` (${why})`}`);
@@ -177,9 +193,11 @@ function summarize(r: ReplayReport): string {
     ...(c.latencyMs !== null ? [c.latencyMs.p50, c.latencyMs.p90, c.latencyMs.p99, c.latencyMs.p999, c.latencyMs.max].map(ms) : ['-', '-', '-', '-', '-']),
   ]);
   const failures = Object.entries(r.failures).map(([k, v]) => `${k}: ${v}`).join(', ');
+  const offered = r.offeredRps === null ? '' : ` (offered ${r.offeredRps.toFixed(1)} rps)`;
   return [
-    `${r.target}: ${r.sent} requests in ${(r.durationMs / 1000).toFixed(1)} s (offered ${r.offeredRps.toFixed(1)} rps), ${r.ok} ok, ${r.failed} failed${failures === '' ? '' : ` (${failures})`}`,
+    `${r.target}: ${r.sent} requests in ${(r.durationMs / 1000).toFixed(1)} s${offered}, ${r.ok} ok, ${r.failed} failed${failures === '' ? '' : ` (${failures})`}${r.interrupted ? ', interrupted' : ''}`,
     renderTable(['class', 'sent', 'ok', 'failed', 'p50 ms', 'p90 ms', 'p99 ms', 'p99.9 ms', 'max ms'], rows),
+    ...Object.entries(r.failureExamples).map(([k, v]) => `first ${k}: ${v}`),
     `latency from the intended send time; generator send lag p99 ${ms(r.sendLagMs.p99)} ms, max ${ms(r.sendLagMs.max)} ms`,
     ...(r.trace.skippedRows > 0 ? [`skipped ${r.trace.skippedRows} bad trace row${r.trace.skippedRows === 1 ? '' : 's'} (--skip-bad-rows), first: ${r.trace.skipped[0] ?? '?'}`] : []),
     ...(r.fleet.length > 0 ? [`fleet over time: ${r.fleet.map((f) => `${(f.tMs / 1000).toFixed(0)}s ${formatMix(f.mix)}`).join(' → ')}`] : []),
