@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import type { Clock } from '../core/clock.ts';
+import { timerMs, type Clock } from '../core/clock.ts';
 import { isMixscaleError } from '../core/errors.ts';
 import { badPathEncoding } from '../core/http-path.ts';
 import type { Logger } from '../core/log.ts';
@@ -155,8 +155,12 @@ export interface RunningServer {
   /** `http://host:port`, with the port the OS chose when asked for 0. */
   readonly url: string;
   readonly server: Server;
-  /** Stops accepting, lets in-flight requests finish, then resolves. */
-  close(): Promise<void>;
+  /**
+   * Stops accepting, lets in-flight requests finish, then resolves. After `deadlineMs` (if
+   * given) the connections still open are closed (a client stalled mid-request would hold
+   * the node up for Node's 5-minute request timeout); resolves with whether all finished.
+   */
+  close(deadlineMs?: number): Promise<boolean>;
 }
 
 export function listen(app: express.Express, host: string, port: number): Promise<RunningServer> {
@@ -167,18 +171,29 @@ export function listen(app: express.Express, host: string, port: number): Promis
     server.once('listening', () => {
       const addr = server.address() as AddressInfo;
       const shownHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-      let closing: Promise<void> | undefined;
+      let closing: Promise<boolean> | undefined;
       resolve({
         url: `http://${shownHost}:${addr.port}`,
         server,
-        close: () =>
-          (closing ??= new Promise<void>((done) => {
+        close: (deadlineMs?: number) =>
+          (closing ??= new Promise<boolean>((done) => {
             // close() waits for open connections; idle keep-alive ones are closed now and
             // busy ones as soon as their response is written.
-            server.close(() => done());
+            let cut = false;
+            server.close(() => done(!cut));
             server.closeIdleConnections();
             const sweep = setInterval(() => server.closeIdleConnections(), 20);
-            server.once('close', () => clearInterval(sweep));
+            const deadline =
+              deadlineMs === undefined
+                ? undefined
+                : setTimeout(() => {
+                    cut = true;
+                    server.closeAllConnections();
+                  }, timerMs(deadlineMs));
+            server.once('close', () => {
+              clearInterval(sweep);
+              clearTimeout(deadline);
+            });
           })),
       });
     });

@@ -1,5 +1,10 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { connect, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { runCli } from '../support/cli.ts';
@@ -53,6 +58,49 @@ describe('mixscale node', function () {
     assert.equal(r.status, 200);
     child.kill('SIGTERM');
     assert.equal(await exited, 0);
+  });
+
+  it('edge and emulated: a port in use is one line and exit 2 (the edge node hung, its probe timer alive)', async () => {
+    const busy = createServer();
+    await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
+    const port = String((busy.address() as AddressInfo).port);
+    try {
+      for (const args of [['edge', '--warmup-runs', '2'], ['emulated', '--type', 'r5n.large', '--model', 'rm2']]) {
+        const child = spawn(process.execPath, [BIN, '--log-level', 'warn', 'node', ...args, '--port', port], { stdio: ['ignore', 'pipe', 'pipe'] });
+        let stderr = '';
+        child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+        const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+        const code = await new Promise<number | null>((done) => child.once('exit', done));
+        clearTimeout(timer);
+        assert.equal(code, 2, `${args[0]!}: ${stderr}`);
+        assert.match(stderr, new RegExp(`^mixscale: cannot listen on 127\\.0\\.0\\.1:${port}: .*EADDRINUSE`));
+      }
+    } finally {
+      busy.close();
+    }
+  });
+
+  it('on SIGTERM cuts a client stalled mid-request after node.shutdownTimeout instead of waiting on it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mixscale-node-'));
+    try {
+      const config = join(dir, 'c.yaml');
+      writeFileSync(config, 'budget: { usdPerHour: 1 }\nclasses: [{ name: rm2, model: rm2, slo: 350ms }]\npools: [{ name: r5n, type: r5n.large }]\nnode: { shutdownTimeout: 300ms }\n');
+      const child = spawn(process.execPath, [BIN, '--log-level', 'warn', '--config', config, 'node', 'emulated', '--type', 'r5n.large', '--model', 'rm2', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const exited = new Promise<number | null>((done) => child.once('exit', done));
+      const url = new URL((JSON.parse(await new Promise<string>((r) => createInterface({ input: child.stdout! }).once('line', r))) as { listening: string }).listening);
+      // Headers promising 100 bytes of body, then 6 of them: the request never completes.
+      const sock = connect(Number(url.port), '127.0.0.1');
+      await new Promise((r) => sock.once('connect', r));
+      sock.write('POST /v2/models/rm2/infer HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"para');
+      await new Promise((r) => setTimeout(r, 100));
+      const t0 = Date.now();
+      child.kill('SIGTERM');
+      assert.equal(await exited, 0);
+      assert.ok(Date.now() - t0 < 10_000, `exited after ${Date.now() - t0} ms`);
+      sock.destroy();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('edge: a model folder that does not exist is a one-line user error (exit 2)', () => {

@@ -44,13 +44,15 @@ function fraction(flag: string) {
  * The first stdout line is `{"listening":"http://HOST:PORT"}`: the local cloud provider
  * launches nodes with port 0 and reads the chosen port from it.
  */
-async function serve(node: InferenceNode, host: string, p: number, bodyLimit: number, logger: Logger, onClose: () => Promise<void>): Promise<void> {
+async function serve(node: InferenceNode, host: string, p: number, cfg: NodeConfig, logger: Logger, onClose: () => Promise<void>): Promise<void> {
   const clock = new RealClock();
-  const app = createNodeApp(node, { clock, logger, bodyLimit });
+  const app = createNodeApp(node, { clock, logger, bodyLimit: cfg.bodyLimit });
   let running;
   try {
     running = await listen(app, host, p);
   } catch (e) {
+    // The node's own timers (the edge node's idle probes) would keep a node that cannot listen alive.
+    await onClose();
     throw new MixscaleError('MIXSCALE_USAGE', `cannot listen on ${host}:${p}: ${(e as Error).message}`);
   }
   process.stdout.write(`${JSON.stringify({ listening: running.url })}\n`);
@@ -60,7 +62,7 @@ async function serve(node: InferenceNode, host: string, p: number, bodyLimit: nu
     process.once('SIGINT', () => done('SIGINT'));
   });
   logger.info({ signal }, 'draining: finishing in-flight requests');
-  await running.close();
+  if (!(await running.close(cfg.shutdownTimeout))) logger.warn({ shutdownTimeout: cfg.shutdownTimeout }, 'requests still in flight at node.shutdownTimeout; cut them');
   await onClose();
   logger.info('node stopped');
 }
@@ -109,7 +111,7 @@ On start a node prints one JSON line on stdout: {"listening":"http://127.0.0.1:P
         },
         logger,
       );
-      await serve(edge, opts.host ?? cfg.host, opts.port, cfg.bodyLimit, logger, () => edge.close());
+      await serve(edge, opts.host ?? cfg.host, opts.port, cfg, logger, () => edge.close());
     });
 
   node
@@ -128,6 +130,6 @@ On start a node prints one JSON line on stdout: {"listening":"http://127.0.0.1:P
       const profiles = opts.profiles !== undefined ? ServiceProfiles.load(resolve(opts.profiles)) : ServiceProfiles.load();
       const table = profiles.table(opts.type, opts.model);
       const emulated = new EmulatedNode(table, new RealClock(), new Rng(opts.seed ?? cfg.emulated.seed ?? process.pid), { slots: opts.slots ?? cfg.emulated.slots, timerSlackMs: 2 });
-      await serve(emulated, opts.host ?? cfg.host, opts.port, cfg.bodyLimit, logger, async () => {});
+      await serve(emulated, opts.host ?? cfg.host, opts.port, cfg, logger, async () => {});
     });
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { byteSize, MAX_SLOTS } from '../fields.ts';
+import { byteSize, MAX_SLOTS, positiveDuration } from '../fields.ts';
 
 /** Most rows one stage runs at once across requests (node.edge.maxBatch, --max-batch). */
 export const MAX_BATCH_ROWS = 1024;
@@ -11,6 +11,8 @@ export const nodeSection = z.strictObject({
   host: z.string().default('127.0.0.1'),
   /** Largest request body a node accepts: bytes, or a size such as "4mb". */
   bodyLimit: byteSize.default(4 * 1024 * 1024),
+  /** On SIGTERM, how long requests in flight may take before their connections are cut and the node exits. */
+  shutdownTimeout: positiveDuration.default(30_000),
   edge: z
     .strictObject({
       /** Exit control: `predictive` (plan with measured stage times) or `reactive` (Dělen: check after each stage). */
