@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { createServer, type Server } from 'node:http';
 import type { Command } from 'commander';
 import { createCloudWatchClient } from '../../cloud/aws/clients.ts';
@@ -127,6 +128,16 @@ async function runController(cmd: Command, opts: ControllerOptions): Promise<voi
   const logger = loggerFor(cmd);
   const s = controllerSettings(loaded);
   const dryRun = opts.dryRun ?? false;
+  // A dry run changes nothing, so it may run beside the cluster's controller.
+  const release = dryRun ? () => {} : lockCluster(loaded, s);
+  try {
+    await runLoop(cmd, opts, loaded, s, logger, dryRun);
+  } finally {
+    release();
+  }
+}
+
+async function runLoop(cmd: Command, opts: ControllerOptions, loaded: LoadedConfig, s: ControllerSettings, logger: Logger, dryRun: boolean): Promise<void> {
   const controller = createController({
     loaded,
     logger,
@@ -232,6 +243,58 @@ async function showStatus(cmd: Command, opts: { endpointUrl?: string }): Promise
  * Whether `pid` is a live controller process: alive, and where /proc shows its command line,
  * one that runs `controller` (a pid reused by something else since does not count).
  */
+/**
+ * One controller per cluster: a running loop (or --once) holds `controller-CLUSTER.lock` in the
+ * state dir, with its pid. A second one refuses to start while that pid is a live controller
+ * (two loops on one fleet undo each other's plans, and `down` trusted the status file, which the
+ * last writer wins); a lock whose process is gone is taken over. Returns the release function.
+ */
+function lockCluster(loaded: LoadedConfig, s: ControllerSettings): () => void {
+  const file = lockPath(loaded, s);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      mkdirSync(dirname(file), { recursive: true });
+      writeFileSync(file, `${process.pid}\n`, { flag: 'wx' });
+      break;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'EEXIST' || attempt > 0) throw new MixscaleError('MIXSCALE_USAGE', `controller: cannot take the cluster's lock ${file} (controller.stateDir): ${code ?? (e as Error).message}`);
+    }
+    const holder = lockHolder(file);
+    if (holder !== undefined) {
+      throw new MixscaleError('MIXSCALE_USAGE', `controller: the controller of cluster "${s.cluster}" is already running as pid ${holder} (${file}); one controller per cluster`);
+    }
+    rmSync(file, { force: true }); // a stale lock: its controller is gone
+  }
+  let released = false;
+  const release = (): void => {
+    if (released) return;
+    released = true;
+    if (lockHolderPid(file) === process.pid) rmSync(file, { force: true });
+  };
+  process.once('exit', release);
+  return release;
+}
+
+function lockPath(loaded: LoadedConfig, s: ControllerSettings): string {
+  return statusPath(loaded, s).replace(/\.json$/, '.lock');
+}
+
+function lockHolderPid(file: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(file, 'utf8').trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The pid in a lock file when it is a live controller other than this process. */
+function lockHolder(file: string): number | undefined {
+  const pid = lockHolderPid(file);
+  return pid !== undefined && controllerRunning(pid) ? pid : undefined;
+}
+
 function controllerRunning(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return false;
   try {
@@ -262,16 +325,20 @@ async function tearDown(cmd: Command, opts: { dryRun?: boolean; force?: boolean;
     try {
       status = readStatus(file);
     } catch (e) {
-      logger.warn({ file, err: (e as Error).message }, 'cannot read the status file; not checking for a running controller');
+      logger.warn({ file, err: (e as Error).message }, 'cannot read the status file; not checking it for a running controller');
     }
-    if (status !== undefined && controllerRunning(status.pid)) {
+    // The lock names the controller holding the cluster; the status file, one that ran before locks.
+    const lock = lockPath(loaded, s);
+    const holder = lockHolder(lock);
+    const running = holder !== undefined ? { pid: holder, file: lock } : status !== undefined && controllerRunning(status.pid) ? { pid: status.pid, file } : undefined;
+    if (running !== undefined) {
       if (!(opts.force ?? false)) {
         throw new MixscaleError(
           'MIXSCALE_USAGE',
-          `controller down: the controller of cluster "${s.cluster}" is running as pid ${status.pid} (${file}) and would launch the fleet again; stop it first (kill ${status.pid}), or pass --force`,
+          `controller down: the controller of cluster "${s.cluster}" is running as pid ${running.pid} (${running.file}) and would launch the fleet again; stop it first (kill ${running.pid}), or pass --force`,
         );
       }
-      logger.warn({ pid: status.pid }, 'tearing down while the controller runs (--force): it will launch the fleet again at its next tick');
+      logger.warn({ pid: running.pid }, 'tearing down while the controller runs (--force): it will launch the fleet again at its next tick');
     }
   }
   const provider = createProvider(loaded, s, { clock: new RealClock(), logger, ...(opts.endpointUrl !== undefined ? { endpointUrl: opts.endpointUrl } : {}) });

@@ -177,6 +177,32 @@ describe('mixscale controller', function () {
     assert.equal(stopped.code, 0, 'a status file whose controller is gone does not block');
   });
 
+  it('one controller per cluster: a second one (loop or --once) refuses while the first runs, a dry run may run beside it, and a stale lock is taken over', async () => {
+    const config = writeConfig(dir, router.url, ['  schedule: "0 0 0 1 1 *"']);
+    const first = spawn(process.execPath, [BIN, '--config', config, '--log-level', 'silent', 'controller'], { cwd: REPO_ROOT, env: { ...process.env, MIXSCALE_ADMIN_TOKEN: TOKEN } });
+    const lock = join(dir, '.mixscale', 'controller-clitest.lock');
+    try {
+      for (let i = 0; i < 300 && !existsSync(lock); i++) await new Promise((r) => setTimeout(r, 50));
+      assert.equal(readFileSync(lock, 'utf8').trim(), String(first.pid));
+      for (const extra of [[], ['--once']]) {
+        const second = await cli(['--config', config, '--log-level', 'silent', 'controller', ...extra], { MIXSCALE_ADMIN_TOKEN: TOKEN });
+        assert.equal(second.code, 2, extra.join(' '));
+        assert.equal(second.stderr, `mixscale: controller: the controller of cluster "clitest" is already running as pid ${first.pid} (${lock}); one controller per cluster\n`);
+      }
+      const dry = await cli(['--config', config, '--log-level', 'silent', 'controller', '--dry-run', '--once']);
+      assert.equal(dry.code, 0, dry.stderr);
+    } finally {
+      first.kill('SIGTERM');
+      await new Promise((r) => first.once('exit', r));
+    }
+    assert.ok(!existsSync(lock), 'released on exit');
+    // A lock left by a controller that is gone (killed -9) does not hold the cluster.
+    writeFileSync(lock, '999999\n');
+    const next = await cli(['--config', config, '--log-level', 'silent', 'controller', '--once'], { MIXSCALE_ADMIN_TOKEN: TOKEN });
+    assert.equal(next.code, 0, next.stderr);
+    assert.ok(!existsSync(lock));
+  });
+
   it('ticks on its schedule, serves Prometheus metrics, and stops cleanly on SIGTERM', async () => {
     const config = writeConfig(dir, router.url, ["  schedule: '* * * * * *'", '  metrics: { port: 0 }']);
     const child = spawn(process.execPath, [BIN, '--config', config, '--log-level', 'info', 'controller', '--dry-run'], { cwd: REPO_ROOT, env: { ...process.env, MIXSCALE_ADMIN_TOKEN: '' } });
