@@ -256,7 +256,9 @@ export class LocalProvider implements CloudProvider {
         .replaceAll('{id}', id)
         .replaceAll('{slots}', String(this.o.slotsOf?.(spec.pool) ?? 1)),
     );
-    const [cmd, ...args] = argv;
+    // `mixscale` as the program is this checkout's CLI, run by this Node: the docs' commands work
+    // as written in a clone, where `mixscale` is not on PATH (npx resolves it; spawn does not).
+    const [cmd, ...args] = argv[0] === 'mixscale' ? [process.execPath, BIN, ...argv.slice(1)] : argv;
     if (cmd === undefined) throw new MixscaleError('MIXSCALE_CONFIG_INVALID', `pool ${spec.pool}: empty node command (pools[].command, controller.local.command)`);
     const out = openSync(stdoutPath, 'w');
     const err = openSync(stdoutPath.replace(/\.out$/, '.err'), 'w');

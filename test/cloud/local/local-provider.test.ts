@@ -225,4 +225,13 @@ describe('LocalProvider', function () {
     assert.equal(meta.parameters.instance_type, 'r5n.large');
     assert.equal(meta.parameters.slots, 3);
   });
+
+  it('runs this checkout\'s CLI for a command that starts with `mixscale`, which is not on PATH in a clone', async () => {
+    const p = make({ command: ['mixscale', 'node', 'emulated', '--type', '{type}', '--model', '{model}', '--port', '0'] });
+    await p.launch({ type: 'r5n.large', pool: 'r5n', count: 1, clientToken: 'm1' });
+    const [i] = await until(() => p.list(), (l) => l[0]?.state === 'running' || l.length === 0, 40_000);
+    assert.equal(i?.state, 'running');
+    const meta = (await (await request(`${i.address}/v2/models/rm2`)).body.json()) as { parameters: { instance_type: string } };
+    assert.equal(meta.parameters.instance_type, 'r5n.large');
+  });
 });
