@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { loadConfigFile } from '../../src/config/load.ts';
+import { BudgetSchedule } from '../../src/control/budget-schedule.ts';
 import { TAG_CLUSTER, TAG_MANAGED_BY, TAG_POOL } from '../../src/cloud/aws/tags.ts';
 import { REPO_ROOT } from '../support/cli.ts';
 
@@ -111,6 +112,20 @@ describe('infra', () => {
     const loaded = loadConfigFile(infra('examples', 'aws.yaml'));
     assert.equal(loaded.config.controller?.provider, 'aws');
     for (const p of loaded.config.pools) assert.ok(p.launchTemplate !== undefined, p.name);
+  });
+
+  it("the example AWS budget schedule does what its comments say: weekdays, weeknights, the whole weekend", () => {
+    const loaded = loadConfigFile(infra('examples', 'aws.yaml'));
+    const budget = new BudgetSchedule(loaded.config.budget.usdPerHour, loaded.config.budget.schedule, { utc: true });
+    // 2026-11-23 is a Monday.
+    const at = (day: number, hour: number) => budget.at(Date.UTC(2026, 10, 23 + day, hour));
+    assert.equal(at(0, 10), 4, 'Monday daytime');
+    assert.equal(at(0, 22), 2, 'Monday night');
+    assert.equal(at(1, 3), 2, 'Tuesday before 07:00');
+    assert.equal(at(4, 22), 2, 'Friday night');
+    for (const [day, hour] of [[5, 10], [5, 22], [6, 12], [6, 23]] as const) assert.equal(at(day, hour), 1.5, `weekend day ${day} ${hour}:00`);
+    assert.equal(at(7, 3), 1.5, 'Monday before 07:00 still the weekend budget');
+    assert.equal(at(7, 8), 4, 'Monday from 07:00');
   });
 
   for (const name of ['local.yaml', 'mixed.yaml']) {
