@@ -5,7 +5,7 @@ import cron from 'node-cron';
 import type { z } from 'zod';
 import { createRoutingPolicy, routingPolicyNames } from '../../policies/routing/index.ts';
 import { createComparedScalingPolicy, createScalingPolicy, scalingPolicyNames } from '../../policies/scaling/index.ts';
-import { Catalog } from '../catalog/catalog.ts';
+import { Catalog, editDistance } from '../catalog/catalog.ts';
 import { BudgetSchedule } from '../control/budget-schedule.ts';
 import { defaultBackendId, normalizeOrigin, poolProblem } from '../routing/backends.ts';
 import { ServiceProfiles } from '../catalog/profiles.ts';
@@ -44,11 +44,48 @@ function valueAt(root: unknown, path: ReadonlyArray<PropertyKey>): unknown {
   return v;
 }
 
+/** The keys the schema allows in the object at `path` (best effort: [] where it cannot tell). */
+function keysAt(schema: z.core.$ZodType, path: ReadonlyArray<PropertyKey>): string[] {
+  interface Def {
+    type: string;
+    shape?: Record<string, z.core.$ZodType>;
+    innerType?: z.core.$ZodType;
+    element?: z.core.$ZodType;
+    options?: z.core.$ZodType[];
+    in?: z.core.$ZodType;
+  }
+  const def = schema._zod.def as unknown as Def;
+  const inner = def.innerType ?? (def.type === 'pipe' ? def.in : undefined);
+  if (inner !== undefined) return keysAt(inner, path);
+  if (def.type === 'union') return [...new Set((def.options ?? []).flatMap((o) => keysAt(o, path)))];
+  if (path.length === 0) return def.type === 'object' ? Object.keys(def.shape ?? {}) : [];
+  const [head, ...rest] = path;
+  if (def.type === 'array' && typeof head === 'number' && def.element !== undefined) return keysAt(def.element, rest);
+  const next = def.type === 'object' && typeof head === 'string' ? def.shape?.[head] : undefined;
+  return next === undefined ? [] : keysAt(next, rest);
+}
+
+/** A known key close to a misspelt one (two edits, or a third of its length), if one is. */
+function closeKey(key: string, known: readonly string[]): string | undefined {
+  let best: { k: string; d: number } | undefined;
+  for (const k of known) {
+    const d = editDistance(key.toLowerCase(), k.toLowerCase());
+    if (d <= Math.max(2, Math.floor(k.length / 3)) && (best === undefined || d < best.d)) best = { k, d };
+  }
+  return best?.k;
+}
+
 function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
   const at = formatPath(issue.path);
   if (issue.code === 'unrecognized_keys') {
     const where = issue.path.length === 0 ? '' : `${at}: `;
-    return `${where}unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')} (check the spelling; see docs/config.md)`;
+    const known = keysAt(configSchema, issue.path);
+    const named = issue.keys.map((k) => {
+      const near = closeKey(k, known);
+      return `"${k}"${near !== undefined ? ` (did you mean "${near}"?)` : ''}`;
+    });
+    const hint = named.some((n) => n.includes('did you mean')) ? '' : ' (check the spelling; see docs/config.md)';
+    return `${where}unknown key${issue.keys.length > 1 ? 's' : ''} ${named.join(', ')}${hint}`;
   }
   const bad = valueAt(input, issue.path);
   // YAML's .nan and .inf are shown as such (JSON would say null).
@@ -66,12 +103,24 @@ function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
 export function parseConfig(input: unknown, source = '<inline>', lineOf: (path: ReadonlyArray<PropertyKey>) => number | undefined = () => undefined): Config {
   const r = configSchema.safeParse(input);
   if (r.success) return r.data;
-  const lines = r.error.issues.map((issue) => {
+  // A required key reported missing beside an unknown key that is its misspelling is one
+  // mistake: the unknown key's line says it (with "did you mean"), the missing one is not repeated.
+  const misspelt = new Set<string>();
+  for (const issue of r.error.issues) {
+    if (issue.code !== 'unrecognized_keys') continue;
+    const known = keysAt(configSchema, issue.path);
+    for (const k of issue.keys) {
+      const near = closeKey(k, known);
+      if (near !== undefined) misspelt.add(formatPath([...issue.path, near]));
+    }
+  }
+  const shown = r.error.issues.filter((issue) => issue.code === 'unrecognized_keys' || valueAt(input, issue.path) !== undefined || !misspelt.has(formatPath(issue.path)));
+  const lines = shown.map((issue) => {
     // An unknown key is reported at its own line, not at its object's.
     const line = lineOf(issue.code === 'unrecognized_keys' && issue.keys.length > 0 ? [...issue.path, issue.keys[0]!] : issue.path);
     return `${source}${line !== undefined ? `:${line}` : ''}: ${describeIssue(issue, input)}`;
   });
-  const first = r.error.issues[0]!;
+  const first = shown[0]!;
   throw new ConfigError(lines.join('\n'), { file: source, path: formatPath(first.path), issues: lines.length });
 }
 

@@ -62,6 +62,14 @@ describe('config loading', () => {
     fails(`${GOOD}\nfoo: 1\n`, new RegExp(`config\\.yaml:${GOOD.split('\n').length + 1}: unknown key "foo"`));
   });
 
+  it('a misspelt required key is one line with the key it meant, not also a "missing" line for that key', () => {
+    const e = fails(GOOD.replace('  usdPerHour: 2.5', '  usdPerHor: 2.5'), /^[^\n]*config\.yaml:3: budget: unknown key "usdPerHor" \(did you mean "usdPerHour"\?\)$/);
+    assert.ok(!e.message.includes('missing'), e.message);
+    // Nested in an array, and a key no known one is close to.
+    fails(GOOD.replace('    type: r5n.large', '    type: r5n.large\n    maxCont: 3'), /config\.yaml:14: pools\[1\]: unknown key "maxCont" \(did you mean "maxCount"\?\)/);
+    fails(GOOD.replace('    slo: 350ms', '    slo: 350ms\n    zzzzzz: 1'), /classes\[0\]: unknown key "zzzzzz" \(check the spelling; see docs\/config\.md\)/);
+  });
+
   it('refuses a budget that buys nothing, or not the pools\' minCount', () => {
     fails(GOOD.replace('usdPerHour: 2.5', 'usdPerHour: 0.1'), /config\.yaml:3: budget\.usdPerHour: \$0\.1\/h buys no instance: the cheapest pool type, r5n\.large, costs \$0\.149\/h/);
     fails(GOOD.replace('    bootTime: 2m', '    bootTime: 2m\n    minCount: 5'), /config\.yaml:3: budget\.usdPerHour: \$2\.5\/h cannot pay for the pools' minCount \(\$2\.630\/h\)/);
