@@ -75,23 +75,68 @@ export function parseInferRequest(body: unknown, requireInputs = true): OipInfer
       throw bad(`${at}.shape`, 'expected a list of non-negative integers');
     }
     if (!Array.isArray(t.data)) throw bad(`${at}.data`, 'missing (expected the tensor contents as a list)');
-    const data = t.data.flat(8) as unknown[];
-    const want = (t.shape as number[]).reduce((a, d) => a * d, 1);
-    if (data.length !== want) throw bad(`${at}.data`, `has ${data.length} values, shape [${(t.shape as number[]).join(',')}] needs ${want}`);
+    const shape = t.shape as number[];
+    const { data, nested } = tensorValues(t.data as unknown[], shape, `${at}.data`);
     // The values must be of the datatype's kind: booleans, strings (BYTES) or numbers.
     const kind = t.datatype === 'BOOL' ? 'boolean' : t.datatype === 'BYTES' ? 'string' : 'number';
     const range = RANGES[t.datatype];
     for (let j = 0; j < data.length; j++) {
       const v = data[j];
-      if (typeof v !== kind) throw bad(`${at}.data[${j}]`, `expected a ${kind} for ${t.datatype}, got ${JSON.stringify(v)}`);
+      if (typeof v !== kind) throw bad(`${at}.data${valueIndex(j, shape, nested)}`, `expected a ${kind} for ${t.datatype}, got ${JSON.stringify(v)}`);
       if (range !== undefined && (!(v as number >= range.min && (v as number) <= range.max) || (range.integer && !Number.isInteger(v)))) {
         const holds = range.integer ? `an integer from ${range.min} to ${range.max}` : `a finite value within ±${range.max}`;
-        throw bad(`${at}.data[${j}]`, `expected ${holds} for ${t.datatype}, got ${JSON.stringify(v)}`);
+        throw bad(`${at}.data${valueIndex(j, shape, nested)}`, `expected ${holds} for ${t.datatype}, got ${JSON.stringify(v)}`);
       }
     }
-    return { name: t.name, shape: t.shape as number[], datatype: t.datatype, data };
+    return { name: t.name, shape, datatype: t.datatype, data };
   });
   return { ...(id !== undefined ? { id } : {}), parameters: parameters ?? {}, inputs: tensors };
+}
+
+/**
+ * A tensor's values in row-major order. OIP takes them flat (a list of shape's product values)
+ * or nested as the shape is (a list of shape[0] lists of shape[1] ... values): nested data must
+ * match the shape at every level, so a ragged `[[1],[2,3,4]]` for [2,2] is refused, naming the
+ * list at fault. Walking the shape bounds the depth, however deep the JSON is nested.
+ */
+function tensorValues(data: unknown[], shape: readonly number[], at: string): { data: unknown[]; nested: boolean } {
+  const dims = `[${shape.join(',')}]`;
+  if (!data.some(Array.isArray)) {
+    const want = shape.reduce((a, d) => a * d, 1);
+    if (data.length !== want) throw bad(at, `has ${data.length} values, shape ${dims} needs ${want}`);
+    return { data, nested: false };
+  }
+  if (shape.length === 0) throw bad(at, 'expected 1 value for shape [] (a scalar), got a nested list');
+  const out: unknown[] = [];
+  const walk = (list: unknown[], level: number, path: string): void => {
+    const d = shape[level]!;
+    if (list.length !== d) throw bad(path, `has ${list.length} ${list.length === 1 ? 'entry' : 'entries'}, dimension ${level} of shape ${dims} is ${d}`);
+    const last = level === shape.length - 1;
+    for (let k = 0; k < list.length; k++) {
+      const v = list[k];
+      if (last) {
+        if (Array.isArray(v)) throw bad(`${path}[${k}]`, `expected a value, got a list (shape ${dims} has ${shape.length} dimension${shape.length === 1 ? '' : 's'})`);
+        out.push(v);
+      } else {
+        if (!Array.isArray(v)) throw bad(`${path}[${k}]`, `expected a list of ${shape[level + 1]} (dimension ${level + 1} of shape ${dims}), got ${JSON.stringify(v)}`);
+        walk(v, level + 1, `${path}[${k}]`);
+      }
+    }
+  };
+  walk(data, 0, at);
+  return { data: out, nested: true };
+}
+
+/** Where the j-th value (row-major) sits in the request's data: `[j]` when flat, `[a][b]...` when nested. */
+function valueIndex(j: number, shape: readonly number[], nested: boolean): string {
+  if (!nested) return `[${j}]`;
+  const idx: number[] = [];
+  for (let level = shape.length - 1; level >= 0; level--) {
+    const d = shape[level]!;
+    idx.unshift(j % d);
+    j = Math.floor(j / d);
+  }
+  return idx.map((i) => `[${i}]`).join('');
 }
 
 /** The request size nodes and the router agree on: `parameters.size`, else the first input's leading dimension. */

@@ -142,6 +142,21 @@ describe('emulated node', () => {
     });
   });
 
+  it('over HTTP, takes data nested as its shape (any depth) and refuses ragged nesting with 400 naming the list', async () => {
+    await overHttp(async (url) => {
+      const infer = (shape: number[], data: unknown[]) =>
+        fetch(`${url}/v2/models/rm2/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ inputs: [{ name: 'x', shape, datatype: 'FP32', data }] }) });
+      const ragged = await infer([2, 2], [[1], [2, 3, 4]]);
+      assert.equal(ragged.status, 400);
+      assert.equal(((await ragged.json()) as { error: string }).error, 'inputs[0].data[0]: has 1 entry, dimension 1 of shape [2,2] is 2');
+      let deep: unknown = 0.5;
+      for (let i = 0; i < 9; i++) deep = [deep];
+      const tenDims = await infer([2, 1, 1, 1, 1, 1, 1, 1, 1, 1], [deep, deep]);
+      assert.equal(tenDims.status, 200);
+      assert.equal(((await tenDims.json()) as OipInferResponse).parameters!.size, 2);
+    });
+  });
+
   it('over HTTP, the service times it draws match the measured distribution (KS distance below the 1% critical value), and it never answers early', async function () {
     this.timeout(30_000);
     // rm2 on r5n.large at size 100: 42.4..43.9 ms measured.
