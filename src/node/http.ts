@@ -82,7 +82,8 @@ export function createNodeApp(node: InferenceNode, opts: NodeHttpOptions): expre
   });
   // The body is JSON whatever its content-type says (curl -d sends form-urlencoded, fetch text/plain),
   // as Triton reads it, except for OIP's binary tensor extension, which these nodes do not speak.
-  const json = express.json({ limit: opts.bodyLimit ?? DEFAULT_BODY_LIMIT, type: (req) => req.headers[BINARY_HEADER] === undefined });
+  // Not strict: any JSON value parses, so `null` or `123` is told it is not an object rather than not JSON.
+  const json = express.json({ limit: opts.bodyLimit ?? DEFAULT_BODY_LIMIT, strict: false, type: (req) => req.headers[BINARY_HEADER] === undefined });
   app.post(['/v2/models/:name/infer', '/v2/models/:name/versions/:version/infer'], arrival, json, async (req, res) => {
     if (!known(req, res)) return;
     if (req.headers[BINARY_HEADER] !== undefined) {

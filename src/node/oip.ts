@@ -59,7 +59,7 @@ const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typ
  * `requireInputs` is false for nodes that only need the size, so a bare `{parameters:{size}}` works.
  */
 export function parseInferRequest(body: unknown, requireInputs = true): OipInferRequest {
-  if (!isRecord(body)) throw bad('body', 'expected a JSON object (OIP v2 inference request)');
+  if (!isRecord(body)) throw bad('body', `expected a JSON object (an OIP v2 inference request), got ${Array.isArray(body) ? 'a list' : body === undefined ? 'nothing' : JSON.stringify(body)}`);
   const { id, parameters, inputs } = body;
   if (id !== undefined && typeof id !== 'string') throw bad('id', `expected a string, got ${JSON.stringify(id)}`);
   if (parameters !== undefined && !isRecord(parameters)) throw bad('parameters', 'expected an object');

@@ -109,4 +109,27 @@ describe('node HTTP front', () => {
       await server.close();
     }
   });
+
+  /** A stub node ("m", answering one output) served on loopback while `fn` runs. */
+  async function served(fn: (url: string) => Promise<void>, node: InferenceNode = stubNode(async () => ({ model_name: 'm', outputs: [] }))): Promise<void> {
+    const server = await listen(createNodeApp(node, { clock: new RealClock(), logger: silentLogger }), '127.0.0.1', 0);
+    try {
+      await fn(server.url);
+    } finally {
+      await server.close();
+    }
+  }
+
+  it('answers a body that is JSON but not an object with 400 "body: expected a JSON object", not "not valid JSON"', async () => {
+    await served(async (url) => {
+      for (const [body, got] of [['null', 'null'], ['123', '123'], ['[]', 'a list'], ['"x"', '"x"'], ['true', 'true']] as Array<[string, string]>) {
+        const r = await fetch(`${url}/v2/models/m/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+        assert.equal(r.status, 400, body);
+        assert.equal(((await r.json()) as { error: string }).error, `body: expected a JSON object (an OIP v2 inference request), got ${got}`, body);
+      }
+      const broken = await fetch(`${url}/v2/models/m/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"inputs": [' });
+      assert.equal(broken.status, 400);
+      assert.match(((await broken.json()) as { error: string }).error, /^body: not valid JSON \(/);
+    });
+  });
 });
