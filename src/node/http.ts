@@ -21,6 +21,15 @@ export interface InferenceNode {
 }
 
 const DEFAULT_BODY_LIMIT = 4 * 1024 * 1024;
+/** The OIP v2 routes a node serves; OIP's versioned routes serve the same model (a node serves one version). */
+const ROUTES: { readonly [k in 'live' | 'ready' | 'server']: string } & { readonly [k in 'modelReady' | 'metadata' | 'infer']: string[] } = {
+  live: '/v2/health/live',
+  ready: '/v2/health/ready',
+  server: '/v2',
+  modelReady: ['/v2/models/:name/ready', '/v2/models/:name/versions/:version/ready'],
+  metadata: ['/v2/models/:name', '/v2/models/:name/versions/:version'],
+  infer: ['/v2/models/:name/infer', '/v2/models/:name/versions/:version/infer'],
+};
 /** OIP's binary tensor extension: a JSON header of this many bytes, then raw tensor data. */
 const BINARY_HEADER = 'inference-header-content-length';
 
@@ -65,26 +74,25 @@ export function createNodeApp(node: InferenceNode, opts: NodeHttpOptions): expre
     res.locals.arrivalMs = opts.clock.now();
     next();
   };
-  app.get('/v2/health/live', (_req, res) => void res.json({ live: true }));
-  app.get('/v2/health/ready', (_req, res) => void res.json({ ready: true }));
-  app.get('/v2', (_req, res) => void res.json({ name: 'mixscale-node', version: '2', extensions: [] }));
+  app.get(ROUTES.live, (_req, res) => void res.json({ live: true }));
+  app.get(ROUTES.ready, (_req, res) => void res.json({ ready: true }));
+  app.get(ROUTES.server, (_req, res) => void res.json({ name: 'mixscale-node', version: '2', extensions: [] }));
   const known = (req: Request, res: Response): boolean => {
     if (req.params.name === node.modelName) return true;
     res.status(404).json({ error: `model "${String(req.params.name)}" is not served here (this node serves "${node.modelName}")` });
     return false;
   };
-  // OIP's versioned routes serve the same model (a node serves one version).
-  app.get(['/v2/models/:name/ready', '/v2/models/:name/versions/:version/ready'], (req, res) => {
+  app.get(ROUTES.modelReady, (req, res) => {
     if (known(req, res)) res.json({ name: node.modelName, ready: true });
   });
-  app.get(['/v2/models/:name', '/v2/models/:name/versions/:version'], (req, res) => {
+  app.get(ROUTES.metadata, (req, res) => {
     if (known(req, res)) res.json({ name: node.modelName, platform: 'mixscale', ...node.metadata() });
   });
   // The body is JSON whatever its content-type says (curl -d sends form-urlencoded, fetch text/plain),
   // as Triton reads it, except for OIP's binary tensor extension, which these nodes do not speak.
   // Not strict: any JSON value parses, so `null` or `123` is told it is not an object rather than not JSON.
   const json = express.json({ limit: opts.bodyLimit ?? DEFAULT_BODY_LIMIT, strict: false, type: (req) => req.headers[BINARY_HEADER] === undefined });
-  app.post(['/v2/models/:name/infer', '/v2/models/:name/versions/:version/infer'], arrival, json, async (req, res) => {
+  app.post(ROUTES.infer, arrival, json, async (req, res) => {
     if (!known(req, res)) return;
     if (req.headers[BINARY_HEADER] !== undefined) {
       res.status(400).json({ error: `${BINARY_HEADER}: OIP's binary tensor extension is not supported by this node; send the tensors as JSON` });
@@ -116,6 +124,18 @@ export function createNodeApp(node: InferenceNode, opts: NodeHttpOptions): expre
       res.status(500).json({ error: `inference failed: ${e instanceof Error ? e.message : String(e)}` });
     }
   });
+  // A known route asked with another method: 405 with the methods it takes (OPTIONS: 204 with them).
+  const methodsOf: Array<[string[], string]> = [
+    [[ROUTES.live, ROUTES.ready, ROUTES.server, ...ROUTES.modelReady, ...ROUTES.metadata], 'GET, HEAD, OPTIONS'],
+    [ROUTES.infer, 'POST, OPTIONS'],
+  ];
+  for (const [paths, methods] of methodsOf) {
+    app.all(paths, (req, res) => {
+      res.set('allow', methods);
+      if (req.method === 'OPTIONS') return void res.status(204).end();
+      res.status(405).json({ error: `method ${req.method} is not allowed on ${req.path} (it takes ${methods.replace(', OPTIONS', '')})` });
+    });
+  }
   app.use((err: unknown, req: Request, res: Response, next: NextFunction) => {
     if (res.headersSent) return next(err);
     const e = err as { type?: string; status?: number; message?: string; charset?: string; encoding?: string };

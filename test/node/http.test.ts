@@ -132,4 +132,34 @@ describe('node HTTP front', () => {
       assert.match(((await broken.json()) as { error: string }).error, /^body: not valid JSON \(/);
     });
   });
+
+  it('answers a known route asked with another method 405 with an allow header (OPTIONS 204), and only an unknown path 404', async () => {
+    await served(async (url) => {
+      const cases: Array<[string, string, string]> = [
+        ['GET', '/v2/models/m/infer', 'POST, OPTIONS'],
+        ['PUT', '/v2/models/m/versions/1/infer', 'POST, OPTIONS'],
+        ['GET', '/v2/models/other/infer', 'POST, OPTIONS'],
+        ['POST', '/v2/health/live', 'GET, HEAD, OPTIONS'],
+        ['POST', '/v2/health/ready', 'GET, HEAD, OPTIONS'],
+        ['DELETE', '/v2', 'GET, HEAD, OPTIONS'],
+        ['POST', '/v2/models/m', 'GET, HEAD, OPTIONS'],
+        ['POST', '/v2/models/m/versions/1', 'GET, HEAD, OPTIONS'],
+        ['POST', '/v2/models/m/ready', 'GET, HEAD, OPTIONS'],
+        ['POST', '/v2/models/m/versions/1/ready', 'GET, HEAD, OPTIONS'],
+      ];
+      for (const [method, path, allow] of cases) {
+        const r = await fetch(`${url}${path}`, { method });
+        assert.equal(r.status, 405, `${method} ${path}`);
+        assert.equal(r.headers.get('allow'), allow, `${method} ${path}`);
+        assert.equal(((await r.json()) as { error: string }).error, `method ${method} is not allowed on ${path} (it takes ${allow.replace(', OPTIONS', '')})`);
+      }
+      const options = await fetch(`${url}/v2/models/m/infer`, { method: 'OPTIONS' });
+      assert.equal(options.status, 204);
+      assert.equal(options.headers.get('allow'), 'POST, OPTIONS');
+      assert.equal((await fetch(`${url}/v2/models/m`, { method: 'HEAD' })).status, 200);
+      const unknown = await fetch(`${url}/v2/models/m/explain`);
+      assert.equal(unknown.status, 404);
+      assert.equal(((await unknown.json()) as { error: string }).error, 'not found (OIP v2 routes are under /v2)');
+    });
+  });
 });
