@@ -7,7 +7,7 @@ import { badPathEncoding } from '../core/http-path.ts';
 import type { Logger } from '../core/log.ts';
 import type { Ms } from '../core/types.ts';
 import { answerClientError } from '../core/client-error.ts';
-import { parseInferRequest, type OipInferRequest, type OipInferResponse } from './oip.ts';
+import { checkRequestedOutputs, parseInferRequest, selectOutputs, type OipInferRequest, type OipInferResponse } from './oip.ts';
 
 /** What a serving node plugs into the shared OIP v2 HTTP front. */
 export interface InferenceNode {
@@ -16,7 +16,10 @@ export interface InferenceNode {
   readonly requireInputs: boolean;
   /** `signal` aborts when the client goes away before the answer: a node may stop working on it. */
   infer(req: OipInferRequest, arrivalMs: Ms, signal?: AbortSignal): Promise<OipInferResponse>;
-  /** Model metadata for `GET /v2/models/{name}`. */
+  /**
+   * Model metadata for `GET /v2/models/{name}`. Its `outputs` (`[{name, datatype, shape}]`) are
+   * the names a request's `outputs` may ask for: the front checks them and keeps only those asked.
+   */
   metadata(): Record<string, unknown>;
 }
 
@@ -109,8 +112,9 @@ export function createNodeApp(node: InferenceNode, opts: NodeHttpOptions): expre
     });
     try {
       const parsed = parseInferRequest(req.body, node.requireInputs);
+      if (parsed.outputs !== undefined) checkRequestedOutputs(parsed, node.modelName, outputNames(node));
       const answer = await node.infer(parsed, res.locals.arrivalMs as Ms, gone.signal);
-      if (!gone.signal.aborted) res.json(answer);
+      if (!gone.signal.aborted) res.json(selectOutputs(answer, parsed));
     } catch (e) {
       if (gone.signal.aborted) {
         opts.logger.debug({ url: req.originalUrl }, 'client went away before the answer');
@@ -151,6 +155,13 @@ export function createNodeApp(node: InferenceNode, opts: NodeHttpOptions): expre
   });
   app.use((_req, res) => void res.status(404).json({ error: 'not found (OIP v2 routes are under /v2)' }));
   return app;
+}
+
+/** The output names a node declares in its metadata (`outputs: [{name, ...}]`); none when it declares none. */
+function outputNames(node: InferenceNode): string[] {
+  const outputs = node.metadata().outputs;
+  if (!Array.isArray(outputs)) return [];
+  return outputs.flatMap((o: unknown) => (o !== null && typeof o === 'object' && typeof (o as { name?: unknown }).name === 'string' ? [(o as { name: string }).name] : []));
 }
 
 /** The message for a client mistake express or body-parser caught, naming what is at fault. */

@@ -13,10 +13,18 @@ export interface OipTensor {
   readonly data: readonly unknown[];
 }
 
+/** An output the client asks for: `{ name, parameters? }`. */
+export interface OipRequestedOutput {
+  readonly name: string;
+  readonly parameters?: Readonly<Record<string, unknown>>;
+}
+
 export interface OipInferRequest {
   readonly id?: string;
   readonly parameters: Readonly<Record<string, unknown>>;
   readonly inputs: readonly OipTensor[];
+  /** The outputs asked for, in the order asked; absent (or empty in the request): all of them. */
+  readonly outputs?: readonly OipRequestedOutput[];
 }
 
 export interface OipInferResponse {
@@ -63,7 +71,9 @@ export function parseInferRequest(body: unknown, requireInputs = true): OipInfer
   const { id, parameters, inputs } = body;
   if (id !== undefined && typeof id !== 'string') throw bad('id', `expected a string, got ${JSON.stringify(id)}`);
   if (parameters !== undefined && !isRecord(parameters)) throw bad('parameters', 'expected an object');
-  if (inputs === undefined && !requireInputs) return { ...(id !== undefined ? { id } : {}), parameters: parameters ?? {}, inputs: [] };
+  const outputs = parseRequestedOutputs(body.outputs);
+  const common = { ...(id !== undefined ? { id } : {}), parameters: parameters ?? {}, ...(outputs !== undefined ? { outputs } : {}) };
+  if (inputs === undefined && !requireInputs) return { ...common, inputs: [] };
   if (!Array.isArray(inputs) || inputs.length === 0) throw bad('inputs', inputs === undefined ? 'missing (expected a list of input tensors)' : 'expected a non-empty list of tensors');
   const tensors = inputs.map((t: unknown, i): OipTensor => {
     const at = `inputs[${i}]`;
@@ -90,7 +100,51 @@ export function parseInferRequest(body: unknown, requireInputs = true): OipInfer
     }
     return { name: t.name, shape, datatype: t.datatype, data };
   });
-  return { ...(id !== undefined ? { id } : {}), parameters: parameters ?? {}, inputs: tensors };
+  return { ...common, inputs: tensors };
+}
+
+/**
+ * The request's `outputs`: a list of `{ name, parameters? }`, each name once. Absent or empty
+ * means all outputs (OIP's default). Output parameters are ignored, so the answer is always JSON
+ * (tritonclient's default `binary_data: true` reads JSON data as well), except Triton's
+ * classification extension, which is refused: the answer would be the raw tensor.
+ */
+function parseRequestedOutputs(outputs: unknown): OipRequestedOutput[] | undefined {
+  if (outputs === undefined) return undefined;
+  if (!Array.isArray(outputs)) throw bad('outputs', `expected a list of requested outputs ([{"name": ...}]), got ${JSON.stringify(outputs)}`);
+  if (outputs.length === 0) return undefined;
+  const seen = new Map<string, number>();
+  return outputs.map((o: unknown, i): OipRequestedOutput => {
+    const at = `outputs[${i}]`;
+    if (!isRecord(o)) throw bad(at, `expected an object {"name": ...}, got ${JSON.stringify(o)}`);
+    if (typeof o.name !== 'string') throw bad(`${at}.name`, o.name === undefined ? 'missing' : `expected a string, got ${JSON.stringify(o.name)}`);
+    const twice = seen.get(o.name);
+    if (twice !== undefined) throw bad(`${at}.name`, `"${o.name}" is already requested by outputs[${twice}]`);
+    seen.set(o.name, i);
+    if (o.parameters === undefined) return { name: o.name };
+    if (!isRecord(o.parameters)) throw bad(`${at}.parameters`, 'expected an object');
+    if (o.parameters.classification !== undefined) throw bad(`${at}.parameters.classification`, 'the classification extension is not supported by this node; ask for the output tensor');
+    return { name: o.name, parameters: o.parameters };
+  });
+}
+
+/**
+ * Checks the requested outputs against the node's output names (400 naming `outputs[i].name`
+ * for one it does not have), before any work is done.
+ */
+export function checkRequestedOutputs(req: OipInferRequest, model: string, available: readonly string[]): void {
+  req.outputs?.forEach((o, i) => {
+    if (!available.includes(o.name)) {
+      throw bad(`outputs[${i}].name`, `${JSON.stringify(o.name)} is not an output of ${model} (its outputs: ${available.length > 0 ? available.join(', ') : 'none declared'})`);
+    }
+  });
+}
+
+/** The answer with only the requested outputs, in the order requested (all of them when none are). */
+export function selectOutputs(answer: OipInferResponse, req: OipInferRequest): OipInferResponse {
+  if (req.outputs === undefined) return answer;
+  const byName = new Map(answer.outputs.map((o) => [o.name, o]));
+  return { ...answer, outputs: req.outputs.flatMap((o) => byName.get(o.name) ?? []) };
 }
 
 /**

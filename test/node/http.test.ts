@@ -162,4 +162,22 @@ describe('node HTTP front', () => {
       assert.equal(((await unknown.json()) as { error: string }).error, 'not found (OIP v2 routes are under /v2)');
     });
   });
+
+  it('keeps only the outputs a request names (the names its metadata declares), in the order named', async () => {
+    const answer: OipInferResponse = { model_name: 'm', outputs: ['a', 'b', 'c'].map((name) => ({ name, datatype: 'FP32', shape: [1], data: [0] })) };
+    let calls = 0;
+    const node: InferenceNode = { ...stubNode(async () => (calls++, answer)), metadata: () => ({ outputs: [{ name: 'a' }, { name: 'b' }, { name: 'c' }] }) };
+    await served(async (url) => {
+      const infer = (outputs: unknown) => fetch(`${url}/v2/models/m/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ parameters: { size: 1 }, outputs }) });
+      const names = async (outputs: unknown) => ((await (await infer(outputs)).json()) as OipInferResponse).outputs.map((o) => o.name);
+      assert.deepEqual(await names([{ name: 'c' }, { name: 'a' }]), ['c', 'a']);
+      assert.deepEqual(await names(undefined), ['a', 'b', 'c']);
+      assert.deepEqual(await names([]), ['a', 'b', 'c']);
+      const before = calls;
+      const unknown = await infer([{ name: 'nope' }]);
+      assert.equal(unknown.status, 400);
+      assert.equal(((await unknown.json()) as { error: string }).error, 'outputs[0].name: "nope" is not an output of m (its outputs: a, b, c)');
+      assert.equal(calls, before, 'refused before the node works on it');
+    }, node);
+  });
 });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { parseInferRequest } from '../../src/node/oip.ts';
+import { checkRequestedOutputs, parseInferRequest, selectOutputs } from '../../src/node/oip.ts';
 
 const tensor = (shape: number[], data: unknown[], datatype = 'FP32') => ({ inputs: [{ name: 'x', shape, datatype, data }] });
 const refused = (body: unknown, message: RegExp): void => assert.throws(() => parseInferRequest(body), (e: Error) => (assert.match(e.message, message), true));
@@ -46,5 +46,38 @@ describe('OIP v2 request parsing', () => {
       for (let i = 0; i < 100_000; i++) deep = [deep];
       refused(tensor([1], [deep]), /^inputs\[0\]\.data\[0\]: expected a value, got a list/);
     });
+  });
+});
+
+describe('OIP v2 requested outputs', () => {
+  const body = (outputs: unknown) => ({ parameters: { size: 1 }, outputs });
+  const parse = (outputs: unknown) => parseInferRequest(body(outputs), false);
+  const fails = (outputs: unknown, message: RegExp): void => assert.throws(() => parse(outputs), (e: Error) => (assert.match(e.message, message), true));
+  const answer = { model_name: 'm', outputs: [{ name: 'a', datatype: 'FP32', shape: [1], data: [1] }, { name: 'b', datatype: 'FP32', shape: [1], data: [2] }] };
+
+  it('reads outputs as a list of {name, parameters?}; absent or empty means all', () => {
+    assert.deepEqual(parse([{ name: 'b' }, { name: 'a', parameters: { binary_data: true } }]).outputs, [{ name: 'b' }, { name: 'a', parameters: { binary_data: true } }]);
+    assert.equal(parse(undefined).outputs, undefined);
+    assert.equal(parse([]).outputs, undefined);
+    assert.deepEqual(parseInferRequest({ ...tensor([1], [1]), outputs: [{ name: 'a' }] }).outputs, [{ name: 'a' }]);
+  });
+
+  it('refuses outputs of the wrong shape with 400 naming the field', () => {
+    fails(5, /^outputs: expected a list of requested outputs \(\[\{"name": \.\.\.\}\]\), got 5$/);
+    fails({ name: 'a' }, /^outputs: expected a list/);
+    fails(['a'], /^outputs\[0\]: expected an object \{"name": \.\.\.\}, got "a"$/);
+    fails([{ name: 'a' }, {}], /^outputs\[1\]\.name: missing$/);
+    fails([{ name: 3 }], /^outputs\[0\]\.name: expected a string, got 3$/);
+    fails([{ name: 'a' }, { name: 'a' }], /^outputs\[1\]\.name: "a" is already requested by outputs\[0\]$/);
+    fails([{ name: 'a', parameters: 1 }], /^outputs\[0\]\.parameters: expected an object$/);
+    fails([{ name: 'a', parameters: { classification: 3 } }], /^outputs\[0\]\.parameters\.classification: the classification extension is not supported/);
+  });
+
+  it('checks the names against the node\'s outputs and answers only those asked, in the order asked', () => {
+    assert.throws(() => checkRequestedOutputs(parse([{ name: 'a' }, { name: 'nope' }]), 'm', ['a', 'b']), /^MixscaleError: outputs\[1\]\.name: "nope" is not an output of m \(its outputs: a, b\)$/);
+    checkRequestedOutputs(parse([{ name: 'b' }]), 'm', ['a', 'b']);
+    assert.deepEqual(selectOutputs(answer, parse([{ name: 'b' }, { name: 'a' }])).outputs.map((o) => o.name), ['b', 'a']);
+    assert.deepEqual(selectOutputs(answer, parse([{ name: 'b' }])).outputs.map((o) => o.name), ['b']);
+    assert.equal(selectOutputs(answer, parse(undefined)), answer);
   });
 });

@@ -127,6 +127,22 @@ describe('edge node over OIP v2', function () {
     }
   });
 
+  it('answers only the outputs a request names, in the order named, and 400 naming outputs[i].name for one it does not have', async () => {
+    const label = await infer({ ...request({}), outputs: [{ name: 'label' }] });
+    assert.equal(label.status, 200);
+    assert.deepEqual(label.body.outputs!.map((o) => o.name), ['label']);
+    assert.deepEqual(label.body.outputs![0]!.data, [rows[0]![0]]);
+    const both = await infer({ ...request({}), outputs: [{ name: 'label' }, { name: 'probabilities' }] });
+    assert.deepEqual(both.body.outputs!.map((o) => o.name), ['label', 'probabilities']);
+    assert.deepEqual((await infer({ ...request({}), outputs: [] })).body.outputs!.map((o) => o.name), ['probabilities', 'label']);
+    const unknown = await infer({ ...request({}), outputs: [{ name: 'label' }, { name: 'nope' }] });
+    assert.equal(unknown.status, 400);
+    assert.equal(unknown.body.error, 'outputs[1].name: "nope" is not an output of digits-cnn (its outputs: probabilities, label)');
+    const notList = await infer({ ...request({}), outputs: 5 });
+    assert.equal(notList.status, 400);
+    assert.match(notList.body.error!, /^outputs: expected a list of requested outputs/);
+  });
+
   it('serves the versioned OIP routes as the unversioned ones', async () => {
     const r = await fetch(`${server.url}/v2/models/digits-cnn/versions/1/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(request({})) });
     assert.equal(r.status, 200);

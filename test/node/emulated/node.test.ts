@@ -157,6 +157,21 @@ describe('emulated node', () => {
     });
   });
 
+  it('over HTTP, answers the outputs a request names, refusing an unknown one and a non-list with 400 naming the field', async () => {
+    await overHttp(async (url) => {
+      const infer = (outputs: unknown) => fetch(`${url}/v2/models/rm2/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ parameters: { size: 2 }, outputs }) });
+      const named = await infer([{ name: 'output', parameters: { binary_data: true } }]);
+      assert.equal(named.status, 200);
+      assert.deepEqual(((await named.json()) as OipInferResponse).outputs.map((o) => o.name), ['output']);
+      const unknown = await infer([{ name: 'nope' }]);
+      assert.equal(unknown.status, 400);
+      assert.equal(((await unknown.json()) as { error: string }).error, 'outputs[0].name: "nope" is not an output of rm2 (its outputs: output)');
+      const five = await infer(5);
+      assert.equal(five.status, 400);
+      assert.equal(((await five.json()) as { error: string }).error, 'outputs: expected a list of requested outputs ([{"name": ...}]), got 5');
+    });
+  });
+
   it('over HTTP, the service times it draws match the measured distribution (KS distance below the 1% critical value), and it never answers early', async function () {
     this.timeout(30_000);
     // rm2 on r5n.large at size 100: 42.4..43.9 ms measured.
