@@ -55,7 +55,9 @@ export class EmulatedNode implements InferenceNode {
         emulated: true,
         instance_type: this.table.type,
         slots: this.slots,
-        sizes: [this.table.minSize, this.table.maxSize],
+        // The sizes served; below the smallest measured one, with its service times (as in sim).
+        sizes: [1, this.table.maxSize],
+        measured_sizes: [this.table.minSize, this.table.maxSize],
         busy: this.busy,
         queue: this.queue.length,
         served: this.served,
@@ -65,9 +67,17 @@ export class EmulatedNode implements InferenceNode {
 
   async infer(req: OipInferRequest, arrivalMs: Ms): Promise<OipInferResponse> {
     const size = requestSize(req);
+    // A size below the smallest measured one is served with that size's service times, as the
+    // simulator and the planner do (ProfileTable: Kairos pads a query up to its smallest batch);
+    // above the largest there is no data.
     if (!this.table.covers(size)) {
       const field = req.parameters.size !== undefined ? 'parameters.size' : 'inputs[0].shape';
-      throw new MixscaleError('MIXSCALE_REQUEST_INVALID', `${field}: size ${size} is outside the measured sizes of ${this.table.model} on ${this.table.type} (1..${this.table.maxSize})`, { field });
+      const { model, type, minSize, maxSize } = this.table;
+      throw new MixscaleError(
+        'MIXSCALE_REQUEST_INVALID',
+        `${field}: size ${size} is above the largest measured size of ${model} on ${type} (${maxSize}); this node serves sizes 1..${maxSize} (below ${minSize} with size ${minSize}'s service times)`,
+        { field },
+      );
     }
     await this.acquire();
     const startMs = this.clock.now();

@@ -78,9 +78,30 @@ describe('emulated node', () => {
     assert.equal(c!.parameters!.queue_ms, Math.min(a!.parameters!.service_ms as number, b!.parameters!.service_ms as number));
   });
 
-  it('refuses a size the profile does not cover, naming the field and the measured range', async () => {
+  it('refuses a size above the largest measured, naming the field, the measured range and the sizes it serves', async () => {
     const node = new EmulatedNode(profiles.table('g4dn.xlarge', 'rm2'), new SimClock(), new Rng(1), { slots: 1 });
-    await assert.rejects(node.infer(sized(5000), 0), /^MixscaleError: parameters\.size: size 5000 is outside the measured sizes of rm2 on g4dn\.xlarge \(1\.\.1000\)/);
+    await assert.rejects(
+      node.infer(sized(1001), 0),
+      /^MixscaleError: parameters\.size: size 1001 is above the largest measured size of rm2 on g4dn\.xlarge \(1000\); this node serves sizes 1\.\.1000 \(below 10 with size 10's service times\)$/,
+    );
+  });
+
+  it('serves a size below the smallest measured with that size\'s service times, as the simulator does, and its metadata says which sizes it serves', async () => {
+    const table = profiles.table('g4dn.xlarge', 'rm2');
+    assert.equal(table.minSize, 10);
+    const drawn = async (size: number): Promise<number> => {
+      const clock = new SimClock();
+      const node = new EmulatedNode(table, clock, new Rng(5), { slots: 1 });
+      const reply = node.infer(sized(size), 0);
+      await settle();
+      await clock.advanceToSettled(clock.nextTimerAt());
+      return (await reply).parameters!.service_ms as number;
+    };
+    assert.equal(await drawn(1), await drawn(10));
+    assert.equal(await drawn(9), await drawn(10));
+    const params = new EmulatedNode(table, new SimClock(), new Rng(1), { slots: 1 }).metadata().parameters as Record<string, unknown>;
+    assert.deepEqual(params.sizes, [1, 1000]);
+    assert.deepEqual(params.measured_sizes, [10, 1000]);
   });
 
   it('reads the size from the first input\'s leading dimension when no size parameter is given', async () => {
