@@ -10,19 +10,34 @@ export class Rng {
   private s3: number;
   private spare = NaN;
 
+  /**
+   * `seed` is an integer up to 2^53: its low 32 bits seed the state through splitmix32, and
+   * for seeds ≥ 2^32 a second splitmix32 stream of the high bits is mixed into every state word,
+   * so 2^32 + k and k give unrelated streams (a seed below 2^32 gives the stream it always gave).
+   */
   constructor(seed: number) {
     let x = seed >>> 0;
     const next = (): number => {
       x = (x + 0x9e3779b9) >>> 0;
-      let z = x;
-      z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
-      z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
-      return (z ^ (z >>> 16)) >>> 0;
+      return mix32(x);
     };
     this.s0 = next();
     this.s1 = next();
     this.s2 = next();
     this.s3 = next();
+    const high = seed >= 4294967296 ? Math.floor(seed / 4294967296) >>> 0 : 0;
+    if (high !== 0) {
+      // Another increment than the low half's, so the two streams never line up.
+      let y = high;
+      const nextHigh = (): number => {
+        y = (y + 0x7f4a7c15) >>> 0;
+        return mix32(y ^ 0x5bd1e995);
+      };
+      this.s0 = (this.s0 ^ nextHigh()) >>> 0;
+      this.s1 = (this.s1 ^ nextHigh()) >>> 0;
+      this.s2 = (this.s2 ^ nextHigh()) >>> 0;
+      this.s3 = (this.s3 ^ nextHigh()) >>> 0;
+    }
     if ((this.s0 | this.s1 | this.s2 | this.s3) === 0) this.s0 = 1;
   }
 
@@ -107,6 +122,14 @@ export class Rng {
   fork(): Rng {
     return new Rng(this.nextU32());
   }
+}
+
+/** splitmix32's output mix (murmur3's finalizer). */
+function mix32(v: number): number {
+  let z = v;
+  z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
+  z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
+  return (z ^ (z >>> 16)) >>> 0;
 }
 
 function rotl(x: number, k: number): number {

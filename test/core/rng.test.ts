@@ -17,6 +17,31 @@ describe('Rng', () => {
     assert.notDeepEqual(xs, Array.from({ length: 5 }, () => c.nextU32()));
   });
 
+  it('keeps the streams of seeds below 2^32 as they were (recorded numbers stay valid)', () => {
+    const first = (seed: number): number[] => {
+      const r = new Rng(seed);
+      return Array.from({ length: 4 }, () => r.nextU32());
+    };
+    assert.deepEqual(first(0), [3809008728, 1133695204, 53579671, 2891528803]);
+    assert.deepEqual(first(1), [2442144158, 3238099751, 3819917871, 2104621829]);
+    assert.deepEqual(first(42), [2837322924, 544945897, 479756282, 3500138142]);
+    assert.deepEqual(first(2 ** 32 - 1), [835879718, 1921286648, 2356205009, 1885780724]);
+  });
+
+  it('gives seeds of 2^32 and above their own streams (the high bits count)', () => {
+    const first = (seed: number): string => {
+      const r = new Rng(seed);
+      return Array.from({ length: 4 }, () => r.nextU32()).join(',');
+    };
+    const seen = new Map<string, number>();
+    for (const seed of [0, 1, 2, 2 ** 32, 2 ** 32 + 1, 2 ** 32 + 2, 2 ** 33, 2 ** 33 + 1, 3 * 2 ** 32, 2 ** 53 - 1, 2 ** 52]) {
+      const s = first(seed);
+      assert.equal(seen.get(s), undefined, `seed ${seed} repeats seed ${seen.get(s)}`);
+      seen.set(s, seed);
+    }
+    assert.equal(first(2 ** 40 + 7), first(2 ** 40 + 7));
+  });
+
   it('draws uniforms in [0, 1) with mean 1/2', () => {
     const r = new Rng(1);
     let lo = 1;
