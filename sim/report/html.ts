@@ -1,7 +1,7 @@
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 import { formatUsd } from '../../src/core/units.ts';
-import { bestRun, runLatency, type SimReport, type SimRun } from '../result.ts';
+import { bestRun, percent, runLatency, type SimReport, type SimRun } from '../result.ts';
 
 /**
  * The HTML report: one self-contained page (inline CSS and SVG, no scripts, no network) with
@@ -150,7 +150,7 @@ export async function renderHtml(report: SimReport): Promise<string> {
       const ok = r.slo.attainment >= (s.classes[0]?.sloQuantile ?? 0.99);
       return `<tr${r === best ? ' class="best"' : ''}><td><span class="dot" style="background:${PALETTE[i % PALETTE.length]}"></span>${esc(r.policy)}</td><td>${esc(r.router)}</td>
 <td>${r.requests.total.toLocaleString('en-US')}</td><td>${lat(r, r.latencyMs.p50)}</td><td class="${r.requests.completed > 0 && r.latencyMs.p99 <= slo ? 'good' : 'bad'}">${lat(r, r.latencyMs.p99)}</td><td>${lat(r, r.latencyMs.p999)}</td>
-<td class="${ok ? 'good' : 'bad'}">${(r.slo.attainment * 100).toFixed(2)}%</td><td>${r.requests.dropped.toLocaleString('en-US')}</td>
+<td class="${ok ? 'good' : 'bad'}">${percent(r.slo.attainment, 2)}</td><td>${r.requests.dropped.toLocaleString('en-US')}</td>
 <td>${formatUsd(r.cost.totalUsd)}</td><td>${formatUsd(r.cost.meanUsdPerHour)}</td><td>${formatUsd(r.cost.maxUsdPerHour)}</td><td class="${r.cost.overBudgetSeconds === 0 ? 'good' : 'bad'}">${r.cost.overBudgetSeconds}</td></tr>`;
     })
     .join('\n');

@@ -1,13 +1,13 @@
 import { renderTable } from '../../src/cli/table.ts';
 import { formatUsd } from '../../src/core/units.ts';
-import { bestRun, runLatency, type SimReport, type SimRun } from '../result.ts';
+import { bestRun, percent, runLatency, type SimReport, type SimRun } from '../result.ts';
 
 function ms(v: number): string {
   return v >= 10_000 ? `${(v / 1000).toFixed(1)}s` : `${v.toFixed(v >= 100 ? 0 : 1)}ms`;
 }
 
 function pct(v: number): string {
-  return `${(v * 100).toFixed(v >= 0.999 && v < 1 ? 2 : 1)}%`;
+  return percent(v, v >= 0.999 && v < 1 ? 2 : 1);
 }
 
 /** The human summary: the scenario in a line, then one row per policy. */

@@ -26,6 +26,22 @@ describe('simulation reports', () => {
     assert.match(html, /<td>n\/a<\/td><td class="bad">n\/a<\/td><td>n\/a<\/td>/);
   });
 
+  it('never show 100% within SLO for a run that missed a request', async () => {
+    const r = await report();
+    const first = r.runs[0]!;
+    const almost = { ...first, requests: { ...first.requests, total: 100_000, dropped: 1 }, slo: { ...first.slo, attainment: 0.99999 } };
+    const runs = [almost, ...r.runs.slice(1)];
+    const text = renderSummary({ ...r, runs });
+    assert.match(text, new RegExp(`\\n${first.policy}\\s+${first.router}\\s+100000\\s+\\S+\\s+\\S+\\s+\\S+\\s+99\\.999%\\s`));
+    assert.doesNotMatch(text, /100\.0+%/);
+    const html = await renderHtml({ ...r, runs });
+    assert.match(html, />99\.999%<\/td>/);
+    assert.doesNotMatch(html, /100\.00%/);
+    // Rounding to nearest stays where it shows no perfection that was not there.
+    const whole = renderSummary({ ...r, runs: [{ ...first, slo: { ...first.slo, attainment: 0.99876 } }] });
+    assert.match(whole, /\s99\.9%\s/);
+  });
+
   it('write JSON with rounded numbers, and bytes that depend only on the seed when timing is off', async () => {
     const r = await report();
     const a = reportJson(r, { timing: false });
