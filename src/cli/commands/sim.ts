@@ -5,6 +5,7 @@ import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import { isMixscaleError, MixscaleError } from '../../core/errors.ts';
 import type { LogLevel } from '../../core/log.ts';
+import { formatDuration } from '../../core/units.ts';
 import { loadConfigFile } from '../../config/load.ts';
 import { createConfiguredRoutingPolicy } from '../../../policies/routing/index.ts';
 import { createComparedScalingPolicy } from '../../../policies/scaling/index.ts';
@@ -87,13 +88,13 @@ function windowNames(opts: SimCliOptions, a: ArrivalSource, source: string): str
 }
 
 function describeLoad(a: ArrivalSource): string {
-  if (a.kind === 'poisson') return `constant ${a.rps} rps (Poisson) for ${Math.round(a.durationMs / 60_000)} min`;
+  if (a.kind === 'poisson') return `constant ${a.rps} rps (Poisson) for ${formatDuration(a.durationMs)}`;
   const parts = [basename(a.path)];
   if (a.model !== undefined) parts.push(`model ${a.model}`);
   if (a.timeScale !== undefined && a.timeScale !== 1) parts.push(`${a.timeScale}× speed`);
   if (a.peakRps !== undefined) parts.push(`peak ${a.peakRps} rps`);
-  if (a.startMs !== undefined) parts.push(`from ${a.startMs / 1000}s`);
-  if (a.durationMs !== undefined) parts.push(`for ${a.durationMs / 1000}s`);
+  if (a.startMs !== undefined) parts.push(`from ${formatDuration(a.startMs)}`);
+  if (a.durationMs !== undefined) parts.push(`for ${formatDuration(a.durationMs)}`);
   return parts.join(', ');
 }
 

@@ -221,6 +221,17 @@ describe('mixscale sim', () => {
     assert.match(r.stdout, /\nskipped 2 bad trace rows \(--skip-bad-rows/);
   });
 
+  it('says how long the load runs in the summary, also for runs under a minute', () => {
+    const r = runCli(['--config', config(SMALL.replace('duration: 5m', 'duration: 20s')), 'sim', '--compare', 'homogeneous-cheap']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /\nload: constant 20 rps \(Poisson\) for 20s, seed 1\n/);
+    const trace = join(dir(), 'short.csv');
+    writeFileSync(trace, `t_ms\n${Array.from({ length: 100 }, (_, i) => String(i * 1000)).join('\n')}\n`);
+    const cut = runCli(['--config', config(), 'sim', '--trace', trace, '--start', '30s', '--duration', '90s', '--compare', 'homogeneous-cheap']);
+    assert.equal(cut.code, 0, cut.stderr);
+    assert.match(cut.stdout, /\nload: short\.csv, from 30s, for 90s, seed 1\n/);
+  });
+
   it('refuses trace options without a trace', () => {
     const r = runCli(['--config', config(), 'sim', '--time-scale', '24']);
     assert.equal(r.code, 2);
