@@ -132,6 +132,11 @@ function parseHeader(file: string, header: string, opts: TraceOptions): Layout {
     return { kind: 'requests', tCol: at('t_ms'), vCol, isCount: false, modelCol, width: cols.length };
   }
   if (at('t_s') >= 0) {
+    if (opts.sizeColumn !== undefined) {
+      // A rate series sizes no request: a size column asked of it is a mistake, not a no-op.
+      const detail = `"${opts.sizeColumn}": ${basename(file)} is a rate series (t_s), which has no size column; only a per-request trace (t_ms) takes one`;
+      throw new TraceError(`${file}:1: size column ${detail}`, { file, line: 1, setting: 'sizeColumn', detail });
+    }
     const rps = at('rps');
     const count = at('count');
     if (rps < 0 && count < 0) throw new TraceError(`${file}:1: a rate series (t_s) needs a "count" or "rps" column (columns: ${cols.join(', ')})`, { file, line: 1 });

@@ -175,6 +175,8 @@ export interface TraceSettingNames {
   /** What cut the window (`--start, --duration`), for an empty one. */
   readonly window?: string | undefined;
   readonly peakRps?: string | undefined;
+  /** A size column asked of a trace that has none (a rate series). */
+  readonly sizeColumn?: string | undefined;
 }
 
 /**
@@ -185,7 +187,7 @@ export interface TraceSettingNames {
 export function nameTraceSetting(e: unknown, names: TraceSettingNames): unknown {
   if (!isMixscaleError(e) || e.code !== 'MIXSCALE_TRACE_INVALID') return e;
   const { setting, detail } = e.details;
-  if ((setting !== 'model' && setting !== 'start' && setting !== 'window' && setting !== 'peakRps') || typeof detail !== 'string') return e;
+  if ((setting !== 'model' && setting !== 'start' && setting !== 'window' && setting !== 'peakRps' && setting !== 'sizeColumn') || typeof detail !== 'string') return e;
   const name = names[setting];
   return name === undefined ? e : new MixscaleError('MIXSCALE_USAGE', `${name}: ${detail}`, { ...e.details });
 }

@@ -74,6 +74,12 @@ describe('trace reader', () => {
     await rejects({ path: traceFile('t_ms,t_s,rps\n0,0,5\n') }, /trace\.csv:1: both "t_ms" .* and "t_s"/);
   });
 
+  it('refuses a size column asked of a rate series (it has none), as a setting the CLI names', async () => {
+    const p = traceFile('t_s,rps\n0,5\n10,5\n', 'rates.csv');
+    const e = await rejects({ path: p, sizeColumn: 'tokens' }, /rates\.csv:1: size column "tokens": rates\.csv is a rate series \(t_s\), which has no size column/);
+    assert.equal(e.details.setting, 'sizeColumn');
+  });
+
   it('fails on a fractional count in a rate series, with the file and line', async () => {
     await rejects({ path: traceFile('t_s,count\n0,10\n1,2.5\n') }, /trace\.csv:3: count "2\.5" is not a whole number/);
   });

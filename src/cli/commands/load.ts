@@ -104,7 +104,7 @@ Latency counts from each request's intended send time (open loop, no coordinated
       try {
         for await (const c of readTraceChunks(trace)) total += c.length;
       } catch (e) {
-        throw nameTraceSetting(e, { model: '--trace-model', start: '--start', peakRps: '--peak-rps' });
+        throw nameTraceSetting(e, { model: '--trace-model', start: '--start', peakRps: '--peak-rps', sizeColumn: '--size-column' });
       }
       if (total === 0) {
         const window = [opts.start !== undefined ? '--start' : undefined, opts.duration !== undefined ? '--duration' : undefined].filter((f) => f !== undefined);

@@ -165,6 +165,7 @@ Examples:
         model: opts.trace !== undefined || opts.traceModel !== undefined ? '--trace-model' : `${loaded.source}: sim.trace.model`,
         start: opts.start !== undefined ? '--start' : opts.trace === undefined ? `${loaded.source}: sim.trace.start` : undefined,
         peakRps: opts.peakRps !== undefined ? '--peak-rps' : opts.trace === undefined ? `${loaded.source}: sim.trace.peakRps` : undefined,
+        sizeColumn: opts.sizeColumn !== undefined ? '--size-column' : opts.trace === undefined ? `${loaded.source}: sim.trace.sizeColumn` : undefined,
         window: windowNames(opts, arrivals, loaded.source),
       };
       if (!quiet && process.stderr.isTTY) {

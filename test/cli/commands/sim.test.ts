@@ -232,6 +232,18 @@ describe('mixscale sim', () => {
     assert.match(cut.stdout, /\nload: short\.csv, from 30s, for 90s, seed 1\n/);
   });
 
+  it('refuses --size-column, or sim.trace.sizeColumn, for a rate series, naming the flag or field in one line', () => {
+    const flag = runCli(['--config', 'sim/scenarios/step.yaml', 'sim', '--size-column', 'foo', '--quiet', '--jobs', '1']);
+    assert.equal(flag.code, 2, flag.stderr);
+    assert.equal(flag.stderr, 'mixscale: --size-column: "foo": step-20-110-30.csv is a rate series (t_s), which has no size column; only a per-request trace (t_ms) takes one\n');
+    const trace = join(dir(), 'rates.csv');
+    writeFileSync(trace, 't_s,rps\n0,5\n60,5\n');
+    const cfg = config(SMALL.replace(/  rps: 20\n  duration: 5m\n/, `  trace: { path: ${JSON.stringify(trace)}, sizeColumn: tokens }\n`));
+    const field = runCli(['--config', cfg, 'sim', '--quiet']);
+    assert.equal(field.code, 2, field.stderr);
+    assert.equal(field.stderr, `mixscale: ${cfg}: sim.trace.sizeColumn: "tokens": rates.csv is a rate series (t_s), which has no size column; only a per-request trace (t_ms) takes one\n`);
+  });
+
   it('refuses trace options without a trace', () => {
     const r = runCli(['--config', config(), 'sim', '--time-scale', '24']);
     assert.equal(r.code, 2);
