@@ -381,7 +381,9 @@ export async function* readTraceChunks(opts: TraceOptions): AsyncGenerator<Arriv
   let factor = 1;
   if (opts.peakRps !== undefined) {
     const peak = await peakMinuteRps(opts);
-    if (peak <= 0) throw new TraceError(`trace ${opts.path}: no arrivals in the chosen window, so peakRps cannot rescale it`, { file: opts.path });
+    // Nothing in the window: nothing to rescale, and nothing to yield. The caller says so as it
+    // does for any empty window, naming what cut it.
+    if (peak <= 0) return;
     factor = opts.peakRps / peak;
     // Each row is sent `factor` times: beyond this a trace is not being rescaled but replaced.
     if (factor > MAX_REPLICAS) {

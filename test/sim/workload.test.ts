@@ -112,6 +112,14 @@ describe('trace reader', () => {
     assert.equal(e.message, `cannot read trace ${dir}: is a directory`);
   });
 
+  it('yields nothing, with peakRps as without, for a window with no arrivals (the caller names what cut it)', async () => {
+    const requests = traceFile('t_ms\n0\n1000\n90000\n');
+    assert.deepEqual(await all({ path: requests, startMs: 2000, durationMs: 30_000, peakRps: 10 }), []);
+    assert.deepEqual(await all({ path: requests, startMs: 2000, durationMs: 30_000 }), []);
+    const rates = traceFile('t_s,rps\n0,5\n10,0\n20,5\n');
+    assert.deepEqual(await all({ path: rates, startMs: 10_000, durationMs: 10_000, peakRps: 10 }), []);
+  });
+
   it('fails when the window starts past the end of the trace, and not on a window that is merely empty', async () => {
     const requests = traceFile('t_ms\n0\n1000\n2000\n');
     const e = await rejects({ path: requests, startMs: 3_600_000 }, /no arrivals in the chosen window: it starts at 1h, past the end of trace\.csv \(2s\)$/);

@@ -187,6 +187,10 @@ describe('mixscale sim', () => {
     assert.equal(flags.code, 2);
     assert.equal(flags.stderr, 'mixscale: --start, --duration: no arrivals in the chosen window of short.csv: nothing to simulate\n');
     assert.equal(flags.stdout, '');
+    // The same with --peak-rps (or sim.trace.peakRps), which has nothing to rescale.
+    const peak = runCli(['--config', config(), 'sim', '--trace', trace, '--peak-rps', '50', '--start', '150ms', '--duration', '100ms', '--compare', 'homogeneous-cheap']);
+    assert.equal(peak.code, 2);
+    assert.equal(peak.stderr, 'mixscale: --start, --duration: no arrivals in the chosen window of short.csv: nothing to simulate\n');
     const header = join(folder, 'header.csv');
     writeFileSync(header, 't_ms,size\n');
     const cfg = config(SMALL.replace(/  rps: 20\n  duration: 5m\n/, `  trace: { path: ${JSON.stringify(header)} }\n`));
