@@ -402,23 +402,28 @@ export async function* readTraceChunks(opts: TraceOptions): AsyncGenerator<Arriv
   const frac = factor - whole;
   // Per-request traces: a row's replicas spread up to the next row, so each row waits for it.
   let held: Row | undefined;
+  /** The row before `held` (trace ms): the last row's replicas spread over the gap from it. */
+  let heldBefore: Ms | undefined;
   const copies: number[] = [];
+  /** Pushes a row's k copies: the first at `a`, the others uniform in [a, b), in time order. */
+  const pushCopies = function* (row: Row, a: Ms, b: Ms): Generator<ArrivalChunk> {
+    const k = whole + (rng.next() < frac ? 1 : 0);
+    copies.length = 0;
+    for (let c = 0; c < k; c++) copies.push(c === 0 ? a : a + rng.next() * (b - a));
+    if (k > 2) copies.sort((x, y) => x - y);
+    for (const at of copies) {
+      if (w.full()) yield w.take();
+      w.push(at, emitSize(row.v), row.line);
+    }
+  };
 
   for await (const { layout, rows, widths } of readRows(opts, stats)) {
     for (let i = 0; i < rows.length; i++) {
       const r = rows[i]!;
       if (layout.kind === 'requests') {
         if (held !== undefined) {
-          const k = whole + (rng.next() < frac ? 1 : 0);
-          const a = (held.t - startMs) / scale;
-          const b = (r.t - startMs) / scale;
-          copies.length = 0;
-          for (let c = 0; c < k; c++) copies.push(c === 0 ? a : a + rng.next() * (b - a));
-          if (k > 2) copies.sort((x, y) => x - y);
-          for (const at of copies) {
-            if (w.full()) yield w.take();
-            w.push(at, emitSize(held.v), held.line);
-          }
+          yield* pushCopies(held, (held.t - startMs) / scale, (r.t - startMs) / scale);
+          heldBefore = held.t;
         }
         held = r;
       } else {
@@ -437,12 +442,12 @@ export async function* readTraceChunks(opts: TraceOptions): AsyncGenerator<Arriv
     }
   }
   if (held !== undefined) {
-    const k = whole + (rng.next() < frac ? 1 : 0);
+    // The last row has no next one: its replicas spread over the gap before it (as a rate
+    // series' last bin repeats the step before it), inside the window; a lone row has no gap.
     const a = (held.t - startMs) / scale;
-    for (let c = 0; c < k; c++) {
-      if (w.full()) yield w.take();
-      w.push(a, emitSize(held.v), held.line);
-    }
+    let b = a + (heldBefore !== undefined ? held.t - heldBefore : 0) / scale;
+    if (opts.durationMs !== undefined) b = Math.min(b, opts.durationMs / scale);
+    yield* pushCopies(held, a, Math.max(a, b));
   }
   if (w.length > 0) yield w.take();
 }

@@ -197,6 +197,22 @@ describe('trace reader', () => {
     for (let i = 1; i < got.length; i++) assert.ok(got[i]!.tMs >= got[i - 1]!.tMs);
   });
 
+  it("spreads the last row's replicas over the gap before it, inside the window, not all at one instant", async () => {
+    const p = traceFile('t_ms\n0\n1000\n2000\n');
+    const got = await all({ path: p, peakRps: 15, seed: 3 });
+    assert.equal(got.length, 30);
+    const last = got.filter((a) => a.line === 4).map((a) => a.tMs);
+    assert.equal(last.length, 10);
+    assert.equal(last[0], 2000);
+    assert.equal(new Set(last).size, 10, `replicas at ${last.join(', ')}`);
+    assert.ok(last.every((t) => t >= 2000 && t < 3000), last.join(', '));
+    for (let i = 1; i < got.length; i++) assert.ok(got[i]!.tMs >= got[i - 1]!.tMs);
+    // A window's last row spreads up to the window's end at most.
+    const cut = await all({ path: traceFile('t_ms\n0\n1000\n2000\n3000\n'), durationMs: 2500, peakRps: 15, seed: 3 });
+    const tail = cut.filter((a) => a.line === 4).map((a) => a.tMs);
+    assert.ok(tail.length > 1 && new Set(tail).size === tail.length && tail.every((t) => t >= 2000 && t < 2500), tail.join(', '));
+  });
+
   it('refuses a peakRps that would repeat each request more than 10,000 times, as a setting the CLI names', async () => {
     const e = await rejects({ path: traceFile('t_ms\n0\n100\n200\n'), peakRps: 1e10 }, /peakRps 10000000000 rps would send each request of .* about 666,666,667 times \(its busiest minute is 15 rps\); at most 10,000× its peak/);
     assert.equal(e.details['setting'], 'peakRps');
