@@ -13,11 +13,12 @@ export interface WindowRecord {
   readonly offeredRps: number;
   readonly completed: number;
   readonly dropped: number;
-  readonly p50: number;
-  readonly p90: number;
-  readonly p99: number;
-  /** Fraction of requests finished (or dropped) in the window that met their class's SLO. */
-  readonly attainment: number;
+  /** Latency percentiles of the requests completed in the window; null when none completed. */
+  readonly p50: number | null;
+  readonly p90: number | null;
+  readonly p99: number | null;
+  /** Fraction of requests finished (or dropped) in the window that met their class's SLO; null when none finished or was dropped. */
+  readonly attainment: number | null;
   /** Billed instances per type at the window's end (pending + running + draining). */
   readonly mix: Readonly<Record<string, number>>;
   readonly usdPerHour: number;
@@ -133,10 +134,11 @@ export class Recorder {
       offeredRps: (this.winArrivals * 1000) / span,
       completed: this.winCompleted,
       dropped: this.winDropped,
-      p50: this.winCounts.quantileMs(0.5),
-      p90: this.winCounts.quantileMs(0.9),
-      p99: this.winCounts.quantileMs(0.99),
-      attainment: finished === 0 ? 1 : this.winWithin / finished,
+      // No completion, no latency: 0 would read as perfect (a window of drops, a lull).
+      p50: this.winCompleted === 0 ? null : this.winCounts.quantileMs(0.5),
+      p90: this.winCompleted === 0 ? null : this.winCounts.quantileMs(0.9),
+      p99: this.winCompleted === 0 ? null : this.winCounts.quantileMs(0.99),
+      attainment: finished === 0 ? null : this.winWithin / finished,
       mix: fleet.mix,
       usdPerHour: fleet.usdPerHour,
       budgetUsdPerHour: fleet.budgetUsdPerHour,

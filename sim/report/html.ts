@@ -47,8 +47,15 @@ export async function renderHtml(report: SimReport): Promise<string> {
   const types = report.scenario.pools.map((p) => p.type);
   const minutes = (t: number): number => Math.round((t / 60_000) * 1000) / 1000;
 
+  // Each window is drawn from its start to its end (a point at each, so a window before a gap, and
+  // the last one, still show); a window with no completions has no p99 (null: the line breaks),
+  // and one where nothing finished no attainment.
   const perWindow = runs.flatMap((r) =>
-    r.timeline.map((w) => ({ policy: label(r), minute: minutes(w.tMs), offered: w.offeredRps, p99: Math.max(w.p99, 0.1), attainment: w.attainment })),
+    r.timeline.flatMap((w, i) => {
+      const end = r.timeline[i + 1]?.tMs ?? r.simulatedMs;
+      const at = { policy: label(r), minute: minutes(w.tMs), offered: w.offeredRps, p99: w.p99 === null ? null : Math.max(w.p99, 0.1), attainment: w.attainment };
+      return end > w.tMs && (at.p99 !== null || at.attainment !== null) ? [at, { ...at, minute: minutes(end) }] : [at];
+    }),
   );
   const spend = runs.flatMap((r) =>
     r.fleet.flatMap((f) =>
@@ -76,20 +83,20 @@ export async function renderHtml(report: SimReport): Promise<string> {
     layer: [
       {
         data: { values: perWindow },
-        mark: { type: 'line', interpolate: 'step-after', strokeWidth: 1.6 },
+        mark: { type: 'line', interpolate: 'step-after', strokeWidth: 1.6, invalid: 'break-paths-filter-domains' },
         encoding: { x, y: { field: 'p99', type: 'quantitative', title: 'p99 (ms, log)', scale: { type: 'log' } }, color: { field: 'policy', type: 'nominal', title: 'scaling / routing', scale: policyScale } },
       },
       { data: { values: [{ slo }] }, mark: { type: 'rule', color: '#d62728', strokeDash: [6, 4], strokeWidth: 1.5 }, encoding: { y: { field: 'slo', type: 'quantitative' } } },
     ],
   });
-  const minAttain = Math.min(0.9, ...perWindow.map((w) => w.attainment));
+  const minAttain = Math.min(0.9, ...perWindow.flatMap((w) => (w.attainment === null ? [] : [w.attainment])));
   const attainment = await svg({
     config: CONFIG,
     width,
     height: 180,
     title: { text: 'Requests within SLO per window', anchor: 'start', fontSize: 14 },
     data: { values: perWindow },
-    mark: { type: 'line', interpolate: 'step-after', strokeWidth: 1.6 },
+    mark: { type: 'line', interpolate: 'step-after', strokeWidth: 1.6, invalid: 'break-paths-filter-domains' },
     encoding: {
       x,
       y: { field: 'attainment', type: 'quantitative', title: 'within SLO', axis: { format: '.0%' }, scale: { domain: [Math.floor(minAttain * 20) / 20, 1] } },

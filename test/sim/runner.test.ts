@@ -142,6 +142,30 @@ describe('simulation runner', () => {
     assert.ok(run.timeline[1]!.offeredRps > 8 && run.timeline[1]!.offeredRps < 12, `${run.timeline[1]!.offeredRps} rps`);
   });
 
+  it('reports null percentiles (and attainment) for a window in which nothing completed, not 0 ms', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mixscale-sim-lull-'));
+    const rows = [...Array.from({ length: 300 }, (_, i) => i * 100), ...Array.from({ length: 300 }, (_, i) => 120_000 + i * 100)];
+    writeFileSync(join(dir, 'lull.csv'), `t_ms\n${rows.join('\n')}\n`);
+    const cfg = loadConfigObject(
+      {
+        budget: { usdPerHour: 1 },
+        classes: [{ name: 'rm2', model: 'rm2', slo: '350ms' }],
+        pools: [{ name: 'r5n', type: 'r5n.large' }],
+        scaling: { policy: 'static-mix', options: { mix: { 'r5n.large': 2 } } },
+        routing: { policy: 'least-outstanding' },
+        sim: { trace: { path: 'lull.csv' }, window: '30s' },
+      },
+      dir,
+    );
+    const run = await runSimulation(cfg, { seed: 1 });
+    const lull = run.timeline.filter((w) => w.tMs >= 30_000 && w.tMs < 120_000);
+    assert.equal(lull.length, 3);
+    for (const w of lull) assert.deepEqual([w.completed, w.dropped, w.p50, w.p90, w.p99, w.attainment], [0, 0, null, null, null, null]);
+    for (const w of run.timeline.filter((x) => x.completed > 0)) assert.ok(w.p99! > 0 && w.attainment !== null);
+    const json = JSON.parse(reportJson(buildReport(cfg, [run], { name: 'lull', trace: 'lull.csv', seed: 1 })));
+    assert.equal(json.runs[0].timeline[1].p99, null);
+  });
+
   it('runs a constant Poisson load given instead of a trace', async () => {
     const run = await runSimulation(scenario(), { scalingPolicy: 'homogeneous-cheap', arrivals: { kind: 'poisson', rps: 40, durationMs: 300_000, sizes: { kind: 'fixed', size: 100 } } });
     assert.ok(Math.abs(run.requests.total - 12_000) < 500, `${run.requests.total}`);

@@ -42,6 +42,19 @@ describe('simulation reports', () => {
     assert.match(whole, /\s99\.9%\s/);
   });
 
+  it('leave a gap in the p99 plot for a window with no completions, instead of drawing it as 0.1 ms', async () => {
+    const r = await report();
+    const paths = (page: string): number => {
+      const svg = page.split('<svg').find((p) => p.includes('p99 latency per window'))!;
+      return [...svg.matchAll(/<path[^>]*d="([^"]*)"/g)].map((m) => m[1]!).filter((d) => /L.*L/.test(d)).reduce((n, d) => n + (d.match(/M/g) ?? []).length, 0);
+    };
+    const whole = paths(await renderHtml(r));
+    const first = r.runs[0]!;
+    assert.ok(first.timeline.length >= 4);
+    const lull = { ...first, timeline: first.timeline.map((w, i) => (i === 2 ? { ...w, completed: 0, p50: null, p90: null, p99: null } : w)) };
+    assert.equal(paths(await renderHtml({ ...r, runs: [lull, ...r.runs.slice(1)] })), whole + 1, 'one more stretch of line: the gap splits it');
+  });
+
   it('write JSON with rounded numbers, and bytes that depend only on the seed when timing is off', async () => {
     const r = await report();
     const a = reportJson(r, { timing: false });
