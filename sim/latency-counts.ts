@@ -94,6 +94,22 @@ export class LatencyCounts {
     return 0;
   }
 
+  /** Adds what `other` counted (which keeps it). */
+  addFrom(other: LatencyCounts): void {
+    if (other.count === 0) return;
+    if (other.highest >= this.counts.length) {
+      const grown = new Float64Array(Math.max(other.highest + 1, this.counts.length * 2));
+      grown.set(this.counts);
+      this.counts = grown;
+    }
+    for (let i = other.lowest; i <= other.highest; i++) this.counts[i]! += other.counts[i]!;
+    if (other.highest > this.highest) this.highest = other.highest;
+    if (other.lowest < this.lowest) this.lowest = other.lowest;
+    for (const ms of other.overflow) this.overflow.push(ms);
+    if (other.maxUs > this.maxUs) this.maxUs = other.maxUs;
+    this.count += other.count;
+  }
+
   /** Forgets what was counted. */
   clear(): void {
     if (this.highest >= 0) this.counts.fill(0, this.lowest, this.highest + 1);

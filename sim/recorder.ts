@@ -7,9 +7,15 @@ import type { SimMetrics } from './metrics.ts';
 export const DROP_REASONS = ['no-backend', 'deadline', 'overloaded', 'full', 'terminated', 'unprofiled'] as const;
 export type DropReason = (typeof DROP_REASONS)[number];
 
-/** One report window: load, latency and the fleet over [tMs, tMs + window). */
+/**
+ * One report window: load, latency and the fleet over [tMs, tMs + spanMs). Every window is
+ * `sim.window` long except the last, which ends at the end of the run (shorter, or longer by the
+ * drain after the last arrival, which never makes a window of its own).
+ */
 export interface WindowRecord {
   readonly tMs: Ms;
+  readonly spanMs: Ms;
+  /** Arrivals in the window per second of its span (of the last window: not counting the drain folded into it). */
   readonly offeredRps: number;
   readonly completed: number;
   readonly dropped: number;
@@ -29,6 +35,16 @@ export interface FleetSample {
   readonly mix: Readonly<Record<string, number>>;
   readonly usdPerHour: number;
   readonly budgetUsdPerHour: number;
+}
+
+/** What a window counted, and the span its offered load is over. */
+interface WindowTally {
+  readonly arrivals: number;
+  readonly completed: number;
+  readonly dropped: number;
+  readonly within: number;
+  readonly startMs: Ms;
+  readonly offeredSpanMs: Ms;
 }
 
 class ClassTally {
@@ -58,12 +74,15 @@ export class Recorder {
   private readonly sloMs: Float64Array;
   private readonly metrics: SimMetrics | undefined;
   // The current window (its percentiles are read straight from the bucket counts).
-  private readonly winCounts = new LatencyCounts();
+  private winCounts = new LatencyCounts();
   private winArrivals = 0;
   private winCompleted = 0;
   private winDropped = 0;
   private winWithin = 0;
   private winStart: Ms;
+  // The window closed last, as counted: the run's end may fold its drain into it.
+  private lastCounts = new LatencyCounts();
+  private last: WindowTally = { arrivals: 0, completed: 0, dropped: 0, within: 0, startMs: 0, offeredSpanMs: 0 };
   // Little's law: area under N(t) and total time in system of departed requests.
   private inSystem = 0;
   private areaAtMs: Ms;
@@ -127,28 +146,63 @@ export class Recorder {
 
   /** Closes the current window at `nowMs` with the fleet as it stands. */
   closeWindow(nowMs: Ms, fleet: FleetSample): void {
-    const span = Math.max(1, nowMs - this.winStart);
-    const finished = this.winCompleted + this.winDropped;
-    this.windows.push({
-      tMs: this.winStart,
-      offeredRps: (this.winArrivals * 1000) / span,
-      completed: this.winCompleted,
-      dropped: this.winDropped,
-      // No completion, no latency: 0 would read as perfect (a window of drops, a lull).
-      p50: this.winCompleted === 0 ? null : this.winCounts.quantileMs(0.5),
-      p90: this.winCompleted === 0 ? null : this.winCounts.quantileMs(0.9),
-      p99: this.winCompleted === 0 ? null : this.winCounts.quantileMs(0.99),
-      attainment: finished === 0 ? null : this.winWithin / finished,
-      mix: fleet.mix,
-      usdPerHour: fleet.usdPerHour,
-      budgetUsdPerHour: fleet.budgetUsdPerHour,
-    });
+    const w = { arrivals: this.winArrivals, completed: this.winCompleted, dropped: this.winDropped, within: this.winWithin, startMs: this.winStart, offeredSpanMs: nowMs - this.winStart };
+    this.windows.push(this.record(w, this.winCounts, nowMs, fleet));
+    this.last = w;
+    // The counts closed stay (for closeRun); the spare ones count the next window.
+    const spare = this.lastCounts;
+    this.lastCounts = this.winCounts;
+    this.winCounts = spare;
     this.winCounts.clear();
     this.winArrivals = 0;
     this.winCompleted = 0;
     this.winDropped = 0;
     this.winWithin = 0;
     this.winStart = nowMs;
+  }
+
+  /**
+   * Ends the last window at the end of the run. What is left after the last boundary with no
+   * arrival in it (the drain after the last arrival) is not a window of its own, a few ms of
+   * 0 rps and a p99 of a couple of requests: it goes into the window before, which then ends here.
+   */
+  closeRun(endMs: Ms, fleet: FleetSample): void {
+    const open = this.winArrivals + this.winCompleted + this.winDropped;
+    if (this.windows.length > 0 && this.winArrivals === 0) {
+      if (open === 0 && this.winStart >= endMs) return;
+      this.lastCounts.addFrom(this.winCounts);
+      const l = this.last;
+      const w = { ...l, completed: l.completed + this.winCompleted, dropped: l.dropped + this.winDropped, within: l.within + this.winWithin };
+      this.windows[this.windows.length - 1] = this.record(w, this.lastCounts, endMs, fleet);
+      this.last = w;
+      this.winCounts.clear();
+      this.winCompleted = 0;
+      this.winDropped = 0;
+      this.winWithin = 0;
+      this.winStart = endMs;
+      return;
+    }
+    this.closeWindow(endMs, fleet);
+  }
+
+  private record(w: WindowTally, counts: LatencyCounts, endMs: Ms, fleet: FleetSample): WindowRecord {
+    const finished = w.completed + w.dropped;
+    return {
+      tMs: w.startMs,
+      spanMs: Math.max(0, endMs - w.startMs),
+      // Offered load is the trace's: the same for every policy, however long its drain.
+      offeredRps: (w.arrivals * 1000) / Math.max(1, w.offeredSpanMs),
+      completed: w.completed,
+      dropped: w.dropped,
+      // No completion, no latency: 0 would read as perfect (a window of drops, a lull).
+      p50: w.completed === 0 ? null : counts.quantileMs(0.5),
+      p90: w.completed === 0 ? null : counts.quantileMs(0.9),
+      p99: w.completed === 0 ? null : counts.quantileMs(0.99),
+      attainment: finished === 0 ? null : w.within / finished,
+      mix: fleet.mix,
+      usdPerHour: fleet.usdPerHour,
+      budgetUsdPerHour: fleet.budgetUsdPerHour,
+    };
   }
 
   /** Where the window being recorded starts (the end of the last one closed). */

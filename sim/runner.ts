@@ -485,7 +485,7 @@ export async function runSimulation(loaded: LoadedConfig, overrides: SimOverride
     }
   }
   clock.advanceTo(endMs);
-  if (recorder.windows.length === 0 || recorder.openSinceMs < endMs) recorder.closeWindow(endMs, fleetSample(endMs));
+  recorder.closeRun(endMs, fleetSample(endMs));
 
   const overall = recorder.overall();
   let total = 0;

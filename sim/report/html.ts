@@ -51,8 +51,8 @@ export async function renderHtml(report: SimReport): Promise<string> {
   // the last one, still show); a window with no completions has no p99 (null: the line breaks),
   // and one where nothing finished no attainment.
   const perWindow = runs.flatMap((r) =>
-    r.timeline.flatMap((w, i) => {
-      const end = r.timeline[i + 1]?.tMs ?? r.simulatedMs;
+    r.timeline.flatMap((w) => {
+      const end = w.tMs + w.spanMs;
       const at = { policy: label(r), minute: minutes(w.tMs), offered: w.offeredRps, p99: w.p99 === null ? null : Math.max(w.p99, 0.1), attainment: w.attainment };
       return end > w.tMs && (at.p99 !== null || at.attainment !== null) ? [at, { ...at, minute: minutes(end) }] : [at];
     }),
@@ -71,7 +71,7 @@ export async function renderHtml(report: SimReport): Promise<string> {
     width,
     height: 140,
     title: { text: 'Offered load', anchor: 'start', fontSize: 14 },
-    data: { values: runs[0]?.timeline.map((w) => ({ minute: minutes(w.tMs), offered: w.offeredRps })) ?? [] },
+    data: { values: runs[0]?.timeline.flatMap((w) => [w.tMs, w.tMs + w.spanMs].map((t) => ({ minute: minutes(t), offered: w.offeredRps }))) ?? [] },
     mark: { type: 'area', line: { color: '#4c78a8' }, color: '#c6dbef', interpolate: 'step-after' },
     encoding: { x, y: { field: 'offered', type: 'quantitative', title: 'requests / s' } },
   });

@@ -21,6 +21,23 @@ describe('latency counts (the hot-path front of an HDR histogram)', () => {
     assert.equal(drained.maxMs, direct.maxMs);
   });
 
+  it('adds one set of counts into another as if every value had been recorded into it', () => {
+    const rng = new Rng(9);
+    const all = new LatencyCounts();
+    const a = new LatencyCounts();
+    const b = new LatencyCounts();
+    for (let i = 0; i < 10_000; i++) {
+      const v = i === 5 ? 3_000_000 : rng.lognormal(i % 2 === 0 ? 2 : 6, 1);
+      all.record(v);
+      (i < 4000 ? a : b).record(v);
+    }
+    a.addFrom(b);
+    assert.equal(a.count, all.count);
+    for (const q of [0, 0.5, 0.9, 0.99, 1]) assert.equal(a.quantileMs(q), all.quantileMs(q));
+    assert.equal(a.take().encode(), all.take().encode());
+    assert.equal(b.count, 6000, 'the other keeps its counts');
+  });
+
   it('answers quantiles exactly as the HDR histogram would, without building one', () => {
     const rng = new Rng(8);
     const direct = new LatencyHistogram();

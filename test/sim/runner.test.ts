@@ -166,6 +166,35 @@ describe('simulation runner', () => {
     assert.equal(json.runs[0].timeline[1].p99, null);
   });
 
+  it('folds the drain after the last arrival into the last window, and gives every window its span', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mixscale-sim-tail-'));
+    // The last arrival 1 ms before the 1-minute boundary: it completes after it.
+    const rows = [...Array.from({ length: 1199 }, (_, i) => i * 50), 59_999];
+    writeFileSync(join(dir, 'tail.csv'), `t_ms,size\n${rows.map((t) => `${t},100`).join('\n')}\n`);
+    const cfg = loadConfigObject(
+      {
+        budget: { usdPerHour: 1 },
+        classes: [{ name: 'rm2', model: 'rm2', slo: '350ms' }],
+        pools: [{ name: 'r5n', type: 'r5n.large' }],
+        scaling: { policy: 'static-mix', options: { mix: { 'r5n.large': 4 } } },
+        routing: { policy: 'least-outstanding' },
+        sim: { trace: { path: 'tail.csv' }, window: '30s' },
+      },
+      dir,
+    );
+    const run = await runSimulation(cfg, { seed: 1 });
+    assert.ok(run.simulatedMs > 60_000, `${run.simulatedMs}`);
+    assert.deepEqual(run.timeline.map((w) => w.tMs), [0, 30_000]);
+    assert.deepEqual(run.timeline.map((w) => w.spanMs), [30_000, run.simulatedMs - 30_000]);
+    assert.equal(run.timeline.reduce((n, w) => n + w.completed, 0), 1200);
+    // Offered load over the window as the trace has it, whatever the drain: 600 arrivals in 30 s.
+    assert.ok(Math.abs(run.timeline[1]!.offeredRps - 20) < 1e-9, `${run.timeline[1]!.offeredRps}`);
+    // A partial last window with arrivals in it stays a window of its own.
+    const cut = await runSimulation(cfg, { seed: 1, arrivals: { kind: 'trace', path: join(dir, 'tail.csv'), durationMs: 45_000 } });
+    assert.deepEqual(cut.timeline.map((w) => w.tMs), [0, 30_000]);
+    assert.ok(cut.timeline[1]!.spanMs < 30_000 && cut.timeline[1]!.spanMs > 14_000);
+  });
+
   it('runs a constant Poisson load given instead of a trace', async () => {
     const run = await runSimulation(scenario(), { scalingPolicy: 'homogeneous-cheap', arrivals: { kind: 'poisson', rps: 40, durationMs: 300_000, sizes: { kind: 'fixed', size: 100 } } });
     assert.ok(Math.abs(run.requests.total - 12_000) < 500, `${run.requests.total}`);
