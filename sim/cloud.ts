@@ -163,6 +163,11 @@ export class SimCloud implements CloudProvider {
     return this.rateIntegral;
   }
 
+  /** Like rateIntegralAt, but only reads: the meter is not moved (report windows sample it). */
+  rateIntegralPeek(nowMs: Ms): number {
+    return this.rateIntegral + (nowMs > this.meterAtMs ? this.rateUsdPerHour * (nowMs - this.meterAtMs) : 0);
+  }
+
   /**
    * Adds the time since the last meter (the billed rate is constant since) to the rate's
    * integral, and to the time over budget where the rate exceeded it, piece by piece of the schedule.

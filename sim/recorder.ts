@@ -25,17 +25,26 @@ export interface WindowRecord {
   readonly p99: number | null;
   /** Fraction of requests finished (or dropped) in the window that met their class's SLO; null when none finished or was dropped. */
   readonly attainment: number | null;
-  /** Billed instances per type at the window's end (pending + running + draining). */
+  /** Billed instances per type at the window's start (pending + running + draining). */
   readonly mix: Readonly<Record<string, number>>;
+  /** Billed $/h at the window's start. */
   readonly usdPerHour: number;
+  /** Mean billed $/h over the window (spend over the window ÷ its span). */
+  readonly meanUsdPerHour: number;
+  /** The budget in force at the window's start. */
   readonly budgetUsdPerHour: number;
 }
 
+/** The fleet at an instant. */
 export interface FleetSample {
   readonly mix: Readonly<Record<string, number>>;
   readonly usdPerHour: number;
   readonly budgetUsdPerHour: number;
+  /** ∫ billed $/h dt from the start of the simulation to this instant ($/h · ms). */
+  readonly usdPerHourMs: number;
 }
+
+const NO_FLEET: FleetSample = { mix: {}, usdPerHour: 0, budgetUsdPerHour: 0, usdPerHourMs: 0 };
 
 /** What a window counted, and the span its offered load is over. */
 interface WindowTally {
@@ -45,6 +54,8 @@ interface WindowTally {
   readonly within: number;
   readonly startMs: Ms;
   readonly offeredSpanMs: Ms;
+  /** The fleet at the window's start. */
+  readonly fleet: FleetSample;
 }
 
 class ClassTally {
@@ -82,7 +93,9 @@ export class Recorder {
   private winStart: Ms;
   // The window closed last, as counted: the run's end may fold its drain into it.
   private lastCounts = new LatencyCounts();
-  private last: WindowTally = { arrivals: 0, completed: 0, dropped: 0, within: 0, startMs: 0, offeredSpanMs: 0 };
+  private last: WindowTally = { arrivals: 0, completed: 0, dropped: 0, within: 0, startMs: 0, offeredSpanMs: 0, fleet: NO_FLEET };
+  /** The fleet at the start of the open window. */
+  private openFleet: FleetSample = NO_FLEET;
   // Little's law: area under N(t) and total time in system of departed requests.
   private inSystem = 0;
   private areaAtMs: Ms;
@@ -144,10 +157,19 @@ export class Recorder {
     this.departed++;
   }
 
-  /** Closes the current window at `nowMs` with the fleet as it stands. */
+  /** The fleet at the start of the first window (each later one's comes with closeWindow). */
+  openWith(fleet: FleetSample): void {
+    this.openFleet = fleet;
+  }
+
+  /**
+   * Closes the current window at `nowMs` and opens the next; `fleet` is the fleet at `nowMs`:
+   * the next window's start (and the end of this one's spend).
+   */
   closeWindow(nowMs: Ms, fleet: FleetSample): void {
-    const w = { arrivals: this.winArrivals, completed: this.winCompleted, dropped: this.winDropped, within: this.winWithin, startMs: this.winStart, offeredSpanMs: nowMs - this.winStart };
+    const w = { arrivals: this.winArrivals, completed: this.winCompleted, dropped: this.winDropped, within: this.winWithin, startMs: this.winStart, offeredSpanMs: nowMs - this.winStart, fleet: this.openFleet };
     this.windows.push(this.record(w, this.winCounts, nowMs, fleet));
+    this.openFleet = fleet;
     this.last = w;
     // The counts closed stay (for closeRun); the spare ones count the next window.
     const spare = this.lastCounts;
@@ -162,7 +184,7 @@ export class Recorder {
   }
 
   /**
-   * Ends the last window at the end of the run. What is left after the last boundary with no
+   * Ends the last window at the end of the run (`fleet`: the fleet then). What is left after the last boundary with no
    * arrival in it (the drain after the last arrival) is not a window of its own, a few ms of
    * 0 rps and a p99 of a couple of requests: it goes into the window before, which then ends here.
    */
@@ -185,11 +207,13 @@ export class Recorder {
     this.closeWindow(endMs, fleet);
   }
 
-  private record(w: WindowTally, counts: LatencyCounts, endMs: Ms, fleet: FleetSample): WindowRecord {
+  /** A window's record; `end` is the fleet at its end, for the spend over it. */
+  private record(w: WindowTally, counts: LatencyCounts, endMs: Ms, end: FleetSample): WindowRecord {
     const finished = w.completed + w.dropped;
+    const span = endMs - w.startMs;
     return {
       tMs: w.startMs,
-      spanMs: Math.max(0, endMs - w.startMs),
+      spanMs: Math.max(0, span),
       // Offered load is the trace's: the same for every policy, however long its drain.
       offeredRps: (w.arrivals * 1000) / Math.max(1, w.offeredSpanMs),
       completed: w.completed,
@@ -199,9 +223,10 @@ export class Recorder {
       p90: w.completed === 0 ? null : counts.quantileMs(0.9),
       p99: w.completed === 0 ? null : counts.quantileMs(0.99),
       attainment: finished === 0 ? null : w.within / finished,
-      mix: fleet.mix,
-      usdPerHour: fleet.usdPerHour,
-      budgetUsdPerHour: fleet.budgetUsdPerHour,
+      mix: w.fleet.mix,
+      usdPerHour: w.fleet.usdPerHour,
+      meanUsdPerHour: span > 0 ? (end.usdPerHourMs - w.fleet.usdPerHourMs) / span : w.fleet.usdPerHour,
+      budgetUsdPerHour: w.fleet.budgetUsdPerHour,
     };
   }
 

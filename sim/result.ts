@@ -27,11 +27,16 @@ export interface ClassResult {
   readonly slo: { readonly targetMs: number; readonly quantile: number; readonly attainment: number; readonly met: boolean };
 }
 
+/** The fleet of one report window: at its start (tMs), and its mean spend over it. */
 export interface FleetPoint {
   readonly tMs: Ms;
-  /** Billed instances per type (pending + running + draining). */
+  /** Billed instances per type (pending + running + draining) at tMs. */
   readonly mix: Readonly<Record<string, number>>;
+  /** Billed $/h at tMs. */
   readonly usdPerHour: number;
+  /** Mean billed $/h over the window. */
+  readonly meanUsdPerHour: number;
+  /** The budget in force at tMs. */
   readonly budgetUsdPerHour: number;
 }
 

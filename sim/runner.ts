@@ -367,6 +367,8 @@ export async function runSimulation(loaded: LoadedConfig, overrides: SimOverride
     heap.push(now + svc, EV_COMPLETE, id);
   };
 
+  // The first window opens at t = 0, after the control tick there and before any arrival.
+  heap.push(0, EV_WINDOW, 1);
   heap.push(sim.window, EV_WINDOW, 0);
   let now: Ms = -warmupMs;
   let nextTimer = clock.nextTimerAt();
@@ -375,7 +377,7 @@ export async function runSimulation(loaded: LoadedConfig, overrides: SimOverride
   const fleetSample = (now: Ms) => {
     const mix: Record<string, number> = {};
     for (const i of cloud.instances()) mix[i.type] = (mix[i.type] ?? 0) + 1;
-    return { mix, usdPerHour: cloud.usdPerHour(), budgetUsdPerHour: budgetAt(now) };
+    return { mix, usdPerHour: cloud.usdPerHour(), budgetUsdPerHour: budgetAt(now), usdPerHourMs: cloud.rateIntegralPeek(now) };
   };
 
   for (;;) {
@@ -462,6 +464,8 @@ export async function runSimulation(loaded: LoadedConfig, overrides: SimOverride
       if (node.queued > 0 && !node.gone) start(node.dequeue(), node, t);
       else if (lateBinding) bindWaiting(node, t);
       lastT = t;
+    } else if (heap.poppedArg === 1) {
+      recorder.openWith(fleetSample(t));
     } else if (!arrivalsDone || heap.size > 0) {
       // (The last window event, once nothing is left to happen, would close a window past the
       // run's end: the run's own end closes the last one instead.)
@@ -528,7 +532,7 @@ export async function runSimulation(loaded: LoadedConfig, overrides: SimOverride
       meanUsdPerHour: endMs > 0 ? (cloud.rateIntegralAt(endMs) - rateIntegralAtStart) / endMs : 0,
       overBudgetSeconds: cloud.overBudgetSeconds(endMs),
     },
-    fleet: recorder.windows.map((w) => ({ tMs: w.tMs, mix: w.mix, usdPerHour: w.usdPerHour, budgetUsdPerHour: w.budgetUsdPerHour })),
+    fleet: recorder.windows.map((w) => ({ tMs: w.tMs, mix: w.mix, usdPerHour: w.usdPerHour, meanUsdPerHour: w.meanUsdPerHour, budgetUsdPerHour: w.budgetUsdPerHour })),
     timeline: recorder.windows,
     cdf: overall.cdf(100),
     decisions,

@@ -57,9 +57,12 @@ export async function renderHtml(report: SimReport): Promise<string> {
       return end > w.tMs && (at.p99 !== null || at.attainment !== null) ? [at, { ...at, minute: minutes(end) }] : [at];
     }),
   );
+  // Each window's fleet (as at its start) drawn from its start to its end (fleet[i] is timeline[i]'s).
   const spend = runs.flatMap((r) =>
-    r.fleet.flatMap((f) =>
-      types.map((type) => ({ policy: label(r), minute: minutes(f.tMs), type, usd: (f.mix[type] ?? 0) * (price.get(type) ?? 0), n: f.mix[type] ?? 0, budget: f.budgetUsdPerHour })),
+    r.fleet.flatMap((f, i) =>
+      ((r.timeline[i]?.spanMs ?? 0) > 0 ? [f.tMs, f.tMs + r.timeline[i]!.spanMs] : [f.tMs]).flatMap((t) =>
+        types.map((type) => ({ policy: label(r), minute: minutes(t), type, usd: (f.mix[type] ?? 0) * (price.get(type) ?? 0), n: f.mix[type] ?? 0, budget: f.budgetUsdPerHour })),
+      ),
     ),
   );
   const cdf = runs.flatMap((r) => r.cdf.map((p) => ({ policy: label(r), ms: Math.max(p.ms, 0.1), fraction: p.fraction })));

@@ -125,6 +125,16 @@ describe('simulation runner', () => {
     const run = await runSimulation(cfg, { seed: 1 });
     assert.ok(run.cost.overBudgetSeconds > 0 && run.cost.overBudgetSeconds <= 60, `${run.cost.overBudgetSeconds} s over budget`);
     assert.ok(run.fleet.at(-1)!.usdPerHour <= 0.5, JSON.stringify(run.fleet.at(-1)));
+    // Each fleet point is the fleet and budget at its tMs (where the plots draw it), not at the
+    // end of its window: the budget changes at 5 min, in the window that starts there.
+    assert.deepEqual(run.fleet.map((f) => f.budgetUsdPerHour), [2.5, 2.5, 2.5, 2.5, 2.5, 0.5, 0.5, 0.5, 0.5, 0.5]);
+    assert.deepEqual(run.timeline.map((w) => w.budgetUsdPerHour), run.fleet.map((f) => f.budgetUsdPerHour));
+    // The warm fleet is billed from t = 0: the first point shows it, not an empty one.
+    assert.ok(run.fleet[0]!.usdPerHour > 2 && run.fleet[0]!.mix['r5n.large']! >= 14, JSON.stringify(run.fleet[0]));
+    // The mean spend of the windows adds up to the run's.
+    const spent = run.timeline.reduce((usd, w) => usd + (w.meanUsdPerHour * w.spanMs) / 3_600_000, 0);
+    assert.ok(Math.abs(spent - (run.cost.meanUsdPerHour * run.simulatedMs) / 3_600_000) < 1e-6, `${spent} vs ${run.cost.meanUsdPerHour}`);
+    assert.ok(run.fleet[4]!.meanUsdPerHour > 2 && run.fleet[6]!.meanUsdPerHour <= 0.5, JSON.stringify(run.fleet.map((f) => f.meanUsdPerHour)));
   });
 
   it('ends the last report window at the end of the run, and starts none after it', async () => {
