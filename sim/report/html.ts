@@ -1,6 +1,7 @@
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 import { formatUsd } from '../../src/core/units.ts';
+import type { WindowRecord } from '../recorder.ts';
 import { bestRun, percent, runLatency, type SimReport, type SimRun } from '../result.ts';
 
 /**
@@ -37,8 +38,57 @@ function runLabels(runs: readonly SimRun[]): string[] {
   return base.map((b, i) => (base.filter((x) => x === b).length > 1 ? `${b} (${base.slice(0, i + 1).filter((x) => x === b).length})` : b));
 }
 
+/** The most windows of a run the plots draw; beyond it consecutive windows are merged. */
+export const MAX_PLOTTED_WINDOWS = 2000;
+
+/**
+ * A run's timeline and fleet as plotted: at most MAX_PLOTTED_WINDOWS windows, consecutive ones
+ * merged beyond it (offered load averaged over their spans, the highest p99, attainment over all
+ * the requests they finished, the fleet at the first one's start). The JSON keeps every window.
+ */
+function plotted(r: SimRun): SimRun {
+  const n = r.timeline.length;
+  if (n <= MAX_PLOTTED_WINDOWS) return r;
+  const k = Math.ceil(n / MAX_PLOTTED_WINDOWS);
+  const timeline: WindowRecord[] = [];
+  for (let i = 0; i < n; i += k) {
+    const group = r.timeline.slice(i, i + k);
+    let span = 0;
+    let arrivals = 0;
+    let completed = 0;
+    let dropped = 0;
+    let within = 0;
+    let spend = 0;
+    let p99: number | null = null;
+    for (const w of group) {
+      span += w.spanMs;
+      arrivals += w.offeredRps * w.spanMs;
+      completed += w.completed;
+      dropped += w.dropped;
+      if (w.attainment !== null) within += w.attainment * (w.completed + w.dropped);
+      spend += w.meanUsdPerHour * w.spanMs;
+      if (w.p99 !== null && (p99 === null || w.p99 > p99)) p99 = w.p99;
+    }
+    const first = group[0]!;
+    timeline.push({
+      ...first,
+      spanMs: span,
+      offeredRps: span > 0 ? arrivals / span : first.offeredRps,
+      completed,
+      dropped,
+      p50: null,
+      p90: null,
+      p99,
+      attainment: completed + dropped > 0 ? within / (completed + dropped) : null,
+      meanUsdPerHour: span > 0 ? spend / span : first.meanUsdPerHour,
+    });
+  }
+  const fleet = timeline.map((w) => ({ tMs: w.tMs, mix: w.mix, usdPerHour: w.usdPerHour, meanUsdPerHour: w.meanUsdPerHour, budgetUsdPerHour: w.budgetUsdPerHour }));
+  return { ...r, timeline, fleet };
+}
+
 export async function renderHtml(report: SimReport): Promise<string> {
-  const runs = report.runs;
+  const runs = report.runs.map(plotted);
   const labels = runLabels(runs);
   const label = (r: SimRun): string => labels[runs.indexOf(r)]!;
   const policyScale = { domain: labels, range: labels.map((_, i) => PALETTE[i % PALETTE.length]!) };
@@ -92,7 +142,9 @@ export async function renderHtml(report: SimReport): Promise<string> {
       { data: { values: [{ slo }] }, mark: { type: 'rule', color: '#d62728', strokeDash: [6, 4], strokeWidth: 1.5 }, encoding: { y: { field: 'slo', type: 'quantitative' } } },
     ],
   });
-  const minAttain = Math.min(0.9, ...perWindow.flatMap((w) => (w.attainment === null ? [] : [w.attainment])));
+  // A loop, not Math.min(...spread): a spread of 125,000 values overflows the call stack.
+  let minAttain = 0.9;
+  for (const w of perWindow) if (w.attainment !== null && w.attainment < minAttain) minAttain = w.attainment;
   const attainment = await svg({
     config: CONFIG,
     width,

@@ -55,6 +55,26 @@ describe('simulation reports', () => {
     assert.equal(paths(await renderHtml({ ...r, runs: [lull, ...r.runs.slice(1)] })), whole + 1, 'one more stretch of line: the gap splits it');
   });
 
+  it('render runs of more windows than a call takes arguments (10 ms windows over 30 minutes), merging them for the plots', async function () {
+    this.timeout(60_000);
+    const r = await report();
+    const first = r.runs[0]!;
+    const w = first.timeline[1]!;
+    const n = 180_000;
+    const timeline = Array.from({ length: n }, (_, i) => ({ ...w, tMs: i * 10, spanMs: 10, attainment: i >= 1000 && i < 1200 ? 0.5 : 1, p99: i === 99_999 ? 9000 : 100 }));
+    const fleet = timeline.map((x) => ({ tMs: x.tMs, mix: x.mix, usdPerHour: x.usdPerHour, meanUsdPerHour: x.meanUsdPerHour, budgetUsdPerHour: x.budgetUsdPerHour }));
+    const page = await renderHtml({ ...r, runs: [{ ...first, timeline, fleet, simulatedMs: n * 10 }] });
+    assert.match(page, /^<!doctype html>/);
+    const p99 = page.split('<svg').find((p) => p.includes('p99 latency per window'))!;
+    const line = [...p99.matchAll(/<path[^>]*d="([^"]*)"/g)].map((m) => m[1]!).find((d) => (d.match(/L/g) ?? []).length > 100)!;
+    assert.ok((line.match(/L/g) ?? []).length <= 4 * 2000, 'at most 2,000 windows plotted');
+    // The worst p99 survives the merging, and so does a stretch of misses: the p99 axis reaches
+    // 10 s, the attainment axis goes down to 50%.
+    const axis = (svg: string): string => svg.match(/aria-label="(Y-axis[^"]*)"/)![1]!;
+    assert.match(axis(p99), /values from 100 to 10,000$/);
+    assert.match(axis(page.split('<svg').find((p) => p.includes('Requests within SLO per window'))!), /values from 50% to 100%$/);
+  });
+
   it('write JSON with rounded numbers, and bytes that depend only on the seed when timing is off', async () => {
     const r = await report();
     const a = reportJson(r, { timing: false });
