@@ -240,8 +240,7 @@ export async function runSimulation(loaded: LoadedConfig, overrides: SimOverride
   let failedTicks = 0;
   const decisions: DecisionPoint[] = [];
   let lastDecided: Readonly<Record<string, number>> | undefined;
-  const tick = (): void => {
-    if (arrivalsDone) return;
+  const runTick = (): void => {
     loop
       .tick()
       .then((rec) => {
@@ -253,9 +252,26 @@ export async function runSimulation(loaded: LoadedConfig, overrides: SimOverride
         }
       })
       .catch((e: unknown) => (tickFailure = e));
+  };
+  const tick = (): void => {
+    if (arrivalsDone) return;
+    runTick();
     clock.setTimeout(tick, interval);
   };
   clock.setTimeout(tick, 0);
+  // As the controller's scheduler does, an extra tick at each budget-schedule boundary, so a new
+  // budget applies at once (one that falls on a regular tick is that tick).
+  const onGrid = (t: Ms): boolean => (t + warmupMs) % interval === 0;
+  const budgetTick = (): void => {
+    if (arrivalsDone) return;
+    if (!onGrid(clock.now())) runTick();
+    nextBudgetTick();
+  };
+  const nextBudgetTick = (): void => {
+    const at = budget.nextBoundary(clock.now());
+    if (at !== undefined) clock.setTimeout(budgetTick, at - clock.now());
+  };
+  nextBudgetTick();
   let costAtStart = 0;
   let rateIntegralAtStart = 0;
   clock.setTimeout(() => {

@@ -137,6 +137,28 @@ describe('simulation runner', () => {
     assert.ok(run.fleet[4]!.meanUsdPerHour > 2 && run.fleet[6]!.meanUsdPerHour <= 0.5, JSON.stringify(run.fleet.map((f) => f.meanUsdPerHour)));
   });
 
+  it('ticks at each budget-schedule boundary too, as the controller does, so a new budget applies at once', async () => {
+    // $2.5/h until 00:05:15 UTC, then $0.5/h: between the 30 s ticks at 5:00 and 5:30.
+    const withBudget = (budget: Record<string, unknown>): LoadedConfig =>
+      loadConfigObject({
+        budget,
+        classes: [{ name: 'rm2', model: 'rm2', slo: '350ms' }],
+        pools: [{ name: 'r5n', type: 'r5n.large' }],
+        scaling: { policy: 'homogeneous-cheap', interval: '30s' },
+        routing: { policy: 'least-outstanding' },
+        sim: { rps: 20, duration: '10m', window: '1m' },
+      });
+    const run = await runSimulation(withBudget({ usdPerHour: 2.5, schedule: [{ cron: '0 0 0 * * *', usdPerHour: 2.5 }, { cron: '15 5 0 * * *', usdPerHour: 0.5 }] }), { seed: 1 });
+    const at = run.decisions.find((d) => d.tMs === 315_000);
+    assert.ok(at !== undefined, `a decision at the boundary: ${run.decisions.map((d) => d.tMs).join(', ')}`);
+    assert.ok((at.mix['r5n.large'] ?? 0) <= 3, JSON.stringify(at.mix));
+    // Drained at 5:15, terminated at the 5:30 tick: over budget for 15 s, not until 6:00.
+    assert.ok(run.cost.overBudgetSeconds > 0 && run.cost.overBudgetSeconds <= 15, `${run.cost.overBudgetSeconds} s over budget`);
+    // One extra tick (the boundary at 0:00 is a regular tick): ticks every 30 s from the warm-up on, plus one.
+    const plain = await runSimulation(withBudget({ usdPerHour: 2.5 }), { seed: 1 });
+    assert.equal(run.ticks.total, plain.ticks.total + 1);
+  });
+
   it('ends the last report window at the end of the run, and starts none after it', async () => {
     const cfg = loadConfigObject({
       budget: { usdPerHour: 1 },
