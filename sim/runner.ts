@@ -214,6 +214,8 @@ export async function runSimulation(loaded: LoadedConfig, overrides: SimOverride
     priceOf: (t) => loaded.catalog.price(t),
     poolOf: (t) => poolOfType.get(t) ?? t,
     launchTimeoutMs: cfg.controller?.launchTimeout ?? 600_000,
+    // The controller's settings, as the controller passes them (their defaults without a section).
+    ...(cfg.controller !== undefined ? { drainTimeoutMs: cfg.controller.drainTimeout } : {}),
     cluster: 'sim',
   });
   // The estimator the controller would run (controller.estimator), unless the caller brings one.
@@ -228,6 +230,7 @@ export async function runSimulation(loaded: LoadedConfig, overrides: SimOverride
     candidates: () => candidates,
     budgetAt,
     logger,
+    ...(cfg.controller !== undefined ? { capacityCooldownMs: cfg.controller.capacityCooldown } : {}),
   });
 
   // Sizes beyond what a class's model is measured at on every type cannot be served anywhere.

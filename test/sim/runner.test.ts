@@ -159,6 +159,37 @@ describe('simulation runner', () => {
     assert.equal(run.ticks.total, plain.ticks.total + 1);
   });
 
+  it('runs with controller.capacityCooldown and controller.drainTimeout from the config, as the controller does', async () => {
+    // Every launch fails: cooled down (the default 10 min), the type is left out and the tick
+    // replans an empty fleet; with capacityCooldown 0 it is never left out.
+    const cooling = (controller?: Record<string, unknown>): LoadedConfig =>
+      loadConfigObject({
+        budget: { usdPerHour: 2.5 },
+        classes: [{ name: 'rm2', model: 'rm2', slo: '350ms' }],
+        pools: [{ name: 'r5n', type: 'r5n.large' }],
+        scaling: { policy: 'homogeneous-cheap', interval: '30s' },
+        routing: { policy: 'least-outstanding' },
+        sim: { rps: 20, duration: '3m', window: '1m', capacityErrorRate: 1, warmStart: false },
+        ...(controller !== undefined ? { controller } : {}),
+      });
+    assert.deepEqual((await runSimulation(cooling(), { seed: 1 })).decisions.map((d) => d.mix), [{}]);
+    assert.deepEqual((await runSimulation(cooling({ capacityCooldown: 0 }), { seed: 1 })).decisions.map((d) => d.mix), [{ 'r5n.large': 16 }]);
+    // A budget cut at 5 min drains 3 of 4 overloaded instances with long queues: by default they
+    // finish them (2 min to drain); with drainTimeout 0 they are cut at the next tick.
+    const draining = (controller?: Record<string, unknown>): LoadedConfig =>
+      loadConfigObject({
+        budget: { usdPerHour: 0.6, schedule: [{ cron: '0 0 0 * * *', usdPerHour: 0.6 }, { cron: '0 5 0 * * *', usdPerHour: 0.15 }] },
+        classes: [{ name: 'rm2', model: 'rm2', slo: '350ms' }],
+        pools: [{ name: 'r5n', type: 'r5n.large' }],
+        scaling: { policy: 'static-mix', interval: '30s', options: { mix: { 'r5n.large': 4 } } },
+        routing: { policy: 'least-outstanding', lateBinding: false },
+        sim: { rps: 150, duration: '7m', window: '1m', maxOutstandingPerSlot: 1000 },
+        ...(controller !== undefined ? { controller } : {}),
+      });
+    assert.equal((await runSimulation(draining(), { seed: 1 })).requests.dropReasons.terminated, 0);
+    assert.ok((await runSimulation(draining({ drainTimeout: 0 }), { seed: 1 })).requests.dropReasons.terminated > 500);
+  });
+
   it('ends the last report window at the end of the run, and starts none after it', async () => {
     const cfg = loadConfigObject({
       budget: { usdPerHour: 1 },
