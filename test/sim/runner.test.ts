@@ -190,6 +190,23 @@ describe('simulation runner', () => {
     assert.ok((await runSimulation(draining({ drainTimeout: 0 }), { seed: 1 })).requests.dropReasons.terminated > 500);
   });
 
+  it('registers an instance with bootTime 0 at the tick after its launch, as the controller does', async () => {
+    const cfg = loadConfigObject({
+      budget: { usdPerHour: 1 },
+      classes: [{ name: 'rm2', model: 'rm2', slo: '350ms' }],
+      pools: [{ name: 'r5n', type: 'r5n.large', bootTime: 0 }],
+      scaling: { policy: 'static-mix', interval: '30s', options: { mix: { 'r5n.large': 4 } } },
+      routing: { policy: 'least-outstanding' },
+      sim: { rps: 20, duration: '2m', window: '10s', warmStart: false },
+    });
+    const run = await runSimulation(cfg, { seed: 1 });
+    // Launched (and running) at the tick at 0, registered at the tick at 30 s: nothing serves before.
+    assert.deepEqual(run.timeline.map((w) => w.completed > 0), [false, false, false, true, true, true, true, true, true, true, true, true]);
+    assert.ok(run.timeline.slice(0, 3).every((w) => w.dropped > 100));
+    assert.equal(run.requests.dropReasons['no-backend'], run.requests.dropped);
+    assert.equal(run.fleet[0]!.mix['r5n.large'], 4, 'billed from the launch');
+  });
+
   it('ends the last report window at the end of the run, and starts none after it', async () => {
     const cfg = loadConfigObject({
       budget: { usdPerHour: 1 },
