@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import { basename, extname } from 'node:path';
+import { basename, extname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
@@ -132,6 +132,11 @@ Examples:
       checkJsonFile(cmd);
       if (opts.html !== undefined) checkOutputFile('--html', opts.html);
       else if (usingDefault) checkOutputFile('--html', 'report.html');
+      // One file for both would keep only the report written last.
+      if (typeof g.json === 'string' && (opts.html !== undefined || usingDefault) && resolve(g.json) === resolve(opts.html ?? 'report.html')) {
+        const html = opts.html !== undefined ? '--html' : 'the default --html (report.html)';
+        throw new MixscaleError('MIXSCALE_USAGE', `--json, ${html}: both name ${g.json}; give each report its own file`);
+      }
       const loaded = loadConfigFile(g.config ?? DEFAULT_SCENARIO);
       // Every simulated control tick logs its decision at info: thousands of lines per run.
       // The sim keeps them for --log-level debug/trace and shows warnings and errors otherwise.

@@ -139,6 +139,21 @@ describe('mixscale sim', () => {
     assert.equal(html.stderr, `mixscale: --html: cannot write ${join(out, 'nope', 'r.html')}: folder ${join(out, 'nope')} does not exist\n`);
   });
 
+  it('refuses --json and --html naming one file (one report would overwrite the other), before the run', () => {
+    const out = dir();
+    const both = join(out, 'r.out');
+    const r = runCli(['--config', config(), 'sim', '--json', both, '--html', join(out, '.', 'r.out'), '--compare', 'homogeneous-cheap']);
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(r.stderr, `mixscale: --json, --html: both name ${both}; give each report its own file\n`);
+    assert.equal(r.stdout, '', 'nothing was simulated');
+    assert.ok(!existsSync(both));
+    // Without --config the HTML goes to report.html by default: --json report.html would take its place.
+    const cwd = dir();
+    const dflt = runCli(['sim', '--json', 'report.html', '--duration', '1m'], { cwd });
+    assert.equal(dflt.code, 2, dflt.stderr);
+    assert.equal(dflt.stderr, 'mixscale: --json, the default --html (report.html): both name report.html; give each report its own file\n');
+  });
+
   it('a final write that fails is one line, after the summary and the other report', function () {
     if (!existsSync('/dev/full')) this.skip();
     const html = join(dir(), 'r.html');
