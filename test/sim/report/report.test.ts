@@ -75,6 +75,29 @@ describe('simulation reports', () => {
     assert.match(axis(page.split('<svg').find((p) => p.includes('Requests within SLO per window'))!), /values from 50% to 100%$/);
   });
 
+  it("judge a multi-class run by each class's own SLO: a rule per target, green only when every class meets its own", async () => {
+    const r = await report();
+    const first = r.runs[0]!;
+    const a = first.perClass.rm2!;
+    // Class b (50 ms at p90) misses its target while the first class and the overall figures look fine.
+    const b = { ...a, model: 'ncf', slo: { targetMs: 50, quantile: 0.9, attainment: 0.5, met: false } };
+    const run = { ...first, perClass: { rm2: { ...a, slo: { ...a.slo, met: true } }, b }, slo: { ...first.slo, attainment: 0.995 }, latencyMs: { ...first.latencyMs, p99: 300 } };
+    const multi = { ...r, scenario: { ...r.scenario, classes: [...r.scenario.classes, { name: 'b', model: 'ncf', sloMs: 50, sloQuantile: 0.9 }] }, runs: [run] };
+    const page = await renderHtml(multi);
+    const row = page.split('<tr').find((t) => t.includes(`${first.policy}</td>`))!;
+    assert.match(row, /<td class="bad">99\.50%<\/td>/, 'class b misses its target');
+    assert.match(row, /<td>300 ms<\/td>/, 'a p99 over classes of different targets is not judged');
+    const p99 = page.split('<svg').find((p) => p.includes('p99 latency per window'))!;
+    assert.match(p99, /SLOs rm2 350 ms, b 50 ms dashed/);
+    const rules = (svg: string): number => (svg.match(/<line[^>]*stroke="#d62728"/g) ?? []).length;
+    assert.equal(rules(p99), 2);
+    assert.equal(rules(page.split('<svg').find((p) => p.includes('Latency CDF'))!), 2);
+    // One class: one rule, and the p99 judged against it.
+    const single = await renderHtml({ ...r, runs: [{ ...run, perClass: { rm2: run.perClass.rm2 } }] });
+    assert.equal(rules(single.split('<svg').find((p) => p.includes('p99 latency per window'))!), 1);
+    assert.match(single.split('<tr').find((t) => t.includes(`${first.policy}</td>`))!, /<td class="good">300 ms<\/td>.*\n<td class="good">99\.50%<\/td>/);
+  });
+
   it('write JSON with rounded numbers, and bytes that depend only on the seed when timing is off', async () => {
     const r = await report();
     const a = reportJson(r, { timing: false });
