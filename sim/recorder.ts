@@ -166,8 +166,9 @@ export class Recorder {
    * Closes the current window at `nowMs` and opens the next; `fleet` is the fleet at `nowMs`:
    * the next window's start (and the end of this one's spend).
    */
-  closeWindow(nowMs: Ms, fleet: FleetSample): void {
-    const w = { arrivals: this.winArrivals, completed: this.winCompleted, dropped: this.winDropped, within: this.winWithin, startMs: this.winStart, offeredSpanMs: nowMs - this.winStart, fleet: this.openFleet };
+  closeWindow(nowMs: Ms, fleet: FleetSample, offeredEndMs: Ms = nowMs): void {
+    const offeredSpanMs = offeredEndMs - this.winStart;
+    const w = { arrivals: this.winArrivals, completed: this.winCompleted, dropped: this.winDropped, within: this.winWithin, startMs: this.winStart, offeredSpanMs, fleet: this.openFleet };
     this.windows.push(this.record(w, this.winCounts, nowMs, fleet));
     this.openFleet = fleet;
     this.last = w;
@@ -187,8 +188,11 @@ export class Recorder {
    * Ends the last window at the end of the run (`fleet`: the fleet then). What is left after the last boundary with no
    * arrival in it (the drain after the last arrival) is not a window of its own, a few ms of
    * 0 rps and a p99 of a couple of requests: it goes into the window before, which then ends here.
+   * `loadEndMs` is when the load itself ended (the trace's or the Poisson run's end, else its last
+   * arrival): a last window's offered rate is over its span up to then, never over the drain, which
+   * depends on the policy.
    */
-  closeRun(endMs: Ms, fleet: FleetSample): void {
+  closeRun(endMs: Ms, fleet: FleetSample, loadEndMs: Ms = endMs): void {
     const open = this.winArrivals + this.winCompleted + this.winDropped;
     if (this.windows.length > 0 && this.winArrivals === 0) {
       if (open === 0 && this.winStart >= endMs) return;
@@ -204,7 +208,7 @@ export class Recorder {
       this.winStart = endMs;
       return;
     }
-    this.closeWindow(endMs, fleet);
+    this.closeWindow(endMs, fleet, loadEndMs);
   }
 
   /** A window's record; `end` is the fleet at its end, for the spend over it. */

@@ -392,6 +392,7 @@ export async function runSimulation(loaded: LoadedConfig, overrides: SimOverride
   let now: Ms = -warmupMs;
   let nextTimer = clock.nextTimerAt();
   let lastT = 0;
+  let lastArrivalMs = 0;
   let progressAt = 0;
   const fleetSample = (now: Ms) => {
     const mix: Record<string, number> = {};
@@ -451,6 +452,7 @@ export async function runSimulation(loaded: LoadedConfig, overrides: SimOverride
         }
       }
       lastT = t;
+      lastArrivalMs = t;
       if (++idx === chunk!.length) {
         idx = 0;
         const next = await arrivals.next();
@@ -508,7 +510,10 @@ export async function runSimulation(loaded: LoadedConfig, overrides: SimOverride
     }
   }
   clock.advanceTo(endMs);
-  recorder.closeRun(endMs, fleetSample(endMs));
+  // The load's end, the same for every policy: the Poisson run's or the trace window's length
+  // (simulated time), else its last arrival.
+  const loadLengthMs = source.kind === 'poisson' ? source.durationMs : source.durationMs !== undefined ? source.durationMs / (source.timeScale ?? 1) : 0;
+  recorder.closeRun(endMs, fleetSample(endMs), Math.max(lastArrivalMs, loadLengthMs));
 
   const overall = recorder.overall();
   let total = 0;

@@ -273,6 +273,15 @@ describe('simulation runner', () => {
     const cut = await runSimulation(cfg, { seed: 1, arrivals: { kind: 'trace', path: join(dir, 'tail.csv'), durationMs: 45_000 } });
     assert.deepEqual(cut.timeline.map((w) => w.tMs), [0, 30_000]);
     assert.ok(cut.timeline[1]!.spanMs < 30_000 && cut.timeline[1]!.spanMs > 14_000);
+    // Its offered rate is over the load's 15 s in it, not over the drain after (which depends on
+    // the fleet): 300 arrivals in 15 s, with 4 nodes or with 1.
+    const slow = await runSimulation(cfg, { seed: 1, scalingPolicy: 'static-mix', arrivals: { kind: 'trace', path: join(dir, 'tail.csv'), durationMs: 45_000 } });
+    for (const r of [cut, slow]) assert.ok(Math.abs(r.timeline[1]!.offeredRps - 20) < 1e-9, `${r.timeline[1]!.offeredRps}`);
+    const one = loadConfigObject({ ...cfg.config, scaling: { policy: 'static-mix', options: { mix: { 'r5n.large': 1 } } } } as never, dir);
+    const drained = await runSimulation(one, { seed: 1, arrivals: { kind: 'poisson', rps: 20, durationMs: 45_000, sizes: { kind: 'fixed', size: 100 } } });
+    const four = await runSimulation(cfg, { seed: 1, arrivals: { kind: 'poisson', rps: 20, durationMs: 45_000, sizes: { kind: 'fixed', size: 100 } } });
+    assert.ok(drained.simulatedMs !== four.simulatedMs, 'the drains differ');
+    assert.equal(drained.timeline[1]!.offeredRps, four.timeline[1]!.offeredRps);
   });
 
   it('runs a constant Poisson load given instead of a trace', async () => {
