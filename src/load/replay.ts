@@ -67,12 +67,12 @@ export function inferUrl(target: string, model: string): URL {
     throw new MixscaleError('MIXSCALE_USAGE', `--target: "${target}" is not a URL (e.g. http://127.0.0.1:8080)`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new MixscaleError('MIXSCALE_USAGE', `--target: "${target}" must be http(s)`);
-  // A full infer URL (versioned or not) is used as given; a base URL, with or without a path
-  // prefix (a gateway's), gets the model's infer path appended.
-  if (!/\/v2\/models\/[^/]+(\/versions\/[^/]+)?\/infer$/.test(url.pathname)) {
-    url = new URL(url.href);
-    url.pathname = `${url.pathname.replace(/\/+$/, '')}/v2/models/${encodeURIComponent(model)}/infer`;
-  }
+  // A URL naming a model (`.../v2/models/NAME[/versions/V][/infer]`) is that model's infer path;
+  // any other (a base URL, with or without a gateway's path prefix, or ending in /v2) gets --model's.
+  const path = url.pathname.replace(/\/+$/, '');
+  const named = /^(.*\/v2\/models\/[^/]+(?:\/versions\/[^/]+)?)(?:\/infer)?$/.exec(path);
+  url = new URL(url.href);
+  url.pathname = named !== null ? `${named[1]!}/infer` : `${path.replace(/\/v2$/, '')}/v2/models/${encodeURIComponent(model)}/infer`;
   return url;
 }
 
@@ -100,15 +100,18 @@ export async function replayTrace(opts: ReplayOptions, clock: Clock): Promise<Re
   const fleet = new FleetWatch(url.origin, clock);
   fleet.start(start);
   const stop = opts.signal;
-  const stopped = (): boolean => stop?.aborted === true;
+  let cutShort = false;
   const cancel = new AbortController();
   try {
-    for (let next = first; next.done !== true && !stopped(); next = await arrivals.next()) {
+    for (let next = first; next.done !== true; next = await arrivals.next()) {
       const a = next.value;
       const intended = start + a.tMs;
       const wait = intended - clock.now();
       if (wait > 0.5) await sleepUnless(clock, wait, stop);
-      if (stopped()) break;
+      if (stop?.aborted === true) {
+        cutShort = true;
+        break;
+      }
       firstT ??= a.tMs;
       lastT = a.tMs;
       const size = Math.max(1, Math.round(a.size ?? 1));
@@ -125,9 +128,10 @@ export async function replayTrace(opts: ReplayOptions, clock: Clock): Promise<Re
           opts.onResponse?.({ cls, size, intendedMs: intended - start, latencyMs: latency, status, body: payload });
         })
         .catch((e: unknown) => {
-          if (cancel.signal.aborted) return rec.failed(cls, 'interrupted');
           lastAnswerAt = clock.now();
-          rec.failed(cls, errorReason(e), e instanceof Error ? e.message : undefined);
+          if (cancel.signal.aborted) return rec.failed(cls, 'interrupted');
+          const said = e instanceof ReplayTimeout ? `no answer within ${timeoutMs} ms of the intended send (--timeout)` : e instanceof Error && e.message !== '' ? e.message : undefined;
+          rec.failed(cls, errorReason(e), said);
         })
         .finally(() => {
           inflight.delete(p);
@@ -136,10 +140,12 @@ export async function replayTrace(opts: ReplayOptions, clock: Clock): Promise<Re
       inflight.add(p);
       progress();
     }
-    const all = Promise.all(inflight);
-    if (stopped()) {
-      const settled = new AbortController();
-      void all.then(() => settled.abort());
+    // Waiting for the last answers, an interrupt (now or during the wait) gives them the grace
+    // period, then cuts the rest.
+    const settled = new AbortController();
+    const all = Promise.all(inflight).then(() => settled.abort());
+    await sleepUnless(clock, Infinity, AbortSignal.any([settled.signal, ...(stop !== undefined ? [stop] : [])]));
+    if (!settled.signal.aborted) {
       await sleepUnless(clock, opts.graceMs ?? 2000, settled.signal);
       cancel.abort();
     }
@@ -157,7 +163,7 @@ export async function replayTrace(opts: ReplayOptions, clock: Clock): Promise<Re
     ...t,
     failures: Object.fromEntries(rec.failures),
     failureExamples: Object.fromEntries(rec.failureExamples),
-    interrupted: stopped(),
+    interrupted: cutShort || rec.failures.has('interrupted'),
     durationMs: Math.max(lastAnswerAt, start + lastT) - start,
     offeredRps: t.sent > 1 && spanMs > 0 ? ((t.sent - 1) * 1000) / spanMs : null,
     classes: rec.classes(),

@@ -235,12 +235,48 @@ describe('load generator (trace replay)', function () {
     }
   });
 
+  it('on interrupt while only answers are awaited (everything sent), gives them the grace period too', async () => {
+    const s = await stub(() => 5000);
+    try {
+      const stop = new AbortController();
+      setTimeout(() => stop.abort(), 800);
+      const clock = new RealClock();
+      const t0 = clock.now();
+      const report = await replayTrace({ trace: { path: trace }, target: s.url, model: 'rm2', payload, signal: stop.signal, graceMs: 100 }, clock);
+      assert.equal(report.sent, 8);
+      assert.deepEqual(report.failures, { interrupted: 8 });
+      assert.equal(report.interrupted, true);
+      assert.ok(clock.now() - t0 < 2000, `took ${clock.now() - t0} ms`);
+    } finally {
+      s.server.closeAllConnections();
+      s.server.close();
+    }
+  });
+
+  it('says what a timeout was in the failure examples', async () => {
+    const s = await stub(() => 2000);
+    try {
+      const report = await replayTrace({ trace: { path: trace, durationMs: 50 }, target: s.url, model: 'rm2', payload, timeoutMs: 200 }, new RealClock());
+      assert.deepEqual(report.failures, { timeout: 1 });
+      assert.deepEqual(report.failureExamples, { timeout: 'no answer within 200 ms of the intended send (--timeout)' });
+    } finally {
+      s.server.closeAllConnections();
+      s.server.close();
+    }
+  });
+
   it('accepts a base URL (a gateway path prefix kept) or a full infer URL, versioned or not, as the target', () => {
     assert.equal(inferUrl('http://127.0.0.1:8080', 'rm2').href, 'http://127.0.0.1:8080/v2/models/rm2/infer');
     assert.equal(inferUrl('http://127.0.0.1:8080/v2/models/x/infer', 'rm2').href, 'http://127.0.0.1:8080/v2/models/x/infer');
     assert.equal(inferUrl('http://127.0.0.1:8080/v2/models/x/versions/1/infer', 'rm2').href, 'http://127.0.0.1:8080/v2/models/x/versions/1/infer');
     assert.equal(inferUrl('http://gw:8080/serving/', 'rm2').href, 'http://gw:8080/serving/v2/models/rm2/infer');
     assert.equal(inferUrl('http://gw:8080/serving', 'rm2').href, 'http://gw:8080/serving/v2/models/rm2/infer');
+    // The OIP root, a model's URL, or an infer URL with a trailing slash: no doubled paths.
+    assert.equal(inferUrl('http://h:8080/v2', 'rm2').href, 'http://h:8080/v2/models/rm2/infer');
+    assert.equal(inferUrl('http://h:8080/gw/v2/', 'rm2').href, 'http://h:8080/gw/v2/models/rm2/infer');
+    assert.equal(inferUrl('http://h:8080/v2/models/x', 'rm2').href, 'http://h:8080/v2/models/x/infer');
+    assert.equal(inferUrl('http://h:8080/v2/models/x/versions/2', 'rm2').href, 'http://h:8080/v2/models/x/versions/2/infer');
+    assert.equal(inferUrl('http://h:8080/v2/models/x/infer/', 'rm2').href, 'http://h:8080/v2/models/x/infer');
     assert.throws(() => inferUrl('localhost:8080', 'rm2'), /--target: "localhost:8080" must be http\(s\)|is not a URL/);
   });
 
