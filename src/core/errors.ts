@@ -21,6 +21,7 @@ export type ErrorCode =
   | 'MIXSCALE_BACKEND_UNAVAILABLE'
   | 'MIXSCALE_NOT_AVAILABLE'
   | 'MIXSCALE_INTERRUPTED'
+  | 'MIXSCALE_BUSY'
   | 'MIXSCALE_INTERNAL';
 
 const USER_FAULT: ReadonlySet<ErrorCode> = new Set<ErrorCode>([

@@ -186,7 +186,7 @@ describe('mixscale controller', function () {
       assert.equal(readFileSync(lock, 'utf8').trim(), String(first.pid));
       for (const extra of [[], ['--once']]) {
         const second = await cli(['--config', config, '--log-level', 'silent', 'controller', ...extra], { MIXSCALE_ADMIN_TOKEN: TOKEN });
-        assert.equal(second.code, 2, extra.join(' '));
+        assert.equal(second.code, 1, extra.join(' '));
         assert.equal(second.stderr, `mixscale: controller: the controller of cluster "clitest" is already running as pid ${first.pid} (${lock}); one controller per cluster\n`);
       }
       const dry = await cli(['--config', config, '--log-level', 'silent', 'controller', '--dry-run', '--once']);
@@ -201,6 +201,39 @@ describe('mixscale controller', function () {
     const next = await cli(['--config', config, '--log-level', 'silent', 'controller', '--once'], { MIXSCALE_ADMIN_TOKEN: TOKEN });
     assert.equal(next.code, 0, next.stderr);
     assert.ok(!existsSync(lock));
+  });
+
+  it('a stale lock is taken over by exactly one of several controllers started at once', async () => {
+    const config = writeConfig(dir, router.url, ['  schedule: "0 0 0 1 1 *"']);
+    const lock = join(dir, '.mixscale', 'controller-clitest.lock');
+    mkdirSync(join(dir, '.mixscale'), { recursive: true });
+    writeFileSync(lock, '999999\n');
+    const starters = [0, 1, 2].map(() => spawn(process.execPath, [BIN, '--config', config, '--log-level', 'silent', 'controller'], { cwd: REPO_ROOT, env: { ...process.env, MIXSCALE_ADMIN_TOKEN: TOKEN } }));
+    const exits = starters.map((c) => new Promise<number | null>((r) => c.once('exit', r)));
+    try {
+      // The losers exit at once (code 1); the winner runs until stopped.
+      const deadline = Date.now() + 30_000;
+      let exited: Array<number | null> = [];
+      while (Date.now() < deadline) {
+        exited = starters.map((c) => c.exitCode);
+        if (exited.filter((c) => c !== null).length === 2) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.deepEqual(exited.filter((c) => c !== null), [1, 1], `exit codes ${JSON.stringify(exited)}`);
+      const winner = starters.find((c) => c.exitCode === null)!;
+      assert.equal(readFileSync(lock, 'utf8').trim(), String(winner.pid));
+    } finally {
+      for (const c of starters) c.kill('SIGTERM');
+      await Promise.all(exits);
+    }
+  });
+
+  it('runs without the lock, saying so, where controller.stateDir cannot be written', async () => {
+    writeFileSync(join(dir, 'afile'), 'not a folder');
+    const config = writeConfig(dir, router.url, ['  stateDir: afile/state']);
+    const r = await cli(['--config', config, '--log-level', 'warn', 'controller', '--once'], { MIXSCALE_ADMIN_TOKEN: TOKEN });
+    assert.match(r.stderr, /cannot take the cluster's lock/);
+    assert.match(r.stdout, /tick 1/);
   });
 
   it('ticks on its schedule, serves Prometheus metrics, and stops cleanly on SIGTERM', async () => {
