@@ -91,6 +91,8 @@ export function createNodeApp(node: InferenceNode, opts: NodeHttpOptions): expre
   app.get(ROUTES.metadata, (req, res) => {
     if (known(req, res)) res.json({ name: node.modelName, platform: 'mixscale', ...node.metadata() });
   });
+  // A node's outputs do not change: read from its metadata once, at the first request naming some.
+  let names: string[] | undefined;
   // The body is JSON whatever its content-type says (curl -d sends form-urlencoded, fetch text/plain),
   // as Triton reads it, except for OIP's binary tensor extension, which these nodes do not speak.
   // Not strict: any JSON value parses, so `null` or `123` is told it is not an object rather than not JSON.
@@ -112,7 +114,7 @@ export function createNodeApp(node: InferenceNode, opts: NodeHttpOptions): expre
     });
     try {
       const parsed = parseInferRequest(req.body, node.requireInputs);
-      if (parsed.outputs !== undefined) checkRequestedOutputs(parsed, node.modelName, outputNames(node));
+      if (parsed.outputs !== undefined) checkRequestedOutputs(parsed, node.modelName, (names ??= outputNames(node)));
       const answer = await node.infer(parsed, res.locals.arrivalMs as Ms, gone.signal);
       if (!gone.signal.aborted) res.json(selectOutputs(answer, parsed));
     } catch (e) {

@@ -84,6 +84,7 @@ export function parseInferRequest(body: unknown, requireInputs = true): OipInfer
     if (!Array.isArray(t.shape) || t.shape.some((d) => !Number.isInteger(d) || (d as number) < 0)) {
       throw bad(`${at}.shape`, 'expected a list of non-negative integers');
     }
+    if (t.shape.length > MAX_DIMS) throw bad(`${at}.shape`, `${t.shape.length} dimensions; at most ${MAX_DIMS}`);
     if (!Array.isArray(t.data)) throw bad(`${at}.data`, 'missing (expected the tensor contents as a list)');
     const shape = t.shape as number[];
     const { data, nested } = tensorValues(t.data as unknown[], shape, `${at}.data`);
@@ -146,6 +147,9 @@ export function selectOutputs(answer: OipInferResponse, req: OipInferRequest): O
   const byName = new Map(answer.outputs.map((o) => [o.name, o]));
   return { ...answer, outputs: req.outputs.flatMap((o) => byName.get(o.name) ?? []) };
 }
+
+/** Most dimensions a tensor may have (nested data is walked one call per dimension). */
+const MAX_DIMS = 64;
 
 /**
  * A tensor's values in row-major order. OIP takes them flat (a list of shape's product values)

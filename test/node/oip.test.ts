@@ -46,6 +46,14 @@ describe('OIP v2 request parsing', () => {
       for (let i = 0; i < 100_000; i++) deep = [deep];
       refused(tensor([1], [deep]), /^inputs\[0\]\.data\[0\]: expected a value, got a list/);
     });
+
+    it('refuses a shape of more than 64 dimensions (walking 20,000 of them overflowed the stack: a 500)', () => {
+      const dims = new Array<number>(20_000).fill(1);
+      let deep: unknown = 1;
+      for (let i = 0; i < dims.length; i++) deep = [deep];
+      refused(tensor(dims, deep as unknown[]), /^inputs\[0\]\.shape: 20000 dimensions; at most 64$/);
+      assert.equal(parseInferRequest(tensor(new Array<number>(64).fill(1), [1])).inputs[0]!.data.length, 1);
+    });
   });
 });
 
