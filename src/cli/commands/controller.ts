@@ -271,7 +271,8 @@ function lockCluster(loaded: LoadedConfig, s: ControllerSettings, logger: Logger
         rmSync(guard, { recursive: true, force: true });
       }
     }
-    throw new Error('the lock stayed contended');
+    // Another starter held the takeover for 2 s: not a reason to run without the lock.
+    throw new MixscaleError('MIXSCALE_BUSY', `controller: another controller of cluster "${s.cluster}" is taking over its stale lock (${guard}); try again`);
   } catch (e) {
     if (isMixscaleError(e)) throw e;
     logger.warn({ file, err: (e as Error).message }, "cannot take the cluster's lock (is controller.stateDir writable?); running without it");

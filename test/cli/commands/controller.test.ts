@@ -228,6 +228,17 @@ describe('mixscale controller', function () {
     }
   });
 
+  it('does not run unlocked while another starter holds the takeover of a stale lock', async () => {
+    const config = writeConfig(dir, router.url);
+    const lock = join(dir, '.mixscale', 'controller-clitest.lock');
+    mkdirSync(`${lock}.takeover`, { recursive: true });
+    writeFileSync(lock, '999999\n');
+    const r = await cli(['--config', config, '--log-level', 'silent', 'controller', '--once'], { MIXSCALE_ADMIN_TOKEN: TOKEN });
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /^mixscale: controller: another controller of cluster "clitest" is taking over its stale lock/);
+    assert.equal(readFileSync(lock, 'utf8').trim(), '999999', 'the lock was left alone');
+  });
+
   it('runs without the lock, saying so, where controller.stateDir cannot be written', async () => {
     writeFileSync(join(dir, 'afile'), 'not a folder');
     const config = writeConfig(dir, router.url, ['  stateDir: afile/state']);
