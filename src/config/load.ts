@@ -75,13 +75,13 @@ function closeKey(key: string, known: readonly string[]): string | undefined {
   return best?.k;
 }
 
-function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
+/** `meant`: for an unknown-keys issue, the known key each unknown one is close to (if any). */
+function describeIssue(issue: z.core.$ZodIssue, input: unknown, meant: ReadonlyArray<string | undefined> = []): string {
   const at = formatPath(issue.path);
   if (issue.code === 'unrecognized_keys') {
     const where = issue.path.length === 0 ? '' : `${at}: `;
-    const known = keysAt(configSchema, issue.path);
-    const named = issue.keys.map((k) => {
-      const near = closeKey(k, known);
+    const named = issue.keys.map((k, i) => {
+      const near = meant[i];
       return `"${k}"${near !== undefined ? ` (did you mean "${near}"?)` : ''}`;
     });
     const hint = named.some((n) => n.includes('did you mean')) ? '' : ' (check the spelling; see docs/config.md)';
@@ -105,20 +105,20 @@ export function parseConfig(input: unknown, source = '<inline>', lineOf: (path: 
   if (r.success) return r.data;
   // A required key reported missing beside an unknown key that is its misspelling is one
   // mistake: the unknown key's line says it (with "did you mean"), the missing one is not repeated.
+  const meant = new Map<z.core.$ZodIssue, Array<string | undefined>>();
   const misspelt = new Set<string>();
   for (const issue of r.error.issues) {
     if (issue.code !== 'unrecognized_keys') continue;
     const known = keysAt(configSchema, issue.path);
-    for (const k of issue.keys) {
-      const near = closeKey(k, known);
-      if (near !== undefined) misspelt.add(formatPath([...issue.path, near]));
-    }
+    const near = issue.keys.map((k) => closeKey(k, known));
+    meant.set(issue, near);
+    for (const n of near) if (n !== undefined) misspelt.add(formatPath([...issue.path, n]));
   }
   const shown = r.error.issues.filter((issue) => issue.code === 'unrecognized_keys' || valueAt(input, issue.path) !== undefined || !misspelt.has(formatPath(issue.path)));
   const lines = shown.map((issue) => {
     // An unknown key is reported at its own line, not at its object's.
     const line = lineOf(issue.code === 'unrecognized_keys' && issue.keys.length > 0 ? [...issue.path, issue.keys[0]!] : issue.path);
-    return `${source}${line !== undefined ? `:${line}` : ''}: ${describeIssue(issue, input)}`;
+    return `${source}${line !== undefined ? `:${line}` : ''}: ${describeIssue(issue, input, meant.get(issue))}`;
   });
   const first = shown[0]!;
   throw new ConfigError(lines.join('\n'), { file: source, path: formatPath(first.path), issues: lines.length });
