@@ -10,6 +10,18 @@ describe('fresh install', () => {
     assert.match(readFileSync(join(REPO_ROOT, '.npmrc'), 'utf8'), /^onnxruntime-node-install=skip$/m);
   });
 
+  it("package.json denies onnxruntime-node's install script and approves esbuild's (npm 11.16+; npm 12 runs only approved ones)", () => {
+    const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { allowScripts?: Record<string, boolean> };
+    assert.deepEqual(pkg.allowScripts, { esbuild: true, 'onnxruntime-node': false });
+  });
+
+  it('npm finds no dependency whose install script is unreviewed (so `npm ci` prints no advisory)', function () {
+    const r = spawnSync('npm', ['approve-scripts', '--allow-scripts-pending'], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 60_000 });
+    if (r.status !== 0 && /unknown command|Unknown command/i.test(r.stdout + r.stderr)) this.skip(); // npm before 11.16
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /No packages with unreviewed install scripts/);
+  });
+
   it("onnxruntime-node's install script exits at once with that setting (no download attempted)", () => {
     const require = createRequire(import.meta.url);
     const pkgDir = dirname(require.resolve('onnxruntime-node/package.json'));
