@@ -2,17 +2,30 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { isMixscaleError } from '../core/errors.ts';
 import { LOG_LEVELS } from '../core/log.ts';
-import { registerCatalog } from './commands/catalog.ts';
-import { registerController } from './commands/controller.ts';
-import { registerLoad } from './commands/load.ts';
-import { registerNode } from './commands/node.ts';
-import { registerPlan } from './commands/plan.ts';
-import { registerRouter } from './commands/router.ts';
-import { registerSim } from './commands/sim.ts';
+
+/**
+ * Each command's module, loaded only when that command runs: the AWS SDK, vega, express and
+ * onnxruntime together take seconds to load, and `mixscale plan` needs none of them. The order
+ * is the order of the top-level help.
+ */
+const COMMANDS: ReadonlyArray<readonly [string, () => Promise<(program: Command) => void>]> = [
+  ['sim', async () => (await import('./commands/sim.ts')).registerSim],
+  ['plan', async () => (await import('./commands/plan.ts')).registerPlan],
+  ['controller', async () => (await import('./commands/controller.ts')).registerController],
+  ['router', async () => (await import('./commands/router.ts')).registerRouter],
+  ['node', async () => (await import('./commands/node.ts')).registerNode],
+  ['load', async () => (await import('./commands/load.ts')).registerLoad],
+  ['catalog', async () => (await import('./commands/catalog.ts')).registerCatalog],
+];
+const COMMAND_NAMES = COMMANDS.map(([name]) => name);
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
-export function buildProgram(): Command {
+/**
+ * The CLI with the commands named in `only` (every command when it is undefined: the top-level
+ * help lists them all, and commander suggests the closest one for a typo).
+ */
+export async function buildProgram(only?: string): Promise<Command> {
   const program = new Command('mixscale')
     .description('Budget-aware heterogeneous autoscaler and router for ML inference')
     .version(pkg.version, '-V, --version')
@@ -32,14 +45,27 @@ Examples:
   mixscale router --config examples/local.yaml
   mixscale controller --config examples/local.yaml --dry-run --once`,
     );
-  registerSim(program);
-  registerPlan(program);
-  registerController(program);
-  registerRouter(program);
-  registerNode(program);
-  registerLoad(program);
-  registerCatalog(program);
+  for (const [name, load] of COMMANDS) if (only === undefined || only === name) (await load())(program);
   return program;
+}
+
+/**
+ * The command an argument list runs: the first argument that names one and is not the value of
+ * a global option (`--config FILE`, `--log-level LEVEL`; `--json [FILE]` takes a following
+ * argument only when it names no command, as jsonBeforeCommand reads it). Undefined when none
+ * does (`mixscale --help`, a typo).
+ */
+export function commandOf(argv: readonly string[]): string | undefined {
+  const args = argv.slice(2);
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--') return undefined;
+    if (COMMAND_NAMES.includes(a)) return a;
+    if (a === '-c' || a === '--config' || a === '--log-level') i++;
+    else if (a === '--json' && !COMMAND_NAMES.includes(args[i + 1] ?? '') && !(args[i + 1] ?? '-').startsWith('-')) i++;
+    else if (!a.startsWith('-')) return undefined;
+  }
+  return undefined;
 }
 
 /**
@@ -59,9 +85,9 @@ export function jsonBeforeCommand(argv: readonly string[], commands: readonly st
 
 /** Runs the CLI; user mistakes print one clear line (no stack) and exit 2, failures exit 1. */
 export async function main(argv: readonly string[]): Promise<number> {
-  const program = buildProgram();
+  const program = await buildProgram(commandOf(argv));
   try {
-    await program.parseAsync(jsonBeforeCommand(argv, program.commands.map((c) => c.name())));
+    await program.parseAsync(jsonBeforeCommand(argv, COMMAND_NAMES));
     return 0;
   } catch (e) {
     if (e instanceof CommanderError) {

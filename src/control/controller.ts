@@ -1,7 +1,5 @@
 import { join } from 'node:path';
 import type { EC2Client } from '@aws-sdk/client-ec2';
-import { createEc2Client } from '../cloud/aws/clients.ts';
-import { Ec2Provider, httpReadiness } from '../cloud/aws/ec2-provider.ts';
 import { LocalProvider } from '../cloud/local/local-provider.ts';
 import type { CloudProvider } from '../cloud/provider.ts';
 import { declaredModels, modelsOfPool, type LoadedConfig } from '../config/load.ts';
@@ -54,8 +52,11 @@ export interface ProviderDeps {
   readonly checkReadiness?: boolean;
 }
 
-/** The cloud the config names, owning only instances tagged with the cluster. */
-export function createProvider(loaded: LoadedConfig, s: ControllerSettings, deps: ProviderDeps): CloudProvider {
+/**
+ * The cloud the config names, owning only instances tagged with the cluster. The AWS SDK is
+ * loaded only for controller.provider aws (it takes about a second to load).
+ */
+export async function createProvider(loaded: LoadedConfig, s: ControllerSettings, deps: ProviderDeps): Promise<CloudProvider> {
   const priceOf = (t: string) => loaded.catalog.price(t);
   if (s.provider === 'aws') {
     loaded.config.pools.forEach((p, i) => {
@@ -63,6 +64,7 @@ export function createProvider(loaded: LoadedConfig, s: ControllerSettings, deps
         throw new ConfigError(`${loaded.source}: pools[${i}].launchTemplate: pool "${p.name}" needs a launch template with controller.provider aws (see infra/cloudformation)`, { path: `pools[${i}].launchTemplate` });
       }
     });
+    const [{ createEc2Client }, { Ec2Provider, httpReadiness }] = await Promise.all([import('../cloud/aws/clients.ts'), import('../cloud/aws/ec2-provider.ts')]);
     const endpointUrl = deps.endpointUrl ?? s.aws.endpointUrl;
     const client = deps.ec2Client ?? createEc2Client({ ...(s.aws.region !== undefined ? { region: s.aws.region } : {}), ...(endpointUrl !== undefined ? { endpointUrl } : {}) });
     const templates = new Map(loaded.config.pools.map((p) => [p.name, p.launchTemplate]));
@@ -120,7 +122,7 @@ export interface Controller {
 }
 
 /** Wires config, cloud, router and policy into a control loop (the `controller` command's core). */
-export function createController(deps: ControllerDeps): Controller {
+export async function createController(deps: ControllerDeps): Promise<Controller> {
   const { loaded, logger } = deps;
   const clock = deps.clock ?? new RealClock();
   const settings = controllerSettings(loaded);
@@ -128,7 +130,7 @@ export function createController(deps: ControllerDeps): Controller {
   candidatesFromConfig(loaded);
   const members = deps.membership.members?.bind(deps.membership);
   const served = members === undefined ? undefined : async (): Promise<ReadonlySet<string>> => new Set([...(await members())].filter(([, b]) => !b.draining).map(([id]) => id));
-  const provider = deps.provider ?? createProvider(loaded, settings, { ...deps, clock, checkReadiness: deps.dryRun !== true, ...(served !== undefined ? { served } : {}) });
+  const provider = deps.provider ?? (await createProvider(loaded, settings, { ...deps, clock, checkReadiness: deps.dryRun !== true, ...(served !== undefined ? { served } : {}) }));
   const statusFile = statusPath(loaded, settings);
   // Keep the history of earlier runs (--once from cron appends to it), and their drains.
   const kept: TickSummary[] = [];

@@ -1,9 +1,27 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { jsonBeforeCommand } from '../../src/cli/main.ts';
-import { runCli } from '../support/cli.ts';
+import { commandOf, jsonBeforeCommand } from '../../src/cli/main.ts';
+import { REPO_ROOT, runCli } from '../support/cli.ts';
+
+/** Runs the CLI and returns the modules it loaded (their URLs). */
+function loadedBy(args: readonly string[]): { code: number; stderr: string; urls: string[] } {
+  const dir = mkdtempSync(join(tmpdir(), 'mixscale-imports-'));
+  try {
+    const file = join(dir, 'urls');
+    writeFileSync(file, '');
+    const r = runCli(args, {
+      env: {
+        MIXSCALE_RECORD_IMPORTS: file,
+        NODE_OPTIONS: `--import ${new URL('../support/record-imports.mjs', import.meta.url).href}`,
+      },
+    });
+    return { code: r.code, stderr: r.stderr, urls: readFileSync(file, 'utf8').split('\n').filter((u) => u !== '') };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 describe('mixscale CLI', () => {
   it('--help lists the commands and examples', () => {
@@ -11,6 +29,42 @@ describe('mixscale CLI', () => {
     assert.equal(r.code, 0);
     for (const c of ['sim', 'plan', 'controller', 'router', 'node', 'catalog']) assert.match(r.stdout, new RegExp(`\\n  ${c}\\b`));
     assert.match(r.stdout, /Examples:/);
+  });
+
+  it('loads only the command it runs: plan and catalog load neither the AWS SDK, vega, express nor onnxruntime; a local controller no AWS SDK', function () {
+    this.timeout(60_000);
+    const heavy = /@aws-sdk\/client-|\/vega(?:-lite)?\/|\/express\/|onnxruntime-node/;
+    for (const args of [
+      ['catalog'],
+      ['plan', '--config', 'sim/scenarios/default.yaml', '--rps', '10'],
+    ]) {
+      const r = loadedBy(args);
+      assert.equal(r.code, 0, r.stderr);
+      assert.ok(r.urls.some((u) => u.endsWith(`/src/cli/commands/${args[0]}.ts`)), `${args[0]}: the recorder saw the command's own module`);
+      assert.deepEqual(r.urls.filter((u) => heavy.test(u) || /\/src\/cli\/commands\//.test(u) && !u.endsWith(`/${args[0]}.ts`)), [], args.join(' '));
+    }
+    const local = loadedBy(['controller', '--config', 'examples/local.yaml', 'status']);
+    assert.equal(local.code, 0, local.stderr);
+    assert.ok(local.urls.some((u) => u.endsWith('/src/cli/commands/controller.ts')));
+    assert.deepEqual(local.urls.filter((u) => u.includes('@aws-sdk/')), []);
+    // The loader sees the SDK where it is used: the same recorder finds it for an AWS config.
+    const aws = loadedBy(['controller', '--config', 'infra/examples/aws.yaml', 'status', '--endpoint-url', 'http://127.0.0.1:9']);
+    assert.ok(aws.urls.some((u) => u.includes('@aws-sdk/client-ec2')), aws.stderr);
+  });
+
+  it('finds the command an argument list runs past the global options', () => {
+    const argv = (...a: string[]) => ['node', 'mixscale', ...a];
+    assert.equal(commandOf(argv('plan', '--rps', '3')), 'plan');
+    assert.equal(commandOf(argv('--config', 'sim', 'catalog')), 'catalog', 'a config file named like a command is the option value');
+    assert.equal(commandOf(argv('-c', 'x.yaml', '--log-level', 'debug', 'sim')), 'sim');
+    assert.equal(commandOf(argv('--config=x.yaml', 'load')), 'load');
+    assert.equal(commandOf(argv('--json', 'catalog')), 'catalog', '--json before the command takes no value');
+    assert.equal(commandOf(argv('--json', 'out.json', 'catalog')), 'catalog');
+    assert.equal(commandOf(argv('--json', '--config', 'x.yaml', 'router')), 'router');
+    assert.equal(commandOf(argv('--help')), undefined);
+    assert.equal(commandOf(argv()), undefined);
+    assert.equal(commandOf(argv('platn')), undefined, 'a typo builds every command, for the suggestion');
+    assert.equal(commandOf(argv('--', 'sim')), undefined);
   });
 
   it('--version prints the package version', () => {

@@ -34,17 +34,17 @@ describe('createController (the controller command’s wiring) on the AWS exampl
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-  function build(dryRun: boolean) {
+  async function build(dryRun: boolean) {
     const clock = new SimClock(Date.parse('2026-01-07T12:00:00Z'));
     const ec2 = new FakeEc2(clock);
     const membership = new FakeMembership();
     const loaded = loadConfigFile(join(dir, 'aws.yaml'));
-    const c = createController({ readiness: ready, loaded, logger: silentLogger, clock, membership, metrics: load, ec2Client: ec2.client, dryRun });
+    const c = await createController({ readiness: ready, loaded, logger: silentLogger, clock, membership, metrics: load, ec2Client: ec2.client, dryRun });
     return { c, ec2, clock, loaded, membership };
   }
 
   it('a dry run observes and plans for real and calls nothing that changes EC2', async () => {
-    const { c, ec2 } = build(true);
+    const { c, ec2 } = await build(true);
     const rec = await c.tick();
     assert.equal(rec.status, 'ok');
     assert.ok(rec.reconcile!.actions.some((a) => a.kind === 'launch'));
@@ -53,7 +53,7 @@ describe('createController (the controller command’s wiring) on the AWS exampl
   });
 
   it('launches from each pool’s launch template, records status and exports Prometheus metrics', async () => {
-    const { c, ec2, loaded } = build(false);
+    const { c, ec2, loaded } = await build(false);
     const rec = await c.tick();
     assert.equal(rec.status, 'ok');
     assert.ok(ec2.runInputs.length > 0);
@@ -70,7 +70,7 @@ describe('createController (the controller command’s wiring) on the AWS exampl
   });
 
   it('counts an instance EC2 runs as booting until its node answers ready: not registered, not yet the replacement a drain waits for', async () => {
-    const { c, ec2, clock, membership, loaded } = build(false);
+    const { c, ec2, clock, membership, loaded } = await build(false);
     nodesReady = false;
     try {
       await c.tick();
@@ -80,7 +80,7 @@ describe('createController (the controller command’s wiring) on the AWS exampl
       assert.ok(booting.reconcile!.fleet.every((i) => i.state === 'pending'), 'listed as pending while the node loads');
       assert.equal(membership.registered.size, 0);
       // controller status and down list as EC2 says (they may run where the nodes cannot be reached).
-      const asEc2Says = await createProvider(loaded, c.settings, { clock, logger: silentLogger, ec2Client: ec2.client, readiness: ready, readOnly: true }).list();
+      const asEc2Says = await (await createProvider(loaded, c.settings, { clock, logger: silentLogger, ec2Client: ec2.client, readiness: ready, readOnly: true })).list();
       assert.ok(asEc2Says.some((i) => i.state === 'running'));
       nodesReady = true;
       clock.advanceTo(clock.now() + 30_000);
@@ -92,7 +92,7 @@ describe('createController (the controller command’s wiring) on the AWS exampl
   });
 
   it('keeps drains in progress in the status file and hands them to the next controller', async () => {
-    const { c, loaded, clock, ec2 } = build(false);
+    const { c, loaded, clock, ec2 } = await build(false);
     await c.tick();
     const writeWith = (draining: Record<string, number>) => {
       const s = readStatus(c.statusFile)!;
@@ -102,7 +102,7 @@ describe('createController (the controller command’s wiring) on the AWS exampl
     writeWith({ [id]: clock.now() });
     const membership = new FakeMembership();
     membership.inFlightById.set(id, 5);
-    const next = createController({ readiness: ready, loaded, logger: silentLogger, clock, membership, metrics: load, ec2Client: ec2.client });
+    const next = await createController({ readiness: ready, loaded, logger: silentLogger, clock, membership, metrics: load, ec2Client: ec2.client });
     assert.deepEqual([...next.reconciler.draining().keys()], [id]);
     await next.tick();
     assert.ok(id in (readStatus(c.statusFile)!.draining ?? {}), 'still draining after the next tick');
@@ -112,7 +112,7 @@ describe('createController (the controller command’s wiring) on the AWS exampl
   });
 
   it('keeps capacity cooldowns in the status file: the next controller (or --once) does not retry a type before its cooldown ends', async () => {
-    const { c, loaded, clock, ec2 } = build(false);
+    const { c, loaded, clock, ec2 } = await build(false);
     for (const p of loaded.config.pools) ec2.noCapacity.add(p.type);
     const first = await c.tick();
     const cooldowns = readStatus(c.statusFile)!.cooldowns ?? {};
@@ -123,26 +123,26 @@ describe('createController (the controller command’s wiring) on the AWS exampl
     assert.equal(until, clock.now() + c.settings.capacityCooldown);
     const runs = ec2.runInputs.length;
     clock.advanceTo(clock.now() + 60_000);
-    const next = createController({ readiness: ready, loaded, logger: silentLogger, clock, membership: new FakeMembership(), metrics: load, ec2Client: ec2.client });
+    const next = await createController({ readiness: ready, loaded, logger: silentLogger, clock, membership: new FakeMembership(), metrics: load, ec2Client: ec2.client });
     const second = await next.tick();
     for (const t of cooled) assert.ok(second.unavailable.includes(t), `${t} still cooling down`);
     assert.ok(ec2.runInputs.slice(runs).every((r) => !cooled.includes(r.InstanceType!)), 'none tried again within the cooldown');
     clock.advanceTo(until + 1);
     for (const p of loaded.config.pools) ec2.noCapacity.delete(p.type);
     const before = ec2.runInputs.length;
-    await createController({ readiness: ready, loaded, logger: silentLogger, clock, membership: new FakeMembership(), metrics: load, ec2Client: ec2.client }).tick();
+    await (await createController({ readiness: ready, loaded, logger: silentLogger, clock, membership: new FakeMembership(), metrics: load, ec2Client: ec2.client })).tick();
     assert.ok(ec2.runInputs.slice(before).some((r) => cooled.includes(r.InstanceType!)), 'tried again once it ended');
   });
 
   it('starts afresh, with a warning, from a status file that is not what a controller writes', async () => {
-    const { c } = build(false);
+    const { c } = await build(false);
     mkdirSync(dirname(c.statusFile), { recursive: true });
     for (const text of ['{}', 'null', '{"cluster":"mixscale","provider":"aws","pid":1,"updatedAtMs":0,"ticks":5}']) {
       writeFileSync(c.statusFile, text);
       const warnings: string[] = [];
       const logger = { ...loggerStub, warn: (o: { err?: string }, msg?: string) => void warnings.push(`${msg}: ${o.err}`) } as unknown as Logger;
       const clock = new SimClock(Date.parse('2026-01-07T12:00:00Z'));
-      const next = createController({ readiness: ready, loaded: loadConfigFile(join(dir, 'aws.yaml')), logger, clock, membership: new FakeMembership(), metrics: load, ec2Client: new FakeEc2(clock).client });
+      const next = await createController({ readiness: ready, loaded: loadConfigFile(join(dir, 'aws.yaml')), logger, clock, membership: new FakeMembership(), metrics: load, ec2Client: new FakeEc2(clock).client });
       assert.match(warnings.join('\n'), /ignoring an unreadable status file: controller status .*controller-mixscale\.json: /);
       assert.equal((await next.tick()).status, 'ok');
       assert.equal(readStatus(c.statusFile)!.ticks.length, 1, 'a fresh status file');
@@ -158,7 +158,7 @@ describe('createController (the controller command’s wiring) on the AWS exampl
     };
     const clock = new SimClock(Date.parse('2026-01-07T12:00:00Z'));
     const ec2 = new FakeEc2(clock);
-    const c = createController({ readiness: ready, loaded: loadConfigFile(join(dir, 'aws.yaml')), logger: silentLogger, clock, membership: new FakeMembership(), metrics: stepping, ec2Client: ec2.client, dryRun: true });
+    const c = await createController({ readiness: ready, loaded: loadConfigFile(join(dir, 'aws.yaml')), logger: silentLogger, clock, membership: new FakeMembership(), metrics: stepping, ec2Client: ec2.client, dryRun: true });
     await c.tick();
     clock.advanceTo(clock.now() + 30_000);
     rps = 10;
@@ -167,12 +167,12 @@ describe('createController (the controller command’s wiring) on the AWS exampl
     assert.equal(rec.load?.classes[0]?.rps, 25, 'the 60 s stable window averages 40 and 10');
   });
 
-  it('names a pool without a launch template when the provider is aws', () => {
+  it('names a pool without a launch template when the provider is aws', async () => {
     const text = readFileSync(join(dir, 'aws.yaml'), 'utf8').replace('    launchTemplate: mixscale-frugal\n    maxCount: 10\n', '    maxCount: 10\n');
     writeFileSync(join(dir, 'aws.yaml'), text);
     const clock = new SimClock(0);
-    assert.throws(
-      () => createController({ readiness: ready, loaded: loadConfigFile(join(dir, 'aws.yaml')), logger: silentLogger, clock, membership: new FakeMembership(), metrics: load, ec2Client: new FakeEc2(clock).client }),
+    await assert.rejects(
+      createController({ readiness: ready, loaded: loadConfigFile(join(dir, 'aws.yaml')), logger: silentLogger, clock, membership: new FakeMembership(), metrics: load, ec2Client: new FakeEc2(clock).client }),
       /pools\[1\]\.launchTemplate: pool "c5n"/,
     );
   });

@@ -2,8 +2,6 @@ import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:f
 import { dirname } from 'node:path';
 import { createServer, type Server } from 'node:http';
 import type { Command } from 'commander';
-import { createCloudWatchClient } from '../../cloud/aws/clients.ts';
-import { CloudWatchMetricsSource } from '../../cloud/aws/cloudwatch-metrics.ts';
 import type { LoadedConfig } from '../../config/load.ts';
 import type { ControllerSettings } from '../../config/sections/controller.ts';
 import { RealClock } from '../../core/clock.ts';
@@ -65,8 +63,10 @@ function membershipFor(loaded: LoadedConfig, s: ControllerSettings, dryRun: bool
   return new RouterAdminClient({ routerUrl, token });
 }
 
-function metricsFor(loaded: LoadedConfig, s: ControllerSettings, endpointUrl: string | undefined): MetricsSource {
+async function metricsFor(loaded: LoadedConfig, s: ControllerSettings, endpointUrl: string | undefined): Promise<MetricsSource> {
   if (s.observe === 'router') return new RouterSnapshotSource({ routerUrl: routerUrlOf(s, loaded.source) });
+  // The AWS SDK loads only where it is used.
+  const [{ createCloudWatchClient }, { CloudWatchMetricsSource }] = await Promise.all([import('../../cloud/aws/clients.ts'), import('../../cloud/aws/cloudwatch-metrics.ts')]);
   const url = endpointUrl ?? s.aws.endpointUrl;
   return new CloudWatchMetricsSource({
     client: createCloudWatchClient({ ...(s.aws.region !== undefined ? { region: s.aws.region } : {}), ...(url !== undefined ? { endpointUrl: url } : {}) }),
@@ -138,12 +138,12 @@ async function runController(cmd: Command, opts: ControllerOptions): Promise<voi
 }
 
 async function runLoop(cmd: Command, opts: ControllerOptions, loaded: LoadedConfig, s: ControllerSettings, logger: Logger, dryRun: boolean): Promise<void> {
-  const controller = createController({
+  const controller = await createController({
     loaded,
     logger,
     clock: new RealClock(),
     membership: membershipFor(loaded, s, dryRun),
-    metrics: metricsFor(loaded, s, opts.endpointUrl),
+    metrics: await metricsFor(loaded, s, opts.endpointUrl),
     dryRun,
     ...(opts.endpointUrl !== undefined ? { endpointUrl: opts.endpointUrl } : {}),
   });
@@ -201,7 +201,7 @@ async function showStatus(cmd: Command, opts: { endpointUrl?: string }): Promise
   let fleet: Instance[] | undefined;
   let fleetError: string | undefined;
   try {
-    fleet = await createProvider(loaded, s, { clock, logger, readOnly: true, ...(opts.endpointUrl !== undefined ? { endpointUrl: opts.endpointUrl } : {}) }).list();
+    fleet = await (await createProvider(loaded, s, { clock, logger, readOnly: true, ...(opts.endpointUrl !== undefined ? { endpointUrl: opts.endpointUrl } : {}) })).list();
   } catch (e) {
     fleetError = (e as Error).message;
   }
@@ -387,7 +387,7 @@ async function tearDown(cmd: Command, opts: { dryRun?: boolean; force?: boolean;
       logger.warn({ pid: running.pid }, 'tearing down while the controller runs (--force): it will launch the fleet again at its next tick');
     }
   }
-  const provider = createProvider(loaded, s, { clock: new RealClock(), logger, ...(opts.endpointUrl !== undefined ? { endpointUrl: opts.endpointUrl } : {}) });
+  const provider = await createProvider(loaded, s, { clock: new RealClock(), logger, ...(opts.endpointUrl !== undefined ? { endpointUrl: opts.endpointUrl } : {}) });
   const fleet = await provider.list();
   const ids = fleet.map((i) => i.id);
   if (!(opts.dryRun ?? false) && ids.length > 0) {

@@ -10,8 +10,8 @@ import { sizeSpec as sizeSpecSchema } from '../../config/fields.ts';
 import { formatMix, type Mix, type PredictedLatency } from '../../core/types.ts';
 import { checkJsonFile, decimal, jsonRequested, positiveNumber, requireConfig, writeJsonOutput } from '../context.ts';
 import { renderTable } from '../table.ts';
+import type { MixCheck } from '../../../sim/check.ts';
 import { plannerOptionsFor } from '../../../policies/scaling/fast-frugal.ts';
-import { bestChecked, checkMixes } from '../../../sim/check.ts';
 
 interface PlanOptions {
   rps?: string;
@@ -194,16 +194,20 @@ Examples:
       const p = planMix(input(budget));
       const max = maxRpsWithinSlo(input(budget));
       const plans: Array<{ mix: Mix; predicted: Readonly<Record<string, PredictedLatency>> }> = [p, ...p.runnersUp];
-      const checked =
-        checkMs === undefined
-          ? undefined
-          : await checkMixes(loaded, plans.map((x) => x.mix), {
-              rps,
-              sizes: spec,
-              durationMs: checkMs,
-              budgetUsdPerHour: budget,
-              onMix: (mix, i) => process.stderr.write(`plan: simulating ${formatMix(mix)} for ${checkMs / 60_000} min (${i + 1}/${plans.length})\n`),
-            });
+      let checked: MixCheck[] | undefined;
+      let best: MixCheck | undefined;
+      if (checkMs !== undefined) {
+        // The simulator loads only for --check.
+        const { bestChecked, checkMixes } = await import('../../../sim/check.ts');
+        checked = await checkMixes(loaded, plans.map((x) => x.mix), {
+          rps,
+          sizes: spec,
+          durationMs: checkMs,
+          budgetUsdPerHour: budget,
+          onMix: (mix, i) => process.stderr.write(`plan: simulating ${formatMix(mix)} for ${checkMs / 60_000} min (${i + 1}/${plans.length})\n`),
+        });
+        best = bestChecked(checked, classes);
+      }
       if (jsonRequested(cmd)) {
         out(toJson({
           budgetUsdPerHour: budget,
@@ -214,7 +218,7 @@ Examples:
           maxRpsMix: max.plan?.mix ?? null,
           runnersUp: p.runnersUp,
           ...(checked !== undefined
-            ? { check: { simulatedMs: checkMs, routing: loaded.config.routing.policy, lateBinding: loaded.config.routing.lateBinding, mixes: checked, bestMix: bestChecked(checked, classes)?.mix ?? null } }
+            ? { check: { simulatedMs: checkMs, routing: loaded.config.routing.policy, lateBinding: loaded.config.routing.lateBinding, mixes: checked, bestMix: best?.mix ?? null } }
             : {}),
         }));
         return;
@@ -251,7 +255,6 @@ Examples:
             ),
           ),
         );
-        const best = bestChecked(checked, classes);
         if (best !== undefined) {
           lines.push(
             best.mix === p.mix

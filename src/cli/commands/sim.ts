@@ -12,7 +12,6 @@ import { createComparedScalingPolicy } from '../../../policies/scaling/index.ts'
 import { runInParallel } from '../../../sim/parallel.ts';
 import { configuredArrivals, runSimulation, simSettings, type ArrivalSource } from '../../../sim/runner.ts';
 import type { SimRun } from '../../../sim/result.ts';
-import { renderHtml } from '../../../sim/report/html.ts';
 import { buildReport, reportJson } from '../../../sim/report/json.ts';
 import { renderSummary } from '../../../sim/report/summary.ts';
 import { traceSpanMs } from '../../../sim/workload.ts';
@@ -235,7 +234,8 @@ Examples:
         if (jsonToStdout) process.stdout.write(reportJson(report));
         else await write('--json', jsonTarget as string, () => reportJson(report));
       }
-      if (htmlPath !== undefined) await write('--html', htmlPath, () => renderHtml(report));
+      // vega and vega-lite load only for a report that is written (about half a second).
+      if (htmlPath !== undefined) await write('--html', htmlPath, async () => (await import('../../../sim/report/html.ts')).renderHtml(report));
       if (!quiet && !jsonToStdout) {
         process.stdout.write(`${renderSummary(report)}\n`);
         // Every run replays the same arrivals, so the first run's count is the trace's.
