@@ -3,10 +3,9 @@ import { candidateServes, type CandidateType, type ScalingDecision, type Scaling
 import { activeMix, formatMix, isActive, type Mix, type RequestClass } from '../../src/core/types.ts';
 import { formatUsd } from '../../src/core/units.ts';
 
-/**
- * Small measures the baseline scaling policies share: what the budget affords of a type, and
- * how much serving work the observed load brings to a type (from its measured profile).
- */
+// What the baseline scaling policies share: the pool and budget bounds of a mix (boundMix),
+// what the budget affords of a type, how much serving work the observed load brings to a type
+// (from its measured profile), the option readers and the decisions that keep the fleet.
 
 /**
  * The pool bounds every policy keeps: each type between its pools' minCount and maxCount, and a

@@ -129,11 +129,6 @@ export function writeOutputFile(flag: string, path: string, text: string): void 
   }
 }
 
-/** A command whose issue has not landed yet: says so and exits 2 (the only allowed stub). */
-export function notYetAvailable(what: string): never {
-  throw new MixscaleError('MIXSCALE_NOT_AVAILABLE', `${what} is not yet available in this version`);
-}
-
 /** A flag's number written in decimal (see core/units' decimal). */
 export { decimal };
 

@@ -95,7 +95,6 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     if (isMixscaleError(e)) {
       process.stderr.write(`mixscale: ${e.message}\n`);
-      if (e.code === 'MIXSCALE_NOT_AVAILABLE') return 2;
       if (e.code === 'MIXSCALE_INTERRUPTED') return 130;
       return e.userFault ? 2 : 1;
     }

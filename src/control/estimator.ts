@@ -164,23 +164,6 @@ function average(samples: readonly Sample[], fromMs: Ms, toMs: Ms): number {
   return w > 0 ? s / w : 0;
 }
 
-/** Reads `scaling.options.estimator`-style settings, naming any bad field. */
-export function estimatorOptionsFrom(raw: Readonly<Record<string, unknown>>, where: string): Partial<EstimatorOptions> {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(raw)) {
-    if (k === 'forecast') {
-      if (v !== 'none' && v !== 'seasonal-naive' && v !== 'holt') throw new MixscaleError('MIXSCALE_CONFIG_INVALID', `${where}.forecast: got ${JSON.stringify(v)}; allowed: "none", "seasonal-naive", "holt"`);
-      out[k] = v;
-    } else if (k in DEFAULT_ESTIMATOR_OPTIONS) {
-      if (typeof v !== 'number' || !(v > 0)) throw new MixscaleError('MIXSCALE_CONFIG_INVALID', `${where}.${k}: expected a positive number, got ${JSON.stringify(v)}`);
-      out[k] = v;
-    } else {
-      throw new MixscaleError('MIXSCALE_CONFIG_INVALID', `${where}.${k}: unknown estimator option (allowed: ${Object.keys(DEFAULT_ESTIMATOR_OPTIONS).join(', ')})`);
-    }
-  }
-  return out as Partial<EstimatorOptions>;
-}
-
 /** The estimator `controller.estimator` configures (undefined when omitted: plan for what was observed). */
 export function estimatorFromConfig(e: ControllerSettings['estimator']): LoadEstimator | undefined {
   if (e === undefined) return undefined;

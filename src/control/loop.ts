@@ -219,8 +219,8 @@ export class ControlLoop {
   }
 
   /**
-   * The fleet as the reconciler sees it. Types that look found refused (a launch the cloud ended
-   * at once, or one refused when sent again) cool down before the tick plans with it.
+   * The fleet as the reconciler sees it. Types the reconciler found refused (a launch the cloud
+   * ended at once, or one refused when sent again) cool down before the tick plans with it.
    */
   private async fleet(): Promise<Instance[]> {
     const fleet = await this.o.reconciler.fleet();

@@ -191,10 +191,10 @@ export function planMix(input: PlanInput): PlanResult {
   // While instances drain, a transition is under way: keep what is running (the budget it
   // frees arrives only when the drains finish), so one change cannot cascade into a gap.
   const hold = cands.map((c, i) => Math.max(c.minCount, current[i]!));
-  const holdUsd = hold.reduce((a, n, i) => a + n * cands[i]!.usdPerHour, 0);
+  const holdUsd = countsUsd(hold, cands);
   const lo = drainingUsd > 0 && holdUsd <= budget + 1e-9 ? hold : cands.map((c) => c.minCount);
   const hi = cands.map((c, i) => Math.max(lo[i]!, c.available ? c.maxCount : Math.min(c.maxCount, current[i]!)));
-  const minUsd = cands.reduce((a, c, i) => a + lo[i]! * c.usdPerHour, 0);
+  const minUsd = countsUsd(lo, cands);
   if (minUsd > budget + 1e-9) {
     throw new MixscaleError('MIXSCALE_BUDGET_INFEASIBLE', `budget $${input.budgetUsdPerHour.toFixed(2)}/h cannot pay for the pools' minCount ($${minUsd.toFixed(2)}/h${drainingUsd > 0 ? ` plus $${drainingUsd.toFixed(2)}/h still draining` : ''})`, { budget: input.budgetUsdPerHour });
   }
@@ -219,7 +219,7 @@ export function planMix(input: PlanInput): PlanResult {
 
   let chosen = best;
   let reasonPrefix = '';
-  const curUsd = current.reduce((a, n, i) => a + n * cands[i]!.usdPerHour, 0);
+  const curUsd = countsUsd(current, cands);
   const curValid = current.some((n) => n > 0) && curUsd <= budget + 1e-9 && current.every((n, i) => n >= lo[i]! && n <= hi[i]!);
   if (curValid && !sameCounts(current, best.counts)) {
     const cur = search.evaluate(current);
@@ -265,7 +265,7 @@ export function planMix(input: PlanInput): PlanResult {
   const utilization: Record<string, number> = {};
   for (const p of pred.pools) utilization[p.type] = p.utilization;
   const mix = toMix(chosen.counts, cands);
-  const usd = chosen.counts.reduce((a, n, i) => a + n * cands[i]!.usdPerHour, 0);
+  const usd = countsUsd(chosen.counts, cands);
   const runnersUp = search.top
     .filter((r) => !sameCounts(r.counts, chosen.counts))
     .slice(0, opts.runnersUp)
@@ -343,7 +343,7 @@ function ranked(model: PerformanceModel, counts: readonly number[], cands: reado
   const p = model.predict(counts, true);
   const predicted: Record<string, PredictedLatency> = {};
   classes.forEach((c, k) => (predicted[c.name] = p.classes[k]!));
-  return { mix: toMix(counts, cands), usdPerHour: counts.reduce((a, n, i) => a + n * cands[i]!.usdPerHour, 0), score: p.score, maxUtilization: p.maxUtilization, predicted };
+  return { mix: toMix(counts, cands), usdPerHour: countsUsd(counts, cands), score: p.score, maxUtilization: p.maxUtilization, predicted };
 }
 
 /** Share of all requests that no pool of the mix can serve (sizes beyond every profile, or no pool for the model). */
@@ -374,6 +374,13 @@ function explain(model: PerformanceModel, p: MixPrediction, usd: number, budget:
   }
   if (p.score > 1) return `SLO not attainable within ${spend}: ${wc.name} ${q} predicted ${lat.toFixed(0)} ms > ${+wc.sloMs.toFixed(1)} ms${util}${lost}`;
   return `${lowest ? 'lowest predicted tail' : 'predicted tail'} within ${spend}: ${wc.name} ${q} ${lat.toFixed(0)} ms (SLO ${+wc.sloMs.toFixed(1)} ms)${util}; binding: budget`;
+}
+
+/** What a mix given as counts per candidate costs ($/h). */
+function countsUsd(counts: readonly number[], cands: readonly CandidateType[]): number {
+  let usd = 0;
+  for (let i = 0; i < counts.length; i++) usd += counts[i]! * cands[i]!.usdPerHour;
+  return usd;
 }
 
 function toMix(counts: readonly number[], cands: readonly CandidateType[]): Mix {

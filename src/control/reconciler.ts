@@ -46,11 +46,12 @@ export interface PlanRules {
   /** Prefix of every clientToken (the cluster name): tokens never collide across clusters. */
   readonly tokenPrefix: string;
   /**
-   * What removing one instance of `type` (of `countNow` active) costs in latency per dollar
-   * saved; the lowest goes first. Default: the pool losing the smallest share of its
-   * capacity per dollar saved, i.e. the largest n × price.
+   * What removing one instance of `type` costs in latency per dollar saved; the lowest goes
+   * first. `count` is how many of that type are being weighed: the mix's count when a mix is
+   * trimmed to the budget, the surplus running ones when choosing which to drain. Default: the
+   * largest count × price goes first (the smallest share of a pool's capacity per dollar saved).
    */
-  readonly scaleDownCost?: (type: string, countNow: number) => number;
+  readonly scaleDownCost?: (type: string, count: number) => number;
   /**
    * Models a pool's instances serve (`pools[].models`, or every class's model), so a mix change
    * never drains the last instance serving one. Absent: every instance serves the same models.
@@ -73,7 +74,7 @@ export interface ActionPlan {
   readonly waiting: number;
 }
 
-const defaultScaleDownCost = (price: number) => (_type: string, countNow: number) => -(countNow * price);
+const defaultScaleDownCost = (price: number) => (_type: string, count: number) => -(count * price);
 
 /** Slack for float sums of prices. */
 const EPS = 1e-9;
@@ -88,6 +89,11 @@ export function instancePrice(i: Instance, priceOf: (type: string) => number): n
   } catch {
     return i.usdPerHour;
   }
+}
+
+/** How many of `count` instances at `price` fit in `leftUsd` ($/h); free ones always fit. */
+function launchesThatFit(count: number, price: number, leftUsd: number): number {
+  return Math.max(0, Math.min(count, price > 0 ? Math.floor((leftUsd + EPS) / price) : count));
 }
 
 function byNewestFirst(a: Instance, b: Instance): number {
@@ -288,8 +294,7 @@ export function planActions(desired: Mix, budget: number, snapshot: FleetSnapsho
   const bucket = Math.floor(nowMs / bucketMs);
   for (const d of deficits) {
     const price = rules.priceOf(d.type);
-    const room = price > 0 ? Math.floor((budget - spend + EPS) / price) : d.count;
-    const n = Math.max(0, Math.min(d.count, room));
+    const n = launchesThatFit(d.count, price, budget - spend);
     waiting += d.count;
     if (n === 0) continue;
     const pool = rules.poolOf(d.type);
@@ -328,7 +333,8 @@ export interface ReconcilerOptions {
   readonly drainTimeoutMs?: Ms;
   /** Cluster name; prefixes every clientToken. */
   readonly cluster?: string;
-  readonly scaleDownCost?: (type: string, countNow: number) => number;
+  /** See PlanRules.scaleDownCost. */
+  readonly scaleDownCost?: (type: string, count: number) => number;
   /**
    * Drains in progress when a previous controller stopped (id → drain start), so a restarted
    * controller finishes them instead of counting the drained instances as serving.
@@ -706,7 +712,7 @@ export class Reconciler {
     for (const a of sorted) {
       if (a.kind === 'launch') {
         const price = this.o.priceOf(a.type);
-        const n = Math.max(0, Math.min(a.count, price > 0 ? Math.floor((budget - committed + EPS) / price) : a.count));
+        const n = launchesThatFit(a.count, price, budget - committed);
         if (n < a.count) {
           const message = `${n} of ${a.count}×${a.type} fit the budget: $${committed.toFixed(2)}/h of $${budget.toFixed(2)}/h is still billed (a termination the plan counted on failed)`;
           failures.push({ action: a, code: 'MIXSCALE_BUDGET_INFEASIBLE', message });

@@ -85,13 +85,6 @@ export function mixCost(mix: Mix, priceOf: (type: string) => number): number {
   return usd;
 }
 
-export function mixTotal(mix: Mix): number {
-  let n = 0;
-  for (const c of Object.values(mix)) n += c;
-  return n;
-}
-
-/** A stable, readable rendering: `1×g4dn.xlarge + 13×r5n.large` (types sorted by name). */
 /** An instance that serves or soon will: pending or running (not draining, not gone). */
 export const isActive = (i: Instance): boolean => i.state === 'pending' || i.state === 'running';
 
@@ -102,6 +95,7 @@ export function activeMix(fleet: readonly Instance[]): Mix {
   return m;
 }
 
+/** A stable, readable rendering: `1×g4dn.xlarge + 13×r5n.large` (types sorted by name). */
 export function formatMix(mix: Mix): string {
   const parts = Object.entries(mix)
     .filter(([, n]) => n > 0)

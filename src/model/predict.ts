@@ -76,8 +76,8 @@ export class PerformanceModel {
   private readonly nBins: number[];
   /** Per class and bin: arrival rate (per ms). */
   private readonly binRate: Float64Array[];
-  /** Scratch for one class's response-time mixture: per pool, its (service, probability) points. */
   private readonly maxBins: number;
+  /** Scratch for one class's response-time mixture: per pool, its (service, probability) points. */
   private readonly svcBuf: Float64Array;
   private readonly probBuf: Float64Array;
   private readonly nBuf: Int32Array;

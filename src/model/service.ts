@@ -30,10 +30,3 @@ export function serviceColumn(table: ProfileTable, sizes: SizePmf): ServiceColum
   }
   return { type: table.type, meanMs, secondMs2 };
 }
-
-/** Mean service time of a class on a type over its whole size distribution (NaN if any bin is uncovered). */
-export function columnMeanMs(col: ServiceColumn, sizes: SizePmf): number {
-  let m = 0;
-  for (let j = 0; j < sizes.weights.length; j++) m += sizes.weights[j]! * col.meanMs[j]!;
-  return m;
-}

@@ -5,7 +5,7 @@ import type { ClassSnapshot, PoolSnapshot, RouterSnapshot } from './snapshot.ts'
 import type { BackendState, RejectReason } from './types.ts';
 
 /** Why the router itself answered instead of a backend. */
-export type RouterRejectReason = RejectReason | 'unhealthy' | 'shutting-down';
+export type RouterRejectReason = RejectReason | 'shutting-down';
 
 /** Cumulative numbers of one (class, backend) pair, for /metrics. */
 interface Cell {
@@ -186,7 +186,7 @@ export class RouterMetrics {
     return r;
   }
 
-  /** The last full window plus the current partial slot, merged. */
+  /** The slots that start within the last window, the current partial one included, merged (`windowMs` says the span they cover). */
   snapshot(): RouterSnapshot {
     const now = this.now();
     this.current();

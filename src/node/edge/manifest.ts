@@ -45,7 +45,6 @@ const manifestSchema = z.strictObject({
 });
 
 export type ModelManifest = z.infer<typeof manifestSchema>;
-export type StageSpec = ModelManifest['stages'][number];
 export type ExitSpec = ModelManifest['exits'][number];
 
 /** A manifest that was checked, with the folder it came from. */
