@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { commandOf, jsonBeforeCommand } from '../../src/cli/main.ts';
-import { REPO_ROOT, runCli } from '../support/cli.ts';
+import { runCli } from '../support/cli.ts';
 
 /** Runs the CLI and returns the modules it loaded (their URLs). */
 function loadedBy(args: readonly string[]): { code: number; stderr: string; urls: string[] } {

@@ -326,7 +326,7 @@ describe('Reconciler', () => {
   });
 
   it('replaces an instance that died', async () => {
-    const { clock, cloud, serving } = setup();
+    const { cloud, serving } = setup();
     const r = await serving();
     cloud.kill([...cloud.instances.keys()][0]!);
     const res = await r.reconcile({ cpu: 2 }, 1);
@@ -410,7 +410,7 @@ describe('Reconciler', () => {
   });
 
   it("takes the router's word each tick: re-registers what a restarted router forgot, retires what it drains, removes a stale backend at a new instance's address", async () => {
-    const { clock, cloud, membership, make } = setup();
+    const { clock, membership, make } = setup();
     const r = make();
     // A dead instance's backend left at the address the cloud now gives i-1 (the router refuses two backends at one address).
     membership.registered.add('i-dead');

@@ -21,7 +21,7 @@ import { adminToken } from '../../routing/admin.ts';
 import type { FleetMembership, MetricsSource } from '../../control/types.ts';
 import { RouterAdminClient } from '../../routing/admin-client.ts';
 import { RouterSnapshotSource } from '../../routing/snapshot-client.ts';
-import { checkJsonFile, globalOptions, jsonFile, jsonRequested, loggerFor, requireConfig, writeOutputFile } from '../context.ts';
+import { checkJsonFile, jsonFile, jsonRequested, loggerFor, requireConfig, writeOutputFile } from '../context.ts';
 import { renderTable } from '../table.ts';
 
 interface ControllerOptions {
