@@ -27,6 +27,11 @@ export function statusPath(loaded: LoadedConfig, s: ControllerSettings): string 
   return join(loaded.resolvePath(s.stateDir), `controller-${s.cluster}.json`);
 }
 
+/** The cluster's lock (src/control/cluster-lock.ts), beside its status file. */
+export function lockPath(loaded: LoadedConfig, s: ControllerSettings): string {
+  return join(loaded.resolvePath(s.stateDir), `controller-${s.cluster}.lock`);
+}
+
 export function localStatePath(loaded: LoadedConfig, s: ControllerSettings): string {
   return join(loaded.resolvePath(s.stateDir), `local-${s.cluster}.json`);
 }
