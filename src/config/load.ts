@@ -8,6 +8,7 @@ import { createComparedScalingPolicy, createScalingPolicy, scalingPolicyNames } 
 import { Catalog, editDistance } from '../catalog/catalog.ts';
 import { BudgetSchedule } from '../control/budget-schedule.ts';
 import { defaultBackendId, normalizeOrigin, poolProblem } from '../routing/backends.ts';
+import { serves } from '../routing/types.ts';
 import { ServiceProfiles } from '../catalog/profiles.ts';
 import { ConfigError, MixscaleError } from '../core/errors.ts';
 import { configSchema, type Config } from './schema.ts';
@@ -224,14 +225,14 @@ function finishLoad(config: Config, source: string, baseDir: string, lineOf: (pa
       if (!classModels.has(m)) fail(['pools', i, 'models', j], `no class serves model "${m}"; class models: ${[...classModels].join(', ')}`);
     });
     for (const cls of config.classes) {
-      if (!servesModel(pool, cls.model)) continue;
+      if (!serves(pool, cls.model)) continue;
       if (!profiles.has(pool.type, cls.model)) {
         fail(['pools', i, 'type'], `no service-time profile for model "${cls.model}" (class "${cls.name}") on ${pool.type}; profiled types: ${profiles.types().join(', ')}${pool.models === undefined ? ' (set pools[].models to the models this pool serves)' : ''}`);
       }
     }
   });
   config.classes.forEach((cls, i) => {
-    if (!config.pools.some((p) => servesModel(p, cls.model))) fail(['classes', i, 'model'], `no pool serves model "${cls.model}" (pools[].models)`);
+    if (!config.pools.some((p) => serves(p, cls.model))) fail(['classes', i, 'model'], `no pool serves model "${cls.model}" (pools[].models)`);
   });
   const classNames = new Set<string>();
   config.classes.forEach((cls, i) => {
@@ -351,11 +352,6 @@ function wrapUnknown(fn: () => unknown, path: ReadonlyArray<PropertyKey>, fail: 
 function mergeProfiles(sets: ServiceProfiles[]): ServiceProfiles {
   const tables = sets.flatMap((s) => s.types().flatMap((t) => s.modelsFor(t).map((m) => s.table(t, m))));
   return new ServiceProfiles(tables);
-}
-
-/** Whether a pool's nodes serve a model (`pools[].models`; unset: every class's model). */
-export function servesModel(pool: { readonly models?: readonly string[] | undefined }, model: string): boolean {
-  return pool.models === undefined || pool.models.includes(model);
 }
 
 /** The models a pool names (`pools[].models`); undefined: it serves every model (also a pool the config does not name). */

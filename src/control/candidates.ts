@@ -1,4 +1,5 @@
-import { servesModel, type LoadedConfig } from '../config/load.ts';
+import type { LoadedConfig } from '../config/load.ts';
+import { serves } from '../routing/types.ts';
 import { ProfileGapError } from '../core/errors.ts';
 import type { SizePmf } from '../core/sizes.ts';
 import type { RequestClass } from '../core/types.ts';
@@ -37,10 +38,10 @@ export function candidatesFromConfig(loaded: LoadedConfig, unavailable: Readonly
       maxCount: p.maxCount,
       available: !unavailable.has(p.type),
       profile: (model: string) => {
-        if (!servesModel(p, model)) throw new ProfileGapError(`pool "${p.name}" does not serve model "${model}" (pools[].models)`, { pool: p.name, model });
+        if (!serves(p, model)) throw new ProfileGapError(`pool "${p.name}" does not serve model "${model}" (pools[].models)`, { pool: p.name, model });
         return loaded.profiles.table(p.type, model);
       },
-      serves: (model: string) => servesModel(p, model),
+      serves: (model: string) => serves(p, model),
     };
   });
 }

@@ -4,7 +4,7 @@ import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import express from 'express';
 import { createRoutingPolicy } from '../../policies/routing/index.ts';
 import { classesFromConfig } from '../control/candidates.ts';
-import { declaredModels, servesModel, type LoadedConfig } from '../config/load.ts';
+import { declaredModels, type LoadedConfig } from '../config/load.ts';
 import { routerSection, type RouterSettings } from '../config/sections/router.ts';
 import { type Clock, RealClock, timerMs } from '../core/clock.ts';
 import { badPathEncoding } from '../core/http-path.ts';
@@ -18,7 +18,7 @@ import { RouterMetrics } from './metrics.ts';
 import { PoolTracker } from './pool.ts';
 import { ClassTable } from './request.ts';
 import { InferRouter, sendError } from './router.ts';
-import type { RoutingPolicy } from './types.ts';
+import { serves, type RoutingPolicy } from './types.ts';
 import { answerClientError } from '../core/client-error.ts';
 
 /**
@@ -125,7 +125,7 @@ export class RouterServer {
       largestProfiledSize: (model) => {
         // Error branch only: the types of the pools serving the model and of the backends present.
         let largest = 0;
-        const types = new Set(config.pools.filter((p) => servesModel(p, model)).map((p) => p.type));
+        const types = new Set(config.pools.filter((p) => serves(p, model)).map((p) => p.type));
         for (const b of this.tracker.viewFor(model).backends) types.add(b.type);
         for (const type of types) {
           if (!profiles.has(type, model)) return undefined;

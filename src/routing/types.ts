@@ -42,9 +42,9 @@ export interface BackendSpec {
   readonly models?: readonly string[] | undefined;
 }
 
-/** Whether backend `b` serves `model`. */
-export function serves(b: BackendSpec, model: string): boolean {
-  return b.models === undefined || b.models.includes(model);
+/** Whether a backend, or a pool of the config, serves `model` (its `models`; unset: every model). */
+export function serves(unit: { readonly models?: readonly string[] | undefined }, model: string): boolean {
+  return unit.models === undefined || unit.models.includes(model);
 }
 
 /**
