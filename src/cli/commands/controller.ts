@@ -38,8 +38,11 @@ function routerUrlOf(s: ControllerSettings, source: string): string {
   return s.routerUrl;
 }
 
-/** In a dry run nothing is registered or drained, so no admin token is needed. */
-const readOnlyMembership: FleetMembership = {
+/**
+ * A dry run without the router's admin token: nothing is registered or drained, and requests in
+ * flight are not known (read as 0, so a draining instance shows as ready to terminate).
+ */
+const tokenlessDryRunMembership: FleetMembership = {
   register: async () => undefined,
   drain: async () => undefined,
   inFlight: async () => 0,
@@ -56,7 +59,7 @@ function membershipFor(loaded: LoadedConfig, s: ControllerSettings, dryRun: bool
     if (!dryRun) throw e;
   }
   if (token === undefined) {
-    if (dryRun) return readOnlyMembership;
+    if (dryRun) return tokenlessDryRunMembership;
     throw new MixscaleError('MIXSCALE_CONFIG_INVALID', `${loaded.source}: the router's admin token is needed: set router.adminToken or the MIXSCALE_ADMIN_TOKEN environment variable`);
   }
   return new RouterAdminClient({ routerUrl, token });
