@@ -28,7 +28,7 @@ export function routingPolicyNames(): string[] {
 }
 
 export function createRoutingPolicy(name: string, options: RoutingPolicyOptions = {}): RoutingPolicy {
-  const f = REGISTRY[name];
+  const f = Object.hasOwn(REGISTRY, name) ? REGISTRY[name] : undefined;
   if (f === undefined) {
     throw new MixscaleError('MIXSCALE_POLICY_UNKNOWN', `unknown routing policy "${name}"; available: ${routingPolicyNames().join(', ')}`, { policy: name });
   }

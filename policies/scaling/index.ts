@@ -39,7 +39,7 @@ export function scalingPolicyNames(): string[] {
 }
 
 export function createScalingPolicy(name: string, options: ScalingPolicyOptions = {}, context: ScalingContext = DEFAULT_SCALING_CONTEXT): ScalingPolicy {
-  const f = REGISTRY[name];
+  const f = Object.hasOwn(REGISTRY, name) ? REGISTRY[name] : undefined;
   if (f === undefined) {
     throw new MixscaleError('MIXSCALE_POLICY_UNKNOWN', `unknown scaling policy "${name}"; available: ${scalingPolicyNames().join(', ')}`, { policy: name });
   }

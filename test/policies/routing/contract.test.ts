@@ -48,6 +48,12 @@ describe('routing policy contract', () => {
     for (const name of ['round-robin', 'least-outstanding', 'p2c']) assert.ok(routingPolicyNames().includes(name), `${name} is registered`);
   });
 
+  it('refuses a name that is not a policy, object property names included (constructor, __proto__, toString)', () => {
+    for (const name of ['nope', 'constructor', '__proto__', 'toString', 'hasOwnProperty']) {
+      assert.throws(() => createRoutingPolicy(name), (e: unknown) => e instanceof Error && e.message.startsWith(`unknown routing policy "${name}"; available: `), name);
+    }
+  });
+
   for (const name of routingPolicyNames()) {
     describe(name, () => {
       it('is created from the registry with default options and reports its name', () => {

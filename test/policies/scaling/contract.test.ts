@@ -40,6 +40,12 @@ function situations(): Array<{ what: string; state: ScalingState }> {
 }
 
 describe('scaling policy contract', () => {
+  it('refuses a name that is not a policy, object property names included (constructor, __proto__, toString)', () => {
+    for (const name of ['nope', 'constructor', '__proto__', 'toString', 'hasOwnProperty']) {
+      assert.throws(() => createScalingPolicy(name), (e: unknown) => e instanceof Error && e.message.startsWith(`unknown scaling policy "${name}"`), name);
+    }
+  });
+
   for (const name of scalingPolicyNames()) {
     describe(name, () => {
       for (const { what, state } of situations()) {
