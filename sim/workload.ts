@@ -40,6 +40,11 @@ export interface TraceOptions {
   readonly skipBadRows?: boolean | undefined;
   /** Multiplies sizes read from the trace (e.g. tokens → profile batch sizes). Default 1. */
   readonly sizeScale?: number | undefined;
+  /**
+   * The largest size a row may have once scaled, with what sets it (`mixscale load`: the rows a
+   * node takes in one request, whose body it builds); a larger one is a bad row. Default: none.
+   */
+  readonly maxSize?: { readonly size: number; readonly why: string } | undefined;
   /** Sizes for arrivals the trace does not size; without it their size is undefined. */
   readonly sizes?: SizeSpec | undefined;
   /** Seeds Poisson expansion, thinning/replication for peakRps, and size draws. Default 1. */
@@ -273,6 +278,10 @@ async function* readRows(opts: TraceOptions, stats: TraceStats): AsyncGenerator<
             continue;
           }
           v *= opts.sizeScale ?? 1;
+          if (opts.maxSize !== undefined && Math.round(v) > opts.maxSize.size) {
+            bad(`size "${vRaw}"${(opts.sizeScale ?? 1) !== 1 ? ` (× --size-scale ${opts.sizeScale})` : ''} is more than ${opts.maxSize.size}, ${opts.maxSize.why}`);
+            continue;
+          }
         }
       }
       lastT = t;

@@ -413,11 +413,17 @@ describe('mixscale load (usage)', function () {
         [['--connections', '1.5'], '--connections: expected a positive integer, got "1.5"'],
         [['--classes', 'a:1,a:2'], '--classes: class "a" is given twice; give each class once with its share'],
         [['--start', '99h'], '--start: no arrivals in the chosen window: it starts at 99h, past the end of t.csv (20ms)'],
+        [['--sizes', 'fixed:100001'], '--sizes: 100001 is more than 100000, the most rows a node takes in one request'],
       ] as const) {
         const r = await runCliAsync(['load', '--trace', join(dir, 't.csv'), '--target', s.url, '--no-progress', ...args]);
         assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
         assert.equal(r.stderr, `mixscale: ${message}\n`);
       }
+      // A trace size whose body the generator could not build (it ran out of memory) is a bad row.
+      writeFileSync(join(dir, 'big.csv'), 't_ms,size\n0,10\n20,300000000\n');
+      const big = await runCliAsync(['load', '--trace', join(dir, 'big.csv'), '--target', s.url, '--no-progress']);
+      assert.equal(big.code, 2, big.stderr);
+      assert.equal(big.stderr, `mixscale: ${join(dir, 'big.csv')}:3: size "300000000" is more than 100000, the most rows a node takes in one request\n`);
       assert.equal(s.seen.length, 0, 'nothing was sent');
     } finally {
       s.server.close();

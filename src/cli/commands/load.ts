@@ -3,6 +3,7 @@ import { Command, Option } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { readTraceChunks } from '../../../sim/workload.ts';
 import { loadConfigFile, type LoadedConfig } from '../../config/load.ts';
+import { MAX_REQUEST_ROWS } from '../../config/sections/node.ts';
 import { RealClock } from '../../core/clock.ts';
 import { MixscaleError } from '../../core/errors.ts';
 import type { SizeSpec } from '../../core/sizes.ts';
@@ -39,6 +40,7 @@ interface LoadOpts {
 function sizesArg(v: string): SizeSpec {
   if (v === 'kairos') return { kind: 'kairos' };
   const m = /^fixed:(\d+)$/.exec(v);
+  if (m !== null && Number(m[1]) > MAX_REQUEST_ROWS) throw new MixscaleError('MIXSCALE_USAGE', `--sizes: ${m[1]} is more than ${MAX_REQUEST_ROWS}, the most rows a node takes in one request`);
   if (m !== null && Number(m[1]) > 0) return { kind: 'fixed', size: Number(m[1]) };
   throw new MixscaleError('MIXSCALE_USAGE', `--sizes: "${v}" is not a size spec; allowed: kairos, fixed:N`);
 }
@@ -94,6 +96,7 @@ Latency counts from each request's intended send time (open loop, no coordinated
         startMs: opts.start,
         durationMs: opts.duration,
         sizeScale: opts.sizeScale,
+        maxSize: { size: MAX_REQUEST_ROWS, why: 'the most rows a node takes in one request' },
         // One digit per request unless asked: a Kairos-sized batch of digits is hundreds of rows.
         sizes: opts.sizes ?? (opts.payload === 'digits' ? { kind: 'fixed', size: 1 } : { kind: 'kairos' }),
         seed: opts.seed,
