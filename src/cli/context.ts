@@ -189,6 +189,11 @@ export function nameTraceSetting(e: unknown, names: TraceSettingNames): unknown 
 
 /** commander option parsers for the three above (and an integer ≥ 0). */
 export const positiveNumberOption = (flag: string) => (text: string): number => positiveNumber(flag, text);
+/** `--host`: an empty address would listen on every interface. */
+export const hostOption = (text: string): string => {
+  if (text.trim() === '') throw new MixscaleError('MIXSCALE_USAGE', '--host: expected an address to listen on (127.0.0.1, or 0.0.0.0 for every interface), got ""');
+  return text;
+};
 export const positiveIntegerOption =
   (flag: string, max?: number) =>
   (text: string): number =>

@@ -37,6 +37,12 @@ export const byteSize = z.union([z.number().int().positive(), z.string()]).trans
   return bytes;
 });
 
+/** An address to listen on: an empty one would bind every interface (0.0.0.0 says so). */
+export const listenHost = z
+  .string()
+  .refine((h) => h.trim() !== '', { message: 'expected an address to listen on (127.0.0.1, or 0.0.0.0 for every interface); an empty one listens on every interface' })
+  .default('127.0.0.1');
+
 export const usdPerHour = z.number().positive({ message: 'must be a positive number of USD per hour' });
 
 const wholeSize = z.number().int({ message: 'must be a whole number' }).positive();

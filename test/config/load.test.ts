@@ -102,6 +102,16 @@ describe('config loading', () => {
     fails(`${GOOD}node:\n  edge:\n    maxBatch: 100000000\n`, /node\.edge\.maxBatch: Too big: expected number to be <=1024/);
   });
 
+  it('refuses an empty listen address, which would listen on every interface, naming the field', () => {
+    for (const [yaml, field] of [
+      ['router:\n  listen: {host: "", port: 0}\n', 'router.listen.host'],
+      ['node:\n  host: " "\n', 'node.host'],
+      ['controller:\n  metrics: {host: "", port: 0}\n', 'controller.metrics.host'],
+    ] as const) {
+      fails(`${GOOD}${yaml}`, new RegExp(`${field.replace(/\./g, '\\.')}: expected an address to listen on \\(127\\.0\\.0\\.1, or 0\\.0\\.0\\.0 for every interface\\)`));
+    }
+  });
+
   it('names a negative budget and the value it got', () => {
     const e = fails(GOOD.replace('usdPerHour: 2.5', 'usdPerHour: -3'), /config\.yaml:3: budget\.usdPerHour: .*positive.*got -3/);
     assert.equal(e.details.path, 'budget.usdPerHour');

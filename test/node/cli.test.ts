@@ -124,6 +124,8 @@ describe('mixscale node', function () {
       [['node', 'emulated', '--type', 'r5n.large', '--model', 'rm2', '--slots', '20000'], '--slots: expected a positive integer up to 10000, got "20000"'],
       [['node', 'edge', '--port', '0', '--max-batch', '1e9'], '--max-batch: expected a positive integer up to 1024, got "1e9"'],
       [['node', 'edge', '--port', '0', '--max-rows', '1000000000'], '--max-rows: expected a positive integer up to 100000, got "1000000000"'],
+      // An empty address listens on every interface, not the documented loopback.
+      [['node', 'emulated', '--type', 'r5n.large', '--model', 'rm2', '--host', ''], '--host: expected an address to listen on (127.0.0.1, or 0.0.0.0 for every interface), got ""'],
     ] as const) {
       const r = runCli(args);
       assert.equal(r.code, 2, r.stderr);

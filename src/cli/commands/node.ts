@@ -14,7 +14,7 @@ import { EdgeNode } from '../../node/edge/node.ts';
 import { EXIT_POLICIES, type ExitPolicyName } from '../../node/edge/exit-policy.ts';
 import { MultiExitModel } from '../../node/edge/model.ts';
 import { createNodeApp, listen, type InferenceNode } from '../../node/http.ts';
-import { decimal, globalOptions, loggerFor, nonNegativeIntegerOption, positiveIntegerOption } from '../context.ts';
+import { decimal, globalOptions, hostOption, loggerFor, nonNegativeIntegerOption, positiveIntegerOption } from '../context.ts';
 
 /** The model the edge node serves by default: the staged CNN shipped in the repo. */
 const DEFAULT_EDGE_MODEL = fileURLToPath(new URL('../../../models/digits-cnn', import.meta.url));
@@ -86,7 +86,7 @@ On start a node prints one JSON line on stdout: {"listening":"http://127.0.0.1:P
     .command('edge')
     .description('serve a staged multi-exit ONNX model over OIP v2, choosing the exit per request')
     .option('--model <dir>', 'model folder: manifest.json + one ONNX file per stage (default: the shipped models/digits-cnn)')
-    .option('--host <host>', 'address to listen on (default: node.host, 127.0.0.1)')
+    .option('--host <host>', 'address to listen on (default: node.host, 127.0.0.1)', hostOption)
     .option('--port <port>', 'port (0: the OS chooses)', port, 0)
     .addOption(new Option('--policy <name>', 'exit control (default: node.edge.policy, predictive)').choices([...EXIT_POLICIES]))
     .option('--percentile <q>', 'stage-time percentile the predictive policy plans with (default 0.99)', fraction('--percentile'))
@@ -119,7 +119,7 @@ On start a node prints one JSON line on stdout: {"listening":"http://127.0.0.1:P
     .description('an OIP v2 server whose service times are drawn from the measured profile of (type, model, size)')
     .requiredOption('--type <type>', 'instance type to emulate, e.g. g4dn.xlarge')
     .requiredOption('--model <model>', 'profiled model, e.g. rm2')
-    .option('--host <host>', 'address to listen on (default: node.host, 127.0.0.1)')
+    .option('--host <host>', 'address to listen on (default: node.host, 127.0.0.1)', hostOption)
     .option('--port <port>', 'port (0: the OS chooses)', port, 0)
     .option('--slots <n>', `requests served at once (default: node.emulated.slots, 1; at most ${MAX_SLOTS})`, positiveIntegerOption('--slots', MAX_SLOTS))
     .option('--seed <n>', 'seed of the service-time draws (default: node.emulated.seed, else one per process)', nonNegativeIntegerOption('--seed'))

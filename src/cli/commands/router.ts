@@ -7,7 +7,7 @@ import type { Logger } from '../../core/log.ts';
 import { Rng } from '../../core/rng.ts';
 import { createConfiguredRoutingPolicy } from '../../../policies/routing/index.ts';
 import { RouterServer, type HotPath } from '../../routing/server.ts';
-import { decimal, loggerFor, requireConfig } from '../context.ts';
+import { decimal, hostOption, loggerFor, requireConfig } from '../context.ts';
 
 interface RouterOptions {
   host?: string;
@@ -45,7 +45,7 @@ export function registerRouter(program: Command): void {
   program
     .command('router')
     .description('run the HTTP request router (OIP v2 inference, admin API, /metrics)')
-    .option('--host <host>', 'listen address (default: router.listen.host)')
+    .option('--host <host>', 'listen address (default: router.listen.host)', hostOption)
     .option('--port <port>', 'listen port, 0 for any free one (default: router.listen.port)')
     .option('--policy <name>', 'routing policy (default: routing.policy in the config)')
     .addOption(new Option('--hot-path <how>', 'inference dispatch: lean node handler or through express').choices(['lean', 'express']).default('lean'))

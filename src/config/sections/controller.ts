@@ -1,6 +1,6 @@
 import cron from 'node-cron';
 import { z } from 'zod';
-import { duration, positiveDuration } from '../fields.ts';
+import { duration, listenHost, positiveDuration } from '../fields.ts';
 
 const cronExpr = z.string().refine((s) => cron.validate(s), { message: 'not a node-cron expression (six fields, seconds first, e.g. "*/30 * * * * *")' });
 
@@ -26,7 +26,7 @@ export const controllerSection = z.strictObject({
   stateDir: z.string().default('.mixscale'),
   /** Prometheus /metrics of the controller; port 0 picks one, omit the section to serve none. */
   metrics: z
-    .strictObject({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(9464) })
+    .strictObject({ host: listenHost, port: z.number().int().min(0).max(65535).default(9464) })
     .optional(),
   /**
    * Smoothing and forecasting of the observed load (Knative-style stable/panic windows, optional

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { byteSize, MAX_SLOTS, positiveDuration } from '../fields.ts';
+import { byteSize, listenHost, MAX_SLOTS, positiveDuration } from '../fields.ts';
 
 /** Most rows one stage runs at once across requests (node.edge.maxBatch, --max-batch). */
 export const MAX_BATCH_ROWS = 1024;
@@ -8,7 +8,7 @@ export const MAX_REQUEST_ROWS = 100_000;
 
 /** `node:` — serving nodes for local runs (see docs/config.md and docs/nodes.md). Owned by the nodes. */
 export const nodeSection = z.strictObject({
-  host: z.string().default('127.0.0.1'),
+  host: listenHost,
   /** Largest request body a node accepts: bytes, or a size such as "4mb". */
   bodyLimit: byteSize.default(4 * 1024 * 1024),
   /** On SIGTERM, how long requests in flight may take before their connections are cut and the node exits. */

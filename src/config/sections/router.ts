@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { backendIdProblem } from '../../routing/backends.ts';
-import { byteSize, MAX_SLOTS, positiveDuration } from '../fields.ts';
+import { byteSize, listenHost, MAX_SLOTS, positiveDuration } from '../fields.ts';
 
 const backend = z.strictObject({
   id: z
@@ -19,7 +19,7 @@ const backend = z.strictObject({
 
 /** `router:` — the HTTP request router (see docs/config.md). Owned by the router. */
 export const routerSection = z.strictObject({
-  listen: z.strictObject({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(8080) }).default({ host: '127.0.0.1', port: 8080 }),
+  listen: z.strictObject({ host: listenHost, port: z.number().int().min(0).max(65535).default(8080) }).default({ host: '127.0.0.1', port: 8080 }),
   /** Bearer token for the admin API; falls back to env MIXSCALE_ADMIN_TOKEN. */
   adminToken: z.string().min(16, { message: 'must be at least 16 characters' }).optional(),
   bodyLimit: byteSize.default(1024 * 1024),
