@@ -96,8 +96,21 @@ export function createNodeApp(node: InferenceNode, opts: NodeHttpOptions): expre
   // The body is JSON whatever its content-type says (curl -d sends form-urlencoded, fetch text/plain),
   // as Triton reads it, except for OIP's binary tensor extension, which these nodes do not speak.
   // Not strict: any JSON value parses, so `null` or `123` is told it is not an object rather than not JSON.
-  const json = express.json({ limit: opts.bodyLimit ?? DEFAULT_BODY_LIMIT, strict: false, type: (req) => req.headers[BINARY_HEADER] === undefined });
-  app.post(ROUTES.infer, arrival, json, async (req, res) => {
+  const bodyLimit = opts.bodyLimit ?? DEFAULT_BODY_LIMIT;
+  const json = express.json({ limit: bodyLimit, strict: false, type: (req) => req.headers[BINARY_HEADER] === undefined });
+  // A plain body whose declared length is over the limit is refused at once, as the router
+  // refuses it: body-parser reads the whole body before it says so (a client that sends less
+  // than it declared held the request until the 5-minute request timeout). A compressed body's
+  // limit applies once decoded, so body-parser checks that one as it reads.
+  const declaredTooLarge = (req: Request, res: Response, next: NextFunction): void => {
+    const encoding = (req.headers['content-encoding'] ?? 'identity').toLowerCase();
+    if (encoding === 'identity' && Number(req.headers['content-length']) > bodyLimit) {
+      res.set('connection', 'close').status(413).json({ error: clientError({ type: 'entity.too.large' }, req.path, bodyLimit) });
+      return;
+    }
+    next();
+  };
+  app.post(ROUTES.infer, arrival, declaredTooLarge, json, async (req, res) => {
     if (!known(req, res)) return;
     if (req.headers[BINARY_HEADER] !== undefined) {
       res.status(400).json({ error: `${BINARY_HEADER}: OIP's binary tensor extension is not supported by this node; send the tensors as JSON` });

@@ -133,6 +133,24 @@ describe('node HTTP front', () => {
     });
   });
 
+  it('refuses a plain body whose declared length is over node.bodyLimit at once, before it is sent (413, connection closed)', async () => {
+    await served(async (url) => {
+      const { port } = new URL(url);
+      const answer = await new Promise<string>((resolve, reject) => {
+        const socket = connect(Number(port), '127.0.0.1');
+        let got = '';
+        socket.on('data', (d) => (got += d.toString()));
+        socket.on('end', () => resolve(got));
+        socket.on('error', reject);
+        // Declares 99 GB and sends two bytes: the answer must not wait for the rest.
+        socket.write('POST /v2/models/m/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 99999999999\r\n\r\n{}');
+      });
+      assert.match(answer, /^HTTP\/1\.1 413 /);
+      assert.match(answer, /\r\nconnection: close\r\n/i);
+      assert.match(answer, /"error":"body: larger than the 4194304-byte limit \(node\.bodyLimit\)"/);
+    });
+  });
+
   it('answers a known route asked with another method 405 with an allow header (OPTIONS 204), and only an unknown path 404', async () => {
     await served(async (url) => {
       const cases: Array<[string, string, string]> = [
