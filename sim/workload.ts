@@ -174,6 +174,7 @@ async function* readRows(opts: TraceOptions, stats: TraceStats): AsyncGenerator<
   const lines = createInterface({ input: stream, crlfDelay: Infinity });
   const startMs = opts.startMs ?? 0;
   const endMs = opts.durationMs !== undefined ? startMs + opts.durationMs : Infinity;
+  const replayScale = opts.timeScale ?? 1;
   let layout: Layout | undefined;
   let lineNo = 0;
   let lastT = -Infinity;
@@ -285,6 +286,11 @@ async function* readRows(opts: TraceOptions, stats: TraceStats): AsyncGenerator<
         }
       }
       lastT = t;
+      // A small time scale stretches the replay: past a year of simulated time it never ends.
+      if (t < endMs && (t - startMs) / replayScale > MAX_TRACE_MS) {
+        bad(`${layout.kind === 'rates' ? 't_s' : 't_ms'} ${tRaw} at time scale ${replayScale} is ${Math.round((t - startMs) / replayScale / 86_400_000).toLocaleString('en-US')} days into the replay (at most ${MAX_TRACE_MS / 86_400_000} days): a larger time scale, or a shorter window`);
+        continue;
+      }
       if (layout.kind === 'requests') {
         if (t < startMs) continue;
         if (t >= endMs) {
@@ -377,6 +383,9 @@ async function peakMinuteRps(opts: TraceOptions): Promise<number> {
 
 /** The latest time a trace row may have (366 days): past it, its times are absolute, not from its start. */
 const MAX_TRACE_MS = 366 * 86_400_000;
+/** The highest rate a rate series may replay at: above it a run would not end in hours. */
+const MAX_REPLAY_RPS = 1_000_000;
+const fmtRate = (rps: number): string => (rps < 1e9 ? Math.round(rps).toLocaleString('en-US') : rps.toExponential(1));
 
 /** The most times peakRps may repeat each request of a trace. */
 const MAX_REPLICAS = 10_000;
@@ -441,6 +450,9 @@ export async function* readTraceChunks(opts: TraceOptions): AsyncGenerator<Arriv
         const t1 = t0 + widths[i]! / scale;
         const ratePerMs = (r.v * scale * factor) / 1000;
         if (ratePerMs <= 0) continue;
+        if (ratePerMs * 1000 > MAX_REPLAY_RPS) {
+          throw new TraceError(`${opts.path}:${r.line}: this row replays at ${fmtRate(ratePerMs * 1000)} requests per second (after the time scale${factor !== 1 ? ' and peakRps' : ''}); at most ${MAX_REPLAY_RPS.toLocaleString('en-US')}`, { file: opts.path, line: r.line });
+        }
         let at = t0 + rng.exponential(ratePerMs);
         while (at < t1) {
           if (w.full()) yield w.take();

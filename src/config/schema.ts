@@ -43,7 +43,7 @@ export const configSchema = z.strictObject({
         type: z.string().min(1),
         slots: z.number().int().positive().max(MAX_SLOTS).default(1),
         /** Launch-to-ready delay (default by family: GPU 120s, others 60s). */
-        bootTime: duration.optional(),
+        bootTime: duration.refine((ms) => ms <= 86_400_000, { message: 'must be at most a day (1d)' }).optional(),
         minCount: z.number().int().nonnegative().default(0),
         maxCount: z.number().int().positive().default(1000),
         /** EC2 launch template (name or id) for this pool. */
@@ -58,7 +58,8 @@ export const configSchema = z.strictObject({
   scaling: z
     .strictObject({
       policy: z.string().default('fast-frugal'),
-      interval: positiveDuration.default(30_000),
+      // A control loop ticks at most once a second (a number is ms: `30` is 30 ms, not 30 s).
+      interval: duration.refine((ms) => ms >= 1000 && ms <= 86_400_000, { message: 'must be from 1s to 1d (a bare number is milliseconds)' }).default(30_000),
       options: z.record(z.string(), z.unknown()).default({}),
     })
     .default({ policy: 'fast-frugal', interval: 30_000, options: {} }),

@@ -112,6 +112,14 @@ describe('config loading', () => {
     }
   });
 
+  it('bounds the times that would make a run never end: scaling.interval 1s to 1d, sim.window from 1s, bootTime up to 1d, sim.rps up to a million', () => {
+    fails(`${GOOD}scaling:\n  interval: 30\n`, /scaling\.interval: must be from 1s to 1d \(a bare number is milliseconds\) \(got 30\)/);
+    fails(`${GOOD}scaling:\n  interval: 2d\n`, /scaling\.interval: must be from 1s to 1d/);
+    fails(`${GOOD}sim:\n  rps: 1\n  duration: 1m\n  window: 500ms\n`, /sim\.window: must be at least 1s/);
+    fails(`${GOOD}sim:\n  rps: 2000000\n  duration: 1m\n`, /sim\.rps: .*1000000/);
+    fails(GOOD.replace('bootTime: 2m', 'bootTime: 1000d'), /pools\[0\]\.bootTime: must be at most a day \(1d\) \(got "1000d"\)/);
+  });
+
   it('names a negative budget and the value it got', () => {
     const e = fails(GOOD.replace('usdPerHour: 2.5', 'usdPerHour: -3'), /config\.yaml:3: budget\.usdPerHour: .*positive.*got -3/);
     assert.equal(e.details.path, 'budget.usdPerHour');
@@ -138,8 +146,8 @@ describe('config loading', () => {
 
   it('refuses a zero duration where zero makes no sense, naming the field and line, and keeps it where it means off', () => {
     const lines = GOOD.split('\n').length;
-    fails(`${GOOD}sim:\n  rps: 1\n  duration: 1m\n  window: 0s\n`, new RegExp(`config\\.yaml:${lines + 3}: sim\\.window: must be a duration > 0 \\(got "0s"\\)`));
-    fails(`${GOOD}scaling:\n  interval: 0s\n`, new RegExp(`config\\.yaml:${lines + 1}: scaling\\.interval: must be a duration > 0`));
+    fails(`${GOOD}sim:\n  rps: 1\n  duration: 1m\n  window: 0s\n`, new RegExp(`config\\.yaml:${lines + 3}: sim\\.window: must be at least 1s \\(a bare number is milliseconds\\) \\(got "0s"\\)`));
+    fails(`${GOOD}scaling:\n  interval: 0s\n`, new RegExp(`config\\.yaml:${lines + 1}: scaling\\.interval: must be from 1s to 1d \\(a bare number is milliseconds\\)`));
     fails(GOOD.replace('350ms', '0ms'), /config\.yaml:7: classes\[0\]\.slo: must be a duration > 0/);
     fails(`${GOOD}router:\n  snapshotWindow: 0s\n`, /router\.snapshotWindow: must be a duration > 0/);
     fails(`${GOOD}router:\n  requestTimeout: 0\n`, /router\.requestTimeout: must be a duration > 0 \(got 0\)/);

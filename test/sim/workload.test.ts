@@ -31,6 +31,14 @@ async function rejects(opts: TraceOptions, pattern: RegExp): Promise<TraceError>
 }
 
 describe('trace reader', () => {
+  it('refuses a replay that would not end: a rate above a million per second, or a time scale that stretches a row past a year', async () => {
+    const rate = traceFile('t_s,rps\n0,1e15\n10,1\n');
+    await rejects({ path: rate }, new RegExp(`^${rate}:2: this row replays at 1\\.0e\\+15 requests per second \\(after the time scale\\); at most 1,000,000$`));
+    const p = traceFile('t_ms,size\n0,5\n86400000,5\n');
+    await rejects({ path: p, timeScale: 1e-9 }, new RegExp(`^${p}:3: t_ms 86400000 at time scale 1e-9 is 1,000,000,000 days into the replay \\(at most 366 days\\): a larger time scale, or a shorter window$`));
+    assert.equal((await all({ path: p, timeScale: 0.5 })).length, 2, 'a day at half speed is two days: fine');
+  });
+
   it('reads a per-request trace with its size column, in order', async () => {
     const p = traceFile('t_ms,input_tokens,output_tokens\n0,100,5\n10,200,7\n10,300,9\n25,50,1\n');
     const got = await all({ path: p });

@@ -19,7 +19,7 @@ export const simSection = z.strictObject({
     })
     .optional(),
   /** Without a trace: a constant-rate Poisson load of this many requests per second... */
-  rps: z.number().positive().optional(),
+  rps: z.number().positive().max(1_000_000).optional(),
   /** ...for this long (required with rps). */
   duration: positiveDuration.optional(),
   /** Sizes for requests the trace does not size. */
@@ -30,7 +30,7 @@ export const simSection = z.strictObject({
   /** Probability that a launch fails with a capacity error. */
   capacityErrorRate: z.number().min(0).max(1).default(0),
   /** Length of one report window (percentiles over time, fleet samples). */
-  window: positiveDuration.default(60_000),
+  window: duration.refine((ms) => ms >= 1000, { message: 'must be at least 1s (a bare number is milliseconds)' }).default(60_000),
   /**
    * Start with the fleet the policy wants for the load at the trace's start already running
    * (control ticks and boots happen before t = 0), instead of an empty fleet at t = 0.
