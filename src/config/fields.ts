@@ -43,6 +43,22 @@ export const listenHost = z
   .refine((h) => h.trim() !== '', { message: 'expected an address to listen on (127.0.0.1, or 0.0.0.0 for every interface); an empty one listens on every interface' })
   .default('127.0.0.1');
 
+/** What the local provider puts into a node command's arguments (src/cloud/local/local-provider.ts). */
+export const COMMAND_PLACEHOLDERS = ['type', 'model', 'pool', 'id', 'slots'] as const;
+
+/** A node command (argv) for the local provider: a placeholder it does not fill would reach the node as typed. */
+export const nodeCommand = z
+  .array(
+    z.string().min(1).superRefine((arg, ctx) => {
+      for (const m of arg.matchAll(/\{([a-z_][a-z0-9_]*)\}/gi)) {
+        if (!(COMMAND_PLACEHOLDERS as readonly string[]).includes(m[1]!)) {
+          ctx.addIssue({ code: 'custom', message: `unknown placeholder {${m[1]}}; known: ${COMMAND_PLACEHOLDERS.map((p) => `{${p}}`).join(', ')}` });
+        }
+      }
+    }),
+  )
+  .min(1);
+
 export const usdPerHour = z.number().positive({ message: 'must be a positive number of USD per hour' });
 
 const wholeSize = z.number().int({ message: 'must be a whole number' }).positive();

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { duration, MAX_SLOTS, positiveDuration, usdPerHour } from './fields.ts';
+import { duration, MAX_SLOTS, nodeCommand, positiveDuration, usdPerHour } from './fields.ts';
 import { controllerSection } from './sections/controller.ts';
 import { nodeSection } from './sections/node.ts';
 import { routerSection } from './sections/router.ts';
@@ -51,7 +51,7 @@ export const configSchema = z.strictObject({
         /** Models this pool's nodes serve (default: every class's model). */
         models: z.array(z.string().min(1)).min(1).optional(),
         /** Local provider: argv of this pool's nodes (default: controller.local.command). */
-        command: z.array(z.string().min(1)).min(1).optional(),
+        command: nodeCommand.optional(),
       }),
     )
     .min(1),

@@ -120,6 +120,11 @@ describe('config loading', () => {
     fails(GOOD.replace('bootTime: 2m', 'bootTime: 1000d'), /pools\[0\]\.bootTime: must be at most a day \(1d\) \(got "1000d"\)/);
   });
 
+  it('names a node command placeholder the local provider does not fill (it reached the node as typed)', () => {
+    fails(GOOD.replace('bootTime: 2m', 'bootTime: 2m\n    command: [node, n.js, "--type={typ}", \'{"json":1}\']'), /pools\[0\]\.command\[2\]: unknown placeholder \{typ\}; known: \{type\}, \{model\}, \{pool\}, \{id\}, \{slots\} \(got "--type=\{typ\}"\)/);
+    fails(`${GOOD}controller:\n  local:\n    command: [mixscale, node, emulated, --model, "{modle}"]\n`, /controller\.local\.command\[4\]: unknown placeholder \{modle\}/);
+  });
+
   it('names a negative budget and the value it got', () => {
     const e = fails(GOOD.replace('usdPerHour: 2.5', 'usdPerHour: -3'), /config\.yaml:3: budget\.usdPerHour: .*positive.*got -3/);
     assert.equal(e.details.path, 'budget.usdPerHour');

@@ -102,6 +102,16 @@ function signalGroup(pgid: number, signal: NodeJS.Signals): void {
 }
 
 /** The URL from a node's first stdout line, once it is there. */
+/** The last lines of a node's log (up to 500 characters), for the line that says it died. */
+function lastLines(path: string): string {
+  try {
+    const text = readFileSync(path, 'utf8').trimEnd();
+    return text.length > 500 ? `…${text.slice(-500)}` : text;
+  } catch {
+    return '';
+  }
+}
+
 function listeningUrl(stdoutPath: string): string | undefined {
   let text: string;
   try {
@@ -184,7 +194,11 @@ export class LocalProvider implements CloudProvider {
         continue;
       }
       if (!alive(r.pid, r.id)) {
-        if (!(this.o.readOnly ?? false)) this.log.warn({ id: r.id, pid: r.pid }, 'local instance died');
+        if (!(this.o.readOnly ?? false)) {
+          // Why it died is in its stderr: a bad command line exits at once, and the loop would relaunch it silently.
+          const errPath = r.stdoutPath.replace(/\.out$/, '.err');
+          this.log.warn({ id: r.id, pid: r.pid, stderr: lastLines(errPath), log: errPath }, 'local instance died');
+        }
         changed = true;
         continue;
       }
@@ -248,6 +262,7 @@ export class LocalProvider implements CloudProvider {
 
   private spawnNode(id: string, spec: LaunchSpec, stdoutPath: string): number {
     const model = this.o.poolModel?.(spec.pool) ?? this.o.model;
+    // The placeholders config/fields' COMMAND_PLACEHOLDERS lists (the config refuses others).
     const argv = (this.o.poolCommand?.(spec.pool) ?? this.o.command ?? DEFAULT_LOCAL_COMMAND).map((a) =>
       a
         .replaceAll('{type}', spec.type)

@@ -1,6 +1,6 @@
 import cron from 'node-cron';
 import { z } from 'zod';
-import { duration, listenHost, positiveDuration } from '../fields.ts';
+import { duration, listenHost, nodeCommand, positiveDuration } from '../fields.ts';
 
 const cronExpr = z.string().refine((s) => cron.validate(s), { message: 'not a node-cron expression (six fields, seconds first, e.g. "*/30 * * * * *")' });
 
@@ -67,7 +67,7 @@ export const controllerSection = z.strictObject({
   local: z
     .strictObject({
       /** argv of one node; {type} {model} {pool} {id} {slots} are filled in. Default: `mixscale node emulated --type {type} --model {model} --slots {slots} --port 0`. */
-      command: z.array(z.string().min(1)).min(1).optional(),
+      command: nodeCommand.optional(),
       /** Model the nodes serve (default: the first class's model). */
       model: z.string().min(1).optional(),
       /** Extra delay before a started node counts as running (emulates boot). */

@@ -163,6 +163,19 @@ describe('LocalProvider', function () {
     assert.deepEqual(left.map((i) => i.id), [state.instances[1]!.id]);
   });
 
+  it('says why an instance died: the end of its stderr, and where the whole of it is', async () => {
+    const warned: Array<{ obj: Record<string, unknown>; msg: string }> = [];
+    const logger = { info: () => {}, debug: () => {}, error: () => {}, warn: (obj: Record<string, unknown>, msg: string) => void warned.push({ obj, msg }) } as unknown as Logger;
+    const p = make({ logger, command: [process.execPath, '-e', 'console.error("error: unknown option \'--bogus\'"); process.exit(2)'] });
+    await p.launch({ type: 'r5n.large', pool: 'r5n', count: 1, clientToken: 't9' });
+    await until(() => p.list(), (l) => l.length === 0);
+    const died = warned.find((w) => w.msg === 'local instance died');
+    assert.ok(died !== undefined, JSON.stringify(warned));
+    assert.equal(died.obj['stderr'], "error: unknown option '--bogus'");
+    assert.match(String(died.obj['log']), /\.err$/);
+    assert.equal(readFileSync(String(died.obj['log']), 'utf8').trim(), "error: unknown option '--bogus'");
+  });
+
   it('never takes a reused pid for one of its nodes, nor signals it', async function () {
     if (process.platform !== 'linux') this.skip();
     // A state file whose pid now belongs to another process (here: this test runner).
