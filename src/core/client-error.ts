@@ -1,4 +1,4 @@
-import { maxHeaderSize } from 'node:http';
+import { maxHeaderSize, type RequestListener } from 'node:http';
 import type { Duplex } from 'node:stream';
 
 /**
@@ -32,4 +32,20 @@ function answerFor(err: Error & { code?: string }): [string, string] {
     default:
       return ['400 Bad Request', `request: not valid HTTP/1.1 (${err.code ?? 'parse error'}: ${err.message})`];
   }
+}
+
+/**
+ * Node answers an HTTP/1.1 request without a Host header with a bare 400 (no body) when it
+ * checks for one. The servers turn that check off (`requireHostHeader: false`) and answer here
+ * instead, in their own error shape, as they answer every other malformed request.
+ */
+export function requireHost(handler: RequestListener): RequestListener {
+  return (req, res) => {
+    if (req.headers.host === undefined && req.httpVersionMajor === 1 && req.httpVersionMinor === 1) {
+      const body = JSON.stringify({ error: 'request: an HTTP/1.1 request needs a Host header' });
+      res.writeHead(400, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), connection: 'close' }).end(body);
+      return;
+    }
+    handler(req, res);
+  };
 }

@@ -40,6 +40,13 @@ async function checkServer(url: string): Promise<void> {
   const big = await raw(url, `GET /v2/health/live HTTP/1.1\r\nHost: x\r\nx-big: ${'a'.repeat(20_000)}\r\n\r\n`);
   assert.match(big, /^HTTP\/1\.1 431 /);
   assert.match(big, /\{"error":"headers: over the \d+-byte limit"\}$/);
+  // Without Host, Node's own check answered a bare 400 with an empty body.
+  const hostless = await raw(url, 'GET /v2/health/live HTTP/1.1\r\n\r\n');
+  assert.match(hostless, /^HTTP\/1\.1 400 Bad Request\r\n/);
+  assert.match(hostless, /\r\nconnection: close\r\n/i);
+  assert.match(hostless, /\{"error":"request: an HTTP\/1\.1 request needs a Host header"\}$/);
+  // HTTP/1.0 has no Host requirement.
+  assert.match(await raw(url, 'GET /v2/health/live HTTP/1.0\r\n\r\n'), /^HTTP\/1\.1 200 /);
 }
 
 describe('answerClientError: malformed HTTP gets a JSON error', () => {
