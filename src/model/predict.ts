@@ -354,7 +354,8 @@ export class PerformanceModel {
       const tail = this.tail;
       const sloQ = quantileOf(tail, c.sloQuantile);
       if (c.rps > 0) meanScore = Math.max(meanScore, unserved > 0 ? Infinity : mean / c.sloMs);
-      const attainment = 1 - tail(c.sloMs);
+      // Clamped: a tail that rounds to just over 1 would read as -0.00% within the SLO.
+      const attainment = Math.max(0, 1 - tail(c.sloMs));
       score = Math.max(score, c.rps > 0 ? sloQ / c.sloMs : 0);
       classes.push(
         full

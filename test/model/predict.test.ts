@@ -22,6 +22,16 @@ describe('performance model (Kairos rm2 on g4dn.xlarge + r5n.large)', () => {
     assert.ok(Math.abs(p.p50Ms - profiles.table('g4dn.xlarge', 'rm2').meanMs(110)) < 0.5, `p50 ${p.p50Ms}`);
   });
 
+  it('puts the share within the SLO in [0, 1], also for an SLO below every service time (it read -0.00%)', () => {
+    for (const sloMs of [1, 350]) {
+      const m = buildModel(kairosTypes, [{ ...rm2[0]!, sloMs }], { atMs: 0, windowMs: 60_000, classes: [{ name: 'rm2', rps: 5, sizes: kairosSizes }] });
+      for (const counts of [[0, 13], [4, 0], [1, 6]]) {
+        const a = m.predict(counts).classes[0]!.attainment;
+        assert.ok(a >= 0 && a <= 1 && !Object.is(a, -0), `SLO ${sloMs} ms, ${counts.join('/')}: ${a}`);
+      }
+    }
+  });
+
   it('predicts a lower p99 with more instances of the same type', () => {
     const m = modelAt(30);
     assert.ok(m.predict([3, 0]).classes[0]!.p99Ms > m.predict([5, 0]).classes[0]!.p99Ms);
