@@ -20,6 +20,9 @@ const entrySchema = z.object({
 });
 
 /** Instance types by name, with prices. Prices may be overridden (config, or a price change at run time). */
+/** Longer than any EC2 type name (the longest are about 20 characters). */
+const MAX_TYPE_NAME = 64;
+
 export class Catalog {
   private readonly byName: Map<string, InstanceType>;
 
@@ -67,10 +70,12 @@ export class Catalog {
   get(name: string): InstanceType {
     const t = this.byName.get(name);
     if (t === undefined) {
-      const near = this.suggest(name);
+      // Type names are short: a long one is no typo to suggest for (its edit distances took seconds), nor one to echo whole.
+      const long = name.length > MAX_TYPE_NAME;
+      const near = long ? [] : this.suggest(name);
       throw new MixscaleError(
         'MIXSCALE_CATALOG_UNKNOWN_TYPE',
-        `unknown instance type "${name}"${near.length > 0 ? ` (did you mean ${near.map((n) => `"${n}"`).join(', ')}?)` : ''}`,
+        `unknown instance type "${long ? `${name.slice(0, MAX_TYPE_NAME)}…" (${name.length} characters)` : `${name}"`}${near.length > 0 ? ` (did you mean ${near.map((n) => `"${n}"`).join(', ')}?)` : ''}`,
         { type: name, suggestions: near },
       );
     }

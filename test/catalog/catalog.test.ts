@@ -32,6 +32,14 @@ describe('Catalog (bundled EC2 us-east-1)', () => {
     );
   });
 
+  it('names a type longer than any type name by its start and length, without suggestions (they took seconds for 100 kB)', () => {
+    const name = `g4dn.${'x'.repeat(100_000)}`;
+    assert.throws(
+      () => catalog.get(name),
+      (e: unknown) => e instanceof MixscaleError && e.code === 'MIXSCALE_CATALOG_UNKNOWN_TYPE' && e.message === `unknown instance type "${name.slice(0, 64)}…" (100005 characters)`,
+    );
+  });
+
   it('applies price overrides without touching the original', () => {
     const c2 = catalog.withPrices({ 'g4dn.xlarge': 0.4 });
     assert.equal(c2.price('g4dn.xlarge'), 0.4);
