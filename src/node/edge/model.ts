@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import { MixscaleError } from '../../core/errors.ts';
 import { loadManifest, type LoadedManifest } from './manifest.ts';
@@ -34,6 +36,7 @@ export class MultiExitModel {
     try {
       for (let i = 0; i < manifest.stages.length; i++) {
         const path = manifest.stagePaths[i]!;
+        checkDigest(path, manifest.stages[i]!.sha256, i);
         let session: ort.InferenceSession;
         try {
           session = await ort.InferenceSession.create(path, {
@@ -147,4 +150,19 @@ async function dryRun(m: LoadedManifest, sessions: readonly ort.InferenceSession
 
 function firstLine(e: unknown): string {
   return (e instanceof Error ? e.message : String(e)).split('\n')[0]!;
+}
+
+/** A stage file whose manifest gives its SHA-256 must be that file: another (or a damaged one) is refused at load. */
+function checkDigest(path: string, want: string | undefined, i: number): void {
+  if (want === undefined) return;
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch {
+    return; // onnxruntime says what is wrong with a file it cannot read
+  }
+  const got = createHash('sha256').update(bytes).digest('hex');
+  if (got !== want) {
+    throw new MixscaleError('MIXSCALE_MODEL_INVALID', `${path}: stage ${i + 1}'s SHA-256 is ${got}, the manifest's stages[${i}].sha256 says ${want}: a different or damaged file`, { file: path, stage: i + 1 });
+  }
 }

@@ -71,6 +71,7 @@ describe('multi-exit model loading', () => {
     await loadFails(
       modelCopy((m) => {
         m.stages[0]!.file = 'stage2.onnx';
+        m.stages[0]!.sha256 = m.stages[1]!.sha256;
         m.stages[0]!.input = 'input';
       }),
       /stage2\.onnx: stage 1 has no input "input".*hidden1/,
@@ -109,15 +110,23 @@ describe('multi-exit model loading', () => {
     const flat = 'CAdCBAoAEA067gEKGgoFaW5wdXQSB2hpZGRlbjEiCElkZW50aXR5Ch4KBWlucHV0CgJzdAoCZW4KAmF4EgJzbCIFU2xpY2UKIQoCc2wSBWV4aXQxIgdTb2Z0bWF4KgsKBGF4aXMYAaABAhIBZyoSCAEQB0ICc3RKCAAAAAAAAAAAKhIIARAHQgJlbkoICgAAAAAAAAAqEggBEAdCAmF4SggBAAAAAAAAAFoYCgVpbnB1dBIPCg0IARIJCgMSAU4KAghAYhoKB2hpZGRlbjESDwoNCAESCQoDEgFOCgIIQGIYCgVleGl0MRIPCg0IARIJCgMSAU4KAggK';
     const dir = modelCopy((m) => {
       m.stages[0]!.file = 'flat.onnx';
+      delete m.stages[0]!.sha256;
     }, ['stage2.onnx', 'stage3.onnx']);
     writeFileSync(join(dir, 'flat.onnx'), Buffer.from(flat, 'base64'));
     await loadFails(dir, /flat\.onnx: stage 1 output "hidden1" has shape \[1,64\] for one row, stage 2 reads \[N,80,32,32\] \(stages\[1\]\.inputShape\)$/);
   });
 
   it('reports a file that is not an ONNX model', async () => {
-    const dir = modelCopy(() => {});
+    const dir = modelCopy((m) => delete m.stages[2]!.sha256);
     writeFileSync(join(dir, 'stage3.onnx'), 'not a model');
     await loadFails(dir, /stage3\.onnx: onnxruntime cannot load stage 3/);
+  });
+
+  it("refuses a stage file whose SHA-256 is not the manifest's (a different or damaged file)", async () => {
+    const dir = modelCopy(() => {});
+    copyFileSync(join(MODEL_DIR, 'stage2.onnx'), join(dir, 'stage3.onnx'));
+    const want = manifest().stages[2]!.sha256 as string;
+    await loadFails(dir, new RegExp(`stage3\\.onnx: stage 3's SHA-256 is [0-9a-f]{64}, the manifest's stages\\[2\\]\\.sha256 says ${want}: a different or damaged file$`));
   });
 
   it('refuses exit energies that decrease, naming the exit (energy is cumulative)', async () => {
