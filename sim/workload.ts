@@ -252,7 +252,7 @@ async function* readRows(opts: TraceOptions, stats: TraceStats): AsyncGenerator<
       const t = tNum * tUnit;
       // Absolute times (Unix epoch ms) would replay decades of silence before the first request.
       if (t > MAX_TRACE_MS) {
-        bad(`${layout.kind === 'rates' ? 't_s' : 't_ms'} ${tRaw} is ${Math.round(t / 86_400_000).toLocaleString('en-US')} days into the trace; times count from the trace's start (at most ${MAX_TRACE_MS / 86_400_000} days): rebase them to the first row`);
+        bad(`${layout.kind === 'rates' ? 't_s' : 't_ms'} ${tRaw} is ${fmtCount(t / 86_400_000)} days into the trace; times count from the trace's start (at most ${MAX_TRACE_MS / 86_400_000} days): rebase them to the first row`);
         continue;
       }
       if (layout.kind === 'rates' ? t <= lastT : t < lastT) {
@@ -288,7 +288,7 @@ async function* readRows(opts: TraceOptions, stats: TraceStats): AsyncGenerator<
       lastT = t;
       // A small time scale stretches the replay: past a year of simulated time it never ends.
       if (t < endMs && (t - startMs) / replayScale > MAX_TRACE_MS) {
-        bad(`${layout.kind === 'rates' ? 't_s' : 't_ms'} ${tRaw} at time scale ${replayScale} is ${Math.round((t - startMs) / replayScale / 86_400_000).toLocaleString('en-US')} days into the replay (at most ${MAX_TRACE_MS / 86_400_000} days): a larger time scale, or a shorter window`);
+        bad(`${layout.kind === 'rates' ? 't_s' : 't_ms'} ${tRaw} at time scale ${replayScale} is ${fmtCount((t - startMs) / replayScale / 86_400_000)} days into the replay (at most ${MAX_TRACE_MS / 86_400_000} days): a larger time scale, or a shorter window`);
         continue;
       }
       if (layout.kind === 'requests') {
@@ -385,7 +385,8 @@ async function peakMinuteRps(opts: TraceOptions): Promise<number> {
 const MAX_TRACE_MS = 366 * 86_400_000;
 /** The highest rate a rate series may replay at: above it a run would not end in hours. */
 const MAX_REPLAY_RPS = 1_000_000;
-const fmtRate = (rps: number): string => (rps < 1e9 ? Math.round(rps).toLocaleString('en-US') : rps.toExponential(1));
+/** A count for a message: grouped digits, or a power of ten past a billion (1e300 is not 300 digits). */
+const fmtCount = (n: number): string => (n < 1e9 ? Math.round(n).toLocaleString('en-US') : n.toExponential(1));
 
 /** The most times peakRps may repeat each request of a trace. */
 const MAX_REPLICAS = 10_000;
@@ -405,7 +406,7 @@ export async function* readTraceChunks(opts: TraceOptions): AsyncGenerator<Arriv
     factor = opts.peakRps / peak;
     // Each row is sent `factor` times: beyond this a trace is not being rescaled but replaced.
     if (factor > MAX_REPLICAS) {
-      const detail = `${opts.peakRps} rps would send each request of ${opts.path} about ${Math.round(factor).toLocaleString('en-US')} times (its busiest minute is ${+peak.toPrecision(3)} rps); at most ${MAX_REPLICAS.toLocaleString('en-US')}× its peak`;
+      const detail = `${opts.peakRps} rps would send each request of ${opts.path} about ${fmtCount(factor)} times (its busiest minute is ${+peak.toPrecision(3)} rps); at most ${MAX_REPLICAS.toLocaleString('en-US')}× its peak`;
       throw new TraceError(`trace ${opts.path}: peakRps ${detail}`, { file: opts.path, setting: 'peakRps', detail });
     }
   }
@@ -451,7 +452,7 @@ export async function* readTraceChunks(opts: TraceOptions): AsyncGenerator<Arriv
         const ratePerMs = (r.v * scale * factor) / 1000;
         if (ratePerMs <= 0) continue;
         if (ratePerMs * 1000 > MAX_REPLAY_RPS) {
-          throw new TraceError(`${opts.path}:${r.line}: this row replays at ${fmtRate(ratePerMs * 1000)} requests per second (after the time scale${factor !== 1 ? ' and peakRps' : ''}); at most ${MAX_REPLAY_RPS.toLocaleString('en-US')}`, { file: opts.path, line: r.line });
+          throw new TraceError(`${opts.path}:${r.line}: this row replays at ${fmtCount(ratePerMs * 1000)} requests per second (after the time scale${factor !== 1 ? ' and peakRps' : ''}); at most ${MAX_REPLAY_RPS.toLocaleString('en-US')}`, { file: opts.path, line: r.line });
         }
         let at = t0 + rng.exponential(ratePerMs);
         while (at < t1) {

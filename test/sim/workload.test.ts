@@ -35,8 +35,11 @@ describe('trace reader', () => {
     const rate = traceFile('t_s,rps\n0,1e15\n10,1\n');
     await rejects({ path: rate }, new RegExp(`^${rate}:2: this row replays at 1\\.0e\\+15 requests per second \\(after the time scale\\); at most 1,000,000$`));
     const p = traceFile('t_ms,size\n0,5\n86400000,5\n');
-    await rejects({ path: p, timeScale: 1e-9 }, new RegExp(`^${p}:3: t_ms 86400000 at time scale 1e-9 is 1,000,000,000 days into the replay \\(at most 366 days\\): a larger time scale, or a shorter window$`));
+    await rejects({ path: p, timeScale: 1e-9 }, new RegExp(`^${p}:3: t_ms 86400000 at time scale 1e-9 is 1\\.0e\\+9 days into the replay \\(at most 366 days\\): a larger time scale, or a shorter window$`));
     assert.equal((await all({ path: p, timeScale: 0.5 })).length, 2, 'a day at half speed is two days: fine');
+    // Counts past a billion are written as powers of ten, not hundreds of digits.
+    const far = traceFile('t_ms,size\n0,1\n1e300,1\n');
+    await rejects({ path: far }, /:3: t_ms 1e300 is 1\.2e\+292 days into the trace;/);
   });
 
   it('reads a per-request trace with its size column, in order', async () => {
