@@ -202,8 +202,10 @@ async function showStatus(cmd: Command, opts: { endpointUrl?: string }): Promise
   const budget = new BudgetSchedule(loaded.config.budget.usdPerHour, loaded.config.budget.schedule).at(clock.now());
   let fleet: Instance[] | undefined;
   let fleetError: string | undefined;
+  // A config the provider refuses is a mistake to name (exit 2); a cloud that cannot be asked is reported in the status.
+  const provider = await createProvider(loaded, s, { clock, logger, readOnly: true, ...(opts.endpointUrl !== undefined ? { endpointUrl: opts.endpointUrl } : {}) });
   try {
-    fleet = await (await createProvider(loaded, s, { clock, logger, readOnly: true, ...(opts.endpointUrl !== undefined ? { endpointUrl: opts.endpointUrl } : {}) })).list();
+    fleet = await provider.list();
   } catch (e) {
     fleetError = (e as Error).message;
   }

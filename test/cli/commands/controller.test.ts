@@ -281,6 +281,15 @@ describe('mixscale controller', function () {
     assert.equal(r.stderr, `mixscale: controller status ${file}: ticks: expected array, received number; move it away (the controller writes a new one)\n`);
   });
 
+  it('status names a config the AWS provider refuses (exit 2), not as a fleet it cannot list (exit 0)', async () => {
+    const aws = readFileSync(join(REPO_ROOT, 'infra', 'examples', 'aws.yaml'), 'utf8').replace(/\n\s*launchTemplate: [^\n]*/, '');
+    const config = join(dir, 'aws.yaml');
+    writeFileSync(config, aws);
+    const r = await cli(['--config', config, '--log-level', 'silent', 'controller', 'status', '--endpoint-url', 'http://127.0.0.1:9']);
+    assert.equal(r.code, 2, r.stdout + r.stderr);
+    assert.match(r.stderr, /^mixscale: .*aws\.yaml: pools\[0\]\.launchTemplate: pool "gpu" needs a launch template with controller\.provider aws/);
+  });
+
   it('status --json names a directory or a missing folder in one line', async () => {
     const config = writeConfig(dir, router.url);
     const isDir = await cli(['--config', config, 'controller', 'status', '--json', dir]);
