@@ -50,7 +50,8 @@ export const COMMAND_PLACEHOLDERS = ['type', 'model', 'pool', 'id', 'slots'] as 
 export const nodeCommand = z
   .array(
     z.string().min(1).superRefine((arg, ctx) => {
-      for (const m of arg.matchAll(/\{([a-z_][a-z0-9_]*)\}/gi)) {
+      // `${HOME}` is the shell's (an `sh -c` wrapper), not a placeholder.
+      for (const m of arg.matchAll(/(?<!\$)\{([a-z_][a-z0-9_]*)\}/gi)) {
         if (!(COMMAND_PLACEHOLDERS as readonly string[]).includes(m[1]!)) {
           ctx.addIssue({ code: 'custom', message: `unknown placeholder {${m[1]}}; known: ${COMMAND_PLACEHOLDERS.map((p) => `{${p}}`).join(', ')}` });
         }

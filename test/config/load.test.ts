@@ -123,6 +123,9 @@ describe('config loading', () => {
   it('names a node command placeholder the local provider does not fill (it reached the node as typed)', () => {
     fails(GOOD.replace('bootTime: 2m', 'bootTime: 2m\n    command: [node, n.js, "--type={typ}", \'{"json":1}\']'), /pools\[0\]\.command\[2\]: unknown placeholder \{typ\}; known: \{type\}, \{model\}, \{pool\}, \{id\}, \{slots\} \(got "--type=\{typ\}"\)/);
     fails(`${GOOD}controller:\n  local:\n    command: [mixscale, node, emulated, --model, "{modle}"]\n`, /controller\.local\.command\[4\]: unknown placeholder \{modle\}/);
+    // A shell's ${VAR} in an sh -c wrapper passes through.
+    const shell = loadConfigFile(write(`${GOOD}controller:\n  local:\n    command: [sh, -c, 'exec mixscale node emulated --type {type} --port 0 2>>"\${HOME}/node-{id}.log"']\n`));
+    assert.match(shell.config.controller!.local.command![2]!, /\$\{HOME\}/);
   });
 
   it('names a negative budget and the value it got', () => {
