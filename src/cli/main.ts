@@ -52,18 +52,21 @@ Examples:
 /**
  * The command an argument list runs: the first argument that names one and is not the value of
  * a global option (`--config FILE`, `--log-level LEVEL`; `--json [FILE]` takes a following
- * argument only when it names no command, as jsonBeforeCommand reads it). Undefined when none
- * does (`mixscale --help`, a typo).
+ * argument unless jsonBeforeCommand reads it as the command). Undefined when none does, or when
+ * the top-level help is asked for first (`mixscale --help plan` lists every command).
  */
 export function commandOf(argv: readonly string[]): string | undefined {
   const args = argv.slice(2);
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
-    if (a === '--') return undefined;
+    if (a === '--' || a === '-h' || a === '--help') return undefined;
     if (COMMAND_NAMES.includes(a)) return a;
     if (a === '-c' || a === '--config' || a === '--log-level') i++;
-    else if (a === '--json' && !COMMAND_NAMES.includes(args[i + 1] ?? '') && !(args[i + 1] ?? '-').startsWith('-')) i++;
-    else if (!a.startsWith('-')) return undefined;
+    else if (a === '--json') {
+      const next = args[i + 1];
+      // As jsonBeforeCommand: a command name right after --json is the command, unless another follows.
+      if (next !== undefined && !next.startsWith('-') && (!COMMAND_NAMES.includes(next) || args.slice(i + 2).some((x) => COMMAND_NAMES.includes(x)))) i++;
+    } else if (!a.startsWith('-')) return undefined;
   }
   return undefined;
 }

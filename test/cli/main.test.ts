@@ -65,6 +65,12 @@ describe('mixscale CLI', () => {
     assert.equal(commandOf(argv()), undefined);
     assert.equal(commandOf(argv('platn')), undefined, 'a typo builds every command, for the suggestion');
     assert.equal(commandOf(argv('--', 'sim')), undefined);
+    // As commander reads them: --json takes a command's name as its file when a command follows...
+    assert.equal(commandOf(argv('--json', 'plan', 'catalog')), 'catalog');
+    // ...and a help before the command is the top-level help, which lists every command.
+    assert.equal(commandOf(argv('--help', 'plan')), undefined);
+    assert.equal(commandOf(argv('-h', 'catalog')), undefined);
+    assert.equal(commandOf(argv('plan', '--help')), 'plan');
   });
 
   it('--version prints the package version', () => {
