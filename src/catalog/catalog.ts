@@ -19,9 +19,10 @@ const entrySchema = z.object({
   onDemandUsdPerHour: z.number().positive(),
 });
 
-/** Instance types by name, with prices. Prices may be overridden (config, or a price change at run time). */
 /** Longer than any EC2 type name (the longest are about 20 characters). */
 const MAX_TYPE_NAME = 64;
+
+/** Instance types by name, with prices. Prices may be overridden (config, or a price change at run time). */
 
 export class Catalog {
   private readonly byName: Map<string, InstanceType>;

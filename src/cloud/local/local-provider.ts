@@ -101,7 +101,6 @@ function signalGroup(pgid: number, signal: NodeJS.Signals): void {
   }
 }
 
-/** The URL from a node's first stdout line, once it is there. */
 /** The last lines of a node's log (up to 500 characters), for the line that says it died. */
 function lastLines(path: string): string {
   try {
@@ -112,6 +111,7 @@ function lastLines(path: string): string {
   }
 }
 
+/** The URL from a node's first stdout line, once it is there. */
 function listeningUrl(stdoutPath: string): string | undefined {
   let text: string;
   try {
