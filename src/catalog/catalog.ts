@@ -23,7 +23,6 @@ const entrySchema = z.object({
 const MAX_TYPE_NAME = 64;
 
 /** Instance types by name, with prices. Prices may be overridden (config, or a price change at run time). */
-
 export class Catalog {
   private readonly byName: Map<string, InstanceType>;
 
