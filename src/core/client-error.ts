@@ -1,4 +1,4 @@
-import { maxHeaderSize, type RequestListener } from 'node:http';
+import { createServer, maxHeaderSize, type IncomingMessage, type RequestListener, type Server, type ServerOptions, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 
 /**
@@ -36,16 +36,25 @@ function answerFor(err: Error & { code?: string }): [string, string] {
 
 /**
  * Node answers an HTTP/1.1 request without a Host header with a bare 400 (no body) when it
- * checks for one. The servers turn that check off (`requireHostHeader: false`) and answer here
- * instead, in their own error shape, as they answer every other malformed request.
+ * checks for one. The servers turn that check off and answer here instead, in their own error
+ * shape, as they answer every other malformed request. A request that expects `100 Continue`
+ * is checked before it is invited to send its body (Node would answer the Expect first).
  */
-export function requireHost(handler: RequestListener): RequestListener {
-  return (req, res) => {
-    if (req.headers.host === undefined && req.httpVersionMajor === 1 && req.httpVersionMinor === 1) {
-      const body = JSON.stringify({ error: 'request: an HTTP/1.1 request needs a Host header' });
-      res.writeHead(400, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), connection: 'close' }).end(body);
-      return;
-    }
+export function hostCheckedServer(options: ServerOptions, handler: RequestListener): Server {
+  const server = createServer({ ...options, requireHostHeader: false }, (req, res) => {
+    if (!refusedHostless(req, res)) handler(req, res);
+  });
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    if (refusedHostless(req, res)) return;
+    res.writeContinue();
     handler(req, res);
-  };
+  });
+  return server;
+}
+
+function refusedHostless(req: IncomingMessage, res: ServerResponse): boolean {
+  if (req.headers.host !== undefined || req.httpVersionMajor !== 1 || req.httpVersionMinor !== 1) return false;
+  const body = JSON.stringify({ error: 'request: an HTTP/1.1 request needs a Host header' });
+  res.writeHead(400, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), connection: 'close' }).end(body);
+  return true;
 }

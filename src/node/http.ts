@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { timerMs, type Clock } from '../core/clock.ts';
@@ -6,7 +6,7 @@ import { isMixscaleError } from '../core/errors.ts';
 import { badPathEncoding } from '../core/http-path.ts';
 import type { Logger } from '../core/log.ts';
 import type { Ms } from '../core/types.ts';
-import { answerClientError, requireHost } from '../core/client-error.ts';
+import { answerClientError, hostCheckedServer } from '../core/client-error.ts';
 import { checkRequestedOutputs, parseInferRequest, selectOutputs, type OipInferRequest, type OipInferResponse } from './oip.ts';
 
 /** What a serving node plugs into the shared OIP v2 HTTP front. */
@@ -212,7 +212,7 @@ export interface RunningServer {
 
 export function listen(app: express.Express, host: string, port: number): Promise<RunningServer> {
   return new Promise((resolve, reject) => {
-    const server = createServer({ requireHostHeader: false }, requireHost(app)).listen(port, host);
+    const server = hostCheckedServer({}, app).listen(port, host);
     server.on('clientError', answerClientError);
     server.once('error', reject);
     server.once('listening', () => {

@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import express from 'express';
@@ -19,7 +19,7 @@ import { PoolTracker } from './pool.ts';
 import { ClassTable } from './request.ts';
 import { InferRouter, sendError } from './router.ts';
 import { serves, type RoutingPolicy } from './types.ts';
-import { answerClientError, requireHost } from '../core/client-error.ts';
+import { answerClientError, hostCheckedServer } from '../core/client-error.ts';
 
 /**
  * How inference requests reach the hot path: `lean` checks the URL in the node listener and
@@ -223,7 +223,7 @@ export class RouterServer {
             this.infer.handle(req, res, model);
           }
         : app;
-    this.server = createServer({ keepAliveTimeout: 65_000, requireHostHeader: false }, requireHost(listener));
+    this.server = hostCheckedServer({ keepAliveTimeout: 65_000 }, listener);
     this.server.on('clientError', answerClientError);
   }
 

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { request } from 'node:http';
 import { connect } from 'node:net';
 import { Duplex } from 'node:stream';
 import { answerClientError } from '../../src/core/client-error.ts';
@@ -45,6 +46,22 @@ async function checkServer(url: string): Promise<void> {
   assert.match(hostless, /^HTTP\/1\.1 400 Bad Request\r\n/);
   assert.match(hostless, /\r\nconnection: close\r\n/i);
   assert.match(hostless, /\{"error":"request: an HTTP\/1\.1 request needs a Host header"\}$/);
+  // A request that expects 100 Continue is refused, not invited to send its body first.
+  const expecting = await raw(url, 'POST /v2/models/m/infer HTTP/1.1\r\nExpect: 100-continue\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n');
+  assert.match(expecting, /^HTTP\/1\.1 400 Bad Request\r\n/);
+  assert.doesNotMatch(expecting, /100 Continue/);
+  // With a Host, the request is invited (100 Continue) and served.
+  const served = await new Promise<number>((resolve, reject) => {
+    const { hostname, port } = new URL(url);
+    const req = request({ host: hostname, port: Number(port), method: 'POST', path: '/v2/models/m/infer', headers: { expect: '100-continue', 'content-type': 'application/json', 'content-length': 2 } });
+    req.on('continue', () => req.end('{}'));
+    req.on('response', (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', reject);
+  });
+  assert.notEqual(served, 400, 'a request with a Host that expects 100 Continue is served');
   // HTTP/1.0 has no Host requirement.
   assert.match(await raw(url, 'GET /v2/health/live HTTP/1.0\r\n\r\n'), /^HTTP\/1\.1 200 /);
 }
