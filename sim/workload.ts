@@ -117,6 +117,10 @@ interface Row {
 }
 
 function parseHeader(file: string, header: string, opts: TraceOptions): Layout {
+  // UTF-16 (read as UTF-8: a byte-order mark turned to U+FFFD, a NUL between letters) names no column.
+  if (header.includes('\0') || header.startsWith('\ufffd\ufffd')) {
+    throw new TraceError(`${file}:1: not UTF-8 text (UTF-16?): save it as UTF-8`, { file, line: 1 });
+  }
   const cols = header.split(',').map((c) => c.trim());
   const at = (name: string): number => cols.indexOf(name);
   if (cols.length > 0 && cols[0] !== '' && Number.isFinite(Number(cols[0]))) {

@@ -31,6 +31,14 @@ async function rejects(opts: TraceOptions, pattern: RegExp): Promise<TraceError>
 }
 
 describe('trace reader', () => {
+  it('names a UTF-16 trace as not UTF-8, not as a header of garbage', async () => {
+    for (const bom of [true, false]) {
+      const p = join(mkdtempSync(join(tmpdir(), 'mixscale-trace-')), 'utf16.csv');
+      writeFileSync(p, Buffer.concat([bom ? Buffer.from([0xff, 0xfe]) : Buffer.alloc(0), Buffer.from('t_ms,size\n0,5\n', 'utf16le')]));
+      await rejects({ path: p }, new RegExp(`^${p}:1: not UTF-8 text \\(UTF-16\\?\\): save it as UTF-8$`));
+    }
+  });
+
   it('refuses a replay that would not end: a rate above a million per second, or a time scale that stretches a row past a year', async () => {
     const rate = traceFile('t_s,rps\n0,1e15\n10,1\n');
     await rejects({ path: rate }, new RegExp(`^${rate}:2: this row replays at 1\\.0e\\+15 requests per second \\(after the time scale\\); at most 1,000,000$`));
