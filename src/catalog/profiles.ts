@@ -185,7 +185,10 @@ export class ServiceProfiles {
         if (text.trim() === '' || !Number.isFinite(x) || x < 0) bad(`${columns[j + 2]}: expected a non-negative number, got ${JSON.stringify(text)}`);
         return x;
       });
+      if (f[0]!.trim() === '' || f[1]!.trim() === '') bad(`instance and model: expected names, got ${JSON.stringify(f[0])} and ${JSON.stringify(f[1])}`);
       if (!(nums[0]! > 0)) bad(`batch: expected a size above 0, got ${nums[0]}`);
+      // A zero service time is infinite capacity: every plan would put the load there.
+      if (!(nums[2]! > 0)) bad(`mean_ms: expected a service time above 0, got ${nums[2]}`);
       // Quantile knots of one distribution cannot fall as the quantile rises.
       for (let q = 5; q < nums.length; q++) if (nums[q]! < nums[q - 1]!) bad(`${columns[q + 2]}: ${nums[q]} is below ${columns[q + 1]} (${nums[q - 1]}); quantiles must not decrease`);
       const k = key(f[0]!, f[1]!);

@@ -78,6 +78,8 @@ describe('ServiceProfiles.load on a bad profile CSV', () => {
       [[GOOD + ',16'], /p\.csv:2: expected 17 fields .* got 18/],
       [[GOOD.replace(',12,13,', ',13,12,')], /p\.csv:2: q95: 12 is below q90 \(13\); quantiles must not decrease/],
       [[GOOD.replace('m,100,', 'm,0,')], /p\.csv:2: batch: expected a size above 0/],
+      [[GOOD.replace(',10,0.1,', ',0,0.1,')], /p\.csv:2: mean_ms: expected a service time above 0, got 0/],
+      [[GOOD.replace('r5n.large,m,', 'r5n.large,,')], /p\.csv:2: instance and model: expected names, got "r5n\.large" and ""/],
       [[GOOD, GOOD], /p\.csv:3: r5n\.large m batch 100 is measured twice/],
     ];
     for (const [rows, message] of cases) assert.throws(() => load(rows), (e: unknown) => e instanceof MixscaleError && message.test(e.message), String(message));
