@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { RealClock } from '../../src/core/clock.ts';
 import { parseClassMix } from '../../src/load/classes.ts';
 import { PayloadBuilder } from '../../src/load/payload.ts';
-import { inferUrl, replayTrace } from '../../src/load/replay.ts';
+import { inferUrl, replayTrace, type ReplayReport } from '../../src/load/replay.ts';
 import { execFile, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
@@ -176,21 +176,27 @@ describe('load generator (trace replay)', function () {
     }
   });
 
+  /** Replays the trace against `url`, interrupted `afterMs` in, with a 100 ms grace for answers in flight. */
+  async function interruptedAt(url: string, afterMs: number): Promise<{ report: ReplayReport; tookMs: number }> {
+    const stop = new AbortController();
+    setTimeout(() => stop.abort(), afterMs);
+    const clock = new RealClock();
+    const t0 = clock.now();
+    const report = await replayTrace({ trace: { path: trace }, target: url, model: 'rm2', payload, signal: stop.signal, graceMs: 100 }, clock);
+    return { report, tookMs: clock.now() - t0 };
+  }
+
   it('on interrupt stops sending, waits a grace period for the answers in flight, and counts the rest as interrupted', async () => {
     // Interrupted at 250 ms with a 100 ms grace: requests at 0, 100 and 200 ms were sent; the
     // first answers after 50 ms, the others would take 5 s and are cut when the grace ends.
     const s = await stub((i) => (i === 0 ? 50 : 5000));
     try {
-      const stop = new AbortController();
-      setTimeout(() => stop.abort(), 250);
-      const clock = new RealClock();
-      const t0 = clock.now();
-      const report = await replayTrace({ trace: { path: trace }, target: s.url, model: 'rm2', payload, signal: stop.signal, graceMs: 100 }, clock);
+      const { report, tookMs } = await interruptedAt(s.url, 250);
       assert.equal(report.interrupted, true);
       assert.equal(report.sent, 3);
       assert.equal(report.ok, 1);
       assert.deepEqual(report.failures, { interrupted: 2 });
-      assert.ok(clock.now() - t0 < 1000, 'did not wait for the 5 s answers');
+      assert.ok(tookMs < 1000, 'did not wait for the 5 s answers');
     } finally {
       s.server.closeAllConnections();
       s.server.close();
@@ -238,15 +244,11 @@ describe('load generator (trace replay)', function () {
   it('on interrupt while only answers are awaited (everything sent), gives them the grace period too', async () => {
     const s = await stub(() => 5000);
     try {
-      const stop = new AbortController();
-      setTimeout(() => stop.abort(), 800);
-      const clock = new RealClock();
-      const t0 = clock.now();
-      const report = await replayTrace({ trace: { path: trace }, target: s.url, model: 'rm2', payload, signal: stop.signal, graceMs: 100 }, clock);
+      const { report, tookMs } = await interruptedAt(s.url, 800);
       assert.equal(report.sent, 8);
       assert.deepEqual(report.failures, { interrupted: 8 });
       assert.equal(report.interrupted, true);
-      assert.ok(clock.now() - t0 < 2000, `took ${clock.now() - t0} ms`);
+      assert.ok(tookMs < 2000, `took ${tookMs} ms`);
     } finally {
       s.server.closeAllConnections();
       s.server.close();

@@ -222,21 +222,25 @@ describe('simulation runner', () => {
     assert.ok(run.timeline[1]!.offeredRps > 8 && run.timeline[1]!.offeredRps < 12, `${run.timeline[1]!.offeredRps} rps`);
   });
 
-  it('reports null percentiles (and attainment) for a window in which nothing completed, not 0 ms', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'mixscale-sim-lull-'));
-    const rows = [...Array.from({ length: 300 }, (_, i) => i * 100), ...Array.from({ length: 300 }, (_, i) => 120_000 + i * 100)];
-    writeFileSync(join(dir, 'lull.csv'), `t_ms\n${rows.join('\n')}\n`);
-    const cfg = loadConfigObject(
+  /** `count` r5n.large behind least-outstanding routing, replaying `trace` (in `dir`) in 30 s report windows. */
+  const r5nReplay = (dir: string, trace: string, count: number) =>
+    loadConfigObject(
       {
         budget: { usdPerHour: 1 },
         classes: [{ name: 'rm2', model: 'rm2', slo: '350ms' }],
         pools: [{ name: 'r5n', type: 'r5n.large' }],
-        scaling: { policy: 'static-mix', options: { mix: { 'r5n.large': 2 } } },
+        scaling: { policy: 'static-mix', options: { mix: { 'r5n.large': count } } },
         routing: { policy: 'least-outstanding' },
-        sim: { trace: { path: 'lull.csv' }, window: '30s' },
+        sim: { trace: { path: trace }, window: '30s' },
       },
       dir,
     );
+
+  it('reports null percentiles (and attainment) for a window in which nothing completed, not 0 ms', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mixscale-sim-lull-'));
+    const rows = [...Array.from({ length: 300 }, (_, i) => i * 100), ...Array.from({ length: 300 }, (_, i) => 120_000 + i * 100)];
+    writeFileSync(join(dir, 'lull.csv'), `t_ms\n${rows.join('\n')}\n`);
+    const cfg = r5nReplay(dir, 'lull.csv', 2);
     const run = await runSimulation(cfg, { seed: 1 });
     const lull = run.timeline.filter((w) => w.tMs >= 30_000 && w.tMs < 120_000);
     assert.equal(lull.length, 3);
@@ -251,17 +255,7 @@ describe('simulation runner', () => {
     // The last arrival 1 ms before the 1-minute boundary: it completes after it.
     const rows = [...Array.from({ length: 1199 }, (_, i) => i * 50), 59_999];
     writeFileSync(join(dir, 'tail.csv'), `t_ms,size\n${rows.map((t) => `${t},100`).join('\n')}\n`);
-    const cfg = loadConfigObject(
-      {
-        budget: { usdPerHour: 1 },
-        classes: [{ name: 'rm2', model: 'rm2', slo: '350ms' }],
-        pools: [{ name: 'r5n', type: 'r5n.large' }],
-        scaling: { policy: 'static-mix', options: { mix: { 'r5n.large': 4 } } },
-        routing: { policy: 'least-outstanding' },
-        sim: { trace: { path: 'tail.csv' }, window: '30s' },
-      },
-      dir,
-    );
+    const cfg = r5nReplay(dir, 'tail.csv', 4);
     const run = await runSimulation(cfg, { seed: 1 });
     assert.ok(run.simulatedMs > 60_000, `${run.simulatedMs}`);
     assert.deepEqual(run.timeline.map((w) => w.tMs), [0, 30_000]);
