@@ -36,15 +36,11 @@ export class MultiExitModel {
     try {
       for (let i = 0; i < manifest.stages.length; i++) {
         const path = manifest.stagePaths[i]!;
-        checkDigest(path, manifest.stages[i]!.sha256, i);
+        const bytes = checkedBytes(path, manifest.stages[i]!.sha256, i);
+        const options: ort.InferenceSession.SessionOptions = { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' };
         let session: ort.InferenceSession;
         try {
-          session = await ort.InferenceSession.create(path, {
-            intraOpNumThreads: threads,
-            interOpNumThreads: 1,
-            executionMode: 'sequential',
-            graphOptimizationLevel: 'all',
-          });
+          session = await (bytes !== undefined ? ort.InferenceSession.create(bytes, options) : ort.InferenceSession.create(path, options));
         } catch (e) {
           throw new MixscaleError('MIXSCALE_MODEL_INVALID', `${path}: onnxruntime cannot load stage ${i + 1}: ${firstLine(e)}`, { file: path, stage: i + 1 });
         }
@@ -152,17 +148,22 @@ function firstLine(e: unknown): string {
   return (e instanceof Error ? e.message : String(e)).split('\n')[0]!;
 }
 
-/** A stage file whose manifest gives its SHA-256 must be that file: another (or a damaged one) is refused at load. */
-function checkDigest(path: string, want: string | undefined, i: number): void {
-  if (want === undefined) return;
+/**
+ * A stage file whose manifest gives its SHA-256 must be that file: another (or a damaged one) is
+ * refused at load. Returns the bytes it read, for the session (the file is read once); undefined
+ * when there is no digest to check, or the file cannot be read (onnxruntime then says why).
+ */
+function checkedBytes(path: string, want: string | undefined, i: number): Buffer | undefined {
+  if (want === undefined) return undefined;
   let bytes: Buffer;
   try {
     bytes = readFileSync(path);
   } catch {
-    return; // onnxruntime says what is wrong with a file it cannot read
+    return undefined;
   }
   const got = createHash('sha256').update(bytes).digest('hex');
   if (got !== want) {
     throw new MixscaleError('MIXSCALE_MODEL_INVALID', `${path}: stage ${i + 1}'s SHA-256 is ${got}, the manifest's stages[${i}].sha256 says ${want}: a different or damaged file`, { file: path, stage: i + 1 });
   }
+  return bytes;
 }
