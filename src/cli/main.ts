@@ -64,8 +64,7 @@ export function commandOf(argv: readonly string[]): string | undefined {
     if (a === '-c' || a === '--config' || a === '--log-level') i++;
     else if (a === '--json') {
       const next = args[i + 1];
-      // As jsonBeforeCommand: a command name right after --json is the command, unless another follows.
-      if (next !== undefined && !next.startsWith('-') && (!COMMAND_NAMES.includes(next) || args.slice(i + 2).some((x) => COMMAND_NAMES.includes(x)))) i++;
+      if (next !== undefined && !next.startsWith('-') && !jsonBeforeTheCommand(args, i, COMMAND_NAMES)) i++;
     } else if (!a.startsWith('-')) return undefined;
   }
   return undefined;
@@ -79,11 +78,16 @@ export function commandOf(argv: readonly string[]): string | undefined {
 export function jsonBeforeCommand(argv: readonly string[], commands: readonly string[]): string[] {
   const args = argv.slice(2);
   const i = args.indexOf('--json');
-  if (i < 0 || !commands.includes(args[i + 1] ?? '') || args.slice(i + 2).some((a) => commands.includes(a))) return [...argv];
+  if (i < 0 || !jsonBeforeTheCommand(args, i, commands)) return [...argv];
   const rest = [...args.slice(0, i), ...args.slice(i + 1)];
   const end = rest.indexOf('--');
   const at = end < 0 ? rest.length : end;
   return [...argv.slice(0, 2), ...rest.slice(0, at), '--json', ...rest.slice(at)];
+}
+
+/** Whether the `--json` at `args[i]` comes right before the only command name: JSON to stdout, not a file named after the command. */
+function jsonBeforeTheCommand(args: readonly string[], i: number, commands: readonly string[]): boolean {
+  return commands.includes(args[i + 1] ?? '') && !args.slice(i + 2).some((a) => commands.includes(a));
 }
 
 /** Runs the CLI; user mistakes print one clear line (no stack) and exit 2, failures exit 1. */
