@@ -156,11 +156,20 @@ export function loadConfigFile(path: string): LoadedConfig {
   }
   const text = bytes.toString('utf8');
   const counter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: counter, prettyErrors: false });
+  // Known tags off: `!!binary`, `!!set`, `!!omap` or `!!timestamp` would otherwise become a Buffer,
+  // Set, Map or Date, which the schema then reports by their methods. Plain YAML is what a config holds.
+  const doc = parseDocument(text, { lineCounter: counter, prettyErrors: false, resolveKnownTags: false });
   if (doc.errors.length > 0) {
     const e = doc.errors[0]!;
     const line = counter.linePos(e.pos[0]).line;
     throw new ConfigError(`${path}:${line}: YAML syntax error: ${e.message.split('\n')[0]}`, { file: path, line });
+  }
+  const tag = doc.warnings.find((w) => w.code === 'TAG_RESOLVE_FAILED');
+  if (tag !== undefined) {
+    const line = counter.linePos(tag.pos[0]).line;
+    const name = /tag:yaml\.org,2002:(\w+)/.exec(tag.message)?.[1];
+    const what = name !== undefined ? `!!${name}` : /Unresolved tag: (\S+)/.exec(tag.message)?.[1] ?? 'tag';
+    throw new ConfigError(`${path}:${line}: YAML tag ${what} is not supported in a config: write a plain number, string, list or map`, { file: path, line });
   }
   const input = toPlain(doc, counter, path);
   const config = parseConfig(input, path, lineFinder(doc, counter));

@@ -212,6 +212,15 @@ describe('config loading', () => {
     fails('budget: [1,\n', /config\.yaml:\d+: YAML syntax error/);
   });
 
+  it('refuses a YAML tag that is not plain data (a !!binary budget), naming the tag and its line', () => {
+    const lines = GOOD.split('\n').length;
+    fails(GOOD.replace('usdPerHour: 2.5', 'usdPerHour: !!binary aGVsbG8='), /config\.yaml:3: YAML tag !!binary is not supported in a config: write a plain number, string, list or map$/);
+    fails(`${GOOD}catalog: !!set { a }\n`, new RegExp(`config\\.yaml:${lines}: YAML tag !!set is not supported`));
+    fails(`${GOOD}catalog: !custom 1\n`, new RegExp(`config\\.yaml:${lines}: YAML tag !custom is not supported`));
+    // Core tags are still plain data.
+    assert.equal(loadConfigFile(write(GOOD.replace('usdPerHour: 2.5', 'usdPerHour: !!float 2.5'))).config.budget.usdPerHour, 2.5);
+  });
+
   it('names an alias with no anchor, with its line, and refuses an alias bomb, naming the file', () => {
     fails(`${GOOD}catalog: *nope\n`, new RegExp(`config\\.yaml:${GOOD.split('\n').length}: YAML error: alias \\*nope has no anchor &nope before it$`));
     const bomb = ['a0: &a0 [x, x, x, x, x, x, x, x, x, x]', ...Array.from({ length: 7 }, (_, i) => `a${i + 1}: &a${i + 1} [${Array(10).fill(`*a${i}`).join(', ')}]`)].join('\n');
