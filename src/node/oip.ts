@@ -75,10 +75,15 @@ export function parseInferRequest(body: unknown, requireInputs = true): OipInfer
   const common = { ...(id !== undefined ? { id } : {}), parameters: parameters ?? {}, ...(outputs !== undefined ? { outputs } : {}) };
   if (inputs === undefined && !requireInputs) return { ...common, inputs: [] };
   if (!Array.isArray(inputs) || inputs.length === 0) throw bad('inputs', inputs === undefined ? 'missing (expected a list of input tensors)' : 'expected a non-empty list of tensors');
+  const names = new Map<string, number>();
   const tensors = inputs.map((t: unknown, i): OipTensor => {
     const at = `inputs[${i}]`;
     if (!isRecord(t)) throw bad(at, 'expected a tensor object');
-    if (typeof t.name !== 'string') throw bad(`${at}.name`, 'missing');
+    if (typeof t.name !== 'string') throw bad(`${at}.name`, t.name === undefined ? 'missing' : `expected a string, got ${JSON.stringify(t.name)}`);
+    if (t.name === '') throw bad(`${at}.name`, 'empty (name the input tensor)');
+    const twice = names.get(t.name);
+    if (twice !== undefined) throw bad(`${at}.name`, `"${t.name}" is already the name of inputs[${twice}]`);
+    names.set(t.name, i);
     if (t.datatype === undefined) throw bad(`${at}.datatype`, 'missing (e.g. "FP32")');
     if (typeof t.datatype !== 'string' || !DATATYPES.has(t.datatype)) throw bad(`${at}.datatype`, `expected one of ${[...DATATYPES].join(', ')}, got ${JSON.stringify(t.datatype)}`);
     if (!Array.isArray(t.shape) || t.shape.some((d) => !Number.isInteger(d) || (d as number) < 0)) {

@@ -35,6 +35,14 @@ describe('OIP v2 request parsing', () => {
       refused(tensor([2, 2], [1, 2, 3]), /^inputs\[0\]\.data: has 3 values, shape \[2,2\] needs 4$/);
     });
 
+    it('refuses an input name that is empty, not a string, or given twice, naming the input', () => {
+      const x = { shape: [1], datatype: 'FP32', data: [1] };
+      refused({ inputs: [{ ...x, name: '' }] }, /^inputs\[0\]\.name: empty \(name the input tensor\)$/);
+      refused({ inputs: [{ ...x, name: 3 }] }, /^inputs\[0\]\.name: expected a string, got 3$/);
+      refused({ inputs: [x] }, /^inputs\[0\]\.name: missing$/);
+      refused({ inputs: [{ ...x, name: 'a' }, { ...x, name: 'b' }, { ...x, name: 'a' }] }, /^inputs\[2\]\.name: "a" is already the name of inputs\[0\]$/);
+    });
+
     it('names a bad value of nested data by its place in the nesting', () => {
       refused(tensor([2, 2], [[1, 2], [3, 'x']]), /^inputs\[0\]\.data\[1\]\[1\]: expected a number for FP32, got "x"$/);
       refused(tensor([2, 2], [1, 2, 3, 'x']), /^inputs\[0\]\.data\[3\]: expected a number for FP32, got "x"$/);

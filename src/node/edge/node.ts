@@ -80,9 +80,12 @@ export class EdgeNode implements InferenceNode {
 
   async infer(req: OipInferRequest, arrivalMs: Ms, signal?: AbortSignal): Promise<OipInferResponse> {
     const m = this.model.manifest;
-    const input = req.inputs.find((t) => t.name === m.input.name) ?? (req.inputs.length === 1 ? req.inputs[0] : undefined);
-    if (input === undefined) throw badRequest('inputs', `no tensor named "${m.input.name}"`);
-    const at = `inputs[${req.inputs.indexOf(input)}]`;
+    // As Triton and KServe do: the tensor is found by the model's input name, and a request may
+    // not carry inputs the model does not have.
+    const other = req.inputs.findIndex((t) => t.name !== m.input.name);
+    if (other >= 0) throw badRequest(`inputs[${other}].name`, `${JSON.stringify(req.inputs[other]!.name)} is not an input of ${m.name} (its input: "${m.input.name}")`);
+    const input = req.inputs[0]!;
+    const at = 'inputs[0]';
     if (input.datatype !== 'FP32') throw badRequest(`${at}.datatype`, `expected FP32, got ${input.datatype}`);
     const f = m.input.features;
     const shape = input.shape;

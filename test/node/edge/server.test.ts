@@ -107,6 +107,8 @@ describe('edge node over OIP v2', function () {
       ['a latency bound below the fastest exit', request({ latency_ms: 0.01 }), /^parameters\.latency_ms: 0\.01 ms is impossible/],
       ['an energy bound below the cheapest exit', request({ max_energy: 1 }), /^parameters\.max_energy: 1 is impossible/],
       ['a missing input', { parameters: {} }, /^inputs: missing/],
+      ['a lone input under another name than the model\'s', { inputs: [{ name: 'image', shape: [1, 64], datatype: 'FP32', data: pixels(0) }] }, /^inputs\[0\]\.name: "image" is not an input of digits-cnn \(its input: "input"\)$/],
+      ['an input the model does not have beside its own', { inputs: [{ name: 'input', shape: [1, 64], datatype: 'FP32', data: pixels(0) }, { name: 'mask', shape: [1], datatype: 'FP32', data: [1] }] }, /^inputs\[1\]\.name: "mask" is not an input of digits-cnn/],
       ['a wrong input shape', { inputs: [{ name: 'input', shape: [1, 63], datatype: 'FP32', data: pixels(0).slice(1) }] }, /^inputs\[0\]\.shape: expected \[N,64\]/],
       ['data that does not fill the shape', { inputs: [{ name: 'input', shape: [2, 64], datatype: 'FP32', data: pixels(0) }] }, /^inputs\[0\]\.data: has 64 values, shape \[2,64\] needs 128/],
       ['a wrong datatype', { inputs: [{ name: 'input', shape: [1, 64], datatype: 'INT8', data: pixels(0) }] }, /^inputs\[0\]\.datatype: expected FP32/],
