@@ -321,6 +321,9 @@ export class BackendSet {
   }
 
   private refresh(b: Backend): void {
+    // A removed backend stays out of rotation: a request or probe that was in flight on it
+    // when it was removed may still report success (or failure) here.
+    if (this.byState.get(b.state) !== b) return;
     const was = b.state.accepting;
     b.state.accepting = !b.draining && b.healthy;
     if (!was && b.state.accepting) this.onAvailable?.(b.state);
