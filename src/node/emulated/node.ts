@@ -32,6 +32,7 @@ export class EmulatedNode implements InferenceNode {
   private readonly slots: number;
   private readonly slackMs: number;
   private busy = 0;
+  /** Requests waiting for a slot, oldest first: each is handed the slot by `release`. */
   private readonly queue: Array<() => void> = [];
   private served = 0;
 
@@ -65,7 +66,7 @@ export class EmulatedNode implements InferenceNode {
     };
   }
 
-  async infer(req: OipInferRequest, arrivalMs: Ms): Promise<OipInferResponse> {
+  async infer(req: OipInferRequest, arrivalMs: Ms, signal?: AbortSignal): Promise<OipInferResponse> {
     const size = requestSize(req);
     // A size below the smallest measured one is served with that size's service times, as the
     // simulator and the planner do (ProfileTable: Kairos pads a query up to its smallest batch);
@@ -79,7 +80,9 @@ export class EmulatedNode implements InferenceNode {
         { field },
       );
     }
-    await this.acquire();
+    // A request whose client went away while it waited leaves the queue (as on the edge node):
+    // it must not hold the slot for a service time nobody waits for. One already served runs on.
+    await this.acquire(signal);
     const startMs = this.clock.now();
     const serviceMs = this.table.sample(size, this.rng);
     try {
@@ -102,12 +105,25 @@ export class EmulatedNode implements InferenceNode {
     if (this.slackMs > 0) while (this.clock.now() < until) await new Promise<void>((r) => setImmediate(r));
   }
 
-  private acquire(): Promise<void> {
+  private acquire(signal?: AbortSignal): Promise<void> {
+    if (signal?.aborted === true) return Promise.reject(new Error('the client went away before the request was served'));
     if (this.busy < this.slots) {
       this.busy++;
       return Promise.resolve();
     }
-    return new Promise((resolve) => this.queue.push(resolve));
+    return new Promise((resolve, reject) => {
+      const granted = (): void => {
+        signal?.removeEventListener('abort', abandon);
+        resolve();
+      };
+      const abandon = (): void => {
+        const i = this.queue.indexOf(granted);
+        if (i >= 0) this.queue.splice(i, 1);
+        reject(new Error('the client went away while the request waited for a slot'));
+      };
+      signal?.addEventListener('abort', abandon, { once: true });
+      this.queue.push(granted);
+    });
   }
 
   private release(): void {

@@ -63,6 +63,29 @@ describe('emulated node', () => {
     assert.equal(answered()?.parameters?.service_ms, service);
   });
 
+  it('drops a request whose client went away while it waited for a slot: the next one does not wait for it', async () => {
+    const table = profiles.table('r5n.large', 'rm2');
+    const clock = new SimClock();
+    const node = new EmulatedNode(table, clock, new Rng(3), { slots: 1 });
+    const gone = new AbortController();
+    const first = node.infer(sized(100), clock.now());
+    const abandoned = node.infer(sized(100), clock.now(), gone.signal);
+    let refused: boolean | undefined;
+    void abandoned.then(() => (refused = false), () => (refused = true));
+    const third = node.infer(sized(100), clock.now());
+    await settle();
+    gone.abort();
+    const done: OipInferResponse[] = [];
+    void first.then((r) => done.push(r));
+    void third.then((r) => done.push(r));
+    while (done.length < 2) await clock.advanceToSettled(clock.nextTimerAt());
+    await settle();
+    assert.equal(refused, true, 'the abandoned request ends without an answer');
+    const [a, c] = await Promise.all([first, third]);
+    assert.equal(c.parameters!.queue_ms, a.parameters!.service_ms, 'the third waited for the first only');
+    assert.equal((node.metadata().parameters as Record<string, unknown>)['served'], 2);
+  });
+
   it('serves `slots` requests at once and queues the rest in arrival order', async () => {
     const table = profiles.table('r5n.large', 'rm2');
     const clock = new SimClock();
