@@ -201,7 +201,11 @@ export function planActions(desired: Mix, budget: number, snapshot: FleetSnapsho
     if (list === undefined) active.set(i.type, (list = []));
     list.push(i);
     if (i.state === 'running' && !snapshot.registered.has(i.id)) {
-      actions.push({ kind: 'register', id: i.id, type: i.type, instance: i, reason: 'running' });
+      // The router places a backend in the pool it names: one whose pool tag is missing (tagged
+      // by hand) or names a pool the config no longer has would be refused at every tick while
+      // counted here as serving. A type has one pool in a controller's config: that is its pool.
+      const pool = rules.poolOf(i.type);
+      actions.push({ kind: 'register', id: i.id, type: i.type, instance: i.pool === pool ? i : { ...i, pool }, reason: 'running' });
     }
   }
 

@@ -32,6 +32,14 @@ describe('planActions', () => {
     assert.ok(Math.abs(p.plannedSpendUsdPerHour - 0.8) < 1e-9);
   });
 
+  it('registers a running instance in its type’s pool when its own pool is missing or one the config no longer has (the router would refuse it every tick)', () => {
+    const untagged = { ...inst('a', 'cpu', 'running'), pool: 'unknown' };
+    const renamed = { ...inst('b', 'cpu', 'running'), pool: 'cpu-old-name' };
+    const p = planActions({ cpu: 2 }, 10, snap([untagged, renamed], { registered: new Set() }), rules);
+    const registers = p.actions.filter((a) => a.kind === 'register');
+    assert.deepEqual(registers.map((a) => [a.id, a.kind === 'register' && a.instance.pool]), [['a', 'cpu-pool'], ['b', 'cpu-pool']]);
+  });
+
   it('never plans spend over the budget, trimming the target first', () => {
     const p = planActions({ gpu: 2, cpu: 10 }, 1.2, snap([]), rules);
     assert.ok(p.plannedSpendUsdPerHour <= 1.2 + 1e-9);
