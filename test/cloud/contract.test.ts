@@ -146,8 +146,8 @@ for (const [name, make] of Object.entries(implementations)) {
       assert.ok(listed.every((i) => i.id === got[1]!.id || i.state === 'shutting-down'));
     });
 
-    // describe() is optional: the providers that have it (EC2) keep this part of the contract.
-    if (name === 'aws') it('describes what it owns by id in any state, terminated included, and leaves out what it cannot see', async () => {
+    // describe() is optional: the providers that have it (EC2, local) keep this part of the contract.
+    if (name === 'aws' || name === 'local') it('describes what it owns by id in any state, terminated included, and leaves out what it cannot see', async () => {
       const describe = h.provider.describe!.bind(h.provider);
       const got = await h.provider.launch({ type: h.type, pool: 'frugal', count: 2, clientToken: 'contract-g' });
       await h.provider.terminate([got[0]!.id]);

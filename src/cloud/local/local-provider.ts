@@ -16,6 +16,8 @@ const BIN = fileURLToPath(new URL('../../../bin/mixscale.js', import.meta.url));
 export const DEFAULT_LOCAL_COMMAND: readonly string[] = [process.execPath, BIN, 'node', 'emulated', '--type', '{type}', '--model', '{model}', '--slots', '{slots}', '--port', '0'];
 
 const TOKENS_KEPT = 200;
+/** Nodes that are gone, kept for describe() as EC2 keeps a terminated instance visible a while. */
+const ENDED_KEPT = 1000;
 
 export interface LocalProviderOptions {
   readonly cluster: string;
@@ -141,6 +143,8 @@ export class LocalProvider implements CloudProvider {
   private readonly o: LocalProviderOptions;
   private readonly log: Logger;
   private readonly logDir: string;
+  /** Records list() and terminate() dropped (their process gone), oldest first: see describe(). */
+  private readonly ended = new Map<string, LocalRecord>();
 
   constructor(options: LocalProviderOptions) {
     this.o = options;
@@ -181,6 +185,7 @@ export class LocalProvider implements CloudProvider {
         // Terminated: listed as shutting down until every process of its group has exited.
         if (!groupAlive(r.pid, r.id)) {
           if (!readOnly) this.log.info({ id: r.id, pid: r.pid }, 'local node exited');
+          this.remember(r);
           changed = true;
           continue;
         }
@@ -199,6 +204,7 @@ export class LocalProvider implements CloudProvider {
           const errPath = r.stdoutPath.replace(/\.out$/, '.err');
           this.log.warn({ id: r.id, pid: r.pid, stderr: lastLines(errPath), log: errPath }, 'local instance died');
         }
+        this.remember(r);
         changed = true;
         continue;
       }
@@ -216,6 +222,28 @@ export class LocalProvider implements CloudProvider {
       writeState(this.o.stateFile, state);
     }
     return live.map((r) => this.toInstance(r, now));
+  }
+
+  /**
+   * Those of `ids` this provider launched, in whatever state: a node whose process is gone is
+   * `terminated`, whether list() has dropped it yet or not. The reconciler asks about launches
+   * list() has not shown yet: a node command that exits at once (a bad flag) is then forgotten at
+   * the next tick and its type cooled down, instead of holding budget for the launch timeout.
+   */
+  async describe(ids: readonly string[]): Promise<Instance[]> {
+    const now = this.o.clock.now();
+    const current = new Map(this.load().instances.map((r) => [r.id, r]));
+    return ids.flatMap((id): Instance[] => {
+      const r = current.get(id);
+      if (r !== undefined && (r.stoppingSinceMs !== undefined || alive(r.pid, r.id))) return [this.toInstance(r, now)];
+      const gone = r ?? this.ended.get(id);
+      return gone === undefined ? [] : [{ ...this.toInstance(gone, now), state: 'terminated' }];
+    });
+  }
+
+  private remember(r: LocalRecord): void {
+    this.ended.set(r.id, r);
+    if (this.ended.size > ENDED_KEPT) this.ended.delete(this.ended.keys().next().value!);
   }
 
   async launch(spec: LaunchSpec): Promise<Instance[]> {
@@ -305,6 +333,7 @@ export class LocalProvider implements CloudProvider {
       if (r.stoppingSinceMs !== undefined) continue; // list() sees it out
       if (!groupAlive(r.pid, r.id)) {
         gone.add(id);
+        this.remember(r);
         continue;
       }
       try {

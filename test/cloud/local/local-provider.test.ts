@@ -10,6 +10,8 @@ import { readState } from '../../../src/cloud/local/state-file.ts';
 import { RealClock } from '../../../src/core/clock.ts';
 import { isMixscaleError } from '../../../src/core/errors.ts';
 import type { Logger } from '../../../src/core/log.ts';
+import { Reconciler } from '../../../src/control/reconciler.ts';
+import { FakeMembership } from '../../support/fake-cloud.ts';
 
 const catalog = Catalog.load();
 const TINY_NODE = fileURLToPath(new URL('../support/tiny-node.ts', import.meta.url));
@@ -174,6 +176,25 @@ describe('LocalProvider', function () {
     assert.equal(died.obj['stderr'], "error: unknown option '--bogus'");
     assert.match(String(died.obj['log']), /\.err$/);
     assert.equal(readFileSync(String(died.obj['log']), 'utf8').trim(), "error: unknown option '--bogus'");
+  });
+
+  it('describes a node whose command exits at once as terminated, so the reconciler forgets it at the next tick instead of holding it for the launch timeout', async () => {
+    const p = make({ command: [process.execPath, '-e', 'process.exit(3)'] });
+    const clock = new RealClock();
+    const rec = new Reconciler({ provider: p, membership: new FakeMembership(), clock, priceOf: (t) => catalog.price(t), poolOf: () => 'r5n', launchTimeoutMs: 600_000, drainTimeoutMs: 1_000, cluster: 'test' });
+    const first = await rec.reconcile({ 'r5n.large': 1 }, 1);
+    assert.deepEqual(first.actions.map((a) => a.kind), ['launch']);
+    const [id] = readState(join(dir, 'state.json'), 'test').instances.map((r) => r.id);
+    assert.ok(id !== undefined);
+    await until(() => p.describe([id]), (d) => d[0]?.state === 'terminated');
+    const second = await rec.reconcile({ 'r5n.large': 1 }, 1);
+    assert.deepEqual(second.fleet, [], 'the dead launch no longer holds budget or its place in the target');
+    assert.equal(second.spendUsdPerHour, 0);
+    const failure = second.failures.find((f) => f.code === 'MIXSCALE_CLOUD_CAPACITY');
+    assert.ok(failure !== undefined, JSON.stringify(second.failures));
+    assert.match(failure.message, new RegExp(`^${id} \\(r5n\\.large\\) was terminated .* right after its launch; r5n\\.large cools down`));
+    // Still described once list() has dropped it; an id it never launched is left out.
+    assert.deepEqual((await p.describe([id, 'local-9999-ffffffff'])).map((i) => [i.id, i.state]), [[id, 'terminated']]);
   });
 
   it('never takes a reused pid for one of its nodes, nor signals it', async function () {
