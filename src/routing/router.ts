@@ -304,6 +304,17 @@ export class InferRouter {
     return !this.closing;
   }
 
+  /**
+   * Shutdown's cut: answers every request still waiting for a backend slot 503 shutting-down with
+   * retry-after (none was sent to a backend, so a retry is safe) rather than dropping its
+   * connection. Returns how many there were.
+   */
+  refuseWaiting(): number {
+    const waiting = this.waiting?.drainAll() ?? [];
+    for (const w of waiting) w.refuse('shutting-down', 'router shut down before a backend slot was free for this request (it was not sent to a backend: safe to retry)');
+    return waiting.length;
+  }
+
   whenIdle(): Promise<void> {
     if (this.inFlight === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));

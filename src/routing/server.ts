@@ -245,8 +245,8 @@ export class RouterServer {
 
   /**
    * Graceful stop: refuse new connections and requests, let in-flight requests finish (for at
-   * most router.shutdownTimeout; those still going then are cut), then close every connection
-   * and backend pool.
+   * most router.shutdownTimeout; then those still waiting for a slot are answered 503
+   * shutting-down and those at a backend are cut), then close every connection and backend pool.
    */
   close(): Promise<void> {
     this.closing ??= (async () => {
@@ -260,7 +260,13 @@ export class RouterServer {
         new Promise<boolean>((resolve) => (deadline = setTimeout(() => resolve(false), timerMs(this.settings.shutdownTimeout)))),
       ]);
       clearTimeout(deadline);
-      if (!idle) this.log.warn({ inFlight: this.infer.requestsInFlight, shutdownTimeout: this.settings.shutdownTimeout }, 'requests still in flight at router.shutdownTimeout; cutting them');
+      if (!idle) {
+        const inFlight = this.infer.requestsInFlight;
+        const refused = this.infer.refuseWaiting();
+        this.log.warn({ inFlight, refusedWaiting: refused, shutdownTimeout: this.settings.shutdownTimeout }, 'requests still in flight at router.shutdownTimeout; answering those still waiting for a slot 503 and cutting the rest');
+        // Let the 503s leave before their connections close.
+        if (refused > 0) await new Promise((resolve) => setTimeout(resolve, 50));
+      }
       this.server.closeAllConnections();
       await closed;
       await this.backends.closeAll();

@@ -55,6 +55,25 @@ describe('router with late binding (routing.lateBinding)', () => {
     assert.equal(server.infer.requestsWaiting, 0);
   });
 
+  it('answers a request still waiting for a slot at router.shutdownTimeout 503 shutting-down with retry-after, and cuts the one at the backend', async () => {
+    const a = await backend('a', 10_000);
+    const r = await lateRouter({}, { shutdownTimeout: '300ms' });
+    const server = bed.serve(r.server);
+    server.backends.add({ id: 'a', url: a.url, type: 'r5n.large' });
+    const first = infer(r.url).then((x) => x.status, () => 'cut');
+    await until(() => a.inFlight === 1, 'first request at the backend');
+    const second = infer(r.url);
+    await until(() => server.infer.requestsWaiting === 1, 'second request waiting');
+    await server.close();
+    const refused = await second;
+    assert.equal(refused.status, 503);
+    assert.equal(refused.headers.get('x-mixscale-reject'), 'shutting-down');
+    assert.ok(refused.headers.get('retry-after') !== null);
+    assert.match(((await refused.json()) as { error: string }).error, /^router shut down before a backend slot was free for this request \(it was not sent to a backend: safe to retry\)$/);
+    assert.equal(await first, 'cut');
+    assert.equal(a.received.length, 1, 'the waiting request never reached the backend');
+  });
+
   it('rejects with 503 naming routing.maxWaiting when the waiting room is full', async () => {
     const { url, first, second } = await secondWaiting(150, { maxWaiting: 1 });
     const third = await infer(url);
