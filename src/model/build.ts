@@ -65,6 +65,7 @@ export function coarsen(pmf: SizePmf, bins: number): SizePmf {
   let acc = 0;
   let w = 0;
   let ws = 0;
+  let first = 0;
   let group = 1;
   for (let i = 0; i < n; i++) {
     const wi = pmf.weights[i]!;
@@ -72,10 +73,13 @@ export function coarsen(pmf: SizePmf, bins: number): SizePmf {
     ws += wi * pmf.sizes[i]!;
     acc += wi;
     if (i === n - 1 || i >= n - 3 || acc >= edge(group) * total - 1e-12) {
-      sizes.push(ws / w);
+      // The weighted mean, kept within the sizes it merges: (w·s)/w can round past s (a lone
+      // 1000 read 1000.0000000000001, beyond every profile, so no pool "served" it).
+      sizes.push(Math.min(pmf.sizes[i]!, Math.max(pmf.sizes[first]!, ws / w)));
       weights.push(w / total);
       w = 0;
       ws = 0;
+      first = i + 1;
       while (group < bins && acc >= edge(group) * total - 1e-12) group++;
     }
   }
