@@ -230,7 +230,7 @@ Examples:
         '',
         renderTable(['class', 'SLO', 'p50', 'p99', 'p99.9', 'within SLO'], classes.map((c) => row(c.name, c.sloMs, p.predicted[c.name]!))),
         '',
-        `Traffic split: ${classes.map((c) => `${c.name}: ${Object.entries(p.split?.[c.name] ?? {}).map(([t, f]) => `${t} ${(f * 100).toFixed(0)}%`).join(', ')}`).join('; ')}`,
+        `Traffic split: ${classes.map((c) => `${c.name}: ${Object.entries(p.split?.[c.name] ?? {}).map(([t, f]) => `${t} ${(f * 100).toFixed(0)}%`).join(', ') || 'none served'}`).join('; ')}`,
         `Utilization: ${Object.entries(p.utilization).map(([t, u]) => `${t} ${(u * 100).toFixed(0)}%`).join(', ')}`,
         ...(p.sharedQueue !== undefined ? [`With late binding (one queue for every slot): ${Object.entries(p.sharedQueue).map(([k, a]) => `${k} ${pct(a)}`).join(', ')} within SLO`] : []),
         `Why: ${p.reason}`,

@@ -210,6 +210,15 @@ describe('mixscale plan', () => {
     assert.match(r.stdout, /\nrec\s+350ms\s+\d+ms\s+\d+ms/);
   });
 
+  it('says a class no pool of the mix serves gets none of the traffic, rather than leaving its split blank', () => {
+    const r = runCli(['plan', '--config', 'examples/mixed.yaml', '--rps', '20']);
+    assert.equal(r.code, 0, r.stderr);
+    const split = r.stdout.split('\n').find((l) => l.startsWith('Traffic split: '));
+    assert.ok(split !== undefined, r.stdout);
+    assert.match(split, /digits: none served/);
+    assert.doesNotMatch(split, /: (;|$)/);
+  });
+
   it('checks the short size forms by the same rules as sim.sizes, and a sweep STEP too small to count', () => {
     const usage = (fn: () => unknown, pattern: RegExp): void => {
       assert.throws(fn, (e: unknown) => isMixscaleError(e) && e.code === 'MIXSCALE_USAGE' && pattern.test(e.message));
