@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
 import { parse } from 'yaml';
 import { loadConfigFile } from '../../src/config/load.ts';
 import { BudgetSchedule } from '../../src/control/budget-schedule.ts';
@@ -142,5 +142,19 @@ describe('infra', () => {
     assert.deepEqual(edge.models, ['digits-cnn']);
     assert.ok(edge.command?.includes('edge'));
     assert.ok(loaded.config.pools.filter((p) => p.name !== 'edge').every((p) => p.models?.join() === 'rm2'));
+  });
+
+  it("the example configs' node commands do not depend on the controller's working directory", () => {
+    // `[node, bin/mixscale.js, ...]` finds the CLI only from the repository root: a controller
+    // started elsewhere (`--config /path/to/examples/mixed.yaml`) saw every edge node die at once
+    // with "Cannot find module". A first word `mixscale` runs this checkout's CLI from anywhere.
+    for (const name of ['local.yaml', 'mixed.yaml']) {
+      const loaded = loadConfigFile(join(REPO_ROOT, 'examples', name));
+      const commands = [loaded.config.controller?.local?.command, ...loaded.config.pools.map((p) => p.command)].filter((c) => c !== undefined);
+      for (const argv of commands) {
+        const relative = argv.filter((a) => !isAbsolute(a) && a.includes('/') && existsSync(join(REPO_ROOT, a)));
+        assert.deepEqual(relative, [], `${name}: ${JSON.stringify(argv)} names ${relative.join(', ')} relative to the working directory`);
+      }
+    }
   });
 });
