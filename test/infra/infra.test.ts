@@ -136,6 +136,12 @@ describe('infra', () => {
     });
   }
 
+  it('the walkthrough configs keep one budget at every hour, so the walkthrough runs the same by day and by night', () => {
+    // examples/local.yaml had a night budget ($1.0/h from 20:00): run in the evening, the
+    // walkthrough stayed on CPU nodes, missed its SLO and failed a fifth of its requests.
+    for (const name of ['local.yaml', 'mixed.yaml']) assert.deepEqual(loadConfigFile(join(REPO_ROOT, 'examples', name)).config.budget.schedule, [], name);
+  });
+
   it('the mixed example serves each model on its own pools, edge nodes started by their own command', () => {
     const loaded = loadConfigFile(join(REPO_ROOT, 'examples', 'mixed.yaml'));
     const edge = loaded.config.pools.find((p) => p.name === 'edge')!;
