@@ -15,6 +15,10 @@ export interface AwsClientOptions {
  * Credentials come from the standard chain (env, profile, instance role).
  */
 function common(o: AwsClientOptions) {
+  // On Node < 22 the SDK prints nine lines on every AWS command: its versions published after
+  // January 2027 will need Node 22. The lockfile pins the versions this checkout runs, so it is
+  // off unless the environment asks for it (AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=false).
+  process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
   return {
     retryMode: 'adaptive',
     maxAttempts: o.maxAttempts ?? 6,
