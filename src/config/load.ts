@@ -97,7 +97,33 @@ function describeIssue(issue: z.core.$ZodIssue, input: unknown, meant: ReadonlyA
   if (issue.code === 'invalid_union' && bad !== null && typeof bad === 'object' && 'kind' in bad) {
     return `${at}.kind: ${JSON.stringify((bad as { kind: unknown }).kind)} is not a known kind`;
   }
-  return `${at}: ${issue.message} (${shown})`;
+  return `${at}: ${plainWording(issue, bad) ?? `${issue.message} (${shown})`}`;
+}
+
+/** What each JSON type is called in a YAML file. */
+const YAML_KINDS: Readonly<Record<string, string>> = { object: 'a mapping', array: 'a list', number: 'a number', int: 'an integer', string: 'a string', boolean: 'true or false' };
+
+/**
+ * zod's own wording for a wrong type or a value out of range ("Invalid input: expected object,
+ * received number", "Too big: expected number to be <=1024") in the config's terms. Undefined
+ * for a message the schema wrote itself.
+ */
+function plainWording(issue: z.core.$ZodIssue, bad: unknown): string | undefined {
+  // YAML's .nan and .inf are shown as such (JSON would say null), an empty value as nothing.
+  const value = (v: unknown): string => (v === null ? 'nothing' : typeof v === 'number' && !Number.isFinite(v) ? String(v) : JSON.stringify(v));
+  const got = (v: unknown): string => (Array.isArray(v) ? `got ${v.length} item${v.length === 1 ? '' : 's'}` : typeof v === 'string' ? `got ${v.length} character${v.length === 1 ? '' : 's'}` : `got ${value(v)}`);
+  if (issue.code === 'invalid_type' && issue.message.startsWith('Invalid input')) {
+    const kind = YAML_KINDS[issue.expected] ?? issue.expected;
+    return bad === undefined ? `missing (expected ${kind})` : `expected ${kind} (got ${value(bad)})`;
+  }
+  if ((issue.code === 'too_big' || issue.code === 'too_small') && /^Too (big|small)/.test(issue.message)) {
+    const big = issue.code === 'too_big';
+    const limit = Number(big ? issue.maximum : issue.minimum);
+    const unit = issue.origin === 'array' ? ' item' : issue.origin === 'string' ? ' character' : '';
+    const bound = big ? (issue.inclusive ? 'at most' : 'below') : issue.inclusive ? 'at least' : 'above';
+    return `${bound} ${limit}${unit}${unit !== '' && limit !== 1 ? 's' : ''} (${got(bad)})`;
+  }
+  return undefined;
 }
 
 /** Validates a plain object against the schema; throws ConfigError naming every bad field. */

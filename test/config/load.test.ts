@@ -98,8 +98,8 @@ describe('config loading', () => {
     assert.throws(() => loadConfigFile(utf16), (e: Error) => e.message === `${utf16}: not UTF-8 text (UTF-16?): save it as UTF-8`);
     fails(`${GOOD}sim:\n  rps: 1\n  duration: 1m\n  sizes: { kind: mixture, components: [{ weight: 1e308, dist: { kind: fixed, size: 5 } }, { weight: 1e308, dist: { kind: fixed, size: 50 } }] }\n`, /sim\.sizes\.components: weights must add up to a finite number/);
     // What would hang the planner or exhaust memory is capped, naming the field.
-    fails(GOOD.replace('    bootTime: 2m', '    bootTime: 2m\n    slots: 1000000000'), /pools\[0\]\.slots: Too big: expected number to be <=10000/);
-    fails(`${GOOD}node:\n  edge:\n    maxBatch: 100000000\n`, /node\.edge\.maxBatch: Too big: expected number to be <=1024/);
+    fails(GOOD.replace('    bootTime: 2m', '    bootTime: 2m\n    slots: 1000000000'), /pools\[0\]\.slots: at most 10000 \(got 1000000000\)$/);
+    fails(`${GOOD}node:\n  edge:\n    maxBatch: 100000000\n`, /node\.edge\.maxBatch: at most 1024 \(got 100000000\)$/);
   });
 
   it('refuses an empty listen address, which would listen on every interface, naming the field', () => {
@@ -210,6 +210,14 @@ describe('config loading', () => {
   it('refuses duplicate pool names and YAML syntax errors with a line', () => {
     fails(GOOD.replace('name: frugal', 'name: fast'), /pools\[1\]\.name: duplicate pool name "fast"/);
     fails('budget: [1,\n', /config\.yaml:\d+: YAML syntax error/);
+  });
+
+  it("words a wrong type, a missing section or a value out of range in the config's terms, not zod's", () => {
+    fails('budget: 1\n', /config\.yaml:1: budget: expected a mapping \(got 1\)\n.*config\.yaml:1: classes: missing \(expected a list\)\n.*pools: missing \(expected a list\)$/);
+    fails('', /config\.yaml: budget: missing \(expected a mapping\)\n/);
+    fails(GOOD.replace('usdPerHour: 2.5', 'usdPerHour:'), /config\.yaml:3: budget\.usdPerHour: expected a number \(got nothing\)$/);
+    fails(GOOD.replace('usdPerHour: 2.5', 'usdPerHour: lots'), /config\.yaml:3: budget\.usdPerHour: expected a number \(got "lots"\)$/);
+    fails(GOOD.replace(/classes:\n(  .*\n)+/, 'classes: []\n'), /classes: at least 1 item \(got 0 items\)$/);
   });
 
   it('refuses a YAML tag that is not plain data (a !!binary budget), naming the tag and its line', () => {
