@@ -92,6 +92,14 @@ function jsonBeforeTheCommand(args: readonly string[], i: number, commands: read
 
 /** Runs the CLI; user mistakes print one clear line (no stack) and exit 2, failures exit 1. */
 export async function main(argv: readonly string[]): Promise<number> {
+  // Commander keeps the last of a repeated option: `--json a.json ... --json b.json` would drop
+  // one without a word, and which one depends on where each stands.
+  const end = argv.indexOf('--', 2);
+  const jsons = argv.slice(2, end < 0 ? undefined : end).filter((a) => a === '--json' || a.startsWith('--json='));
+  if (jsons.length > 1) {
+    process.stderr.write(`mixscale: --json is given ${jsons.length} times (${jsons.join(', ')}): give it once, alone for JSON on stdout or with a FILE\n`);
+    return 2;
+  }
   const program = await buildProgram(commandOf(argv));
   try {
     await program.parseAsync(jsonBeforeCommand(argv, COMMAND_NAMES));

@@ -110,6 +110,15 @@ describe('mixscale CLI', () => {
     assert.deepEqual(jsonBeforeCommand(['node', 'mixscale', '--json', 'out.json', 'sim'], ['sim']), ['node', 'mixscale', '--json', 'out.json', 'sim']);
   });
 
+  it('a repeated --json is a usage error (exit 2) naming each, rather than one silently dropped', () => {
+    for (const args of [['--json', 'catalog', '--json', 'x.json'], ['--json', 'y.json', 'catalog', '--json=x.json']]) {
+      const r = runCli(args);
+      assert.equal(r.code, 2, args.join(' '));
+      assert.equal(r.stdout, '');
+      assert.match(r.stderr, /^mixscale: --json is given 2 times \(--json, --json(=x\.json)?\): give it once, alone for JSON on stdout or with a FILE\n$/);
+    }
+  });
+
   it('an unknown option is a usage error (exit 2)', () => {
     const r = runCli(['catalog', '--frobnicate']);
     assert.equal(r.code, 2);
