@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Clock } from '../../core/clock.ts';
@@ -16,6 +16,8 @@ const BIN = fileURLToPath(new URL('../../../bin/mixscale.js', import.meta.url));
 export const DEFAULT_LOCAL_COMMAND: readonly string[] = [process.execPath, BIN, 'node', 'emulated', '--type', '{type}', '--model', '{model}', '--slots', '{slots}', '--port', '0'];
 
 const TOKENS_KEPT = 200;
+/** Log files (ID.out, ID.err) of nodes that are gone: the newest this many are kept. */
+const ENDED_LOGS_KEPT = 100;
 /** Nodes that are gone, kept for describe() as EC2 keeps a terminated instance visible a while. */
 const ENDED_KEPT = 1000;
 
@@ -241,6 +243,26 @@ export class LocalProvider implements CloudProvider {
     });
   }
 
+  /**
+   * Removes the logs of all but the newest ENDED_LOGS_KEPT nodes that are gone, so that they do
+   * not pile up over runs; a live node's logs are never removed.
+   */
+  private pruneLogs(state: LocalState): void {
+    const live = new Set(state.instances.map((r) => r.id));
+    const newest = new Map<string, number>();
+    for (const f of readdirSync(this.logDir)) {
+      const m = /^(.+)\.(?:out|err)$/.exec(f);
+      if (m === null || live.has(m[1]!)) continue;
+      try {
+        newest.set(m[1]!, Math.max(newest.get(m[1]!) ?? 0, statSync(join(this.logDir, f)).mtimeMs));
+      } catch {
+        // Removed meanwhile.
+      }
+    }
+    const old = [...newest].sort((a, b) => b[1] - a[1]).slice(ENDED_LOGS_KEPT);
+    for (const [id] of old) for (const ext of ['out', 'err']) rmSync(join(this.logDir, `${id}.${ext}`), { force: true });
+  }
+
   private remember(r: LocalRecord): void {
     this.ended.set(r.id, r);
     if (this.ended.size > ENDED_KEPT) this.ended.delete(this.ended.keys().next().value!);
@@ -266,6 +288,7 @@ export class LocalProvider implements CloudProvider {
       throw new MixscaleError('MIXSCALE_CLOUD_CAPACITY', `launch: instance type "${spec.type}" is not in the catalog`, { type: spec.type, retryable: false });
     }
     mkdirSync(this.logDir, { recursive: true });
+    this.pruneLogs(state);
     const tokenHash = createHash('sha256').update(spec.clientToken).digest('hex').slice(0, 8);
     const launched: LocalRecord[] = [];
     // Each node is in the state file (written whole and renamed) as soon as it is spawned,

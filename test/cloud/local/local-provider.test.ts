@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -195,6 +195,25 @@ describe('LocalProvider', function () {
     assert.match(failure.message, new RegExp(`^${id} \\(r5n\\.large\\) was terminated .* right after its launch; r5n\\.large cools down`));
     // Still described once list() has dropped it; an id it never launched is left out.
     assert.deepEqual((await p.describe([id, 'local-9999-ffffffff'])).map((i) => [i.id, i.state]), [[id, 'terminated']]);
+  });
+
+  it("keeps the logs of the newest 100 nodes that are gone, and every live node's, so they do not pile up over runs", async () => {
+    const p = make();
+    await p.launch({ type: 'r5n.large', pool: 'r5n', count: 1, clientToken: 'logs-1' });
+    const logDir = join(dir, 'test-nodes');
+    const live = readState(join(dir, 'state.json'), 'test').instances[0]!.id;
+    for (let k = 0; k < 150; k++) {
+      for (const ext of ['out', 'err']) {
+        const f = join(logDir, `old-${k}.${ext}`);
+        writeFileSync(f, 'x');
+        utimesSync(f, 1_000_000 + k, 1_000_000 + k); // old-149 the newest
+      }
+    }
+    utimesSync(join(logDir, `${live}.out`), 1, 1); // older than all of them: still kept
+    await p.launch({ type: 'r5n.large', pool: 'r5n', count: 1, clientToken: 'logs-2' });
+    const left = new Set(readdirSync(logDir));
+    for (let k = 0; k < 150; k++) assert.equal(left.has(`old-${k}.out`) && left.has(`old-${k}.err`), k >= 50, `old-${k}`);
+    assert.ok(left.has(`${live}.out`) && left.has(`${live}.err`));
   });
 
   it('never takes a reused pid for one of its nodes, nor signals it', async function () {
