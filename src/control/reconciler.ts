@@ -537,8 +537,10 @@ export class Reconciler {
       } catch (e) {
         const code = isMixscaleError(e) ? e.code : 'MIXSCALE_INTERNAL';
         this.settled.failures.push({ action, code, message: (e as Error).message });
-        // Refused for sure (no capacity, a client error): nothing was launched. Unknown again: keep asking.
-        if (!outcomeUnknown(e)) {
+        // Refused for sure (no capacity, a client error): nothing was launched. Unknown again, or
+        // throttled (refused before EC2 looked at the token, so it says nothing of the first
+        // call): keep asking.
+        if (refusedForSure(e)) {
           this.unanswered.delete(token);
           if (code === 'MIXSCALE_CLOUD_CAPACITY' && !this.settled.capacityErrors.includes(u.spec.type)) this.settled.capacityErrors.push(u.spec.type);
         }
@@ -757,6 +759,17 @@ export class Reconciler {
       }
     }
   }
+}
+
+/**
+ * Whether a call sent again with its token was refused on its merits (no capacity, a client
+ * error), which EC2 answers only once it has found no launch under that token: the first call
+ * launched nothing. A throttled call (retryable) was turned away before that, and an unknown
+ * outcome is unknown again: neither says anything of the first call.
+ */
+function refusedForSure(e: unknown): boolean {
+  if (!isMixscaleError(e) || outcomeUnknown(e)) return false;
+  return e.code === 'MIXSCALE_CLOUD_CAPACITY' || e.details.retryable !== true;
 }
 
 /** Whether a failed call may still have been carried out (see CloudProvider's errors). */

@@ -49,6 +49,10 @@ export class FakeEc2 {
   describeLagMs = 0;
   /** RunInstances answers lost on the way back (the launch happened; the caller sees an error). */
   loseRunAnswers = 0;
+  /** Called before each call is answered; may throw an error for it (a fault for one call, one id, one type). */
+  fault: ((call: 'RunInstances' | 'DescribeInstances' | 'TerminateInstances', input: RunInstancesCommandInput | DescribeInstancesCommandInput | { InstanceIds?: string[] }) => void) | undefined;
+  /** When > 0, DescribeInstances answers at most this many instances a page, with a NextToken for the rest (MaxResults or not). */
+  pageSize = 0;
 
   constructor(
     private readonly clock: Clock,
@@ -57,6 +61,7 @@ export class FakeEc2 {
     // Someone else's instance in the same account: must never be listed or terminated.
     this.instances.set('i-0foreign0000000', { id: 'i-0foreign0000000', type: 'm5.large', state: 'running', launchedAtMs: 0, tags: [{ Key: 'team', Value: 'other' }], ip: '10.9.9.9' });
     this.mock.on(RunInstancesCommand).callsFake((input: RunInstancesCommandInput) => {
+      this.fault?.('RunInstances', input);
       const answer = this.run(input);
       if (this.loseRunAnswers > 0) {
         this.loseRunAnswers--;
@@ -64,8 +69,14 @@ export class FakeEc2 {
       }
       return answer;
     });
-    this.mock.on(DescribeInstancesCommand).callsFake((input: DescribeInstancesCommandInput) => this.describe(input));
-    this.mock.on(TerminateInstancesCommand).callsFake((input: { InstanceIds?: string[] }) => this.terminate(input.InstanceIds ?? []));
+    this.mock.on(DescribeInstancesCommand).callsFake((input: DescribeInstancesCommandInput) => {
+      this.fault?.('DescribeInstances', input);
+      return this.describe(input);
+    });
+    this.mock.on(TerminateInstancesCommand).callsFake((input: { InstanceIds?: string[] }) => {
+      this.fault?.('TerminateInstances', input);
+      return this.terminate(input.InstanceIds ?? []);
+    });
   }
 
   private throttle(): void {
@@ -85,7 +96,8 @@ export class FakeEc2 {
   }
 
   private view(i: FakeInstance): Ec2Instance {
-    return { InstanceId: i.id, InstanceType: i.type as Ec2Instance['InstanceType'], State: { Name: i.state }, LaunchTime: new Date(i.launchedAtMs), Tags: i.tags, PrivateIpAddress: i.ip };
+    const token = [...this.tokens].find(([, ids]) => ids.includes(i.id))?.[0];
+    return { ...(token !== undefined ? { ClientToken: token } : {}), InstanceId: i.id, InstanceType: i.type as Ec2Instance['InstanceType'], State: { Name: i.state }, LaunchTime: new Date(i.launchedAtMs), Tags: i.tags, PrivateIpAddress: i.ip };
   }
 
   private run(input: RunInstancesCommandInput) {
@@ -131,6 +143,11 @@ export class FakeEc2 {
       } else {
         throw awsError('InvalidParameterValue', `filter ${f.Name} is not supported by the fake`);
       }
+    }
+    if (this.pageSize > 0) {
+      const start = Number(input.NextToken ?? '0');
+      const end = start + this.pageSize;
+      return { Reservations: [{ Instances: list.slice(start, end).map((i) => this.view(i)) }], ...(end < list.length ? { NextToken: String(end) } : {}) };
     }
     return { Reservations: [{ Instances: list.map((i) => this.view(i)) }] };
   }

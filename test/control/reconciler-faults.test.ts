@@ -1,0 +1,58 @@
+import assert from 'node:assert/strict';
+import { Catalog } from '../../src/catalog/catalog.ts';
+import { Ec2Provider } from '../../src/cloud/aws/ec2-provider.ts';
+import { SimClock } from '../../src/core/clock.ts';
+import { Reconciler } from '../../src/control/reconciler.ts';
+import { awsError, FakeEc2 } from '../cloud/support/fake-ec2.ts';
+import { FakeMembership } from '../support/fake-cloud.ts';
+
+/**
+ * Faults on the EC2 path, one reconcile at a time: the real reconciler over the real EC2
+ * provider, EC2 faked at the network edge (aws-sdk-client-mock), 30 s between looks.
+ */
+const catalog = Catalog.load();
+const GPU = 'g4dn.xlarge';
+const CPU = 'r5n.large';
+
+function world(budget: number) {
+  const clock = new SimClock(Date.parse('2026-01-05T00:00:00Z'));
+  const ec2 = new FakeEc2(clock, 90_000);
+  const membership = new FakeMembership();
+  const priceOf = (t: string) => catalog.price(t);
+  const provider = new Ec2Provider({ client: ec2.client, cluster: 'prod', launchTemplateOf: (pool) => `mixscale-${pool}`, priceOf, backendPort: 8000 });
+  const reconciler = new Reconciler({ provider, membership, clock, priceOf, poolOf: (t) => (t === GPU ? 'fast' : 'frugal'), launchTimeoutMs: 300_000, drainTimeoutMs: 60_000, cluster: 'prod' });
+  const owned = () => [...ec2.instances.values()].filter((i) => (i.state === 'pending' || i.state === 'running') && i.tags.some((t) => t.Key === 'mixscale:cluster' && t.Value === 'prod'));
+  const count = (type: string) => owned().filter((i) => i.type === type).length;
+  const spend = () => owned().reduce((s, i) => s + priceOf(i.type), 0);
+  let peak = 0;
+  const most: Record<string, number> = {};
+  const step = async (desired: Record<string, number>) => {
+    const r = await reconciler.reconcile(desired, budget);
+    peak = Math.max(peak, spend());
+    for (const t of [GPU, CPU]) most[t] = Math.max(most[t] ?? 0, count(t));
+    clock.advanceTo(clock.now() + 30_000);
+    return r;
+  };
+  return { clock, ec2, membership, reconciler, count, spend, step, peak: () => peak, most };
+}
+
+describe('reconciler faults on the EC2 path', () => {
+  it('keeps a lost launch held when sending it again is throttled: throttling says nothing of the first call', async () => {
+    const w = world(0.9);
+    w.ec2.describeLagMs = 70_000; // the listing lags the launch
+    w.ec2.loseRunAnswers = 1; // CPU×3 launched at EC2, the answer lost (500)
+    await w.step({ [CPU]: 3 });
+    assert.equal(w.count(CPU), 3);
+    let throttled = 0;
+    w.ec2.fault = (call) => {
+      if (call === 'RunInstances' && throttled++ === 0) throw awsError('RequestLimitExceeded', 'Request limit exceeded.', 503);
+    };
+    // The decision moves by one: a fresh token would launch all four again beside the three.
+    const r = await w.step({ [CPU]: 4 });
+    assert.ok(r.failures.some((f) => /RequestLimitExceeded/.test(f.message)), 'the throttled resend is reported');
+    for (let k = 0; k < 4; k++) await w.step({ [CPU]: 4 });
+    assert.equal(w.most[CPU], 4, 'never more CPUs launched than decided');
+    assert.equal(w.count(CPU), 4);
+    assert.ok(w.peak() <= 0.9 + 1e-9, `peak spend ${w.peak()}`);
+  });
+});
