@@ -704,15 +704,32 @@ export class Reconciler {
           this.log.warn({ id: t.id, err: (e as Error).message }, 'deregister failed; terminating anyway');
         }
       }
-      try {
-        await this.o.provider.terminate(terminateIds.map((t) => t.id));
-        for (const t of terminateIds) {
+      const terminated = (batch: readonly { id: string }[]): void => {
+        for (const t of batch) {
           this.drainingSince.delete(t.id);
           this.registered.delete(t.id);
           committed -= priceById.get(t.id) ?? 0;
         }
+      };
+      try {
+        await this.o.provider.terminate(terminateIds.map((t) => t.id));
+        terminated(terminateIds);
       } catch (e) {
-        for (const t of terminateIds) fail(t.action, e);
+        // EC2 fails the whole call for one instance it may not terminate (termination protection,
+        // an IAM condition): that one must not keep the rest billed for good. Refused on its
+        // merits (not throttled, not unanswered), each is sent alone.
+        if (terminateIds.length > 1 && isMixscaleError(e) && e.details.retryable !== true && e.details.outcomeUnknown !== true) {
+          for (const t of terminateIds) {
+            try {
+              await this.o.provider.terminate([t.id]);
+              terminated([t]);
+            } catch (one) {
+              fail(t.action, one);
+            }
+          }
+        } else {
+          for (const t of terminateIds) fail(t.action, e);
+        }
       }
     }
     for (const a of sorted) {

@@ -55,4 +55,24 @@ describe('reconciler faults on the EC2 path', () => {
     assert.equal(w.count(CPU), 4);
     assert.ok(w.peak() <= 0.9 + 1e-9, `peak spend ${w.peak()}`);
   });
+
+  it('terminates the rest of a batch when TerminateInstances refuses one instance of it', async () => {
+    const w = world(2);
+    for (let k = 0; k < 5; k++) await w.step({ [CPU]: 4 });
+    assert.equal(w.membership.registered.size, 4);
+    const drained = (await w.step({ [CPU]: 1 })).actions.filter((a) => a.kind === 'drain').map((a) => a.id);
+    assert.equal(drained.length, 3);
+    const stuck = drained[0]!;
+    // Termination protection on one of them (or an IAM condition it does not meet): EC2 fails the whole call.
+    w.ec2.fault = (call, input) => {
+      if (call === 'TerminateInstances' && ('InstanceIds' in input ? (input.InstanceIds ?? []) : []).includes(stuck)) {
+        throw awsError('OperationNotPermitted', `The instance '${stuck}' may not be terminated. Modify its 'disableApiTermination' instance attribute and try again.`);
+      }
+    };
+    const r = await w.step({ [CPU]: 1 });
+    assert.deepEqual(r.failures.map((f) => f.action.kind === 'terminate' && f.action.id), [stuck], 'only the refused one fails');
+    assert.match(r.failures[0]!.message, /TerminateInstances: OperationNotPermitted/);
+    assert.deepEqual(w.ec2.terminated.flat().sort(), drained.filter((id) => id !== stuck).sort());
+    assert.equal(w.count(CPU), 2, 'the one it may not terminate is still billed, the others are gone');
+  });
 });
