@@ -1,5 +1,4 @@
 import {
-  DescribeInstancesCommand,
   paginateDescribeInstances,
   RunInstancesCommand,
   TerminateInstancesCommand,
@@ -143,8 +142,13 @@ export class Ec2Provider implements CloudProvider {
    * id EC2 does not know (yet) would fail the whole call; a filter leaves it out.
    */
   private async ownedOf(ids: readonly string[]): Promise<Ec2Instance[]> {
-    const r = await this.o.client.send(new DescribeInstancesCommand({ Filters: [{ Name: 'instance-id', Values: [...ids] }, { Name: `tag:${TAG_CLUSTER}`, Values: [this.o.cluster] }] }));
-    return (r.Reservations ?? []).flatMap((res) => (res.Instances ?? []).filter((i) => tag(i, TAG_CLUSTER) === this.o.cluster));
+    // Every page: an owned instance on a later page would be taken for someone else's.
+    const out: Ec2Instance[] = [];
+    const input = { Filters: [{ Name: 'instance-id', Values: [...ids] }, { Name: `tag:${TAG_CLUSTER}`, Values: [this.o.cluster] }] };
+    for await (const page of paginateDescribeInstances({ client: this.o.client }, input)) {
+      for (const res of page.Reservations ?? []) for (const i of res.Instances ?? []) if (tag(i, TAG_CLUSTER) === this.o.cluster) out.push(i);
+    }
+    return out;
   }
 
   /** Running instances not ready yet are pending (see `ready`); those ready once stay running. */

@@ -85,3 +85,17 @@ describe('Ec2Provider readiness', () => {
     assert.deepEqual((await make().list()).map((i) => i.state), ['running']);
     assert.equal(paths.length, asked, 'neither asked');
   });});
+
+describe('Ec2Provider paginated answers', () => {
+  it('reads every page of DescribeInstances when checking ownership before a terminate, and when describing launches', async () => {
+    const clock = new SimClock(0);
+    const ec2 = new FakeEc2(clock, 0);
+    const provider = new Ec2Provider({ client: ec2.client, cluster: 'prod', launchTemplateOf: () => 'lt-0', priceOf: () => 0.1 });
+    const ids = (await provider.launch({ type: 'r5n.large', pool: 'p', count: 5, clientToken: 'tok' })).map((i) => i.id);
+    ec2.pageSize = 2; // EC2 answers with a NextToken (it may, whether MaxResults was asked or not)
+    assert.equal((await provider.list()).length, 5);
+    assert.deepEqual((await provider.describe(ids)).map((i) => i.id).sort(), [...ids].sort());
+    await provider.terminate(ids);
+    assert.deepEqual(ec2.terminated, [ids]);
+  });
+});
