@@ -400,6 +400,13 @@ export class Reconciler {
   private readonly gone = new Set<string>();
   /** Registered or draining instances the last listing did not show (gone if the next does not either). */
   private readonly missedOnce = new Set<string>();
+  /**
+   * The billed instances the last listing showed (less those terminated here since). One the
+   * next listing misses is carried as it was for that look: a single miss is not proof that it is
+   * gone (DescribeInstances is eventually consistent), and planning without it would launch a
+   * replacement beside it, over the budget. Two misses in a row and it is gone.
+   */
+  private lastListed = new Map<string, Instance>();
   /** What settling unanswered launches met, reported with the next reconcile's result. */
   private settled: { failures: ActionFailure[]; capacityErrors: string[] } = { failures: [], capacityErrors: [] };
 
@@ -439,6 +446,15 @@ export class Reconciler {
       if (i.state === 'draining' && !this.drainingSince.has(i.id)) this.drainingSince.set(i.id, this.o.clock.now());
       out.push(this.drainingSince.has(i.id) && i.state !== 'draining' ? { ...i, state: 'draining' } : i);
     }
+    const listedNow = new Map<string, Instance>();
+    for (const i of listed) if (BILLED_STATES.has(i.state)) listedNow.set(i.id, i);
+    const shown = new Set(listed.map((i) => i.id));
+    for (const [id, prev] of this.lastListed) {
+      if (shown.has(id)) continue; // listed, billed or not: the provider's word
+      this.log.warn({ id, type: prev.type }, 'an instance the last listing showed is missing from this one; counted as it was until a second listing misses it too');
+      out.push(this.drainingSince.has(id) && prev.state !== 'draining' ? { ...prev, state: 'draining' } : { ...prev });
+    }
+    this.lastListed = listedNow;
     await this.endedAtOnce();
     const now = this.o.clock.now();
     for (const [id, u] of this.unlisted) {
@@ -706,6 +722,7 @@ export class Reconciler {
       }
       const terminated = (batch: readonly { id: string }[]): void => {
         for (const t of batch) {
+          this.lastListed.delete(t.id);
           this.drainingSince.delete(t.id);
           this.registered.delete(t.id);
           committed -= priceById.get(t.id) ?? 0;

@@ -76,3 +76,30 @@ describe('reconciler faults on the EC2 path', () => {
     assert.equal(w.count(CPU), 2, 'the one it may not terminate is still billed, the others are gone');
   });
 });
+
+describe('reconciler faults on the EC2 path: listings', () => {
+  it('does not replace an instance that one DescribeInstances answer misses (eventual consistency): no launch beside it over the budget', async () => {
+    const w = world(1.3);
+    for (let k = 0; k < 5; k++) await w.step({ [GPU]: 1, [CPU]: 5 });
+    assert.equal(w.membership.registered.size, 6);
+    const gpu = [...w.ec2.instances.values()].find((i) => i.type === GPU)!.id;
+    w.ec2.missNext.add(gpu); // the next listing leaves the GPU out, then all is as before
+    const missed = await w.step({ [GPU]: 1, [CPU]: 5 });
+    assert.deepEqual(missed.actions.filter((a) => a.kind === 'launch'), [], 'one miss is not proof the GPU is gone');
+    for (let k = 0; k < 3; k++) await w.step({ [GPU]: 1, [CPU]: 5 });
+    assert.equal(w.most[GPU], 1);
+    assert.ok(w.peak() <= 1.3 + 1e-9, `peak spend ${w.peak()}`);
+    assert.ok(w.membership.registered.has(gpu), 'still served');
+  });
+
+  it('replaces an instance two listings in a row miss (it died)', async () => {
+    const w = world(1.3);
+    for (let k = 0; k < 5; k++) await w.step({ [GPU]: 1, [CPU]: 5 });
+    const gpu = [...w.ec2.instances.values()].find((i) => i.type === GPU)!.id;
+    w.ec2.kill(gpu);
+    await w.step({ [GPU]: 1, [CPU]: 5 });
+    const second = await w.step({ [GPU]: 1, [CPU]: 5 });
+    assert.deepEqual(second.actions.filter((a) => a.kind === 'launch').map((a) => a.kind === 'launch' && `${a.count}×${a.type}`), [`1×${GPU}`]);
+    assert.ok(w.membership.log.includes(`deregister ${gpu}`));
+  });
+});

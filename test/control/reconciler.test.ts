@@ -333,10 +333,12 @@ describe('Reconciler', () => {
     assert.equal(cloud.instances.size, 1);
   });
 
-  it('replaces an instance that died', async () => {
+  it('replaces an instance that died, once two listings in a row miss it', async () => {
     const { cloud, serving } = setup();
     const r = await serving();
     cloud.kill([...cloud.instances.keys()][0]!);
+    const once = await r.reconcile({ cpu: 2 }, 1);
+    assert.deepEqual(once.actions.filter((a) => a.kind === 'launch'), [], 'one listing that misses it is not proof it is gone');
     const res = await r.reconcile({ cpu: 2 }, 1);
     assert.deepEqual(res.actions.filter((a) => a.kind === 'launch').map((a) => a.kind === 'launch' && a.count), [1]);
   });

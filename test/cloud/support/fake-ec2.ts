@@ -51,6 +51,8 @@ export class FakeEc2 {
   loseRunAnswers = 0;
   /** Called before each call is answered; may throw an error for it (a fault for one call, one id, one type). */
   fault: ((call: 'RunInstances' | 'DescribeInstances' | 'TerminateInstances', input: RunInstancesCommandInput | DescribeInstancesCommandInput | { InstanceIds?: string[] }) => void) | undefined;
+  /** Ids the next DescribeInstances answer leaves out (eventual consistency), once. */
+  missNext = new Set<string>();
   /** When > 0, DescribeInstances answers at most this many instances a page, with a NextToken for the rest (MaxResults or not). */
   pageSize = 0;
 
@@ -125,7 +127,9 @@ export class FakeEc2 {
     this.throttle();
     this.refresh();
     const now = this.clock.now();
-    let list = [...this.instances.values()].filter((i) => now - i.launchedAtMs >= this.describeLagMs);
+    const miss = new Set(this.missNext);
+    this.missNext.clear();
+    let list = [...this.instances.values()].filter((i) => now - i.launchedAtMs >= this.describeLagMs && !miss.has(i.id));
     if (input.InstanceIds !== undefined && input.InstanceIds.length > 0) {
       const missing = input.InstanceIds.filter((id) => !this.instances.has(id));
       if (missing.length > 0) throw awsError('InvalidInstanceID.NotFound', `The instance IDs '${missing.join(', ')}' do not exist`);
