@@ -465,7 +465,12 @@ export class Reconciler {
         out.push({ ...u.instance, state: 'pending' });
       }
     }
-    for (const u of this.unanswered.values()) for (const i of u.placeholders) out.push({ ...i });
+    // A lost launch the listing already shows (by its token) is counted once: its listed
+    // instances stand in for as many placeholders, which would else be counted beside them (and
+    // the listed ones, pending, terminated as a surplus). Sending it again still settles it.
+    const listedByToken = new Map<string, number>();
+    for (const i of out) if (i.clientToken !== undefined && this.unanswered.has(i.clientToken)) listedByToken.set(i.clientToken, (listedByToken.get(i.clientToken) ?? 0) + 1);
+    for (const [token, u] of this.unanswered) for (const i of u.placeholders.slice(listedByToken.get(token) ?? 0)) out.push({ ...i });
     // Forget what is gone (terminated, died): no state grows without bound. The router forgets
     // it too: a dead instance left there would keep its address, which the cloud may give to a
     // new instance (the router refuses a second backend at one address).

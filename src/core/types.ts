@@ -39,6 +39,8 @@ export interface Instance {
   /** host:port or URL the router reaches it at, once known. */
   address?: string;
   readonly usdPerHour: number;
+  /** The token of the launch that created it, where the provider says (EC2's ClientToken). */
+  readonly clientToken?: string;
 }
 
 /** A class of requests with its own SLO: e.g. `interactive` p99 ≤ 350 ms. */

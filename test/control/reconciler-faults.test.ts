@@ -102,4 +102,23 @@ describe('reconciler faults on the EC2 path: listings', () => {
     assert.deepEqual(second.actions.filter((a) => a.kind === 'launch').map((a) => a.kind === 'launch' && `${a.count}×${a.type}`), [`1×${GPU}`]);
     assert.ok(w.membership.log.includes(`deregister ${gpu}`));
   });
+
+  it('does not count a lost launch twice once the listing shows its instances while the resends get no answer: they are not terminated as surplus', async () => {
+    const w = world(1.5);
+    w.ec2.loseRunAnswers = 1; // CPU×3 launched at EC2, the answer lost (500)
+    await w.step({ [CPU]: 3 });
+    const launched = [...w.ec2.instances.values()].filter((i) => i.type === CPU).map((i) => i.id);
+    assert.equal(launched.length, 3);
+    let lost = 3; // the resends with its token get no answer either (a network error)
+    w.ec2.fault = (call) => {
+      if (call === 'RunInstances' && lost-- > 0) throw Object.assign(new Error('socket hang up'), { name: 'TimeoutError', $metadata: {} });
+    };
+    for (let k = 0; k < 8; k++) {
+      const r = await w.step({ [CPU]: 3 });
+      assert.deepEqual(r.actions.filter((a) => a.kind === 'terminate' || a.kind === 'launch'), [], `look ${k}: the listed three are the lost launch's, not a surplus beside it`);
+    }
+    assert.deepEqual(w.ec2.terminated, []);
+    assert.equal(w.count(CPU), 3);
+    assert.deepEqual([...w.membership.registered].sort(), [...launched].sort());
+  });
 });

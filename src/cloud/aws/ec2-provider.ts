@@ -106,6 +106,7 @@ export class Ec2Provider implements CloudProvider {
       launchedAtMs: i.LaunchTime?.getTime() ?? 0,
       ...(ip !== undefined ? { address: `http://${ip}:${this.o.backendPort ?? 8000}` } : {}),
       usdPerHour,
+      ...(i.ClientToken !== undefined && i.ClientToken !== '' ? { clientToken: i.ClientToken } : {}),
     };
   }
 
