@@ -42,6 +42,8 @@ export interface TickDecision {
   readonly reason: string;
   readonly policy: string;
   readonly plan?: Plan;
+  /** See ScalingDecision.target: the mix the fleet is moving to while `mix` is an interim step. */
+  readonly target?: Mix;
 }
 
 export interface TickRecord {
@@ -197,7 +199,7 @@ export class ControlLoop {
           return done('failed', { reconcile: first !== undefined ? mergeAttempts(first, held) : held, error: err });
         }
         this.lastTarget = d.mix;
-        decision = { mix: d.mix, reason: d.reason, policy: this.o.policy.name, ...(d.plan !== undefined ? { plan: d.plan } : {}) };
+        decision = { mix: d.mix, reason: d.reason, policy: this.o.policy.name, ...(d.plan !== undefined ? { plan: d.plan } : {}), ...(d.target !== undefined ? { target: d.target } : {}) };
         const attempted = await this.o.reconciler.reconcile(d.mix, budget, { dryRun, fleet: currentFleet });
         this.logDecision(seq, budget, observed, decision, attempted);
         reconcile = first !== undefined ? mergeAttempts(first, attempted) : attempted;

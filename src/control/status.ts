@@ -2,7 +2,7 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { z } from 'zod';
 import { MixscaleError, shapeProblem } from '../core/errors.ts';
-import type { Mix, Ms } from '../core/types.ts';
+import { formatMix, type Mix, type Ms } from '../core/types.ts';
 import type { TickRecord } from './loop.ts';
 
 /** One tick, as `mixscale controller status` shows it. */
@@ -13,7 +13,10 @@ export interface TickSummary {
   readonly budgetUsdPerHour: number;
   readonly spendUsdPerHour?: number;
   readonly plannedSpendUsdPerHour?: number;
+  /** The mix decided for this tick: an interim step while `movingTo` is set. */
   readonly mix?: Mix;
+  /** While instances drain (their money held), the mix the fleet is moving to. */
+  readonly movingTo?: Mix;
   readonly target?: Mix;
   readonly reason?: string;
   readonly predictedP99Ms?: Readonly<Record<string, number>>;
@@ -46,13 +49,18 @@ export function summarizeTick(r: TickRecord): TickSummary {
     status: r.status,
     budgetUsdPerHour: r.budgetUsdPerHour,
     ...(rec !== undefined ? { spendUsdPerHour: rec.spendUsdPerHour, plannedSpendUsdPerHour: rec.plannedSpendUsdPerHour, target: rec.target } : {}),
-    ...(r.decision !== undefined ? { mix: r.decision.mix, reason: r.decision.reason } : {}),
+    ...(r.decision !== undefined ? { mix: r.decision.mix, ...(movingTo(r.decision) !== undefined ? { movingTo: r.decision.target } : {}), reason: r.decision.reason } : {}),
     ...(Object.keys(predicted).length > 0 ? { predictedP99Ms: predicted } : {}),
     actions: (rec?.actions ?? []).map((a) => `${a.kind} ${a.kind === 'launch' ? `${a.count}×${a.type}` : `${a.id} (${a.type})`}: ${a.reason}`),
     failures: (rec?.failures ?? []).map((f) => `${f.action.kind}: ${f.code}: ${f.message}`),
     ...(r.error !== undefined ? { error: `${r.error.code}: ${r.error.message}` } : {}),
     dryRun: rec?.dryRun ?? false,
   };
+}
+
+/** The mix a decision moves the fleet to, when its mix is an interim step toward another. */
+export function movingTo(d: { readonly mix: Mix; readonly target?: Mix }): Mix | undefined {
+  return d.target !== undefined && formatMix(d.target) !== formatMix(d.mix) ? d.target : undefined;
 }
 
 /** Written to a temp file and renamed, so a reader never sees half of it. */

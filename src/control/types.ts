@@ -61,9 +61,15 @@ export interface ScalingState {
 }
 
 export interface ScalingDecision {
+  /** The mix to run now. */
   readonly mix: Mix;
   readonly reason: string;
   readonly plan?: Plan;
+  /**
+   * The mix the fleet is moving to, when `mix` is an interim step: what fits the budget beside
+   * instances still draining (their money is free only once they are terminated).
+   */
+  readonly target?: Mix;
 }
 
 export interface ScalingPolicy {

@@ -90,6 +90,12 @@ describe('ControlLoop', () => {
     assert.equal(membership.registered.size, 3);
   });
 
+  it('records the mix a policy says the fleet is moving to beside the interim mix it runs now', async () => {
+    const policy: ScalingPolicy = { name: 'interim-test', decide: () => ({ mix: { cpu: 1 }, reason: 'interim', target: { cpu: 3 } }) };
+    const r = await setup({ policy }).step();
+    assert.deepEqual([r.decision?.mix, r.decision?.target], [{ cpu: 1 }, { cpu: 3 }]);
+  });
+
   it('holds the fleet while the metrics source is unreachable, never scaling to zero', async () => {
     const { cloud, metrics, step } = setup();
     for (let k = 0; k < 4; k++) await step();

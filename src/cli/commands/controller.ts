@@ -7,7 +7,7 @@ import { MixscaleError } from '../../core/errors.ts';
 import type { Logger } from '../../core/log.ts';
 import { sizePmf } from '../../core/sizes.ts';
 import { Rng } from '../../core/rng.ts';
-import { BILLED_STATES, formatMix, type Instance } from '../../core/types.ts';
+import { BILLED_STATES, formatMix, type Instance, type Mix } from '../../core/types.ts';
 import { BudgetSchedule } from '../../control/budget-schedule.ts';
 import { classesFromConfig } from '../../control/candidates.ts';
 import { controllerSettings, createController, createProvider, lockPath, statusPath } from '../../control/controller.ts';
@@ -15,7 +15,7 @@ import type { TickRecord } from '../../control/loop.ts';
 import { controllerRunning, lockCluster, lockHolder } from '../../control/cluster-lock.ts';
 import { instancePrice } from '../../control/reconciler.ts';
 import { scheduleTicks } from '../../control/scheduler.ts';
-import { readStatus, summarizeTick, type ControllerStatus, type TickSummary } from '../../control/status.ts';
+import { movingTo, readStatus, summarizeTick, type ControllerStatus, type TickSummary } from '../../control/status.ts';
 import { adminToken } from '../../routing/admin.ts';
 import type { FleetMembership, MetricsSource } from '../../control/types.ts';
 import { RouterAdminClient } from '../../routing/admin-client.ts';
@@ -79,11 +79,21 @@ async function metricsFor(loaded: LoadedConfig, s: ControllerSettings, endpointU
   });
 }
 
-function tickLine(r: TickRecord): string {
+/**
+ * A decided mix: the one the fleet is moving to and, while draining instances hold money, the
+ * interim step the tick runs beside them.
+ */
+function mixText(mix: Mix, target: Mix | undefined, draining?: number): string {
+  if (target === undefined) return formatMix(mix);
+  const who = draining === undefined || draining === 0 ? 'instances drain' : `${draining} drain${draining === 1 ? 's' : ''}`;
+  return `${formatMix(target)} (now ${formatMix(mix)} while ${who})`;
+}
+
+export function tickLine(r: TickRecord): string {
   const rec = r.reconcile;
   const parts = [`tick ${r.seq} ${r.status}`, `budget ${usd(r.budgetUsdPerHour)}/h`];
   if (rec !== undefined) parts.push(`spend ${usd(rec.spendUsdPerHour)}/h → ${usd(rec.plannedSpendUsdPerHour)}/h`);
-  if (r.decision !== undefined) parts.push(`mix ${formatMix(r.decision.mix)}`);
+  if (r.decision !== undefined) parts.push(`mix ${mixText(r.decision.mix, movingTo(r.decision), rec?.fleet.filter((i) => i.state === 'draining').length)}`);
   if (rec !== undefined && rec.waiting > 0) parts.push(`${rec.waiting} not serving yet`);
   if (rec !== undefined && rec.actions.length > 0) {
     const acts = rec.actions.map((a) => (a.kind === 'launch' ? `launch ${a.count}×${a.type}` : `${a.kind} ${a.id}`));
@@ -236,7 +246,7 @@ async function showStatus(cmd: Command, opts: { endpointUrl?: string }): Promise
   else {
     lines.push('', `last decisions (updated ${new Date(status.updatedAtMs).toISOString()}, controller pid ${status.pid}):`);
     for (const t of ticks.slice(-5)) {
-      lines.push(`  ${new Date(t.atMs).toISOString()}  #${t.seq} ${t.status}  ${t.mix !== undefined ? formatMix(t.mix) : ''}${t.reason !== undefined ? `  (${t.reason})` : ''}${t.error !== undefined ? `  ${t.error}` : ''}`);
+      lines.push(`  ${new Date(t.atMs).toISOString()}  #${t.seq} ${t.status}  ${t.mix !== undefined ? mixText(t.mix, t.movingTo) : ''}${t.reason !== undefined ? `  (${t.reason})` : ''}${t.error !== undefined ? `  ${t.error}` : ''}`);
       for (const a of t.actions) lines.push(`      ${a}`);
     }
   }

@@ -5,7 +5,11 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { tickLine } from '../../../src/cli/commands/controller.ts';
+import type { TickRecord } from '../../../src/control/loop.ts';
+import { summarizeTick } from '../../../src/control/status.ts';
 import { LatencyHistogram } from '../../../src/core/histogram.ts';
+import type { Instance } from '../../../src/core/types.ts';
 import { REPO_ROOT } from '../../support/cli.ts';
 
 const BIN = join(REPO_ROOT, 'bin', 'mixscale.js');
@@ -356,5 +360,34 @@ describe('mixscale controller', function () {
     const short = await cli(['--config', config, '--log-level', 'silent', 'controller', '--once'], { MIXSCALE_ADMIN_TOKEN: 'short' });
     assert.equal(short.code, 2, short.stderr);
     assert.match(short.stderr, /MIXSCALE_ADMIN_TOKEN: must be at least 16 characters/);
+  });
+});
+
+describe('controller tick line', () => {
+  const node = (id: string, type: string, state: Instance['state']): Instance => ({ id, type, pool: type, state, launchedAtMs: 0, usdPerHour: 0.2 });
+  const tick = (mix: Record<string, number>, target: Record<string, number> | undefined, fleet: Instance[]): TickRecord => ({
+    seq: 9,
+    atMs: 0,
+    durationMs: 1,
+    status: 'ok',
+    budgetUsdPerHour: 1.5,
+    decision: { mix, reason: 'r', policy: 'fast-frugal', ...(target !== undefined ? { target } : {}) },
+    reconcile: { atMs: 0, dryRun: false, target: mix, actions: [], failures: [], capacityErrors: [], spendUsdPerHour: 1, plannedSpendUsdPerHour: 1, waiting: 0, budgetUsdPerHour: 1.5, fleet },
+    unavailable: [],
+  });
+
+  it('shows the mix the fleet is moving to, and the interim step while instances drain, in the line and in --json', () => {
+    const fleet = [node('a', 'r5n.large', 'running'), node('x', 'g4dn.xlarge', 'draining')];
+    const r = tick({ 'r5n.large': 3 }, { 'r5n.large': 6 }, fleet);
+    assert.match(tickLine(r), /  mix 6×r5n\.large \(now 3×r5n\.large while 1 drains\)(  |$)/);
+    const json = summarizeTick(r);
+    assert.deepEqual([json.mix, json.movingTo], [{ 'r5n.large': 3 }, { 'r5n.large': 6 }]);
+  });
+
+  it('shows the decided mix alone when it is the target', () => {
+    const r = tick({ 'r5n.large': 6 }, { 'r5n.large': 6 }, [node('x', 'g4dn.xlarge', 'draining')]);
+    assert.match(tickLine(r), /  mix 6×r5n\.large$/);
+    assert.equal(summarizeTick(r).movingTo, undefined);
+    assert.match(tickLine(tick({ 'r5n.large': 6 }, undefined, [])), /  mix 6×r5n\.large$/);
   });
 });

@@ -29,6 +29,16 @@ describe('fast-frugal scaling policy', () => {
     assert.match(d.reason, /rm2 p99/);
   });
 
+  it('while instances drain, decides the interim mix that fits beside them and names the mix the fleet is moving to', () => {
+    const goal = createScalingPolicy('fast-frugal').decide(kairosState(60)).mix;
+    const draining = fleetOf({ 'g4dn.xlarge': 2 }).map((i) => ({ ...i, id: `d-${i.id}`, state: 'draining' as const }));
+    const d = createScalingPolicy('fast-frugal').decide(kairosState(60, 0, draining));
+    assert.ok(mixCost(d.mix, price) <= 2.5 - 2 * price('g4dn.xlarge') + 1e-9, JSON.stringify(d.mix));
+    assert.notDeepEqual(d.mix, goal);
+    assert.deepEqual(d.target, goal);
+    assert.equal(createScalingPolicy('fast-frugal').decide(kairosState(60)).target, undefined, 'nothing drains: no interim step');
+  });
+
   it('swings toward fast nodes at low load and toward frugal nodes at peak', () => {
     const low = createScalingPolicy('fast-frugal').decide(kairosState(10)).mix;
     const peak = createScalingPolicy('fast-frugal').decide(kairosState(100)).mix;
