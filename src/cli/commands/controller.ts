@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import type { LoadedConfig } from '../../config/load.ts';
 import type { ControllerSettings } from '../../config/sections/controller.ts';
 import { RealClock } from '../../core/clock.ts';
-import { MixscaleError } from '../../core/errors.ts';
+import { isMixscaleError, MixscaleError } from '../../core/errors.ts';
 import type { Logger } from '../../core/log.ts';
 import { sizePmf } from '../../core/sizes.ts';
 import { Rng } from '../../core/rng.ts';
@@ -211,18 +211,21 @@ async function showStatus(cmd: Command, opts: { endpointUrl?: string }): Promise
   const status = readStatus(statusPath(loaded, s));
   const budget = new BudgetSchedule(loaded.config.budget.usdPerHour, loaded.config.budget.schedule).at(clock.now());
   let fleet: Instance[] | undefined;
-  let fleetError: string | undefined;
-  // A config the provider refuses is a mistake to name (exit 2); a cloud that cannot be asked is reported in the status.
+  let listError: unknown;
+  // A config the provider refuses is a mistake to name (exit 2); a cloud that cannot be asked is
+  // reported in the status, which is printed, and then fails the command as `down` would.
   const provider = await createProvider(loaded, s, { clock, logger, readOnly: true, ...(opts.endpointUrl !== undefined ? { endpointUrl: opts.endpointUrl } : {}) });
   try {
     fleet = await provider.list();
   } catch (e) {
-    fleetError = (e as Error).message;
+    listError = e;
   }
+  const fleetError = listError === undefined ? undefined : listError instanceof Error ? listError.message : String(listError);
+  const running = status !== undefined ? controllerRunning(status.pid) : undefined;
   const priceOf = (t: string) => loaded.catalog.price(t);
   const spend = fleet?.reduce((a, i) => a + (BILLED_STATES.has(i.state) ? instancePrice(i, priceOf) : 0), 0);
   const ticks: readonly TickSummary[] = status?.ticks ?? [];
-  const json = { cluster: s.cluster, provider: s.provider, budgetUsdPerHour: budget, spendUsdPerHour: spend ?? null, fleet: fleet ?? null, fleetError: fleetError ?? null, lastTicks: ticks.slice(-10), statusUpdatedAtMs: status?.updatedAtMs ?? null };
+  const json = { cluster: s.cluster, provider: s.provider, budgetUsdPerHour: budget, spendUsdPerHour: spend ?? null, fleet: fleet ?? null, fleetError: fleetError ?? null, lastTicks: ticks.slice(-10), statusUpdatedAtMs: status?.updatedAtMs ?? null, controllerRunning: running ?? null };
 
   const lines: string[] = [`cluster ${s.cluster} on ${s.provider}`];
   if (fleet === undefined) lines.push(`fleet: cannot list (${fleetError ?? 'unknown error'})`);
@@ -244,13 +247,17 @@ async function showStatus(cmd: Command, opts: { endpointUrl?: string }): Promise
   }
   if (status === undefined) lines.push('', 'no decisions recorded yet (is the controller running with this config?)');
   else {
-    lines.push('', `last decisions (updated ${new Date(status.updatedAtMs).toISOString()}, controller pid ${status.pid}):`);
-    for (const t of ticks.slice(-5)) {
+    lines.push('', `last decisions (updated ${new Date(status.updatedAtMs).toISOString()}, controller pid ${status.pid} ${running === true ? '(running)' : '(not running)'}):`);
+    const shown = ticks.slice(-5);
+    shown.forEach((t, k) => {
+      // Each controller run (each --once too) numbers its decisions from #1.
+      if (k > 0 && t.seq <= shown[k - 1]!.seq) lines.push('  -- a new controller run starts here --');
       lines.push(`  ${new Date(t.atMs).toISOString()}  #${t.seq} ${t.status}  ${t.mix !== undefined ? mixText(t.mix, t.movingTo) : ''}${t.reason !== undefined ? `  (${t.reason})` : ''}${t.error !== undefined ? `  ${t.error}` : ''}`);
       for (const a of t.actions) lines.push(`      ${a}`);
-    }
+    });
   }
   writeOutput(cmd, lines.join('\n'), json);
+  if (listError !== undefined) throw new MixscaleError(isMixscaleError(listError) ? listError.code : 'MIXSCALE_CLOUD_API', `controller status: cannot list the fleet: ${fleetError}`);
 }
 
 /**

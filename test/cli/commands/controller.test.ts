@@ -285,7 +285,51 @@ describe('mixscale controller', function () {
     assert.equal(r.stderr, `mixscale: controller status ${file}: ticks: expected array, received number; move it away (the controller writes a new one)\n`);
   });
 
-  it('status names a config the AWS provider refuses (exit 2), not as a fleet it cannot list (exit 0)', async () => {
+  it('status says whether the recorded controller runs, and marks where a new controller run starts', async () => {
+    const config = writeConfig(dir, router.url);
+    mkdirSync(join(dir, '.mixscale'), { recursive: true });
+    const tick = (seq: number, atMs: number) => ({ seq, atMs, status: 'ok', budgetUsdPerHour: 1, mix: { 'r5n.large': 3 }, actions: [], failures: [], dryRun: false });
+    const write = (pid: number) =>
+      writeFileSync(join(dir, '.mixscale', 'controller-clitest.json'), JSON.stringify({ cluster: 'clitest', provider: 'local', pid, updatedAtMs: 0, ticks: [tick(7, 0), tick(8, 1), tick(1, 2), tick(2, 3)] }));
+    write(2 ** 31 - 2);
+    const gone = await cli(['--config', config, '--log-level', 'silent', 'controller', 'status']);
+    assert.equal(gone.code, 0, gone.stderr);
+    assert.match(gone.stdout, /controller pid 2147483646 \(not running\)/);
+    assert.match(gone.stdout, /#8 ok .*\n  -- a new controller run starts here --\n.*#1 ok /);
+    assert.equal(gone.stdout.match(/new controller run/g)?.length, 1);
+    // A live process whose command line reads "controller", as a controller's does.
+    const live = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)', 'controller']);
+    try {
+      write(live.pid!);
+      const up = await cli(['--config', config, '--log-level', 'silent', 'controller', 'status', '--json']);
+      assert.equal((JSON.parse(up.stdout) as { controllerRunning: boolean }).controllerRunning, true);
+      const text = await cli(['--config', config, '--log-level', 'silent', 'controller', 'status']);
+      assert.match(text.stdout, new RegExp(`controller pid ${live.pid} \\(running\\)`));
+    } finally {
+      live.kill();
+    }
+  });
+
+  it('status exits 1 when the fleet cannot be listed, still printing what it could', async () => {
+    const config = writeConfig(dir, router.url);
+    // The local provider's state file cannot be read: listing throws.
+    const state = join(dir, '.mixscale', 'local-clitest.json');
+    mkdirSync(state, { recursive: true });
+    try {
+      const r = await cli(['--config', config, '--log-level', 'silent', 'controller', 'status']);
+      assert.equal(r.code, 1, r.stdout + r.stderr);
+      assert.match(r.stdout, /^cluster clitest on local\nfleet: cannot list \(cannot read local state .*\)/);
+      assert.match(r.stdout, /no decisions recorded yet/);
+      assert.match(r.stderr, /^mixscale: controller status: cannot list the fleet: cannot read local state [^\n]*\n$/);
+      const j = await cli(['--config', config, '--log-level', 'silent', 'controller', 'status', '--json']);
+      assert.equal(j.code, 1);
+      assert.match((JSON.parse(j.stdout) as { fleetError: string }).fleetError, /cannot read local state/);
+    } finally {
+      rmSync(state, { recursive: true });
+    }
+  });
+
+  it('status names a config the AWS provider refuses (exit 2), not as a fleet it cannot list (exit 1)', async () => {
     const aws = readFileSync(join(REPO_ROOT, 'infra', 'examples', 'aws.yaml'), 'utf8').replace(/\n\s*launchTemplate: [^\n]*/, '');
     const config = join(dir, 'aws.yaml');
     writeFileSync(config, aws);
