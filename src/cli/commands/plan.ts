@@ -237,8 +237,10 @@ Examples:
         `Highest load this budget holds within SLO: ${max.rps.toFixed(1)} rps${max.plan !== null ? ` (with ${formatMix(max.plan.mix)})` : ''}`,
       ];
       if (p.runnersUp.length > 0) {
-        const first = classes[0]!;
-        lines.push('', 'Runners-up:', renderTable(['mix', '$/h', `p99 ${first.name}`, 'within SLO'], p.runnersUp.map((r) => [formatMix(r.mix), r.usdPerHour.toFixed(2), ms(r.predicted[first.name]!.p99Ms), pct(r.predicted[first.name]!.attainment)])));
+        // A p99 and a within-SLO column per class (one class: `within SLO` needs no name).
+        const heads = classes.flatMap((c) => [`p99 ${c.name}`, classes.length > 1 ? `within SLO ${c.name}` : 'within SLO']);
+        const cells = (r: (typeof p.runnersUp)[number]) => classes.flatMap((c) => [ms(r.predicted[c.name]!.p99Ms), pct(r.predicted[c.name]!.attainment)]);
+        lines.push('', 'Runners-up:', renderTable(['mix', '$/h', ...heads], p.runnersUp.map((r) => [formatMix(r.mix), r.usdPerHour.toFixed(2), ...cells(r)])));
       }
       if (checked !== undefined) {
         lines.push(

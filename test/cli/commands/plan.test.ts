@@ -210,6 +210,15 @@ describe('mixscale plan', () => {
     assert.match(r.stdout, /\nrec\s+350ms\s+\d+ms\s+\d+ms/);
   });
 
+  it('shows a p99 and a within-SLO column per class for the runners-up, each named by its class', () => {
+    const r = runCli(['plan', '--config', 'examples/mixed.yaml', '--rps', '20']);
+    assert.equal(r.code, 0, r.stderr);
+    const table = r.stdout.split('Runners-up:\n')[1] ?? '';
+    assert.match(table, /^mix +\$\/h  p99 rec  within SLO rec  p99 digits  within SLO digits\n/);
+    const row = table.split('\n')[2] ?? '';
+    assert.match(row, /\d+ms +\d+\.\d\d% +(\d+ms|∞) +\d+\.\d\d%$/);
+  });
+
   it('says a class no pool of the mix serves gets none of the traffic, rather than leaving its split blank', () => {
     const r = runCli(['plan', '--config', 'examples/mixed.yaml', '--rps', '20']);
     assert.equal(r.code, 0, r.stderr);
