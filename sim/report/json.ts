@@ -1,6 +1,7 @@
 import { isAbsolute, relative } from 'node:path';
 import type { LoadedConfig } from '../../src/config/load.ts';
 import { candidatesFromConfig, classesFromConfig } from '../../src/control/candidates.ts';
+import { roundForJson } from '../../src/core/units.ts';
 import type { SimReport, SimRun } from '../result.ts';
 
 /** Wraps runs with the scenario they ran on: the `--json` document. */
@@ -31,7 +32,7 @@ export function reportJson(report: SimReport, opts: { timing?: boolean } = {}): 
     report,
     (key, value: unknown) => {
       if (!timing && (key === 'wallClockMs' || key === 'simulatedRequestsPerSecond')) return 0;
-      if (typeof value === 'number' && Number.isFinite(value) && !Number.isInteger(value)) return Number(value.toPrecision(6));
+      if (typeof value === 'number') return roundForJson(value);
       return value;
     },
     2,

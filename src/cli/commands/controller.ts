@@ -8,6 +8,7 @@ import type { Logger } from '../../core/log.ts';
 import { sizePmf } from '../../core/sizes.ts';
 import { Rng } from '../../core/rng.ts';
 import { BILLED_STATES, formatMix, type Instance, type Mix } from '../../core/types.ts';
+import { roundedFloats } from '../../core/units.ts';
 import { BudgetSchedule } from '../../control/budget-schedule.ts';
 import { classesFromConfig } from '../../control/candidates.ts';
 import { controllerSettings, createController, createProvider, lockPath, statusPath } from '../../control/controller.ts';
@@ -109,8 +110,8 @@ function writeOutput(cmd: Command, text: string, json: unknown): void {
     return;
   }
   const target = jsonFile(cmd);
-  if (target !== undefined) writeOutputFile('--json', target, `${JSON.stringify(json, null, 2)}\n`);
-  else process.stdout.write(`${JSON.stringify(json)}\n`);
+  if (target !== undefined) writeOutputFile('--json', target, `${JSON.stringify(json, roundedFloats, 2)}\n`);
+  else process.stdout.write(`${JSON.stringify(json, roundedFloats)}\n`);
 }
 
 function serveMetrics(render: () => Promise<string>, contentType: string, host: string, port: number, logger: Logger): Promise<Server> {
@@ -160,7 +161,7 @@ async function runLoop(cmd: Command, opts: ControllerOptions, loaded: LoadedConf
     ...(opts.endpointUrl !== undefined ? { endpointUrl: opts.endpointUrl } : {}),
   });
   const report = (r: TickRecord) => {
-    if (jsonRequested(cmd) && jsonFile(cmd) === undefined) process.stdout.write(`${JSON.stringify(summarizeTick(r))}\n`);
+    if (jsonRequested(cmd) && jsonFile(cmd) === undefined) process.stdout.write(`${JSON.stringify(summarizeTick(r), roundedFloats)}\n`);
     else if (!jsonRequested(cmd)) process.stdout.write(`${tickLine(r)}\n`);
   };
 

@@ -8,6 +8,7 @@ import { Rng } from '../../core/rng.ts';
 import { sizePmf, type SizeSpec } from '../../core/sizes.ts';
 import { sizeSpec as sizeSpecSchema } from '../../config/fields.ts';
 import { formatMix, type Mix, type PredictedLatency } from '../../core/types.ts';
+import { roundedFloats } from '../../core/units.ts';
 import { checkJsonFile, decimal, jsonRequested, positiveNumber, requireConfig, writeJsonOutput } from '../context.ts';
 import { renderTable } from '../table.ts';
 import type { MixCheck } from '../../../sim/check.ts';
@@ -84,9 +85,9 @@ export function parseSweep(text: string): number[] {
   return Array.from({ length: n }, (_, i) => +(lo + i * step).toFixed(6));
 }
 
-/** JSON without Infinity/NaN (they become null). */
+/** JSON without Infinity/NaN (they become null), floats rounded (roundedFloats). */
 function toJson(x: unknown): string {
-  return JSON.stringify(x, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2) + '\n';
+  return JSON.stringify(x, (k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : roundedFloats(k, v)), 2) + '\n';
 }
 
 const ms = (x: number): string => (Number.isFinite(x) ? `${x.toFixed(0)}ms` : '∞');

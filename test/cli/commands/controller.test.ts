@@ -29,14 +29,14 @@ function cli(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<{ co
 }
 
 /** The router at the network edge: a snapshot of 30 rps, and an admin API that records calls. */
-function fakeRouter(): Promise<{ server: Server; url: string; calls: string[] }> {
+function fakeRouter(rps = 30): Promise<{ server: Server; url: string; calls: string[] }> {
   const calls: string[] = [];
   const latency = new LatencyHistogram();
   latency.recordMany(120, 100);
   const snapshot = {
     atMs: Date.now(),
     windowMs: 30_000,
-    classes: [{ name: 'rm2', model: 'rm2', arrivals: 900, rps: 30, completed: 900, rejected: 0, sizes: [[200, 900]], latency: latency.encode() }],
+    classes: [{ name: 'rm2', model: 'rm2', arrivals: 30 * rps, rps, completed: 30 * rps, rejected: 0, sizes: rps > 0 ? [[200, 30 * rps]] : [], latency: latency.encode() }],
     pools: [],
   };
   const server = createServer((req, res) => {
@@ -105,6 +105,22 @@ describe('mixscale controller', function () {
     assert.ok(router.calls.includes('GET /v1/snapshot'));
     assert.ok(!existsSync(join(dir, '.mixscale', 'local-clitest.json')), 'no process was started');
     assert.ok(!existsSync(join(dir, '.mixscale', 'controller-clitest.json')), 'a dry run leaves no status');
+  });
+
+  it('--dry-run --once --json rounds its floats: a p99 predicted at no load reads 0, not float noise', async () => {
+    const idle = await fakeRouter(0);
+    try {
+      const config = writeConfig(dir, idle.url);
+      writeFileSync(config, readFileSync(config, 'utf8').replace(/^scaling: .*$/m, 'scaling: { policy: fast-frugal }'));
+      const r = await cli(['--config', config, '--log-level', 'silent', 'controller', '--dry-run', '--once', '--json']);
+      assert.equal(r.code, 0, r.stderr);
+      const tick = JSON.parse(r.stdout) as { predictedP99Ms: Record<string, number>; plannedSpendUsdPerHour: number };
+      const p99 = tick.predictedP99Ms.rm2;
+      assert.ok(p99 === 0 || (p99 !== undefined && p99 >= 1e-6), r.stdout);
+      for (const f of r.stdout.match(/-?\d+\.\d+(e[+-]?\d+)?/g) ?? []) assert.match(f, /^-?\d+\.\d{1,6}$/, r.stdout);
+    } finally {
+      await new Promise((done) => idle.server.close(done));
+    }
   });
 
   it('--once launches, status shows the fleet, spend against budget and the decision, and down tears it down', async () => {

@@ -50,6 +50,14 @@ describe('mixscale plan', () => {
     assert.ok(big.maxRpsWithinSlo > 1.3 * small.maxRpsWithinSlo, `${small.maxRpsWithinSlo} → ${big.maxRpsWithinSlo}`);
   });
 
+  it('rounds the floats of its JSON: $/h, ms and fractions to at most 6 significant digits and 6 decimals', () => {
+    const r = runCli(['plan', '--config', CONFIG, '--rps', '80', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const floats = r.stdout.match(/-?\d+\.\d+(e[+-]?\d+)?/g) ?? [];
+    assert.ok(floats.length > 10, r.stdout);
+    for (const f of floats) assert.ok(/^-?\d+\.\d{1,6}$/.test(f) && f.replace(/^-?0\.0*|\./g, '').length <= 6, `${f} in ${r.stdout}`);
+  });
+
   it("reports the shared queue's figure behind a late-binding router, and not for one that binds at arrival", () => {
     type Out = { maxRpsWithinSlo: number; plan: { mix: Record<string, number>; meetsSlo: boolean; sharedQueue?: Record<string, number> } };
     const late = runCli(['plan', '--config', CONFIG, '--rps', '130']);
