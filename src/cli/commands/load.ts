@@ -64,7 +64,8 @@ export function registerLoad(program: Command): void {
     .addOption(new Option('--payload <kind>', 'what a request carries: size (a tensor of SIZE rows) or digits (real test digits, for the edge node)').choices([...PAYLOAD_KINDS]).default('size'))
     .option('--param <key=value>', 'extra OIP parameter on every request (repeatable), e.g. latency_ms=20', (v: string, acc: Array<[string, number | string | boolean]>) => [...acc, parseParam(v)], [])
     .option('--connections <n>', 'most open connections to the target', positiveIntegerOption('--connections'), 256)
-    .option('--timeout <duration>', 'per-request timeout', positiveDurationOption('--timeout'), 30_000)
+    // The default is shown as the duration one would type, not as the ms it parses to.
+    .addOption(new Option('--timeout <duration>', 'per-request timeout').argParser(positiveDurationOption('--timeout')).default(30_000, '30s'))
     .option('--seed <n>', 'seed for Poisson expansion, sizes and classes', nonNegativeIntegerOption('--seed'), 1)
     .option('--skip-bad-rows', 'skip and count malformed trace rows instead of failing')
     .option('--no-progress', 'no progress bar on stderr')

@@ -3,9 +3,28 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { Command } from 'commander';
+import { registerLoad } from '../../../src/cli/commands/load.ts';
 import { runCli } from '../../support/cli.ts';
 
 describe('mixscale load', () => {
+  it('--help shows the --timeout default as a duration, as it is typed (30s), and the default is still 30 s', () => {
+    const r = runCli(['load', '--help']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /--timeout <duration> +per-request timeout \(default: 30s\)\n/);
+    const program = new Command();
+    registerLoad(program);
+    const timeout = program.commands.find((c) => c.name() === 'load')?.options.find((o) => o.long === '--timeout');
+    assert.equal(timeout?.defaultValue, 30_000);
+  });
+
+  it('no command --help shows a duration flag\'s default in ms', () => {
+    for (const args of [['load'], ['sim'], ['plan'], ['router'], ['controller'], ['controller', 'status'], ['controller', 'down'], ['node', 'edge'], ['node', 'emulated'], ['catalog']]) {
+      const help = runCli([...args, '--help']).stdout;
+      for (const option of help.split(/\n(?=  -)/).filter((o) => /^ +-.*<duration>/.test(o))) assert.doesNotMatch(option, /default: \d+\)/, `${args.join(' ')}: ${option}`);
+    }
+  });
+
   it('loads and validates --config even when --target says where to send, before sending anything', () => {
     const dir = mkdtempSync(join(tmpdir(), 'mixscale-load-cli-'));
     try {
