@@ -183,10 +183,13 @@ export class BackendSet {
       }
       const s = existing.state;
       const differs: string[] = [];
+      // A value the request left out resolves to a default: say so, rather than that it was asked.
+      const asked = (given: unknown, value: unknown) => `(${given !== undefined ? 'asked' : 'default'}: ${value})`;
       if (s.type !== input.type) differs.push(`type "${s.type}" (asked: "${input.type}")`);
-      if (s.pool !== pool) differs.push(`pool "${s.pool}" (asked: "${pool}")`);
-      if (s.slots !== slots) differs.push(`slots ${s.slots} (asked: ${slots})`);
-      if (s.maxOutstanding !== maxOutstanding) differs.push(`maxOutstanding ${s.maxOutstanding} (asked: ${maxOutstanding})`);
+      if (s.pool !== pool) differs.push(`pool "${s.pool}" ${asked(input.pool, `"${pool}"`)}`);
+      if (s.slots !== slots) differs.push(`slots ${s.slots} ${asked(input.slots, slots)}`);
+      // With late binding maxOutstanding is the slots, named above: nothing of its own to name.
+      if (s.maxOutstanding !== maxOutstanding && this.defaults.lateBinding !== true) differs.push(`maxOutstanding ${s.maxOutstanding} ${asked(input.maxOutstanding, maxOutstanding)}`);
       if (differs.length > 0) {
         throw new MixscaleError('MIXSCALE_REQUEST_INVALID', `id: backend "${id}" already exists with ${differs.join(', ')}; remove it first to change it`, { field: 'id', status: 409 });
       }

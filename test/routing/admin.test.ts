@@ -192,6 +192,23 @@ describe('router admin API', () => {
     assert.deepEqual([slots.body.backend.slots, slots.body.backend.maxOutstanding], [3, 3]);
   });
 
+  it('re-adding with other slots under late binding names the slots only, not the maxOutstanding the caller never sent', async () => {
+    await router.close();
+    router = new RouterServer(testConfig({}, { lateBinding: true }), { healthChecks: false });
+    url = await router.listen(0, '127.0.0.1');
+    await request(url).post('/v1/backends').set('authorization', AUTH).send({ id: 'i-1', url: a.url, type: 'g4dn.xlarge' });
+    const res = await request(url).post('/v1/backends').set('authorization', AUTH).send({ id: 'i-1', url: a.url, type: 'g4dn.xlarge', slots: 4 });
+    assert.equal(res.status, 409);
+    assert.equal(res.body.error, 'id: backend "i-1" already exists with slots 1 (asked: 4); remove it first to change it');
+  });
+
+  it('re-adding names a differing value the caller left out as the default it resolved to, not as asked', async () => {
+    await request(url).post('/v1/backends').set('authorization', AUTH).send({ id: 'i-1', url: a.url, type: 'g4dn.xlarge', slots: 2, maxOutstanding: 8 });
+    const res = await request(url).post('/v1/backends').set('authorization', AUTH).send({ id: 'i-1', url: a.url, type: 'g4dn.xlarge' });
+    assert.equal(res.status, 409);
+    assert.equal(res.body.error, 'id: backend "i-1" already exists with slots 2 (default: 1), maxOutstanding 8 (default: 64); remove it first to change it');
+  });
+
   it('answers 400 naming the field for a bad backend', async () => {
     const cases: Array<[Record<string, unknown>, RegExp]> = [
       [{ type: 'g4dn.xlarge' }, /^url:/],
