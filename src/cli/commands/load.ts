@@ -8,8 +8,10 @@ import { RealClock } from '../../core/clock.ts';
 import { MixscaleError } from '../../core/errors.ts';
 import type { SizeSpec } from '../../core/sizes.ts';
 import { formatMix } from '../../core/types.ts';
+import { formatDuration } from '../../core/units.ts';
 import { parseClassMix } from '../../load/classes.ts';
 import { PAYLOAD_KINDS, PayloadBuilder, parseParam, type PayloadKind } from '../../load/payload.ts';
+import { readyUrl, waitReady } from '../../load/ready.ts';
 import { inferUrl, replayTrace, type ReplayOptions, type ReplayReport } from '../../load/replay.ts';
 import { checkJsonFile, durationOption, globalOptions, nameTraceSetting, nonNegativeIntegerOption, positiveDurationOption, positiveIntegerOption, positiveNumberOption, writeOutputFile } from '../context.ts';
 import { renderTable } from '../table.ts';
@@ -34,6 +36,7 @@ interface LoadOpts {
   seed: number;
   skipBadRows?: boolean;
   progress: boolean;
+  waitReady?: number | true;
 }
 
 
@@ -69,6 +72,7 @@ export function registerLoad(program: Command): void {
     .option('--seed <n>', 'seed for Poisson expansion, sizes and classes', nonNegativeIntegerOption('--seed'), 1)
     .option('--skip-bad-rows', 'skip and count malformed trace rows instead of failing')
     .option('--no-progress', 'no progress bar on stderr')
+    .option('--wait-ready [duration]', "first wait until the target's /v2/models/MODEL/ready answers 200 (default: up to 60s)", positiveDurationOption('--wait-ready'))
     .addHelpText(
       'after',
       `
@@ -86,7 +90,7 @@ Latency counts from each request's intended send time (open loop, no coordinated
       const loaded = g.config !== undefined ? loadConfigFile(g.config) : undefined;
       const target = opts.target ?? routerTarget(loaded);
       // Everything the command line says is checked before the trace is read or anything is sent.
-      inferUrl(target, opts.model);
+      const infer = inferUrl(target, opts.model);
       const classes = opts.classes === undefined ? undefined : parseClassMix(opts.classes);
       const trace: ReplayOptions['trace'] = {
         path: resolve(opts.trace),
@@ -114,6 +118,7 @@ Latency counts from each request's intended send time (open loop, no coordinated
         const window = [opts.start !== undefined ? '--start' : undefined, opts.duration !== undefined ? '--duration' : undefined].filter((f) => f !== undefined);
         throw new MixscaleError('MIXSCALE_USAGE', `${window.length > 0 ? `${window.join(', ')}: ` : ''}no arrivals in the chosen window of ${opts.trace}: nothing to send`);
       }
+      if (opts.waitReady !== undefined) await waitUntilReady(readyUrl(infer), opts.waitReady === true ? 60_000 : opts.waitReady);
       const bar = opts.progress ? new SingleBar({ stream: process.stderr, format: 'load [{bar}] {value}/{total} sent | {ok} ok | {failed} failed', hideCursor: true }) : undefined;
       bar?.start(total, 0, { ok: 0, failed: 0 });
       // Ctrl-C (or SIGTERM) stops sending and reports what was measured, as wrk does; a second
@@ -165,6 +170,23 @@ Latency counts from each request's intended send time (open loop, no coordinated
       process.stdout.write(`${summarize(report)}\n`);
       endOf(report);
     });
+}
+
+/** --wait-ready: waits for the target's model to be ready, saying so on stderr; Ctrl-C stops it (exit 130). */
+async function waitUntilReady(url: URL, timeoutMs: number): Promise<void> {
+  process.stderr.write(`load: waiting up to ${formatDuration(timeoutMs)} for ${url.href}\n`);
+  const interrupt = new AbortController();
+  const onSignal = (): void => interrupt.abort();
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const t0 = Date.now();
+  try {
+    await waitReady(url, timeoutMs, interrupt.signal);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  process.stderr.write(`load: ready after ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
 }
 
 /**

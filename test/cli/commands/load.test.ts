@@ -39,6 +39,24 @@ describe('mixscale load', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+  it('--wait-ready fails (exit 1) naming the readiness URL and why, before sending anything, when the target never gets ready', async () => {
+    const srv = createServer();
+    await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+    const port = (srv.address() as { port: number }).port;
+    await new Promise<void>((resolve) => srv.close(() => resolve()));
+    const dir = mkdtempSync(join(tmpdir(), 'mixscale-load-cli-'));
+    try {
+      const trace = join(dir, 't.csv');
+      writeFileSync(trace, 't_ms,size\n0,10\n');
+      const r = runCli(['load', '--trace', trace, '--target', `http://127.0.0.1:${port}`, '--no-progress', '--wait-ready', '1s']);
+      assert.equal(r.code, 1, r.stderr);
+      assert.equal(r.stdout, '', 'no report: nothing was sent');
+      assert.match(r.stderr, new RegExp(`^load: waiting up to 1s for http://127\\.0\\.0\\.1:${port}/v2/models/rm2/ready\nmixscale: load: http://127\\.0\\.0\\.1:${port}/v2/models/rm2/ready was not ready within 1s \\(--wait-ready; last: ECONNREFUSED\\)\n$`));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('prints no percentiles, not 0 ms, for a class with no successful answer', async () => {
     // A port that was just free: nothing listens there.
     const srv = createServer();

@@ -1,0 +1,38 @@
+import { MixscaleError } from '../core/errors.ts';
+import type { Ms } from '../core/types.ts';
+import { formatDuration } from '../core/units.ts';
+
+/** The OIP v2 readiness URL of the model an infer URL names (`.../v2/models/M[/versions/V]/ready`). */
+export function readyUrl(infer: URL): URL {
+  const url = new URL(infer.href);
+  url.pathname = url.pathname.replace(/\/infer$/, '/ready');
+  return url;
+}
+
+/**
+ * Waits until `url` answers 200, asking every `everyMs`, for at most `timeoutMs`: a replay
+ * started before the first nodes serve would spend its first seconds on 503s. Rejects naming the
+ * URL and its last answer when the time runs out, and as interrupted when `signal` aborts.
+ */
+export async function waitReady(url: URL, timeoutMs: Ms, signal?: AbortSignal, everyMs: Ms = 500): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = 'no answer yet';
+  for (;;) {
+    if (signal?.aborted === true) throw new MixscaleError('MIXSCALE_INTERRUPTED', `load: interrupted while waiting for ${url.href} to be ready`);
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(Math.max(1, Math.min(5_000, deadline - Date.now()))) });
+      await res.body?.cancel();
+      if (res.status === 200) return;
+      last = `HTTP ${res.status}`;
+    } catch (e) {
+      last = (e as { cause?: { code?: string } }).cause?.code ?? (e as Error).message;
+    }
+    if (Date.now() + everyMs > deadline) {
+      throw new MixscaleError('MIXSCALE_BACKEND_UNAVAILABLE', `load: ${url.href} was not ready within ${formatDuration(timeoutMs)} (--wait-ready; last: ${last})`);
+    }
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, everyMs);
+      signal?.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
+    });
+  }
+}
