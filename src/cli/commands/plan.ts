@@ -175,16 +175,19 @@ Examples:
           out(toJson({ rps, sizes: spec, sweep: rows }));
           return;
         }
-        const first = classes[0]!;
+        // A p99 and an attainment column per class (one class: `attainment` needs no name).
+        const slos = classes.map((c) => `${c.name} ${c.sloMs} ms at p${c.sloQuantile * 100}`).join(', ');
+        const heads = classes.flatMap((c) => [`p99 ${c.name}`, classes.length > 1 ? `attainment ${c.name}` : 'attainment']);
         process.stdout.write(
-          `What each budget buys at ${rps} rps (sizes: ${spec.kind}); p99 of ${first.name} (SLO ${first.sloMs} ms at p${first.sloQuantile * 100}):\n` +
+          `What each budget buys at ${rps} rps (sizes: ${spec.kind}); ${classes.length > 1 ? `SLOs: ${slos}` : `p99 of ${classes[0]!.name} (SLO ${classes[0]!.sloMs} ms at p${classes[0]!.sloQuantile * 100})`}:\n` +
             renderTable(
-              ['$/h budget', 'best mix', '$/h used', `p99 ${first.name}`, 'attainment', 'max rps within SLO'],
-              rows.map((r) =>
-                r.mix === null || r.predicted === null
-                  ? [r.budgetUsdPerHour.toFixed(2), 'nothing fits', '-', '-', '-', '0.0']
-                  : [r.budgetUsdPerHour.toFixed(2), formatMix(r.mix), r.usdPerHour.toFixed(2), ms(r.predicted[first.name]!.p99Ms), pct(r.predicted[first.name]!.attainment), r.maxRpsWithinSlo.toFixed(1)],
-              ),
+              ['$/h budget', 'best mix', '$/h used', ...heads, 'max rps within SLO'],
+              rows.map((r) => {
+                const { mix, predicted } = r;
+                return mix === null || predicted === null
+                  ? [r.budgetUsdPerHour.toFixed(2), 'nothing fits', '-', ...heads.map(() => '-'), '0.0']
+                  : [r.budgetUsdPerHour.toFixed(2), formatMix(mix), r.usdPerHour.toFixed(2), ...classes.flatMap((c) => [ms(predicted[c.name]!.p99Ms), pct(predicted[c.name]!.attainment)]), r.maxRpsWithinSlo.toFixed(1)];
+              }),
             ) +
             '\n',
         );

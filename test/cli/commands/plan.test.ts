@@ -227,6 +227,16 @@ describe('mixscale plan', () => {
     assert.match(row, /\d+ms +\d+\.\d\d% +(\d+ms|∞) +\d+\.\d\d%$/);
   });
 
+  it('shows a p99 and an attainment column per class in a budget sweep, and names every SLO', () => {
+    const r = runCli(['plan', '--config', 'examples/mixed.yaml', '--rps', '20', '--size-dist', 'fixed:4', '--budget-sweep', '0.1:1:0.9']);
+    assert.equal(r.code, 0, r.stderr);
+    const [title, head, , none, row] = r.stdout.split('\n');
+    assert.equal(title, 'What each budget buys at 20 rps (sizes: fixed); SLOs: rec 350 ms at p99, digits 200 ms at p99:');
+    assert.match(head!, /^\$\/h budget +best mix +\$\/h used  p99 rec  attainment rec  p99 digits  attainment digits  max rps within SLO$/);
+    assert.match(none!, /^ +0\.10 +nothing fits +- +- +- +- +- +0\.0$/);
+    assert.match(row!, /^ +1\.00 +\S.* +\d+\.\d\d +\d+ms +\d+\.\d\d% +\d+ms +\d+\.\d\d% +\d+\.\d$/);
+  });
+
   it('says a class no pool of the mix serves gets none of the traffic, rather than leaving its split blank', () => {
     const r = runCli(['plan', '--config', 'examples/mixed.yaml', '--rps', '20']);
     assert.equal(r.code, 0, r.stderr);
