@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import request from 'supertest';
 import { MixscaleError } from '../../src/core/errors.ts';
 import { LatencyHistogram } from '../../src/core/histogram.ts';
@@ -106,6 +108,39 @@ describe('router clients for the controller', () => {
       } finally {
         await other.stop();
       }
+    });
+
+    it('holds (missing data) on a snapshot the planner cannot use, naming the field, rather than plan from it', async () => {
+      const real = (await request(url).get('/v1/snapshot')).body as RouterSnapshot;
+      const serve = async (body: unknown, o: { classes?: readonly string[]; minWindowMs?: number } = {}): Promise<unknown> => {
+        const server = createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body)));
+        await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+        try {
+          const src = new RouterSnapshotSource({ routerUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, ...o });
+          return await src.observe(0).then(
+            () => undefined,
+            (e: unknown) => e,
+          );
+        } finally {
+          await new Promise((r) => server.close(r));
+        }
+      };
+      const withClass = (patch: object): unknown => ({ ...real, windowMs: 60_000, classes: real.classes.map((c, k) => (k === 0 ? { ...c, ...patch } : c)) });
+      const refused = (e: unknown, re: RegExp): boolean => e instanceof MixscaleError && e.code === 'MIXSCALE_BACKEND_UNAVAILABLE' && re.test(e.message);
+      assert.equal(await serve(withClass({})), undefined, 'a sound snapshot is read');
+      assert.ok(refused(await serve(withClass({ rps: -50 })), /classes\[0\]\.rps: expected a rate ≥ 0, got -50/));
+      assert.ok(refused(await serve(withClass({ rps: '40' })), /classes\[0\]\.rps: expected a rate ≥ 0, got "40"/));
+      assert.ok(refused(await serve(withClass({ rps: null })), /classes\[0\]\.rps/));
+      assert.ok(refused(await serve(withClass({ sizes: 'x' })), /classes\[0\]\.sizes/));
+      assert.ok(refused(await serve({ ...real, windowMs: -1 }), /windowMs: expected a positive number/));
+      // A router running another config: a class the controller plans for is missing, not idle.
+      assert.ok(refused(await serve({ ...real, windowMs: 60_000, classes: [] }, { classes: ['interactive', 'batch'] }), /reports no class "interactive", "batch" of this config \(classes: none\)/));
+      assert.ok(refused(await serve(withClass({ name: 'other' }), { classes: ['interactive', 'batch'] }), /reports no class "interactive"/));
+      assert.equal(await serve(withClass({}), { classes: ['interactive', 'batch'] }), undefined);
+      // A router started moments ago: 3 requests in 5 ms read as 600 rps.
+      const young = { ...real, windowMs: 5, classes: real.classes.map((c) => ({ ...c, arrivals: 3, rps: 600 })) };
+      assert.ok(refused(await serve(young, { minWindowMs: 2000 }), /covers only 5 ms \(under 2000 ms\): the router started moments ago/));
+      assert.equal(await serve({ ...young, windowMs: 2500 }, { minWindowMs: 2000 }), undefined);
     });
 
     it('fails with a clear error when the router cannot be reached', async () => {

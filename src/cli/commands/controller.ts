@@ -66,8 +66,16 @@ function membershipFor(loaded: LoadedConfig, s: ControllerSettings, dryRun: bool
   return new RouterAdminClient({ routerUrl, token });
 }
 
+/** A router snapshot covering less than this (or than half of router.snapshotWindow) is not planned from. */
+const SNAPSHOT_MIN_WINDOW_MS = 2_000;
+
 async function metricsFor(loaded: LoadedConfig, s: ControllerSettings, endpointUrl: string | undefined): Promise<MetricsSource> {
-  if (s.observe === 'router') return new RouterSnapshotSource({ routerUrl: routerUrlOf(s, loaded.source) });
+  if (s.observe === 'router') {
+    // A snapshot that lacks one of these classes, or that covers too little time to rate (a router
+    // started moments ago), is missing data: the tick holds the fleet rather than plan from it.
+    const window = loaded.config.router?.snapshotWindow ?? 60_000;
+    return new RouterSnapshotSource({ routerUrl: routerUrlOf(s, loaded.source), classes: classesFromConfig(loaded).map((c) => c.name), minWindowMs: Math.min(SNAPSHOT_MIN_WINDOW_MS, window / 2) });
+  }
   // The AWS SDK loads only where it is used.
   const [{ createCloudWatchClient }, { CloudWatchMetricsSource }] = await Promise.all([import('../../cloud/aws/clients.ts'), import('../../cloud/aws/cloudwatch-metrics.ts')]);
   const url = endpointUrl ?? s.aws.endpointUrl;
