@@ -64,8 +64,11 @@ export class RouterAdminClient implements FleetMembership {
     const url = `${this.base}${path}`;
     let status: number;
     let parsed: unknown;
+    // One deadline for the whole call (see RouterSnapshotSource): a trickling answer must not hold the tick.
+    const signal = AbortSignal.timeout(timerMs(this.timeoutMs));
     try {
       const res = await request(url, {
+        signal,
         method,
         headers: { authorization: `Bearer ${this.o.token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
@@ -76,7 +79,8 @@ export class RouterAdminClient implements FleetMembership {
       const text = await res.body.text();
       parsed = text === '' ? undefined : JSON.parse(text);
     } catch (e) {
-      throw new MixscaleError('MIXSCALE_BACKEND_UNAVAILABLE', `router admin API ${method} ${url} failed: ${(e as Error).message}`, { url }, { cause: e });
+      const why = signal.aborted ? `no whole answer within ${this.timeoutMs} ms` : (e as Error).message;
+      throw new MixscaleError('MIXSCALE_BACKEND_UNAVAILABLE', `router admin API ${method} ${url} failed: ${why}`, { url }, { cause: e });
     }
     if (!ok.includes(status)) {
       const why = (parsed as { error?: unknown } | undefined)?.error;

@@ -109,15 +109,19 @@ export class RouterSnapshotSource implements MetricsSource {
   async observe(_nowMs: Ms): Promise<Observation> {
     const timeout = this.o.timeoutMs ?? 10_000;
     let body: unknown;
+    // One deadline for the whole exchange: undici's own timeouts are per wait (headers, then each
+    // body chunk), so an answer that trickles in would hold the tick, and every later one, for good.
+    const signal = AbortSignal.timeout(timeout);
     try {
-      const res = await request(this.url, { headersTimeout: timeout, bodyTimeout: timeout });
+      const res = await request(this.url, { headersTimeout: timeout, bodyTimeout: timeout, signal });
       if (res.statusCode !== 200) {
         await res.body.dump();
         throw new Error(`answered ${res.statusCode}`);
       }
       body = await res.body.json();
     } catch (e) {
-      throw new MixscaleError('MIXSCALE_BACKEND_UNAVAILABLE', `router snapshot ${this.url} failed: ${(e as Error).message}`, { url: this.url }, { cause: e });
+      const why = signal.aborted ? `no whole answer within ${timeout} ms` : (e as Error).message;
+      throw new MixscaleError('MIXSCALE_BACKEND_UNAVAILABLE', `router snapshot ${this.url} failed: ${why}`, { url: this.url }, { cause: e });
     }
     const bad = checkSnapshot(body, this.o.classes);
     if (bad !== undefined) throw new MixscaleError('MIXSCALE_BACKEND_UNAVAILABLE', `router snapshot ${this.url} ${bad}`, { url: this.url });
