@@ -63,7 +63,8 @@ describe('router CloudWatch publishing', () => {
     const cw = mockClient(CloudWatchClient);
     mocked = cw;
     cw.on(PutMetricDataCommand).resolves({});
-    cw.on(GetMetricDataCommand).resolves({ MetricDataResults: [] });
+    // Every query answered (an empty answer is missing data, which the source refuses).
+    cw.on(GetMetricDataCommand).callsFake((input: { MetricDataQueries?: Array<{ Id?: string }> }) => ({ MetricDataResults: (input.MetricDataQueries ?? []).map((q) => ({ Id: q.Id, Values: [1] })) }));
     const a = await new FakeBackend('a').start();
     const { server, url } = await startRouter(
       { cloudwatch: { namespace: 'test/router', interval: '1h' }, backends: [{ id: 'a', url: a.url, type: 'g4dn.xlarge' }] },

@@ -68,8 +68,15 @@ export class CloudWatchMetricsSource implements MetricsSource {
       const err = fromAwsError(e, 'GetMetricData');
       throw new MixscaleError('MIXSCALE_BACKEND_UNAVAILABLE', err.message, { ...err.details }, { cause: e });
     }
+    // The router sends every class's Requests every interval, zero included: a class without a
+    // datapoint in the window is missing data (the router not publishing, CloudWatch not showing
+    // it yet), not a class without load. Planning it as idle would drain the fleet.
+    const silent = this.o.classes.filter((_, i) => !values.has(`n${i}`)).map((c) => c.name);
+    if (silent.length > 0) {
+      throw new MixscaleError('MIXSCALE_BACKEND_UNAVAILABLE', `CloudWatch has no ${CW_REQUESTS} datapoint in ${this.o.namespace} from ${start.toISOString()} to ${end.toISOString()} for class ${silent.join(', ')} (is the router publishing?)`, { namespace: this.o.namespace, classes: silent });
+    }
     const classes: ClassLoad[] = this.o.classes.map((c, i) => {
-      const count = values.get(`n${i}`) ?? 0;
+      const count = values.get(`n${i}`)!;
       const latency = new LatencyHistogram();
       let any = false;
       PERCENTILES.forEach((p, k) => {

@@ -37,6 +37,23 @@ describe('CloudWatchMetricsSource', () => {
     assert.equal(asked!.EndTime?.toISOString(), '2026-01-01T12:00:00.000Z');
   });
 
+  it('reports a class without a Requests datapoint as missing data (the loop holds), not as a class without load', async () => {
+    // The router publishes Requests for every class every interval, zeros included: an empty
+    // answer means it did not publish, or CloudWatch does not show it yet.
+    cw.on(GetMetricDataCommand).callsFake((input: GetMetricDataCommandInput) => ({
+      MetricDataResults: (input.MetricDataQueries ?? []).map((q) => ({ Id: q.Id, Values: q.Id === 'n0' ? [1800] : [] })),
+    }));
+    const src = new CloudWatchMetricsSource({ client, namespace: 'mixscale/router', classes, windowMs: 60_000, sizes });
+    await assert.rejects(src.observe(Date.parse('2026-01-01T12:00:30Z')), (e: unknown) => isMixscaleError(e) && e.code === 'MIXSCALE_BACKEND_UNAVAILABLE' && /no Requests datapoint .* for class batch/.test(e.message));
+    cw.on(GetMetricDataCommand).resolves({ MetricDataResults: [] });
+    await assert.rejects(src.observe(Date.parse('2026-01-01T12:00:30Z')), /for class interactive, batch \(is the router publishing\?\)/);
+    // A published zero is no load, and is read as such.
+    cw.on(GetMetricDataCommand).callsFake((input: GetMetricDataCommandInput) => ({
+      MetricDataResults: (input.MetricDataQueries ?? []).map((q) => ({ Id: q.Id, Values: q.Id!.startsWith('n') ? [0] : [] })),
+    }));
+    assert.deepEqual((await src.observe(Date.parse('2026-01-01T12:00:30Z'))).load.classes.map((c) => c.rps), [0, 0]);
+  });
+
   it('reports CloudWatch being unreachable as unavailable metrics (the loop then holds the fleet)', async () => {
     cw.on(GetMetricDataCommand).rejects(awsError('ServiceUnavailable', 'down', 503));
     const src = new CloudWatchMetricsSource({ client, namespace: 'mixscale/router', classes, windowMs: 60_000, sizes });
