@@ -1,4 +1,5 @@
 import { request } from 'undici';
+import { z } from 'zod';
 import type { ClassLoad, MetricsSource, Observation } from '../control/types.ts';
 import { MixscaleError } from '../core/errors.ts';
 import { LatencyHistogram } from '../core/histogram.ts';
@@ -56,28 +57,47 @@ export function observationFromSnapshot(s: RouterSnapshot): Observation {
 }
 
 /**
- * Checks that a parsed answer is a snapshot the planner can use, naming the first field that is
- * not: a rate that is negative or not a number would be planned for as load (a huge, negative or
- * NaN rate), and a class of the controller's config that the router does not report would be
- * planned for as no load at all (a router running another config). Either is missing data.
+ * What the planner reads of a snapshot (other fields pass). A rate that is negative or not a
+ * number would be planned for as load (a huge, negative or NaN rate): such an answer is missing
+ * data, named by its first bad field.
+ */
+const usableSnapshot = z.looseObject({
+  windowMs: z.number({ error: 'expected a positive number of ms' }).positive({ error: 'expected a positive number of ms' }),
+  classes: z.array(
+    z.looseObject({
+      name: z.string({ error: 'expected a class name' }),
+      rps: z.number({ error: 'expected a rate ≥ 0' }).min(0, { error: 'expected a rate ≥ 0' }),
+      sizes: z.array(z.tuple([z.number().min(0), z.number().min(0)]), { error: 'expected [size, count] pairs' }),
+      latency: z.string({ error: 'expected an encoded histogram' }),
+    }),
+  ),
+  pools: z.array(
+    z.looseObject({
+      type: z.string({ error: 'expected an instance type' }),
+      backends: z.number({ error: 'expected a count ≥ 0' }).min(0, { error: 'expected a count ≥ 0' }),
+      utilization: z.number({ error: 'expected a busy fraction in [0, 1]' }).min(0, { error: 'expected a busy fraction in [0, 1]' }).max(1, { error: 'expected a busy fraction in [0, 1]' }),
+    }),
+  ),
+});
+
+/**
+ * Why a parsed answer is not a snapshot the planner can use, or undefined when it is. A class of
+ * the controller's config that the router does not report would be planned for as no load at all
+ * (a router running another config): missing data too.
  */
 function checkSnapshot(s: unknown, classes: readonly string[] | undefined): string | undefined {
-  if (s === null || typeof s !== 'object') return 'is not a mixscale snapshot (expected atMs, windowMs, classes, pools)';
-  const o = s as Partial<RouterSnapshot>;
-  if (!Array.isArray(o.classes) || !Array.isArray(o.pools) || typeof o.windowMs !== 'number') return 'is not a mixscale snapshot (expected atMs, windowMs, classes, pools)';
-  if (!Number.isFinite(o.windowMs) || o.windowMs <= 0) return `is not usable: windowMs: expected a positive number of ms, got ${JSON.stringify(o.windowMs)}`;
-  for (const [k, c] of o.classes.entries()) {
-    const at = `classes[${k}]`;
-    if (c === null || typeof c !== 'object' || typeof c.name !== 'string') return `is not usable: ${at}.name: expected a class name`;
-    if (typeof c.rps !== 'number' || !Number.isFinite(c.rps) || c.rps < 0) return `is not usable: ${at}.rps: expected a rate ≥ 0, got ${JSON.stringify(c.rps)}`;
-    if (!Array.isArray(c.sizes) || !(c.sizes as unknown[]).every((p) => Array.isArray(p) && p.length === 2 && p.every((x) => typeof x === 'number' && Number.isFinite(x) && x >= 0))) return `is not usable: ${at}.sizes: expected [size, count] pairs`;
-    if (typeof c.latency !== 'string') return `is not usable: ${at}.latency: expected an encoded histogram`;
+  if (s === null || typeof s !== 'object' || !Array.isArray((s as Partial<RouterSnapshot>).classes) || !Array.isArray((s as Partial<RouterSnapshot>).pools)) {
+    return 'is not a mixscale snapshot (expected atMs, windowMs, classes, pools)';
   }
-  for (const [k, p] of o.pools.entries()) {
-    if (p === null || typeof p !== 'object' || typeof p.type !== 'string') return `is not usable: pools[${k}].type: expected an instance type`;
-    if (typeof p.backends !== 'number' || !(p.backends >= 0) || typeof p.utilization !== 'number' || !(p.utilization >= 0 && p.utilization <= 1)) return `is not usable: pools[${k}]: expected backends ≥ 0 and utilization in [0, 1]`;
+  const r = usableSnapshot.safeParse(s);
+  if (!r.success) {
+    const issue = r.error.issues[0]!;
+    const at = issue.path.reduce<string>((a, k) => (typeof k === 'number' ? `${a}[${k}]` : a === '' ? String(k) : `${a}.${String(k)}`), '');
+    let bad: unknown = s;
+    for (const k of issue.path) bad = (bad as Record<PropertyKey, unknown> | undefined)?.[k];
+    return `is not usable: ${at}: ${issue.message.replace(/^Invalid input: /, '')}, got ${JSON.stringify(bad)}`;
   }
-  const reported = new Set(o.classes.map((c) => c.name));
+  const reported = new Set(r.data.classes.map((c) => c.name));
   const missing = (classes ?? []).filter((c) => !reported.has(c));
   if (missing.length > 0) return `reports no class ${missing.map((c) => JSON.stringify(c)).join(', ')} of this config (classes: ${[...reported].join(', ') || 'none'}): is the router running another config?`;
   return undefined;
