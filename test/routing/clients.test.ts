@@ -133,7 +133,7 @@ describe('router clients for the controller', () => {
       assert.ok(refused(await serve(withClass({ rps: null })), /classes\[0\]\.rps/));
       assert.ok(refused(await serve(withClass({ sizes: 'x' })), /classes\[0\]\.sizes/));
       assert.ok(refused(await serve({ ...real, windowMs: -1 }), /windowMs: expected a positive number/));
-      assert.ok(refused(await serve({ ...real, windowMs: 60_000, pools: real.pools.map((p) => ({ ...p, utilization: 2 })) }), /pools\[0\]\.utilization: expected a busy fraction in \[0, 1\], got 2$/));
+      assert.ok(refused(await serve({ ...real, windowMs: 60_000, pools: [{ pool: 'gpu', type: 'g4dn.xlarge', backends: 1, completed: 0, utilization: 2, latency: real.classes[0]!.latency }] }), /pools\[0\]\.utilization: expected a busy fraction in \[0, 1\], got 2$/));
       // A router running another config: a class the controller plans for is missing, not idle.
       assert.ok(refused(await serve({ ...real, windowMs: 60_000, classes: [] }, { classes: ['interactive', 'batch'] }), /reports no class "interactive", "batch" of this config \(classes: none\)/));
       assert.ok(refused(await serve(withClass({ name: 'other' }), { classes: ['interactive', 'batch'] }), /reports no class "interactive"/));
