@@ -765,9 +765,20 @@ export class Reconciler {
           if (n === 0) continue;
         }
         // A cut launch is another request than the planned one: its own token, derived from the plan's.
-        const clientToken = n === a.count ? a.clientToken : launchToken(this.rules().tokenPrefix, a.type, a.pool, n, [a.clientToken], 'cut');
+        const planned = n === a.count ? a.clientToken : launchToken(this.rules().tokenPrefix, a.type, a.pool, n, [a.clientToken], 'cut');
+        let clientToken = planned;
         try {
-          const got = await this.o.provider.launch({ type: a.type, pool: a.pool, count: n, clientToken });
+          let got = await this.o.provider.launch({ type: a.type, pool: a.pool, count: n, clientToken });
+          // An answer with nothing active: an earlier run spent this token (a restarted controller
+          // plans the same launch from the same fleet in the same time bucket) and its instances
+          // are gone, so nothing started. Launch again under a token derived from it: as
+          // deterministic, so a crash right after still finds these instances on restart.
+          for (let g = 1; g <= 3 && !got.some(isActive); g++) {
+            this.spentTokens.add(clientToken);
+            this.log.info({ clientToken, type: a.type }, 'launch token already spent by a launch whose instances are gone; launching again under a new one');
+            clientToken = launchToken(this.rules().tokenPrefix, a.type, a.pool, n, [planned], `again.${g}`);
+            got = await this.o.provider.launch({ type: a.type, pool: a.pool, count: n, clientToken });
+          }
           // Until list() shows them, only this answer knows they exist: remember them, so the
           // next plan (this tick's replan, or the next tick's) neither launches them again nor
           // spends their money twice.

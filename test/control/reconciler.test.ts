@@ -231,6 +231,22 @@ describe('Reconciler', () => {
     return { clock, cloud, membership, make, serving };
   }
 
+  it("launches again under a new token when a restarted controller's plan reuses a token whose instances are gone", async () => {
+    const { cloud, make } = setup();
+    // A first run launches 2 cpu and dies; the instances are terminated (by hand, by a later run).
+    await make().reconcile({ cpu: 2 }, 1);
+    const first = cloud.calls.launch[0]!;
+    await cloud.terminate((await cloud.list()).map((i) => i.id));
+    // A new run plans the same launch from the same (empty) fleet in the same time bucket: the same token.
+    const r = await make().reconcile({ cpu: 2 }, 1);
+    const launches = cloud.calls.launch.slice(1);
+    assert.equal(launches[0]!.clientToken, first.clientToken, 'the plan repeats the spent token');
+    assert.equal(launches.length, 2, 'and launches again under a new one');
+    assert.notEqual(launches[1]!.clientToken, first.clientToken);
+    assert.equal((await cloud.list()).filter((i) => i.state === 'pending').length, 2);
+    assert.deepEqual(r.failures, []);
+  });
+
   it('launches, then registers the instances with the membership once they run', async () => {
     const { clock, cloud, membership, make } = setup();
     const r = make();
