@@ -19,13 +19,16 @@ export async function waitReady(url: URL, timeoutMs: Ms, signal?: AbortSignal, e
   let last = 'no answer yet';
   for (;;) {
     if (signal?.aborted === true) throw new MixscaleError('MIXSCALE_INTERRUPTED', `load: interrupted while waiting for ${url.href} to be ready`);
+    const ask = AbortSignal.timeout(Math.max(1, Math.min(5_000, deadline - Date.now())));
     try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(Math.max(1, Math.min(5_000, deadline - Date.now()))) });
+      const res = await fetch(url, { signal: ask });
       await res.body?.cancel();
       if (res.status === 200) return;
       last = `HTTP ${res.status}`;
     } catch (e) {
-      last = (e as { cause?: { code?: string } }).cause?.code ?? (e as Error).message;
+      // An ask cut short by the deadline says nothing new: the answer before it is the last one.
+      if (!ask.aborted) last = (e as { cause?: { code?: string } }).cause?.code ?? (e as Error).message;
+      else if (last === 'no answer yet') last = 'no answer';
     }
     if (Date.now() + everyMs > deadline) {
       throw new MixscaleError('MIXSCALE_BACKEND_UNAVAILABLE', `load: ${url.href} was not ready within ${formatDuration(timeoutMs)} (--wait-ready; last: ${last})`);

@@ -36,8 +36,9 @@ describe('load --wait-ready', () => {
   it('fails after the timeout naming the URL and its last answer', async () => {
     const r = await readiness(Infinity);
     try {
-      await assert.rejects(waitReady(r.url, 300, undefined, 20), (e: unknown) => isMixscaleError(e) && e.code === 'MIXSCALE_BACKEND_UNAVAILABLE' && /^load: http:\/\/127\.0\.0\.1:\d+\/v2\/models\/rm2\/ready was not ready within 300ms \(--wait-ready; last: HTTP 503\)$/.test(e.message));
-      assert.ok(r.asked() >= 2, `asked ${r.asked()} times`);
+      // 2 s: time for a first answer on a loaded machine; an ask the deadline cuts short does not hide it.
+      await assert.rejects(waitReady(r.url, 2_000, undefined, 20), (e: unknown) => isMixscaleError(e) && e.code === 'MIXSCALE_BACKEND_UNAVAILABLE' && /^load: http:\/\/127\.0\.0\.1:\d+\/v2\/models\/rm2\/ready was not ready within 2s \(--wait-ready; last: HTTP 503\)$/.test(e.message));
+      assert.ok(r.asked() >= 1, `asked ${r.asked()} times`);
     } finally {
       r.server.close();
     }

@@ -48,10 +48,10 @@ describe('mixscale load', () => {
     try {
       const trace = join(dir, 't.csv');
       writeFileSync(trace, 't_ms,size\n0,10\n');
-      const r = runCli(['load', '--trace', trace, '--target', `http://127.0.0.1:${port}`, '--no-progress', '--wait-ready', '1s']);
+      const r = runCli(['load', '--trace', trace, '--target', `http://127.0.0.1:${port}`, '--no-progress', '--wait-ready', '2s']);
       assert.equal(r.code, 1, r.stderr);
       assert.equal(r.stdout, '', 'no report: nothing was sent');
-      assert.match(r.stderr, new RegExp(`^load: waiting up to 1s for http://127\\.0\\.0\\.1:${port}/v2/models/rm2/ready\nmixscale: load: http://127\\.0\\.0\\.1:${port}/v2/models/rm2/ready was not ready within 1s \\(--wait-ready; last: ECONNREFUSED\\)\n$`));
+      assert.match(r.stderr, new RegExp(`^load: waiting up to 2s for http://127\\.0\\.0\\.1:${port}/v2/models/rm2/ready\nmixscale: load: http://127\\.0\\.0\\.1:${port}/v2/models/rm2/ready was not ready within 2s \\(--wait-ready; last: ECONNREFUSED\\)\n$`));
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
