@@ -8,8 +8,9 @@ describe('BackendSet: a removed backend', () => {
   const bed = routerTestbed();
 
   it('stays out of rotation when a request that was in flight on it succeeds after it was marked unhealthy and removed', async () => {
-    const a = await bed.backend('a', 150);
-    const b = await bed.backend('b', 600);
+    // a answers long after the steps below (a loaded machine must not let it answer first), b later still.
+    const a = await bed.backend('a', 1_500);
+    const b = await bed.backend('b', 3_000);
     const loaded = loadConfigObject({
       budget: { usdPerHour: 10 },
       classes: [{ name: 'rm2', model: 'rm2', slo: '5s' }],
