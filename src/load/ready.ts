@@ -33,9 +33,15 @@ export async function waitReady(url: URL, timeoutMs: Ms, signal?: AbortSignal, e
     if (Date.now() + everyMs > deadline) {
       throw new MixscaleError('MIXSCALE_BACKEND_UNAVAILABLE', `load: ${url.href} was not ready within ${formatDuration(timeoutMs)} (--wait-ready; last: ${last})`);
     }
+    // The pause ends early on an interrupt; its listener goes with it (one per pause would pile up on the signal).
     await new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, everyMs);
-      signal?.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
+      const wake = (): void => {
+        clearTimeout(t);
+        signal?.removeEventListener('abort', wake);
+        resolve();
+      };
+      const t = setTimeout(wake, everyMs);
+      signal?.addEventListener('abort', wake, { once: true });
     });
   }
 }

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { getEventListeners } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { isMixscaleError } from '../../src/core/errors.ts';
@@ -39,6 +40,18 @@ describe('load --wait-ready', () => {
       // 2 s: time for a first answer on a loaded machine; an ask the deadline cuts short does not hide it.
       await assert.rejects(waitReady(r.url, 2_000, undefined, 20), (e: unknown) => isMixscaleError(e) && e.code === 'MIXSCALE_BACKEND_UNAVAILABLE' && /^load: http:\/\/127\.0\.0\.1:\d+\/v2\/models\/rm2\/ready was not ready within 2s \(--wait-ready; last: HTTP 503\)$/.test(e.message));
       assert.ok(r.asked() >= 1, `asked ${r.asked()} times`);
+    } finally {
+      r.server.close();
+    }
+  });
+
+  it('leaves no listener on the interrupt signal, however many times it asks (a 2m wait asks 240 times)', async () => {
+    const r = await readiness(30);
+    const stop = new AbortController();
+    try {
+      await waitReady(r.url, 10_000, stop.signal, 1);
+      assert.equal(r.asked(), 31);
+      assert.equal(getEventListeners(stop.signal, 'abort').length, 0);
     } finally {
       r.server.close();
     }
