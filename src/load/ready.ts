@@ -17,11 +17,14 @@ export function readyUrl(infer: URL): URL {
 export async function waitReady(url: URL, timeoutMs: Ms, signal?: AbortSignal, everyMs: Ms = 500): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = 'no answer yet';
+  // A function, not a property read: the type checker would take `aborted` as fixed after one look.
+  const interrupted = (): boolean => signal?.aborted === true;
   for (;;) {
-    if (signal?.aborted === true) throw new MixscaleError('MIXSCALE_INTERRUPTED', `load: interrupted while waiting for ${url.href} to be ready`);
+    if (interrupted()) throw new MixscaleError('MIXSCALE_INTERRUPTED', `load: interrupted while waiting for ${url.href} to be ready`);
     const ask = AbortSignal.timeout(Math.max(1, Math.min(5_000, deadline - Date.now())));
     try {
-      const res = await fetch(url, { signal: ask });
+      // An interrupt also ends an ask in progress, which may wait up to 5 s for its answer.
+      const res = await fetch(url, { signal: signal !== undefined ? AbortSignal.any([ask, signal]) : ask });
       await res.body?.cancel();
       if (res.status === 200) return;
       last = `HTTP ${res.status}`;
@@ -33,6 +36,7 @@ export async function waitReady(url: URL, timeoutMs: Ms, signal?: AbortSignal, e
     if (Date.now() + everyMs > deadline) {
       throw new MixscaleError('MIXSCALE_BACKEND_UNAVAILABLE', `load: ${url.href} was not ready within ${formatDuration(timeoutMs)} (--wait-ready; last: ${last})`);
     }
+    if (interrupted()) continue; // interrupted during the ask: no pause
     // The pause ends early on an interrupt; its listener goes with it (one per pause would pile up on the signal).
     await new Promise<void>((resolve) => {
       const wake = (): void => {

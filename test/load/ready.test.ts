@@ -67,4 +67,21 @@ describe('load --wait-ready', () => {
       r.server.close();
     }
   });
+
+  it('stops at once when interrupted while an ask hangs (a target that accepts and never answers)', async () => {
+    const server = createServer(() => {});
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const stop = new AbortController();
+    const t0 = Date.now();
+    setTimeout(() => stop.abort(), 100);
+    try {
+      await assert.rejects(waitReady(new URL(`http://127.0.0.1:${port}/v2/models/rm2/ready`), 60_000, stop.signal), (e: unknown) => isMixscaleError(e) && e.code === 'MIXSCALE_INTERRUPTED');
+      // The ask itself waits up to 5 s for an answer: an interrupt must not wait that out.
+      assert.ok(Date.now() - t0 < 2_000, `stopped after ${Date.now() - t0} ms`);
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
+  });
 });
