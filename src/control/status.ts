@@ -77,6 +77,7 @@ const tickSchema = z.looseObject({
   atMs: z.number().refine(Number.isFinite, 'expected a time in ms'),
   status: z.enum(['ok', 'held', 'failed', 'skipped']),
   mix: z.record(z.string(), z.number()).optional(),
+  movingTo: z.record(z.string(), z.number()).optional(),
   reason: z.string().optional(),
   error: z.string().optional(),
   actions: z.array(z.string()),

@@ -22,6 +22,9 @@ describe('controller status file', () => {
       [{ ...good, ticks: 5 }, /: ticks: expected array, received number/],
       [{ ...good, updatedAtMs: 'soon' }, /: updatedAtMs: expected number/],
       [{ ...good, ticks: [{ seq: 1, status: 'ok', actions: [] }] }, /: ticks\.0\.atMs: expected number/],
+      // controller status prints movingTo as a mix: checked as `mix` is.
+      [{ ...good, ticks: [{ seq: 1, atMs: 1, status: 'ok', actions: [], mix: { a: 1 }, movingTo: null }] }, /: ticks\.0\.movingTo: expected record, received null/],
+      [{ ...good, ticks: [{ seq: 1, atMs: 1, status: 'ok', actions: [], mix: { a: 1 }, movingTo: { a: 'two' } }] }, /: ticks\.0\.movingTo\.a: expected number/],
     ] as const) {
       writeFileSync(file, JSON.stringify(value));
       assert.throws(
