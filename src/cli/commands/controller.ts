@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { Command } from 'commander';
 import type { LoadedConfig } from '../../config/load.ts';
 import type { ControllerSettings } from '../../config/sections/controller.ts';
+import { routerSection } from '../../config/sections/router.ts';
 import { RealClock } from '../../core/clock.ts';
 import { isMixscaleError, MixscaleError } from '../../core/errors.ts';
 import type { Logger } from '../../core/log.ts';
@@ -73,7 +74,7 @@ async function metricsFor(loaded: LoadedConfig, s: ControllerSettings, endpointU
   if (s.observe === 'router') {
     // A snapshot that lacks one of these classes, or that covers too little time to rate (a router
     // started moments ago), is missing data: the tick holds the fleet rather than plan from it.
-    const window = loaded.config.router?.snapshotWindow ?? 60_000;
+    const window = (loaded.config.router ?? routerSection.parse({})).snapshotWindow;
     return new RouterSnapshotSource({ routerUrl: routerUrlOf(s, loaded.source), classes: classesFromConfig(loaded).map((c) => c.name), minWindowMs: Math.min(SNAPSHOT_MIN_WINDOW_MS, window / 2) });
   }
   // The AWS SDK loads only where it is used.
