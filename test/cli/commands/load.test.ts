@@ -1,11 +1,23 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { registerLoad } from '../../../src/cli/commands/load.ts';
 import { runCli } from '../../support/cli.ts';
+import { freePort } from '../../support/local-system.ts';
+
+/** Runs `fn` on a trace file holding `csv`, in a folder removed afterwards. */
+function withTrace(csv: string, fn: (trace: string) => void): void {
+  const dir = mkdtempSync(join(tmpdir(), 'mixscale-load-cli-'));
+  try {
+    const trace = join(dir, 't.csv');
+    writeFileSync(trace, csv);
+    fn(trace);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 describe('mixscale load', () => {
   it('--help shows the --timeout default as a duration, as it is typed (30s), and the default is still 30 s', () => {
@@ -40,33 +52,18 @@ describe('mixscale load', () => {
     }
   });
   it('--wait-ready fails (exit 1) naming the readiness URL and why, before sending anything, when the target never gets ready', async () => {
-    const srv = createServer();
-    await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-    const port = (srv.address() as { port: number }).port;
-    await new Promise<void>((resolve) => srv.close(() => resolve()));
-    const dir = mkdtempSync(join(tmpdir(), 'mixscale-load-cli-'));
-    try {
-      const trace = join(dir, 't.csv');
-      writeFileSync(trace, 't_ms,size\n0,10\n');
+    const port = await freePort(); // nothing listens there
+    withTrace('t_ms,size\n0,10\n', (trace) => {
       const r = runCli(['load', '--trace', trace, '--target', `http://127.0.0.1:${port}`, '--no-progress', '--wait-ready', '2s']);
       assert.equal(r.code, 1, r.stderr);
       assert.equal(r.stdout, '', 'no report: nothing was sent');
       assert.match(r.stderr, new RegExp(`^load: waiting up to 2s for http://127\\.0\\.0\\.1:${port}/v2/models/rm2/ready\nmixscale: load: http://127\\.0\\.0\\.1:${port}/v2/models/rm2/ready was not ready within 2s \\(--wait-ready; last: ECONNREFUSED\\)\n$`));
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   it('prints no percentiles, not 0 ms, for a class with no successful answer', async () => {
-    // A port that was just free: nothing listens there.
-    const srv = createServer();
-    await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-    const port = (srv.address() as { port: number }).port;
-    await new Promise<void>((resolve) => srv.close(() => resolve()));
-    const dir = mkdtempSync(join(tmpdir(), 'mixscale-load-cli-'));
-    try {
-      const trace = join(dir, 't.csv');
-      writeFileSync(trace, 't_ms,size\n0,10\n10,20\n20,30\n');
+    const port = await freePort(); // nothing listens there
+    withTrace('t_ms,size\n0,10\n10,20\n20,30\n', (trace) => {
       const r = runCli(['load', '--trace', trace, '--target', `http://127.0.0.1:${port}`, '--model', 'rm2', '--no-progress']);
       assert.equal(r.code, 1, r.stderr);
       const json = runCli(['load', '--trace', trace, '--target', `http://127.0.0.1:${port}`, '--model', 'rm2', '--no-progress', '--json']);
@@ -74,8 +71,6 @@ describe('mixscale load', () => {
       for (const c of Object.values(report.classes)) assert.equal(c.latencyMs, null);
       assert.match(r.stdout, /\n\S+\s+3\s+0\s+3\s+-\s+-\s+-\s+-\s+-\n/, r.stdout);
       assert.doesNotMatch(r.stdout, /\b0\.0\s+0\.0\b/);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 });
