@@ -45,6 +45,21 @@ describe('load --wait-ready', () => {
     }
   });
 
+  it('names the last answer when an ask the deadline cuts short gets none (a target that answered 503, then hangs)', async () => {
+    let asked = 0;
+    const server = createServer((_req, res) => {
+      if (asked++ === 0) res.writeHead(503).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    try {
+      await assert.rejects(waitReady(new URL(`http://127.0.0.1:${port}/v2/models/rm2/ready`), 300, undefined, 20), (e: unknown) => isMixscaleError(e) && /\(--wait-ready; last: HTTP 503\)$/.test(e.message));
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+
   it('leaves no listener on the interrupt signal, however many times it asks (a 2m wait asks 240 times)', async () => {
     const r = await readiness(30);
     const stop = new AbortController();
