@@ -66,6 +66,8 @@ interface Waiter {
    */
   settle(): boolean;
   timer: TimerHandle | undefined;
+  /** The client's response: shutdown waits for a refusal to have left. */
+  readonly res: ServerResponse;
 }
 
 /** Writes an answer in OIP's error shape: `{"error": "..."}`. */
@@ -251,6 +253,7 @@ export class InferRouter {
       let settled = false;
       const w: Waiter = {
         resolve,
+        res,
         timer: undefined,
         settle: () => {
           if (settled) return false;
@@ -307,12 +310,13 @@ export class InferRouter {
   /**
    * Shutdown's cut: answers every request still waiting for a backend slot 503 shutting-down with
    * retry-after (none was sent to a backend, so a retry is safe) rather than dropping its
-   * connection. Returns how many there were.
+   * connection. Returns how many there were, and when their answers have all left.
    */
-  refuseWaiting(): number {
+  refuseWaiting(): { count: number; sent: Promise<void> } {
     const waiting = this.waiting?.drainAll() ?? [];
+    const sent = waiting.map((w) => new Promise<void>((resolve) => (w.res.writableFinished || w.res.destroyed ? resolve() : (w.res.once('finish', resolve), w.res.once('close', resolve)))));
     for (const w of waiting) w.refuse('shutting-down', 'router shut down before a backend slot was free for this request (it was not sent to a backend: safe to retry)');
-    return waiting.length;
+    return { count: waiting.length, sent: Promise.all(sent).then(() => undefined) };
   }
 
   whenIdle(): Promise<void> {

@@ -263,9 +263,11 @@ export class RouterServer {
       if (!idle) {
         const inFlight = this.infer.requestsInFlight;
         const refused = this.infer.refuseWaiting();
-        this.log.warn({ inFlight, refusedWaiting: refused, shutdownTimeout: this.settings.shutdownTimeout }, 'requests still in flight at router.shutdownTimeout; answering those still waiting for a slot 503 and cutting the rest');
-        // Let the 503s leave before their connections close.
-        if (refused > 0) await new Promise((resolve) => setTimeout(resolve, 50));
+        this.log.warn({ inFlight, refusedWaiting: refused.count, shutdownTimeout: this.settings.shutdownTimeout }, 'requests still in flight at router.shutdownTimeout; answering those still waiting for a slot 503 and cutting the rest');
+        // Let the 503s leave before their connections close (a client that reads nothing gets 1 s).
+        let cap: NodeJS.Timeout | undefined;
+        await Promise.race([refused.sent, new Promise<void>((resolve) => (cap = setTimeout(resolve, 1_000)))]);
+        clearTimeout(cap);
       }
       this.server.closeAllConnections();
       await closed;
