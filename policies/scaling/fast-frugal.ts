@@ -90,9 +90,9 @@ export class FastFrugal implements ScalingPolicy {
     // While instances drain, their money is held: the plan is an interim step. The mix the fleet
     // is moving to is the plan once they are gone (what the tick after the drains decides).
     const remaining = state.fleet.filter((i) => i.state !== 'draining');
-    const target = remaining.length < state.fleet.length ? planMix({ budgetUsdPerHour: state.budgetUsdPerHour, classes, candidates: state.candidates, load, fleet: remaining, options }).mix : undefined;
+    const movingTo = remaining.length < state.fleet.length ? planMix({ budgetUsdPerHour: state.budgetUsdPerHour, classes, candidates: state.candidates, load, fleet: remaining, options }).mix : undefined;
     const corrected = state.classes.filter((c) => Math.abs(this.feedback.factor(c.name) - 1) > 0.02).map((c) => `${c.name} ×${this.feedback.factor(c.name).toFixed(2)}`);
-    const decision = { mix: plan.mix, reason: corrected.length > 0 ? `${plan.reason}; latency feedback ${corrected.join(', ')}` : plan.reason, plan, ...(target !== undefined ? { target } : {}) };
+    const decision = { mix: plan.mix, reason: corrected.length > 0 ? `${plan.reason}; latency feedback ${corrected.join(', ')}` : plan.reason, plan, ...(movingTo !== undefined ? { movingTo } : {}) };
     this.last = { key, decision };
     return decision;
   }

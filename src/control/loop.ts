@@ -42,8 +42,8 @@ export interface TickDecision {
   readonly reason: string;
   readonly policy: string;
   readonly plan?: Plan;
-  /** See ScalingDecision.target: the mix the fleet is moving to while `mix` is an interim step. */
-  readonly target?: Mix;
+  /** See ScalingDecision.movingTo: the mix the fleet is moving to while `mix` is an interim step. */
+  readonly movingTo?: Mix;
 }
 
 export interface TickRecord {
@@ -199,7 +199,7 @@ export class ControlLoop {
           return done('failed', { reconcile: first !== undefined ? mergeAttempts(first, held) : held, error: err });
         }
         this.lastTarget = d.mix;
-        decision = { mix: d.mix, reason: d.reason, policy: this.o.policy.name, ...(d.plan !== undefined ? { plan: d.plan } : {}), ...(d.target !== undefined ? { target: d.target } : {}) };
+        decision = { mix: d.mix, reason: d.reason, policy: this.o.policy.name, ...(d.plan !== undefined ? { plan: d.plan } : {}), ...(d.movingTo !== undefined ? { movingTo: d.movingTo } : {}) };
         const attempted = await this.o.reconciler.reconcile(d.mix, budget, { dryRun, fleet: currentFleet });
         this.logDecision(seq, budget, observed, decision, attempted);
         reconcile = first !== undefined ? mergeAttempts(first, attempted) : attempted;

@@ -49,7 +49,7 @@ export function summarizeTick(r: TickRecord): TickSummary {
     status: r.status,
     budgetUsdPerHour: r.budgetUsdPerHour,
     ...(rec !== undefined ? { spendUsdPerHour: rec.spendUsdPerHour, plannedSpendUsdPerHour: rec.plannedSpendUsdPerHour, target: rec.target } : {}),
-    ...(r.decision !== undefined ? { mix: r.decision.mix, ...(movingTo(r.decision) !== undefined ? { movingTo: r.decision.target } : {}), reason: r.decision.reason } : {}),
+    ...(r.decision !== undefined ? { mix: r.decision.mix, ...(movingTo(r.decision) !== undefined ? { movingTo: r.decision.movingTo } : {}), reason: r.decision.reason } : {}),
     ...(Object.keys(predicted).length > 0 ? { predictedP99Ms: predicted } : {}),
     actions: (rec?.actions ?? []).map((a) => `${a.kind} ${a.kind === 'launch' ? `${a.count}×${a.type}` : `${a.id} (${a.type})`}: ${a.reason}`),
     failures: (rec?.failures ?? []).map((f) => `${f.action.kind}: ${f.code}: ${f.message}`),
@@ -59,8 +59,8 @@ export function summarizeTick(r: TickRecord): TickSummary {
 }
 
 /** The mix a decision moves the fleet to, when its mix is an interim step toward another. */
-export function movingTo(d: { readonly mix: Mix; readonly target?: Mix }): Mix | undefined {
-  return d.target !== undefined && formatMix(d.target) !== formatMix(d.mix) ? d.target : undefined;
+export function movingTo(d: { readonly mix: Mix; readonly movingTo?: Mix }): Mix | undefined {
+  return d.movingTo !== undefined && formatMix(d.movingTo) !== formatMix(d.mix) ? d.movingTo : undefined;
 }
 
 /** Written to a temp file and renamed, so a reader never sees half of it. */

@@ -69,7 +69,7 @@ export interface ScalingDecision {
    * The mix the fleet is moving to, when `mix` is an interim step: what fits the budget beside
    * instances still draining (their money is free only once they are terminated).
    */
-  readonly target?: Mix;
+  readonly movingTo?: Mix;
 }
 
 export interface ScalingPolicy {

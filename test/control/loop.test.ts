@@ -91,9 +91,9 @@ describe('ControlLoop', () => {
   });
 
   it('records the mix a policy says the fleet is moving to beside the interim mix it runs now', async () => {
-    const policy: ScalingPolicy = { name: 'interim-test', decide: () => ({ mix: { cpu: 1 }, reason: 'interim', target: { cpu: 3 } }) };
+    const policy: ScalingPolicy = { name: 'interim-test', decide: () => ({ mix: { cpu: 1 }, reason: 'interim', movingTo: { cpu: 3 } }) };
     const r = await setup({ policy }).step();
-    assert.deepEqual([r.decision?.mix, r.decision?.target], [{ cpu: 1 }, { cpu: 3 }]);
+    assert.deepEqual([r.decision?.mix, r.decision?.movingTo], [{ cpu: 1 }, { cpu: 3 }]);
   });
 
   it('holds the fleet while the metrics source is unreachable, never scaling to zero', async () => {

@@ -431,7 +431,7 @@ describe('controller tick line', () => {
     durationMs: 1,
     status: 'ok',
     budgetUsdPerHour: 1.5,
-    decision: { mix, reason: 'r', policy: 'fast-frugal', ...(target !== undefined ? { target } : {}) },
+    decision: { mix, reason: 'r', policy: 'fast-frugal', ...(target !== undefined ? { movingTo: target } : {}) },
     reconcile: { atMs: 0, dryRun: false, target: mix, actions: [], failures: [], capacityErrors: [], spendUsdPerHour: 1, plannedSpendUsdPerHour: 1, waiting: 0, budgetUsdPerHour: 1.5, fleet },
     unavailable: [],
   });

@@ -35,8 +35,8 @@ describe('fast-frugal scaling policy', () => {
     const d = createScalingPolicy('fast-frugal').decide(kairosState(60, 0, draining));
     assert.ok(mixCost(d.mix, price) <= 2.5 - 2 * price('g4dn.xlarge') + 1e-9, JSON.stringify(d.mix));
     assert.notDeepEqual(d.mix, goal);
-    assert.deepEqual(d.target, goal);
-    assert.equal(createScalingPolicy('fast-frugal').decide(kairosState(60)).target, undefined, 'nothing drains: no interim step');
+    assert.deepEqual(d.movingTo, goal);
+    assert.equal(createScalingPolicy('fast-frugal').decide(kairosState(60)).movingTo, undefined, 'nothing drains: no interim step');
   });
 
   it('swings toward fast nodes at low load and toward frugal nodes at peak', () => {
