@@ -36,7 +36,8 @@ export function formatPath(path: ReadonlyArray<PropertyKey>): string {
   return s === '' ? '(top level)' : s;
 }
 
-function valueAt(root: unknown, path: ReadonlyArray<PropertyKey>): unknown {
+/** The value at `path` in a parsed document (undefined where there is none). */
+export function valueAt(root: unknown, path: ReadonlyArray<PropertyKey>): unknown {
   let v: unknown = root;
   for (const p of path) {
     if (v === null || typeof v !== 'object') return undefined;
@@ -89,8 +90,7 @@ function describeIssue(issue: z.core.$ZodIssue, input: unknown, meant: ReadonlyA
     return `${where}unknown key${issue.keys.length > 1 ? 's' : ''} ${named.join(', ')}${hint}`;
   }
   const bad = valueAt(input, issue.path);
-  // YAML's .nan and .inf are shown as such (JSON would say null).
-  const shown = bad === undefined ? 'missing' : `got ${typeof bad === 'number' && !Number.isFinite(bad) ? String(bad) : JSON.stringify(bad)}`;
+  const shown = bad === undefined ? 'missing' : `got ${asShown(bad)}`;
   if (issue.code === 'invalid_value' && 'values' in issue) {
     return `${at}: ${shown}; allowed: ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
   }
@@ -98,6 +98,11 @@ function describeIssue(issue: z.core.$ZodIssue, input: unknown, meant: ReadonlyA
     return `${at}.kind: ${JSON.stringify((bad as { kind: unknown }).kind)} is not a known kind`;
   }
   return `${at}: ${plainWording(issue, bad) ?? `${issue.message} (${shown})`}`;
+}
+
+/** A value as an error shows it: as JSON, but YAML's .nan and .inf as such (JSON would say null). */
+function asShown(v: unknown): string {
+  return typeof v === 'number' && !Number.isFinite(v) ? String(v) : JSON.stringify(v);
 }
 
 /** What each JSON type is called in a YAML file. */
@@ -109,8 +114,8 @@ const YAML_KINDS: Readonly<Record<string, string>> = { object: 'a mapping', arra
  * for a message the schema wrote itself.
  */
 function plainWording(issue: z.core.$ZodIssue, bad: unknown): string | undefined {
-  // YAML's .nan and .inf are shown as such (JSON would say null), an empty value as nothing.
-  const value = (v: unknown): string => (v === null ? 'nothing' : typeof v === 'number' && !Number.isFinite(v) ? String(v) : JSON.stringify(v));
+  // An empty value is shown as nothing.
+  const value = (v: unknown): string => (v === null ? 'nothing' : asShown(v));
   const got = (v: unknown): string => (Array.isArray(v) ? `got ${v.length} item${v.length === 1 ? '' : 's'}` : typeof v === 'string' ? `got ${v.length} character${v.length === 1 ? '' : 's'}` : `got ${value(v)}`);
   if (issue.code === 'invalid_type' && issue.message.startsWith('Invalid input')) {
     const kind = YAML_KINDS[issue.expected] ?? issue.expected;

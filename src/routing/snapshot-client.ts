@@ -1,5 +1,6 @@
 import { request } from 'undici';
 import { z } from 'zod';
+import { formatPath, valueAt } from '../config/load.ts';
 import type { ClassLoad, MetricsSource, Observation } from '../control/types.ts';
 import { MixscaleError } from '../core/errors.ts';
 import { LatencyHistogram } from '../core/histogram.ts';
@@ -92,10 +93,7 @@ function checkSnapshot(s: unknown, classes: readonly string[] | undefined): stri
   const r = usableSnapshot.safeParse(s);
   if (!r.success) {
     const issue = r.error.issues[0]!;
-    const at = issue.path.reduce<string>((a, k) => (typeof k === 'number' ? `${a}[${k}]` : a === '' ? String(k) : `${a}.${String(k)}`), '');
-    let bad: unknown = s;
-    for (const k of issue.path) bad = (bad as Record<PropertyKey, unknown> | undefined)?.[k];
-    return `is not usable: ${at}: ${issue.message.replace(/^Invalid input: /, '')}, got ${JSON.stringify(bad)}`;
+    return `is not usable: ${formatPath(issue.path)}: ${issue.message.replace(/^Invalid input: /, '')}, got ${JSON.stringify(valueAt(s, issue.path))}`;
   }
   const reported = new Set(r.data.classes.map((c) => c.name));
   const missing = (classes ?? []).filter((c) => !reported.has(c));
