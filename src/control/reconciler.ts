@@ -437,24 +437,25 @@ export class Reconciler {
   async fleet(): Promise<Instance[]> {
     await this.settleUnanswered();
     const listed = await this.o.provider.list();
-    const seen = new Set<string>();
+    // An instance this controller drains stays draining whatever the provider says of it.
+    const overlaid = (i: Instance): Instance => (this.drainingSince.has(i.id) && i.state !== 'draining' ? { ...i, state: 'draining' } : i);
+    /** The billed instances this listing shows. */
+    const seen = new Map<string, Instance>();
     const out: Instance[] = [];
     for (const i of listed) {
       this.unlisted.delete(i.id); // listed: the provider's word from now on
       if (!BILLED_STATES.has(i.state)) continue;
-      seen.add(i.id);
+      seen.set(i.id, i);
       if (i.state === 'draining' && !this.drainingSince.has(i.id)) this.drainingSince.set(i.id, this.o.clock.now());
-      out.push(this.drainingSince.has(i.id) && i.state !== 'draining' ? { ...i, state: 'draining' } : i);
+      out.push(overlaid(i));
     }
-    const listedNow = new Map<string, Instance>();
-    for (const i of listed) if (BILLED_STATES.has(i.state)) listedNow.set(i.id, i);
     const shown = new Set(listed.map((i) => i.id));
     for (const [id, prev] of this.lastListed) {
       if (shown.has(id)) continue; // listed, billed or not: the provider's word
       this.log.warn({ id, type: prev.type }, 'an instance the last listing showed is missing from this one; counted as it was until a second listing misses it too');
-      out.push(this.drainingSince.has(id) && prev.state !== 'draining' ? { ...prev, state: 'draining' } : { ...prev });
+      out.push(overlaid({ ...prev }));
     }
-    this.lastListed = listedNow;
+    this.lastListed = seen;
     await this.endedAtOnce();
     const now = this.o.clock.now();
     for (const [id, u] of this.unlisted) {
@@ -477,7 +478,7 @@ export class Reconciler {
     // (Deregistered by the next reconcile that acts: a dry run changes nothing at the router.)
     // One listing that misses an instance is not proof it is gone: it must miss two in a row,
     // else a drain in progress would be forgotten and the instance cut with requests in flight.
-    for (const id of seen) {
+    for (const id of seen.keys()) {
       this.gone.delete(id);
       this.missedOnce.delete(id);
     }
