@@ -105,6 +105,9 @@ function signalGroup(pgid: number, signal: NodeJS.Signals): void {
   }
 }
 
+/** A node's stderr file, beside its stdout file (`ID.out` → `ID.err`). */
+const stderrPathOf = (stdoutPath: string): string => stdoutPath.replace(/\.out$/, '.err');
+
 /** The last lines of a node's log (up to 500 characters), for the line that says it died. */
 function lastLines(path: string): string {
   try {
@@ -203,7 +206,7 @@ export class LocalProvider implements CloudProvider {
       if (!alive(r.pid, r.id)) {
         if (!(this.o.readOnly ?? false)) {
           // Why it died is in its stderr: a bad command line exits at once, and the loop would relaunch it silently.
-          const errPath = r.stdoutPath.replace(/\.out$/, '.err');
+          const errPath = stderrPathOf(r.stdoutPath);
           this.log.warn({ id: r.id, pid: r.pid, stderr: lastLines(errPath), log: errPath }, 'local instance died');
         }
         this.remember(r);
@@ -327,7 +330,7 @@ export class LocalProvider implements CloudProvider {
     const [cmd, ...args] = argv[0] === 'mixscale' ? [process.execPath, BIN, ...argv.slice(1)] : argv;
     if (cmd === undefined) throw new MixscaleError('MIXSCALE_CONFIG_INVALID', `pool ${spec.pool}: empty node command (pools[].command, controller.local.command)`);
     const out = openSync(stdoutPath, 'w');
-    const err = openSync(stdoutPath.replace(/\.out$/, '.err'), 'w');
+    const err = openSync(stderrPathOf(stdoutPath), 'w');
     try {
       const child = spawn(cmd, args, { detached: true, stdio: ['ignore', out, err], env: { ...process.env, [INSTANCE_ENV]: id } });
       // Listened to first: a command that cannot start (not on PATH) reports it by an 'error'
