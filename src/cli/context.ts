@@ -201,3 +201,21 @@ export const positiveIntegerOption =
 export const nonNegativeIntegerOption = (flag: string) => (text: string): number => positiveInteger(flag, text, 0);
 export const durationOption = (flag: string) => (text: string): number => durationArg(flag, text);
 export const positiveDurationOption = (flag: string) => (text: string): number => positiveDurationArg(flag, text);
+
+/** The signals that stop a long-running command: SIGTERM (a supervisor) and SIGINT (Ctrl-C). */
+const STOP_SIGNALS = ['SIGTERM', 'SIGINT'] as const;
+
+/** Resolves with the first SIGTERM or SIGINT (each listened for once). */
+export function stopSignal(): Promise<NodeJS.Signals> {
+  return new Promise((done) => {
+    for (const s of STOP_SIGNALS) process.once(s, () => done(s));
+  });
+}
+
+/** Calls onSignal at every SIGTERM or SIGINT until the returned function is called. */
+export function onStopSignals(onSignal: () => void): () => void {
+  for (const s of STOP_SIGNALS) process.on(s, onSignal);
+  return () => {
+    for (const s of STOP_SIGNALS) process.off(s, onSignal);
+  };
+}

@@ -22,7 +22,7 @@ import { adminToken } from '../../routing/admin.ts';
 import type { FleetMembership, MetricsSource } from '../../control/types.ts';
 import { RouterAdminClient } from '../../routing/admin-client.ts';
 import { RouterSnapshotSource } from '../../routing/snapshot-client.ts';
-import { checkJsonFile, jsonFile, jsonRequested, loggerFor, requireConfig, writeOutputFile } from '../context.ts';
+import { checkJsonFile, jsonFile, jsonRequested, loggerFor, requireConfig, stopSignal, writeOutputFile } from '../context.ts';
 import { renderTable } from '../table.ts';
 
 interface ControllerOptions {
@@ -200,10 +200,7 @@ async function runLoop(cmd: Command, opts: ControllerOptions, loaded: LoadedConf
   const schedule = scheduleTicks({ schedule: s.schedule, budgetBoundaries: loaded.config.budget.schedule.map((e) => e.cron), tick, logger });
   process.stderr.write(`controller ${s.cluster} (${controller.provider.name}${dryRun ? ', dry run' : ''}): ticks on "${s.schedule}"; SIGTERM or Ctrl-C stops\n`);
   // Listen before the first tick, so a SIGTERM during it still stops cleanly.
-  const stopped = new Promise<NodeJS.Signals>((done) => {
-    process.once('SIGTERM', () => done('SIGTERM'));
-    process.once('SIGINT', () => done('SIGINT'));
-  });
+  const stopped = stopSignal();
   await tick();
   const signal = await stopped;
   logger.info({ signal }, 'stopping: finishing the tick in progress');

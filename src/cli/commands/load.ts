@@ -13,7 +13,7 @@ import { parseClassMix } from '../../load/classes.ts';
 import { PAYLOAD_KINDS, PayloadBuilder, parseParam, type PayloadKind } from '../../load/payload.ts';
 import { readyUrl, waitReady } from '../../load/ready.ts';
 import { inferUrl, replayTrace, type ReplayOptions, type ReplayReport } from '../../load/replay.ts';
-import { checkJsonFile, durationOption, globalOptions, nameTraceSetting, nonNegativeIntegerOption, positiveDurationOption, positiveIntegerOption, positiveNumberOption, writeOutputFile } from '../context.ts';
+import { checkJsonFile, durationOption, globalOptions, nameTraceSetting, nonNegativeIntegerOption, onStopSignals, positiveDurationOption, positiveIntegerOption, positiveNumberOption, writeOutputFile } from '../context.ts';
 import { renderTable } from '../table.ts';
 
 interface LoadOpts {
@@ -129,8 +129,7 @@ Latency counts from each request's intended send time (open loop, no coordinated
         bar?.stop();
         process.exit(130);
       };
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
+      const offSignals = onStopSignals(onSignal);
       let report: ReplayReport;
       try {
         report = await replayTrace(
@@ -149,8 +148,7 @@ Latency counts from each request's intended send time (open loop, no coordinated
           new RealClock(),
         );
       } finally {
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
+        offSignals();
         bar?.stop();
       }
       if (g.json !== undefined && g.json !== false) {
@@ -176,15 +174,12 @@ Latency counts from each request's intended send time (open loop, no coordinated
 async function waitUntilReady(url: URL, timeoutMs: number): Promise<void> {
   process.stderr.write(`load: waiting up to ${formatDuration(timeoutMs)} for ${url.href}\n`);
   const interrupt = new AbortController();
-  const onSignal = (): void => interrupt.abort();
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const offSignals = onStopSignals(() => interrupt.abort());
   const t0 = Date.now();
   try {
     await waitReady(url, timeoutMs, interrupt.signal);
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    offSignals();
   }
   process.stderr.write(`load: ready after ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
 }

@@ -14,7 +14,7 @@ import { EdgeNode } from '../../node/edge/node.ts';
 import { EXIT_POLICIES, type ExitPolicyName } from '../../node/edge/exit-policy.ts';
 import { MultiExitModel } from '../../node/edge/model.ts';
 import { createNodeApp, listen, type InferenceNode } from '../../node/http.ts';
-import { decimal, globalOptions, hostOption, loggerFor, nonNegativeIntegerOption, positiveIntegerOption } from '../context.ts';
+import { decimal, globalOptions, hostOption, loggerFor, nonNegativeIntegerOption, positiveIntegerOption, stopSignal } from '../context.ts';
 
 /** The model the edge node serves by default: the staged CNN shipped in the repo. */
 const DEFAULT_EDGE_MODEL = fileURLToPath(new URL('../../../models/digits-cnn', import.meta.url));
@@ -57,10 +57,7 @@ async function serve(node: InferenceNode, host: string, p: number, cfg: NodeConf
   }
   process.stdout.write(`${JSON.stringify({ listening: running.url })}\n`);
   logger.info({ url: running.url, model: node.modelName }, 'node listening');
-  const signal = await new Promise<NodeJS.Signals>((done) => {
-    process.once('SIGTERM', () => done('SIGTERM'));
-    process.once('SIGINT', () => done('SIGINT'));
-  });
+  const signal = await stopSignal();
   logger.info({ signal }, 'draining: finishing in-flight requests');
   if (!(await running.close(cfg.shutdownTimeout))) logger.warn({ shutdownTimeout: cfg.shutdownTimeout }, 'requests still in flight at node.shutdownTimeout; cut them');
   await onClose();

@@ -7,7 +7,7 @@ import type { Logger } from '../../core/log.ts';
 import { Rng } from '../../core/rng.ts';
 import { createConfiguredRoutingPolicy } from '../../../policies/routing/index.ts';
 import { RouterServer, type HotPath } from '../../routing/server.ts';
-import { decimal, hostOption, loggerFor, requireConfig } from '../context.ts';
+import { decimal, hostOption, loggerFor, requireConfig, stopSignal } from '../context.ts';
 
 interface RouterOptions {
   host?: string;
@@ -80,10 +80,7 @@ Examples:
       process.stdout.write(`${JSON.stringify({ listening: url })}\n`);
       log.info({ url, policy: policy.name, backends: router.tracker.backends.length, hotPath: opts.hotPath }, 'router listening');
       const stopSummary = startSummary(router, clock, log);
-      const signal = await new Promise<NodeJS.Signals>((done) => {
-        process.once('SIGTERM', () => done('SIGTERM'));
-        process.once('SIGINT', () => done('SIGINT'));
-      });
+      const signal = await stopSignal();
       log.info({ signal, inFlight: router.infer.requestsInFlight }, 'shutting down: finishing in-flight requests');
       stopSummary();
       await router.close();
