@@ -398,8 +398,6 @@ export class Reconciler {
   private readonly unanswered = new Map<string, { readonly spec: LaunchSpec; readonly sinceMs: Ms; readonly placeholders: readonly Instance[] }>();
   /** Instances that left the listing unasked (died): the router is told to forget them. */
   private readonly gone = new Set<string>();
-  /** Registered or draining instances the last listing did not show (gone if the next does not either). */
-  private readonly missedOnce = new Set<string>();
   /**
    * The billed instances the last listing showed (less those terminated here since). One the
    * next listing misses is carried as it was for that look: a single miss is not proof that it is
@@ -407,6 +405,8 @@ export class Reconciler {
    * replacement beside it, over the budget. Two misses in a row and it is gone.
    */
   private lastListed = new Map<string, Instance>();
+  /** Whether a listing was read yet: before one, no instance can have been missed twice. */
+  private listedBefore = false;
   /** What settling unanswered launches met, reported with the next reconcile's result. */
   private settled: { failures: ActionFailure[]; capacityErrors: string[] } = { failures: [], capacityErrors: [] };
 
@@ -450,7 +450,8 @@ export class Reconciler {
       out.push(overlaid(i));
     }
     const shown = new Set(listed.map((i) => i.id));
-    for (const [id, prev] of this.lastListed) {
+    const previous = this.lastListed;
+    for (const [id, prev] of previous) {
       if (shown.has(id)) continue; // listed, billed or not: the provider's word
       this.log.warn({ id, type: prev.type }, 'an instance the last listing showed is missing from this one; counted as it was until a second listing misses it too');
       out.push(overlaid({ ...prev }));
@@ -476,22 +477,19 @@ export class Reconciler {
     // it too: a dead instance left there would keep its address, which the cloud may give to a
     // new instance (the router refuses a second backend at one address).
     // (Deregistered by the next reconcile that acts: a dry run changes nothing at the router.)
-    // One listing that misses an instance is not proof it is gone: it must miss two in a row,
-    // else a drain in progress would be forgotten and the instance cut with requests in flight.
-    for (const id of seen.keys()) {
-      this.gone.delete(id);
-      this.missedOnce.delete(id);
+    // One listing that misses an instance is not proof it is gone: it must miss two in a row
+    // (this one and the one before), else a drain in progress would be forgotten and the
+    // instance cut with requests in flight.
+    for (const id of seen.keys()) this.gone.delete(id);
+    if (this.listedBefore) {
+      for (const id of new Set([...this.drainingSince.keys(), ...this.registered])) {
+        if (seen.has(id) || previous.has(id)) continue;
+        this.gone.add(id);
+        this.drainingSince.delete(id);
+        this.registered.delete(id);
+      }
     }
-    const missed = new Set<string>();
-    for (const id of [...this.drainingSince.keys(), ...this.registered]) if (!seen.has(id)) missed.add(id);
-    for (const id of missed) {
-      if (!this.missedOnce.has(id)) continue;
-      this.gone.add(id);
-      this.drainingSince.delete(id);
-      this.registered.delete(id);
-    }
-    for (const id of this.missedOnce) if (!missed.has(id)) this.missedOnce.delete(id);
-    for (const id of missed) if (!this.gone.has(id)) this.missedOnce.add(id);
+    this.listedBefore = true;
     return out;
   }
 

@@ -306,6 +306,31 @@ describe('Reconciler', () => {
     assert.deepEqual(cloud.calls.terminate, [drained]);
   });
 
+  it("keeps a drain it took over when the successor's first listing misses the instance, until a second one misses it too", async () => {
+    const { clock, cloud, membership, make } = setup();
+    const first = make();
+    await first.reconcile({ cpu: 2 }, 1);
+    clock.advanceTo(60_000);
+    await first.reconcile({ cpu: 2 }, 1);
+    for (const id of membership.registered) membership.inFlightById.set(id, 1);
+    await first.reconcile({ cpu: 1 }, 1);
+    const [drained] = [...membership.drained];
+    assert.ok(drained !== undefined);
+    const second = new Reconciler({ provider: cloud, membership, clock, priceOf: rules.priceOf, poolOf: rules.poolOf, launchTimeoutMs: 300_000, drainTimeoutMs: 60_000, cluster: 'test', draining: first.draining() });
+    const list = cloud.list.bind(cloud);
+    cloud.list = async () => (await list()).filter((i) => i.id !== drained);
+    await second.fleet();
+    assert.ok(!membership.log.includes(`deregister ${drained}`), 'one miss is not proof it is gone');
+    cloud.list = list;
+    const fleet = await second.fleet();
+    assert.equal(fleet.find((i) => i.id === drained)?.state, 'draining', 'still draining when listed again');
+    cloud.list = async () => (await list()).filter((i) => i.id !== drained);
+    await second.fleet();
+    await second.fleet();
+    await second.reconcile({ cpu: 1 }, 1);
+    assert.ok(membership.log.includes(`deregister ${drained}`), 'gone after two misses in a row');
+  });
+
   it('repeating a launch with the same token yields the same instances, not new ones', async () => {
     const { cloud, make } = setup();
     const r = make();
