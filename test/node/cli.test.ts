@@ -103,6 +103,23 @@ describe('mixscale node', function () {
     }
   });
 
+  it('--help names the node: field each flag defaults to, since --config sets them', () => {
+    const flags = {
+      edge: { '--host': 'node.host', '--policy': 'node.edge.policy', '--percentile': 'node.edge.percentile', '--confidence': 'node.edge.confidence', '--max-batch': 'node.edge.maxBatch', '--max-rows': 'node.edge.maxRows', '--warmup-runs': 'node.edge.warmupRuns' },
+      emulated: { '--host': 'node.host', '--slots': 'node.emulated.slots', '--seed': 'node.emulated.seed' },
+    };
+    for (const [kind, fields] of Object.entries(flags)) {
+      const r = runCli(['node', kind, '--help']);
+      assert.equal(r.code, 0, r.stderr);
+      // One entry per flag, its wrapped lines joined.
+      const entries = r.stdout.split(/\n(?= {2}-)/).map((e) => e.replace(/\s+/g, ' '));
+      for (const [flag, field] of Object.entries(fields)) {
+        const entry = entries.find((e) => e.trimStart().startsWith(`${flag} `));
+        assert.ok(entry?.includes(`(default: ${field}`), `node ${kind} ${flag}: ${entry}`);
+      }
+    }
+  });
+
   it('edge: a model folder that does not exist is a one-line user error (exit 2)', () => {
     const r = runCli(['node', 'edge', '--model', 'no/such/model', '--port', '0']);
     assert.equal(r.code, 2);

@@ -86,11 +86,11 @@ On start a node prints one JSON line on stdout: {"listening":"http://127.0.0.1:P
     .option('--host <host>', 'address to listen on (default: node.host, 127.0.0.1)', hostOption)
     .option('--port <port>', 'port (0: the OS chooses)', port, 0)
     .addOption(new Option('--policy <name>', 'exit control (default: node.edge.policy, predictive)').choices([...EXIT_POLICIES]))
-    .option('--percentile <q>', 'stage-time percentile the predictive policy plans with (default 0.99)', fraction('--percentile'))
-    .option('--confidence <p>', 'confidence threshold for an early exit (default 0.95)', fraction('--confidence'))
-    .option('--max-batch <rows>', `most rows per stage run across requests (default 8, at most ${MAX_BATCH_ROWS})`, positiveIntegerOption('--max-batch', MAX_BATCH_ROWS))
-    .option('--max-rows <rows>', `most rows one request may carry (default 64, at most ${MAX_REQUEST_ROWS})`, positiveIntegerOption('--max-rows', MAX_REQUEST_ROWS))
-    .option('--warmup-runs <n>', 'warm-up runs per stage (default 30, at most 10000)', positiveIntegerOption('--warmup-runs', 10_000))
+    .option('--percentile <q>', 'stage-time percentile the predictive policy plans with (default: node.edge.percentile, 0.99)', fraction('--percentile'))
+    .option('--confidence <p>', 'confidence threshold for an early exit (default: node.edge.confidence, 0.95)', fraction('--confidence'))
+    .option('--max-batch <rows>', `most rows per stage run across requests (default: node.edge.maxBatch, 8; at most ${MAX_BATCH_ROWS})`, positiveIntegerOption('--max-batch', MAX_BATCH_ROWS))
+    .option('--max-rows <rows>', `most rows one request may carry (default: node.edge.maxRows, 64; at most ${MAX_REQUEST_ROWS})`, positiveIntegerOption('--max-rows', MAX_REQUEST_ROWS))
+    .option('--warmup-runs <n>', 'warm-up runs per stage (default: node.edge.warmupRuns, 30; at most 10000)', positiveIntegerOption('--warmup-runs', 10_000))
     .action(async (opts: { model?: string; host?: string; port: number; policy?: ExitPolicyName; percentile?: number; confidence?: number; maxBatch?: number; maxRows?: number; warmupRuns?: number }, cmd: Command) => {
       const cfg = nodeConfig(cmd);
       const logger = loggerFor(cmd);
