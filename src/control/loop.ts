@@ -24,8 +24,6 @@ export interface ControlLoopOptions {
   readonly capacityCooldownMs?: Ms;
   /** Capacity cooldowns a previous controller left (type → when each ends). */
   readonly capacityCooldowns?: ReadonlyMap<string, Ms>;
-  /** How many tick records to keep for status (default 20). */
-  readonly historySize?: number;
 }
 
 /**
@@ -73,7 +71,6 @@ export class ControlLoop {
   readonly cooldowns: CapacityCooldowns;
   private busy = false;
   private seq = 0;
-  private readonly records: TickRecord[] = [];
   /** The last mix a policy decided; held when a later decision fails. */
   private lastTarget: Mix | undefined;
 
@@ -82,11 +79,6 @@ export class ControlLoop {
     this.log = options.logger ?? silentLogger;
     this.estimator = options.estimator ?? passThroughEstimator;
     this.cooldowns = new CapacityCooldowns(options.capacityCooldownMs ?? 600_000, options.capacityCooldowns);
-  }
-
-  /** The most recent tick records, oldest first. */
-  history(): readonly TickRecord[] {
-    return this.records;
   }
 
   get running(): boolean {
@@ -99,21 +91,14 @@ export class ControlLoop {
     if (this.busy) {
       const rec: TickRecord = { seq, atMs, durationMs: 0, status: 'skipped', budgetUsdPerHour: this.o.budgetAt(atMs), unavailable: [] };
       this.log.warn({ tick: seq }, 'previous tick still running; skipping this one');
-      return this.remember(rec);
+      return rec;
     }
     this.busy = true;
     try {
-      return this.remember(await this.run(seq, atMs));
+      return await this.run(seq, atMs);
     } finally {
       this.busy = false;
     }
-  }
-
-  private remember(rec: TickRecord): TickRecord {
-    this.records.push(rec);
-    const max = this.o.historySize ?? 20;
-    if (this.records.length > max) this.records.splice(0, this.records.length - max);
-    return rec;
   }
 
   /**

@@ -154,13 +154,12 @@ describe('ControlLoop', () => {
         return rpsPolicy.decide(s);
       },
     };
-    const { loop, step } = setup({ policy: flaky });
+    const { step } = setup({ policy: flaky });
     const bad = await step();
     assert.equal(bad.status, 'failed');
     assert.match(bad.error?.message ?? '', /blew up/);
     fail = false;
     assert.equal((await step()).status, 'ok');
-    assert.deepEqual(loop.history().map((r) => r.status), ['failed', 'ok']);
   });
 
   it('keeps reconciling toward the last target when the policy cannot decide, so drains finish', async () => {
