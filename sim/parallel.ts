@@ -5,7 +5,7 @@ import type { Ms } from '../src/core/types.ts';
 import type { SimRun } from './result.ts';
 import type { SimOverrides } from './runner.ts';
 
-/** What a worker can run: the overrides that are plain data (no logger, estimator or callback). */
+/** What a worker can run: the overrides that are plain data (no logger or callback). */
 export type PlainOverrides = Pick<SimOverrides, 'scalingPolicy' | 'routingPolicy' | 'seed' | 'arrivals'>;
 
 export interface WorkerJob {

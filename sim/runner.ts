@@ -6,7 +6,7 @@ import { candidatesFromConfig, classesFromConfig, unprofiledByModel } from '../s
 import { estimatorFromConfig } from '../src/control/estimator.ts';
 import { ControlLoop } from '../src/control/loop.ts';
 import { Reconciler } from '../src/control/reconciler.ts';
-import { candidateServes, type CandidateType, type Estimator, type LoadObservation } from '../src/control/types.ts';
+import { candidateServes, type CandidateType, type LoadObservation } from '../src/control/types.ts';
 import { SimClock } from '../src/core/clock.ts';
 import { ConfigError, MixscaleError, TraceError } from '../src/core/errors.ts';
 import { silentLogger, type Logger } from '../src/core/log.ts';
@@ -52,8 +52,6 @@ export interface SimOverrides {
   readonly seed?: number;
   /** Replaces the config's trace / rps load. */
   readonly arrivals?: ArrivalSource;
-  /** Smoothing / forecasting of observed load (default: plan for what was observed). */
-  readonly estimator?: Estimator;
   readonly logger?: Logger;
   /** Called now and then with simulated time (ms since the trace start). */
   readonly onProgress?: (simulatedMs: Ms) => void;
@@ -218,8 +216,8 @@ export async function runSimulation(loaded: LoadedConfig, overrides: SimOverride
     ...(cfg.controller !== undefined ? { drainTimeoutMs: cfg.controller.drainTimeout } : {}),
     cluster: 'sim',
   });
-  // The estimator the controller would run (controller.estimator), unless the caller brings one.
-  const estimator = overrides.estimator ?? estimatorFromConfig(cfg.controller?.estimator);
+  // The estimator the controller would run (controller.estimator).
+  const estimator = estimatorFromConfig(cfg.controller?.estimator);
   const loop = new ControlLoop({
     clock,
     metrics,

@@ -16,7 +16,7 @@ import { ControlLoop, type TickRecord } from './loop.ts';
 import { ControllerMetrics } from './prometheus.ts';
 import { Reconciler } from './reconciler.ts';
 import { readStatus, summarizeTick, writeStatus, type ControllerStatus, type TickSummary } from './status.ts';
-import type { Estimator, FleetMembership, MetricsSource } from './types.ts';
+import type { FleetMembership, MetricsSource } from './types.ts';
 
 /** The `controller:` section, with defaults when the config has none. */
 export function controllerSettings(loaded: LoadedConfig): ControllerSettings {
@@ -109,8 +109,6 @@ export interface ControllerDeps extends ProviderDeps {
   readonly membership: FleetMembership;
   /** Where load is observed (router snapshot or CloudWatch). */
   readonly metrics: MetricsSource;
-  readonly estimator?: Estimator;
-  readonly provider?: CloudProvider;
   readonly dryRun?: boolean;
 }
 
@@ -135,7 +133,7 @@ export async function createController(deps: ControllerDeps): Promise<Controller
   candidatesFromConfig(loaded);
   const members = deps.membership.members?.bind(deps.membership);
   const served = members === undefined ? undefined : async (): Promise<ReadonlySet<string>> => new Set([...(await members())].filter(([, b]) => !b.draining).map(([id]) => id));
-  const provider = deps.provider ?? (await createProvider(loaded, settings, { ...deps, clock, checkReadiness: deps.dryRun !== true, ...(served !== undefined ? { served } : {}) }));
+  const provider = await createProvider(loaded, settings, { ...deps, clock, checkReadiness: deps.dryRun !== true, ...(served !== undefined ? { served } : {}) });
   const statusFile = statusPath(loaded, settings);
   // Keep the history of earlier runs (--once from cron appends to it), and their drains.
   const kept: TickSummary[] = [];
@@ -163,7 +161,7 @@ export async function createController(deps: ControllerDeps): Promise<Controller
     draining: new Map(Object.entries(prior?.draining ?? {})),
   });
   const budget = new BudgetSchedule(loaded.config.budget.usdPerHour, loaded.config.budget.schedule);
-  const estimator = deps.estimator ?? estimatorFromConfig(settings.estimator);
+  const estimator = estimatorFromConfig(settings.estimator);
   const loop = new ControlLoop({
     clock,
     metrics: deps.metrics,

@@ -6,7 +6,6 @@ export interface AwsClientOptions {
   readonly region?: string;
   /** A compatible endpoint (LocalStack, a VPC endpoint): `--endpoint-url`. */
   readonly endpointUrl?: string;
-  readonly maxAttempts?: number;
 }
 
 /**
@@ -21,7 +20,7 @@ function common(o: AwsClientOptions) {
   process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
   return {
     retryMode: 'adaptive',
-    maxAttempts: o.maxAttempts ?? 6,
+    maxAttempts: 6,
     ...(o.region !== undefined ? { region: o.region } : {}),
     ...(o.endpointUrl !== undefined ? { endpoint: o.endpointUrl } : {}),
   };
