@@ -234,11 +234,6 @@ export class Recorder {
     };
   }
 
-  /** Where the window being recorded starts (the end of the last one closed). */
-  get openSinceMs(): Ms {
-    return this.winStart;
-  }
-
   /** Moves what the hot path counted into the per-class and per-type histograms (at the end of a run). */
   finish(): void {
     for (const c of this.perClass) c.counts.drainInto(c.latency);

@@ -9,14 +9,6 @@ export const DEFAULT_PROFILES_PATH = fileURLToPath(new URL('../../infra/profiles
 /** Quantile knots stored per measured cell, as fractions. */
 export const PROFILE_KNOTS = [0, 0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 1] as const;
 
-export interface ServiceTimeSummary {
-  readonly meanMs: number;
-  /** Squared coefficient of variation (variance / mean²): 0 for deterministic service. */
-  readonly scv: number;
-  readonly p50Ms: number;
-  readonly p99Ms: number;
-}
-
 /**
  * Measured service times of one model on one instance type across request sizes (Kairos'
  * batch sizes). A request of size s between two measured sizes gets values interpolated
@@ -88,10 +80,6 @@ export class ProfileTable {
   /** One service time drawn from the measured distribution (inverse CDF over the knots). */
   sample(size: number, rng: Rng): number {
     return this.quantileMs(size, rng.next());
-  }
-
-  summary(size: number): ServiceTimeSummary {
-    return { meanMs: this.meanMs(size), scv: this.scv(size), p50Ms: this.quantileMs(size, 0.5), p99Ms: this.quantileMs(size, 0.99) };
   }
 
   private interp(arr: Float64Array, offset: number, size: number): number {

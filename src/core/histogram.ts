@@ -5,13 +5,6 @@ import * as hdr from 'hdr-histogram-js';
  * (3 significant digits: ±0.1% relative error) and read back in milliseconds. The wire form
  * is HdrHistogram's compressed base64, so other HDR implementations can read our snapshots.
  */
-/** JsHistogram methods the public typings omit; present because we never use the wasm build. */
-interface JsHistogramInternals {
-  countsArrayLength: number;
-  countsArrayIndex(value: number): number;
-  getCountAtIndex(index: number): number;
-}
-
 export class LatencyHistogram {
   private readonly h: hdr.Histogram;
 
@@ -62,18 +55,6 @@ export class LatencyHistogram {
 
   get minMs(): number {
     return this.h.totalCount === 0 ? 0 : this.h.minNonZeroValue / 1000;
-  }
-
-  /** Fraction of recorded values ≤ ms, at the histogram's resolution (1 when empty: nothing violated). */
-  fractionAtOrBelow(ms: number): number {
-    const n = this.h.totalCount;
-    if (n === 0) return 1;
-    const h = this.h as unknown as JsHistogramInternals;
-    const limit = h.countsArrayIndex(Math.max(0, Math.round(ms * 1000)));
-    let atOrBelow = 0;
-    const last = Math.min(limit, h.countsArrayLength - 1);
-    for (let i = 0; i <= last; i++) atOrBelow += h.getCountAtIndex(i);
-    return atOrBelow / n;
   }
 
   /** Adds every value of `other` into this one. */

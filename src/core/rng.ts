@@ -98,26 +98,6 @@ export class Rng {
     return Math.exp(mu + sigma * this.normal());
   }
 
-  /** Poisson-distributed count with the given mean (Knuth for small means, normal approx above 500). */
-  poisson(mean: number): number {
-    if (mean <= 0) return 0;
-    if (mean > 500) return Math.max(0, Math.round(mean + Math.sqrt(mean) * this.normal()));
-    const l = Math.exp(-mean);
-    let k = 0;
-    let p = 1;
-    do {
-      k++;
-      p *= this.next();
-    } while (p > l);
-    return k - 1;
-  }
-
-  /** One of the given samples, uniformly (an empirical distribution). */
-  empirical(samples: ArrayLike<number>): number {
-    if (samples.length === 0) throw new RangeError('empirical(): no samples');
-    return samples[this.int(samples.length)]!;
-  }
-
   /** A new independent stream derived from this one (for a sub-component). */
   fork(): Rng {
     return new Rng(this.nextU32());

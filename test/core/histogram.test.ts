@@ -39,13 +39,6 @@ describe('LatencyHistogram', () => {
     assert.ok(Math.abs(back.maxMs - h.maxMs) / h.maxMs < 0.001);
   });
 
-  it('counts the fraction at or below a latency', () => {
-    const limit = reference(sorted, 0.9);
-    const f = h.fractionAtOrBelow(limit);
-    assert.ok(Math.abs(f - 0.9) < 0.002, `fraction ${f}`);
-    assert.equal(new LatencyHistogram().fractionAtOrBelow(1), 1);
-  });
-
   it('reads 0 from an empty histogram instead of failing', () => {
     const e = new LatencyHistogram();
     assert.equal(e.quantile(0.99), 0);
