@@ -1,6 +1,6 @@
 import { ConfigError } from '../../src/core/errors.ts';
 import { candidateServes, type CandidateType, type ScalingDecision, type ScalingState } from '../../src/control/types.ts';
-import { activeMix, formatMix, isActive, type Mix, type RequestClass } from '../../src/core/types.ts';
+import { activeMix, formatMix, isActive, mixCost, type Mix, type RequestClass } from '../../src/core/types.ts';
 import { formatUsd } from '../../src/core/units.ts';
 
 // What the baseline scaling policies share: the pool and budget bounds of a mix (boundMix),
@@ -25,7 +25,7 @@ export function boundMix(want: Mix, state: Pick<ScalingState, 'candidates' | 'fl
     if (!t.available) n = Math.min(n, Math.max(t.min, state.fleet.filter((i) => i.type === type && isActive(i)).length));
     if (n > 0) mix[type] = n;
   }
-  const usd = (): number => Object.entries(mix).reduce((a, [type, n]) => a + n * types.get(type)!.usd, 0);
+  const usd = (): number => mixCost(mix, (type) => types.get(type)!.usd);
   let trimmed = 0;
   while (usd() > state.budgetUsdPerHour + 1e-9) {
     const order = Object.keys(mix).sort((a, b) => types.get(b)!.usd - types.get(a)!.usd || (a < b ? -1 : 1));
