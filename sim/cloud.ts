@@ -7,7 +7,7 @@ import { Rng } from '../src/core/rng.ts';
 import type { Instance, Ms } from '../src/core/types.ts';
 
 /** EC2 bills Linux on-demand instances per second with a one-minute minimum. */
-export const MIN_BILLED_MS = 60_000;
+const MIN_BILLED_MS = 60_000;
 
 export interface SimCloudOptions {
   readonly clock: Clock;

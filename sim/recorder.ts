@@ -4,7 +4,7 @@ import { LatencyCounts } from './latency-counts.ts';
 import type { SimMetrics } from './metrics.ts';
 
 /** Why a request did not complete. */
-export const DROP_REASONS = ['no-backend', 'deadline', 'overloaded', 'full', 'terminated', 'unprofiled'] as const;
+const DROP_REASONS = ['no-backend', 'deadline', 'overloaded', 'full', 'terminated', 'unprofiled'] as const;
 export type DropReason = (typeof DROP_REASONS)[number];
 
 /**

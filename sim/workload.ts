@@ -20,7 +20,7 @@ import { decimal, formatDuration } from '../src/core/units.ts';
  */
 
 /** Size columns recognized in per-request traces, in the order the default picks them. */
-export const SIZE_COLUMNS = ['size', 'batch', 'input_tokens', 'output_tokens'] as const;
+const SIZE_COLUMNS = ['size', 'batch', 'input_tokens', 'output_tokens'] as const;
 
 export interface TraceOptions {
   readonly path: string;

@@ -12,7 +12,7 @@ export type BackendFilter = typeof ANY | typeof FAST_ONLY | typeof FRUGAL_ONLY;
  * its slots (none when a slot is free), plus this request's service time on b's type. NaN when
  * b's type has no profile for the request's model and size.
  */
-export function expectedFinishMs(b: BackendState, req: RoutableRequest, view: PoolView): number {
+function expectedFinishMs(b: BackendState, req: RoutableRequest, view: PoolView): number {
   return queuedWaitMs(b) + view.expectedServiceMs(b, req);
 }
 

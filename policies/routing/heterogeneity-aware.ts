@@ -27,7 +27,7 @@ export interface HeterogeneityAwareOptions {
  */
 const FRUGAL_TOLERANCE = 1.15;
 
-export const DEFAULT_HETEROGENEITY_AWARE: HeterogeneityAwareOptions = { largeFraction: 1, rejectLate: true, frugalFirst: 0 };
+const DEFAULT_HETEROGENEITY_AWARE: HeterogeneityAwareOptions = { largeFraction: 1, rejectLate: true, frugalFirst: 0 };
 
 /**
  * The default router. Large or latency-critical requests go to fast backends (the one expected to

@@ -4,7 +4,7 @@ import type { RoutingPolicyOptions } from './index.ts';
 import { ANY, FAST_ONLY, FRUGAL_ONLY, FinishScan } from './expected-finish.ts';
 
 /** Default size threshold: Kairos' rm2 sizes above ~500 take > 200 ms on its CPU types. */
-export const DEFAULT_SIZE_THRESHOLD = 500;
+const DEFAULT_SIZE_THRESHOLD = 500;
 
 /**
  * A static size threshold: requests of at least `threshold` go to fast backends, smaller ones to

@@ -77,7 +77,7 @@ export function demandSlots(c: CandidateType, classes: readonly RequestClass[], 
 }
 
 /** Serving capacity per dollar of a type for the observed load (higher is better); NaN when unknown. */
-export function capacityPerDollar(c: CandidateType, classes: readonly RequestClass[], state: Pick<ScalingState, 'load'>): number {
+function capacityPerDollar(c: CandidateType, classes: readonly RequestClass[], state: Pick<ScalingState, 'load'>): number {
   // Demand at 1 rps per class share tells the mean service time regardless of the load level.
   const unit = { load: { ...state.load, classes: state.load.classes.map((cl) => ({ name: cl.name, rps: 1, sizes: cl.sizes })) } };
   const busyPerRequest = demandSlots(c, classes, unit);

@@ -20,7 +20,7 @@ export interface ScalingContext {
    */
   readonly poolTypes?: readonly string[];
 }
-export const DEFAULT_SCALING_CONTEXT: ScalingContext = { lateBinding: true };
+const DEFAULT_SCALING_CONTEXT: ScalingContext = { lateBinding: true };
 export type ScalingPolicyFactory = (options: ScalingPolicyOptions, context: ScalingContext) => ScalingPolicy;
 
 /** Every scaling policy by name, with the options it takes. One file per policy; add it here. */

@@ -39,7 +39,7 @@ function runLabels(runs: readonly SimRun[]): string[] {
 }
 
 /** The most windows of a run the plots draw; beyond it consecutive windows are merged. */
-export const MAX_PLOTTED_WINDOWS = 2000;
+const MAX_PLOTTED_WINDOWS = 2000;
 
 /**
  * A run's timeline and fleet as plotted: at most MAX_PLOTTED_WINDOWS windows, consecutive ones

@@ -5,7 +5,7 @@ import type { InstanceType } from '../core/types.ts';
 import { MixscaleError } from '../core/errors.ts';
 
 /** The bundled EC2 us-east-1 catalog (see infra/catalog/README.md for provenance). */
-export const DEFAULT_CATALOG_PATH = fileURLToPath(new URL('../../infra/catalog/ec2-us-east-1.json', import.meta.url));
+const DEFAULT_CATALOG_PATH = fileURLToPath(new URL('../../infra/catalog/ec2-us-east-1.json', import.meta.url));
 
 const count = z.number().int().nonnegative();
 /** One catalog entry, as infra/catalog/README.md shows it (other keys are ignored). */

@@ -4,7 +4,7 @@ import { MixscaleError, ProfileGapError } from '../core/errors.ts';
 import type { Rng } from '../core/rng.ts';
 
 /** Kairos' measured service times, compacted (see infra/profiles/README.md). */
-export const DEFAULT_PROFILES_PATH = fileURLToPath(new URL('../../infra/profiles/kairos.csv', import.meta.url));
+const DEFAULT_PROFILES_PATH = fileURLToPath(new URL('../../infra/profiles/kairos.csv', import.meta.url));
 
 /** Quantile knots stored per measured cell, as fractions. */
 export const PROFILE_KNOTS = [0, 0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 1] as const;

@@ -44,7 +44,7 @@ export const listenHost = z
   .default('127.0.0.1');
 
 /** What the local provider puts into a node command's arguments (src/cloud/local/local-provider.ts). */
-export const COMMAND_PLACEHOLDERS = ['type', 'model', 'pool', 'id', 'slots'] as const;
+const COMMAND_PLACEHOLDERS = ['type', 'model', 'pool', 'id', 'slots'] as const;
 
 /** A node command (argv) for the local provider: a placeholder it does not fill would reach the node as typed. */
 export const nodeCommand = z

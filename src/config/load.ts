@@ -132,7 +132,7 @@ function plainWording(issue: z.core.$ZodIssue, bad: unknown): string | undefined
 }
 
 /** Validates a plain object against the schema; throws ConfigError naming every bad field. */
-export function parseConfig(input: unknown, source = '<inline>', lineOf: (path: ReadonlyArray<PropertyKey>) => number | undefined = () => undefined): Config {
+function parseConfig(input: unknown, source = '<inline>', lineOf: (path: ReadonlyArray<PropertyKey>) => number | undefined = () => undefined): Config {
   const r = configSchema.safeParse(input);
   if (r.success) return r.data;
   // A required key reported missing beside an unknown key that is its misspelling is one

@@ -55,7 +55,7 @@ export function classesFromConfig(loaded: LoadedConfig): RequestClass[] {
  * above every serving type's largest measured size), and that largest size. Such requests
  * cannot be served: the router and simulator turn them away.
  */
-export function unprofiledShare(sizes: SizePmf, candidates: readonly CandidateType[], model: string): { share: number; maxSize: number } {
+function unprofiledShare(sizes: SizePmf, candidates: readonly CandidateType[], model: string): { share: number; maxSize: number } {
   let maxSize = 0;
   for (const c of candidates) if (candidateServes(c, model)) maxSize = Math.max(maxSize, c.profile(model).maxSize);
   let share = 0;

@@ -32,7 +32,7 @@ export function lockPath(loaded: LoadedConfig, s: ControllerSettings): string {
   return join(loaded.resolvePath(s.stateDir), `controller-${s.cluster}.lock`);
 }
 
-export function localStatePath(loaded: LoadedConfig, s: ControllerSettings): string {
+function localStatePath(loaded: LoadedConfig, s: ControllerSettings): string {
   return join(loaded.resolvePath(s.stateDir), `local-${s.cluster}.json`);
 }
 

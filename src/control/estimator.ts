@@ -25,7 +25,7 @@ export interface EstimatorOptions {
   readonly holtBeta: number;
 }
 
-export const DEFAULT_ESTIMATOR_OPTIONS: EstimatorOptions = {
+const DEFAULT_ESTIMATOR_OPTIONS: EstimatorOptions = {
   stableWindowMs: 60_000,
   panicWindowMs: 6_000,
   panicThreshold: 2,

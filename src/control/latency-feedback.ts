@@ -18,7 +18,7 @@ export interface LatencyFeedbackOptions {
   readonly max: number;
 }
 
-export const DEFAULT_LATENCY_FEEDBACK: LatencyFeedbackOptions = { gain: 0.3, minSamples: 200, min: 1, max: 2 };
+const DEFAULT_LATENCY_FEEDBACK: LatencyFeedbackOptions = { gain: 0.3, minSamples: 200, min: 1, max: 2 };
 
 export class LatencyFeedback {
   readonly options: LatencyFeedbackOptions;

@@ -54,7 +54,7 @@ export interface PlannerOptions {
   readonly tailSlack: number;
 }
 
-export const DEFAULT_PLANNER_OPTIONS: PlannerOptions = {
+const DEFAULT_PLANNER_OPTIONS: PlannerOptions = {
   minGain: 0.01,
   changeCostUsd: 0.01,
   amortizeHours: 1,
@@ -140,7 +140,7 @@ const DROPS_A_CLASS = 1e13;
  * per-pool model stays first because its pessimism near saturation keeps the fleet off lean
  * mixes a surge would catch (bench/README.md, kairos-capacity).
  */
-export function mixKey(model: PerformanceModel, counts: ArrayLike<number>, p: MixPrediction, sharedQueue: boolean): number {
+function mixKey(model: PerformanceModel, counts: ArrayLike<number>, p: MixPrediction, sharedQueue: boolean): number {
   // A mix that serves none of a class with traffic drops that class whole: it ranks after every
   // mix that serves each class, overloaded ones included (they serve part of it).
   if (model.dropsAClass(counts)) return DROPS_A_CLASS + rankKey(p, model.classes);

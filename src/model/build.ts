@@ -6,7 +6,7 @@ import { PerformanceModel, type ModelClass, type ModelOptions, type ModelType } 
 import { serviceColumn } from './service.ts';
 
 /** Size bins the planner's model keeps per class: enough for p99.9, cheap enough for ~1000 mixes. */
-export const MODEL_BINS = 32;
+const MODEL_BINS = 32;
 
 /**
  * The performance model for these candidate types, classes and load. A class missing from the

@@ -35,7 +35,7 @@ export interface ModelOptions {
 const COVERS = 1;
 const PREFERRED = 2;
 
-export const DEFAULT_MODEL_OPTIONS: ModelOptions = { largeFraction: 1, splitIterations: 30 };
+const DEFAULT_MODEL_OPTIONS: ModelOptions = { largeFraction: 1, splitIterations: 30 };
 
 export interface PoolPrediction {
   readonly type: string;
@@ -370,7 +370,7 @@ export class PerformanceModel {
 }
 
 /** The q-quantile of a response time given its tail function P(T > x) (Infinity when never reached). */
-export function quantileOf(tail: (x: number) => number, q: number): number {
+function quantileOf(tail: (x: number) => number, q: number): number {
   const target = 1 - q;
   let hi = 64;
   while (tail(hi) > target) {

@@ -31,7 +31,7 @@ export interface WaitLaw {
   readonly meanWaitMs: number;
 }
 
-export const IDLE_WAIT: WaitLaw = { rho: 0, pWait: 0, thetaMs: 0, meanWaitMs: 0 };
+const IDLE_WAIT: WaitLaw = { rho: 0, pWait: 0, thetaMs: 0, meanWaitMs: 0 };
 
 /**
  * M/G/c waiting time (Allen–Cunneen). `ratePerMs` is the pool's arrival rate, `meanMs` and

@@ -51,7 +51,7 @@ export function classifyError(e: unknown): ProxyFailure {
 }
 
 /** Statuses with which a backend says it did not take the request: safe to try elsewhere. */
-export function isRetryableStatus(status: number): boolean {
+function isRetryableStatus(status: number): boolean {
   return status === 502 || status === 503;
 }
 

@@ -43,7 +43,7 @@ export function pmfFromCounts(points: ReadonlyArray<readonly [number, number]>, 
 }
 
 /** Turns a snapshot into what a control tick observes. */
-export function observationFromSnapshot(s: RouterSnapshot): Observation {
+function observationFromSnapshot(s: RouterSnapshot): Observation {
   const classes: ClassLoad[] = s.classes.map((c) => ({ name: c.name, rps: c.rps, sizes: pmfFromCounts(c.sizes), latency: LatencyHistogram.decode(c.latency) }));
   const busy: Record<string, { busy: number; n: number }> = {};
   for (const p of s.pools) {

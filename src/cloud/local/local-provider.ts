@@ -13,7 +13,7 @@ import { readState, writeState, type LocalRecord, type LocalState } from './stat
 const BIN = fileURLToPath(new URL('../../../bin/mixscale.js', import.meta.url));
 
 /** `mixscale node emulated` for the type, port chosen by the OS. Placeholders: {type} {model} {pool} {id} {slots}. */
-export const DEFAULT_LOCAL_COMMAND: readonly string[] = [process.execPath, BIN, 'node', 'emulated', '--type', '{type}', '--model', '{model}', '--slots', '{slots}', '--port', '0'];
+const DEFAULT_LOCAL_COMMAND: readonly string[] = [process.execPath, BIN, 'node', 'emulated', '--type', '{type}', '--model', '{model}', '--slots', '{slots}', '--port', '0'];
 
 const TOKENS_KEPT = 200;
 /** Log files (ID.out, ID.err) of nodes that are gone: the newest this many are kept. */
