@@ -12,8 +12,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import type { SimRun } from '../sim/result.ts';
 import { RealClock } from '../src/core/clock.ts';
-import { formatMix, type Mix } from '../src/core/types.ts';
+import { formatMix } from '../src/core/types.ts';
 import { PayloadBuilder } from '../src/load/payload.ts';
 import { replayTrace } from '../src/load/replay.ts';
 import { startLocalSystem } from '../test/support/local-system.ts';
@@ -55,13 +56,6 @@ controller:
   drainTimeout: 10s
   local: { bootDelay: 1s }
 `;
-
-interface SimRun {
-  latencyMs: { p50: number; p99: number };
-  requests: { total: number; completed: number; dropped: number };
-  cost: { maxUsdPerHour: number };
-  decisions: Array<{ tMs: number; mix: Mix }>;
-}
 
 try {
   // 1. The simulator.
