@@ -34,7 +34,8 @@ export function sizeSampler(spec: SizeSpec): SizeSampler {
     }
     case 'mixture': {
       const total = spec.components.reduce((a, c) => a + c.weight, 0);
-      const cum = Float64Array.from(spec.components.map((c, i) => spec.components.slice(0, i + 1).reduce((a, x) => a + x.weight, 0) / total));
+      let sum = 0;
+      const cum = Float64Array.from(spec.components, (c) => (sum += c.weight) / total);
       const samplers = spec.components.map((c) => sizeSampler(c.dist));
       return (rng) => {
         const u = rng.next();
