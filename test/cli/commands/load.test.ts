@@ -30,7 +30,8 @@ describe('mixscale load', () => {
     assert.equal(timeout?.defaultValue, 30_000);
   });
 
-  it('no command --help shows a duration flag\'s default in ms', () => {
+  it('no command --help shows a duration flag\'s default in ms', function () {
+    this.timeout(120_000); // ten CLI starts: over 20 s on a loaded machine
     for (const args of [['load'], ['sim'], ['plan'], ['router'], ['controller'], ['controller', 'status'], ['controller', 'down'], ['node', 'edge'], ['node', 'emulated'], ['catalog']]) {
       const help = runCli([...args, '--help']).stdout;
       for (const option of help.split(/\n(?=  -)/).filter((o) => /^ +-.*<duration>/.test(o))) assert.doesNotMatch(option, /default: \d+\)/, `${args.join(' ')}: ${option}`);
