@@ -46,13 +46,6 @@ export interface PlanRules {
   /** Prefix of every clientToken (the cluster name): tokens never collide across clusters. */
   readonly tokenPrefix: string;
   /**
-   * What removing one instance of `type` costs in latency per dollar saved; the lowest goes
-   * first. `count` is how many of that type are being weighed: the mix's count when a mix is
-   * trimmed to the budget, the surplus running ones when choosing which to drain. Default: the
-   * largest count × price goes first (the smallest share of a pool's capacity per dollar saved).
-   */
-  readonly scaleDownCost?: (type: string, count: number) => number;
-  /**
    * Models a pool's instances serve (`pools[].models`, or every class's model), so a mix change
    * never drains the last instance serving one. Absent: every instance serves the same models.
    */
@@ -74,7 +67,13 @@ export interface ActionPlan {
   readonly waiting: number;
 }
 
-const defaultScaleDownCost = (price: number) => (_type: string, count: number) => -(count * price);
+/**
+ * What removing one instance costs in latency per dollar saved; the lowest goes first. `count`
+ * is how many of its type are being weighed: the mix's count when a mix is trimmed to the
+ * budget, the surplus running ones when choosing which to drain. The largest count × price
+ * goes first: the smallest share of a pool's capacity per dollar saved.
+ */
+const removalCost = (price: number, count: number): number => -(count * price);
 
 /** Slack for float sums of prices. */
 const EPS = 1e-9;
@@ -105,7 +104,7 @@ function byNewestFirst(a: Instance, b: Instance): number {
  * costs the least latency per dollar saved. A policy should already fit the budget; this is
  * the reconciler's guarantee that it never acts on one that does not.
  */
-export function fitMixToBudget(desired: Mix, budget: number, rules: Pick<PlanRules, 'priceOf' | 'scaleDownCost'>): Mix {
+export function fitMixToBudget(desired: Mix, budget: number, rules: Pick<PlanRules, 'priceOf'>): Mix {
   const out: Record<string, number> = {};
   let cost = 0;
   for (const [t, n] of Object.entries(desired)) {
@@ -119,7 +118,7 @@ export function fitMixToBudget(desired: Mix, budget: number, rules: Pick<PlanRul
     let best = Infinity;
     for (const [t, n] of Object.entries(out)) {
       if (n <= 0) continue;
-      const c = (rules.scaleDownCost ?? defaultScaleDownCost(rules.priceOf(t)))(t, n);
+      const c = removalCost(rules.priceOf(t), n);
       if (c < best || (c === best && pick !== undefined && t < pick)) {
         best = c;
         pick = t;
@@ -321,7 +320,7 @@ export function planActions(desired: Mix, budget: number, snapshot: FleetSnapsho
 function rankForRemoval(instances: readonly Instance[], rules: PlanRules): Instance[] {
   const counts = new Map<string, number>();
   for (const i of instances) counts.set(i.type, (counts.get(i.type) ?? 0) + 1);
-  const cost = (i: Instance): number => (rules.scaleDownCost ?? defaultScaleDownCost(instancePrice(i, rules.priceOf)))(i.type, counts.get(i.type) ?? 1);
+  const cost = (i: Instance): number => removalCost(instancePrice(i, rules.priceOf), counts.get(i.type) ?? 1);
   return [...instances].sort((a, b) => cost(a) - cost(b) || byNewestFirst(a, b));
 }
 
@@ -337,8 +336,6 @@ export interface ReconcilerOptions {
   readonly drainTimeoutMs?: Ms;
   /** Cluster name; prefixes every clientToken. */
   readonly cluster?: string;
-  /** See PlanRules.scaleDownCost. */
-  readonly scaleDownCost?: (type: string, count: number) => number;
   /**
    * Drains in progress when a previous controller stopped (id → drain start), so a restarted
    * controller finishes them instead of counting the drained instances as serving.
@@ -428,7 +425,6 @@ export class Reconciler {
       launchTimeoutMs: this.o.launchTimeoutMs,
       drainTimeoutMs: this.o.drainTimeoutMs ?? 120_000,
       tokenPrefix: this.o.cluster ?? 'mixscale',
-      ...(this.o.scaleDownCost !== undefined ? { scaleDownCost: this.o.scaleDownCost } : {}),
       ...(this.o.modelsOf !== undefined ? { modelsOf: this.o.modelsOf } : {}),
     };
   }
@@ -636,11 +632,6 @@ export class Reconciler {
     const ids = new Set(this.unlisted.keys());
     for (const u of this.unanswered.values()) for (const i of u.placeholders) ids.add(i.id);
     return ids;
-  }
-
-  /** Whether this reconciler registered the instance (tests, status). */
-  isRegistered(id: string): boolean {
-    return this.registered.has(id);
   }
 
   /**
