@@ -508,9 +508,9 @@ export async function runSimulation(loaded: LoadedConfig, overrides: SimOverride
     }
   }
   clock.advanceTo(endMs);
-  // The load's end, the same for every policy: the Poisson run's or the trace window's length
-  // (simulated time), else its last arrival.
-  const loadLengthMs = source.kind === 'poisson' ? source.durationMs : source.durationMs !== undefined ? source.durationMs / (source.timeScale ?? 1) : 0;
+  // The load's end, the same for every policy: the Poisson run's length, or where the trace's
+  // window or the trace itself ends, whichever is first (simulated time); never before its last arrival.
+  const loadLengthMs = source.kind === 'poisson' ? source.durationMs : (stats.endMs ?? 0);
   recorder.closeRun(endMs, fleetSample(endMs), Math.max(lastArrivalMs, loadLengthMs));
 
   const overall = recorder.overall();

@@ -66,6 +66,11 @@ export interface TraceStats {
   rateFactor: number;
   /** Trace shape: one row per request, or a rate series. */
   kind?: 'requests' | 'rates';
+  /**
+   * Where the load ends, in replayed ms from the window's start: the window's end, or the
+   * trace's when it ends first (a rate series' last bin's end, a per-request trace's last row).
+   */
+  endMs?: Ms;
 }
 
 export function newTraceStats(): TraceStats {
@@ -342,6 +347,7 @@ async function* readRows(opts: TraceOptions, stats: TraceStats): AsyncGenerator<
     traceEnd = pending.t + (Number.isNaN(lastStep) ? 1000 : lastStep);
     flushRate(pending, traceEnd);
   }
+  if (traceEnd > -Infinity) stats.endMs = (Math.min(traceEnd, endMs) - startMs) / replayScale;
   if (!done && !inWindow && startMs > 0 && lastT > -Infinity) {
     const detail = `no arrivals in the chosen window: it starts at ${formatDuration(startMs)}, past the end of ${basename(file)} (${formatDuration(traceEnd)})`;
     throw new TraceError(`trace ${file}: ${detail}`, { file, setting: 'start', detail });

@@ -278,6 +278,23 @@ describe('simulation runner', () => {
     assert.equal(drained.timeline[1]!.offeredRps, four.timeline[1]!.offeredRps);
   });
 
+  it("gives the last window's offered rate over the trace's span in it when a longer window (--duration) runs past the trace's end", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mixscale-sim-past-end-'));
+    // 20 rps for 45 s (rows up to 44.95 s), and a rate series at 20 rps that ends at 45 s.
+    writeFileSync(join(dir, 'rows.csv'), `t_ms,size\n${Array.from({ length: 900 }, (_, i) => `${i * 50},100`).join('\n')}\n`);
+    writeFileSync(join(dir, 'rates.csv'), 't_s,rps\n0,20\n15,20\n30,20\n');
+    const cfg = r5nReplay(dir, 'rows.csv', 4);
+    for (const trace of ['rows.csv', 'rates.csv']) {
+      const whole = await runSimulation(cfg, { seed: 1, arrivals: { kind: 'trace', path: join(dir, trace) } });
+      // An hour's window of a 45 s trace: the load still ends at 45 s, not at 1 h.
+      const long = await runSimulation(cfg, { seed: 1, arrivals: { kind: 'trace', path: join(dir, trace), durationMs: 3_600_000 } });
+      assert.deepEqual(long.timeline.map((w) => w.tMs), [0, 30_000], trace);
+      const last = long.timeline[1]!.offeredRps;
+      assert.ok(last > 15 && last < 25, `${trace}: ${last} rps`);
+      assert.equal(last, whole.timeline[1]!.offeredRps, trace);
+    }
+  });
+
   it('runs a constant Poisson load given instead of a trace', async () => {
     const run = await runSimulation(scenario(), { scalingPolicy: 'homogeneous-cheap', arrivals: { kind: 'poisson', rps: 40, durationMs: 300_000, sizes: { kind: 'fixed', size: 100 } } });
     assert.ok(Math.abs(run.requests.total - 12_000) < 500, `${run.requests.total}`);
