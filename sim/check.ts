@@ -1,4 +1,5 @@
 import type { LoadedConfig } from '../src/config/load.ts';
+import { controllerSection } from '../src/config/sections/controller.ts';
 import type { SizeSpec } from '../src/core/sizes.ts';
 import type { Mix, Ms, RequestClass } from '../src/core/types.ts';
 import { runSimulation, simSettings } from './runner.ts';
@@ -44,8 +45,9 @@ export async function checkMixes(loaded: LoadedConfig, mixes: readonly Mix[], op
         budget: { usdPerHour: opts.budgetUsdPerHour, schedule: [] },
         scaling: { ...cfg.scaling, policy: 'static-mix', options: { mix } },
         sim: { ...simSettings(loaded), warmStart: true, capacityErrorRate: 0 },
-        // A launch slower than controller.launchTimeout would be relaunched forever: the fleet is given.
-        ...(cfg.controller !== undefined ? { controller: { ...cfg.controller, launchTimeout: Infinity } } : {}),
+        // A launch slower than controller.launchTimeout (10 min without a controller section) would
+        // be relaunched forever: the fleet is given. The section's other settings are its defaults.
+        controller: { ...(cfg.controller ?? controllerSection.parse({})), launchTimeout: Infinity },
       },
     };
     const run = await runSimulation(fixed, { arrivals: { kind: 'poisson', rps: opts.rps, durationMs: opts.durationMs, sizes: opts.sizes } });

@@ -42,6 +42,13 @@ describe('checkMixes (plan --check)', () => {
     assert.deepEqual(hasty!.perClass, given!.perClass);
   });
 
+  it('gives the fleet without a controller section too: a boot longer than the default 10 min launch timeout still serves', async () => {
+    // 15 min to boot, no controller section: the launch timeout would be the controller's default, 10 min.
+    const slow = loadConfigObject({ ...kairosConfig, pools: [{ name: 'r5n', type: 'r5n.large', bootTime: '15m' }], sim: { sizes: { kind: 'fixed', size: 100 } } });
+    const [c] = await checkMixes(slow, [{ 'r5n.large': 2 }], { rps: 10, sizes: { kind: 'fixed', size: 100 }, durationMs: 2 * MINUTE, budgetUsdPerHour: 2.5 });
+    assert.deepEqual([c!.perClass['rm2']!.dropped, c!.perClass['rm2']!.attainment], [0, 1], JSON.stringify(c));
+  });
+
   it('reports no tail for a class nothing served, and its drops', async () => {
     // Kairos' sizes are all above the digits CNN's largest profiled size (8): its class is unserved.
     const mixed = loadConfigFile('examples/mixed.yaml');
