@@ -1,6 +1,8 @@
 import type { Ms } from '../src/core/types.ts';
 import type { DropReason, WindowRecord } from './recorder.ts';
 
+export { percent } from '../src/core/units.ts';
+
 /** The JSON form of one simulation run (docs/sim.md documents every field). */
 
 export interface LatencySummary {
@@ -110,16 +112,4 @@ export function bestRun(runs: readonly SimRun[]): SimRun | undefined {
 /** A latency of a run, formatted, or n/a when the run completed nothing (its percentiles read 0). */
 export function runLatency(r: SimRun, v: number, format: (ms: number) => string): string {
   return r.requests.completed > 0 ? format(v) : 'n/a';
-}
-
-/**
- * A fraction as a percentage with `digits` decimals, rounded to nearest, except that a fraction
- * below 1 never reads 100: it gets as many more decimals as it takes (0.99995 → 99.995%), so a
- * run that missed or dropped a single request never looks perfect.
- */
-export function percent(v: number, digits: number): string {
-  let s = (v * 100).toFixed(digits);
-  for (let d = digits + 1; v < 1 && Number(s) >= 100 && d <= 12; d++) s = (v * 100).toFixed(d);
-  if (v < 1 && Number(s) >= 100) s = `99.${'9'.repeat(12)}`;
-  return `${s}%`;
 }

@@ -25,6 +25,18 @@ export function formatDuration(ms: number): string {
   return `${ms}ms`;
 }
 
+/**
+ * A fraction as a percentage with `digits` decimals, rounded to nearest, except that a fraction
+ * below 1 never reads 100: it gets as many more decimals as it takes (0.99995 → 99.995%), so a
+ * run that missed or dropped a single request (or a prediction short of 1) never looks perfect.
+ */
+export function percent(v: number, digits: number): string {
+  let s = (v * 100).toFixed(digits);
+  for (let d = digits + 1; v < 1 && Number(s) >= 100 && d <= 12; d++) s = (v * 100).toFixed(d);
+  if (v < 1 && Number(s) >= 100) s = `99.${'9'.repeat(12)}`;
+  return `${s}%`;
+}
+
 export function formatUsd(usd: number): string {
   return `$${usd.toFixed(usd >= 100 ? 0 : usd >= 1 ? 2 : 3)}`;
 }

@@ -147,6 +147,17 @@ describe('mixscale plan', () => {
     assert.match(both.stderr, /--budget and --budget-sweep/);
   });
 
+  it('never prints a simulated share within SLO below 1 as 100.00% (--check): a mix that dropped a request gets the decimals it needs', () => {
+    // 15 simulated min at 35 rps: about 31,700 requests per mix, one mix drops a single one.
+    const r = runCli(['plan', '--config', CONFIG, '--rps', '35', '--check', '15']);
+    assert.equal(r.code, 0, r.stderr);
+    const rows = r.stdout.split('\n').filter((l) => / rm2 +\d+ms +\d+ms +\d+ +/.test(l));
+    assert.equal(rows.length, 4, r.stdout);
+    const missed = rows.filter((l) => Number(/ms +(\d+) +/.exec(l.split(' rm2 ')[1]!)![1]) > 0);
+    assert.ok(missed.length > 0, r.stdout);
+    for (const row of missed) assert.doesNotMatch(row, /100\.00%$/, row);
+  });
+
   it('checks the chosen mix and the runners-up against a short simulation when asked (--check)', () => {
     const r = runCli(['plan', '--config', CONFIG, '--rps', '80', '--check', '1', '--json']);
     assert.equal(r.code, 0, r.stderr);
