@@ -1,7 +1,7 @@
 import { isAbsolute, relative } from 'node:path';
 import type { LoadedConfig } from '../../src/config/load.ts';
 import { candidatesFromConfig, classesFromConfig } from '../../src/control/candidates.ts';
-import { roundForJson } from '../../src/core/units.ts';
+import { roundedFloats } from '../../src/core/units.ts';
 import type { SimReport, SimRun } from '../result.ts';
 
 /** Wraps runs with the scenario they ran on: the `--json` document. */
@@ -22,7 +22,8 @@ export function buildReport(loaded: LoadedConfig, runs: readonly SimRun[], opts:
 }
 
 /**
- * Serializes a report. Numbers are rounded to 6 significant digits so the bytes do not hinge on
+ * Serializes a report. Floats are rounded as every JSON output rounds them (roundedFloats: 6
+ * significant digits, never into the whole part, 6 decimals at most), so the bytes do not hinge on
  * floating-point noise; with `timing: false` the two wall-clock fields are written as 0, which
  * makes the bytes a pure function of config and seed.
  */
@@ -32,8 +33,7 @@ export function reportJson(report: SimReport, opts: { timing?: boolean } = {}): 
     report,
     (key, value: unknown) => {
       if (!timing && (key === 'wallClockMs' || key === 'simulatedRequestsPerSecond')) return 0;
-      if (typeof value === 'number') return roundForJson(value);
-      return value;
+      return roundedFloats(key, value);
     },
     2,
   )}\n`;

@@ -45,13 +45,9 @@ export function formatUsd(usd: number): string {
  * A float as the simulator's JSON writes it: 6 significant digits, so the bytes do not hinge on
  * floating-point noise (3.9010000000000002 reads 3.901).
  */
-export function roundForJson(x: number): number {
-  return Number.isFinite(x) && !Number.isInteger(x) ? Number(x.toPrecision(6)) : x;
-}
-
 /**
- * A JSON.stringify replacer for the plan's and the controller's outputs: every float to 6
- * significant digits as roundForJson, but never into its whole part (a time in ms keeps its
+ * A JSON.stringify replacer for every JSON output (sim, plan, controller): every float to 6
+ * significant digits, but never into its whole part (a time in ms keeps its
  * ms), and to at most 6 decimals ($/h to the millionth of a dollar; noise around 0, such as a
  * p99 of 5.8e-11 ms, reads 0).
  */

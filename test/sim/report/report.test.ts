@@ -109,6 +109,9 @@ describe('simulation reports', () => {
     }
     const parsed = JSON.parse(a) as SimReport;
     assert.equal(parsed.runs[0]!.wallClockMs, 0);
+    // Rounding never reaches into a whole part: 14,400,057.3 ms is not 14,400,100.
+    const long = JSON.parse(reportJson({ ...r, runs: [{ ...r.runs[0]!, simulatedMs: 14_400_057.3 }] })) as SimReport;
+    assert.equal(long.runs[0]!.simulatedMs, 14_400_057);
     assert.ok(JSON.parse(reportJson(r)).runs[0].wallClockMs > 0);
   });
 
