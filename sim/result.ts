@@ -96,6 +96,8 @@ export interface SimReport {
     readonly name: string;
     readonly source: string;
     readonly budgetUsdPerHour: number;
+    /** budget.schedule, when the config has one: from each cron boundary (simulated time, UTC) on, its budget. */
+    readonly budgetSchedule?: ReadonlyArray<{ readonly cron: string; readonly usdPerHour: number }>;
     readonly classes: ReadonlyArray<{ readonly name: string; readonly model: string; readonly sloMs: number; readonly sloQuantile: number }>;
     readonly pools: ReadonlyArray<{ readonly name: string; readonly type: string; readonly usdPerHour: number; readonly fast: boolean; readonly slots: number }>;
     readonly trace: string;

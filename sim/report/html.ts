@@ -1,6 +1,7 @@
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
-import { formatUsd } from '../../src/core/units.ts';
+import { formatSeconds, formatUsd } from '../../src/core/units.ts';
+import { budgetText } from './summary.ts';
 import type { WindowRecord } from '../recorder.ts';
 import { bestRun, percent, runLatency, type SimReport, type SimRun } from '../result.ts';
 
@@ -219,7 +220,7 @@ export async function renderHtml(report: SimReport): Promise<string> {
       return `<tr${r === best ? ' class="best"' : ''}><td><span class="dot" style="background:${PALETTE[i % PALETTE.length]}"></span>${esc(r.policy)}</td><td>${esc(r.router)}</td>
 <td>${r.requests.total.toLocaleString('en-US')}</td><td>${lat(r, r.latencyMs.p50)}</td><td${p99Class}>${lat(r, r.latencyMs.p99)}</td><td>${lat(r, r.latencyMs.p999)}</td>
 <td class="${ok ? 'good' : 'bad'}">${percent(r.slo.attainment, 2)}</td><td>${r.requests.dropped.toLocaleString('en-US')}</td>
-<td>${formatUsd(r.cost.totalUsd)}</td><td>${formatUsd(r.cost.meanUsdPerHour)}</td><td>${formatUsd(r.cost.maxUsdPerHour)}</td><td class="${r.cost.overBudgetSeconds === 0 ? 'good' : 'bad'}">${r.cost.overBudgetSeconds}</td></tr>`;
+<td>${formatUsd(r.cost.totalUsd)}</td><td>${formatUsd(r.cost.meanUsdPerHour)}</td><td>${formatUsd(r.cost.maxUsdPerHour)}</td><td class="${r.cost.overBudgetSeconds === 0 ? 'good' : 'bad'}">${formatSeconds(r.cost.overBudgetSeconds)}</td></tr>`;
     })
     .join('\n');
   const decisions = runs
@@ -256,7 +257,7 @@ details{margin:6px 0}summary{cursor:pointer;color:#39444f}table.log td{text-alig
 </style></head><body><main>
 <h1>Budget simulation: ${esc(s.name)}</h1>
 <p class="sub">${runs.length} scaling polic${runs.length === 1 ? 'y' : 'ies'} on the identical arrival sequence (seed ${s.seed}). Best: <b>${esc(best?.policy ?? '-')}</b>.</p>
-<ul class="facts"><li><b>Budget</b> ${formatUsd(s.budgetUsdPerHour)}/h (hard cap, pending instances included)</li>
+<ul class="facts"><li><b>Budget</b> ${esc(budgetText(s))} (hard cap, pending instances included)</li>
 <li><b>SLO</b> ${s.classes.map((c) => `${esc(c.name)} (${esc(c.model)}) p${Math.round(c.sloQuantile * 1000) / 10} ≤ ${c.sloMs} ms`).join('; ')}</li>
 <li><b>Types</b> ${s.pools.map((p) => `${esc(p.type)} ${formatUsd(p.usdPerHour)}/h${p.fast ? ' (GPU)' : ''}`).join(', ')}</li>
 <li><b>Load</b> ${esc(s.trace)}</li></ul>

@@ -12,6 +12,7 @@ export function buildReport(loaded: LoadedConfig, runs: readonly SimRun[], opts:
       // Relative to the working directory: reports do not carry machine-local paths.
       source: isAbsolute(loaded.source) ? relative(process.cwd(), loaded.source) : loaded.source,
       budgetUsdPerHour: loaded.config.budget.usdPerHour,
+      ...(loaded.config.budget.schedule.length > 0 ? { budgetSchedule: loaded.config.budget.schedule.map((e) => ({ cron: e.cron, usdPerHour: e.usdPerHour })) } : {}),
       classes: classesFromConfig(loaded).map((c) => ({ name: c.name, model: c.model, sloMs: c.sloMs, sloQuantile: c.sloQuantile })),
       pools: candidatesFromConfig(loaded).map((c) => ({ name: c.pool, type: c.type, usdPerHour: c.usdPerHour, fast: c.fast, slots: c.slots })),
       trace: opts.trace,

@@ -1,5 +1,5 @@
 import { renderTable } from '../../src/cli/table.ts';
-import { formatUsd } from '../../src/core/units.ts';
+import { formatSeconds, formatUsd } from '../../src/core/units.ts';
 import { bestRun, percent, runLatency, type SimReport, type SimRun } from '../result.ts';
 
 function ms(v: number): string {
@@ -10,12 +10,18 @@ function pct(v: number): string {
   return percent(v, v >= 0.999 && v < 1 ? 2 : 1);
 }
 
+/** The budget, and its schedule when it has one (which the base budget may never be in force beside). */
+export function budgetText(s: SimReport['scenario']): string {
+  const schedule = (s.budgetSchedule ?? []).map((e) => `${formatUsd(e.usdPerHour)}/h from "${e.cron}"`);
+  return `${formatUsd(s.budgetUsdPerHour)}/h${schedule.length > 0 ? ` (scheduled, UTC: ${schedule.join(', ')})` : ''}`;
+}
+
 /** The human summary: the scenario in a line, then one row per policy. */
 export function renderSummary(report: SimReport): string {
   const s = report.scenario;
   const cls = s.classes.map((c) => `${c.name} (${c.model}) p${Math.round(c.sloQuantile * 1000) / 10} ≤ ${c.sloMs}ms`).join(', ');
   const head = [
-    `scenario ${s.name}: budget ${formatUsd(s.budgetUsdPerHour)}/h, ${cls}`,
+    `scenario ${s.name}: budget ${budgetText(s)}, ${cls}`,
     `types: ${s.pools.map((p) => `${p.type} ${formatUsd(p.usdPerHour)}/h${p.fast ? ' (fast)' : ''}`).join(', ')}`,
     `load: ${s.trace}, seed ${s.seed}`,
     '',
@@ -33,7 +39,7 @@ export function renderSummary(report: SimReport): string {
     formatUsd(r.cost.totalUsd),
     formatUsd(r.cost.meanUsdPerHour),
     formatUsd(r.cost.maxUsdPerHour),
-    `${r.cost.overBudgetSeconds}`,
+    formatSeconds(r.cost.overBudgetSeconds),
   ]);
   const table = renderTable(['scaling', 'routing', 'requests', 'p50', 'p99', 'p99.9', 'within SLO', 'dropped', 'cost', 'mean $/h', 'max $/h', 'over budget s'], rows);
   const best = bestRun(report.runs);

@@ -37,14 +37,16 @@ export function percent(v: number, digits: number): string {
   return `${s}%`;
 }
 
+/** Seconds for a table: whole ones as they are, else one decimal; under 0.1 s but not 0 reads <0.1. */
+export function formatSeconds(s: number): string {
+  if (Number.isInteger(s)) return String(s);
+  return s < 0.1 ? '<0.1' : s.toFixed(1);
+}
+
 export function formatUsd(usd: number): string {
   return `$${usd.toFixed(usd >= 100 ? 0 : usd >= 1 ? 2 : 3)}`;
 }
 
-/**
- * A float as the simulator's JSON writes it: 6 significant digits, so the bytes do not hinge on
- * floating-point noise (3.9010000000000002 reads 3.901).
- */
 /**
  * A JSON.stringify replacer for every JSON output (sim, plan, controller): every float to 6
  * significant digits, but never into its whole part (a time in ms keeps its

@@ -16,6 +16,22 @@ describe('simulation reports', () => {
     assert.match(text, /\nbest: /);
   });
 
+  it('name the budget schedule beside the base budget, and write over-budget time to a tenth of a second', async () => {
+    const r = await report();
+    const first = r.runs[0]!;
+    const scheduled: SimReport = {
+      scenario: { ...r.scenario, budgetSchedule: [{ cron: '0 5 0 * * *', usdPerHour: 1.5 }, { cron: '0 0 2 * * *', usdPerHour: 3 }] },
+      runs: [{ ...first, cost: { ...first.cost, overBudgetSeconds: 0.20180738029029452 } }, { ...first, policy: 'other', cost: { ...first.cost, overBudgetSeconds: 0.0004 } }],
+    };
+    const text = renderSummary(scheduled);
+    assert.match(text, /^scenario tiny: budget \$2\.50\/h \(scheduled, UTC: \$1\.50\/h from "0 5 0 \* \* \*", \$3\.00\/h from "0 0 2 \* \* \*"\), rm2/);
+    assert.match(text, new RegExp(`\\n${first.policy}\\s.*\\s0\\.2\\n`));
+    assert.match(text, /\nother\s.*\s<0\.1\n/);
+    const html = await renderHtml(scheduled);
+    assert.match(html, /<b>Budget<\/b> \$2\.50\/h \(scheduled, UTC: \$1\.50\/h from &quot;0 5 0 \* \* \*&quot;, \$3\.00\/h from &quot;0 0 2 \* \* \*&quot;\)/);
+    assert.match(html, /<td class="bad">0\.2<\/td>/);
+  });
+
   it('show n/a, not 0 ms, for the latency of a run that completed nothing', async () => {
     const r = await report();
     const first = r.runs[0]!;
