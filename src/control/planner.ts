@@ -252,7 +252,7 @@ export function planMix(input: PlanInput): PlanResult {
   }
 
   if (chosen === best && best !== lowest) {
-    reasonPrefix = `most capacity within ${slackPct(opts.tailSlack)} of the lowest predicted tail (up to ${room.boundRps.toFixed(0)} rps, against ${room.lowestBoundRps.toFixed(0)} rps for ${formatMix(toMix(lowest.counts, cands))}); `;
+    reasonPrefix = `most capacity within ${slackPct(opts.tailSlack)} of the lowest predicted tail (throughput bound ${room.boundRps.toFixed(0)} rps, against ${room.lowestBoundRps.toFixed(0)} rps for ${formatMix(toMix(lowest.counts, cands))}); `;
   }
   const pred = chosen === best && room.full !== undefined ? room.full : model.predict(chosen.counts, true);
   const shared = opts.sharedQueue && pred.score > 1 ? sharedVerdict(model, chosen.counts) : null;

@@ -143,7 +143,7 @@ describe('planMix (Kairos rm2, $2.5/h)', () => {
     assert.ok(bound(roomy.mix) > bound(lowest.mix) * 1.2, `${bound(roomy.mix)} against ${bound(lowest.mix)} rps`);
     assert.ok(roomy.score <= lowest.score * 1.12, `${roomy.score} against ${lowest.score}`);
     assert.ok(roomy.score <= 1);
-    assert.match(roomy.reason, /^most capacity within 10% of the lowest predicted tail \(up to \d+ rps, against \d+ rps for /);
+    assert.match(roomy.reason, /^most capacity within 10% of the lowest predicted tail \(throughput bound \d+ rps, against \d+ rps for /);
     // The lowest-tail mix is a runner-up; a wider band reaches mixes with more capacity still.
     assert.ok(roomy.runnersUp.some((r) => JSON.stringify(r.mix) === JSON.stringify(lowest.mix)));
     assert.ok(bound(plan(10, { options: { tailSlack: 0.5 } }).mix) >= bound(roomy.mix));

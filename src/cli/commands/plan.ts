@@ -166,7 +166,7 @@ Examples:
             // What each dollar buys: the lowest predicted tail, not the roomier mix tailSlack would run.
             const p = planMix(input(b, { tailSlack: 0 }));
             const max = maxRpsWithinSlo(input(b));
-            return { budgetUsdPerHour: b, mix: p.mix, usdPerHour: p.usdPerHour, predicted: p.predicted, maxRpsWithinSlo: max.rps, maxRpsMix: max.plan?.mix ?? null };
+            return { budgetUsdPerHour: b, mix: p.mix, usdPerHour: p.usdPerHour, predicted: p.predicted, ...(p.sharedQueue !== undefined ? { sharedQueue: p.sharedQueue } : {}), maxRpsWithinSlo: max.rps, maxRpsMix: max.plan?.mix ?? null };
           } catch (e) {
             // A budget below the cheapest instance (or the pools' minCount) buys nothing: a row that says so.
             if (!(e instanceof MixscaleError) || e.code !== 'MIXSCALE_BUDGET_INFEASIBLE') throw e;
@@ -186,12 +186,18 @@ Examples:
               ['$/h budget', 'best mix', '$/h used', ...heads, 'max rps within SLO'],
               rows.map((r) => {
                 const { mix, predicted } = r;
+                // A mix the per-pool model says misses, planned on the shared queue's word: its share beside.
+                const shared = 'sharedQueue' in r ? r.sharedQueue : undefined;
+                const share = (c: string): string => `${pct(predicted![c]!.attainment)}${shared?.[c] !== undefined ? ` (${pct(shared[c])} shared queue)` : ''}`;
                 return mix === null || predicted === null
                   ? [r.budgetUsdPerHour.toFixed(2), 'nothing fits', '-', ...heads.map(() => '-'), '0.0']
-                  : [r.budgetUsdPerHour.toFixed(2), formatMix(mix), r.usdPerHour.toFixed(2), ...classes.flatMap((c) => [ms(predicted[c.name]!.p99Ms), pct(predicted[c.name]!.attainment)]), r.maxRpsWithinSlo.toFixed(1)];
+                  : [r.budgetUsdPerHour.toFixed(2), formatMix(mix), r.usdPerHour.toFixed(2), ...classes.flatMap((c) => [ms(predicted[c.name]!.p99Ms), share(c.name)]), r.maxRpsWithinSlo.toFixed(1)];
               }),
             ) +
-            '\n',
+            '\n' +
+            (rows.some((r) => 'sharedQueue' in r)
+              ? "(… shared queue): the per-pool model says that mix misses the SLO; late binding's shared queue says it meets it, and the plan rests on that.\n"
+              : ''),
         );
         return;
       }

@@ -97,6 +97,19 @@ describe('mixscale plan', () => {
     assert.ok(sweep[2]!.maxRpsWithinSlo > sweep[0]!.maxRpsWithinSlo);
   });
 
+  it("marks a sweep row planned on the shared queue's word, where the per-pool figures it shows miss the SLO", () => {
+    // At $2/h and 80 rps: 1×g4dn + 9×r5n, per-pool p99 390 ms (over 350), which late binding's shared queue meets.
+    const r = runCli(['plan', '--config', CONFIG, '--rps', '80', '--budget-sweep', '2:2.5:0.5']);
+    assert.equal(r.code, 0, r.stderr);
+    const rows = r.stdout.split('\n');
+    assert.match(rows.find((l) => /^\s+2\.00 /.test(l))!, /\s3\d\dms\s+\d+\.\d+% \(\d+\.\d+% shared queue\)\s/);
+    assert.doesNotMatch(rows.find((l) => /^\s+2\.50 /.test(l))!, /shared queue/);
+    assert.match(r.stdout, /\n\(… shared queue\): the per-pool model says that mix misses the SLO; late binding's shared queue says it meets it/);
+    const json = JSON.parse(runCli(['plan', '--config', CONFIG, '--rps', '80', '--budget-sweep', '2:2.5:0.5', '--json']).stdout) as { sweep: Array<{ sharedQueue?: Record<string, number> }> };
+    assert.ok(json.sweep[0]!.sharedQueue!.rm2! >= 0.99);
+    assert.equal(json.sweep[1]!.sharedQueue, undefined);
+  });
+
   it('exits 2 with one line naming the flag on a bad size distribution or a missing --rps', () => {
     const bad = runCli(['plan', '--config', CONFIG, '--rps', '10', '--size-dist', 'zipf:2']);
     assert.equal(bad.code, 2);
