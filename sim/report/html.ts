@@ -97,6 +97,8 @@ export async function renderHtml(report: SimReport): Promise<string> {
   const classes = report.scenario.classes;
   const slos = [...new Set(classes.map((c) => c.sloMs))];
   const commonSlo = slos.length === 1 ? slos[0] : undefined;
+  // The p99 cell is judged only against a target that is itself a p99 (a p95 ≤ 200 ms target says nothing of the p99).
+  const p99Slo = commonSlo !== undefined && classes.every((c) => c.sloQuantile === 0.99) ? commonSlo : undefined;
   const sloTitle = commonSlo !== undefined ? `SLO ${commonSlo} ms dashed` : `SLOs ${classes.map((c) => `${c.name} ${c.sloMs} ms`).join(', ')} dashed`;
   const price = new Map(report.scenario.pools.map((p) => [p.type, p.usdPerHour]));
   const types = report.scenario.pools.map((p) => p.type);
@@ -216,7 +218,7 @@ export async function renderHtml(report: SimReport): Promise<string> {
     .map((r, i) => {
       // Green when every class meets its own target (fraction within its SLO ≥ its quantile).
       const ok = Object.values(r.perClass).every((c) => c.slo.met);
-      const p99Class = commonSlo === undefined ? '' : ` class="${r.requests.completed > 0 && r.latencyMs.p99 <= commonSlo ? 'good' : 'bad'}"`;
+      const p99Class = p99Slo === undefined ? '' : ` class="${r.requests.completed > 0 && r.latencyMs.p99 <= p99Slo ? 'good' : 'bad'}"`;
       return `<tr${r === best ? ' class="best"' : ''}><td><span class="dot" style="background:${PALETTE[i % PALETTE.length]}"></span>${esc(r.policy)}</td><td>${esc(r.router)}</td>
 <td>${r.requests.total.toLocaleString('en-US')}</td><td>${lat(r, r.latencyMs.p50)}</td><td${p99Class}>${lat(r, r.latencyMs.p99)}</td><td>${lat(r, r.latencyMs.p999)}</td>
 <td class="${ok ? 'good' : 'bad'}">${percent(r.slo.attainment, 2)}</td><td>${r.requests.dropped.toLocaleString('en-US')}</td>
@@ -264,7 +266,7 @@ details{margin:6px 0}summary{cursor:pointer;color:#39444f}table.log td{text-alig
 <h2>Comparison</h2>
 <table><tr><th>scaling</th><th>routing</th><th>requests</th><th>p50</th><th>p99</th><th>p99.9</th><th>within SLO</th><th>dropped</th><th>cost</th><th>mean $/h</th><th>max $/h</th><th>over budget (s)</th></tr>
 ${rows}</table>
-<p class="note">Within SLO counts every request (dropped ones miss), each against its class's target; it is green when every class meets its own (${classes.map((c) => `${esc(c.name)}: p${Math.round(c.sloQuantile * 1000) / 10} ≤ ${c.sloMs} ms`).join(', ')}).${commonSlo === undefined ? ' The p99 over all classes is not judged: the classes have different targets.' : ''} Cost is billed per second with EC2's one-minute minimum; max $/h and over-budget time count pending, running and draining instances.</p>
+<p class="note">Within SLO counts every request (dropped ones miss), each against its class's target; it is green when every class meets its own (${classes.map((c) => `${esc(c.name)}: p${Math.round(c.sloQuantile * 1000) / 10} ≤ ${c.sloMs} ms`).join(', ')}).${commonSlo === undefined ? ' The p99 over all classes is not judged: the classes have different targets.' : p99Slo === undefined ? ' The p99 is not judged: the target is not a p99.' : ''} Cost is billed per second with EC2's one-minute minimum; max $/h and over-budget time count pending, running and draining instances.</p>
 <h2>Load and latency over time</h2>
 <figure>${offered}</figure>
 <figure>${p99}</figure>

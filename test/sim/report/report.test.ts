@@ -112,6 +112,10 @@ describe('simulation reports', () => {
     const single = await renderHtml({ ...r, runs: [{ ...run, perClass: { rm2: run.perClass.rm2 } }] });
     assert.equal(rules(single.split('<svg').find((p) => p.includes('p99 latency per window'))!), 1);
     assert.match(single.split('<tr').find((t) => t.includes(`${first.policy}</td>`))!, /<td class="good">300 ms<\/td>.*\n<td class="good">99\.50%<\/td>/);
+    // A shared target that is not a p99 (p95 ≤ 350 ms) does not judge the p99 cell.
+    const p95 = await renderHtml({ ...r, scenario: { ...r.scenario, classes: [{ ...r.scenario.classes[0]!, sloQuantile: 0.95 }] }, runs: [{ ...run, perClass: { rm2: run.perClass.rm2 }, latencyMs: { ...run.latencyMs, p99: 400 } }] });
+    assert.match(p95.split('<tr').find((t) => t.includes(`${first.policy}</td>`))!, /<td>400 ms<\/td>/);
+    assert.match(p95, /The p99 is not judged: the target is not a p99\./);
   });
 
   it('write JSON with rounded numbers, and bytes that depend only on the seed when timing is off', async () => {
