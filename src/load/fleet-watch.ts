@@ -9,10 +9,14 @@ export interface FleetSample {
   readonly mix: Mix;
 }
 
+/** A poll's answer that is not a router's snapshot (a node's 404, say): the target has no fleet to watch. */
+const NOT_A_ROUTER = Symbol('not a router');
+
 /**
  * Watches the fleet while a replay runs: polls the router's `GET /v1/snapshot` and keeps a
  * sample whenever the mix of backends per type changes, so the load report shows how the
- * fleet followed the load. A target without a snapshot (a node, or another proxy) yields none.
+ * fleet followed the load. A target without a snapshot (a node, or another proxy) yields none;
+ * a poll that gets no answer is skipped, not the end of the watch.
  */
 export class FleetWatch {
   readonly samples: FleetSample[] = [];
@@ -32,9 +36,11 @@ export class FleetWatch {
     this.loop = (async () => {
       while (!this.stopped) {
         const mix = await this.poll();
-        if (mix === undefined) return;
+        if (mix === NOT_A_ROUTER) return;
+        // A poll that got no answer (a busy router past the 2 s, a dropped connection) is
+        // skipped: the fleet may still change, and the report must show it.
         const last = this.samples[this.samples.length - 1];
-        if (last === undefined || JSON.stringify(last.mix) !== JSON.stringify(mix)) this.samples.push({ tMs: this.clock.now() - startMs, mix });
+        if (mix !== undefined && (last === undefined || JSON.stringify(last.mix) !== JSON.stringify(mix))) this.samples.push({ tMs: this.clock.now() - startMs, mix });
         await this.clock.sleep(this.everyMs);
       }
     })();
@@ -46,22 +52,25 @@ export class FleetWatch {
     return this.samples;
   }
 
-  private async poll(): Promise<Mix | undefined> {
+  /** The mix now; undefined when the poll got no answer; NOT_A_ROUTER when the answer is not a snapshot. */
+  private async poll(): Promise<Mix | undefined | typeof NOT_A_ROUTER> {
+    let snap: { pools?: Array<{ type?: unknown; backends?: unknown }> };
     try {
       const r = await request(this.url, { headersTimeout: 2000, bodyTimeout: 2000 });
       if (r.statusCode !== 200) {
         await r.body.dump();
-        return undefined;
+        return NOT_A_ROUTER;
       }
-      const snap = (await r.body.json()) as { pools?: Array<{ type?: unknown; backends?: unknown }> };
-      if (!Array.isArray(snap.pools)) return undefined;
-      const mix: Record<string, number> = {};
-      for (const p of snap.pools) {
-        if (typeof p.type === 'string' && typeof p.backends === 'number' && p.backends > 0) mix[p.type] = (mix[p.type] ?? 0) + p.backends;
-      }
-      return Object.fromEntries(Object.entries(mix).sort(([a], [b]) => (a < b ? -1 : 1)));
-    } catch {
-      return undefined;
+      snap = (await r.body.json()) as typeof snap;
+    } catch (e) {
+      // No answer, or one cut short: try again at the next poll. A 200 that is not JSON is no snapshot.
+      return e instanceof SyntaxError ? NOT_A_ROUTER : undefined;
     }
+    if (snap === null || typeof snap !== 'object' || !Array.isArray(snap.pools)) return NOT_A_ROUTER;
+    const mix: Record<string, number> = {};
+    for (const p of snap.pools) {
+      if (typeof p.type === 'string' && typeof p.backends === 'number' && p.backends > 0) mix[p.type] = (mix[p.type] ?? 0) + p.backends;
+    }
+    return Object.fromEntries(Object.entries(mix).sort(([a], [b]) => (a < b ? -1 : 1)));
   }
 }
