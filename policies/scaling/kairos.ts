@@ -1,6 +1,7 @@
 import type { CandidateType, ScalingDecision, ScalingPolicy, ScalingState } from '../../src/control/types.ts';
 import { ConfigError } from '../../src/core/errors.ts';
 import { formatMix, isActive, type Mix } from '../../src/core/types.ts';
+import { fixed } from '../../src/core/units.ts';
 import { buildModel } from '../../src/model/build.ts';
 import { upperBoundRps } from '../../src/model/capacity.ts';
 import { keepFleet, noTypeDecision } from './capacity.ts';
@@ -91,7 +92,7 @@ export function createKairos(options: ScalingPolicyOptions): ScalingPolicy {
       // No configuration with a GPU instance (every fast type in cooldown, none held): keep
       // the fleet rather than scale it to nothing.
       if (r.configs === 0) return noTypeDecision(state, undefined, 'fast ');
-      const decision = { mix: r.mix, reason: `kairos: ${formatMix(r.mix)} has the highest throughput upper bound (${r.boundRps.toFixed(0)} rps) of ${r.configs} configurations within $${state.budgetUsdPerHour.toFixed(2)}/h` };
+      const decision = { mix: r.mix, reason: `kairos: ${formatMix(r.mix)} has the highest throughput upper bound (${r.boundRps.toFixed(0)} rps) of ${r.configs} configurations within $${fixed(state.budgetUsdPerHour, 2)}/h` };
       if (seen >= SIZES_TO_SETTLE) {
         cacheKey = key;
         cached = decision;

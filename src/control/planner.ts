@@ -1,5 +1,6 @@
 import { MixscaleError } from '../core/errors.ts';
 import { BILLED_STATES, formatMix, type Instance, type Mix, type Plan, type PredictedLatency, type RequestClass } from '../core/types.ts';
+import { fixed } from '../core/units.ts';
 import { buildModel } from '../model/build.ts';
 import { upperBoundRps } from '../model/capacity.ts';
 import type { MixPrediction, ModelClass, ModelOptions, PerformanceModel } from '../model/predict.ts';
@@ -196,7 +197,7 @@ export function planMix(input: PlanInput): PlanResult {
   const hi = cands.map((c, i) => Math.max(lo[i]!, c.available ? c.maxCount : Math.min(c.maxCount, current[i]!)));
   const minUsd = countsUsd(lo, cands);
   if (minUsd > budget + 1e-9) {
-    throw new MixscaleError('MIXSCALE_BUDGET_INFEASIBLE', `budget $${input.budgetUsdPerHour.toFixed(2)}/h cannot pay for the pools' minCount ($${minUsd.toFixed(2)}/h${drainingUsd > 0 ? ` plus $${drainingUsd.toFixed(2)}/h still draining` : ''})`, { budget: input.budgetUsdPerHour });
+    throw new MixscaleError('MIXSCALE_BUDGET_INFEASIBLE', `budget $${fixed(input.budgetUsdPerHour, 2)}/h cannot pay for the pools' minCount ($${fixed(minUsd, 2)}/h${drainingUsd > 0 ? ` plus $${drainingUsd.toFixed(2)}/h still draining` : ''})`, { budget: input.budgetUsdPerHour });
   }
 
   // A fleet already predicted to miss its SLO may go through a tighter transition (anything
@@ -213,7 +214,7 @@ export function planMix(input: PlanInput): PlanResult {
   if (exact) search.enumerate();
   else search.bounded(cands.map((c) => c.fast));
   const lowest = search.top[0];
-  if (lowest === undefined) throw new MixscaleError('MIXSCALE_BUDGET_INFEASIBLE', `no mix of the candidate types fits $${budget.toFixed(2)}/h`, { budget });
+  if (lowest === undefined) throw new MixscaleError('MIXSCALE_BUDGET_INFEASIBLE', `no mix of the candidate types fits $${fixed(budget, 2)}/h`, { budget });
   const room = roomiest(model, search.top, lowest, opts.tailSlack);
   const best = room.mix;
 
@@ -353,7 +354,7 @@ function unservedShare(model: PerformanceModel, counts: ArrayLike<number>): numb
 }
 
 function explain(model: PerformanceModel, p: MixPrediction, usd: number, budget: number, drainingUsd: number, shared: Readonly<Record<string, number>> | null, unserved: number, lowest: boolean): string {
-  const spend = `$${usd.toFixed(2)} of $${budget.toFixed(2)}/h${drainingUsd > 0 ? ` ($${drainingUsd.toFixed(2)}/h still draining)` : ''}`;
+  const spend = `$${fixed(usd, 2)} of $${fixed(budget, 2)}/h${drainingUsd > 0 ? ` ($${fixed(drainingUsd, 2)}/h still draining)` : ''}`;
   const busiest = p.pools.reduce<{ type: string; utilization: number } | null>((a, x) => (a === null || x.utilization > a.utilization ? x : a), null);
   const util = busiest === null ? '' : `; busiest pool ${busiest.type} at ${(Math.min(busiest.utilization, 9.99) * 100).toFixed(0)}%`;
   const lost = unserved > 0 ? `; ${(unserved * 100).toFixed(1)}% of requests have a size or model no pool of the mix serves` : '';

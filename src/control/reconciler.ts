@@ -4,6 +4,7 @@ import type { Clock } from '../core/clock.ts';
 import { isMixscaleError } from '../core/errors.ts';
 import { silentLogger, type Logger } from '../core/log.ts';
 import { BILLED_STATES, isActive, type Instance, type Mix, type Ms } from '../core/types.ts';
+import { fixed } from '../core/units.ts';
 import type { FleetMembership } from './types.ts';
 
 /** One step the reconciler takes. Plans are lists of these; acting applies them in order. */
@@ -749,7 +750,7 @@ export class Reconciler {
         const price = this.o.priceOf(a.type);
         const n = launchesThatFit(a.count, price, budget - committed);
         if (n < a.count) {
-          const message = `${n} of ${a.count}×${a.type} fit the budget: $${committed.toFixed(2)}/h of $${budget.toFixed(2)}/h is still billed (a termination the plan counted on failed)`;
+          const message = `${n} of ${a.count}×${a.type} fit the budget: $${fixed(committed, 2)}/h of $${fixed(budget, 2)}/h is still billed (a termination the plan counted on failed)`;
           failures.push({ action: a, code: 'MIXSCALE_BUDGET_INFEASIBLE', message });
           this.log.warn({ action: a, budgetUsdPerHour: budget, billedUsdPerHour: committed }, `launch cut: ${message}`);
           if (n === 0) continue;

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { roundedFloats } from '../../src/core/units.ts';
+import { fixed, formatUsd, roundedFloats } from '../../src/core/units.ts';
 
 describe('JSON rounding', () => {
   it('rounds every float of a JSON document to 6 significant digits and 6 decimals, keeping whole parts, and leaves the rest as is', () => {
@@ -9,5 +9,21 @@ describe('JSON rounding', () => {
       JSON.stringify({ ...doc, ...more }, roundedFloats),
       '{"usdPerHour":3.901,"predictedP99Ms":{"rm2":0,"c":347.123},"attainment":0.996418,"small":0.012346,"atMs":1795737778593,"seq":3,"mix":{"r5n.large":2},"dryRun":true,"none":null,"inf":null}',
     );
+  });
+});
+
+describe('money to the cent', () => {
+  it('reads one sum the same whatever order its terms were added in', () => {
+    // One c5n.2xlarge and seven r5n.large, summed instance by instance in two orders.
+    const sum = (prices: number[]): number => prices.reduce((x, p) => x + p, 0);
+    const a = sum([0.432, ...Array<number>(7).fill(0.149)]);
+    const b = sum([...Array<number>(7).fill(0.149), 0.432]);
+    assert.notEqual(a.toFixed(2), b.toFixed(2), 'the float noise this guards against');
+    assert.equal(fixed(a, 2), '1.48');
+    assert.equal(fixed(b, 2), '1.48');
+    assert.equal(formatUsd(a), '$1.48');
+    assert.equal(fixed(2.675, 2), '2.68');
+    assert.equal(fixed(0.149, 3), '0.149');
+    assert.equal(fixed(-0.001, 2), '0.00');
   });
 });

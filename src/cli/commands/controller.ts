@@ -9,7 +9,7 @@ import type { Logger } from '../../core/log.ts';
 import { sizePmf } from '../../core/sizes.ts';
 import { Rng } from '../../core/rng.ts';
 import { BILLED_STATES, formatMix, type Instance, type Mix } from '../../core/types.ts';
-import { roundedFloats } from '../../core/units.ts';
+import { fixed, roundedFloats } from '../../core/units.ts';
 import { BudgetSchedule } from '../../control/budget-schedule.ts';
 import { classesFromConfig } from '../../control/candidates.ts';
 import { controllerSettings, createController, createProvider, lockPath, statusPath } from '../../control/controller.ts';
@@ -31,7 +31,7 @@ interface ControllerOptions {
   endpointUrl?: string;
 }
 
-const usd = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? '-' : `$${x.toFixed(2)}`);
+const usd = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? '-' : `$${fixed(x, 2)}`);
 
 function routerUrlOf(s: ControllerSettings, source: string): string {
   if (s.routerUrl === undefined) {

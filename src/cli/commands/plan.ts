@@ -8,7 +8,7 @@ import { Rng } from '../../core/rng.ts';
 import { sizePmf, type SizeSpec } from '../../core/sizes.ts';
 import { sizeSpec as sizeSpecSchema } from '../../config/fields.ts';
 import { formatMix, type Mix, type PredictedLatency } from '../../core/types.ts';
-import { percent, roundedFloats } from '../../core/units.ts';
+import { fixed, percent, roundedFloats } from '../../core/units.ts';
 import { checkJsonFile, decimal, jsonRequested, positiveNumber, requireConfig, writeJsonOutput } from '../context.ts';
 import { renderTable } from '../table.ts';
 import type { MixCheck } from '../../../sim/check.ts';
@@ -161,7 +161,7 @@ Examples:
       if (opts.budgetSweep !== undefined) {
         if (opts.budget !== undefined) throw new MixscaleError('MIXSCALE_USAGE', 'plan: --budget and --budget-sweep both set the budget; give one');
         const rows = parseSweep(opts.budgetSweep).map((b, i, all) => {
-          process.stderr.write(`plan: budget $${b.toFixed(2)}/h (${i + 1}/${all.length})\n`);
+          process.stderr.write(`plan: budget $${fixed(b, 2)}/h (${i + 1}/${all.length})\n`);
           try {
             // What each dollar buys: the lowest predicted tail, not the roomier mix tailSlack would run.
             const p = planMix(input(b, { tailSlack: 0 }));
@@ -190,8 +190,8 @@ Examples:
                 const shared = 'sharedQueue' in r ? r.sharedQueue : undefined;
                 const share = (c: string): string => `${pct(predicted![c]!.attainment)}${shared?.[c] !== undefined ? ` (${pct(shared[c])} shared queue)` : ''}`;
                 return mix === null || predicted === null
-                  ? [r.budgetUsdPerHour.toFixed(2), 'nothing fits', '-', ...heads.map(() => '-'), '0.0']
-                  : [r.budgetUsdPerHour.toFixed(2), formatMix(mix), r.usdPerHour.toFixed(2), ...classes.flatMap((c) => [ms(predicted[c.name]!.p99Ms), share(c.name)]), r.maxRpsWithinSlo.toFixed(1)];
+                  ? [fixed(r.budgetUsdPerHour, 2), 'nothing fits', '-', ...heads.map(() => '-'), '0.0']
+                  : [fixed(r.budgetUsdPerHour, 2), formatMix(mix), fixed(r.usdPerHour, 2), ...classes.flatMap((c) => [ms(predicted[c.name]!.p99Ms), share(c.name)]), r.maxRpsWithinSlo.toFixed(1)];
               }),
             ) +
             '\n' +
@@ -237,8 +237,8 @@ Examples:
       }
       const row = (name: string, sloMs: number, q: PredictedLatency): string[] => [name, `${sloMs}ms`, ms(q.p50Ms), ms(q.p99Ms), ms(q.p999Ms), pct(q.attainment)];
       const lines = [
-        `Budget $${budget.toFixed(2)}/h, ${rps} rps, sizes ${spec.kind}`,
-        `Best mix: ${formatMix(p.mix)}  ($${p.usdPerHour.toFixed(2)}/h; ${p.search} search over ${p.evaluated} mixes)`,
+        `Budget $${fixed(budget, 2)}/h, ${rps} rps, sizes ${spec.kind}`,
+        `Best mix: ${formatMix(p.mix)}  ($${fixed(p.usdPerHour, 2)}/h; ${p.search} search over ${p.evaluated} mixes)`,
         '',
         renderTable(['class', 'SLO', 'p50', 'p99', 'p99.9', 'within SLO'], classes.map((c) => row(c.name, c.sloMs, p.predicted[c.name]!))),
         '',
@@ -252,7 +252,7 @@ Examples:
         // A p99 and a within-SLO column per class (one class: `within SLO` needs no name).
         const heads = classes.flatMap((c) => [`p99 ${c.name}`, classes.length > 1 ? `within SLO ${c.name}` : 'within SLO']);
         const cells = (r: (typeof p.runnersUp)[number]) => classes.flatMap((c) => [ms(r.predicted[c.name]!.p99Ms), pct(r.predicted[c.name]!.attainment)]);
-        lines.push('', 'Runners-up:', renderTable(['mix', '$/h', ...heads], p.runnersUp.map((r) => [formatMix(r.mix), r.usdPerHour.toFixed(2), ...cells(r)])));
+        lines.push('', 'Runners-up:', renderTable(['mix', '$/h', ...heads], p.runnersUp.map((r) => [formatMix(r.mix), fixed(r.usdPerHour, 2), ...cells(r)])));
       }
       if (checked !== undefined) {
         lines.push(
