@@ -63,6 +63,9 @@ export class RouterMetrics {
   private readonly gone = new WeakSet<BackendState>();
   private readonly rejections: Array<Map<RouterRejectReason, number>>;
   private readonly sizeSums: number[];
+  /** Per class, since start: requests that arrived, and those whose client left while they waited for a slot. */
+  private readonly arrivalCounts: number[];
+  private readonly abandonedCounts: number[];
   private readonly slots: Slot[] = [];
   private readonly slotMs: number;
   /** Per backend: when its busy time was last integrated. */
@@ -82,6 +85,8 @@ export class RouterMetrics {
   ) {
     this.rejections = classes.map(() => new Map());
     this.sizeSums = classes.map(() => 0);
+    this.arrivalCounts = classes.map(() => 0);
+    this.abandonedCounts = classes.map(() => 0);
     this.slotMs = windowMs / SLOTS;
     this.startedAtMs = now();
     const start = this.slotStart(now());
@@ -96,7 +101,13 @@ export class RouterMetrics {
     const s = Math.round(size);
     c.sizes.set(s, (c.sizes.get(s) ?? 0) + 1);
     this.sizeSums[classIndex]! += size;
+    this.arrivalCounts[classIndex]!++;
     if (this.interval !== undefined) this.interval[classIndex]!.arrivals++;
+  }
+
+  /** The client went away while its request waited for a backend slot: nothing was sent or answered. */
+  abandoned(classIndex: number): void {
+    this.abandonedCounts[classIndex]!++;
   }
 
   /** The router answered a request itself (no backend, deadline, overload...). */
@@ -358,6 +369,26 @@ export class RouterMetrics {
         metrics.rejections.forEach((m, i) => {
           for (const [reason, n] of m) this.inc({ ...classLabels(i), reason }, n);
         });
+      },
+    });
+    new Counter({
+      name: 'mixscale_router_arrivals_total',
+      help: 'Requests that arrived (parsed and classified), by model and class: each ends answered by a backend (requests_total), by the router (rejections_total) or abandoned (abandoned_total), or is still in flight or waiting.',
+      labelNames: ['model', 'class'],
+      registers: [reg],
+      collect() {
+        this.reset();
+        metrics.arrivalCounts.forEach((n, i) => this.inc(classLabels(i), n));
+      },
+    });
+    new Counter({
+      name: 'mixscale_router_abandoned_total',
+      help: 'Requests whose client went away while they waited for a backend slot (late binding): none was sent to a backend, none answered; by model and class.',
+      labelNames: ['model', 'class'],
+      registers: [reg],
+      collect() {
+        this.reset();
+        metrics.abandonedCounts.forEach((n, i) => this.inc(classLabels(i), n));
       },
     });
     new Counter({

@@ -289,6 +289,7 @@ export class InferRouter {
       res.on('close', () => {
         if (!w.settle()) return;
         q.remove(w);
+        this.o.metrics.abandoned(ci);
         resolve(null);
       });
     });

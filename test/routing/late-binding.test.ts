@@ -109,7 +109,7 @@ describe('router with late binding (routing.lateBinding)', () => {
     assert.equal((await first).status, 200);
   });
 
-  it('forgets a waiting request whose client went away', async () => {
+  it('forgets a waiting request whose client went away, and counts it in /metrics as abandoned', async () => {
     const { a, server, url } = await oneBackend(150);
     const first = infer(url);
     await until(() => a.inFlight === 1, 'first request at the backend');
@@ -123,6 +123,13 @@ describe('router with late binding (routing.lateBinding)', () => {
     await new Promise((res) => setTimeout(res, 50));
     assert.equal(a.received.length, 1);
     assert.equal(server.tracker.backends[0]!.outstanding, 0);
+    // Every arrival is accounted for: one answered by the backend, one abandoned, none rejected.
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    const value = (name: string): number => [...metrics.matchAll(new RegExp(`^${name}\\{[^}]*\\} (\\d+)$`, 'gm'))].reduce((n, m) => n + Number(m[1]), 0);
+    assert.equal(value('mixscale_router_arrivals_total'), 2);
+    assert.equal(value('mixscale_router_abandoned_total'), 1);
+    assert.equal(value('mixscale_router_requests_total'), 1);
+    assert.equal(value('mixscale_router_rejections_total'), 0);
   });
 
   it('gives waiting requests to a backend as soon as it is added, and reports them in /metrics', async () => {
