@@ -371,36 +371,30 @@ export class RouterMetrics {
         });
       },
     });
-    new Counter({
-      name: 'mixscale_router_arrivals_total',
-      help: 'Requests that arrived (parsed and classified), by model and class: each ends answered by a backend (requests_total), by the router (rejections_total) or abandoned (abandoned_total), or is still in flight or waiting.',
-      labelNames: ['model', 'class'],
-      registers: [reg],
-      collect() {
-        this.reset();
-        metrics.arrivalCounts.forEach((n, i) => this.inc(classLabels(i), n));
-      },
-    });
-    new Counter({
-      name: 'mixscale_router_abandoned_total',
-      help: 'Requests whose client went away while they waited for a backend slot (late binding): none was sent to a backend, none answered; by model and class.',
-      labelNames: ['model', 'class'],
-      registers: [reg],
-      collect() {
-        this.reset();
-        metrics.abandonedCounts.forEach((n, i) => this.inc(classLabels(i), n));
-      },
-    });
-    new Counter({
-      name: 'mixscale_router_request_size_total',
-      help: 'Sum of request sizes (batch, the unit of the service-time profiles), by model and class.',
-      labelNames: ['model', 'class'],
-      registers: [reg],
-      collect() {
-        this.reset();
-        metrics.sizeSums.forEach((s, i) => this.inc(classLabels(i), s));
-      },
-    });
+    /** A counter per class, read at scrape time from one number per class. */
+    const perClass = (name: string, help: string, values: readonly number[]): void => {
+      new Counter({
+        name,
+        help,
+        labelNames: ['model', 'class'],
+        registers: [reg],
+        collect() {
+          this.reset();
+          values.forEach((n, i) => this.inc(classLabels(i), n));
+        },
+      });
+    };
+    perClass(
+      'mixscale_router_arrivals_total',
+      'Requests that arrived (parsed and classified), by model and class: each ends answered by a backend (requests_total), by the router (rejections_total) or abandoned (abandoned_total), or is still in flight or waiting.',
+      metrics.arrivalCounts,
+    );
+    perClass(
+      'mixscale_router_abandoned_total',
+      'Requests whose client went away while they waited for a backend slot (late binding): none was sent to a backend, none answered; by model and class.',
+      metrics.abandonedCounts,
+    );
+    perClass('mixscale_router_request_size_total', 'Sum of request sizes (batch, the unit of the service-time profiles), by model and class.', metrics.sizeSums);
     // Registered as a plain metric object: prom-client's Metric union only names its own classes.
     const hdrSummary = (name: string, help: string, groups: () => Array<{ labels: Record<string, string>; h: LatencyHistogram }>): void => {
       reg.registerMetric(new HdrSummary(name, help, groups) as unknown as Metric);

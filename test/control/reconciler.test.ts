@@ -285,7 +285,8 @@ describe('Reconciler', () => {
     assert.equal(membership.registered.size, 3);
   });
 
-  it('finishes the drains of a controller it replaces instead of counting drained instances as serving', async () => {
+  /** A controller that drained one of two busy instances, and its successor, given the drain in progress. */
+  async function handedOver() {
     const { clock, cloud, membership, make } = setup();
     const first = make();
     await first.reconcile({ cpu: 2 }, 1);
@@ -297,24 +298,20 @@ describe('Reconciler', () => {
     assert.equal(drained.length, 1);
     // Restarted: the successor gets the drains in progress (the controller keeps them in its status file).
     const second = new Reconciler({ provider: cloud, membership, clock, priceOf: rules.priceOf, poolOf: rules.poolOf, launchTimeoutMs: 300_000, drainTimeoutMs: 60_000, cluster: 'test', draining: first.draining() });
+    return { cloud, membership, drained: drained[0]!, second };
+  }
+
+  it('finishes the drains of a controller it replaces instead of counting drained instances as serving', async () => {
+    const { cloud, membership, drained, second } = await handedOver();
     const r = await second.reconcile({ cpu: 1 }, 1);
-    assert.deepEqual(r.actions.filter((a) => a.kind === 'drain' || a.kind === 'launch' || (a.kind === 'register' && a.id === drained[0])), [], 'nothing new drained or launched; the drained one not re-registered');
-    membership.inFlightById.set(drained[0]!, 0);
+    assert.deepEqual(r.actions.filter((a) => a.kind === 'drain' || a.kind === 'launch' || (a.kind === 'register' && a.id === drained)), [], 'nothing new drained or launched; the drained one not re-registered');
+    membership.inFlightById.set(drained, 0);
     await second.reconcile({ cpu: 1 }, 1);
-    assert.deepEqual(cloud.calls.terminate, [drained]);
+    assert.deepEqual(cloud.calls.terminate, [[drained]]);
   });
 
   it("keeps a drain it took over when the successor's first listing misses the instance, until a second one misses it too", async () => {
-    const { clock, cloud, membership, make } = setup();
-    const first = make();
-    await first.reconcile({ cpu: 2 }, 1);
-    clock.advanceTo(60_000);
-    await first.reconcile({ cpu: 2 }, 1);
-    for (const id of membership.registered) membership.inFlightById.set(id, 1);
-    await first.reconcile({ cpu: 1 }, 1);
-    const [drained] = [...membership.drained];
-    assert.ok(drained !== undefined);
-    const second = new Reconciler({ provider: cloud, membership, clock, priceOf: rules.priceOf, poolOf: rules.poolOf, launchTimeoutMs: 300_000, drainTimeoutMs: 60_000, cluster: 'test', draining: first.draining() });
+    const { cloud, membership, drained, second } = await handedOver();
     const list = cloud.list.bind(cloud);
     cloud.list = async () => (await list()).filter((i) => i.id !== drained);
     await second.fleet();
