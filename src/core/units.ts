@@ -47,11 +47,12 @@ export function formatSeconds(s: number): string {
  * `x` to `digits` decimals, the same for one sum whatever order its terms were added in: a half
  * is rounded up after float noise is cut at 12 significant digits (0.432 + 7 × 0.149 is
  * 1.4749999999999999 one way and 1.475 the other; both read 1.48, where toFixed gave 1.47 and 1.48).
+ * The noise is cut once scaled, since scaling adds its own (1.005 × 100 is 100.49999999999999).
  */
 export function fixed(x: number, digits: number): string {
   if (!Number.isFinite(x)) return x.toFixed(digits);
   const scale = 10 ** digits;
-  return (Math.round(Number(x.toPrecision(12)) * scale) / scale).toFixed(digits);
+  return (Math.round(Number((x * scale).toPrecision(12))) / scale).toFixed(digits);
 }
 
 export function formatUsd(usd: number): string {

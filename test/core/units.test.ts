@@ -26,4 +26,14 @@ describe('money to the cent', () => {
     assert.equal(fixed(0.149, 3), '0.149');
     assert.equal(fixed(-0.001, 2), '0.00');
   });
+
+  it('rounds a half up even where scaling it to cents adds float noise', () => {
+    // 1.005 × 100 is 100.49999999999999 in floats: rounded as it stands, $1.005 read $1.00.
+    assert.equal(fixed(1.005, 2), '1.01');
+    assert.equal(fixed(1.015, 2), '1.02');
+    assert.equal(fixed(0.145, 2), '0.15');
+    assert.equal(formatUsd(0.0005), '$0.001');
+    assert.equal(formatUsd(1.005), '$1.01');
+    assert.equal(fixed(1.0049, 2), '1.00');
+  });
 });
