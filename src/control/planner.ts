@@ -197,7 +197,7 @@ export function planMix(input: PlanInput): PlanResult {
   const hi = cands.map((c, i) => Math.max(lo[i]!, c.available ? c.maxCount : Math.min(c.maxCount, current[i]!)));
   const minUsd = countsUsd(lo, cands);
   if (minUsd > budget + 1e-9) {
-    throw new MixscaleError('MIXSCALE_BUDGET_INFEASIBLE', `budget $${fixed(input.budgetUsdPerHour, 2)}/h cannot pay for the pools' minCount ($${fixed(minUsd, 2)}/h${drainingUsd > 0 ? ` plus $${drainingUsd.toFixed(2)}/h still draining` : ''})`, { budget: input.budgetUsdPerHour });
+    throw new MixscaleError('MIXSCALE_BUDGET_INFEASIBLE', `budget $${fixed(input.budgetUsdPerHour, 2)}/h cannot pay for the pools' minCount ($${fixed(minUsd, 2)}/h${drainingUsd > 0 ? ` plus $${fixed(drainingUsd, 2)}/h still draining` : ''})`, { budget: input.budgetUsdPerHour });
   }
 
   // A fleet already predicted to miss its SLO may go through a tighter transition (anything

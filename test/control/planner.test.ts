@@ -72,6 +72,12 @@ describe('planMix (Kairos rm2, $2.5/h)', () => {
     assert.match(p.reason, /still draining/);
   });
 
+  it('names what still drains to the cent as every other dollar figure, whatever order the fleet lists it in', () => {
+    // 7 × 0.149 + 0.432 sums to 1.4749999999999999 in this order: toFixed read $1.47.
+    const fleet = [...Array.from({ length: 7 }, (_, i) => instance(`r${i}`, 'r5n.large', 'draining')), instance('c', 'c5n.2xlarge', 'draining')];
+    assert.throws(() => plan(60, { fleet, budgetUsdPerHour: 1 }), /plus \$1\.48\/h still draining/);
+  });
+
   it('keeps the current fleet when the predicted gain is under the threshold', () => {
     const best = plan(60, { options: { tailSlack: 0 } });
     const near = best.runnersUp[0]!.mix;
