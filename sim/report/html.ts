@@ -15,6 +15,22 @@ import { bestRun, percent, runLatency, type SimReport, type SimRun } from '../re
 const PALETTE = ['#4c78a8', '#f58518', '#54a24b', '#e45756', '#72b7b2', '#b279a2', '#eeca3b', '#9d755d'];
 const TYPE_PALETTE = ['#1f4e79', '#6baed6', '#fd8d3c', '#a1d99b', '#9e9ac8', '#fdd0a2', '#969696', '#e7ba52'];
 
+/**
+ * The points of a step-after area over contiguous windows: each window's start, and the last
+ * one's end, with the value `of` gives a window. Never two points at one time: an area stacks
+ * (or sums) points that share an x, which drew each value twice over at every window boundary.
+ */
+function stepPoints<T>(windows: readonly WindowRecord[], of: (w: WindowRecord, i: number) => T): Array<{ tMs: number; value: T }> {
+  const out: Array<{ tMs: number; value: T }> = [];
+  windows.forEach((w, i) => {
+    const value = of(w, i);
+    if (out.length > 0 && out[out.length - 1]!.tMs === w.tMs) out.pop(); // a window of no span: the next one's start stands
+    out.push({ tMs: w.tMs, value });
+    if (i === windows.length - 1 && w.spanMs > 0) out.push({ tMs: w.tMs + w.spanMs, value });
+  });
+  return out;
+}
+
 function esc(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
@@ -114,12 +130,11 @@ export async function renderHtml(report: SimReport): Promise<string> {
       return end > w.tMs && (at.p99 !== null || at.attainment !== null) ? [at, { ...at, minute: minutes(end) }] : [at];
     }),
   );
-  // Each window's fleet (as at its start) drawn from its start to its end (fleet[i] is timeline[i]'s).
+  // Each window's fleet (as at its start; fleet[i] is timeline[i]'s) drawn from its start to the
+  // next window's, the last one to its end.
   const spend = runs.flatMap((r) =>
-    r.fleet.flatMap((f, i) =>
-      ((r.timeline[i]?.spanMs ?? 0) > 0 ? [f.tMs, f.tMs + r.timeline[i]!.spanMs] : [f.tMs]).flatMap((t) =>
-        types.map((type) => ({ policy: label(r), minute: minutes(t), type, usd: (f.mix[type] ?? 0) * (price.get(type) ?? 0), n: f.mix[type] ?? 0, budget: f.budgetUsdPerHour })),
-      ),
+    stepPoints(r.timeline, (_w, i) => r.fleet[i]!).flatMap(({ tMs, value: f }) =>
+      types.map((type) => ({ policy: label(r), minute: minutes(tMs), type, usd: (f.mix[type] ?? 0) * (price.get(type) ?? 0), n: f.mix[type] ?? 0, budget: f.budgetUsdPerHour })),
     ),
   );
   const cdf = runs.flatMap((r) => r.cdf.map((p) => ({ policy: label(r), ms: Math.max(p.ms, 0.1), fraction: p.fraction })));
@@ -131,7 +146,7 @@ export async function renderHtml(report: SimReport): Promise<string> {
     width,
     height: 140,
     title: { text: 'Offered load', anchor: 'start', fontSize: 14 },
-    data: { values: runs[0]?.timeline.flatMap((w) => [w.tMs, w.tMs + w.spanMs].map((t) => ({ minute: minutes(t), offered: w.offeredRps }))) ?? [] },
+    data: { values: stepPoints(runs[0]?.timeline ?? [], (w) => w.offeredRps).map((p) => ({ minute: minutes(p.tMs), offered: p.value })) },
     mark: { type: 'area', line: { color: '#4c78a8' }, color: '#c6dbef', interpolate: 'step-after' },
     encoding: { x, y: { field: 'offered', type: 'quantitative', title: 'requests / s' } },
   });

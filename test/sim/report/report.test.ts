@@ -32,6 +32,22 @@ describe('simulation reports', () => {
     assert.match(html, /<td class="bad">0\.2<\/td>/);
   });
 
+  it('plot offered load and billed $/h at their values, not twice over at every window boundary', async () => {
+    const r = await report();
+    const html = await renderHtml(r);
+    const axisTops = (title: string): number[] =>
+      [...html.matchAll(new RegExp(`aria-label="Y-axis titled '${title.replace(/[$/]/g, '\\$&')}' for a linear scale with values from [\\d.]+ to ([\\d.,]+)"`, 'g'))].map((m) => Number(m[1]!.replace(/,/g, '')));
+    const offered = Math.max(...r.runs[0]!.timeline.map((w) => w.offeredRps));
+    const [load] = axisTops('requests / s');
+    assert.ok(load !== undefined && load >= offered && load < 1.5 * offered, `offered load axis up to ${load} for a peak of ${offered} rps`);
+    const fleets = axisTops('$/h billed');
+    assert.equal(fleets.length, r.runs.length);
+    r.runs.forEach((run, i) => {
+      const top = Math.max(r.scenario.budgetUsdPerHour, ...run.fleet.map((f) => f.usdPerHour));
+      assert.ok(fleets[i]! >= top && fleets[i]! < 1.5 * top, `${run.policy}: spend axis up to ${fleets[i]} for at most $${top}/h`);
+    });
+  });
+
   it('show n/a, not 0 ms, for the latency of a run that completed nothing', async () => {
     const r = await report();
     const first = r.runs[0]!;
