@@ -10,7 +10,7 @@ function pct(v: number): string {
   return percent(v, v >= 0.999 && v < 1 ? 2 : 1);
 }
 
-/** The budget, and its schedule when it has one (which the base budget may never be in force beside). */
+/** The budget, with its schedule's entries when it has one: a scheduled budget may be in force from the start, which the base alone would hide. */
 export function budgetText(s: SimReport['scenario']): string {
   const schedule = (s.budgetSchedule ?? []).map((e) => `${formatUsd(e.usdPerHour)}/h from "${e.cron}"`);
   return `${formatUsd(s.budgetUsdPerHour)}/h${schedule.length > 0 ? ` (scheduled, UTC: ${schedule.join(', ')})` : ''}`;
