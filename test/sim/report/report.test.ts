@@ -74,6 +74,18 @@ describe('simulation reports', () => {
     assert.match(whole, /\s99\.9%\s/);
   });
 
+  it('never show a p99 judged over its target as the target itself', async () => {
+    const r = await report();
+    const first = r.runs[0]!;
+    const row = (page: string): string => page.split('<tr').find((t) => t.includes(`${first.policy}</td>`))!;
+    // 350.207 ms against a 350 ms p99 target: red, and it reads above the target.
+    const over = await renderHtml({ ...r, runs: [{ ...first, latencyMs: { ...first.latencyMs, p99: 350.207 } }] });
+    assert.match(row(over), /<td class="bad">350\.2 ms<\/td>/);
+    // Within it, the usual whole milliseconds.
+    const within = await renderHtml({ ...r, runs: [{ ...first, latencyMs: { ...first.latencyMs, p99: 349.951 } }] });
+    assert.match(row(within), /<td class="good">350 ms<\/td>/);
+  });
+
   it('leave a gap in the p99 plot for a window with no completions, instead of drawing it as 0.1 ms', async () => {
     const r = await report();
     const paths = (page: string): number => {
