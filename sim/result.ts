@@ -106,6 +106,9 @@ export interface SimReport {
   readonly runs: readonly SimRun[];
 }
 
+/** The most scaling decisions a run keeps (`decisions`): the first ones, whenever the desired mix changed. */
+export const MAX_DECISIONS = 500;
+
 /** The run the reports call best: most requests within SLO, then the lowest p99. */
 export function bestRun(runs: readonly SimRun[]): SimRun | undefined {
   return [...runs].sort((a, b) => b.slo.attainment - a.slo.attainment || a.latencyMs.p99 - b.latencyMs.p99)[0];

@@ -21,7 +21,7 @@ import { SimCloud } from './cloud.ts';
 import { EventHeap } from './engine.ts';
 import { SimMetrics } from './metrics.ts';
 import { Recorder, type DropReason } from './recorder.ts';
-import type { DecisionPoint, LatencySummary, SimRun } from './result.ts';
+import { MAX_DECISIONS, type DecisionPoint, type LatencySummary, type SimRun } from './result.ts';
 import { SimRouter } from './router.ts';
 import { RequestTable, type ServiceNode } from './service.ts';
 import { newTraceStats, poissonArrivals, readTraceChunks, type ArrivalChunk, type TraceStats } from './workload.ts';
@@ -59,7 +59,6 @@ export interface SimOverrides {
 
 const EV_COMPLETE = 1;
 const EV_WINDOW = 2;
-const MAX_DECISIONS = 500;
 
 /** The sim settings of a config, with defaults when it has no `sim:` section. */
 export function simSettings(loaded: LoadedConfig): SimSettings {

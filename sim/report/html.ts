@@ -3,7 +3,7 @@ import { compile, type TopLevelSpec } from 'vega-lite';
 import { formatSeconds, formatUsd } from '../../src/core/units.ts';
 import { budgetText } from './summary.ts';
 import type { WindowRecord } from '../recorder.ts';
-import { bestRun, percent, runLatency, type SimReport, type SimRun } from '../result.ts';
+import { bestRun, MAX_DECISIONS, percent, runLatency, type SimReport, type SimRun } from '../result.ts';
 
 /**
  * The HTML report: one self-contained page (inline CSS and SVG, no scripts, no network) with
@@ -57,6 +57,8 @@ function runLabels(runs: readonly SimRun[]): string[] {
 
 /** The most windows of a run the plots draw; beyond it consecutive windows are merged. */
 const MAX_PLOTTED_WINDOWS = 2000;
+/** Scaling decisions listed per run; the rest are in the JSON. */
+const SHOWN_DECISIONS = 200;
 
 /**
  * A run's timeline and fleet as plotted: at most MAX_PLOTTED_WINDOWS windows, consecutive ones
@@ -251,11 +253,11 @@ export async function renderHtml(report: SimReport): Promise<string> {
     .join('\n');
   const decisions = runs
     .map(
-      (r) => `<details><summary>${esc(label(r))}: ${r.decisions.length} mix change${r.decisions.length === 1 ? '' : 's'}, ${r.ticks.total} control ticks${r.ticks.failed > 0 ? ` (${r.ticks.failed} failed)` : ''}</summary><table class="log"><tr><th>t (min)</th><th>desired mix</th><th>why</th></tr>
+      (r) => `<details><summary>${esc(label(r))}: ${r.decisions.length}${r.decisions.length >= MAX_DECISIONS ? ' or more' : ''} mix change${r.decisions.length === 1 ? '' : 's'}, ${r.ticks.total} control ticks${r.ticks.failed > 0 ? ` (${r.ticks.failed} failed)` : ''}</summary><table class="log"><tr><th>t (min)</th><th>desired mix</th><th>why</th></tr>
 ${r.decisions
-  .slice(0, 200)
+  .slice(0, SHOWN_DECISIONS)
   .map((d) => `<tr><td>${minutes(d.tMs).toFixed(1)}</td><td>${esc(Object.entries(d.mix).filter(([, n]) => n > 0).map(([t, n]) => `${n}×${t}`).join(' + ') || '(empty)')}</td><td>${esc(d.reason)}</td></tr>`)
-  .join('\n')}</table></details>`,
+  .join('\n')}${r.decisions.length > SHOWN_DECISIONS ? `\n<tr><td colspan="3">the first ${SHOWN_DECISIONS} shown; the JSON has ${r.decisions.length}${r.decisions.length >= MAX_DECISIONS ? ', the most a run keeps' : ''}</td></tr>` : ''}</table></details>`,
     )
     .join('\n');
   const checks = runs

@@ -48,6 +48,17 @@ describe('simulation reports', () => {
     });
   });
 
+  it('say when the decisions list is cut: the first 200 listed, and "or more" where a run kept the most it keeps', async () => {
+    const r = await report();
+    const first = r.runs[0]!;
+    const many = (n: number) => Array.from({ length: n }, (_, i) => ({ tMs: i * 1000, mix: { 'r5n.large': (i % 3) + 1 }, reason: `change ${i}` }));
+    const html = await renderHtml({ ...r, runs: [{ ...first, decisions: many(500) }, { ...first, policy: 'few', decisions: many(3) }] });
+    assert.match(html, /: 500 or more mix changes, /);
+    assert.match(html, /<td colspan="3">the first 200 shown; the JSON has 500, the most a run keeps<\/td>/);
+    assert.equal((html.match(/<td>change \d+<\/td>/g) ?? []).length, 203);
+    assert.match(html, /few[^<]*: 3 mix changes, /);
+  });
+
   it('show n/a, not 0 ms, for the latency of a run that completed nothing', async () => {
     const r = await report();
     const first = r.runs[0]!;
