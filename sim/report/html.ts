@@ -117,7 +117,9 @@ export async function renderHtml(report: SimReport): Promise<string> {
   const commonSlo = slos.length === 1 ? slos[0] : undefined;
   // The p99 cell is judged only against a target that is itself a p99 (a p95 ≤ 200 ms target says nothing of the p99).
   const p99Slo = commonSlo !== undefined && classes.every((c) => c.sloQuantile === 0.99) ? commonSlo : undefined;
-  const sloTitle = commonSlo !== undefined ? `SLO ${commonSlo} ms dashed` : `SLOs ${classes.map((c) => `${c.name} ${c.sloMs} ms`).join(', ')} dashed`;
+  // The targets the p99 plot draws, each with its quantile unless every one is a p99 of one value.
+  const target = (c: (typeof classes)[number]): string => `${c.name} p${Math.round(c.sloQuantile * 1000) / 10} ≤ ${c.sloMs} ms`;
+  const sloTitle = p99Slo !== undefined ? `SLO ${p99Slo} ms dashed` : `SLO${classes.length === 1 ? '' : 's'} ${classes.map(target).join(', ')} dashed`;
   const price = new Map(report.scenario.pools.map((p) => [p.type, p.usdPerHour]));
   const types = report.scenario.pools.map((p) => p.type);
   const minutes = (t: number): number => Math.round((t / 60_000) * 1000) / 1000;
@@ -141,7 +143,7 @@ export async function renderHtml(report: SimReport): Promise<string> {
   );
   const cdf = runs.flatMap((r) => r.cdf.map((p) => ({ policy: label(r), ms: Math.max(p.ms, 0.1), fraction: p.fraction })));
   const width = 900;
-  const x = { field: 'minute', type: 'quantitative', title: 'time since trace start (min)' } as const;
+  const x = { field: 'minute', type: 'quantitative', title: 'time since the run started (simulated min)' } as const;
 
   const offered = await svg({
     config: CONFIG,

@@ -143,7 +143,7 @@ describe('simulation reports', () => {
     assert.match(row, /<td class="bad">99\.50%<\/td>/, 'class b misses its target');
     assert.match(row, /<td>300 ms<\/td>/, 'a p99 over classes of different targets is not judged');
     const p99 = page.split('<svg').find((p) => p.includes('p99 latency per window'))!;
-    assert.match(p99, /SLOs rm2 350 ms, b 50 ms dashed/);
+    assert.match(p99, /SLOs rm2 p99 ≤ 350 ms, b p90 ≤ 50 ms dashed/);
     const rules = (svg: string): number => (svg.match(/<line[^>]*stroke="#d62728"/g) ?? []).length;
     assert.equal(rules(p99), 2);
     assert.equal(rules(page.split('<svg').find((p) => p.includes('Latency CDF'))!), 2);
@@ -155,6 +155,7 @@ describe('simulation reports', () => {
     const p95 = await renderHtml({ ...r, scenario: { ...r.scenario, classes: [{ ...r.scenario.classes[0]!, sloQuantile: 0.95 }] }, runs: [{ ...run, perClass: { rm2: run.perClass.rm2 }, latencyMs: { ...run.latencyMs, p99: 400 } }] });
     assert.match(p95.split('<tr').find((t) => t.includes(`${first.policy}</td>`))!, /<td>400 ms<\/td>/);
     assert.match(p95, /The p99 is not judged: the target is not a p99\./);
+    assert.match(p95.split('<svg').find((p) => p.includes('p99 latency per window'))!, /SLO rm2 p95 ≤ 350 ms dashed/);
   });
 
   it('write JSON with rounded numbers, and bytes that depend only on the seed when timing is off', async () => {
