@@ -12,7 +12,7 @@ import { ConfigError, MixscaleError, TraceError } from '../src/core/errors.ts';
 import { silentLogger, type Logger } from '../src/core/log.ts';
 import { Rng } from '../src/core/rng.ts';
 import { pmfFromSamples, type SizeSpec } from '../src/core/sizes.ts';
-import type { Ms, RequestClass } from '../src/core/types.ts';
+import { sameMix, type Ms, type RequestClass } from '../src/core/types.ts';
 import type { RoutableRequest } from '../src/routing/types.ts';
 import { WaitQueue } from '../src/routing/waiting.ts';
 import { createConfiguredRoutingPolicy } from '../policies/routing/index.ts';
@@ -94,12 +94,6 @@ function arrivalStream(src: ArrivalSource, sizes: SizeSpec, seed: number, stats:
 
 function summary(h: { quantile(q: number): number; maxMs: number; meanMs: number }): LatencySummary {
   return { p50: h.quantile(0.5), p90: h.quantile(0.9), p99: h.quantile(0.99), p999: h.quantile(0.999), max: h.maxMs, mean: h.meanMs };
-}
-
-function sameMix(a: Readonly<Record<string, number>>, b: Readonly<Record<string, number>>): boolean {
-  const ka = Object.keys(a).filter((k) => a[k]! > 0);
-  const kb = Object.keys(b).filter((k) => b[k]! > 0);
-  return ka.length === kb.length && ka.every((k) => a[k] === b[k]);
 }
 
 /**

@@ -2,7 +2,7 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { z } from 'zod';
 import { MixscaleError, shapeProblem } from '../core/errors.ts';
-import { formatMix, type Mix, type Ms } from '../core/types.ts';
+import { sameMix, type Mix, type Ms } from '../core/types.ts';
 import type { TickRecord } from './loop.ts';
 
 /** One tick, as `mixscale controller status` shows it. */
@@ -60,7 +60,7 @@ export function summarizeTick(r: TickRecord): TickSummary {
 
 /** The mix a decision moves the fleet to, when its mix is an interim step toward another. */
 export function movingTo(d: { readonly mix: Mix; readonly movingTo?: Mix }): Mix | undefined {
-  return d.movingTo !== undefined && formatMix(d.movingTo) !== formatMix(d.mix) ? d.movingTo : undefined;
+  return d.movingTo !== undefined && !sameMix(d.movingTo, d.mix) ? d.movingTo : undefined;
 }
 
 /** Written to a temp file and renamed, so a reader never sees half of it. */

@@ -98,6 +98,13 @@ export function activeMix(fleet: readonly Instance[]): Mix {
 }
 
 /** A stable, readable rendering: `1×g4dn.xlarge + 13×r5n.large` (types sorted by name). */
+/** Whether two mixes hold the same count of each type (a type at 0 is a type absent). */
+export function sameMix(a: Mix, b: Mix): boolean {
+  const ka = Object.keys(a).filter((k) => a[k]! > 0);
+  const kb = Object.keys(b).filter((k) => b[k]! > 0);
+  return ka.length === kb.length && ka.every((k) => a[k] === b[k]);
+}
+
 export function formatMix(mix: Mix): string {
   const parts = Object.entries(mix)
     .filter(([, n]) => n > 0)

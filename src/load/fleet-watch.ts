@@ -1,6 +1,6 @@
 import { request } from 'undici';
 import type { Clock } from '../core/clock.ts';
-import type { Mix, Ms } from '../core/types.ts';
+import { sameMix, type Mix, type Ms } from '../core/types.ts';
 
 /** The fleet behind a router at one moment, as its snapshot counts backends per type. */
 export interface FleetSample {
@@ -40,7 +40,7 @@ export class FleetWatch {
         // A poll that got no answer (a busy router past the 2 s, a dropped connection) is
         // skipped: the fleet may still change, and the report must show it.
         const last = this.samples[this.samples.length - 1];
-        if (mix !== undefined && (last === undefined || JSON.stringify(last.mix) !== JSON.stringify(mix))) this.samples.push({ tMs: this.clock.now() - startMs, mix });
+        if (mix !== undefined && (last === undefined || !sameMix(last.mix, mix))) this.samples.push({ tMs: this.clock.now() - startMs, mix });
         await this.clock.sleep(this.everyMs);
       }
     })();
