@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { MixscaleError } from '../core/errors.ts';
 import type { Ms } from '../core/types.ts';
 import { formatDuration } from '../core/units.ts';
@@ -37,15 +38,7 @@ export async function waitReady(url: URL, timeoutMs: Ms, signal?: AbortSignal, e
       throw new MixscaleError('MIXSCALE_BACKEND_UNAVAILABLE', `load: ${url.href} was not ready within ${formatDuration(timeoutMs)} (--wait-ready; last: ${last})`);
     }
     if (interrupted()) continue; // interrupted during the ask: no pause
-    // The pause ends early on an interrupt; its listener goes with it (one per pause would pile up on the signal).
-    await new Promise<void>((resolve) => {
-      const wake = (): void => {
-        clearTimeout(t);
-        signal?.removeEventListener('abort', wake);
-        resolve();
-      };
-      const t = setTimeout(wake, everyMs);
-      signal?.addEventListener('abort', wake, { once: true });
-    });
+    // The pause ends early on an interrupt (it rejects then; the loop's next look reports it).
+    await sleep(everyMs, undefined, signal !== undefined ? { signal } : {}).catch(() => undefined);
   }
 }
