@@ -111,22 +111,13 @@ export class Ec2Provider implements CloudProvider {
   }
 
   async list(): Promise<Instance[]> {
-    const out: Instance[] = [];
+    let owned: Ec2Instance[];
     try {
-      for await (const page of paginateDescribeInstances({ client: this.o.client }, { Filters: this.clusterFilter() })) {
-        for (const r of page.Reservations ?? []) {
-          for (const i of r.Instances ?? []) {
-            // Belt and braces: never report an instance without our tag, whatever the endpoint returns.
-            if (tag(i, TAG_CLUSTER) !== this.o.cluster) continue;
-            const inst = this.toInstance(i);
-            if (inst !== undefined) out.push(inst);
-          }
-        }
-      }
+      owned = await this.owned(this.clusterFilter());
     } catch (e) {
       throw fromAwsError(e, 'DescribeInstances');
     }
-    return this.withReadiness(out);
+    return this.withReadiness(owned.flatMap((i) => this.toInstance(i) ?? []));
   }
 
   async describe(ids: readonly string[]): Promise<Instance[]> {
@@ -142,11 +133,18 @@ export class Ec2Provider implements CloudProvider {
    * Those of `ids` that carry this cluster's tag, in any state. By filter, not InstanceIds: one
    * id EC2 does not know (yet) would fail the whole call; a filter leaves it out.
    */
-  private async ownedOf(ids: readonly string[]): Promise<Ec2Instance[]> {
-    // Every page: an owned instance on a later page would be taken for someone else's.
+  private ownedOf(ids: readonly string[]): Promise<Ec2Instance[]> {
+    return this.owned([{ Name: 'instance-id', Values: [...ids] }, { Name: `tag:${TAG_CLUSTER}`, Values: [this.o.cluster] }]);
+  }
+
+  /**
+   * The instances DescribeInstances gives for `filters`, every page of them (an owned instance on
+   * a later page would be taken for someone else's), less any without this cluster's tag: belt
+   * and braces, whatever the endpoint returns.
+   */
+  private async owned(filters: Filter[]): Promise<Ec2Instance[]> {
     const out: Ec2Instance[] = [];
-    const input = { Filters: [{ Name: 'instance-id', Values: [...ids] }, { Name: `tag:${TAG_CLUSTER}`, Values: [this.o.cluster] }] };
-    for await (const page of paginateDescribeInstances({ client: this.o.client }, input)) {
+    for await (const page of paginateDescribeInstances({ client: this.o.client }, { Filters: filters })) {
       for (const res of page.Reservations ?? []) for (const i of res.Instances ?? []) if (tag(i, TAG_CLUSTER) === this.o.cluster) out.push(i);
     }
     return out;
